@@ -1,0 +1,159 @@
+"""Command line: a thin layer over reader, indexer and search.
+
+Exit status: 0 done; 1 the work could not be done (no corpus, no index,
+--strict with broken files); 2 the command line or the query is wrong.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from searchapp.indexer import IndexerError, NoIndex, build_index
+from searchapp.reader import list_news_files, read_corpus
+from searchapp.search import MAX_PER_PAGE, SORTS, Filters, QueryError, SearchEngine
+
+DEFAULT_CORPUS = os.environ.get("SEARCHAPP_CORPUS", "corpus")
+DEFAULT_INDEX = os.environ.get("SEARCHAPP_INDEX", "index")
+_TAG = re.compile(r"<[^>]+>")
+
+
+class QueryProblem(click.ClickException):
+    exit_code = 2
+
+
+def _progress(iterable, desc: str, unit: str):
+    """A progress bar on a terminal; silence in pipes, logs and CI."""
+    if not sys.stderr.isatty():
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, desc=desc, unit=unit, file=sys.stderr, leave=False)
+
+
+index_option = click.option(
+    "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_INDEX, show_default=True, help="Index folder.",
+)
+corpus_option = click.option(
+    "--corpus", type=click.Path(path_type=Path), default=DEFAULT_CORPUS, show_default=True,
+    help="Folder of news files (.md, .markdown, .html, .htm), read recursively.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="searchapp")
+def main() -> None:
+    """Search engine over technology-regulation news."""
+
+
+@main.command("index")
+@corpus_option
+@index_option
+@click.option("--strict", is_flag=True, help="Fail, leaving the index as it was, if any file cannot be read.")
+def index_command(corpus: Path, index_dir: Path, strict: bool) -> None:
+    """Read the corpus and build a new index generation, then switch to it."""
+    if not corpus.is_dir():
+        raise click.ClickException(f"corpus folder not found: {corpus}")
+    files = list_news_files(corpus)
+    if not files:
+        raise click.ClickException(f"no news files (.md, .markdown, .html, .htm) in {corpus}")
+    read = read_corpus(corpus, _progress(files, "Reading", "file"))
+    for problem in read.problems:
+        click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+    if strict and read.problems:
+        raise click.ClickException(
+            f"--strict: {len(read.problems)} of {read.files_read} files could not be read; the index was not changed"
+        )
+    if not read.items:
+        raise click.ClickException(f"none of the {read.files_read} files in {corpus} could be read; the index was not changed")
+    try:
+        info = build_index(read, index_dir, corpus_dir=corpus, progress=lambda items: _progress(items, "Indexing", "item"))
+    except IndexerError as error:
+        raise click.ClickException(str(error)) from None
+    skipped = len(read.problems)
+    click.echo(
+        f"Read {info.files_read:,} files, indexed {info.items:,} items, "
+        f"skipped {skipped:,} file{'s' if skipped != 1 else ''} in {info.seconds:.1f} s "
+        f"-> {index_dir / info.generation}"
+    )
+    for problem in read.problems:
+        click.echo(f"  skipped {problem.path}: {problem.reason}")
+
+
+@main.command("search")
+@click.argument("query", nargs=-1)
+@click.option("--topic", multiple=True, help="Only this topic (repeat for any of several).")
+@click.option("--provider", multiple=True, help="Only this provider (repeat for any of several).")
+@click.option("--year", multiple=True, help="Only this year (repeat for any of several).")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Published on or after (YYYY-MM-DD).")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Published on or before (YYYY-MM-DD).")
+@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
+@click.option("--limit", type=click.IntRange(1, MAX_PER_PAGE), default=10, show_default=True, help="Results per page.")
+@click.option("--page", type=click.IntRange(1, None), default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the results page as JSON (the web API's shape).")
+@index_option
+def search_command(query, topic, provider, year, date_from, date_to, sort, limit, page, as_json, index_dir) -> None:
+    """Search the index: words, "phrases", OR, NOT/-word, title:, provider:, topic:."""
+    filters = Filters(
+        topic=topic, provider=provider, year=year,
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+    )
+    try:
+        engine = SearchEngine(index_dir)
+    except NoIndex as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        results = engine.search(" ".join(query), filters, sort=sort, page=page, per_page=limit)
+    except QueryError as error:
+        raise QueryProblem(str(error)) from None
+    finally:
+        engine.close()
+    if as_json:
+        click.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_results(results, color=sys.stdout.isatty()))
+
+
+def _plain(fragment: str, color: bool) -> str:
+    if color:
+        fragment = fragment.replace("<mark>", "\x1b[1m").replace("</mark>", "\x1b[22m")
+    return html.unescape(_TAG.sub("", fragment))
+
+
+def format_results(results, color: bool = False) -> str:
+    """The readable listing: a headline, ranked items, then the facet counts."""
+    shown = f'for "{results.query}"' if results.query else "in the index"
+    lines = [f"{results.total:,} result{'s' if results.total != 1 else ''} {shown} ({results.took_ms:.0f} ms)"]
+    if results.relaxed:
+        lines.append(
+            f"{results.total_all_words:,} match all words; "
+            f"{results.total - results.total_all_words:,} more match some of them"
+        )
+    if results.total:
+        lines.append(f"page {results.page} of {results.pages}, sorted by {results.sort}")
+    lines.append("")
+    start = (results.page - 1) * results.per_page
+    for n, hit in enumerate(results.hits, start + 1):
+        marker = "" if hit.matched_all else "  [some words]"
+        lines.append(f"{n:>3}. {_plain(hit.title_html, color)}{marker}")
+        meta = [hit.published[:10] if hit.published else "undated", hit.provider.name]
+        if hit.topics:
+            meta.append(", ".join(hit.topics))
+        lines.append("     " + " · ".join(m for m in meta if m))
+        lines.append(f"     {hit.url}")
+        if hit.snippet:
+            lines.append(f"     {_plain(hit.snippet, color)}")
+        lines.append("")
+    for facet, values in results.facets.items():
+        if values:
+            listed = " · ".join(f"{'*' if v.selected else ''}{v.value} ({v.count})" for v in values[:12])
+            lines.append(f"{facet.capitalize()}: {listed}")
+    return "\n".join(lines).rstrip() + "\n"

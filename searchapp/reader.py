@@ -1,0 +1,457 @@
+"""Reader: a folder of news files -> clean NewsItem records and Problems.
+
+Knows YAML front matter, HTML, the everyday-cc fields, URL identity and the
+merging of `related:` entries. Knows nothing of the index.
+
+An article is identified by its canonical URL (webUrl, else originalUrl, else
+the file's path). A file contributes its own entry plus one entry per item of
+its `related:` list; entries with the same URL become one NewsItem. A file's
+own data wins over copies seen in other files' `related:` lists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from bs4 import BeautifulSoup, Comment, MarkupResemblesLocatorWarning
+
+warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
+
+NEWS_SUFFIXES = frozenset({".md", ".markdown", ".html", ".htm"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+# Folder documentation, not news: never reported as a broken news file.
+IGNORED_NAMES = frozenset({"readme.md", "readme.markdown", "license.md", "changelog.md"})
+
+MAX_FILE_BYTES = 8 * 1024 * 1024      # larger files are skipped with a reason
+MAX_TEXT_CHARS = 1_000_000            # longer bodies are truncated
+MAX_FIELD_CHARS = 10_000              # longer titles/excerpts are truncated
+MAX_RELATED = 200                     # more related entries are ignored
+
+# libyaml's safe loader when present (same safety, about 10x faster).
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S | re.M)
+_LIQUID = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.S)
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str = ""
+    domain: str = ""
+
+
+@dataclass(frozen=True)
+class NewsItem:
+    """One distinct article. `related_ids` are the items this one lists;
+    `related_by_ids` the items whose files list this one."""
+
+    id: str
+    url: str
+    title: str
+    excerpt: str = ""
+    body: str = ""
+    published: dt.datetime | None = None
+    provider: Provider = Provider()
+    topics: tuple[str, ...] = ()
+    type: str = ""
+    quality: int | None = None
+    heat: int | None = None
+    is_published: bool | None = None
+    image_url: str = ""
+    source_files: tuple[str, ...] = ()
+    has_own_file: bool = False
+    related_ids: tuple[str, ...] = ()
+    related_by_ids: tuple[str, ...] = ()
+    related_text: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One article as seen in one file: the file's own item or a related one."""
+
+    url: str
+    title: str
+    excerpt: str
+    body: str
+    published: dt.datetime | None
+    provider: Provider
+    topics: tuple[str, ...]
+    type: str
+    quality: int | None
+    heat: int | None
+    is_published: bool | None
+    image_url: str
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What one file says: its own entry and the entries of its related list."""
+
+    path: str
+    own: Entry
+    related: tuple[Entry, ...] = ()
+
+
+@dataclass(frozen=True)
+class Corpus:
+    items: tuple[NewsItem, ...]
+    problems: tuple[Problem, ...]
+    files_read: int
+
+
+class BadFile(ValueError):
+    """A file that cannot be turned into news; the message is the reason."""
+
+
+# ---------------------------------------------------------------- identity
+
+def canonical_url(url: str) -> str:
+    """Same article, same key: trim, lowercase scheme and host, drop fragment."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not parts.scheme or not parts.netloc:
+        return url
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, ""))
+
+
+def item_id(url: str) -> str:
+    """Stable, URL-safe id derived from the canonical URL."""
+    return hashlib.sha1(canonical_url(url).encode("utf-8")).hexdigest()[:16]
+
+
+def domain_of(url: str) -> str:
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    return host[4:] if host.startswith("www.") else host
+
+
+# ---------------------------------------------------------------- text
+
+def clean_text(value: str, limit: int = MAX_FIELD_CHARS) -> str:
+    """Inline HTML and entities -> plain text with single spaces."""
+    if "<" in value or "&" in value:
+        value = BeautifulSoup(value, "html.parser").get_text(" ")
+    return _SPACES.sub(" ", value).strip()[:limit]
+
+
+def html_to_text(markup: str) -> str:
+    """A whole HTML document (e-mail newsletters included) -> its visible text."""
+    soup = BeautifulSoup(_LIQUID.sub(" ", markup), "html.parser")
+    for tag in soup(["script", "style", "head", "template", "noscript", "iframe", "svg"]):
+        tag.decompose()
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+    return _SPACES.sub(" ", soup.get_text(" ")).strip()[:MAX_TEXT_CHARS]
+
+
+def markdown_to_text(markdown: str) -> str:
+    """Markdown is indexed as text; inline HTML and Liquid tags are dropped."""
+    text = _LIQUID.sub(" ", markdown)
+    if "<" in text:
+        return html_to_text(text)
+    return _SPACES.sub(" ", text).strip()[:MAX_TEXT_CHARS]
+
+
+# ---------------------------------------------------------------- fields
+
+def _str(data: dict, key: str, where: str, limit: int = MAX_FIELD_CHARS) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise BadFile(f"field '{where}{key}' must be text, got {type(value).__name__}")
+    return clean_text(str(value), limit)
+
+
+def _url(data: dict, key: str, where: str) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadFile(f"field '{where}{key}' must be a URL string, got {type(value).__name__}")
+    return value.strip()[:2048]
+
+
+def _int(data: dict, key: str, where: str) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadFile(f"field '{where}{key}' must be an integer, got {type(value).__name__}")
+    return value
+
+
+def _bool(data: dict, key: str, where: str) -> bool | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise BadFile(f"field '{where}{key}' must be true or false, got {type(value).__name__}")
+    return value
+
+
+def _date(data: dict, key: str, where: str) -> dt.datetime | None:
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise BadFile(f"field '{where}{key}' is not an ISO 8601 date: {value[:40]!r}") from None
+    else:
+        raise BadFile(f"field '{where}{key}' must be a date, got {type(value).__name__}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def _topics(data: dict, where: str) -> tuple[str, ...]:
+    value = data.get("topics")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise BadFile(f"field '{where}topics' must be a list of names")
+    return tuple(dict.fromkeys(t for t in (clean_text(t, 100) for t in value) if t))
+
+
+def _provider(data: dict, url: str, where: str) -> Provider:
+    value = data.get("provider")
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise BadFile(f"field '{where}provider' must be a mapping with name and domain, got {type(value).__name__}")
+    domain = _str(value, "domain", f"{where}provider.", 255).lower() or domain_of(url)
+    name = _str(value, "name", f"{where}provider.", 255) or domain
+    return Provider(name=name, domain=domain)
+
+
+def _image(data: dict, where: str) -> str:
+    images = data.get("images")
+    if images is None:
+        return ""
+    if not isinstance(images, list):
+        raise BadFile(f"field '{where}images' must be a list, got {type(images).__name__}")
+    for image in images:
+        if isinstance(image, dict) and isinstance(image.get("url"), str):
+            return image["url"].strip()[:2048]
+    return ""
+
+
+def _entry(data: Any, where: str, fallback_url: str = "", body: str = "", own: bool = False) -> Entry:
+    if not isinstance(data, dict):
+        raise BadFile(f"'{where.rstrip('.') or 'front matter'}' must be a mapping, got {type(data).__name__}")
+    url = _url(data, "webUrl", where) or _url(data, "originalUrl", where) or fallback_url
+    title = _str(data, "title", where)
+    if own and not title:
+        raise BadFile("missing 'title'")
+    return Entry(
+        url=url,
+        title=title,
+        excerpt=_str(data, "excerpt", where),
+        body=body,
+        published=_date(data, "publishedDateTime", where),
+        provider=_provider(data, url, where),
+        topics=_topics(data, where) if own else (),
+        type=_str(data, "type", where, 50),
+        quality=_int(data, "quality", where),
+        heat=_int(data, "heat", where),
+        is_published=_bool(data, "published", where),
+        image_url=_image(data, where),
+    )
+
+
+# ---------------------------------------------------------------- files
+
+def split_front_matter(text: str) -> tuple[dict, str]:
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        if text.lstrip("\ufeff").startswith("---"):
+            raise BadFile("front matter is not closed by a '---' line")
+        raise BadFile("no YAML front matter (the file must start with a '---' line)")
+    try:
+        data = yaml.load(match.group(1), Loader=_SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or type(error).__name__
+        raise BadFile(f"broken YAML front matter{where}: {problem}") from None
+    except RecursionError:
+        raise BadFile("YAML front matter is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise BadFile(f"front matter must be a YAML mapping, got {type(data).__name__}")
+    return data, text[match.end():]
+
+
+def parse_file(path: Path, rel_path: str) -> FileRecord:
+    """One file -> its FileRecord; raises BadFile with the reason."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise BadFile(f"file is too large ({size:,} bytes; the limit is {MAX_FILE_BYTES:,})")
+        raw = path.read_bytes()
+    except OSError as error:
+        raise BadFile(f"cannot read file: {error.strerror or error}") from None
+    if not raw.strip():
+        raise BadFile("file is empty")
+    if b"\x00" in raw:
+        raise BadFile("binary file (contains NUL bytes)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadFile(f"not UTF-8 text (invalid byte at offset {error.start})") from None
+    data, rest = split_front_matter(text)
+    data.pop("secured", None)  # opaque blob: never read further, never indexed
+    is_html = path.suffix.lower() in HTML_SUFFIXES
+    body = html_to_text(rest) if is_html else markdown_to_text(rest)
+    own = _entry(data, "", fallback_url=f"file:{rel_path}", body=body, own=True)
+    related = data.get("related")
+    if related is None:
+        related = []
+    if not isinstance(related, list):
+        raise BadFile(f"field 'related' must be a list, got {type(related).__name__}")
+    entries = []
+    for n, raw_entry in enumerate(related[:MAX_RELATED]):
+        entry = _entry(raw_entry, f"related[{n}].")
+        if entry.url and entry.url != own.url:
+            entries.append(entry)
+    return FileRecord(path=rel_path, own=own, related=tuple(entries))
+
+
+def list_news_files(root: Path) -> list[Path]:
+    """News files below root, sorted; follows no symlinked folders (no loops)."""
+    found = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith(".") or name.lower() in IGNORED_NAMES:
+                continue
+            if os.path.splitext(name)[1].lower() in NEWS_SUFFIXES:
+                found.append(Path(folder) / name)
+    return found
+
+
+def read_files(root: Path, paths: Iterable[Path]) -> tuple[list[FileRecord], list[Problem]]:
+    records, problems = [], []
+    for path in paths:
+        rel = path.relative_to(root).as_posix()
+        try:
+            records.append(parse_file(path, rel))
+        except BadFile as error:
+            problems.append(Problem(rel, str(error)))
+        except RecursionError:
+            problems.append(Problem(rel, "content is nested too deeply"))
+    return records, problems
+
+
+# ---------------------------------------------------------------- merging
+
+def _first(values: Iterable):
+    return next((v for v in values if v not in (None, "", ())), None)
+
+
+def merge_records(records: Iterable[FileRecord]) -> list[NewsItem]:
+    """Entries with the same canonical URL -> one NewsItem, in a stable order.
+
+    Field by field, the first non-empty value wins, own entries (by path)
+    before related copies (by path). Topics: an item's own file's topics, or
+    for an item known only from related lists, the union of the topics of
+    the files that list it.
+    """
+    records = sorted(records, key=lambda r: r.path)
+    own: dict[str, list[tuple[str, Entry]]] = {}
+    copies: dict[str, list[tuple[str, Entry]]] = {}
+    lists: dict[str, dict[str, None]] = {}      # id -> ids it lists
+    listed_by: dict[str, dict[str, None]] = {}  # id -> ids listing it
+    listing_topics: dict[str, dict[str, None]] = {}
+    order: dict[str, None] = {}
+    for record in records:
+        own_id = item_id(record.own.url)
+        order.setdefault(own_id)
+        own.setdefault(own_id, []).append((record.path, record.own))
+        for entry in record.related:
+            rid = item_id(entry.url)
+            if rid == own_id:
+                continue
+            order.setdefault(rid)
+            copies.setdefault(rid, []).append((record.path, entry))
+            lists.setdefault(own_id, {})[rid] = None
+            listed_by.setdefault(rid, {})[own_id] = None
+            listing_topics.setdefault(rid, {}).update(dict.fromkeys(record.own.topics))
+
+    fields: dict[str, dict] = {}
+    for iid in order:
+        seen = own.get(iid, []) + copies.get(iid, [])
+        entries = [e for _, e in seen]
+        own_entries = [e for _, e in own.get(iid, [])]
+        if own_entries:
+            topics = dict.fromkeys(t for e in own_entries for t in e.topics)
+        else:
+            topics = listing_topics.get(iid, {})
+        fields[iid] = dict(
+            id=iid,
+            url=entries[0].url,
+            title=_first(e.title for e in entries) or entries[0].url,
+            excerpt=_first(e.excerpt for e in entries) or "",
+            body=_first(e.body for e in own_entries) or "",
+            published=_first(e.published for e in entries),
+            provider=_first(e.provider if e.provider.name else None for e in entries) or Provider(),
+            topics=tuple(topics),
+            type=_first(e.type for e in entries) or "",
+            quality=_first(e.quality for e in entries),
+            heat=_first(e.heat for e in entries),
+            is_published=_first(e.is_published for e in entries),
+            image_url=_first(e.image_url for e in entries) or "",
+            source_files=tuple(dict.fromkeys(path for path, _ in seen)),
+            has_own_file=bool(own_entries),
+            related_ids=tuple(lists.get(iid, {})),
+            related_by_ids=tuple(listed_by.get(iid, {})),
+        )
+    items = []
+    for iid, kwargs in fields.items():
+        related_text = " \n".join(
+            f"{fields[rid]['title']} {fields[rid]['excerpt']}".strip() for rid in kwargs["related_ids"]
+        )
+        items.append(NewsItem(**kwargs, related_text=related_text[:MAX_TEXT_CHARS]))
+    return items
+
+
+def read_corpus(root: str | Path, paths: Iterable[Path] | None = None) -> Corpus:
+    """Read a corpus folder. `paths` lets a caller wrap the file list (a progress bar)."""
+    root = Path(root)
+    if paths is None:
+        paths = list_news_files(root)
+    records, problems = read_files(root, paths)
+    return Corpus(
+        items=tuple(merge_records(records)),
+        problems=tuple(problems),
+        files_read=len(records) + len(problems),
+    )

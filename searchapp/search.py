@@ -1,0 +1,464 @@
+"""Search: a query string and filters -> a ResultsPage of ranked, faceted,
+highlighted hits. Owns query parsing, facet counting, highlighting and the
+lifetime of Whoosh searchers. Knows nothing of HTTP.
+
+Facet counts are disjunctive: the counts of one facet are taken under the
+query and the filters of the *other* facets, so picking a value keeps its
+siblings' counts (what a user would get by adding that value). They are
+computed on per-searcher cached bitmaps (Python ints), not per-hit objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from whoosh import highlight, query as Q
+from whoosh.fields import Schema
+from whoosh.qparser import AndGroup, MultifieldParser, OrGroup, plugins
+from whoosh.sorting import FieldFacet, ScoreFacet
+
+from searchapp.indexer import FACET_FIELDS, TEXT_FIELDS, current_generation, make_schema, open_current
+from searchapp.reader import Provider
+
+MAX_QUERY_CHARS = 500
+MAX_PER_PAGE = 100
+MAX_PAGE = 1000
+MAX_FILTER_VALUES = 50
+RELAX_BELOW = 10          # fewer items than this match all words -> list those matching some too
+FACET_LIMIT = 30          # values shown per facet (selected values always are)
+SORTS = ("relevance", "newest", "oldest")
+QUERY_FIELDS = ("title", "excerpt", "body", "related_text", "provider", "topic")
+REFRESH_SECONDS = 1.0     # how often a searcher checks for a newer generation
+
+
+class QueryError(ValueError):
+    """A query or parameter the engine cannot answer; the message is for people."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Several values of one facet = any of them; different facets = all."""
+
+    topic: tuple[str, ...] = ()
+    provider: tuple[str, ...] = ()
+    year: tuple[str, ...] = ()
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+    def values(self, facet: str) -> tuple[str, ...]:
+        return getattr(self, facet)
+
+    def to_dict(self) -> dict:
+        return {
+            "topic": list(self.topic),
+            "provider": list(self.provider),
+            "year": list(self.year),
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+        }
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    url: str
+    title: str
+    title_html: str          # HTML-escaped, query words in <mark>
+    excerpt: str
+    snippet: str             # HTML-escaped, query words in <mark>
+    published: str | None    # ISO 8601 UTC
+    provider: Provider
+    topics: tuple[str, ...]
+    score: float | None
+    matched_all: bool        # False for items listed because they match only some words
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "title": self.title,
+            "excerpt": self.excerpt,
+            "snippet": self.snippet,
+            "published": self.published,
+            "provider": {"name": self.provider.name, "domain": self.provider.domain},
+            "topics": list(self.topics),
+            "score": self.score,
+            "matched_all": self.matched_all,
+        }
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    count: int
+    selected: bool
+
+
+@dataclass(frozen=True)
+class ResultsPage:
+    query: str
+    total: int               # items listed: all words first, then (if relaxed) some words
+    total_all_words: int     # items matching every word
+    relaxed: bool            # True when items matching only some words are listed too
+    page: int
+    per_page: int
+    sort: str
+    filters: Filters
+    hits: tuple[Hit, ...]
+    facets: dict[str, tuple[FacetValue, ...]]
+    did_you_mean: str | None = None
+    took_ms: float = 0.0
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    def to_dict(self) -> dict:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "total_all_words": self.total_all_words,
+            "relaxed": self.relaxed,
+            "page": self.page,
+            "per_page": self.per_page,
+            "pages": self.pages,
+            "sort": self.sort,
+            "filters": self.filters.to_dict(),
+            "results": [h.to_dict() for h in self.hits],
+            "facets": {name: [asdict(v) for v in values] for name, values in self.facets.items()},
+            "did_you_mean": self.did_you_mean,
+            "took_ms": self.took_ms,
+        }
+
+
+# ---------------------------------------------------------------- parsing
+
+_SCHEMA = make_schema()
+_PARSE_SCHEMA = Schema(**{name: _SCHEMA[name] for name in QUERY_FIELDS})
+_QUOTED = re.compile(r'("[^"]*")')
+_MINUS = re.compile(r"(^|(?<=[\s(]))-(?=[^\s\-])")
+_EMPTY_FIELD = re.compile(r"\b(title|provider|topic):(?=\s|$|\))")
+
+
+def _make_parser(group) -> MultifieldParser:
+    parser = MultifieldParser(list(TEXT_FIELDS), schema=_PARSE_SCHEMA, group=group)
+    # 'China's rules' must not open a single-quoted term; no `*:*` everything.
+    parser.remove_plugin_class(plugins.SingleQuotePlugin)
+    parser.remove_plugin_class(plugins.EveryPlugin)
+    return parser
+
+
+_AND_PARSER = _make_parser(AndGroup)
+_OR_PARSER = _make_parser(OrGroup.factory(0.9))  # more words matched, higher score
+
+
+def normalize_query(text: str) -> str:
+    """Check the query and turn `-word` into `NOT word` (outside quotes)."""
+    text = " ".join(text.split())
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"query is too long ({len(text)} characters; the limit is {MAX_QUERY_CHARS})")
+    if text.count('"') % 2:
+        raise QueryError('unclosed quote: add the closing " or remove the opening one')
+    parts = _QUOTED.split(text)
+    outside = " ".join(parts[0::2])
+    depth = 0
+    for char in outside:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            raise QueryError("unbalanced parentheses: a ')' has no matching '('")
+    if depth:
+        raise QueryError("unbalanced parentheses: a '(' is not closed")
+    words = outside.replace("(", " ").replace(")", " ").split()
+    if words and words[0] in ("AND", "OR"):
+        raise QueryError(f"'{words[0]}' needs a word before it")
+    if words and words[-1] in ("AND", "OR", "NOT"):
+        raise QueryError(f"'{words[-1]}' needs a word after it")
+    empty = _EMPTY_FIELD.search(_QUOTED.sub('"q"', text))
+    if empty:
+        raise QueryError(f"'{empty.group(0)}' needs a value, as in {empty.group(1)}:word")
+    parts[0::2] = [_MINUS.sub(r"\1NOT ", part) for part in parts[0::2]]
+    return "".join(parts)
+
+
+def parse_query(text: str) -> tuple[Q.Query, Q.Query]:
+    """(all words required, any word enough); equal when there is no implicit AND."""
+    normalized = normalize_query(text)
+    return _AND_PARSER.parse(normalized), _OR_PARSER.parse(normalized)
+
+
+def filter_queries(filters: Filters) -> dict[str, Q.Query]:
+    """One Whoosh query per active filter group."""
+    groups: dict[str, Q.Query] = {}
+    for facet, fieldname in FACET_FIELDS.items():
+        values = filters.values(facet)
+        if values:
+            groups[facet] = Q.Or([Q.Term(fieldname, v) for v in values])
+    if filters.date_from or filters.date_to:
+        start = dt.datetime.combine(filters.date_from, dt.time.min) if filters.date_from else None
+        end = dt.datetime.combine(filters.date_to, dt.time.max) if filters.date_to else None
+        groups["date"] = Q.DateRange("published", start, end)
+    return groups
+
+
+def check_paging(page: int, per_page: int, sort: str) -> None:
+    if sort not in SORTS:
+        raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+    if not 1 <= page <= MAX_PAGE:
+        raise QueryError(f"page must be between 1 and {MAX_PAGE}")
+
+
+def check_filters(filters: Filters) -> None:
+    for facet in FACET_FIELDS:
+        values = filters.values(facet)
+        if len(values) > MAX_FILTER_VALUES:
+            raise QueryError(f"too many {facet} values (the limit is {MAX_FILTER_VALUES})")
+        if any(len(v) > 200 for v in values):
+            raise QueryError(f"a {facet} value is too long")
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise QueryError("the 'from' date is after the 'to' date")
+
+
+# ---------------------------------------------------------------- highlighting
+
+class MarkFormatter(highlight.Formatter):
+    """Matched words in <mark>, everything else HTML-escaped."""
+
+    between = " … "
+
+    def _text(self, text: str) -> str:
+        return html.escape(text, quote=True)
+
+    def format_token(self, text, token, replace=False):
+        return "<mark>%s</mark>" % html.escape(highlight.get_text(text, token, replace), quote=True)
+
+
+_WHOLE = highlight.Highlighter(fragmenter=highlight.WholeFragmenter(), formatter=MarkFormatter())
+_CONTEXT = highlight.Highlighter(
+    fragmenter=highlight.ContextFragmenter(maxchars=240, surround=60), formatter=MarkFormatter()
+)
+SNIPPET_CHARS = 300
+
+
+def _shorten(text: str, limit: int = SNIPPET_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+# ---------------------------------------------------------------- bitmaps
+
+def _bits(docnums) -> int:
+    """Docnums -> a bitmap int (bit n set = doc n)."""
+    array = bytearray()
+    for doc in docnums:
+        byte = doc >> 3
+        if byte >= len(array):
+            array.extend(bytes(byte - len(array) + 1 + 64))
+        array[byte] |= 1 << (doc & 7)
+    return int.from_bytes(array, "little")
+
+
+class _SearcherState:
+    """A Whoosh searcher with the bitmaps computed for it (valid while it lives)."""
+
+    def __init__(self, index, generation: Path | None):
+        self.index = index
+        self.generation = generation
+        self.searcher = index.searcher()
+        self.checked = time.monotonic()
+        reader = self.searcher.reader()
+        self.live = _bits(reader.all_doc_ids())
+        self._terms: dict[tuple[str, str], int] = {}
+        self._values: dict[str, list[str]] = {}
+
+    def term_bits(self, fieldname: str, value: str) -> int:
+        key = (fieldname, value)
+        if key not in self._terms:
+            reader = self.searcher.reader()
+            if reader.has_deletions() or (fieldname, value) not in reader:
+                ids = (d for d in self.searcher.docs_for_query(Q.Term(fieldname, value)))
+            else:
+                ids = reader.postings(fieldname, value).all_ids()
+            self._terms[key] = _bits(ids) & self.live
+        return self._terms[key]
+
+    def values(self, fieldname: str) -> list[str]:
+        if fieldname not in self._values:
+            self._values[fieldname] = list(self.searcher.reader().field_terms(fieldname))
+        return self._values[fieldname]
+
+    def query_bits(self, query: Q.Query) -> int:
+        if isinstance(query, Q.Every):
+            return self.live
+        if query is Q.NullQuery:
+            return 0
+        return _bits(self.searcher.docs_for_query(query)) & self.live
+
+    def close(self) -> None:
+        self.searcher.close()
+
+
+# ---------------------------------------------------------------- engine
+
+class SearchEngine:
+    """Long-lived: one searcher per thread, reopened when the index changes."""
+
+    def __init__(self, index_dir: str | Path):
+        self.index_dir = Path(index_dir)
+        self._local = threading.local()
+        self._state()  # fail now, with NoIndex, if there is no index
+
+    def _state(self) -> _SearcherState:
+        state: _SearcherState | None = getattr(self._local, "state", None)
+        now = time.monotonic()
+        if state is not None and now - state.checked < REFRESH_SECONDS:
+            return state
+        generation = current_generation(self.index_dir)
+        if state is not None and generation == state.generation:
+            state.checked = now
+            return state
+        fresh = _SearcherState(open_current(self.index_dir), generation)
+        if state is not None:
+            state.close()
+        self._local.state = fresh
+        return fresh
+
+    def close(self) -> None:
+        state = getattr(self._local, "state", None)
+        if state is not None:
+            state.close()
+            self._local.state = None
+
+    @property
+    def doc_count(self) -> int:
+        return self._state().searcher.doc_count()
+
+    def search(
+        self,
+        query: str = "",
+        filters: Filters = Filters(),
+        sort: str = "relevance",
+        page: int = 1,
+        per_page: int = 10,
+    ) -> ResultsPage:
+        started = time.perf_counter()
+        check_paging(page, per_page, sort)
+        check_filters(filters)
+        state = self._state()
+        query = " ".join(query.split())
+        if query:
+            q_all, q_any = parse_query(query)
+        else:
+            q_all = q_any = Q.Every()
+            if sort == "relevance":
+                sort = "newest"
+
+        groups = filter_queries(filters)
+        group_bits = {name: state.query_bits(g) for name, g in groups.items()}
+        filtered = state.live
+        for bits in group_bits.values():
+            filtered &= bits
+
+        base_all = state.query_bits(q_all)
+        matched_all = base_all & filtered
+        total_all = matched_all.bit_count()
+        relaxed = q_any != q_all and total_all < RELAX_BELOW
+        base = state.query_bits(q_any) if relaxed else base_all
+        total = (base & filtered).bit_count() if relaxed else total_all
+
+        facets = self._facets(state, filters, base, group_bits)
+        filter_q = Q.And(list(groups.values())) if groups else None
+        hits = self._hits(state, q_all, q_any, relaxed, total_all, filter_q, sort, page, per_page)
+        return ResultsPage(
+            query=query,
+            total=total,
+            total_all_words=total_all,
+            relaxed=relaxed and total > total_all,
+            page=page,
+            per_page=per_page,
+            sort=sort,
+            filters=filters,
+            hits=tuple(hits),
+            facets=facets,
+            took_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    # -- facets
+
+    def _facets(self, state, filters, base, group_bits) -> dict[str, tuple[FacetValue, ...]]:
+        facets = {}
+        for facet, fieldname in FACET_FIELDS.items():
+            scope = base & state.live
+            for name, bits in group_bits.items():
+                if name != facet:
+                    scope &= bits
+            selected = set(filters.values(facet))
+            counted = []
+            for value in state.values(fieldname):
+                count = (scope & state.term_bits(fieldname, value)).bit_count() if scope else 0
+                if count or value in selected:
+                    counted.append(FacetValue(value, count, value in selected))
+            if facet == "year":
+                counted.sort(key=lambda v: v.value, reverse=True)
+            else:
+                counted.sort(key=lambda v: (-v.count, v.value.lower()))
+            shown = counted[:FACET_LIMIT] + [v for v in counted[FACET_LIMIT:] if v.selected]
+            facets[facet] = tuple(shown)
+        return facets
+
+    # -- hits
+
+    def _hits(self, state, q_all, q_any, relaxed, total_all, filter_q, sort, page, per_page) -> list[Hit]:
+        start, end = (page - 1) * per_page, page * per_page
+        hits: list[Hit] = []
+        if start < total_all:
+            results = self._run(state, q_all, filter_q, None, sort, end)
+            hits += [self._hit(h, q_all, True) for h in results[start:end]]
+        if relaxed and end > total_all:
+            skip = max(0, start - total_all)
+            results = self._run(state, q_any, filter_q, q_all, sort, end - total_all)
+            hits += [self._hit(h, q_any, False) for h in results[skip : end - total_all]]
+        return hits
+
+    @staticmethod
+    def _run(state, query, filter_q, mask, sort, limit):
+        if sort == "relevance":
+            sortedby = None
+        else:
+            key = "newest_key" if sort == "newest" else "oldest_key"
+            sortedby = [FieldFacet(key), ScoreFacet()]
+        return state.searcher.search(
+            query, filter=filter_q, mask=mask, limit=limit, sortedby=sortedby, terms=True
+        )
+
+    @staticmethod
+    def _hit(hit, query, matched_all: bool) -> Hit:
+        doc = hit["doc"]
+        title_html = _WHOLE.highlight_hit(hit, "title", text=doc["title"], top=1, minscore=1)
+        snippet = _WHOLE.highlight_hit(hit, "excerpt", text=doc["excerpt"], top=1, minscore=1)
+        if not snippet:
+            body = hit.get("body") or ""
+            if body:
+                snippet = _CONTEXT.highlight_hit(hit, "body", text=body, top=2, minscore=1)
+        if not snippet:
+            snippet = html.escape(_shorten(doc["excerpt"] or hit.get("body", "")), quote=True)
+        score = hit.score
+        return Hit(
+            id=doc["id"],
+            url=doc["url"],
+            title=doc["title"],
+            title_html=title_html or html.escape(doc["title"], quote=True),
+            excerpt=doc["excerpt"],
+            snippet=snippet,
+            published=doc["published"],
+            provider=Provider(**doc["provider"]),
+            topics=tuple(doc["topics"]),
+            score=round(score, 4) if isinstance(score, (int, float)) else None,
+            matched_all=matched_all,
+        )
