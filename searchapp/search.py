@@ -20,7 +20,7 @@ from pathlib import Path
 
 from whoosh import highlight, query as Q
 from whoosh.fields import Schema
-from whoosh.qparser import AndGroup, MultifieldParser, OrGroup, plugins
+from whoosh.qparser import AndGroup, MultifieldParser, plugins
 from whoosh.sorting import FieldFacet, ScoreFacet
 
 from searchapp.indexer import FACET_FIELDS, TEXT_FIELDS, current_generation, make_schema, open_current
@@ -154,8 +154,8 @@ def _make_parser(group) -> MultifieldParser:
     return parser
 
 
-_AND_PARSER = _make_parser(AndGroup)
-_OR_PARSER = _make_parser(OrGroup.factory(0.9))  # more words matched, higher score
+_PARSER = _make_parser(AndGroup)
+_EXPLICIT_AND = re.compile(r"\bAND\b")
 
 
 def normalize_query(text: str) -> str:
@@ -187,9 +187,34 @@ def normalize_query(text: str) -> str:
 
 
 def parse_query(text: str) -> tuple[Q.Query, Q.Query]:
-    """(all words required, any word enough); equal when there is no implicit AND."""
+    """(all words required, some words enough); equal when nothing can be relaxed.
+
+    Only the implicit AND between bare words is relaxed: phrases, field:value,
+    NOT and wildcards stay required, and an explicit AND is taken at its word.
+    """
     normalized = normalize_query(text)
-    return _AND_PARSER.parse(normalized), _OR_PARSER.parse(normalized)
+    strict = _PARSER.parse(normalized)
+    if not isinstance(strict, Q.And) or _EXPLICIT_AND.search(_QUOTED.sub("", normalized)):
+        return strict, strict
+    words = [q for q in strict.subqueries if _is_plain_word(q)]
+    required = [q for q in strict.subqueries if not _is_plain_word(q)]
+    if len(words) < 2:
+        return strict, strict
+    # A plain Or: BM25 sums the words matched. (Or's `scale` coordination bonus
+    # breaks Whoosh's top-N pruning: a top-1 differed from the top of a top-10.)
+    some = Q.Or(words)
+    return strict, (Q.And([some, *required]) if required else some)
+
+
+def _is_plain_word(query: Q.Query) -> bool:
+    """A bare word searched in every text field (not a phrase, field:value, NOT or wildcard)."""
+    subs = getattr(query, "subqueries", ())
+    return (
+        isinstance(query, Q.Or)
+        and bool(subs)
+        and all(type(s) is Q.Term for s in subs)
+        and {s.fieldname for s in subs} == set(TEXT_FIELDS)
+    )
 
 
 def filter_queries(filters: Filters) -> dict[str, Q.Query]:
@@ -365,12 +390,13 @@ class SearchEngine:
         for bits in group_bits.values():
             filtered &= bits
 
+        # Relaxing is decided on the query alone, so that a facet's count is
+        # always the total a user gets by picking that value.
         base_all = state.query_bits(q_all)
-        matched_all = base_all & filtered
-        total_all = matched_all.bit_count()
-        relaxed = q_any != q_all and total_all < RELAX_BELOW
+        relaxed = q_any != q_all and base_all.bit_count() < RELAX_BELOW
         base = state.query_bits(q_any) if relaxed else base_all
-        total = (base & filtered).bit_count() if relaxed else total_all
+        total_all = (base_all & filtered).bit_count()
+        total = (base & filtered).bit_count()
 
         facets = self._facets(state, filters, base, group_bits)
         filter_q = Q.And(list(groups.values())) if groups else None

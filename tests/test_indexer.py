@@ -1,0 +1,91 @@
+"""Index generations on disk: atomic switch, failed builds, one writer."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import write_news
+from searchapp.indexer import (CURRENT, IndexBusy, NoIndex, build_index, current_generation, open_current,
+                               read_build_info, writer_lock)
+from searchapp.reader import read_corpus
+from searchapp.search import SearchEngine
+
+
+def corpus_of(tmp_path, titles):
+    root = tmp_path / "corpus"
+    for n, title in enumerate(titles):
+        write_news(root, f"{n}.md", title=title, topics=["AI"])
+    return read_corpus(root)
+
+
+def test_build_switches_current_and_keeps_one_previous_generation(tmp_path):
+    index_dir = tmp_path / "index"
+    with pytest.raises(NoIndex):
+        open_current(index_dir)
+    names = []
+    for n in range(4):
+        info = build_index(corpus_of(tmp_path, [f"title{n} a", f"title{n} b"]), index_dir)
+        names.append(info.generation)
+        assert (index_dir / CURRENT).read_text().strip() == info.generation
+    assert sorted(p.name for p in index_dir.glob("gen-*")) == sorted(names[-2:])
+    assert read_build_info(index_dir).items == 2
+    engine = SearchEngine(index_dir)
+    try:
+        assert engine.search("title3").total == 2 and engine.search("title0").total == 0
+    finally:
+        engine.close()
+
+
+def test_failed_build_leaves_previous_index_serving(tmp_path):
+    index_dir = tmp_path / "index"
+    build_index(corpus_of(tmp_path, ["kept item"]), index_dir)
+    before = current_generation(index_dir)
+
+    def explode(items):
+        for n, item in enumerate(items):
+            if n == 1:
+                raise RuntimeError("disk on fire")
+            yield item
+
+    with pytest.raises(RuntimeError):
+        build_index(corpus_of(tmp_path, ["new a", "new b", "new c"]), index_dir, progress=explode)
+    assert current_generation(index_dir) == before
+    assert not list(index_dir.glob(".building-*"))
+    engine = SearchEngine(index_dir)
+    try:
+        assert engine.search("kept").total == 1 and engine.search("new").total == 0
+    finally:
+        engine.close()
+
+
+def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path):
+    index_dir = tmp_path / "index"
+    with writer_lock(index_dir):
+        with pytest.raises(IndexBusy, match=r"another reindex .* is running \(pid \d+\)"):
+            build_index(corpus_of(tmp_path, ["x"]), index_dir)
+    build_index(corpus_of(tmp_path, ["x"]), index_dir)  # the lock is released
+    assert current_generation(index_dir) is not None
+
+
+def test_leftovers_of_a_killed_build_are_cleaned(tmp_path):
+    index_dir = tmp_path / "index"
+    build_index(corpus_of(tmp_path, ["one"]), index_dir)
+    (index_dir / ".building-gen-killed").mkdir()
+    (index_dir / ".building-gen-killed" / "junk.seg").write_bytes(b"half written")
+    build_index(corpus_of(tmp_path, ["two"]), index_dir)
+    assert not (index_dir / ".building-gen-killed").exists()
+
+
+def test_search_engine_picks_up_a_new_generation(tmp_path, monkeypatch):
+    import searchapp.search as search
+
+    monkeypatch.setattr(search, "REFRESH_SECONDS", 0.0)
+    index_dir = tmp_path / "index"
+    build_index(corpus_of(tmp_path, ["first edition"]), index_dir)
+    engine = SearchEngine(index_dir)
+    try:
+        assert engine.search("first").total == 1
+        build_index(corpus_of(tmp_path, ["second edition", "second again"]), index_dir)
+        assert engine.search("second").total == 2 and engine.search("first").total == 0
+    finally:
+        engine.close()
