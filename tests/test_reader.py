@@ -157,3 +157,18 @@ def test_sample_corpus_is_complete_and_clean(sample_corpus):
     assert any(f.endswith(".html") for i in own for f in i.source_files)
     assert len({f.split("/")[0] for i in own for f in i.source_files}) >= 6  # jurisdiction folders
     assert all(i.published and i.provider.name and i.topics for i in own)
+
+
+def test_real_corpus_has_one_item_per_url_and_merged_topics(shared_corpus):
+    from searchapp.reader import canonical_url
+
+    urls = [canonical_url(i.url) for i in shared_corpus.items]
+    assert len(urls) == len(set(urls))
+    by_id = {i.id: i for i in shared_corpus.items}
+    listed_by_several = [i for i in shared_corpus.items if len(i.related_by_ids) >= 2 and not i.has_own_file]
+    assert listed_by_several
+    for item in listed_by_several:
+        assert set(item.topics) == set().union(*(by_id[x].topics for x in item.related_by_ids))
+        for lister in item.related_by_ids:
+            assert item.id in by_id[lister].related_ids
+    assert not any("secured" in repr(i) for i in shared_corpus.items[:50])
