@@ -34,6 +34,7 @@ LOCK = ".writer.lock"
 KEEP_GENERATIONS = 2          # the current one and the one before, for readers in flight
 FACET_FIELDS = {"topic": "f_topic", "provider": "f_provider", "year": "f_year"}
 TEXT_FIELDS = ("title", "excerpt", "body", "related_text")
+SPELLING_FIELDS = ("spell_title", "spell_excerpt")  # unstemmed words, for suggestions
 NO_DATE_KEY = 2**62           # undated items sort last, both ways
 
 
@@ -56,7 +57,7 @@ def make_schema() -> Schema:
         id=ID(stored=True, unique=True),
         # Full text, weighted: a title match counts most, related coverage least.
         title=TEXT(analyzer=stem, stored=True, field_boost=3.0, spelling=True),
-        excerpt=TEXT(analyzer=stem, stored=True, field_boost=1.5),
+        excerpt=TEXT(analyzer=stem, stored=True, field_boost=1.5, spelling=True),
         body=TEXT(analyzer=stem, stored=True),
         related_text=TEXT(analyzer=stem, field_boost=0.3),
         # `provider:` and `topic:` in queries match words of the names.

@@ -23,8 +23,9 @@ from whoosh.fields import Schema
 from whoosh.qparser import AndGroup, MultifieldParser, plugins
 from whoosh.sorting import FieldFacet, ScoreFacet
 
-from searchapp.indexer import FACET_FIELDS, TEXT_FIELDS, current_generation, make_schema, open_current
-from searchapp.reader import Provider
+from searchapp.indexer import (FACET_FIELDS, SPELLING_FIELDS, TEXT_FIELDS, BuildInfo, current_generation,
+                               make_schema, open_current, read_build_info)
+from searchapp.reader import Provider, NewsItem
 
 MAX_QUERY_CHARS = 500
 MAX_PER_PAGE = 100
@@ -137,12 +138,30 @@ class ResultsPage:
         }
 
 
+@dataclass(frozen=True)
+class Suggestion:
+    text: str                # what the box would hold, or the title
+    kind: str                # "query" (complete the words) or "item" (open that article)
+    id: str | None = None    # the item's id, for kind "item"
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    """One article with its related coverage in both directions."""
+
+    item: dict                       # the stored record (see indexer.stored_doc)
+    lists: tuple[dict, ...]          # items this one lists as related
+    listed_by: tuple[dict, ...]      # items whose files list this one
+
+
 # ---------------------------------------------------------------- parsing
 
 _SCHEMA = make_schema()
 _PARSE_SCHEMA = Schema(**{name: _SCHEMA[name] for name in QUERY_FIELDS})
 _QUOTED = re.compile(r'("[^"]*")')
 _MINUS = re.compile(r"(^|(?<=[\s(]))-(?=[^\s\-])")
+_WORD = re.compile(r"(?<![\w:*])([^\W\d_][\w'’-]*)(?![\w:*])")
+_OPERATORS = frozenset({"AND", "OR", "NOT"})
 _EMPTY_FIELD = re.compile(r"\b(title|provider|topic):(?=\s|$|\))")
 
 
@@ -156,6 +175,11 @@ def _make_parser(group) -> MultifieldParser:
 
 _PARSER = _make_parser(AndGroup)
 _EXPLICIT_AND = re.compile(r"\bAND\b")
+
+
+def _stem(word: str) -> str:
+    tokens = [t.text for t in _SCHEMA["title"].analyzer(word)]
+    return tokens[0] if tokens else word
 
 
 def normalize_query(text: str) -> str:
@@ -412,6 +436,7 @@ class SearchEngine:
             filters=filters,
             hits=tuple(hits),
             facets=facets,
+            did_you_mean=self._did_you_mean(state, query, total_all) if query else None,
             took_ms=round((time.perf_counter() - started) * 1000, 2),
         )
 
@@ -488,3 +513,119 @@ class SearchEngine:
             score=round(score, 4) if isinstance(score, (int, float)) else None,
             matched_all=matched_all,
         )
+
+    # -- spelling, suggestions, items
+
+    DID_YOU_MEAN_BELOW = 3   # suggest a correction when fewer items match all words
+
+    def _did_you_mean(self, state, query: str, total_all: int) -> str | None:
+        """The query with unknown words replaced by the closest frequent indexed word."""
+        if total_all >= self.DID_YOU_MEAN_BELOW:
+            return None
+        reader = state.searcher.reader()
+        parts = _QUOTED.split(query)
+        changed = False
+        for n in range(0, len(parts), 2):  # outside quotes only
+            def fix(match):
+                nonlocal changed
+                word = match.group(1)
+                lower = word.lower()
+                if word in _OPERATORS or len(lower) < 3 or self._known(reader, lower):
+                    return word
+                best = self._closest(reader, lower)
+                if best is None:
+                    return word
+                changed = True
+                return best
+            parts[n] = _WORD.sub(fix, parts[n])
+        if not changed:
+            return None
+        corrected = "".join(parts)
+        try:
+            better = state.query_bits(parse_query(corrected)[0]).bit_count()
+        except QueryError:
+            return None
+        return corrected if better > total_all else None
+
+    @staticmethod
+    def _known(reader, word: str) -> bool:
+        return any((field, word) in reader for field in SPELLING_FIELDS)
+
+    @staticmethod
+    def _closest(reader, word: str) -> str | None:
+        maxdist = 1 if len(word) <= 4 else 2
+        candidates: dict[str, int] = {}
+        for field in SPELLING_FIELDS:
+            for term in reader.terms_within(field, word, maxdist, prefix=1):
+                candidates[term] = candidates.get(term, 0) + reader.doc_frequency(field, term)
+        if not candidates:
+            return None
+        from whoosh.support.levenshtein import distance
+
+        return min(candidates, key=lambda t: (distance(word, t), -candidates[t], t))
+
+    def suggest(self, text: str, limit: int = 8) -> list[Suggestion]:
+        """Completions of the last word, then titles that match what is typed.
+
+        With earlier words, a completion ranks by how many items contain it
+        together with them (so "china fac" offers "facial", not "facebook").
+        """
+        text = " ".join(text.split())[:MAX_QUERY_CHARS]
+        match = re.search(r"([^\W_][\w'’-]*)$", text)
+        if not match or len(match.group(1)) < 2:
+            return []
+        state = self._state()
+        reader = state.searcher.reader()
+        head, prefix = text[: match.start()], match.group(1).lower()
+        try:
+            earlier = _PARSER.parse(normalize_query(head)) if head.strip() else None
+        except QueryError:
+            earlier = None
+        if earlier is Q.NullQuery:
+            earlier = None
+        scope = state.query_bits(earlier) if earlier is not None else state.live
+        counts: dict[str, int] = {}
+        for field in SPELLING_FIELDS:
+            for n, term in enumerate(reader.expand_prefix(field, prefix)):
+                if n >= 300:
+                    break
+                word = term.decode("utf-8") if isinstance(term, bytes) else term
+                counts[word] = counts.get(word, 0) + reader.doc_frequency(field, word)
+        best = sorted(counts, key=lambda w: (-counts[w], w))[:40]
+        if earlier is not None:
+            together = {w: (scope & self._word_bits(state, w)).bit_count() for w in best}
+            best = sorted((w for w in best if together[w]), key=lambda w: (-together[w], w))
+        words = [w for w in best if w != prefix or head][: max(1, limit // 2)]
+        found = [Suggestion(text=f"{head}{w}", kind="query") for w in words]
+        # Titles with the earlier words and the best completion (or any word with the prefix).
+        last = Q.Or([Q.Prefix("title", _stem(prefix))] + [Q.Term("title", _stem(w), boost=3.0) for w in words[:1]])
+        titles = state.searcher.search(Q.And([earlier, last]) if earlier is not None else last,
+                                       limit=limit - len(found))
+        seen = set()
+        for hit in titles:
+            doc = hit["doc"]
+            if doc["title"] not in seen:
+                seen.add(doc["title"])
+                found.append(Suggestion(text=doc["title"], kind="item", id=doc["id"]))
+        return found[:limit]
+
+    @staticmethod
+    def _word_bits(state, word: str) -> int:
+        stem = _stem(word)
+        return state.term_bits("title", stem) | state.term_bits("excerpt", stem)
+
+    def get_item(self, item_id: str) -> ItemPage | None:
+        searcher = self._state().searcher
+        doc = searcher.document(id=item_id)
+        if doc is None:
+            return None
+        item = doc["doc"]
+
+        def fetch(ids):
+            found = (searcher.document(id=i) for i in ids[:200])
+            return tuple(d["doc"] for d in found if d is not None)
+
+        return ItemPage(item=item, lists=fetch(item["related_ids"]), listed_by=fetch(item["related_by_ids"]))
+
+    def info(self) -> BuildInfo | None:
+        return read_build_info(self.index_dir)
