@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from searchapp.indexer import IndexerError, NoIndex, build_index
+from searchapp.indexer import IndexerError, NoIndex, build_index, current_generation
 from searchapp.reader import list_news_files, read_corpus
 from searchapp.search import MAX_PER_PAGE, SORTS, Filters, QueryError, SearchEngine
 
@@ -60,6 +60,11 @@ def main() -> None:
 @click.option("--strict", is_flag=True, help="Fail, leaving the index as it was, if any file cannot be read.")
 def index_command(corpus: Path, index_dir: Path, strict: bool) -> None:
     """Read the corpus and build a new index generation, then switch to it."""
+    build(corpus, index_dir, strict)
+
+
+def build(corpus: Path, index_dir: Path, strict: bool = False) -> None:
+    """Read, report broken files, index, summarise; ClickException when it cannot."""
     started = time.monotonic()
     if not corpus.is_dir():
         raise click.ClickException(f"corpus folder not found: {corpus}")
@@ -87,6 +92,26 @@ def index_command(corpus: Path, index_dir: Path, strict: bool) -> None:
     )
     for problem in read.problems:
         click.echo(f"  skipped {problem.path}: {problem.reason}")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True, help="Worker threads.")
+@index_option
+@corpus_option
+def serve_command(host: str, port: int, threads: int, index_dir: Path, corpus: Path) -> None:
+    """Serve the web page, JSON API and feeds with waitress (builds the index first if there is none)."""
+    import waitress
+
+    from searchapp.web import create_app
+
+    if current_generation(index_dir) is None:
+        click.echo(f"No index in {index_dir} yet: building it from {corpus}", err=True)
+        build(corpus, index_dir)
+    app = create_app(index_dir)
+    click.echo(f"searchapp serving {index_dir} on http://{host}:{port}/ with {threads} threads", err=True)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="searchapp", clear_untrusted_proxy_headers=True)
 
 
 @main.command("search")

@@ -325,6 +325,8 @@ class _SearcherState:
         self.live = _bits(reader.all_doc_ids())
         self._terms: dict[tuple[str, str], int] = {}
         self._values: dict[str, list[str]] = {}
+        # Spelling fields this index has (an index built by an older version may lack some).
+        self.spelling = tuple(f for f in SPELLING_FIELDS if f in index.schema)
 
     def term_bits(self, fieldname: str, value: str) -> int:
         key = (fieldname, value)
@@ -530,9 +532,9 @@ class SearchEngine:
                 nonlocal changed
                 word = match.group(1)
                 lower = word.lower()
-                if word in _OPERATORS or len(lower) < 3 or self._known(reader, lower):
+                if word in _OPERATORS or len(lower) < 3 or self._known(state, lower):
                     return word
-                best = self._closest(reader, lower)
+                best = self._closest(state, lower)
                 if best is None:
                     return word
                 changed = True
@@ -548,14 +550,16 @@ class SearchEngine:
         return corrected if better > total_all else None
 
     @staticmethod
-    def _known(reader, word: str) -> bool:
-        return any((field, word) in reader for field in SPELLING_FIELDS)
+    def _known(state, word: str) -> bool:
+        reader = state.searcher.reader()
+        return any((field, word) in reader for field in state.spelling)
 
     @staticmethod
-    def _closest(reader, word: str) -> str | None:
+    def _closest(state, word: str) -> str | None:
+        reader = state.searcher.reader()
         maxdist = 1 if len(word) <= 4 else 2
         candidates: dict[str, int] = {}
-        for field in SPELLING_FIELDS:
+        for field in state.spelling:
             for term in reader.terms_within(field, word, maxdist, prefix=1):
                 candidates[term] = candidates.get(term, 0) + reader.doc_frequency(field, term)
         if not candidates:
@@ -585,7 +589,7 @@ class SearchEngine:
             earlier = None
         scope = state.query_bits(earlier) if earlier is not None else state.live
         counts: dict[str, int] = {}
-        for field in SPELLING_FIELDS:
+        for field in state.spelling:
             for n, term in enumerate(reader.expand_prefix(field, prefix)):
                 if n >= 300:
                     break

@@ -1,0 +1,365 @@
+"""Web face: a Flask app factory, thin views over the search API.
+
+Every view parses and bounds its request parameters, calls `SearchEngine`,
+and renders HTML (Jinja, autoescaped), JSON or Atom. No view reads a path
+from the request; item ids are checked against their fixed shape.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, replace
+from urllib.parse import urlencode, urlsplit
+
+from flask import Flask, Response, abort, jsonify, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from searchapp.search import (MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, SORTS, Filters, QueryError, ResultsPage,
+                              SearchEngine)
+
+ITEM_ID = re.compile(r"^[0-9a-f]{16}$")
+DEFAULT_PER_PAGE = 10
+FEED_ENTRIES = 30
+ATOM = "http://www.w3.org/2005/Atom"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """A search state as it lives in a URL."""
+
+    query: str = ""
+    filters: Filters = Filters()
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+
+    def pairs(self, **changes) -> list[tuple[str, str]]:
+        state = replace(self, **changes) if changes else self
+        pairs: list[tuple[str, str]] = []
+        if state.query:
+            pairs.append(("q", state.query))
+        for facet in ("topic", "provider", "year"):
+            pairs += [(facet, v) for v in state.filters.values(facet)]
+        if state.filters.date_from:
+            pairs.append(("from", state.filters.date_from.isoformat()))
+        if state.filters.date_to:
+            pairs.append(("to", state.filters.date_to.isoformat()))
+        if state.sort != "relevance":
+            pairs.append(("sort", state.sort))
+        if state.page != 1:
+            pairs.append(("page", str(state.page)))
+        if state.per_page != DEFAULT_PER_PAGE:
+            pairs.append(("per_page", str(state.per_page)))
+        return pairs
+
+    def url(self, endpoint: str = "/search", **changes) -> str:
+        pairs = self.pairs(**changes)
+        return endpoint + ("?" + urlencode(pairs) if pairs else "")
+
+    def toggle(self, facet: str, value: str) -> str:
+        """The URL with one facet value added or removed (back to page 1)."""
+        values = self.filters.values(facet)
+        values = tuple(v for v in values if v != value) if value in values else values + (value,)
+        return self.url(filters=replace(self.filters, **{facet: values}), page=1)
+
+    def without_dates(self) -> str:
+        return self.url(filters=replace(self.filters, date_from=None, date_to=None), page=1)
+
+
+def _int(args, name: str, default: int, low: int, high: int) -> int:
+    raw = args.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise QueryError(f"'{name}' must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _date(args, name: str) -> dt.date | None:
+    raw = args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise QueryError(f"'{name}' must be a date as YYYY-MM-DD") from None
+
+
+def read_params(args) -> SearchParams:
+    """Request arguments -> SearchParams, or QueryError saying what is wrong."""
+    query = args.get("q", "")
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"query is too long ({len(query)} characters; the limit is {MAX_QUERY_CHARS})")
+    sort = args.get("sort", "").strip() or "relevance"
+    if sort not in SORTS:
+        raise QueryError(f"'sort' must be one of {', '.join(SORTS)}")
+    values = {f: tuple(dict.fromkeys(v for v in args.getlist(f) if v.strip())) for f in ("topic", "provider", "year")}
+    filters = Filters(**values, date_from=_date(args, "from"), date_to=_date(args, "to"))
+    return SearchParams(
+        query=" ".join(query.split()),
+        filters=filters,
+        sort=sort,
+        page=_int(args, "page", 1, 1, MAX_PAGE),
+        per_page=_int(args, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE),
+    )
+
+
+def status_text(results: ResultsPage | None, error: str | None) -> str:
+    """The one line a screen reader announces after each search."""
+    if error:
+        return f"Error: {error}"
+    if results is None:
+        return ""
+    found = f"{results.total:,} result{'' if results.total == 1 else 's'}"
+    if results.query:
+        found += f" for “{results.query}”"
+    return f"{found} in {results.took_ms:.0f} ms"
+
+
+def safe_link(url: str | None) -> str | None:
+    """Only http(s) URLs become links: never javascript:, data: or the like."""
+    if not url:
+        return None
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return None
+    return url.strip() if scheme in ("http", "https") else None
+
+
+# ---------------------------------------------------------------- app
+
+def create_app(index_dir="index", *, engine: SearchEngine | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.ensure_ascii = False
+    engine = engine or SearchEngine(index_dir)
+    app.extensions["searchapp.engine"] = engine
+    app.jinja_env.filters["link"] = safe_link
+    app.jinja_env.globals["MAX_QUERY_CHARS"] = MAX_QUERY_CHARS
+    app.jinja_env.globals["status_text"] = status_text
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    def wants_json() -> bool:
+        return request.path.startswith("/api/") or request.path in ("/healthz",)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if wants_json():
+            return jsonify(error=error.description, status=error.code), error.code
+        return render_template("error.html", code=error.code, message=error.description), error.code
+
+    @app.errorhandler(Exception)
+    def server_error(error: Exception):
+        app.logger.exception("request failed")
+        if wants_json():
+            return jsonify(error="internal error", status=500), 500
+        return render_template("error.html", code=500, message="Something went wrong on our side."), 500
+
+    def run_search(params: SearchParams) -> ResultsPage:
+        return engine.search(params.query, params.filters, params.sort, params.page, params.per_page)
+
+    @app.get("/")
+    @app.get("/search")
+    def search_page():
+        error = None
+        results = None
+        try:
+            params = read_params(request.args)
+            results = run_search(params)
+        except QueryError as problem:
+            error = str(problem)
+            params = SearchParams(query=" ".join(request.args.get("q", "").split())[:MAX_QUERY_CHARS])
+        template = "_results.html" if request.args.get("fragment") == "1" else "search.html"
+        status = 400 if error else 200
+        return render_template(template, params=params, results=results, error=error), status
+
+    @app.get("/item/<item_id>")
+    def item_page(item_id: str):
+        page = engine.get_item(item_id) if ITEM_ID.match(item_id) else None
+        if page is None:
+            abort(404, "No news item with this id.")
+        return render_template("item.html", page=page, params=SearchParams())
+
+    @app.get("/api/search")
+    def api_search():
+        try:
+            results = run_search(read_params(request.args))
+        except QueryError as problem:
+            return jsonify(error=str(problem), status=400), 400
+        return jsonify(results.to_dict())
+
+    @app.get("/api/suggest")
+    def api_suggest():
+        text = request.args.get("q", "")
+        if len(text) > MAX_QUERY_CHARS:
+            return jsonify(error="query is too long", status=400), 400
+        suggestions = engine.suggest(text)
+        return jsonify(
+            query=text,
+            suggestions=[
+                {"text": s.text, "kind": s.kind, "id": s.id,
+                 "url": url_for("item_page", item_id=s.id) if s.id else SearchParams(query=s.text).url()}
+                for s in suggestions
+            ],
+        )
+
+    @app.get("/api/item/<item_id>")
+    def api_item(item_id: str):
+        page = engine.get_item(item_id) if ITEM_ID.match(item_id) else None
+        if page is None:
+            abort(404, "No news item with this id.")
+        return jsonify(item=page.item, lists=list(page.lists), listed_by=list(page.listed_by))
+
+    @app.get("/api/openapi.json")
+    def openapi():
+        return jsonify(openapi_spec())
+
+    @app.get("/feed.atom")
+    def feed():
+        try:
+            params = replace(read_params(request.args), sort="newest", page=1, per_page=FEED_ENTRIES)
+            results = run_search(params)
+        except QueryError as problem:
+            abort(400, str(problem))
+        body = atom_feed(params, results, request.url_root.rstrip("/"))
+        return Response(body, mimetype="application/atom+xml")
+
+    @app.get("/healthz")
+    def healthz():
+        info = engine.info()
+        return jsonify(
+            status="ok",
+            items=engine.doc_count,
+            built_at=info.built_at if info else None,
+            generation=info.generation if info else None,
+        )
+
+    return app
+
+
+# ---------------------------------------------------------------- Atom
+
+def _atom_time(value: str | None, fallback: str) -> str:
+    return value or fallback
+
+
+def atom_feed(params: SearchParams, results: ResultsPage, root: str) -> bytes:
+    """A valid Atom 1.0 feed of a search, newest first."""
+    ET.register_namespace("", ATOM)
+
+    def sub(parent, tag, text=None, **attrs):
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        if text is not None:
+            element.text = text
+        return element
+
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    described = params.query or "all news"
+    chosen = [v for f in ("topic", "provider", "year") for v in params.filters.values(f)]
+    if chosen:
+        described += " (" + ", ".join(chosen) + ")"
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    sub(feed, "title", f"searchapp: {described}")
+    search_url = root + params.url("/search", sort="newest", page=1, per_page=DEFAULT_PER_PAGE)
+    sub(feed, "id", search_url)
+    newest = next((h.published for h in results.hits if h.published), None)
+    sub(feed, "updated", newest or now)
+    sub(feed, "link", rel="self", type="application/atom+xml",
+        href=root + params.url("/feed.atom", sort="relevance", page=1, per_page=DEFAULT_PER_PAGE))
+    sub(feed, "link", rel="alternate", type="text/html", href=search_url)
+    sub(feed, "generator", "searchapp")
+    for hit in results.hits:
+        entry = sub(feed, "entry")
+        sub(entry, "id", f"{root}/item/{hit.id}")
+        sub(entry, "title", hit.title)
+        sub(entry, "updated", _atom_time(hit.published, now))
+        if hit.published:
+            sub(entry, "published", hit.published)
+        link = safe_link(hit.url)
+        sub(entry, "link", rel="alternate", type="text/html", href=link or f"{root}/item/{hit.id}")
+        sub(entry, "link", rel="related", type="text/html", href=f"{root}/item/{hit.id}")
+        author = sub(entry, "author")
+        sub(author, "name", hit.provider.name or hit.provider.domain or "unknown")
+        for topic in hit.topics:
+            sub(entry, "category", term=topic)
+        if hit.excerpt:
+            sub(entry, "summary", hit.excerpt, type="text")
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="utf-8", xml_declaration=False)
+
+
+# ---------------------------------------------------------------- OpenAPI
+
+_SEARCH_PARAMS = [
+    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
+     "description": 'Words, "phrases", OR, NOT/-word, title:, provider:, topic:'},
+    {"name": "topic", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
+    {"name": "provider", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
+    {"name": "year", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
+    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS)}},
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}},
+]
+
+
+def openapi_spec() -> dict:
+    facet = {"type": "array", "items": {"type": "object", "required": ["value", "count", "selected"], "properties": {
+        "value": {"type": "string"}, "count": {"type": "integer"}, "selected": {"type": "boolean"}}}}
+    hit = {"type": "object", "required": ["id", "url", "title", "excerpt", "snippet", "published", "provider",
+                                          "topics", "score"], "properties": {
+        "id": {"type": "string"}, "url": {"type": "string"}, "title": {"type": "string"},
+        "excerpt": {"type": "string"}, "snippet": {"type": "string", "description": "HTML; only <mark> is markup"},
+        "published": {"type": ["string", "null"], "format": "date-time"},
+        "provider": {"type": "object", "properties": {"name": {"type": "string"}, "domain": {"type": "string"}}},
+        "topics": {"type": "array", "items": {"type": "string"}}, "score": {"type": ["number", "null"]},
+        "matched_all": {"type": "boolean"}}}
+    error = {"description": "Bad parameters", "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "searchapp API", "version": "1"},
+        "paths": {
+            "/api/search": {"get": {
+                "summary": "Ranked, faceted, highlighted search", "parameters": _SEARCH_PARAMS,
+                "responses": {"200": {"description": "A results page", "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "required": ["query", "total", "page", "per_page", "results", "facets", "did_you_mean"],
+                    "properties": {
+                        "query": {"type": "string"}, "total": {"type": "integer"},
+                        "total_all_words": {"type": "integer"}, "relaxed": {"type": "boolean"},
+                        "page": {"type": "integer"}, "per_page": {"type": "integer"}, "pages": {"type": "integer"},
+                        "results": {"type": "array", "items": hit},
+                        "facets": {"type": "object", "properties": {"topic": facet, "provider": facet, "year": facet}},
+                        "did_you_mean": {"type": ["string", "null"]}}}}}},
+                    "400": error}}},
+            "/api/suggest": {"get": {
+                "summary": "Completions and matching titles for a partial query",
+                "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "Suggestions"}, "400": error}}},
+            "/api/item/{id}": {"get": {
+                "summary": "One item with its related coverage in both directions",
+                "parameters": [{"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "string", "pattern": ITEM_ID.pattern}}],
+                "responses": {"200": {"description": "The item"}, "404": {"description": "No such item"}}}},
+            "/feed.atom": {"get": {"summary": "Atom feed of a search, newest first", "parameters": _SEARCH_PARAMS[:6],
+                                   "responses": {"200": {"description": "Atom 1.0"}, "400": error}}},
+            "/healthz": {"get": {"summary": "Liveness, item count and build time",
+                                 "responses": {"200": {"description": "ok"}}}},
+        },
+    }
