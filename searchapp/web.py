@@ -138,7 +138,7 @@ def safe_link(url: str | None) -> str | None:
 
 def create_app(index_dir="index", *, engine: SearchEngine | None = None) -> Flask:
     app = Flask(__name__)
-    app.config["JSON_SORT_KEYS"] = False
+    app.json.sort_keys = False
     app.json.ensure_ascii = False
     engine = engine or SearchEngine(index_dir)
     app.extensions["searchapp.engine"] = engine

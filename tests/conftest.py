@@ -4,7 +4,15 @@ tests write themselves."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -80,3 +88,81 @@ def shared_engine(shared_index):
     engine = SearchEngine(shared_index)
     yield engine
     engine.close()
+
+
+# ---------------------------------------------------------------- real servers
+
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, base: str, process: subprocess.Popen):
+        self.base = base
+        self.process = process
+
+    def get(self, path: str, accept_errors: bool = True):
+        """(status, headers, body bytes) of a GET."""
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=30) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            if not accept_errors:
+                raise
+            return error.code, error.headers, error.read()
+
+    def json(self, path: str):
+        status, _, body = self.get(path)
+        return status, json.loads(body)
+
+
+@contextmanager
+def running_server(index_dir: Path, corpus_dir: Path | None = None):
+    """`searchapp serve` as a user starts it, on a free port; stopped afterwards."""
+    port = free_port()
+    args = [sys.executable, "-m", "searchapp", "serve", "--port", str(port), "--index", str(index_dir)]
+    if corpus_dir is not None:
+        args += ["--corpus", str(corpus_dir)]
+    log = open(index_dir.parent / f"server-{port}.log", "w+")
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    server = Server(f"http://127.0.0.1:{port}", process)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"server exited with {process.returncode}:\n{log.read()}")
+            try:
+                if server.get("/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not answer /healthz within 60 s")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def sample_server(tmp_path_factory):
+    """Started on a folder with no index yet: `serve` builds it from the corpus first."""
+    index_dir = tmp_path_factory.mktemp("served") / "index"
+    with running_server(index_dir, SAMPLE_CORPUS) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def shared_server(shared_index):
+    with running_server(shared_index) as server:
+        yield server

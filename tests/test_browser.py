@@ -1,0 +1,205 @@
+"""The search page in a real browser: Debian's Chromium driven by Playwright,
+against `searchapp serve` over the sample corpus."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+# Waits use `expect` (no string evaluation), so the page keeps its strict CSP in every test.
+
+CHROMIUM = os.environ.get("SEARCHAPP_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run must install Debian's chromium")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+def query_of(url: str) -> dict:
+    return parse_qs(urlsplit(url).query)
+
+
+def status_text(page) -> str:
+    return page.locator("#status").inner_text()
+
+
+def hit_titles(page) -> list[str]:
+    return page.locator(".hit .title").all_inner_texts()
+
+
+def test_typing_updates_results_and_url_letter_by_letter(page, sample_server):
+    page.goto(sample_server.base + "/")
+    expect(page.locator("#q")).to_be_focused()  # autofocus
+    page.keyboard.type("garante", delay=60)
+    expect(page.locator("#status")).to_contain_text("“garante”")
+    assert query_of(page.url) == {"q": ["garante"]}
+    titles = hit_titles(page)
+    assert titles and all("Garante" in t or "Ital" in t or "OpenAI" in t or "ChatGPT" in t for t in titles[:2])
+    assert page.locator(".hit mark").count() > 0
+    # keep typing: the list follows the newest query, never an older answer
+    page.keyboard.type(" chatgpt", delay=40)
+    expect(page.locator("#status")).to_contain_text("garante chatgpt")
+    assert query_of(page.url) == {"q": ["garante chatgpt"]}
+    expected = sample_server.json("/api/search?q=garante+chatgpt")[1]
+    assert hit_titles(page) == [h["title"] for h in expected["results"]]
+
+
+def test_fast_typing_never_shows_an_older_answer(page, sample_server):
+    page.goto(sample_server.base + "/")
+    expect(page.locator("#q")).to_be_focused()
+    page.keyboard.type("facial recognition ban", delay=5)
+    expect(page.locator("#status")).to_contain_text("“facial recognition ban”")
+    page.wait_for_timeout(600)  # any stale answer still on its way would land now
+    expected = sample_server.json("/api/search?q=facial+recognition+ban")[1]
+    assert hit_titles(page) == [h["title"] for h in expected["results"]]
+
+
+def test_facet_click_filters_list_and_url_and_back_restores(page, sample_server):
+    page.goto(sample_server.base + "/search?q=fine")
+    before = hit_titles(page)
+    box = page.locator(".facet[data-facet=topic] input[value='Antitrust']")
+    count = int(box.locator("xpath=../span[@class='count']").inner_text())
+    box.check()
+    expect(page).to_have_url(re.compile(r"topic=Antitrust"))
+    expect(page.locator("#status")).to_contain_text(f"{count} result")
+    assert query_of(page.url) == {"q": ["fine"], "topic": ["Antitrust"]}
+    assert len(hit_titles(page)) == min(count, 10)
+    assert page.locator(".chip", has_text="Antitrust").count() == 1
+    # disjunctive: the other topics are still offered with counts
+    assert page.locator(".facet[data-facet=topic] input").count() > 1
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/search\?q=fine$"))
+    expect(page.locator(".facet[data-facet=topic] input[value='Antitrust']")).not_to_be_checked()
+    assert hit_titles(page) == before
+    page.go_forward()
+    expect(page).to_have_url(re.compile(r"topic=Antitrust"))
+    expect(page.locator(".chip")).to_have_count(1)
+    # removing the chip removes the filter
+    page.locator(".chip").click()
+    expect(page).to_have_url(re.compile(r"/search\?q=fine$"))
+    expect(page.locator(".chip")).to_have_count(0)
+    assert hit_titles(page) == before
+
+
+def test_autocomplete_with_the_keyboard(page, sample_server):
+    page.goto(sample_server.base + "/")
+    expect(page.locator("#q")).to_be_focused()
+    page.keyboard.type("facial rec", delay=50)
+    options = page.locator("#suggestions [role=option]")
+    options.first.wait_for()
+    assert page.get_attribute("#q", "aria-expanded") == "true"
+    assert options.first.inner_text() == "facial recognition"
+    page.keyboard.press("ArrowDown")
+    assert page.get_attribute("#q", "aria-activedescendant") == "suggestion-0"
+    assert options.first.get_attribute("aria-selected") == "true"
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/search\?q=facial\+recognition$"))
+    assert page.input_value("#q") == "facial recognition"
+    assert page.locator("#suggestions").is_hidden()
+    # an article suggestion opens its item page
+    page.fill("#q", "")
+    page.keyboard.type("clearv", delay=50)
+    items = page.locator("#suggestions [role=option].item")
+    items.first.wait_for()
+    title = items.first.inner_text()
+    total = page.locator("#suggestions [role=option]").count()
+    index = [o.get_attribute("class") for o in page.locator("#suggestions [role=option]").all()].index("item")
+    for _ in range(index + 1):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/item/[0-9a-f]{16}$"))
+    assert page.locator("h1").inner_text() == title and total >= 1
+
+
+def test_did_you_mean_link(page, sample_server):
+    page.goto(sample_server.base + "/search?q=facal+recogniton")
+    link = page.locator("#did-you-mean")
+    assert link.inner_text() == "facial recognition"
+    link.click()
+    expect(page).to_have_url(re.compile(r"/search\?q=facial\+recognition$"))
+    assert page.input_value("#q") == "facial recognition"
+    expect(page.locator("#did-you-mean")).to_have_count(0)
+    assert page.locator(".hit").count() > 0
+
+
+def test_slash_focuses_the_box_and_sort_and_pages_work(page, sample_server):
+    page.goto(sample_server.base + "/search?q=ai")
+    page.locator("body").click(position={"x": 5, "y": 300})
+    expect(page.locator("#q")).not_to_be_focused()
+    page.keyboard.press("/")
+    expect(page.locator("#q")).to_be_focused()
+    page.select_option("select[name=sort]", "newest")
+    expect(page).to_have_url(re.compile(r"sort=newest"))
+    expect(page.locator("select[name=sort]")).to_have_value("newest")
+    dates = [t.get_attribute("datetime") for t in page.locator(".hit time").all()]
+    assert dates == sorted(dates, reverse=True)
+    page.locator(".pager a[rel=next]").click()
+    expect(page).to_have_url(re.compile(r"page=2"))
+    expect(page.locator(".pager [aria-current=page]")).to_have_text("2")
+
+
+def test_form_works_without_javascript(browser, sample_server):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(sample_server.base + "/")
+        assert page.locator(".apply").is_visible()
+        page.fill("#q", "clearview")
+        page.press("#q", "Enter")
+        page.wait_for_url(re.compile(r"/search\?q=clearview"))
+        total = sample_server.json("/api/search?q=clearview")[1]["total"]
+        assert status_text(page).startswith(f"{total} result")
+        box = page.locator(".facet[data-facet=year] input").first
+        year = box.get_attribute("value")
+        box.check()
+        page.locator(".apply").click()
+        page.wait_for_url(re.compile(r"year=" + year))
+        assert page.locator(".chip", has_text=year).count() == 1
+    finally:
+        context.close()
+
+
+def test_screenshots_of_the_results_page(browser, sample_server):
+    """Saved for people to look at (tests/artifacts/); the page must also fit a phone."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, viewport, scheme in [("search-page", {"width": 1280, "height": 900}, "light"),
+                                   ("search-page-dark", {"width": 1280, "height": 900}, "dark"),
+                                   ("search-page-phone", {"width": 390, "height": 844}, "light")]:
+        context = browser.new_context(viewport=viewport, color_scheme=scheme)
+        page = context.new_page()
+        page.goto(sample_server.base + "/search?q=facial+recognition&topic=Biometrics")
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+        # nothing wider than the screen
+        widest = max(box["x"] + box["width"] for box in (e.bounding_box() for e in page.locator("body *:visible").all()) if box)
+        assert widest <= viewport["width"] + 1, name
+        context.close()
+    assert (ARTIFACTS / "search-page.png").stat().st_size > 10_000
