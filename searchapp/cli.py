@@ -16,8 +16,7 @@ from pathlib import Path
 
 import click
 
-from searchapp.indexer import IndexerError, NoIndex, build_index, current_generation
-from searchapp.reader import list_news_files, read_corpus
+from searchapp.indexer import IndexerError, NoIndex, StrictFailure, current_generation, update_index
 from searchapp.search import MAX_PER_PAGE, SORTS, Filters, QueryError, SearchEngine
 
 DEFAULT_CORPUS = os.environ.get("SEARCHAPP_CORPUS", "corpus")
@@ -33,6 +32,8 @@ def _progress(iterable, desc: str, unit: str):
     """A progress bar on a terminal; silence in pipes, logs and CI."""
     if not sys.stderr.isatty():
         return iterable
+    if not isinstance(iterable, list):
+        iterable = list(iterable)
     from tqdm import tqdm
 
     return tqdm(iterable, desc=desc, unit=unit, file=sys.stderr, leave=False)
@@ -57,41 +58,41 @@ def main() -> None:
 @main.command("index")
 @corpus_option
 @index_option
+@click.option("--full", is_flag=True, help="Rebuild from scratch instead of updating what changed.")
 @click.option("--strict", is_flag=True, help="Fail, leaving the index as it was, if any file cannot be read.")
-def index_command(corpus: Path, index_dir: Path, strict: bool) -> None:
-    """Read the corpus and build a new index generation, then switch to it."""
-    build(corpus, index_dir, strict)
+@click.option("--wait", type=click.FloatRange(0, 3600), default=0, show_default=True,
+              help="Seconds to wait for another running reindex before giving up.")
+def index_command(corpus: Path, index_dir: Path, full: bool, strict: bool, wait: float) -> None:
+    """Bring the index up to date with the corpus (only changed files are read again)."""
+    build(corpus, index_dir, full=full, strict=strict, wait=wait)
 
 
-def build(corpus: Path, index_dir: Path, strict: bool = False) -> None:
-    """Read, report broken files, index, summarise; ClickException when it cannot."""
-    started = time.monotonic()
-    if not corpus.is_dir():
-        raise click.ClickException(f"corpus folder not found: {corpus}")
-    files = list_news_files(corpus)
-    if not files:
-        raise click.ClickException(f"no news files (.md, .markdown, .html, .htm) in {corpus}")
-    read = read_corpus(corpus, _progress(files, "Reading", "file"))
-    for problem in read.problems:
-        click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
-    if strict and read.problems:
-        raise click.ClickException(
-            f"--strict: {len(read.problems)} of {read.files_read} files could not be read; the index was not changed"
-        )
-    if not read.items:
-        raise click.ClickException(f"none of the {read.files_read} files in {corpus} could be read; the index was not changed")
+def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = False, wait: float = 0) -> None:
+    """Index, report broken files and summarise; ClickException when it cannot."""
     try:
-        info = build_index(read, index_dir, corpus_dir=corpus, progress=lambda items: _progress(items, "Indexing", "item"))
+        info = update_index(corpus, index_dir, full=full, strict=strict, wait=wait, progress=_progress)
+    except StrictFailure as error:
+        for problem in error.problems:
+            click.echo(f"skipped {problem}", err=True)
+        raise click.ClickException(str(error)) from None
     except IndexerError as error:
         raise click.ClickException(str(error)) from None
-    skipped = len(read.problems)
+    for path, reason in info.problems:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    skipped = len(info.problems)
+    if info.mode == "unchanged":
+        change = "nothing changed"
+    elif info.mode == "incremental":
+        change = f"{info.added:,} added, {info.updated:,} updated, {info.removed:,} removed"
+    else:
+        change = "full rebuild"
     click.echo(
-        f"Read {info.files_read:,} files, indexed {info.items:,} items, "
-        f"skipped {skipped:,} file{'s' if skipped != 1 else ''} in {time.monotonic() - started:.1f} s "
+        f"Read {info.files_read:,} files ({info.files_parsed:,} parsed), indexed {info.items:,} items ({change}), "
+        f"skipped {skipped:,} file{'s' if skipped != 1 else ''} in {info.seconds:.1f} s "
         f"-> {index_dir / info.generation}"
     )
-    for problem in read.problems:
-        click.echo(f"  skipped {problem.path}: {problem.reason}")
+    for path, reason in info.problems:
+        click.echo(f"  skipped {path}: {reason}")
 
 
 @main.command("serve")

@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import fcntl
+import hashlib
 import json
 import os
+import pickle
 import secrets
 import shutil
 import time
@@ -26,12 +28,16 @@ from whoosh import index as whoosh_index
 from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
-from searchapp.reader import Corpus, NewsItem
+from searchapp.reader import (BadFile, Corpus, FileRecord, FileState, NewsItem, Problem, content_hash,
+                              list_news_files, merge_records, parse_bytes, read_bytes, stat_file)
 
 CURRENT = "CURRENT"
 BUILD_INFO = "build.json"
 LOCK = ".writer.lock"
+STATE = "files.pickle"        # per file: size, mtime, hash, parsed record; per item: fingerprint
+FORMAT = 3                    # bump when the schema or the state changes: forces a full rebuild
 KEEP_GENERATIONS = 2          # the current one and the one before, for readers in flight
+GRACE_SECONDS = 120           # an old generation younger than this is kept for slow readers
 FACET_FIELDS = {"topic": "f_topic", "provider": "f_provider", "year": "f_year"}
 TEXT_FIELDS = ("title", "excerpt", "body", "related_text")
 SPELLING_FIELDS = ("spell_title", "spell_excerpt")  # unstemmed words, for suggestions
@@ -48,6 +54,16 @@ class NoIndex(IndexerError):
 
 class IndexBusy(IndexerError):
     pass
+
+
+class NothingToIndex(IndexerError):
+    pass
+
+
+class StrictFailure(IndexerError):
+    def __init__(self, message: str, problems: list[Problem]):
+        super().__init__(message)
+        self.problems = problems
 
 
 def make_schema() -> Schema:
@@ -107,15 +123,36 @@ def stored_doc(item: NewsItem) -> dict:
     return doc
 
 
+def fingerprint(document: dict) -> str:
+    """Changes whenever anything written for the item changes."""
+    return hashlib.sha1(pickle.dumps(sorted(document.items()), protocol=4)).hexdigest()
+
+
 @dataclass(frozen=True)
 class BuildInfo:
     generation: str
     built_at: str
     corpus: str
-    files_read: int
+    files_read: int            # files looked at
     items: int
     problems: tuple[tuple[str, str], ...]
     seconds: float
+    mode: str = "full"         # full | incremental | unchanged
+    files_parsed: int = 0      # files (re)read and parsed in this run
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    format: int = FORMAT
+
+
+@dataclass
+class _State:
+    """What a generation remembers of the corpus it was built from."""
+
+    corpus: str
+    files: dict[str, tuple[FileState, FileRecord | Problem]]
+    fingerprints: dict[str, str]
+    format: int = FORMAT
 
 
 # ---------------------------------------------------------------- generations
@@ -124,7 +161,7 @@ def current_generation(index_dir: str | Path) -> Path | None:
     index_dir = Path(index_dir)
     try:
         name = (index_dir / CURRENT).read_text("utf-8").strip()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     if not name.startswith("gen-") or "/" in name:
         return None
@@ -149,20 +186,43 @@ def read_build_info(index_dir: str | Path) -> BuildInfo | None:
     return BuildInfo(**data)
 
 
+def _load_state(generation: Path | None) -> _State | None:
+    if generation is None:
+        return None
+    try:
+        with open(generation / STATE, "rb") as handle:
+            state = pickle.load(handle)  # written by us, inside our own index folder
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+        return None
+    return state if isinstance(state, _State) and state.format == FORMAT else None
+
+
+def _read_lock_holder(handle) -> str:
+    handle.seek(0)
+    return handle.read().strip() or "unknown"
+
+
 @contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """One build at a time per index folder; the OS drops the lock if we die."""
+def writer_lock(index_dir: Path, wait: float = 0.0) -> Iterator[None]:
+    """One build at a time per index folder; the OS drops the lock if we die.
+
+    Waits up to `wait` seconds, then IndexBusy naming the holder's pid."""
     index_dir.mkdir(parents=True, exist_ok=True)
     handle = open(index_dir / LOCK, "a+")
+    deadline = time.monotonic() + wait
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise IndexBusy(f"another reindex of {index_dir} is running (pid {holder})") from None
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    holder = _read_lock_holder(handle)
+                    waited = f" (waited {wait:g} s)" if wait else ""
+                    raise IndexBusy(f"another reindex of {index_dir} is running (pid {holder}){waited}") from None
+                time.sleep(0.1)
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -190,16 +250,109 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _remove_old(index_dir: Path, keep: Path) -> None:
-    """Drop leftovers of killed builds and generations no reader should need."""
+def _fsync_tree(folder: Path) -> None:
+    """Everything of a generation on disk before CURRENT names it (power loss too)."""
+    for path in folder.iterdir():
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    _fsync_dir(folder)
+
+
+def _remove_old(index_dir: Path, keep: set[Path]) -> None:
+    """Drop leftovers of killed builds and generations no reader should need.
+
+    Kept: the new current generation, the one it replaced, the newest
+    KEEP_GENERATIONS, and any generation younger than GRACE_SECONDS (a
+    reader may have opened it just before the switch)."""
     for stale in index_dir.glob(".building-*"):
         shutil.rmtree(stale, ignore_errors=True)
     for stale in index_dir.glob(f".{CURRENT}.*.tmp"):
         stale.unlink(missing_ok=True)
     generations = sorted(index_dir.glob("gen-*"), key=lambda p: p.name, reverse=True)
-    older = [g for g in generations if g != keep]
-    for old in older[KEEP_GENERATIONS - 1:]:
-        shutil.rmtree(old, ignore_errors=True)
+    now = time.time()
+    for old in generations[KEEP_GENERATIONS:]:
+        if old in keep:
+            continue
+        try:
+            age = now - old.stat().st_mtime
+        except OSError:
+            continue
+        if age > GRACE_SECONDS:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _link_copy(source: Path, target: Path) -> None:
+    """Start from the previous generation: its segment files never change, so hard links do."""
+    for path in source.iterdir():
+        if path.name in (BUILD_INFO, STATE) or not path.is_file() or path.name.endswith(".lock"):
+            continue
+        try:
+            os.link(path, target / path.name)
+        except OSError:
+            shutil.copy2(path, target / path.name)
+
+
+def _new_generation_name() -> tuple[str, dt.datetime]:
+    stamp = dt.datetime.now(dt.timezone.utc)
+    return f"gen-{stamp:%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}", stamp
+
+
+def _write_generation(
+    index_dir: Path,
+    documents: dict[str, dict],
+    *,
+    base: Path | None,
+    remove: set[str],
+    info: dict,
+    state: _State | None,
+    started: float,
+    progress=None,
+) -> BuildInfo:
+    """Write a complete generation (from scratch, or `base` + changes) and make it current."""
+    name, stamp = _new_generation_name()
+    building = index_dir / f".building-{name}"
+    building.mkdir()
+    previous = current_generation(index_dir)
+    try:
+        if base is None:
+            ix = whoosh_index.create_in(str(building), make_schema())
+        else:
+            _link_copy(base, building)
+            ix = whoosh_index.open_dir(str(building))
+        writer = ix.writer(limitmb=256)
+        try:
+            for item_id in sorted(remove):
+                writer.delete_by_term("id", item_id)
+            for document in (progress or iter)(list(documents.values())):
+                writer.add_document(**document)
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        ix.close()
+        build = BuildInfo(
+            generation=name,
+            built_at=stamp.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            seconds=round(time.monotonic() - started, 3),
+            **info,
+        )
+        (building / BUILD_INFO).write_text(json.dumps(asdict(build), indent=1), "utf-8")
+        if state is not None:
+            with open(building / STATE, "wb") as out:
+                pickle.dump(state, out, protocol=pickle.HIGHEST_PROTOCOL)
+        _fsync_tree(building)
+        generation = index_dir / name
+        os.rename(building, generation)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    _switch_current(index_dir, generation)
+    _remove_old(index_dir, keep={generation} | ({previous} if previous else set()))
+    return build
 
 
 def build_index(
@@ -207,42 +360,113 @@ def build_index(
     index_dir: str | Path,
     *,
     corpus_dir: str | Path = "",
-    progress: Callable[[Iterable[NewsItem]], Iterable[NewsItem]] | None = None,
+    progress: Callable[[Iterable[dict]], Iterable[dict]] | None = None,
+    wait: float = 0.0,
 ) -> BuildInfo:
-    """Write every item into a new generation and make it current."""
+    """Write these items into a new generation from scratch and make it current.
+
+    (No file state is kept, so the next `update_index` rebuilds in full.)"""
     index_dir = Path(index_dir)
     started = time.monotonic()
-    with writer_lock(index_dir):
-        stamp = dt.datetime.now(dt.timezone.utc)
-        name = f"gen-{stamp:%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}"
-        building = index_dir / f".building-{name}"
-        building.mkdir()
+    with writer_lock(index_dir, wait):
+        documents = {item.id: item_document(item) for item in corpus.items}
+        info = dict(
+            corpus=str(corpus_dir), files_read=corpus.files_read, items=len(documents),
+            problems=tuple((p.path, p.reason) for p in corpus.problems), mode="full",
+            files_parsed=corpus.files_read, added=len(documents),
+        )
+        return _write_generation(index_dir, documents, base=None, remove=set(), info=info, state=None,
+                                 started=started, progress=progress)
+
+
+def _scan(root: Path, paths: Iterable[Path], old: _State | None):
+    """Each file -> (state, record or problem); unchanged files are not read again."""
+    files: dict[str, tuple[FileState, FileRecord | Problem]] = {}
+    parsed = 0
+    real_root = root.resolve()
+    for path in paths:
+        rel = path.relative_to(root).as_posix()
+        state = FileState(rel, -1, -1)
         try:
-            ix = whoosh_index.create_in(str(building), make_schema())
-            writer = ix.writer(limitmb=256)
-            try:
-                for item in (progress or iter)(corpus.items):
-                    writer.add_document(**item_document(item))
-            except BaseException:
-                writer.cancel()
-                raise
-            writer.commit()
-            ix.close()
-            info = BuildInfo(
-                generation=name,
-                built_at=stamp.isoformat(timespec="seconds").replace("+00:00", "Z"),
-                corpus=str(corpus_dir),
-                files_read=corpus.files_read,
-                items=len(corpus.items),
-                problems=tuple((p.path, p.reason) for p in corpus.problems),
-                seconds=round(time.monotonic() - started, 3),
-            )
-            (building / BUILD_INFO).write_text(json.dumps(asdict(info), indent=1), "utf-8")
-            generation = index_dir / name
-            os.rename(building, generation)
-        except BaseException:
-            shutil.rmtree(building, ignore_errors=True)
-            raise
-        _switch_current(index_dir, generation)
-        _remove_old(index_dir, keep=generation)
-    return info
+            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+                raise BadFile("symbolic link to a file outside the corpus folder")
+            state = stat_file(path, rel)
+            before = old.files.get(rel) if old else None
+            if before and (before[0].size, before[0].mtime_ns) == (state.size, state.mtime_ns):
+                files[rel] = before
+                continue
+            raw = read_bytes(path, state)
+            state = FileState(rel, state.size, state.mtime_ns, content_hash(raw))
+            if before and before[0].sha256 == state.sha256:
+                files[rel] = (state, before[1])  # touched, not changed
+                continue
+            parsed += 1
+            files[rel] = (state, parse_bytes(raw, rel))
+        except BadFile as error:
+            files[rel] = (state, Problem(rel, str(error)))
+        except RecursionError:
+            files[rel] = (state, Problem(rel, "content is nested too deeply"))
+    return files, parsed
+
+
+def update_index(
+    corpus_dir: str | Path,
+    index_dir: str | Path,
+    *,
+    full: bool = False,
+    strict: bool = False,
+    wait: float = 0.0,
+    progress: Callable[[Iterable, str, str], Iterable] | None = None,
+) -> BuildInfo:
+    """Bring the index up to date with the corpus folder.
+
+    Only files whose size, mtime and then content hash changed are read
+    again; items are recomputed from all files' records (related lists cross
+    files) and only items whose indexed document changed are rewritten, on
+    top of hard links to the previous generation. The outcome equals a full
+    rebuild. `full=True` rebuilds from scratch."""
+    root, index_dir = Path(corpus_dir), Path(index_dir)
+    started = time.monotonic()
+    wrap = progress or (lambda iterable, desc, unit: iterable)
+    if not root.is_dir():
+        raise NothingToIndex(f"corpus folder not found: {root}")
+    paths = list_news_files(root)
+    if not paths:
+        raise NothingToIndex(f"no news files (.md, .markdown, .html, .htm) in {root}")
+    with writer_lock(index_dir, wait):
+        base = current_generation(index_dir)
+        old = None if full else _load_state(base)
+        if old is not None and old.corpus != str(root.resolve()):
+            old = None
+        files, parsed = _scan(root, wrap(paths, "Reading", "file"), old)
+        records = [r for _, r in files.values() if isinstance(r, FileRecord)]
+        problems = [r for _, r in files.values() if isinstance(r, Problem)]
+        if strict and problems:
+            raise StrictFailure(
+                f"--strict: {len(problems)} of {len(files)} files could not be read; the index was not changed",
+                problems)
+        if not records:
+            raise NothingToIndex(f"none of the {len(files)} files in {root} could be read; the index was not changed")
+        items = merge_records(records)
+        documents = {item.id: item_document(item) for item in items}
+        prints = {item_id: fingerprint(doc) for item_id, doc in documents.items()}
+        state = _State(corpus=str(root.resolve()), files=files, fingerprints=prints)
+        info = dict(corpus=str(root), files_read=len(files), items=len(documents),
+                    problems=tuple((p.path, p.reason) for p in problems), files_parsed=parsed)
+        if old is None:
+            return _write_generation(index_dir, documents, base=None, remove=set(), state=state, started=started,
+                                     info=dict(info, mode="full", added=len(documents)),
+                                     progress=lambda docs: wrap(docs, "Indexing", "item"))
+        removed = set(old.fingerprints) - set(prints)
+        changed = {i for i, f in prints.items() if old.fingerprints.get(i) != f}
+        added = {i for i in changed if i not in old.fingerprints}
+        if not removed and not changed:
+            current = read_build_info(index_dir)
+            return BuildInfo(**{**asdict(current), "problems": tuple(info["problems"]), "mode": "unchanged",
+                                "files_read": len(files), "files_parsed": parsed, "added": 0, "updated": 0,
+                                "removed": 0, "seconds": round(time.monotonic() - started, 3)})
+        return _write_generation(
+            index_dir, {i: documents[i] for i in sorted(changed)}, base=base, remove=removed | (changed - added),
+            state=state, started=started,
+            info=dict(info, mode="incremental", added=len(added), updated=len(changed - added), removed=len(removed)),
+            progress=lambda docs: wrap(docs, "Indexing", "item"))

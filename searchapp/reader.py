@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import os
 import re
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -311,15 +312,51 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     return data, text[match.end():]
 
 
-def parse_file(path: Path, rel_path: str) -> FileRecord:
-    """One file -> its FileRecord; raises BadFile with the reason."""
+@dataclass(frozen=True)
+class FileState:
+    """What says whether a file changed since the last run."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str = ""
+
+
+def stat_file(path: Path, rel_path: str) -> FileState:
+    """Size and mtime, without following the file's content; BadFile if it is no plain file."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise BadFile(f"file is too large ({size:,} bytes; the limit is {MAX_FILE_BYTES:,})")
-        raw = path.read_bytes()
+        info = path.stat()
     except OSError as error:
         raise BadFile(f"cannot read file: {error.strerror or error}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise BadFile("not a regular file")
+    return FileState(rel_path, info.st_size, info.st_mtime_ns)
+
+
+def read_bytes(path: Path, state: FileState) -> bytes:
+    if state.size > MAX_FILE_BYTES:
+        raise BadFile(f"file is too large ({state.size:,} bytes; the limit is {MAX_FILE_BYTES:,})")
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise BadFile(f"cannot read file: {error.strerror or error}") from None
+
+
+def content_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def parse_file(path: Path, rel_path: str) -> FileRecord:
+    """One file -> its FileRecord; raises BadFile with the reason."""
+    raw = read_bytes(path, stat_file(path, rel_path))
+    return parse_bytes(raw, rel_path)
+
+
+def parse_bytes(raw: bytes, rel_path: str) -> FileRecord:
+    """A file's content -> its FileRecord; raises BadFile with the reason."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise BadFile(f"file is too large (over {MAX_FILE_BYTES:,} bytes)")
     if not raw.strip():
         raise BadFile("file is empty")
     if b"\x00" in raw:
@@ -330,7 +367,7 @@ def parse_file(path: Path, rel_path: str) -> FileRecord:
         raise BadFile(f"not UTF-8 text (invalid byte at offset {error.start})") from None
     data, rest = split_front_matter(text)
     data.pop("secured", None)  # opaque blob: never read further, never indexed
-    is_html = path.suffix.lower() in HTML_SUFFIXES
+    is_html = os.path.splitext(rel_path)[1].lower() in HTML_SUFFIXES
     body = html_to_text(rest) if is_html else markdown_to_text(rest)
     own = _entry(data, "", fallback_url=f"file:{rel_path}", body=body, own=True)
     related = data.get("related")

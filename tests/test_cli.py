@@ -31,7 +31,8 @@ def cli_index(tmp_path_factory):
 def test_index_summary_counts_files_and_items(cli_index):
     index_dir, done = cli_index
     truth = read_corpus(SAMPLE_CORPUS)
-    assert f"Read {truth.files_read} files, indexed {len(truth.items)} items, skipped 0 files" in done.stdout
+    assert (f"Read {truth.files_read} files ({truth.files_read} parsed), indexed {len(truth.items)} items "
+            "(full rebuild), skipped 0 files") in done.stdout
     assert current_generation(index_dir) is not None
     assert done.stderr == ""  # no progress bar when not on a terminal
 
@@ -62,7 +63,7 @@ def test_broken_files_are_reported_and_the_rest_indexed(tmp_path):
     done = run("index", "--corpus", corpus, "--index", tmp_path / "ix")
     assert done.returncode == 0
     assert "skipped bad.md: field 'topics' must be a list of names" in done.stderr
-    assert "indexed 1 items, skipped 1 file" in done.stdout
+    assert "indexed 1 items (full rebuild), skipped 1 file" in done.stdout
     assert json.loads(run("search", "good", "--json", "--index", tmp_path / "ix").stdout)["total"] == 1
 
 

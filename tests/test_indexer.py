@@ -18,7 +18,10 @@ def corpus_of(tmp_path, titles):
     return read_corpus(root)
 
 
-def test_build_switches_current_and_keeps_one_previous_generation(tmp_path):
+def test_build_switches_current_and_keeps_one_previous_generation(tmp_path, monkeypatch):
+    import searchapp.indexer as indexer
+
+    monkeypatch.setattr(indexer, "GRACE_SECONDS", -1)  # no grace for slow readers in this test
     index_dir = tmp_path / "index"
     with pytest.raises(NoIndex):
         open_current(index_dir)
