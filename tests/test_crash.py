@@ -1,0 +1,87 @@
+"""Crash safety: `searchapp index` processes killed with SIGKILL at random
+moments never leave a broken or half-updated index, and the next run
+recovers on its own."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import need_shared
+from searchapp.indexer import current_generation, read_build_info
+from searchapp.search import SearchEngine
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+KILLS = int(os.environ.get("SEARCHAPP_KILLS", "16"))
+MARK = "zqxmarker"
+
+
+def index_command(corpus, index_dir, *extra):
+    return [sys.executable, "-m", "searchapp", "index", "--corpus", str(corpus), "--index", str(index_dir), *extra]
+
+
+def observe(index_dir) -> tuple[int, int]:
+    """(items, items carrying the marker word) as a fresh reader sees them."""
+    engine = SearchEngine(index_dir)
+    try:
+        return engine.doc_count, engine.search(f"title:{MARK}").total
+    finally:
+        engine.close()
+
+
+def test_sigkill_at_random_moments_leaves_the_previous_or_the_new_index(tmp_path):
+    shared = need_shared()
+    corpus = tmp_path / "corpus"
+    for folder in ("regulation-news", "powerapps-news"):
+        shutil.copytree(shared / folder, corpus / folder)
+    index_dir = tmp_path / "index"
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    assert subprocess.run(index_command(corpus, index_dir), env=env, capture_output=True).returncode == 0
+    items, marked = observe(index_dir)
+    assert marked == 0
+    files = sorted(corpus.rglob("*.md"))[:-1]
+    rng = random.Random(20261122)
+    outcomes = {"old": 0, "new": 0}
+    timings = []
+    for attempt in range(KILLS):
+        full = attempt % 2 == 0
+        # an edit that every complete index either has entirely or not at all
+        edited = rng.sample(files, 3)
+        for path in edited:
+            text = path.read_text(encoding="utf-8")
+            path.write_text(text.replace("title: \"", f"title: \"{MARK} ", 1), encoding="utf-8")
+        expected_after = sum(1 for p in files if MARK in p.read_text(encoding="utf-8"))
+        before = current_generation(index_dir)
+        process = subprocess.Popen(index_command(corpus, index_dir, *(["--full"] if full else [])), env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        delay = rng.uniform(0.0, 4.5 if full else 2.0)
+        timings.append(round(delay, 2))
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        now_items, now_marked = observe(index_dir)       # opens, searches: complete
+        assert now_items == items
+        after = current_generation(index_dir)
+        if after == before:
+            outcomes["old"] += 1
+        else:
+            outcomes["new"] += 1
+            assert now_marked == expected_after           # all of the edit, never a part
+        assert read_build_info(index_dir).items == items
+    # the next run recovers without help: no stale lock, leftovers removed, edits all in
+    done = subprocess.run(index_command(corpus, index_dir), env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not list(index_dir.glob(".building-*"))
+    final_items, final_marked = observe(index_dir)
+    assert final_items == items
+    assert final_marked == sum(1 for p in files if MARK in p.read_text())
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "crash-report.txt").write_text(
+        f"kills: {KILLS}, old index kept: {outcomes['old']}, new index complete: {outcomes['new']}, "
+        f"delays (s): {timings}\n")
