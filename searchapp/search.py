@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import os
 import re
 import threading
 import time
@@ -23,8 +24,10 @@ from whoosh.fields import Schema
 from whoosh.qparser import AndGroup, MultifieldParser, plugins
 from whoosh.sorting import FieldFacet, ScoreFacet
 
-from searchapp.indexer import (FACET_FIELDS, SPELLING_FIELDS, TEXT_FIELDS, BuildInfo, current_generation,
-                               make_schema, open_current, read_build_info)
+from whoosh import index as whoosh_index
+
+from searchapp.indexer import (CURRENT, FACET_FIELDS, SPELLING_FIELDS, TEXT_FIELDS, BuildInfo, NoIndex,
+                               current_generation, make_schema, read_build_info)
 from searchapp.reader import Provider, NewsItem
 
 MAX_QUERY_CHARS = 500
@@ -35,7 +38,6 @@ RELAX_BELOW = 10          # fewer items than this match all words -> list those 
 FACET_LIMIT = 30          # values shown per facet (selected values always are)
 SORTS = ("relevance", "newest", "oldest")
 QUERY_FIELDS = ("title", "excerpt", "body", "related_text", "provider", "topic")
-REFRESH_SECONDS = 1.0     # how often a searcher checks for a newer generation
 
 
 class QueryError(ValueError):
@@ -316,11 +318,11 @@ def _bits(docnums) -> int:
 class _SearcherState:
     """A Whoosh searcher with the bitmaps computed for it (valid while it lives)."""
 
-    def __init__(self, index, generation: Path | None):
+    def __init__(self, index, generation: Path | None, key=None):
         self.index = index
         self.generation = generation
+        self.key = key
         self.searcher = index.searcher()
-        self.checked = time.monotonic()
         reader = self.searcher.reader()
         self.live = _bits(reader.all_doc_ids())
         self._terms: dict[tuple[str, str], int] = {}
@@ -366,15 +368,29 @@ class SearchEngine:
         self._state()  # fail now, with NoIndex, if there is no index
 
     def _state(self) -> _SearcherState:
+        """This thread's searcher, reopened as soon as CURRENT names another generation.
+
+        A stat() per request (CURRENT is replaced, so its inode changes) keeps
+        every thread on the newest generation at negligible cost."""
         state: _SearcherState | None = getattr(self._local, "state", None)
-        now = time.monotonic()
-        if state is not None and now - state.checked < REFRESH_SECONDS:
+        try:
+            stamp = os.stat(self.index_dir / CURRENT)
+            key = (stamp.st_ino, stamp.st_mtime_ns)
+        except OSError:
+            key = None
+        if state is not None and state.key == key:
             return state
         generation = current_generation(self.index_dir)
-        if state is not None and generation == state.generation:
-            state.checked = now
-            return state
-        fresh = _SearcherState(open_current(self.index_dir), generation)
+        if generation is None:
+            if state is not None:
+                return state  # keep serving what we have
+            raise NoIndex(f"no index in {self.index_dir}: build it with 'searchapp index --index {self.index_dir}'")
+        try:
+            fresh = _SearcherState(whoosh_index.open_dir(str(generation)), generation, key)
+        except Exception:
+            if state is not None:
+                return state  # e.g. removed under us by a newer build: try again next request
+            raise
         if state is not None:
             state.close()
         self._local.state = fresh

@@ -79,10 +79,7 @@ def test_leftovers_of_a_killed_build_are_cleaned(tmp_path):
     assert not (index_dir / ".building-gen-killed").exists()
 
 
-def test_search_engine_picks_up_a_new_generation(tmp_path, monkeypatch):
-    import searchapp.search as search
-
-    monkeypatch.setattr(search, "REFRESH_SECONDS", 0.0)
+def test_search_engine_picks_up_a_new_generation(tmp_path):
     index_dir = tmp_path / "index"
     build_index(corpus_of(tmp_path, ["first edition"]), index_dir)
     engine = SearchEngine(index_dir)
