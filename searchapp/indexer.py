@@ -28,7 +28,7 @@ from whoosh import index as whoosh_index
 from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
-from searchapp.reader import (BadFile, Corpus, FileRecord, FileState, NewsItem, Problem, content_hash,
+from searchapp.reader import (BadFile, Corpus, check_inside, FileRecord, FileState, NewsItem, Problem, content_hash,
                               list_news_files, merge_records, parse_bytes, read_bytes, stat_file)
 
 CURRENT = "CURRENT"
@@ -388,8 +388,7 @@ def _scan(root: Path, paths: Iterable[Path], old: _State | None):
         rel = path.relative_to(root).as_posix()
         state = FileState(rel, -1, -1)
         try:
-            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-                raise BadFile("symbolic link to a file outside the corpus folder")
+            check_inside(real_root, path)
             state = stat_file(path, rel)
             before = old.files.get(rel) if old else None
             if before and (before[0].size, before[0].mtime_ns) == (state.size, state.mtime_ns):

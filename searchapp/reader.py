@@ -292,12 +292,44 @@ def _entry(data: Any, where: str, fallback_url: str = "", body: str = "", own: b
 
 # ---------------------------------------------------------------- files
 
+MAX_YAML_DEPTH = 64      # deeper flow nesting is refused before libyaml sees it
+
+
+def yaml_depth(text: str, limit: int = MAX_YAML_DEPTH) -> int:
+    """The deepest [ { nesting outside quotes, counted up to limit + 1.
+
+    libyaml recurses in C on nested flow collections: about 100,000 levels
+    crash the whole process with a segmentation fault, which no Python
+    exception handler can catch. Counting first keeps a hostile file a Problem."""
+    if text.count("[") + text.count("{") <= limit:
+        return 0
+    depth = deepest = 0
+    quote = ""
+    for char in text:
+        if quote:
+            if char == quote or char == "\n":
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    break
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
 def split_front_matter(text: str) -> tuple[dict, str]:
     match = _FRONT_MATTER.match(text)
     if not match:
         if text.lstrip("\ufeff").startswith("---"):
             raise BadFile("front matter is not closed by a '---' line")
         raise BadFile("no YAML front matter (the file must start with a '---' line)")
+    if yaml_depth(match.group(1)) > MAX_YAML_DEPTH:
+        raise BadFile(f"YAML front matter is nested more than {MAX_YAML_DEPTH} levels deep")
     try:
         data = yaml.load(match.group(1), Loader=_SafeLoader)
     except yaml.YAMLError as error:
@@ -320,6 +352,12 @@ class FileState:
     size: int
     mtime_ns: int
     sha256: str = ""
+
+
+def check_inside(root: Path, path: Path) -> None:
+    """A corpus is a folder: a symlink may not pull in a file from elsewhere."""
+    if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
+        raise BadFile("symbolic link to a file outside the corpus folder")
 
 
 def stat_file(path: Path, rel_path: str) -> FileState:
@@ -359,6 +397,8 @@ def parse_bytes(raw: bytes, rel_path: str) -> FileRecord:
         raise BadFile(f"file is too large (over {MAX_FILE_BYTES:,} bytes)")
     if not raw.strip():
         raise BadFile("file is empty")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise BadFile("not UTF-8 text (UTF-16, by its byte order mark)")
     if b"\x00" in raw:
         raise BadFile("binary file (contains NUL bytes)")
     try:
@@ -401,6 +441,7 @@ def read_files(root: Path, paths: Iterable[Path]) -> tuple[list[FileRecord], lis
     for path in paths:
         rel = path.relative_to(root).as_posix()
         try:
+            check_inside(root, path)
             records.append(parse_file(path, rel))
         except BadFile as error:
             problems.append(Problem(rel, str(error)))

@@ -219,7 +219,10 @@ def parse_query(text: str) -> tuple[Q.Query, Q.Query]:
     NOT and wildcards stay required, and an explicit AND is taken at its word.
     """
     normalized = normalize_query(text)
-    strict = _PARSER.parse(normalized)
+    try:
+        strict = _PARSER.parse(normalized)
+    except Exception:  # Whoosh's parser fails on some operator runs, e.g. 'NOT AND -'
+        raise QueryError("the operators in this query do not fit together (check AND, OR, NOT and '-')") from None
     if not isinstance(strict, Q.And) or _EXPLICIT_AND.search(_QUOTED.sub("", normalized)):
         return strict, strict
     words = [q for q in strict.subqueries if _is_plain_word(q)]

@@ -203,3 +203,52 @@ def test_screenshots_of_the_results_page(browser, sample_server):
         assert widest <= viewport["width"] + 1, name
         context.close()
     assert (ARTIFACTS / "search-page.png").stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def xss_server(tmp_path_factory):
+    from conftest import running_server, write_news
+    from searchapp.indexer import update_index
+
+    root = tmp_path_factory.mktemp("xss-corpus")
+    write_news(root, "a.md", title="payload &lt;img src=x onerror=alert('title')&gt; story",
+               excerpt="payload &lt;script&gt;alert('excerpt')&lt;/script&gt; &lt;b onmouseover=alert('b')&gt;x",
+               webUrl="javascript:alert('url')",
+               topics=["&quot;&gt;&lt;img src=x onerror=alert('topic')&gt;"],
+               provider={"name": "&lt;svg/onload=alert('provider')&gt;", "domain": "evil.example"},
+               related=[{"title": "payload related &lt;iframe src=javascript:alert('rel')&gt;",
+                         "webUrl": "https://ok.example/r"}])
+    write_news(root, "b.md", title="payload plain neighbour", topics=["AI"])
+    index_dir = tmp_path_factory.mktemp("xss-index") / "index"
+    update_index(root, index_dir)
+    with running_server(index_dir) as server:
+        yield server
+
+
+@pytest.mark.parametrize("bypass_csp", [False, True], ids=["with-csp", "escaping-alone"])
+def test_xss_payloads_from_the_corpus_never_run(browser, xss_server, bypass_csp):
+    context = browser.new_context(bypass_csp=bypass_csp)
+    page = context.new_page()
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    try:
+        page.goto(xss_server.base + "/search?q=payload")
+        expect(page.locator(".hit")).to_have_count(3)
+        assert page.locator(".hit .title", has_text="<img src=x onerror=alert('title')>").count() == 1
+        assert page.locator(".hit .title a[href^='javascript']").count() == 0
+        page.locator(".hit", has_text="onerror=alert('title')").locator("a.details").click()
+        expect(page.locator("h1")).to_contain_text("<img src=x")
+        assert page.locator("a.original").count() == 0            # a javascript: URL is never a link
+        page.goto(xss_server.base + "/")
+        page.locator("#q").press_sequentially("payload", delay=30)
+        page.locator("#suggestions [role=option]").first.wait_for()
+        assert any("onerror" in t for t in page.locator("#suggestions [role=option]").all_inner_texts())
+        expect(page.locator("#status")).to_contain_text("payload")
+        page.locator(".facet[data-facet=topic] input").first.check()
+        expect(page).to_have_url(re.compile(r"topic="))
+        expect(page.locator(".chip")).to_have_count(1)
+        page.wait_for_timeout(300)
+        assert dialogs == []
+        assert page.locator("img, iframe, svg").count() == 0
+    finally:
+        context.close()
