@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from whoosh import index as whoosh_index
-from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
+from whoosh.analysis import RegexTokenizer, StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 from searchapp.reader import (BadFile, Corpus, check_inside, FileRecord, FileState, NewsItem, Problem, content_hash,
@@ -35,8 +35,9 @@ CURRENT = "CURRENT"
 BUILD_INFO = "build.json"
 LOCK = ".writer.lock"
 STATE = "files.pickle"        # per file: size, mtime, hash, parsed record; per item: fingerprint
-FORMAT = 3                    # bump when the schema or the state changes: forces a full rebuild
+FORMAT = 4                    # bump when the schema or the state changes: forces a full rebuild
 KEEP_GENERATIONS = 2          # the current one and the one before, for readers in flight
+MERGE_DELETED_RATIO = 0.2     # merge segments once deleted documents pass 20% of the live ones
 GRACE_SECONDS = 120           # an old generation younger than this is kept for slow readers
 FACET_FIELDS = {"topic": "f_topic", "provider": "f_provider", "year": "f_year"}
 TEXT_FIELDS = ("title", "excerpt", "body", "related_text")
@@ -79,8 +80,9 @@ def make_schema() -> Schema:
         # `provider:` and `topic:` in queries match words of the names.
         provider=TEXT(analyzer=words, phrase=True),
         topic=TEXT(analyzer=words, phrase=True),
-        # Facets: exact values. Comma-separated so one item can carry many topics.
-        f_topic=KEYWORD(commas=True, lowercase=False, sortable=True),
+        # Facets: exact values. Topics joined by U+001F, a control character the
+        # reader removes from all text, so any topic name survives as it is.
+        f_topic=KEYWORD(analyzer=RegexTokenizer(r"[^\x1f]+"), sortable=True),
         f_provider=ID(sortable=True),
         f_year=ID(sortable=True),
         published=DATETIME(sortable=True),
@@ -94,7 +96,7 @@ def make_schema() -> Schema:
 def item_document(item: NewsItem) -> dict:
     """The Whoosh document for one item (derived fields are computed here, once)."""
     stamp = int(item.published.timestamp()) if item.published else None
-    topics = tuple(t.replace(",", " ") for t in item.topics)
+    topics = item.topics
     document = dict(
         id=item.id,
         title=item.title,
@@ -103,7 +105,7 @@ def item_document(item: NewsItem) -> dict:
         related_text=item.related_text,
         provider=f"{item.provider.name} {item.provider.domain}",
         topic=" ; ".join(topics),
-        f_topic=",".join(topics),
+        f_topic="\x1f".join(topics),
         f_provider=item.provider.name,
         newest_key=-stamp if stamp is not None else NO_DATE_KEY,
         oldest_key=stamp if stamp is not None else NO_DATE_KEY,
@@ -333,6 +335,8 @@ def _write_generation(
             writer.cancel()
             raise
         writer.commit()
+        if ix.doc_count_all() > ix.doc_count() * (1 + MERGE_DELETED_RATIO):
+            ix.optimize()  # drop deleted documents from term statistics and suggestions
         ix.close()
         build = BuildInfo(
             generation=name,
@@ -405,6 +409,8 @@ def _scan(root: Path, paths: Iterable[Path], old: _State | None):
             files[rel] = (state, Problem(rel, str(error)))
         except RecursionError:
             files[rel] = (state, Problem(rel, "content is nested too deeply"))
+        except Exception as error:  # last resort: one file never stops a reindex
+            files[rel] = (state, Problem(rel, f"unexpected error: {type(error).__name__}: {error}"))
     return files, parsed
 
 
@@ -422,8 +428,10 @@ def update_index(
     Only files whose size, mtime and then content hash changed are read
     again; items are recomputed from all files' records (related lists cross
     files) and only items whose indexed document changed are rewritten, on
-    top of hard links to the previous generation. The outcome equals a full
-    rebuild. `full=True` rebuilds from scratch."""
+    top of hard links to the previous generation. The outcome has the same
+    items, stored fields and facet counts as a full rebuild; BM25 term
+    statistics still count deleted documents until segments merge (forced
+    once they pass MERGE_DELETED_RATIO). `full=True` rebuilds from scratch."""
     root, index_dir = Path(corpus_dir), Path(index_dir)
     started = time.monotonic()
     wrap = progress or (lambda iterable, desc, unit: iterable)

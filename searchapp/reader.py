@@ -29,8 +29,11 @@ warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
 
 NEWS_SUFFIXES = frozenset({".md", ".markdown", ".html", ".htm"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
-# Folder documentation, not news: never reported as a broken news file.
-IGNORED_NAMES = frozenset({"readme.md", "readme.markdown", "license.md", "changelog.md"})
+# Folder documentation (README.md, SOURCE.md, LICENSE.md: an all-capitals
+# name), not news: never read, never reported as a broken news file.
+def is_folder_doc(name: str) -> bool:
+    stem = os.path.splitext(name)[0]
+    return stem.isupper() and stem.replace("_", "").replace("-", "").isalpha()
 
 MAX_FILE_BYTES = 8 * 1024 * 1024      # larger files are skipped with a reason
 MAX_TEXT_CHARS = 1_000_000            # longer bodies are truncated
@@ -43,6 +46,8 @@ _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 _LIQUID = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.S)
 _SPACES = re.compile(r"\s+")
+# C0/C1 controls and non-characters: invalid in XML (Atom) and meaningless in text.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -156,7 +161,7 @@ def clean_text(value: str, limit: int = MAX_FIELD_CHARS) -> str:
     """Inline HTML and entities -> plain text with single spaces."""
     if "<" in value or "&" in value:
         value = BeautifulSoup(value, "html.parser").get_text(" ")
-    return _SPACES.sub(" ", value).strip()[:limit]
+    return _SPACES.sub(" ", _CONTROLS.sub(" ", value)).strip()[:limit]
 
 
 def html_to_text(markup: str) -> str:
@@ -166,7 +171,7 @@ def html_to_text(markup: str) -> str:
         tag.decompose()
     for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
         comment.extract()
-    return _SPACES.sub(" ", soup.get_text(" ")).strip()[:MAX_TEXT_CHARS]
+    return _SPACES.sub(" ", _CONTROLS.sub(" ", soup.get_text(" "))).strip()[:MAX_TEXT_CHARS]
 
 
 def markdown_to_text(markdown: str) -> str:
@@ -174,7 +179,7 @@ def markdown_to_text(markdown: str) -> str:
     text = _LIQUID.sub(" ", markdown)
     if "<" in text:
         return html_to_text(text)
-    return _SPACES.sub(" ", text).strip()[:MAX_TEXT_CHARS]
+    return _SPACES.sub(" ", _CONTROLS.sub(" ", text)).strip()[:MAX_TEXT_CHARS]
 
 
 # ---------------------------------------------------------------- fields
@@ -226,13 +231,16 @@ def _date(data: dict, key: str, where: str) -> dt.datetime | None:
     elif isinstance(value, str):
         try:
             moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise BadFile(f"field '{where}{key}' is not an ISO 8601 date: {value[:40]!r}") from None
     else:
         raise BadFile(f"field '{where}{key}' must be a date, got {type(value).__name__}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)
+    try:
+        return moment.astimezone(dt.timezone.utc)
+    except (OverflowError, ValueError):
+        raise BadFile(f"field '{where}{key}' is out of range: {value!s:.40}") from None
 
 
 def _topics(data: dict, where: str) -> tuple[str, ...]:
@@ -339,6 +347,8 @@ def split_front_matter(text: str) -> tuple[dict, str]:
         raise BadFile(f"broken YAML front matter{where}: {problem}") from None
     except RecursionError:
         raise BadFile("YAML front matter is nested too deeply") from None
+    except (ValueError, OverflowError, TypeError) as error:  # e.g. a date such as 2023-02-30
+        raise BadFile(f"invalid value in YAML front matter: {error}") from None
     if not isinstance(data, dict):
         raise BadFile(f"front matter must be a YAML mapping, got {type(data).__name__}")
     return data, text[match.end():]
@@ -429,7 +439,7 @@ def list_news_files(root: Path) -> list[Path]:
     for folder, dirs, files in os.walk(root, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if name.startswith(".") or name.lower() in IGNORED_NAMES:
+            if name.startswith(".") or is_folder_doc(name):
                 continue
             if os.path.splitext(name)[1].lower() in NEWS_SUFFIXES:
                 found.append(Path(folder) / name)
@@ -447,6 +457,8 @@ def read_files(root: Path, paths: Iterable[Path]) -> tuple[list[FileRecord], lis
             problems.append(Problem(rel, str(error)))
         except RecursionError:
             problems.append(Problem(rel, "content is nested too deeply"))
+        except Exception as error:  # last resort: one file never stops the rest
+            problems.append(Problem(rel, f"unexpected error: {type(error).__name__}: {error}"))
     return records, problems
 
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from whoosh import highlight, query as Q
+from whoosh.analysis import STOP_WORDS
 from whoosh.fields import Schema
 from whoosh.qparser import AndGroup, MultifieldParser, plugins
 from whoosh.sorting import FieldFacet, ScoreFacet
@@ -169,14 +170,20 @@ _EMPTY_FIELD = re.compile(r"\b(title|provider|topic):(?=\s|$|\))")
 
 def _make_parser(group) -> MultifieldParser:
     parser = MultifieldParser(list(TEXT_FIELDS), schema=_PARSE_SCHEMA, group=group)
-    # 'China's rules' must not open a single-quoted term; no `*:*` everything.
-    parser.remove_plugin_class(plugins.SingleQuotePlugin)
-    parser.remove_plugin_class(plugins.EveryPlugin)
+    # Only what the README documents: words, "phrases", AND/OR/NOT, field:, word*.
+    # No 'single quotes' ("China's rules"), no *:*, no ranges (a [a TO z] took
+    # 5 s), no boosts (ai^0 divided by zero inside Whoosh).
+    for plugin in (plugins.SingleQuotePlugin, plugins.EveryPlugin, plugins.RangePlugin, plugins.BoostPlugin):
+        parser.remove_plugin_class(plugin)
     return parser
 
 
 _PARSER = _make_parser(AndGroup)
 _EXPLICIT_AND = re.compile(r"\bAND\b")
+_OPERATOR_WORDS = ("AND", "OR", "NOT", "ANDNOT", "ANDMAYBE")
+_FIELD_NAME = re.compile(r"\b(title|provider|topic):", re.I)
+_WILDCARD_TERM = re.compile(r"[^\s()\"]*\*[^\s()\"]*")
+MAX_WILDCARDS = 3
 
 
 def _stem(word: str) -> str:
@@ -185,30 +192,51 @@ def _stem(word: str) -> str:
 
 
 def normalize_query(text: str) -> str:
-    """Check the query and turn `-word` into `NOT word` (outside quotes)."""
+    """Check the query, say what is wrong, and rewrite it for Whoosh's parser.
+
+    Outside quotes: `-word`, `-"phrase"` and `-(group)` become NOT;
+    `NOT(` gets its space; field names are lowercased; `?` is punctuation
+    (people ask questions), not a one-letter wildcard."""
     text = " ".join(text.split())
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"query is too long ({len(text)} characters; the limit is {MAX_QUERY_CHARS})")
     if text.count('"') % 2:
         raise QueryError('unclosed quote: add the closing " or remove the opening one')
     parts = _QUOTED.split(text)
-    outside = " ".join(parts[0::2])
+    for n in range(0, len(parts), 2):
+        part = parts[n].replace("?", " ")
+        part = _FIELD_NAME.sub(lambda m: m.group(1).lower() + ":", part)
+        part = re.sub(r"\bNOT\(", "NOT (", part)
+        if n + 1 < len(parts) and re.search(r"(^|[\s(])-$", part):
+            part = part[:-1] + "NOT "          # -"phrase"
+        parts[n] = _MINUS.sub(r"\1NOT ", part)
+    # Phrases stand in as one word, so that operators next to them are checked right.
+    masked = "".join(p if n % 2 == 0 else '"q"' for n, p in enumerate(parts))
     depth = 0
-    for char in outside:
+    for char in masked:
         depth += {"(": 1, ")": -1}.get(char, 0)
         if depth < 0:
             raise QueryError("unbalanced parentheses: a ')' has no matching '('")
     if depth:
         raise QueryError("unbalanced parentheses: a '(' is not closed")
-    words = outside.replace("(", " ").replace(")", " ").split()
-    if words and words[0] in ("AND", "OR"):
+    words = masked.replace("(", " ").replace(")", " ").replace('"q"', ' "q" ').split()
+    if words and words[0] in ("AND", "OR", "ANDNOT", "ANDMAYBE"):
         raise QueryError(f"'{words[0]}' needs a word before it")
-    if words and words[-1] in ("AND", "OR", "NOT"):
+    if words and words[-1] in _OPERATOR_WORDS:
         raise QueryError(f"'{words[-1]}' needs a word after it")
-    empty = _EMPTY_FIELD.search(_QUOTED.sub('"q"', text))
+    for first, second in zip(words, words[1:]):
+        if first in _OPERATOR_WORDS and second in ("AND", "OR", "ANDNOT", "ANDMAYBE"):
+            raise QueryError(f"'{first} {second}': two operators in a row")
+    empty = _EMPTY_FIELD.search(masked)
     if empty:
         raise QueryError(f"'{empty.group(0)}' needs a value, as in {empty.group(1)}:word")
-    parts[0::2] = [_MINUS.sub(r"\1NOT ", part) for part in parts[0::2]]
+    wildcards = _WILDCARD_TERM.findall(masked)
+    if len(wildcards) > MAX_WILDCARDS:
+        raise QueryError(f"at most {MAX_WILDCARDS} words with * in one query")
+    for term in wildcards:
+        literal = term.split(":", 1)[-1].lstrip("-").split("*", 1)[0]
+        if len(literal) < 2:
+            raise QueryError(f"'{term}': a * needs at least two letters before it, as in regul*")
     return "".join(parts)
 
 
@@ -551,7 +579,7 @@ class SearchEngine:
                 nonlocal changed
                 word = match.group(1)
                 lower = word.lower()
-                if word in _OPERATORS or len(lower) < 3 or self._known(state, lower):
+                if word in _OPERATORS or len(lower) < 3 or lower in STOP_WORDS or self._known(state, lower):
                     return word
                 best = self._closest(state, lower)
                 if best is None:
@@ -581,6 +609,7 @@ class SearchEngine:
         for field in state.spelling:
             for term in reader.terms_within(field, word, maxdist, prefix=1):
                 candidates[term] = candidates.get(term, 0) + reader.doc_frequency(field, term)
+        candidates = {t: n for t, n in candidates.items() if state.live & SearchEngine._word_bits(state, t)}
         if not candidates:
             return None
         from whoosh.support.levenshtein import distance
@@ -601,7 +630,7 @@ class SearchEngine:
         reader = state.searcher.reader()
         head, prefix = text[: match.start()], match.group(1).lower()
         try:
-            earlier = _PARSER.parse(normalize_query(head)) if head.strip() else None
+            earlier = parse_query(head)[0] if head.strip() else None
         except QueryError:
             earlier = None
         if earlier is Q.NullQuery:
@@ -614,10 +643,11 @@ class SearchEngine:
                     break
                 word = term.decode("utf-8") if isinstance(term, bytes) else term
                 counts[word] = counts.get(word, 0) + reader.doc_frequency(field, word)
+        # Rank by items (live ones: not deleted since the last merge) that have the
+        # word together with the earlier words.
         best = sorted(counts, key=lambda w: (-counts[w], w))[:40]
-        if earlier is not None:
-            together = {w: (scope & self._word_bits(state, w)).bit_count() for w in best}
-            best = sorted((w for w in best if together[w]), key=lambda w: (-together[w], w))
+        together = {w: (scope & self._word_bits(state, w)).bit_count() for w in best}
+        best = sorted((w for w in best if together[w]), key=lambda w: (-together[w], w))
         words = [w for w in best if w != prefix or head][: max(1, limit // 2)]
         found = [Suggestion(text=f"{head}{w}", kind="query") for w in words]
         # Titles with the earlier words and the best completion (or any word with the prefix).

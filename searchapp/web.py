@@ -14,12 +14,15 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, abort, jsonify, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from searchapp.search import (MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, SORTS, Filters, QueryError, ResultsPage,
                               SearchEngine)
 
 ITEM_ID = re.compile(r"^[0-9a-f]{16}$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 DEFAULT_PER_PAGE = 10
 FEED_ENTRIES = 30
 ATOM = "http://www.w3.org/2005/Atom"
@@ -77,7 +80,7 @@ def _int(args, name: str, default: int, low: int, high: int) -> int:
     raw = args.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise QueryError(f"'{name}' must be a whole number from {low} to {high}")
     return int(raw)
 
@@ -86,6 +89,8 @@ def _date(args, name: str) -> dt.date | None:
     raw = args.get(name, "").strip()
     if not raw:
         return None
+    if not ISO_DATE.match(raw):
+        raise QueryError(f"'{name}' must be a date as YYYY-MM-DD")
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
@@ -94,13 +99,14 @@ def _date(args, name: str) -> dt.date | None:
 
 def read_params(args) -> SearchParams:
     """Request arguments -> SearchParams, or QueryError saying what is wrong."""
-    query = args.get("q", "")
+    query = CONTROLS.sub(" ", args.get("q", ""))
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"query is too long ({len(query)} characters; the limit is {MAX_QUERY_CHARS})")
     sort = args.get("sort", "").strip() or "relevance"
     if sort not in SORTS:
         raise QueryError(f"'sort' must be one of {', '.join(SORTS)}")
-    values = {f: tuple(dict.fromkeys(v for v in args.getlist(f) if v.strip())) for f in ("topic", "provider", "year")}
+    values = {f: tuple(dict.fromkeys(CONTROLS.sub("", v) for v in args.getlist(f) if v.strip()))
+              for f in ("topic", "provider", "year")}
     filters = Filters(**values, date_from=_date(args, "from"), date_to=_date(args, "to"))
     return SearchParams(
         query=" ".join(query.split()),
@@ -121,6 +127,17 @@ def status_text(results: ResultsPage | None, error: str | None) -> str:
     if results.query:
         found += f" for “{results.query}”"
     return f"{found} in {results.took_ms:.0f} ms"
+
+
+def keep_what_is_valid(args) -> SearchParams:
+    """After a bad parameter, the state that is still fine: the page keeps the
+    filters while the user fixes an unclosed quote in the box."""
+    query = " ".join(CONTROLS.sub(" ", args.get("q", "")).split())[:MAX_QUERY_CHARS]
+    rest = MultiDict([(k, v) for k, v in args.items(multi=True) if k != "q"])
+    try:
+        return replace(read_params(rest), query=query)
+    except QueryError:
+        return SearchParams(query=query)
 
 
 def safe_link(url: str | None) -> str | None:
@@ -183,7 +200,7 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None) -> Flas
             results = run_search(params)
         except QueryError as problem:
             error = str(problem)
-            params = SearchParams(query=" ".join(request.args.get("q", "").split())[:MAX_QUERY_CHARS])
+            params = keep_what_is_valid(request.args)
         template = "_results.html" if request.args.get("fragment") == "1" else "search.html"
         status = 400 if error else 200
         return render_template(template, params=params, results=results, error=error), status

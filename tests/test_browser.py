@@ -91,6 +91,8 @@ def test_facet_click_filters_list_and_url_and_back_restores(page, sample_server)
     box.check()
     expect(page).to_have_url(re.compile(r"topic=Antitrust"))
     expect(page.locator("#status")).to_contain_text(f"{count} result")
+    # the redrawn list keeps the keyboard where it was
+    expect(page.locator(".facet[data-facet=topic] input[value='Antitrust']")).to_be_focused()
     assert query_of(page.url) == {"q": ["fine"], "topic": ["Antitrust"]}
     assert len(hit_titles(page)) == min(count, 10)
     assert page.locator(".chip", has_text="Antitrust").count() == 1
@@ -110,6 +112,20 @@ def test_facet_click_filters_list_and_url_and_back_restores(page, sample_server)
     assert hit_titles(page) == before
 
 
+def test_an_unfinished_query_keeps_filters_and_results(page, sample_server):
+    page.goto(sample_server.base + "/search?q=fine&topic=Antitrust")
+    before = hit_titles(page)
+    page.locator("#q").click()
+    page.keyboard.press("End")
+    page.keyboard.type(' "google', delay=40)             # an unclosed quote on the way
+    expect(page.locator("#status")).to_contain_text("unclosed quote")
+    assert hit_titles(page) == before                     # the results stay
+    page.keyboard.type(' shopping"', delay=40)
+    expect(page.locator("#status")).to_contain_text('fine "google shopping"')
+    assert query_of(page.url) == {"q": ['fine "google shopping"'], "topic": ["Antitrust"]}
+    expect(page.locator(".chip", has_text="Antitrust")).to_have_count(1)
+
+
 def test_autocomplete_with_the_keyboard(page, sample_server):
     page.goto(sample_server.base + "/")
     expect(page.locator("#q")).to_be_focused()
@@ -124,7 +140,9 @@ def test_autocomplete_with_the_keyboard(page, sample_server):
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/search\?q=facial\+recognition$"))
     assert page.input_value("#q") == "facial recognition"
+    page.wait_for_timeout(400)  # no late answer may reopen the list
     assert page.locator("#suggestions").is_hidden()
+    assert page.get_attribute("#q", "aria-expanded") == "false"
     # an article suggestion opens its item page
     page.fill("#q", "")
     page.keyboard.type("clearv", delay=50)

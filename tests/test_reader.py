@@ -172,3 +172,32 @@ def test_real_corpus_has_one_item_per_url_and_merged_topics(shared_corpus):
         for lister in item.related_by_ids:
             assert item.id in by_id[lister].related_ids
     assert not any("secured" in repr(i) for i in shared_corpus.items[:50])
+
+
+def test_bad_dates_and_topic_commas_and_controls(tmp_path):
+    (tmp_path / "feb30.md").write_text("---\ntitle: x\npublishedDateTime: 2023-02-30\n---\n")
+    (tmp_path / "hour25.md").write_text("---\ntitle: x\npublishedDateTime: 2023-08-08 25:00:00\n---\n")
+    (tmp_path / "year1.md").write_text('---\ntitle: x\npublishedDateTime: "0001-01-01T00:00:00+01:00"\n---\n')
+    (tmp_path / "SOURCE.md").write_text("These files come from somewhere: folder documentation, not news.\n")
+    write_news(tmp_path, "ok.md", title="Tab\x01and\x08bell", topics=["Privacy, Data", "AI"])
+    corpus = read_corpus(tmp_path)
+    reasons = {p.path: p.reason for p in corpus.problems}
+    assert set(reasons) == {"feb30.md", "hour25.md", "year1.md"}
+    assert "invalid value" in reasons["feb30.md"] and "out of range" in reasons["year1.md"]
+    item = corpus.items[0]
+    assert item.title == "Tab and bell" and item.topics == ("Privacy, Data", "AI")
+
+
+def test_a_topic_with_a_comma_is_one_facet_value(tmp_path):
+    from searchapp.indexer import update_index
+    from searchapp.search import Filters, SearchEngine
+
+    write_news(tmp_path / "c", "ok.md", title="Comma topic", topics=["Privacy, Data", "AI"])
+    update_index(tmp_path / "c", tmp_path / "ix")
+    engine = SearchEngine(tmp_path / "ix")
+    try:
+        page = engine.search("")
+        assert {v.value for v in page.facets["topic"]} == {"Privacy, Data", "AI"}
+        assert engine.search("", Filters(topic=("Privacy, Data",))).total == 1
+    finally:
+        engine.close()

@@ -223,3 +223,23 @@ def test_no_secured_text_in_the_index(shared_index):
         assert engine.search(blob).total == 0
     finally:
         engine.close()
+
+
+def test_operators_next_to_phrases_and_negated_phrases(small):
+    engine, _ = small
+    zebra = set(titles(engine.search("zebra", per_page=20)))
+    assert set(titles(engine.search('zebra -"law passes"', per_page=20))) == zebra - {"Zebra law passes"}
+    assert set(titles(engine.search('zebra NOT "law passes"', per_page=20))) == zebra - {"Zebra law passes"}
+    assert set(titles(engine.search('"zebra law" OR brussels'))) == {"Zebra law passes", "Regulators meet in Brussels"}
+    assert set(titles(engine.search('zebra AND "law passes"'))) == {"Zebra law passes"}
+    assert set(titles(engine.search("zebra NOT(cameras)"))) == {"Parliament vote"}
+    assert titles(engine.search("TITLE:zebra")) == titles(engine.search("title:zebra"))
+    assert engine.search("is zebra law passing?").total_all_words == 1   # '?' is punctuation
+
+
+@pytest.mark.parametrize("query, message", [
+    ("*ebra", "two letters before it"), ("z*", "two letters before it"), ("ze* pa* fi* re*", "at most 3"),
+    ("zebra AND OR law", "two operators in a row"), ("NOT AND -", "")])
+def test_expensive_or_senseless_queries_are_refused(small, query, message):
+    with pytest.raises(QueryError, match=message):
+        small[0].search(query)

@@ -74,7 +74,8 @@ def test_sort_and_pagination(shared_server):
 
 @pytest.mark.parametrize("query", [
     "per_page=0", "per_page=101", "page=0", "page=1001", "page=abc", "sort=random", "from=2020-13-01",
-    "to=yesterday", "q=%22unclosed", "q=" + "x" * 501, "from=2024-01-01&to=2020-01-01"])
+    "to=yesterday", "q=%22unclosed", "q=" + "x" * 501, "from=2024-01-01&to=2020-01-01", "page=%C2%B2",
+    "from=20240101", "from=2024-W01-1", "q=*e*+*a*", "q=NOT+AND+-"])
 def test_bad_parameters_are_400_with_a_json_error(shared_server, query):
     status, body = shared_server.json("/api/search?" + query)
     assert status == 400 and body["status"] == 400 and body["error"]
@@ -86,6 +87,30 @@ def test_bad_parameters_on_the_page_are_400_with_the_message(shared_server):
     assert status == 400 and headers["Content-Type"].startswith("text/html")
     html = body.decode()
     assert "unclosed quote" in html and "<b>" not in html and "&lt;b&gt;" in html
+
+
+def test_a_bad_query_keeps_the_valid_filters_and_past_the_end_says_so(shared_server):
+    status, _, body = shared_server.get("/search?q=%22unclosed&topic=AI&sort=newest")
+    soup = BeautifulSoup(body, "html.parser")
+    assert status == 400
+    assert soup.find("input", attrs={"type": "hidden", "name": "topic"})["value"] == "AI"
+    assert soup.find("input", attrs={"type": "hidden", "name": "sort"})["value"] == "newest"
+    status, _, body = shared_server.get("/search?q=privacy&page=1000")
+    soup = BeautifulSoup(body, "html.parser")
+    last = shared_server.json("/api/search?q=privacy")[1]["pages"]
+    assert status == 200 and "past the last page" in soup.find(class_="empty").get_text()
+    assert soup.find(class_="empty").a["href"] == f"/search?q=privacy&page={last}"
+
+
+def test_boost_syntax_is_plain_text_not_a_crash(shared_server):
+    status, page = shared_server.json("/api/search?q=ai%5E0")   # once a ZeroDivisionError in Whoosh
+    assert status == 200 and page["total"] == shared_server.json("/api/search?q=ai")[1]["total"]
+
+
+def test_control_characters_never_break_the_feed(shared_server):
+    status, _, body = shared_server.get("/feed.atom?q=ai%01%08&topic=%1F")
+    assert status == 200
+    assert ET.fromstring(body).find(f"{ATOM}title").text == "searchapp: ai"  # parsed: well-formed
 
 
 def test_filters_date_range_and_browse(sample_server, sample_corpus):

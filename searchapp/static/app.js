@@ -37,13 +37,22 @@
     return "/search" + (qs ? "?" + qs : "");
   }
 
-  async function load(params, mode) {
+  // Which control had focus, so that it can have it again after the region is redrawn.
+  function focusKey() {
+    const el = document.activeElement;
+    if (!el || !region.contains(el) || !el.name) return null;
+    return el.type === "checkbox" ? `[name="${CSS.escape(el.name)}"][value="${CSS.escape(el.value)}"]`
+                                  : `[name="${CSS.escape(el.name)}"]`;
+  }
+
+  async function load(params, mode, opts = {}) {
     const mine = ++seq;
     if (inflight) inflight.abort();
     inflight = new AbortController();
     const url = urlFor(params);
     const fetchParams = new URLSearchParams(params);
     fetchParams.set("fragment", "1");
+    const refocus = focusKey();
     region.setAttribute("aria-busy", "true");
     try {
       const response = await fetch("/search?" + fetchParams.toString(), {
@@ -51,12 +60,25 @@
       });
       const html = await response.text();
       if (mine !== seq) return;                      // a newer search was started
+      if (response.status === 400 && opts.typing) {
+        // Mid-typing (an unclosed quote...): say what is wrong, keep the results and the URL.
+        const doc = new DOMParser().parseFromString(html, "text/html");
+        const layout = doc.querySelector("[data-status]");
+        status.textContent = layout ? layout.dataset.status : "This query cannot be searched yet.";
+        return;
+      }
+      if (!response.ok && response.status !== 400) {
+        status.textContent = "Search failed (" + response.status + "). Press Enter to try again.";
+        return;
+      }
       region.innerHTML = html;
       const layout = region.querySelector("[data-status]");
       status.textContent = layout ? layout.dataset.status : "";
       if (mode === "push") history.pushState({ searchapp: true }, "", url);
       else if (mode === "replace") history.replaceState({ searchapp: true }, "", url);
+      if (opts.typing) typingEntry = true;           // only once its history entry exists
       document.title = (params.get("q") ? params.get("q") + " · " : "") + "searchapp";
+      if (refocus) region.querySelector(refocus)?.focus();
     } catch (error) {
       if (error.name !== "AbortError" && mine === seq) status.textContent = "Search failed. Press Enter to try again.";
     } finally {
@@ -64,19 +86,16 @@
     }
   }
 
-  function navigate(mode) {
+  function navigate(mode, opts) {
     const params = formParams();
     params.delete("page");
-    return load(params, mode);
+    return load(params, mode, opts);
   }
 
   // Typing: debounced, newest answer only, the URL follows.
   input.addEventListener("input", () => {
     clearTimeout(typingTimer);
-    typingTimer = setTimeout(() => {
-      navigate(typingEntry ? "replace" : "push");
-      typingEntry = true;
-    }, DEBOUNCE_MS);
+    typingTimer = setTimeout(() => navigate(typingEntry ? "replace" : "push", { typing: true }), DEBOUNCE_MS);
     suggestSoon();
   });
 
@@ -166,6 +185,7 @@
   }
 
   function closeList() {
+    clearTimeout(suggestTimer);
     suggestSeq++;
     items = [];
     active = -1;
