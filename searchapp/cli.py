@@ -32,7 +32,7 @@ def _progress(iterable, desc: str, unit: str):
     """A progress bar on a terminal; silence in pipes, logs and CI."""
     if not sys.stderr.isatty():
         return iterable
-    if not isinstance(iterable, list):
+    if not hasattr(iterable, "__len__"):
         iterable = list(iterable)
     from tqdm import tqdm
 

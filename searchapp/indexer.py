@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Iterator
 
 from whoosh import index as whoosh_index
 from whoosh.analysis import RegexTokenizer, StandardAnalyzer, StemmingAnalyzer
+from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 from searchapp.reader import (BadFile, Corpus, check_inside, FileRecord, FileState, NewsItem, Problem, content_hash,
@@ -36,6 +37,9 @@ BUILD_INFO = "build.json"
 LOCK = ".writer.lock"
 STATE = "files.pickle"        # per file: size, mtime, hash, parsed record; per item: fingerprint
 FORMAT = 4                    # bump when the schema or the state changes: forces a full rebuild
+WORKERS = min(4, os.cpu_count() or 1)  # processes for reading files and writing big builds
+PARALLEL_MIN_FILES = 2_000    # below this, starting worker processes costs more than it saves
+PARALLEL_MIN_DOCS = 10_000
 KEEP_GENERATIONS = 2          # the current one and the one before, for readers in flight
 MERGE_DELETED_RATIO = 0.2     # merge segments once deleted documents pass 20% of the live ones
 GRACE_SECONDS = 120           # an old generation younger than this is kept for slow readers
@@ -298,6 +302,24 @@ def _link_copy(source: Path, target: Path) -> None:
             shutil.copy2(path, target / path.name)
 
 
+class _ParallelWriter(MpWriter):
+    """Whoosh's multi-process writer (one segment per core), with workers
+    that die with the build: an orphan would hold the writer lock forever."""
+
+    def _new_task(self):
+        task = _MortalSubWriter(self.storage, self.indexname, self.jobqueue, self.resultqueue,
+                                self.subargs, self.multisegment)
+        self.tasks.append(task)
+        task.start()
+        return task
+
+
+class _MortalSubWriter(SubWriterTask):
+    def run(self):
+        _die_with_parent()
+        super().run()
+
+
 def _new_generation_name() -> tuple[str, dt.datetime]:
     stamp = dt.datetime.now(dt.timezone.utc)
     return f"gen-{stamp:%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}", stamp
@@ -325,7 +347,10 @@ def _write_generation(
         else:
             _link_copy(base, building)
             ix = whoosh_index.open_dir(str(building))
-        writer = ix.writer(limitmb=256)
+        if base is None and WORKERS > 1 and len(documents) >= PARALLEL_MIN_DOCS:
+            writer = _ParallelWriter(ix, procs=WORKERS, multisegment=True, limitmb=256)
+        else:
+            writer = ix.writer(limitmb=256)
         try:
             for item_id in sorted(remove):
                 writer.delete_by_term("id", item_id)
@@ -383,34 +408,93 @@ def build_index(
                                  started=started, progress=progress)
 
 
-def _scan(root: Path, paths: Iterable[Path], old: _State | None):
-    """Each file -> (state, record or problem); unchanged files are not read again."""
+def _read_one(job: tuple[Path, str, FileState, str | None]) -> tuple[FileState, FileRecord | Problem, bool] | None:
+    """Read, hash and parse one file (in a worker process for big corpora):
+    (state, record or problem, whether it got as far as parsing). None means
+    the same content as before (the file was only touched)."""
+    path, rel, state, sha_before = job
+    parsing = False
+    try:
+        raw = read_bytes(path, state)
+        state = FileState(rel, state.size, state.mtime_ns, content_hash(raw))
+        if sha_before == state.sha256:
+            return None
+        parsing = True
+        return state, parse_bytes(raw, rel), True
+    except BadFile as error:
+        return state, Problem(rel, str(error)), parsing
+    except RecursionError:
+        return state, Problem(rel, "content is nested too deeply"), parsing
+    except Exception as error:  # last resort: one file never stops a reindex
+        return state, Problem(rel, f"unexpected error: {type(error).__name__}: {error}"), parsing
+
+
+class _Counted:
+    """An iterator with a known length (for a progress bar's total)."""
+
+    def __init__(self, iterable, length: int):
+        self.iterable, self.length = iterable, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+
+def _die_with_parent() -> None:
+    """Workers must not outlive a killed build: they would hold the writer lock."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
+def _parallel_map(function, jobs: list, chunksize: int = 64) -> Iterator:
+    """`map` over worker processes, one per core (results in order)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(WORKERS, initializer=_die_with_parent) as pool:
+        yield from pool.imap(function, jobs, chunksize)
+
+
+def _scan(root: Path, paths: Iterable[Path], old: _State | None, wrap=lambda iterable, desc, unit: iterable):
+    """Each file -> (state, record or problem); unchanged files are not read again.
+    Files to read are read by worker processes when there are many."""
     files: dict[str, tuple[FileState, FileRecord | Problem]] = {}
-    parsed = 0
     real_root = root.resolve()
+    jobs: list[tuple[Path, str, FileState, str | None]] = []
     for path in paths:
         rel = path.relative_to(root).as_posix()
         state = FileState(rel, -1, -1)
         try:
             check_inside(real_root, path)
             state = stat_file(path, rel)
-            before = old.files.get(rel) if old else None
-            if before and (before[0].size, before[0].mtime_ns) == (state.size, state.mtime_ns):
-                files[rel] = before
-                continue
-            raw = read_bytes(path, state)
-            state = FileState(rel, state.size, state.mtime_ns, content_hash(raw))
-            if before and before[0].sha256 == state.sha256:
-                files[rel] = (state, before[1])  # touched, not changed
-                continue
-            parsed += 1
-            files[rel] = (state, parse_bytes(raw, rel))
         except BadFile as error:
             files[rel] = (state, Problem(rel, str(error)))
-        except RecursionError:
-            files[rel] = (state, Problem(rel, "content is nested too deeply"))
+            continue
         except Exception as error:  # last resort: one file never stops a reindex
             files[rel] = (state, Problem(rel, f"unexpected error: {type(error).__name__}: {error}"))
+            continue
+        before = old.files.get(rel) if old else None
+        if before and (before[0].size, before[0].mtime_ns) == (state.size, state.mtime_ns):
+            files[rel] = before
+            continue
+        files[rel] = before  # placeholder keeps the walk's order; replaced below
+        jobs.append((path, rel, state, before[0].sha256 if before else None))
+    use_workers = WORKERS > 1 and len(jobs) >= PARALLEL_MIN_FILES
+    results = _parallel_map(_read_one, jobs) if use_workers else map(_read_one, jobs)
+    parsed = 0
+    for (path, rel, state, _), result in zip(jobs, wrap(_Counted(results, len(jobs)), "Reading", "file")):
+        if result is None:  # touched, not changed
+            before = files[rel]
+            files[rel] = (FileState(rel, state.size, state.mtime_ns, before[0].sha256), before[1])
+        else:
+            files[rel] = result[:2]
+            parsed += result[2]
     return files, parsed
 
 
@@ -445,7 +529,7 @@ def update_index(
         old = None if full else _load_state(base)
         if old is not None and old.corpus != str(root.resolve()):
             old = None
-        files, parsed = _scan(root, wrap(paths, "Reading", "file"), old)
+        files, parsed = _scan(root, paths, old, wrap)
         records = [r for _, r in files.values() if isinstance(r, FileRecord)]
         problems = [r for _, r in files.values() if isinstance(r, Problem)]
         if strict and problems:
