@@ -16,14 +16,14 @@ import os
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from whoosh import highlight, query as Q
 from whoosh.analysis import STOP_WORDS
 from whoosh.fields import Schema
 from whoosh.qparser import AndGroup, MultifieldParser, plugins
-from whoosh.sorting import FieldFacet, ScoreFacet
+from whoosh.searching import Results
 
 from whoosh import index as whoosh_index
 
@@ -36,6 +36,8 @@ MAX_PER_PAGE = 100
 MAX_PAGE = 1000
 MAX_FILTER_VALUES = 50
 RELAX_BELOW = 10          # fewer items than this match all words -> list those matching some too
+SUGGEST_CANDIDATES = 12   # completions ranked by co-occurrence with the earlier words
+RESULT_CACHE_SIZE = 512   # results pages kept per engine (a page with facets is ~10-20 kB)
 FACET_LIMIT = 30          # values shown per facet (selected values always are)
 SORTS = ("relevance", "newest", "oldest")
 QUERY_FIELDS = ("title", "excerpt", "body", "related_text", "provider", "topic")
@@ -346,18 +348,68 @@ def _bits(docnums) -> int:
     return int.from_bytes(array, "little")
 
 
+def _docnums(bits: int) -> list[int]:
+    """A bitmap int -> its docnums, ascending (skips empty bytes quickly)."""
+    data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+    found = []
+    start = 0
+    while True:
+        # Jump over runs of zero bytes with C-speed searching.
+        stripped = data[start:].lstrip(b"\x00")
+        if not stripped:
+            return found
+        index = len(data) - len(stripped)
+        byte = data[index]
+        base = index * 8
+        for bit in range(8):
+            if byte >> bit & 1:
+                found.append(base + bit)
+        start = index + 1
+
+
+class _Lru(dict):
+    """A small thread-safe LRU cache (GIL-atomic dict operations, a lock for eviction)."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+        self.lock = threading.Lock()
+
+    def get_fresh(self, key):
+        value = self.pop(key, None)
+        if value is not None:
+            self[key] = value  # most recently used last
+        return value
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self[key] = value
+            while len(self) > self.size:
+                try:
+                    del self[next(iter(self))]
+                except (KeyError, StopIteration, RuntimeError):
+                    break
+
+
 class _SearcherState:
     """A Whoosh searcher with the bitmaps computed for it (valid while it lives)."""
 
-    def __init__(self, index, generation: Path | None, key=None):
+    def __init__(self, index, generation: Path | None, key=None, shared: dict | None = None):
         self.index = index
         self.generation = generation
         self.key = key
         self.searcher = index.searcher()
         reader = self.searcher.reader()
-        self.live = _bits(reader.all_doc_ids())
-        self._terms: dict[tuple[str, str], int] = {}
-        self._values: dict[str, list[str]] = {}
+        # Bitmaps depend only on the generation's docnums: threads reading the
+        # same generation share them (`shared`), so each is computed once.
+        shared = {} if shared is None else shared
+        if "live" not in shared:
+            shared.update(live=_bits(reader.all_doc_ids()), terms={}, values={}, queries=_Lru(1024), order={})
+        self.live: int = shared["live"]
+        self._terms: dict[tuple[str, str], int] = shared["terms"]
+        self._values: dict[str, list[str]] = shared["values"]
+        self._queries: _Lru = shared["queries"]
+        self._order: dict = shared["order"]
         # Spelling fields this index has (an index built by an older version may lack some).
         self.spelling = tuple(f for f in SPELLING_FIELDS if f in index.schema)
 
@@ -378,11 +430,63 @@ class _SearcherState:
         return self._values[fieldname]
 
     def query_bits(self, query: Q.Query) -> int:
+        """The live documents matching a query, as a bitmap.
+
+        Boolean structure is evaluated on cached per-term bitmaps, so a query
+        costs a few big-int operations once its terms have been seen; only
+        phrases, prefixes and ranges walk Whoosh's matchers."""
         if isinstance(query, Q.Every):
             return self.live
         if query is Q.NullQuery:
             return 0
+        try:
+            cached = self._queries.get_fresh(query)
+        except TypeError:  # unhashable: never cached
+            cached = None
+        if cached is not None:
+            return cached
+        bits = self._evaluate(query)
+        try:
+            self._queries.put(query, bits)
+        except TypeError:
+            pass
+        return bits
+
+    def _evaluate(self, query: Q.Query) -> int:
+        kind = type(query)
+        if kind is Q.Term:
+            return self.term_bits(query.fieldname, query.text)
+        if kind is Q.And:
+            bits = self.live
+            for child in query.subqueries:
+                bits &= self.query_bits(child)
+                if not bits:
+                    break
+            return bits
+        if kind is Q.Or and not getattr(query, "minmatch", 0):
+            bits = 0
+            for child in query.subqueries:
+                bits |= self.query_bits(child)
+            return bits & self.live
+        if kind is Q.AndNot:
+            return self.query_bits(query.a) & ~self.query_bits(query.b) & self.live
+        if kind is Q.Not:
+            return self.live & ~self.query_bits(query.query)
         return _bits(self.searcher.docs_for_query(query)) & self.live
+
+    def order(self, sort: str) -> list[int]:
+        """Live docnums in date order ("newest" or "oldest"; undated last), ties by docnum."""
+        if sort not in self._order:
+            column = self.searcher.reader().column_reader("newest_key" if sort == "newest" else "oldest_key")
+            self._order[sort] = sorted(_docnums(self.live), key=lambda d: (column[d], d))
+        return self._order[sort]
+
+    def position(self, sort: str) -> dict[int, int]:
+        """docnum -> its rank in a date order."""
+        key = "position-" + sort
+        if key not in self._order:
+            self._order[key] = {d: n for n, d in enumerate(self.order(sort))}
+        return self._order[key]
 
     def close(self) -> None:
         self.searcher.close()
@@ -396,6 +500,9 @@ class SearchEngine:
     def __init__(self, index_dir: str | Path):
         self.index_dir = Path(index_dir)
         self._local = threading.local()
+        self._results = _Lru(RESULT_CACHE_SIZE)  # shared by threads; keyed on the index generation
+        self._shared_lock = threading.Lock()
+        self._shared_key, self._shared = None, {}
         self._state()  # fail now, with NoIndex, if there is no index
 
     def _state(self) -> _SearcherState:
@@ -417,7 +524,8 @@ class SearchEngine:
                 return state  # keep serving what we have
             raise NoIndex(f"no index in {self.index_dir}: build it with 'searchapp index --index {self.index_dir}'")
         try:
-            fresh = _SearcherState(whoosh_index.open_dir(str(generation)), generation, key)
+            fresh = _SearcherState(whoosh_index.open_dir(str(generation)), generation, key,
+                                   self._shared_for(generation, key))
         except Exception:
             if state is not None:
                 return state  # e.g. removed under us by a newer build: try again next request
@@ -426,6 +534,13 @@ class SearchEngine:
             state.close()
         self._local.state = fresh
         return fresh
+
+    def _shared_for(self, generation: Path, key) -> dict:
+        """The bitmap caches of one generation (older generations' are dropped)."""
+        with self._shared_lock:
+            if self._shared_key != (generation, key):
+                self._shared_key, self._shared = (generation, key), {}
+            return self._shared
 
     def close(self) -> None:
         state = getattr(self._local, "state", None)
@@ -450,6 +565,16 @@ class SearchEngine:
         check_filters(filters)
         state = self._state()
         query = " ".join(query.split())
+        key = (state.generation, state.key, query, filters, sort, page, per_page)
+        cached = self._results.get_fresh(key) if state.key is not None else None
+        if cached is not None:  # same index generation, same request: the same answer
+            return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
+        answer = self._search(state, query, filters, sort, page, per_page, started)
+        if state.key is not None:
+            self._results.put(key, answer)
+        return answer
+
+    def _search(self, state, query, filters, sort, page, per_page, started) -> ResultsPage:
         if query:
             q_all, q_any = parse_query(query)
         else:
@@ -472,8 +597,9 @@ class SearchEngine:
         total = (base & filtered).bit_count()
 
         facets = self._facets(state, filters, base, group_bits)
-        filter_q = Q.And(list(groups.values())) if groups else None
-        hits = self._hits(state, q_all, q_any, relaxed, total_all, filter_q, sort, page, per_page)
+        filtered_set = set(_docnums(filtered)) if groups and sort == "relevance" else None
+        hits = self._hits(state, q_all, q_any, relaxed, base_all & filtered, base & filtered, filtered_set,
+                          sort, page, per_page)
         return ResultsPage(
             query=query,
             total=total,
@@ -514,28 +640,31 @@ class SearchEngine:
 
     # -- hits
 
-    def _hits(self, state, q_all, q_any, relaxed, total_all, filter_q, sort, page, per_page) -> list[Hit]:
+    def _hits(self, state, q_all, q_any, relaxed, all_bits, some_bits, filtered_set, sort, page, per_page) -> list[Hit]:
+        """The page's hits: those matching all words first, then (relaxed) the others."""
         start, end = (page - 1) * per_page, page * per_page
+        total_all = all_bits.bit_count()
         hits: list[Hit] = []
         if start < total_all:
-            results = self._run(state, q_all, filter_q, None, sort, end)
+            results = self._run(state, q_all, all_bits, filtered_set, None, sort, end)
             hits += [self._hit(h, q_all, True) for h in results[start:end]]
         if relaxed and end > total_all:
             skip = max(0, start - total_all)
-            results = self._run(state, q_any, filter_q, q_all, sort, end - total_all)
+            rest = some_bits & ~all_bits
+            results = self._run(state, q_any, rest, filtered_set, set(_docnums(all_bits)), sort, end - total_all)
             hits += [self._hit(h, q_any, False) for h in results[skip : end - total_all]]
         return hits
 
     @staticmethod
-    def _run(state, query, filter_q, mask, sort, limit):
-        if sort == "relevance":
-            sortedby = None
-        else:
-            key = "newest_key" if sort == "newest" else "oldest_key"
-            sortedby = [FieldFacet(key), ScoreFacet()]
-        return state.searcher.search(
-            query, filter=filter_q, mask=mask, limit=limit, sortedby=sortedby, terms=True
-        )
+    def _run(state, query, bits, filtered_set, mask, sort, limit):
+        """Top `limit` documents of `bits`. By date: straight from a presorted
+        docnum order (no scoring); by relevance: Whoosh's BM25F collector,
+        which skips low-scoring blocks, restricted to the filtered documents."""
+        searcher = state.searcher
+        if sort != "relevance":
+            top = SearchEngine._first_by_date(state, bits, sort, limit)
+            return Results(searcher, query, [(None, d) for d in top], highlighter=_WHOLE)
+        return searcher.search(query, filter=filtered_set, mask=mask, limit=limit)
 
     @staticmethod
     def _hit(hit, query, matched_all: bool) -> Hit:
@@ -643,24 +772,41 @@ class SearchEngine:
                     break
                 word = term.decode("utf-8") if isinstance(term, bytes) else term
                 counts[word] = counts.get(word, 0) + reader.doc_frequency(field, word)
-        # Rank by items (live ones: not deleted since the last merge) that have the
-        # word together with the earlier words.
-        best = sorted(counts, key=lambda w: (-counts[w], w))[:40]
-        together = {w: (scope & self._word_bits(state, w)).bit_count() for w in best}
-        best = sorted((w for w in best if together[w]), key=lambda w: (-together[w], w))
+        # With earlier words, rank the most frequent completions by how many live
+        # items have them together with the earlier words (bitmap ANDs).
+        best = sorted(counts, key=lambda w: (-counts[w], w))[:SUGGEST_CANDIDATES]
+        if earlier is not None:
+            together = {w: (scope & self._word_bits(state, w)).bit_count() for w in best}
+            best = sorted((w for w in best if together[w]), key=lambda w: (-together[w], w))
         words = [w for w in best if w != prefix or head][: max(1, limit // 2)]
         found = [Suggestion(text=f"{head}{w}", kind="query") for w in words]
-        # Titles with the earlier words and the best completion (or any word with the prefix).
-        last = Q.Or([Q.Prefix("title", _stem(prefix))] + [Q.Term("title", _stem(w), boost=3.0) for w in words[:1]])
-        titles = state.searcher.search(Q.And([earlier, last]) if earlier is not None else last,
-                                       limit=limit - len(found))
-        seen = set()
-        for hit in titles:
-            doc = hit["doc"]
-            if doc["title"] not in seen:
-                seen.add(doc["title"])
-                found.append(Suggestion(text=doc["title"], kind="item", id=doc["id"]))
+        # Newest titles having the earlier words and the best completion in the title.
+        if best:  # the best completion, even when it is the typed word itself
+            titles = scope & state.term_bits("title", _stem(best[0]))
+            seen = set()
+            for docnum in self._first_by_date(state, titles, "newest", 4 * limit):
+                doc = state.searcher.stored_fields(docnum)["doc"]
+                if doc["title"] not in seen:
+                    seen.add(doc["title"])
+                    found.append(Suggestion(text=doc["title"], kind="item", id=doc["id"]))
+                if len(found) >= limit:
+                    break
         return found[:limit]
+
+    @staticmethod
+    def _first_by_date(state, bits: int, sort: str, limit: int) -> list[int]:
+        """The first `limit` documents of a bitmap in date order, without scoring."""
+        if bits.bit_count() <= 2000:  # few: sort them
+            return sorted(_docnums(bits), key=state.position(sort).__getitem__)[:limit]
+        data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")  # many: walk the order
+        size = len(data) * 8
+        top = []
+        for d in state.order(sort):
+            if d < size and data[d >> 3] >> (d & 7) & 1:
+                top.append(d)
+                if len(top) >= limit:
+                    break
+        return top
 
     @staticmethod
     def _word_bits(state, word: str) -> int:
