@@ -178,7 +178,7 @@ def main(argv=None) -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--baseline-duration", type=float, default=None, help="default: a quarter of --duration")
-    parser.add_argument("--threads", type=int, default=8, help="server worker threads")
+    parser.add_argument("--threads", type=int, default=4, help="threads per server worker process")
     parser.add_argument("--processes", type=int, default=4, help="client processes")
     parser.add_argument("--reindex", action="store_true", help="rebuild the index in a loop during the load")
     parser.add_argument("--json", type=Path, help="also write the figures here")

@@ -98,21 +98,35 @@ def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = F
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True, help="Worker threads.")
+@click.option("--workers", type=click.IntRange(1, 32), default=min(4, os.cpu_count() or 1), show_default=True,
+              help="Worker processes (one per core: searching is CPU work, and Python threads share one core).")
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="Threads per worker.")
 @index_option
 @corpus_option
-def serve_command(host: str, port: int, threads: int, index_dir: Path, corpus: Path) -> None:
-    """Serve the web page, JSON API and feeds with waitress (builds the index first if there is none)."""
-    import waitress
+def serve_command(host: str, port: int, workers: int, threads: int, index_dir: Path, corpus: Path) -> None:
+    """Serve the web page, JSON API and feeds with gunicorn (builds the index first if there is none)."""
+    from gunicorn.app.base import BaseApplication
 
     from searchapp.web import create_app
 
     if current_generation(index_dir) is None:
         click.echo(f"No index in {index_dir} yet: building it from {corpus}", err=True)
         build(corpus, index_dir)
-    app = create_app(index_dir)
-    click.echo(f"searchapp serving {index_dir} on http://{host}:{port}/ with {threads} threads", err=True)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="searchapp", clear_untrusted_proxy_headers=True)
+
+    class Server(BaseApplication):
+        def load_config(self):
+            settings = dict(bind=f"{host}:{port}", workers=workers, threads=threads, worker_class="gthread",
+                            timeout=120, graceful_timeout=10, keepalive=5, accesslog=None, loglevel="warning",
+                            proc_name="searchapp", limit_request_line=8190, forwarded_allow_ips="")
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self):  # in each worker: its own searchers and caches
+            return create_app(index_dir)
+
+    click.echo(f"searchapp serving {index_dir} on http://{host}:{port}/ "
+               f"with {workers} worker(s) x {threads} threads", err=True)
+    Server().run()
 
 
 @main.command("search")

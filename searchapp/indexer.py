@@ -20,26 +20,24 @@ import secrets
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from whoosh import index as whoosh_index
 from whoosh.analysis import RegexTokenizer, StandardAnalyzer, StemmingAnalyzer
-from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 from searchapp.reader import (BadFile, Corpus, check_inside, FileRecord, FileState, NewsItem, Problem, content_hash,
-                              list_news_files, merge_records, parse_bytes, read_bytes, stat_file)
+                              item_id, list_news_files, merge_records, parse_bytes, read_bytes, stat_file)
 
 CURRENT = "CURRENT"
 BUILD_INFO = "build.json"
 LOCK = ".writer.lock"
 STATE = "files.pickle"        # per file: size, mtime, hash, parsed record; per item: fingerprint
-FORMAT = 4                    # bump when the schema or the state changes: forces a full rebuild
-WORKERS = min(4, os.cpu_count() or 1)  # processes for reading files and writing big builds
+FORMAT = 6                    # bump when the schema or the state changes: forces a full rebuild
+WORKERS = min(4, os.cpu_count() or 1)  # processes that read and parse files in big (re)builds
 PARALLEL_MIN_FILES = 2_000    # below this, starting worker processes costs more than it saves
-PARALLEL_MIN_DOCS = 10_000
 KEEP_GENERATIONS = 2          # the current one and the one before, for readers in flight
 MERGE_DELETED_RATIO = 0.2     # merge segments once deleted documents pass 20% of the live ones
 GRACE_SECONDS = 120           # an old generation younger than this is kept for slow readers
@@ -122,16 +120,17 @@ def item_document(item: NewsItem) -> dict:
 
 
 def stored_doc(item: NewsItem) -> dict:
-    doc = asdict(item)
-    doc.pop("body")
-    doc.pop("related_text")
+    """Every field but the long texts (built by hand: `asdict` deep-copies, 10x slower)."""
+    doc = {f.name: getattr(item, f.name) for f in fields(NewsItem) if f.name not in ("body", "related_text")}
+    doc["provider"] = {"name": item.provider.name, "domain": item.provider.domain}
     doc["published"] = item.published.isoformat().replace("+00:00", "Z") if item.published else None
     return doc
 
 
-def fingerprint(document: dict) -> str:
-    """Changes whenever anything written for the item changes."""
-    return hashlib.sha1(pickle.dumps(sorted(document.items()), protocol=4)).hexdigest()
+def fingerprint(item: NewsItem) -> str:
+    """Changes whenever anything written for the item changes: its document is a
+    pure function of the item, and a dataclass repr shows every field."""
+    return hashlib.sha1(repr(item).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -158,6 +157,7 @@ class _State:
     corpus: str
     files: dict[str, tuple[FileState, FileRecord | Problem]]
     fingerprints: dict[str, str]
+    mentions: dict[str, tuple[str, ...]]  # per readable file: its own item id, then the ids it lists
     format: int = FORMAT
 
 
@@ -302,24 +302,6 @@ def _link_copy(source: Path, target: Path) -> None:
             shutil.copy2(path, target / path.name)
 
 
-class _ParallelWriter(MpWriter):
-    """Whoosh's multi-process writer (one segment per core), with workers
-    that die with the build: an orphan would hold the writer lock forever."""
-
-    def _new_task(self):
-        task = _MortalSubWriter(self.storage, self.indexname, self.jobqueue, self.resultqueue,
-                                self.subargs, self.multisegment)
-        self.tasks.append(task)
-        task.start()
-        return task
-
-
-class _MortalSubWriter(SubWriterTask):
-    def run(self):
-        _die_with_parent()
-        super().run()
-
-
 def _new_generation_name() -> tuple[str, dt.datetime]:
     stamp = dt.datetime.now(dt.timezone.utc)
     return f"gen-{stamp:%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}", stamp
@@ -347,10 +329,11 @@ def _write_generation(
         else:
             _link_copy(base, building)
             ix = whoosh_index.open_dir(str(building))
-        if base is None and WORKERS > 1 and len(documents) >= PARALLEL_MIN_DOCS:
-            writer = _ParallelWriter(ix, procs=WORKERS, multisegment=True, limitmb=256)
-        else:
-            writer = ix.writer(limitmb=256)
+        # One writer process, one segment. Whoosh's multi-process writer builds
+        # 2x faster here, but spreads documents over segments nondeterministically
+        # and scores with per-segment statistics, so the same corpus ranked
+        # differently from build to build (caught by a ranking test).
+        writer = ix.writer(limitmb=1024)
         try:
             for item_id in sorted(remove):
                 writer.delete_by_term("id", item_id)
@@ -498,6 +481,39 @@ def _scan(root: Path, paths: Iterable[Path], old: _State | None, wrap=lambda ite
     return files, parsed
 
 
+def _mentions(record: FileRecord) -> tuple[str, ...]:
+    return (item_id(record.own.url),) + tuple(item_id(entry.url) for entry in record.related)
+
+
+def _affected_items(records: dict[str, FileRecord], mentions: dict[str, tuple[str, ...]],
+                    old_mentions: dict[str, tuple[str, ...]], changed_files: set[str]) -> dict[str, NewsItem | None]:
+    """Recompute only the items the changed files can affect, exactly as a full merge would.
+
+    Affected: every item a changed file mentions (before or after), and every
+    item that lists one of those (its related_text shows their titles). Each
+    is merged from all files that mention it or an item it lists, which is
+    everything merge_records looks at for it. None = no file mentions it now."""
+    mentioned_by: dict[str, list[str]] = {}
+    for rel, ids in mentions.items():
+        for iid in ids:
+            mentioned_by.setdefault(iid, []).append(rel)
+    touched = set()
+    for rel in changed_files:
+        touched.update(old_mentions.get(rel, ()))
+        touched.update(mentions.get(rel, ()))
+    affected = set(touched)
+    for iid in touched:
+        affected.update(mentions[rel][0] for rel in mentioned_by.get(iid, ()))
+    needed = set(affected)
+    for iid in affected:
+        for rel in mentioned_by.get(iid, ()):
+            if mentions[rel][0] == iid:
+                needed.update(mentions[rel][1:])
+    files = {rel for iid in needed for rel in mentioned_by.get(iid, ())}
+    merged = {item.id: item for item in merge_records(records[rel] for rel in files)}
+    return {iid: merged.get(iid) for iid in affected}
+
+
 def update_index(
     corpus_dir: str | Path,
     index_dir: str | Path,
@@ -510,8 +526,9 @@ def update_index(
     """Bring the index up to date with the corpus folder.
 
     Only files whose size, mtime and then content hash changed are read
-    again; items are recomputed from all files' records (related lists cross
-    files) and only items whose indexed document changed are rewritten, on
+    again; the items those files mention, and the items listing them, are
+    merged again from every file that mentions them (related lists cross
+    files), and only items whose indexed document changed are rewritten, on
     top of hard links to the previous generation. The outcome has the same
     items, stored fields and facet counts as a full rebuild; BM25 term
     statistics still count deleted documents until segments merge (forced
@@ -538,18 +555,33 @@ def update_index(
                 problems)
         if not records:
             raise NothingToIndex(f"none of the {len(files)} files in {root} could be read; the index was not changed")
-        items = merge_records(records)
-        documents = {item.id: item_document(item) for item in items}
-        prints = {item_id: fingerprint(doc) for item_id, doc in documents.items()}
-        state = _State(corpus=str(root.resolve()), files=files, fingerprints=prints)
-        info = dict(corpus=str(root), files_read=len(files), items=len(documents),
+        records = {rel: r for rel, (_, r) in files.items() if isinstance(r, FileRecord)}
+        unchanged = {rel for rel, (_, r) in files.items()
+                     if old is not None and rel in old.files and old.files[rel][1] is r}
+        mentions = {rel: old.mentions[rel] if rel in unchanged else _mentions(record)
+                    for rel, record in records.items()}
+        info = dict(corpus=str(root), files_read=len(files),
                     problems=tuple((p.path, p.reason) for p in problems), files_parsed=parsed)
         if old is None:
+            items = {item.id: item for item in merge_records(records.values())}
+            prints = {item_id: fingerprint(item) for item_id, item in items.items()}
+            state = _State(corpus=str(root.resolve()), files=files, fingerprints=prints, mentions=mentions)
+            documents = {item_id: item_document(item) for item_id, item in items.items()}
             return _write_generation(index_dir, documents, base=None, remove=set(), state=state, started=started,
-                                     info=dict(info, mode="full", added=len(documents)),
+                                     info=dict(info, items=len(items), mode="full", added=len(documents)),
                                      progress=lambda docs: wrap(docs, "Indexing", "item"))
-        removed = set(old.fingerprints) - set(prints)
-        changed = {i for i, f in prints.items() if old.fingerprints.get(i) != f}
+        gone = set(old.files) - set(files)
+        items = _affected_items(records, mentions, old.mentions, (set(files) - unchanged) | gone)
+        prints = dict(old.fingerprints)
+        for item_id_, item in items.items():
+            if item is None:
+                prints.pop(item_id_, None)
+            else:
+                prints[item_id_] = fingerprint(item)
+        state = _State(corpus=str(root.resolve()), files=files, fingerprints=prints, mentions=mentions)
+        info["items"] = len(prints)
+        removed = {i for i, item in items.items() if item is None and i in old.fingerprints}
+        changed = {i for i, item in items.items() if item is not None and old.fingerprints.get(i) != prints[i]}
         added = {i for i in changed if i not in old.fingerprints}
         if not removed and not changed:
             current = read_build_info(index_dir)
@@ -557,7 +589,7 @@ def update_index(
                                 "files_read": len(files), "files_parsed": parsed, "added": 0, "updated": 0,
                                 "removed": 0, "seconds": round(time.monotonic() - started, 3)})
         return _write_generation(
-            index_dir, {i: documents[i] for i in sorted(changed)}, base=base, remove=removed | (changed - added),
+            index_dir, {i: item_document(items[i]) for i in sorted(changed)}, base=base, remove=removed | (changed - added),
             state=state, started=started,
             info=dict(info, mode="incremental", added=len(added), updated=len(changed - added), removed=len(removed)),
             progress=lambda docs: wrap(docs, "Indexing", "item"))

@@ -12,6 +12,7 @@ own data wins over copies seen in other files' `related:` lists.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import re
@@ -142,6 +143,7 @@ def canonical_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, ""))
 
 
+@functools.lru_cache(maxsize=1 << 18)  # an article is met in several files: hash its URL once
 def item_id(url: str) -> str:
     """Stable, URL-safe id derived from the canonical URL."""
     return hashlib.sha1(canonical_url(url).encode("utf-8")).hexdigest()[:16]

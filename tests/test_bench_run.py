@@ -1,0 +1,60 @@
+"""The speed benchmark runs (tiny) in the suite, so it cannot rot: the corpus
+generator is deterministic and readable, every engine answers, the report
+carries every row and ratio."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import PROJECT, need_shared
+
+sys.path.insert(0, str(PROJECT / "bench"))
+
+import make_corpus  # noqa: E402
+from searchapp.reader import read_corpus  # noqa: E402
+
+
+def test_generated_corpus_is_deterministic_and_reads_cleanly(tmp_path):
+    source = need_shared()
+    first = make_corpus.generate(60, tmp_path / "a", source, seed=3)
+    again = make_corpus.generate(60, tmp_path / "b", source, seed=3)
+    other = make_corpus.generate(60, tmp_path / "c", source, seed=4)
+    assert len(first) == 60
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
+    assert [p.read_bytes() for p in first] != [p.read_bytes() for p in other]
+
+    corpus = read_corpus(tmp_path / "a")
+    assert corpus.problems == () and len(corpus.items) == 60  # related lists only point at other generated items
+    assert all(item.topics and item.provider.name and item.published for item in corpus.items)
+    years = {item.published.year for item in corpus.items}
+    assert len(years) >= 5  # spread over ten years
+    assert sum(1 for item in corpus.items if item.related_ids) > 10
+
+    changed = make_corpus.change_fraction(tmp_path / "a", 0.05)
+    assert len(changed) == 3
+    assert all("Updated coverage follows." in p.read_text() for p in changed)
+
+
+def test_benchmark_smoke_run(tmp_path):
+    need_shared()
+    done = subprocess.run([sys.executable, str(PROJECT / "bench" / "run.py"), "--sizes", "300", "--queries", "20",
+                           "--work", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    [raw] = tmp_path.glob("report-*.json")
+    [result] = json.loads(raw.read_text())
+    assert result["items"] == 300
+    engines = result["search"]
+    assert {"ours", "naive", "fts5"} <= set(engines)
+    for name, figures in engines.items():
+        assert figures["median_total"] > 0, name  # queries come from the corpus: they find things
+        assert figures["cold"]["n"] == 20 and figures["cold"]["p95"] >= figures["cold"]["p50"] > 0
+    assert result["http"]["ours_c1"]["errors"] == 0 and result["http"]["ours_c8"]["errors"] == 0
+    assert result["http"]["suggest"]["n"] == 20
+    assert result["incremental"]["files_changed"] == 3
+    assert result["naive_build"]["seconds"] > 0 and result["ours_build"]["index_mb"] > 0
+    report = done.stdout
+    for row in ("searchapp full build, s", "build speed vs naive", "searchapp cold p95", "SQLite FTS5 warm p95",
+                "warm p95 / FTS5 p95", "/api/suggest p95", "searchapp peak memory per server worker"):
+        assert f"| {row}" in report or f"| **{row}" in report, row
