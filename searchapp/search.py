@@ -4,8 +4,13 @@ lifetime of Whoosh searchers. Knows nothing of HTTP.
 
 Facet counts are disjunctive: the counts of one facet are taken under the
 query and the filters of the *other* facets, so picking a value keeps its
-siblings' counts (what a user would get by adding that value). They are
-computed on per-searcher cached bitmaps (Python ints), not per-hit objects.
+siblings' counts (what a user would get by adding that value).
+
+Speed comes from bitmaps (Python ints, one bit per document) cached per index
+generation and shared by threads: a query's boolean structure is evaluated on
+per-term bitmaps, facet counts are popcounts, date-sorted pages are read off a
+presorted order; only relevance ranking scores documents (Whoosh's BM25F).
+Whole results pages are cached too, keyed on the generation.
 """
 
 from __future__ import annotations
