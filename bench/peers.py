@@ -524,18 +524,21 @@ class DatasettePeer:
 # ---------------------------------------------------------------- naive Whoosh
 
 def naive_build(items, index_dir: str | Path) -> None:
-    """The baseline writer: our schema and documents, Whoosh's default writer
-    (one process, default memory, one segment), add_document per item, commit."""
+    """The baseline writer: our schema and documents (tags and story groups
+    included, so both builds do the same work), Whoosh's default writer (one
+    process, default memory, one segment), add_document per item, commit."""
     from whoosh import index as whoosh_index
 
     from searchapp.indexer import item_document, make_schema
+    from searchapp.stories import story_groups
 
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     ix = whoosh_index.create_in(str(index_dir), make_schema())
+    stories = story_groups(items)
     writer = ix.writer()
     for it in items:
-        writer.add_document(**item_document(it))
+        writer.add_document(**item_document(it, stories[it.id]))
     writer.commit()
 
 
@@ -593,7 +596,9 @@ class NaiveWhooshPeer:
                       for name in groupedby}
             facets["year"] = {int(k): v for k, v in facets["year"].items()}
             ids = [hit["id"] for hit in hits]
-            snippets = [hit.highlights("excerpt") or _plain_snippet(hit.get("excerpt", "")) for hit in hits]
+            # An item without an excerpt has no stored excerpt: Whoosh raises rather than returning "".
+            snippets = [(hit.highlights("excerpt") if hit.get("excerpt") else "") or _plain_snippet(hit.get("excerpt", ""))
+                        for hit in hits]
             return {"total": results.total, "ids": ids, "snippets": snippets,
                     "facets": {name: _top(counts) for name, counts in facets.items()}}
         finally:

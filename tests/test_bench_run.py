@@ -51,10 +51,11 @@ def test_benchmark_smoke_run(tmp_path):
         assert figures["median_total"] > 0, name  # queries come from the corpus: they find things
         assert figures["cold"]["n"] == 20 and figures["cold"]["p95"] >= figures["cold"]["p50"] > 0
     assert result["http"]["ours_c1"]["errors"] == 0 and result["http"]["ours_c8"]["errors"] == 0
+    assert 0 < result["http"]["ours_c1"]["server_anon_mb"] <= result["http"]["ours_c1"]["server_peak_mb"]
     assert result["http"]["suggest"]["n"] == 20
     assert result["incremental"]["files_changed"] == 3
     assert result["naive_build"]["seconds"] > 0 and result["ours_build"]["index_mb"] > 0
     report = done.stdout
     for row in ("searchapp full build, s", "build speed vs naive", "searchapp cold p95", "SQLite FTS5 warm p95",
-                "warm p95 / FTS5 p95", "/api/suggest p95", "searchapp peak memory per server worker"):
+                "warm p95 / FTS5 p95", "/api/suggest p95", "searchapp private memory per server worker"):
         assert f"| {row}" in report or f"| **{row}" in report, row
