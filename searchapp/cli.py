@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from searchapp.indexer import IndexerError, NoIndex, StrictFailure, current_generation, update_index
-from searchapp.search import MAX_PER_PAGE, SORTS, Filters, QueryError, SearchEngine
+from searchapp.search import MAX_PER_PAGE, RECENCY_HALF_LIFE_DAYS, SORTS, Filters, QueryError, SearchEngine
 
 DEFAULT_CORPUS = os.environ.get("SEARCHAPP_CORPUS", "corpus")
 DEFAULT_INDEX = os.environ.get("SEARCHAPP_INDEX", "index")
@@ -134,17 +134,22 @@ def serve_command(host: str, port: int, workers: int, threads: int, index_dir: P
 @click.option("--topic", multiple=True, help="Only this topic (repeat for any of several).")
 @click.option("--provider", multiple=True, help="Only this provider (repeat for any of several).")
 @click.option("--year", multiple=True, help="Only this year (repeat for any of several).")
+@click.option("--jurisdiction", multiple=True,
+              help="Only items about this jurisdiction, e.g. 'European Union', California (repeatable).")
+@click.option("--regulator", multiple=True, help="Only items about this regulator, e.g. CNIL, FTC (repeatable).")
 @click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Published on or after (YYYY-MM-DD).")
 @click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Published on or before (YYYY-MM-DD).")
-@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
+@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True,
+              help=f"recent = relevance halved for every {RECENCY_HALF_LIFE_DAYS} days of age.")
 @click.option("--limit", type=click.IntRange(1, MAX_PER_PAGE), default=10, show_default=True, help="Results per page.")
 @click.option("--page", type=click.IntRange(1, None), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the results page as JSON (the web API's shape).")
 @index_option
-def search_command(query, topic, provider, year, date_from, date_to, sort, limit, page, as_json, index_dir) -> None:
+def search_command(query, topic, provider, year, jurisdiction, regulator, date_from, date_to, sort, limit, page,
+                   as_json, index_dir) -> None:
     """Search the index: words, "phrases", OR, NOT/-word, title:, provider:, topic:."""
     filters = Filters(
-        topic=topic, provider=provider, year=year,
+        topic=topic, provider=provider, year=year, jurisdiction=jurisdiction, regulator=regulator,
         date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None,
     )
@@ -193,8 +198,15 @@ def format_results(results, color: bool = False) -> str:
         lines.append(f"     {hit.url}")
         if hit.snippet:
             lines.append(f"     {_plain(hit.snippet, color)}")
+        if hit.jurisdictions or hit.regulators:
+            lines.append("     about: " + ", ".join(hit.jurisdictions + hit.regulators))
+        if hit.also_reported_by:
+            lines.append("     also reported by: " + ", ".join(
+                r.provider or r.url for r in hit.also_reported_by))
         lines.append("")
     for facet, values in results.facets.items():
+        if facet == "month":
+            continue  # the web page draws it as a timeline; --json has it
         if values:
             listed = " · ".join(f"{'*' if v.selected else ''}{v.value} ({v.count})" for v in values[:12])
             lines.append(f"{facet.capitalize()}: {listed}")

@@ -28,20 +28,48 @@ from whoosh import index as whoosh_index
 from whoosh.analysis import RegexTokenizer, StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
+from searchapp.gazetteer import GAZETTEER_VERSION, tag_item
 from searchapp.reader import (BadFile, Corpus, check_inside, FileRecord, FileState, NewsItem, Problem, content_hash,
                               item_id, list_news_files, merge_records, parse_bytes, read_bytes, stat_file)
+from searchapp.stories import story_groups
+
+def _remember_missing_columns() -> None:
+    """Whoosh asks the file system whether a length column exists for every
+    posting it writes (and every length it reads) of a field that has none,
+    and never remembers the answer: a stat() per posting, a fifth of a
+    build's time. A segment's files never change once written, so the
+    answer can be kept."""
+    from whoosh.codec.whoosh3 import W3PerDocReader
+
+    if getattr(W3PerDocReader, "_searchapp_patched", False):
+        return
+    original = W3PerDocReader._cached_reader
+
+    def cached_reader(self, fieldname, column):
+        readers = self._readers
+        if fieldname in readers:
+            return readers[fieldname]
+        reader = original(self, fieldname, column)
+        readers[fieldname] = reader  # None too: no column now means none ever
+        return reader
+
+    W3PerDocReader._cached_reader = cached_reader
+    W3PerDocReader._searchapp_patched = True
 
 CURRENT = "CURRENT"
 BUILD_INFO = "build.json"
 LOCK = ".writer.lock"
 STATE = "files.pickle"        # per file: size, mtime, hash, parsed record; per item: fingerprint
-FORMAT = 6                    # bump when the schema or the state changes: forces a full rebuild
+FORMAT = (7, GAZETTEER_VERSION)  # bump when the schema, the state or the tagging changes: forces a full rebuild
 WORKERS = min(4, os.cpu_count() or 1)  # processes that read and parse files in big (re)builds
 PARALLEL_MIN_FILES = 2_000    # below this, starting worker processes costs more than it saves
+PARALLEL_MIN_ITEMS = 5_000    # full builds from this size write one segment per core
 KEEP_GENERATIONS = 2          # the current one and the one before, for readers in flight
 MERGE_DELETED_RATIO = 0.2     # merge segments once deleted documents pass 20% of the live ones
 GRACE_SECONDS = 120           # an old generation younger than this is kept for slow readers
-FACET_FIELDS = {"topic": "f_topic", "provider": "f_provider", "year": "f_year"}
+FACET_FIELDS = {"topic": "f_topic", "jurisdiction": "f_jurisdiction", "regulator": "f_regulator",
+                "provider": "f_provider", "year": "f_year"}
+MULTI_VALUED = "\x1f"         # joins the values of a multi-valued facet (the reader removes it from all text)
 TEXT_FIELDS = ("title", "excerpt", "body", "related_text")
 SPELLING_FIELDS = ("spell_title", "spell_excerpt")  # unstemmed words, for suggestions
 NO_DATE_KEY = 2**62           # undated items sort last, both ways
@@ -85,8 +113,13 @@ def make_schema() -> Schema:
         # Facets: exact values. Topics joined by U+001F, a control character the
         # reader removes from all text, so any topic name survives as it is.
         f_topic=KEYWORD(analyzer=RegexTokenizer(r"[^\x1f]+"), sortable=True),
+        f_jurisdiction=KEYWORD(analyzer=RegexTokenizer(r"[^\x1f]+")),
+        f_regulator=KEYWORD(analyzer=RegexTokenizer(r"[^\x1f]+")),
         f_provider=ID(sortable=True),
         f_year=ID(sortable=True),
+        f_month=ID(),   # YYYY-MM, for the timeline
+        # Near-duplicate reports of one story share its id (see stories.py).
+        story=ID(sortable=True),
         published=DATETIME(sortable=True),
         newest_key=NUMERIC(bits=64, sortable=True),
         oldest_key=NUMERIC(bits=64, sortable=True),
@@ -95,10 +128,11 @@ def make_schema() -> Schema:
     )
 
 
-def item_document(item: NewsItem) -> dict:
+def item_document(item: NewsItem, story: str) -> dict:
     """The Whoosh document for one item (derived fields are computed here, once)."""
     stamp = int(item.published.timestamp()) if item.published else None
     topics = item.topics
+    tags = tag_item(item.title, item.excerpt, item.body, item.related_text)
     document = dict(
         id=item.id,
         title=item.title,
@@ -107,30 +141,43 @@ def item_document(item: NewsItem) -> dict:
         related_text=item.related_text,
         provider=f"{item.provider.name} {item.provider.domain}",
         topic=" ; ".join(topics),
-        f_topic="\x1f".join(topics),
+        f_topic=MULTI_VALUED.join(topics),
+        f_jurisdiction=MULTI_VALUED.join(tags.jurisdictions),
+        f_regulator=MULTI_VALUED.join(tags.regulators),
         f_provider=item.provider.name,
+        story=story,
         newest_key=-stamp if stamp is not None else NO_DATE_KEY,
         oldest_key=stamp if stamp is not None else NO_DATE_KEY,
-        doc=stored_doc(item),
+        doc=stored_doc(item, tags),
     )
     if item.published:
         document["published"] = item.published.replace(tzinfo=None)
         document["f_year"] = str(item.published.year)
+        document["f_month"] = f"{item.published:%Y-%m}"
     return {k: v for k, v in document.items() if v != ""}
 
 
-def stored_doc(item: NewsItem) -> dict:
+def stored_doc(item: NewsItem, tags) -> dict:
     """Every field but the long texts (built by hand: `asdict` deep-copies, 10x slower)."""
     doc = {f.name: getattr(item, f.name) for f in fields(NewsItem) if f.name not in ("body", "related_text")}
     doc["provider"] = {"name": item.provider.name, "domain": item.provider.domain}
+    doc["jurisdictions"] = tags.jurisdictions
+    doc["regulators"] = tags.regulators
     doc["published"] = item.published.isoformat().replace("+00:00", "Z") if item.published else None
     return doc
 
 
-def fingerprint(item: NewsItem) -> str:
+def fingerprint(item: NewsItem, story: str) -> str:
     """Changes whenever anything written for the item changes: its document is a
-    pure function of the item, and a dataclass repr shows every field."""
-    return hashlib.sha1(repr(item).encode("utf-8", "surrogatepass")).hexdigest()
+    pure function of the item and its story id (the tagging's version is in
+    FORMAT), and a dataclass repr shows every field."""
+    return hashlib.sha1(f"{item!r}\x00{story}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def story_input(item: NewsItem) -> NewsItem:
+    """The part of an item that story grouping reads, kept for incremental runs."""
+    return NewsItem(id=item.id, url=item.url, title=item.title, excerpt=item.excerpt, published=item.published,
+                    provider=item.provider)
 
 
 @dataclass(frozen=True)
@@ -147,7 +194,7 @@ class BuildInfo:
     added: int = 0
     updated: int = 0
     removed: int = 0
-    format: int = FORMAT
+    format: tuple = FORMAT
 
 
 @dataclass
@@ -158,7 +205,9 @@ class _State:
     files: dict[str, tuple[FileState, FileRecord | Problem]]
     fingerprints: dict[str, str]
     mentions: dict[str, tuple[str, ...]]  # per readable file: its own item id, then the ids it lists
-    format: int = FORMAT
+    stories: dict[str, str]               # per item: its story id
+    story_inputs: dict[str, NewsItem]     # per item: what grouping reads (see story_input)
+    format: tuple = FORMAT
 
 
 # ---------------------------------------------------------------- generations
@@ -309,7 +358,7 @@ def _new_generation_name() -> tuple[str, dt.datetime]:
 
 def _write_generation(
     index_dir: Path,
-    documents: dict[str, dict],
+    entries: list[tuple[NewsItem, str]],
     *,
     base: Path | None,
     remove: set[str],
@@ -318,31 +367,33 @@ def _write_generation(
     started: float,
     progress=None,
 ) -> BuildInfo:
-    """Write a complete generation (from scratch, or `base` + changes) and make it current."""
+    """Write a complete generation (from scratch, or `base` + changes) and make it current.
+
+    `entries` are (item, story id) pairs, written in their order."""
+    _remember_missing_columns()
     name, stamp = _new_generation_name()
     building = index_dir / f".building-{name}"
     building.mkdir()
     previous = current_generation(index_dir)
     try:
-        if base is None:
-            ix = whoosh_index.create_in(str(building), make_schema())
+        if base is None and len(entries) >= PARALLEL_MIN_ITEMS and WORKERS > 1:
+            ix = _write_parts(building, entries, progress)
         else:
-            _link_copy(base, building)
-            ix = whoosh_index.open_dir(str(building))
-        # One writer process, one segment. Whoosh's multi-process writer builds
-        # 2x faster here, but spreads documents over segments nondeterministically
-        # and scores with per-segment statistics, so the same corpus ranked
-        # differently from build to build (caught by a ranking test).
-        writer = ix.writer(limitmb=1024)
-        try:
-            for item_id in sorted(remove):
-                writer.delete_by_term("id", item_id)
-            for document in (progress or iter)(list(documents.values())):
-                writer.add_document(**document)
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
+            if base is None:
+                ix = whoosh_index.create_in(str(building), make_schema())
+            else:
+                _link_copy(base, building)
+                ix = whoosh_index.open_dir(str(building))
+            writer = ix.writer(limitmb=1024)
+            try:
+                for item_id in sorted(remove):
+                    writer.delete_by_term("id", item_id)
+                for item, story in (progress or iter)(entries):
+                    writer.add_document(**item_document(item, story))
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
         if ix.doc_count_all() > ix.doc_count() * (1 + MERGE_DELETED_RATIO):
             ix.optimize()  # drop deleted documents from term statistics and suggestions
         ix.close()
@@ -367,6 +418,85 @@ def _write_generation(
     return build
 
 
+_PARTS: list[tuple[Path, list[tuple[NewsItem, str]]]] = []   # set before the writer processes fork
+
+
+def _write_part(n: int, counter) -> None:
+    """One writer process: its contiguous share of the entries, one segment."""
+    _die_with_parent()
+    folder, entries = _PARTS[n]
+    ix = whoosh_index.create_in(str(folder), make_schema())
+    writer = ix.writer(limitmb=512)
+    for done, (item, story) in enumerate(entries, 1):
+        writer.add_document(**item_document(item, story))
+        if done % 200 == 0:
+            with counter.get_lock():
+                counter.value += 200
+    writer.commit()
+    with counter.get_lock():
+        counter.value += len(entries) % 200
+
+
+def _write_parts(building: Path, entries: list[tuple[NewsItem, str]], progress):
+    """A full build on every core that ranks exactly like one writer's.
+
+    Whoosh's own multi-process writer hands documents to workers as they come
+    free, so docnums (the tie-break) changed from build to build. Here part n
+    always gets the n-th contiguous slice, each part is a segment, and the
+    segments are listed in order: docnums are those of a single writer, and
+    BM25F takes its statistics from the whole index, so scores are equal too."""
+    import multiprocessing
+
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import TOC
+
+    size = -(-len(entries) // WORKERS)
+    parts = [(building / f".part-{n}", entries[n * size:(n + 1) * size]) for n in range(WORKERS)]
+    for folder, _ in parts:
+        folder.mkdir()
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("q", 0)
+    _PARTS[:] = parts
+    try:
+        processes = [context.Process(target=_write_part, args=(n, counter), daemon=True) for n in range(WORKERS)]
+        for process in processes:
+            process.start()
+
+        def ticks():
+            seen = 0
+            while True:
+                running = any(p.is_alive() for p in processes)
+                now = counter.value
+                yield from range(now - seen)
+                seen = now
+                if not running:
+                    return
+                time.sleep(0.1)
+
+        for _ in (progress or iter)(_Counted(ticks(), len(entries))):
+            pass
+        for process in processes:
+            process.join()
+        failed = [p.exitcode for p in processes if p.exitcode != 0]
+        if failed:
+            raise IndexerError(f"an index writer process failed (exit status {failed[0]})")
+    finally:
+        _PARTS.clear()
+    segments = []
+    for folder, _ in parts:
+        for segment in TOC.read(FileStorage(str(folder)), "MAIN").segments:
+            prefix = segment.segment_id() + "."
+            for file in folder.iterdir():
+                if file.name.startswith(prefix):
+                    os.rename(file, building / file.name)
+            segments.append(segment)
+        shutil.rmtree(folder)
+    storage = FileStorage(str(building))
+    whoosh_index.create_in(str(building), make_schema())
+    TOC(make_schema(), segments, 1).write(storage, "MAIN")
+    return whoosh_index.open_dir(str(building))
+
+
 def build_index(
     corpus: Corpus,
     index_dir: str | Path,
@@ -381,13 +511,14 @@ def build_index(
     index_dir = Path(index_dir)
     started = time.monotonic()
     with writer_lock(index_dir, wait):
-        documents = {item.id: item_document(item) for item in corpus.items}
+        stories = story_groups(corpus.items)
+        entries = [(item, stories[item.id]) for item in corpus.items]
         info = dict(
-            corpus=str(corpus_dir), files_read=corpus.files_read, items=len(documents),
+            corpus=str(corpus_dir), files_read=corpus.files_read, items=len(entries),
             problems=tuple((p.path, p.reason) for p in corpus.problems), mode="full",
-            files_parsed=corpus.files_read, added=len(documents),
+            files_parsed=corpus.files_read, added=len(entries),
         )
-        return _write_generation(index_dir, documents, base=None, remove=set(), info=info, state=None,
+        return _write_generation(index_dir, entries, base=None, remove=set(), info=info, state=None,
                                  started=started, progress=progress)
 
 
@@ -485,6 +616,15 @@ def _mentions(record: FileRecord) -> tuple[str, ...]:
     return (item_id(record.own.url),) + tuple(item_id(entry.url) for entry in record.related)
 
 
+def _mentioned_by(mentions: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """item id -> the files that mention it."""
+    mentioned_by: dict[str, list[str]] = {}
+    for rel, ids in mentions.items():
+        for iid in ids:
+            mentioned_by.setdefault(iid, []).append(rel)
+    return mentioned_by
+
+
 def _affected_items(records: dict[str, FileRecord], mentions: dict[str, tuple[str, ...]],
                     old_mentions: dict[str, tuple[str, ...]], changed_files: set[str]) -> dict[str, NewsItem | None]:
     """Recompute only the items the changed files can affect, exactly as a full merge would.
@@ -493,10 +633,7 @@ def _affected_items(records: dict[str, FileRecord], mentions: dict[str, tuple[st
     item that lists one of those (its related_text shows their titles). Each
     is merged from all files that mention it or an item it lists, which is
     everything merge_records looks at for it. None = no file mentions it now."""
-    mentioned_by: dict[str, list[str]] = {}
-    for rel, ids in mentions.items():
-        for iid in ids:
-            mentioned_by.setdefault(iid, []).append(rel)
+    mentioned_by = _mentioned_by(mentions)
     touched = set()
     for rel in changed_files:
         touched.update(old_mentions.get(rel, ()))
@@ -504,14 +641,23 @@ def _affected_items(records: dict[str, FileRecord], mentions: dict[str, tuple[st
     affected = set(touched)
     for iid in touched:
         affected.update(mentions[rel][0] for rel in mentioned_by.get(iid, ()))
-    needed = set(affected)
-    for iid in affected:
+    return _merged(records, mentions, affected, mentioned_by)
+
+
+def _merged(records: dict[str, FileRecord], mentions: dict[str, tuple[str, ...]], ids: set[str],
+            mentioned_by: dict[str, list[str]] | None = None) -> dict[str, NewsItem | None]:
+    """These items, merged from every file that mentions them or an item they
+    list: everything merge_records looks at for them."""
+    if mentioned_by is None:
+        mentioned_by = _mentioned_by(mentions)
+    needed = set(ids)
+    for iid in ids:
         for rel in mentioned_by.get(iid, ()):
             if mentions[rel][0] == iid:
                 needed.update(mentions[rel][1:])
     files = {rel for iid in needed for rel in mentioned_by.get(iid, ())}
     merged = {item.id: item for item in merge_records(records[rel] for rel in files)}
-    return {iid: merged.get(iid) for iid in affected}
+    return {iid: merged.get(iid) for iid in ids}
 
 
 def update_index(
@@ -564,21 +710,36 @@ def update_index(
                     problems=tuple((p.path, p.reason) for p in problems), files_parsed=parsed)
         if old is None:
             items = {item.id: item for item in merge_records(records.values())}
-            prints = {item_id: fingerprint(item) for item_id, item in items.items()}
-            state = _State(corpus=str(root.resolve()), files=files, fingerprints=prints, mentions=mentions)
-            documents = {item_id: item_document(item) for item_id, item in items.items()}
-            return _write_generation(index_dir, documents, base=None, remove=set(), state=state, started=started,
-                                     info=dict(info, items=len(items), mode="full", added=len(documents)),
+            stories = story_groups(list(items.values()))
+            prints = {item_id: fingerprint(item, stories[item_id]) for item_id, item in items.items()}
+            state = _State(corpus=str(root.resolve()), files=files, fingerprints=prints, mentions=mentions,
+                           stories=stories, story_inputs={i: story_input(item) for i, item in items.items()})
+            entries = [(item, stories[item_id]) for item_id, item in items.items()]
+            return _write_generation(index_dir, entries, base=None, remove=set(), state=state, started=started,
+                                     info=dict(info, items=len(items), mode="full", added=len(entries)),
                                      progress=lambda docs: wrap(docs, "Indexing", "item"))
         gone = set(old.files) - set(files)
         items = _affected_items(records, mentions, old.mentions, (set(files) - unchanged) | gone)
+        # Story groups span the whole corpus: regroup everything from the kept
+        # inputs, then also rewrite the unaffected items whose story id moved.
+        inputs = dict(old.story_inputs)
+        for item_id_, item in items.items():
+            if item is None:
+                inputs.pop(item_id_, None)
+            else:
+                inputs[item_id_] = story_input(item)
+        stories = story_groups(list(inputs.values()))
+        moved = {i for i, story in stories.items() if i not in items and old.stories.get(i) != story}
+        if moved:
+            items.update(_merged(records, mentions, moved))
         prints = dict(old.fingerprints)
         for item_id_, item in items.items():
             if item is None:
                 prints.pop(item_id_, None)
             else:
-                prints[item_id_] = fingerprint(item)
-        state = _State(corpus=str(root.resolve()), files=files, fingerprints=prints, mentions=mentions)
+                prints[item_id_] = fingerprint(item, stories[item_id_])
+        state = _State(corpus=str(root.resolve()), files=files, fingerprints=prints, mentions=mentions,
+                       stories=stories, story_inputs=inputs)
         info["items"] = len(prints)
         removed = {i for i, item in items.items() if item is None and i in old.fingerprints}
         changed = {i for i, item in items.items() if item is not None and old.fingerprints.get(i) != prints[i]}
@@ -589,7 +750,7 @@ def update_index(
                                 "files_read": len(files), "files_parsed": parsed, "added": 0, "updated": 0,
                                 "removed": 0, "seconds": round(time.monotonic() - started, 3)})
         return _write_generation(
-            index_dir, {i: item_document(items[i]) for i in sorted(changed)}, base=base, remove=removed | (changed - added),
+            index_dir, [(items[i], stories[i]) for i in sorted(changed)], base=base, remove=removed | (changed - added),
             state=state, started=started,
             info=dict(info, mode="incremental", added=len(added), updated=len(changed - added), removed=len(removed)),
             progress=lambda docs: wrap(docs, "Indexing", "item"))

@@ -16,15 +16,17 @@ Whole results pages are cached too, keyed on the generation.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import html
 import os
 import re
 import threading
 import time
+from functools import lru_cache
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from whoosh import highlight, query as Q
+from whoosh import highlight, query as Q, scoring
 from whoosh.analysis import STOP_WORDS
 from whoosh.fields import Schema
 from whoosh.qparser import AndGroup, MultifieldParser, plugins
@@ -32,9 +34,10 @@ from whoosh.searching import Results
 
 from whoosh import index as whoosh_index
 
-from searchapp.indexer import (CURRENT, FACET_FIELDS, SPELLING_FIELDS, TEXT_FIELDS, BuildInfo, NoIndex,
+from searchapp.indexer import (CURRENT, FACET_FIELDS, NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS, BuildInfo, NoIndex,
                                current_generation, make_schema, read_build_info)
 from searchapp.reader import Provider, NewsItem
+from searchapp.synonyms import synonym_groups
 
 MAX_QUERY_CHARS = 500
 MAX_PER_PAGE = 100
@@ -43,8 +46,11 @@ MAX_FILTER_VALUES = 50
 RELAX_BELOW = 10          # fewer items than this match all words -> list those matching some too
 SUGGEST_CANDIDATES = 12   # completions ranked by co-occurrence with the earlier words
 RESULT_CACHE_SIZE = 512   # results pages kept per engine (a page with facets is ~10-20 kB)
+TERM_CACHE_SIZE = 2048    # word bitmaps kept per generation (N/8 bytes each: 37 kB at 300,000 items)
+SCORE_CACHE_SIZE = 256    # words' score maps kept per generation (~100 B per document that has the word)
 FACET_LIMIT = 30          # values shown per facet (selected values always are)
-SORTS = ("relevance", "newest", "oldest")
+SORTS = ("relevance", "recent", "newest", "oldest")
+RECENCY_HALF_LIFE_DAYS = 180  # "recent": a BM25 score halves for every 180 days of age
 QUERY_FIELDS = ("title", "excerpt", "body", "related_text", "provider", "topic")
 
 
@@ -59,6 +65,8 @@ class Filters:
     topic: tuple[str, ...] = ()
     provider: tuple[str, ...] = ()
     year: tuple[str, ...] = ()
+    jurisdiction: tuple[str, ...] = ()
+    regulator: tuple[str, ...] = ()
     date_from: dt.date | None = None
     date_to: dt.date | None = None
 
@@ -67,12 +75,25 @@ class Filters:
 
     def to_dict(self) -> dict:
         return {
-            "topic": list(self.topic),
-            "provider": list(self.provider),
-            "year": list(self.year),
+            **{facet: list(self.values(facet)) for facet in FACET_FIELDS},
             "from": self.date_from.isoformat() if self.date_from else None,
             "to": self.date_to.isoformat() if self.date_to else None,
         }
+
+
+@dataclass(frozen=True)
+class Report:
+    """Another outlet's (or file's) copy of a hit's story."""
+
+    id: str
+    title: str
+    url: str
+    provider: str
+    published: str | None
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "title": self.title, "url": self.url, "provider": self.provider,
+                "published": self.published}
 
 
 @dataclass(frozen=True)
@@ -88,6 +109,9 @@ class Hit:
     topics: tuple[str, ...]
     score: float | None
     matched_all: bool        # False for items listed because they match only some words
+    jurisdictions: tuple[str, ...] = ()
+    regulators: tuple[str, ...] = ()
+    also_reported_by: tuple[Report, ...] = ()   # the story's other matching items, newest first
 
     def to_dict(self) -> dict:
         return {
@@ -99,8 +123,11 @@ class Hit:
             "published": self.published,
             "provider": {"name": self.provider.name, "domain": self.provider.domain},
             "topics": list(self.topics),
+            "jurisdictions": list(self.jurisdictions),
+            "regulators": list(self.regulators),
             "score": self.score,
             "matched_all": self.matched_all,
+            "also_reported_by": [r.to_dict() for r in self.also_reported_by],
         }
 
 
@@ -122,19 +149,22 @@ class ResultsPage:
     sort: str
     filters: Filters
     hits: tuple[Hit, ...]
-    facets: dict[str, tuple[FacetValue, ...]]
+    facets: dict[str, tuple[FacetValue, ...]]   # FACET_FIELDS' facets, then "month" (YYYY-MM, ascending)
     did_you_mean: str | None = None
     took_ms: float = 0.0
+    grouped_total: int = -1  # results listed: items, each story's copies counted once (-1: as total)
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        shown = self.total if self.grouped_total < 0 else self.grouped_total
+        return max(1, -(-shown // self.per_page))
 
     def to_dict(self) -> dict:
         return {
             "query": self.query,
             "total": self.total,
             "total_all_words": self.total_all_words,
+            "grouped_total": self.grouped_total if self.grouped_total >= 0 else self.total,
             "relaxed": self.relaxed,
             "page": self.page,
             "per_page": self.per_page,
@@ -258,16 +288,77 @@ def parse_query(text: str) -> tuple[Q.Query, Q.Query]:
         strict = _PARSER.parse(normalized)
     except Exception:  # Whoosh's parser fails on some operator runs, e.g. 'NOT AND -'
         raise QueryError("the operators in this query do not fit together (check AND, OR, NOT and '-')") from None
+    groups: dict[int, tuple[Q.Query, ...]] = {}
+    strict = _expand_synonyms(strict, groups)
     if not isinstance(strict, Q.And) or _EXPLICIT_AND.search(_QUOTED.sub("", normalized)):
         return strict, strict
-    words = [q for q in strict.subqueries if _is_plain_word(q)]
-    required = [q for q in strict.subqueries if not _is_plain_word(q)]
+    words = [q for q in strict.subqueries if _is_plain_word(q) or id(q) in groups]
+    required = [q for q in strict.subqueries if not (_is_plain_word(q) or id(q) in groups)]
     if len(words) < 2:
         return strict, strict
     # A plain Or: BM25 sums the words matched. (Or's `scale` coordination bonus
     # breaks Whoosh's top-N pruning: a top-1 differed from the top of a top-10.)
-    some = Q.Or(words)
+    # A synonym group relaxes into its words and its other forms.
+    some = Q.Or([piece for q in words for piece in groups.get(id(q), (q,))])
     return strict, (Q.And([some, *required]) if required else some)
+
+
+@lru_cache(maxsize=1)
+def _synonym_table() -> dict[Q.Query, list[tuple[tuple[Q.Query, ...], tuple[Q.Query, ...]]]]:
+    """First word -> [(a form as the parser reads it from bare words, the
+    group's other forms as queries)], longest forms first. Queries compare by
+    structure, so a form is found in a parsed query by equality of its words."""
+    table = {}
+    for group in synonym_groups():
+        forms = {}
+        for form in group:
+            bare = _PARSER.parse(form)
+            if bare is Q.NullQuery:
+                continue
+            key = tuple(bare.subqueries) if isinstance(bare, Q.And) else (bare,)
+            forms.setdefault(key, bare if _is_plain_word(bare) else _PARSER.parse(f'"{form}"'))
+        for key in forms:
+            others = tuple(query for other, query in forms.items() if other != key)
+            if others:
+                table.setdefault(key, others)  # a form in two groups: the first group wins
+    by_first: dict[Q.Query, list] = {}
+    for key, others in sorted(table.items(), key=lambda entry: -len(entry[0])):
+        by_first.setdefault(key[0], []).append((key, others))
+    return by_first
+
+
+def _expand_synonyms(query: Q.Query, groups: dict[int, tuple[Q.Query, ...]]) -> Q.Query:
+    """Bare words that spell a synonym form become (those words OR the other
+    forms). Phrases, field:value and wildcards are not bare words: never expanded.
+    `groups` gets, per new group, the pieces it relaxes into."""
+    table = _synonym_table()
+    if isinstance(query, Q.And):
+        children, out, n = list(query.subqueries), [], 0
+        while n < len(children):
+            for key, others in table.get(children[n], ()):
+                if tuple(children[n:n + len(key)]) == key:
+                    original = Q.And(list(key)) if len(key) > 1 else key[0]
+                    group = Q.Or([original, *others])
+                    groups[id(group)] = tuple(q for q in key if _is_plain_word(q)) + others
+                    out.append(group)
+                    n += len(key)
+                    break
+            else:
+                out.append(_expand_synonyms(children[n], groups))
+                n += 1
+        return Q.And(out)
+    for key, others in table.get(query, ()):
+        if key == (query,):
+            group = Q.Or([query, *others])
+            groups[id(group)] = (query, *others)
+            return group
+    if isinstance(query, Q.Or) and not _is_plain_word(query):
+        return Q.Or([_expand_synonyms(child, groups) for child in query.subqueries])
+    if isinstance(query, Q.Not):
+        return Q.Not(_expand_synonyms(query.query, groups))
+    if isinstance(query, Q.AndNot):
+        return Q.AndNot(_expand_synonyms(query.a, groups), _expand_synonyms(query.b, groups))
+    return query
 
 
 def _is_plain_word(query: Q.Query) -> bool:
@@ -340,6 +431,55 @@ def _shorten(text: str, limit: int = SNIPPET_CHARS) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
+def _exact_top(searcher, query, limit, allow, restrict):
+    """The true top `limit` by score. Whoosh's default collector prunes with
+    per-block and per-matcher score bounds that are not upper bounds here
+    (field boosts): for "power apps" its top 60 missed 53 of the 60
+    best-scoring items. Scoring every match costs no more on our query mix."""
+    from whoosh import collectors
+
+    if limit >= searcher.doc_count():
+        collector = collectors.UnlimitedCollector()
+    else:
+        collector = collectors.TopCollector(limit, usequality=False, replace=0)
+    if allow is not None or restrict is not None:
+        collector = collectors.FilterCollector(collector, allow, restrict)
+    searcher.search_with_collector(query, collector)
+    return collector.results()
+
+
+def _bare_words(query) -> tuple[list[str], bool] | None:
+    """(the words, whether all are required) when a query is only bare words
+    joined by AND (typed) or OR (relaxed): those are scored from cached word
+    scores. Anything else (phrases, fields, NOT, synonyms) goes to Whoosh."""
+    if _is_plain_word(query):  # one word, or "a OR b" flattened by the parser into one Or of terms
+        texts = list(dict.fromkeys(t.text for t in query.subqueries))
+        if query.subqueries != [Q.Term(f, t) for t in texts for f in TEXT_FIELDS]:
+            return None
+        return texts, len(texts) == 1
+    subs = getattr(query, "subqueries", ())
+    if subs and type(query) in (Q.And, Q.Or) and all(_is_plain_word(q) and len(q.subqueries) == len(TEXT_FIELDS)
+                                                     and len({t.text for t in q.subqueries}) == 1 for q in subs):
+        return [q.subqueries[0].text for q in subs], type(query) is Q.And
+    return None
+
+
+def _top_by_word_scores(state, query, words, every, bits, limit, recent):
+    """The exact top `limit` of `bits` by the sum of the words' BM25F scores
+    (what Whoosh's And/Or of the words computes), ties by docnum."""
+    maps = [state.word_scores(w) for w in words]
+    docs = _docnums(bits)
+    if every:
+        scored = ((sum(m[d] for m in maps), d) for d in docs)
+    else:
+        scored = ((sum(m.get(d, 0.0) for m in maps), d) for d in docs)
+    if recent:
+        factor = state.decay()
+        scored = ((score * factor(d), d) for score, d in scored)
+    top = heapq.nsmallest(limit, ((-score, d) for score, d in scored))
+    return Results(state.searcher, query, [(-negative, d) for negative, d in top], highlighter=_WHOLE)
+
+
 # ---------------------------------------------------------------- bitmaps
 
 def _bits(docnums) -> int:
@@ -396,6 +536,32 @@ class _Lru(dict):
                     break
 
 
+class _RecencyBM25F(scoring.BM25F):
+    """BM25F times 0.5 ** (age / half-life), age counted from the newest item.
+
+    Multiplying by an exponential decay ranks the same whatever the reference
+    date; the newest item is used so that scores stay put as days pass.
+    Undated items get the decay of a ten-year-old item."""
+
+    use_final = True
+
+    def __init__(self, column, reference: int):
+        super().__init__()
+        self.column, self.reference = column, reference
+        self.per_second = 1 / (RECENCY_HALF_LIFE_DAYS * 86400)
+
+    def factor(self, docnum: int) -> float:
+        key = self.column[docnum]
+        age = 10 * 365 * 86400 if key == NO_DATE_KEY else max(0, self.reference + key)
+        return 0.5 ** (age * self.per_second)
+
+    def final(self, searcher, docnum, score):
+        return score * self.factor(docnum)
+
+
+_PINNED_FIELDS = frozenset((*FACET_FIELDS.values(), "f_month", "story"))
+
+
 class _SearcherState:
     """A Whoosh searcher with the bitmaps computed for it (valid while it lives)."""
 
@@ -409,25 +575,51 @@ class _SearcherState:
         # same generation share them (`shared`), so each is computed once.
         shared = {} if shared is None else shared
         if "live" not in shared:
-            shared.update(live=_bits(reader.all_doc_ids()), terms={}, values={}, queries=_Lru(1024), order={})
+            shared.update(live=_bits(reader.all_doc_ids()), facet_terms={}, terms=_Lru(TERM_CACHE_SIZE),
+                          values={}, queries=_Lru(1024), order={})
         self.live: int = shared["live"]
-        self._terms: dict[tuple[str, str], int] = shared["terms"]
+        # Facet values' bitmaps are kept for the generation's life; words' in an LRU (bounded memory).
+        self._facet_terms: dict[tuple[str, str], int] = shared["facet_terms"]
+        self._terms: _Lru = shared["terms"]
         self._values: dict[str, list[str]] = shared["values"]
         self._queries: _Lru = shared["queries"]
         self._order: dict = shared["order"]
+        self._scores: _Lru = shared.setdefault("scores", _Lru(SCORE_CACHE_SIZE))
         # Spelling fields this index has (an index built by an older version may lack some).
         self.spelling = tuple(f for f in SPELLING_FIELDS if f in index.schema)
+        if not shared.get("warm"):
+            self.warm()
+            shared["warm"] = True
+
+    def warm(self) -> None:
+        """Compute, once per generation, what every search needs: the bitmap of
+        each facet value, the date orders and the story table. Then no user's
+        first query pays for them."""
+        for fieldname in (*FACET_FIELDS.values(), "f_month"):
+            for value in self.values(fieldname):
+                self.term_bits(fieldname, value)
+        self.position("newest")
+        self.position("oldest")
+        self.stories()
+        for fieldname in TEXT_FIELDS:
+            self.lengths(fieldname)
 
     def term_bits(self, fieldname: str, value: str) -> int:
         key = (fieldname, value)
-        if key not in self._terms:
+        pinned = fieldname in _PINNED_FIELDS
+        bits = self._facet_terms.get(key) if pinned else self._terms.get_fresh(key)
+        if bits is None:
             reader = self.searcher.reader()
             if reader.has_deletions() or (fieldname, value) not in reader:
                 ids = (d for d in self.searcher.docs_for_query(Q.Term(fieldname, value)))
             else:
                 ids = reader.postings(fieldname, value).all_ids()
-            self._terms[key] = _bits(ids) & self.live
-        return self._terms[key]
+            bits = _bits(ids) & self.live
+            if pinned:
+                self._facet_terms[key] = bits
+            else:
+                self._terms.put(key, bits)
+        return bits
 
     def values(self, fieldname: str) -> list[str]:
         if fieldname not in self._values:
@@ -493,6 +685,93 @@ class _SearcherState:
             self._order[key] = {d: n for n, d in enumerate(self.order(sort))}
         return self._order[key]
 
+    # -- scores: BM25F of bare words, computed once per word and generation
+
+    def lengths(self, fieldname: str) -> list:
+        """Each document's length in a field, as BM25F reads it (Whoosh keeps a byte)."""
+        key = "length-" + fieldname
+        if key not in self._order:
+            lengths = []
+            for leaf, _ in self.searcher.leaf_searchers():
+                reader = leaf.reader()
+                lengths.extend(reader.doc_field_length(d, fieldname, 1) or 1 for d in range(reader.doc_count_all()))
+            self._order[key] = lengths
+        return self._order[key]
+
+    def word_scores(self, text: str) -> dict[int, float]:
+        """docnum -> the score Whoosh's BM25F gives one bare word (its Or over
+        the text fields), for every document that has it. Cached, so a word's
+        postings are read once, not on every query that uses it."""
+        scores = self._scores.get_fresh(text)
+        if scores is not None:
+            return scores
+        searcher, weighting = self.searcher, self.searcher.weighting
+        per_field = []
+        for fieldname in TEXT_FIELDS:
+            found: dict[int, float] = {}
+            if (fieldname, text) in searcher.reader():
+                idf = searcher.idf(fieldname, text)
+                avgfl = searcher.avg_field_length(fieldname) or 1
+                lengths = self.lengths(fieldname)
+                B, K1 = weighting.B, weighting.K1
+                norm = K1 * (1 - B)
+                for leaf, offset in searcher.leaf_searchers():
+                    reader = leaf.reader()
+                    if (fieldname, text) in reader:
+                        for docnum, weight in reader.postings(fieldname, text).items_as("weight"):
+                            docnum += offset
+                            found[docnum] = scoring.bm25(idf, weight, lengths[docnum], avgfl, B, K1)
+            per_field.append(found)
+        title, excerpt, body, related = per_field
+        scores = {}
+        for docnum in set().union(*per_field):
+            scores[docnum] = ((title.get(docnum, 0.0) + excerpt.get(docnum, 0.0))
+                              + (body.get(docnum, 0.0) + related.get(docnum, 0.0)))
+        self._scores.put(text, scores)
+        return scores
+
+    def decay(self):
+        """docnum -> the recency factor of "relevance + recency"."""
+        return self.recency_searcher().weighting.factor
+
+    # -- stories: items of one story share a `story` value (singletons have none)
+
+    def stories(self) -> tuple[int, dict[int, str], dict[str, int]]:
+        """(bitmap of every story member but one per story, docnum -> story id,
+        story id -> that one member's docnum), once per generation."""
+        if "stories" not in self._order:
+            copies, story_of, head = 0, {}, {}
+            for story in self.values("story"):
+                bits = self.term_bits("story", story)
+                if bits:
+                    members = _docnums(bits)
+                    head[story] = members[0]
+                    story_of.update((d, story) for d in members)
+                    copies |= bits & ~(1 << members[0])
+            self._order["stories"] = (copies, story_of, head)
+        return self._order["stories"]
+
+    def results_count(self, bits: int) -> int:
+        """Matching items, each story's copies counted once."""
+        copies, story_of, head = self.stories()
+        matched_copies = bits & copies
+        if not matched_copies:
+            return bits.bit_count()
+        extra = {story_of[d] for d in _docnums(matched_copies) if not bits >> head[story_of[d]] & 1}
+        return (bits & ~copies).bit_count() + len(extra)
+
+    def recency_searcher(self):
+        """A second searcher on the same reader whose scores decay with age."""
+        if not hasattr(self, "_recency"):
+            from whoosh.searching import Searcher
+
+            column = self.searcher.reader().column_reader("newest_key")
+            newest = self.order("newest")
+            reference = -column[newest[0]] if newest and column[newest[0]] != NO_DATE_KEY else 0
+            self._recency = Searcher(self.searcher.reader(), weighting=_RecencyBM25F(column, reference),
+                                     closereader=False, fromindex=self.index)
+        return self._recency
+
     def close(self) -> None:
         self.searcher.close()
 
@@ -509,6 +788,7 @@ class SearchEngine:
         self._shared_lock = threading.Lock()
         self._shared_key, self._shared = None, {}
         self._state()  # fail now, with NoIndex, if there is no index
+        _synonym_table()  # compiled once per process, not in a user's first query
 
     def _state(self) -> _SearcherState:
         """This thread's searcher, reopened as soon as CURRENT names another generation.
@@ -584,7 +864,7 @@ class SearchEngine:
             q_all, q_any = parse_query(query)
         else:
             q_all = q_any = Q.Every()
-            if sort == "relevance":
+            if sort in ("relevance", "recent"):
                 sort = "newest"
 
         groups = filter_queries(filters)
@@ -602,9 +882,10 @@ class SearchEngine:
         total = (base & filtered).bit_count()
 
         facets = self._facets(state, filters, base, group_bits)
-        filtered_set = set(_docnums(filtered)) if groups and sort == "relevance" else None
-        hits = self._hits(state, q_all, q_any, relaxed, base_all & filtered, base & filtered, filtered_set,
-                          sort, page, per_page)
+        scored = sort in ("relevance", "recent")
+        filtered_set = set(_docnums(filtered)) if groups and scored else None
+        hits, grouped = self._hits(state, q_all, q_any, relaxed, base_all & filtered, base & filtered, filtered_set,
+                                   sort, page, per_page)
         return ResultsPage(
             query=query,
             total=total,
@@ -618,23 +899,29 @@ class SearchEngine:
             facets=facets,
             did_you_mean=self._did_you_mean(state, query, total_all) if query else None,
             took_ms=round((time.perf_counter() - started) * 1000, 2),
+            grouped_total=grouped,
         )
 
     # -- facets
 
     def _facets(self, state, filters, base, group_bits) -> dict[str, tuple[FacetValue, ...]]:
+        """Each facet counted under the query and the other facets' filters;
+        the month timeline under the query and every filter but the dates."""
         facets = {}
-        for facet, fieldname in FACET_FIELDS.items():
+        for facet, fieldname in (*FACET_FIELDS.items(), ("month", "f_month")):
             scope = base & state.live
             for name, bits in group_bits.items():
-                if name != facet:
+                if name != facet and not (facet == "month" and name == "date"):
                     scope &= bits
-            selected = set(filters.values(facet))
+            selected = set(filters.values(facet)) if facet in FACET_FIELDS else set()
             counted = []
             for value in state.values(fieldname):
                 count = (scope & state.term_bits(fieldname, value)).bit_count() if scope else 0
                 if count or value in selected:
                     counted.append(FacetValue(value, count, value in selected))
+            if facet == "month":
+                facets[facet] = tuple(sorted(counted, key=lambda v: v.value))
+                continue
             if facet == "year":
                 counted.sort(key=lambda v: v.value, reverse=True)
             else:
@@ -645,34 +932,62 @@ class SearchEngine:
 
     # -- hits
 
-    def _hits(self, state, q_all, q_any, relaxed, all_bits, some_bits, filtered_set, sort, page, per_page) -> list[Hit]:
-        """The page's hits: those matching all words first, then (relaxed) the others."""
+    def _hits(self, state, q_all, q_any, relaxed, all_bits, some_bits, filtered_set, sort, page, per_page):
+        """The page's hits, each story once (its other matching items as
+        also_reported_by): those matching all words first, then (relaxed) the
+        others; and how many results there are in all."""
         start, end = (page - 1) * per_page, page * per_page
-        total_all = all_bits.bit_count()
+        groups_all = state.results_count(all_bits)
         hits: list[Hit] = []
-        if start < total_all:
-            results = self._run(state, q_all, all_bits, filtered_set, None, sort, end)
-            hits += [self._hit(h, q_all, True) for h in results[start:end]]
-        if relaxed and end > total_all:
-            skip = max(0, start - total_all)
-            rest = some_bits & ~all_bits
-            results = self._run(state, q_any, rest, filtered_set, set(_docnums(all_bits)), sort, end - total_all)
-            hits += [self._hit(h, q_any, False) for h in results[skip : end - total_all]]
-        return hits
+        if start < groups_all:
+            leaders = self._leaders(state, q_all, all_bits, filtered_set, None, sort, end)
+            hits += [self._hit(state, h, q_all, True, all_bits) for h in leaders[start:end]]
+        rest = some_bits & ~all_bits if relaxed else 0
+        groups_rest = state.results_count(rest) if rest else 0
+        if rest and end > groups_all:
+            skip = max(0, start - groups_all)
+            leaders = self._leaders(state, q_any, rest, filtered_set, set(_docnums(all_bits)), sort, end - groups_all)
+            hits += [self._hit(state, h, q_any, False, rest) for h in leaders[skip:end - groups_all]]
+        return hits, groups_all + groups_rest
+
+    @staticmethod
+    def _leaders(state, query, bits, filtered_set, mask, sort, wanted):
+        """The first `wanted` results of `bits`, one Whoosh hit per story (its
+        best-ranked matching item); asks for more when copies took places."""
+        copies, story_of, _ = state.stories()
+        available = bits.bit_count()
+        limit = wanted
+        while True:
+            results = SearchEngine._run(state, query, bits, filtered_set, mask, sort, limit)
+            leaders, seen = [], set()
+            for n in range(len(results.top_n)):
+                story = story_of.get(results.top_n[n][1])
+                if story is None or story not in seen:
+                    seen.add(story)
+                    leaders.append(results[n])
+            if len(leaders) >= wanted or limit >= available:
+                return leaders
+            limit = min(available, 2 * limit + (wanted - len(leaders)))
 
     @staticmethod
     def _run(state, query, bits, filtered_set, mask, sort, limit):
         """Top `limit` documents of `bits`. By date: straight from a presorted
         docnum order (no scoring); by relevance: Whoosh's BM25F collector,
-        which skips low-scoring blocks, restricted to the filtered documents."""
+        which skips low-scoring blocks, restricted to the filtered documents;
+        relevance + recency: every match scored, then decayed by age."""
         searcher = state.searcher
-        if sort != "relevance":
+        if sort in ("newest", "oldest"):
             top = SearchEngine._first_by_date(state, bits, sort, limit)
             return Results(searcher, query, [(None, d) for d in top], highlighter=_WHOLE)
-        return searcher.search(query, filter=filtered_set, mask=mask, limit=limit)
+        words = _bare_words(query)
+        if words is not None:
+            return _top_by_word_scores(state, query, *words, bits, limit, sort == "recent")
+        if sort == "recent":
+            searcher = state.recency_searcher()
+        return _exact_top(searcher, query, limit, filtered_set, mask)
 
     @staticmethod
-    def _hit(hit, query, matched_all: bool) -> Hit:
+    def _hit(state, hit, query, matched_all: bool, bits: int) -> Hit:
         doc = hit["doc"]
         title_html = _WHOLE.highlight_hit(hit, "title", text=doc["title"], top=1, minscore=1)
         snippet = _WHOLE.highlight_hit(hit, "excerpt", text=doc["excerpt"], top=1, minscore=1)
@@ -695,7 +1010,26 @@ class SearchEngine:
             topics=tuple(doc["topics"]),
             score=round(score, 4) if isinstance(score, (int, float)) else None,
             matched_all=matched_all,
+            jurisdictions=tuple(doc.get("jurisdictions", ())),
+            regulators=tuple(doc.get("regulators", ())),
+            also_reported_by=SearchEngine._copies(state, hit.docnum, bits),
         )
+
+    @staticmethod
+    def _copies(state, docnum: int, bits: int) -> tuple[Report, ...]:
+        """The other matching items of this hit's story, newest first."""
+        _, story_of, _ = state.stories()
+        story = story_of.get(docnum)
+        if story is None:
+            return ()
+        others = state.term_bits("story", story) & bits & ~(1 << docnum)
+        found = []
+        for other in SearchEngine._first_by_date(state, others, "newest", 50):
+            doc = state.searcher.stored_fields(other)["doc"]
+            found.append(Report(id=doc["id"], title=doc["title"], url=doc["url"],
+                                provider=doc["provider"]["name"] or doc["provider"]["domain"],
+                                published=doc["published"]))
+        return tuple(found)
 
     # -- spelling, suggestions, items
 

@@ -17,8 +17,8 @@ from flask import Flask, Response, abort, jsonify, render_template, request, url
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from searchapp.search import (MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, SORTS, Filters, QueryError, ResultsPage,
-                              SearchEngine)
+from searchapp.search import (FACET_FIELDS, MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, RECENCY_HALF_LIFE_DAYS, SORTS,
+                              FacetValue, Filters, QueryError, ResultsPage, SearchEngine)
 
 ITEM_ID = re.compile(r"^[0-9a-f]{16}$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -26,6 +26,9 @@ CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 DEFAULT_PER_PAGE = 10
 FEED_ENTRIES = 30
 ATOM = "http://www.w3.org/2005/Atom"
+FACET_LABELS = {"topic": "Topic", "jurisdiction": "Jurisdiction", "regulator": "Regulator", "provider": "Provider",
+                "year": "Year"}
+SORT_LABELS = {"relevance": "Relevance", "recent": "Relevance + recency", "newest": "Newest", "oldest": "Oldest"}
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -48,7 +51,7 @@ class SearchParams:
         pairs: list[tuple[str, str]] = []
         if state.query:
             pairs.append(("q", state.query))
-        for facet in ("topic", "provider", "year"):
+        for facet in FACET_FIELDS:
             pairs += [(facet, v) for v in state.filters.values(facet)]
         if state.filters.date_from:
             pairs.append(("from", state.filters.date_from.isoformat()))
@@ -74,6 +77,70 @@ class SearchParams:
 
     def without_dates(self) -> str:
         return self.url(filters=replace(self.filters, date_from=None, date_to=None), page=1)
+
+    def period(self, start: dt.date, end: dt.date) -> str:
+        """The URL filtered to one period of the timeline (back to page 1)."""
+        return self.url(filters=replace(self.filters, date_from=start, date_to=end), page=1)
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str          # "2023-08" or "2023"
+    count: int
+    start: dt.date
+    end: dt.date
+    selected: bool      # the date filter is exactly this period
+
+
+@dataclass(frozen=True)
+class Timeline:
+    unit: str           # "month" or "year"
+    bars: tuple[Bar, ...]
+    peak: int
+
+    def describe(self) -> str:
+        """The chart's text alternative, in one sentence."""
+        first, last = self.bars[0].label, self.bars[-1].label
+        top = max(self.bars, key=lambda b: b.count)
+        total = sum(b.count for b in self.bars)
+        return (f"Matching items per {self.unit}, {first} to {last}: {total:,} in all; "
+                f"the most, {top.count:,}, in {top.label}.")
+
+
+TIMELINE_MONTHS_MAX = 36   # longer spans are drawn per year
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    following = dt.date(year + month // 12, month % 12 + 1, 1)
+    return following - dt.timedelta(days=1)
+
+
+def timeline(months: tuple[FacetValue, ...], filters: Filters) -> Timeline | None:
+    """Bars for the month facet: one per month (empty months included, so the
+    time axis is true), or one per year when the span is longer than three years."""
+    counted = {}
+    for value in months:
+        if value.count and re.fullmatch(r"\d{4}-\d{2}", value.value):
+            counted[(int(value.value[:4]), int(value.value[5:]))] = value.count
+    if not counted:
+        return None
+    (y0, m0), (y1, m1) = min(counted), max(counted)
+    span = (y1 - y0) * 12 + m1 - m0 + 1
+    chosen = (filters.date_from, filters.date_to)
+    bars = []
+    if span <= TIMELINE_MONTHS_MAX:
+        for n in range(span):
+            year, month = y0 + (m0 - 1 + n) // 12, (m0 - 1 + n) % 12 + 1
+            start, end = dt.date(year, month, 1), _month_end(year, month)
+            bars.append(Bar(f"{year}-{month:02d}", counted.get((year, month), 0), start, end, chosen == (start, end)))
+        unit = "month"
+    else:
+        for year in range(y0, y1 + 1):
+            count = sum(c for (y, _), c in counted.items() if y == year)
+            start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+            bars.append(Bar(str(year), count, start, end, chosen == (start, end)))
+        unit = "year"
+    return Timeline(unit, tuple(bars), max(b.count for b in bars))
 
 
 def _int(args, name: str, default: int, low: int, high: int) -> int:
@@ -106,7 +173,7 @@ def read_params(args) -> SearchParams:
     if sort not in SORTS:
         raise QueryError(f"'sort' must be one of {', '.join(SORTS)}")
     values = {f: tuple(dict.fromkeys(CONTROLS.sub("", v) for v in args.getlist(f) if v.strip()))
-              for f in ("topic", "provider", "year")}
+              for f in FACET_FIELDS}
     filters = Filters(**values, date_from=_date(args, "from"), date_to=_date(args, "to"))
     return SearchParams(
         query=" ".join(query.split()),
@@ -162,6 +229,10 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None) -> Flas
     app.jinja_env.filters["link"] = safe_link
     app.jinja_env.globals["MAX_QUERY_CHARS"] = MAX_QUERY_CHARS
     app.jinja_env.globals["status_text"] = status_text
+    app.jinja_env.globals["timeline"] = timeline
+    app.jinja_env.globals["FACET_LABELS"] = FACET_LABELS
+    app.jinja_env.globals["SORT_LABELS"] = SORT_LABELS
+    app.jinja_env.globals["RECENCY_HALF_LIFE_DAYS"] = RECENCY_HALF_LIFE_DAYS
 
     @app.after_request
     def security_headers(response: Response) -> Response:
@@ -287,7 +358,7 @@ def atom_feed(params: SearchParams, results: ResultsPage, root: str) -> bytes:
 
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     described = params.query or "all news"
-    chosen = [v for f in ("topic", "provider", "year") for v in params.filters.values(f)]
+    chosen = [v for f in FACET_FIELDS for v in params.filters.values(f)]
     if chosen:
         described += " (" + ", ".join(chosen) + ")"
     feed = ET.Element(f"{{{ATOM}}}feed")
@@ -327,6 +398,10 @@ _SEARCH_PARAMS = [
     {"name": "topic", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
     {"name": "provider", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
     {"name": "year", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
+    {"name": "jurisdiction", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True,
+     "description": "Plain English names, e.g. European Union, United States, California, China, France"},
+    {"name": "regulator", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True,
+     "description": "Usual short names, e.g. CNIL, FTC, EDPB"},
     {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
     {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
     {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS)}},
@@ -345,7 +420,14 @@ def openapi_spec() -> dict:
         "published": {"type": ["string", "null"], "format": "date-time"},
         "provider": {"type": "object", "properties": {"name": {"type": "string"}, "domain": {"type": "string"}}},
         "topics": {"type": "array", "items": {"type": "string"}}, "score": {"type": ["number", "null"]},
-        "matched_all": {"type": "boolean"}}}
+        "jurisdictions": {"type": "array", "items": {"type": "string"}},
+        "regulators": {"type": "array", "items": {"type": "string"}},
+        "matched_all": {"type": "boolean"},
+        "also_reported_by": {"type": "array", "description": "The same story's other matching items, newest first",
+                             "items": {"type": "object", "required": ["id", "title", "url", "provider"], "properties": {
+                                 "id": {"type": "string"}, "title": {"type": "string"}, "url": {"type": "string"},
+                                 "provider": {"type": "string"},
+                                 "published": {"type": ["string", "null"], "format": "date-time"}}}}}}
     error = {"description": "Bad parameters", "content": {"application/json": {"schema": {
         "type": "object", "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}}}}}
     return {
@@ -360,9 +442,13 @@ def openapi_spec() -> dict:
                     "properties": {
                         "query": {"type": "string"}, "total": {"type": "integer"},
                         "total_all_words": {"type": "integer"}, "relaxed": {"type": "boolean"},
+                        "grouped_total": {"type": "integer",
+                                          "description": "results listed, each story once (pages count these)"},
                         "page": {"type": "integer"}, "per_page": {"type": "integer"}, "pages": {"type": "integer"},
                         "results": {"type": "array", "items": hit},
-                        "facets": {"type": "object", "properties": {"topic": facet, "provider": facet, "year": facet}},
+                        "facets": {"type": "object", "properties": {
+                            **{name: facet for name in FACET_FIELDS},
+                            "month": {**facet, "description": "YYYY-MM, ascending: the timeline"}}},
                         "did_you_mean": {"type": ["string", "null"]}}}}}},
                     "400": error}}},
             "/api/suggest": {"get": {
@@ -374,7 +460,7 @@ def openapi_spec() -> dict:
                 "parameters": [{"name": "id", "in": "path", "required": True,
                                 "schema": {"type": "string", "pattern": ITEM_ID.pattern}}],
                 "responses": {"200": {"description": "The item"}, "404": {"description": "No such item"}}}},
-            "/feed.atom": {"get": {"summary": "Atom feed of a search, newest first", "parameters": _SEARCH_PARAMS[:6],
+            "/feed.atom": {"get": {"summary": "Atom feed of a search, newest first", "parameters": _SEARCH_PARAMS[:8],
                                    "responses": {"200": {"description": "Atom 1.0"}, "400": error}}},
             "/healthz": {"get": {"summary": "Liveness, item count and build time",
                                  "responses": {"200": {"description": "ok"}}}},

@@ -270,3 +270,40 @@ def test_xss_payloads_from_the_corpus_never_run(browser, xss_server, bypass_csp)
         assert page.locator("img, iframe, svg").count() == 0
     finally:
         context.close()
+
+
+def test_jurisdiction_facet_click_filters_by_place(page, sample_server):
+    page.goto(sample_server.base + "/search?q=privacy")
+    box = page.locator(".facet[data-facet=jurisdiction] input").first
+    value = box.get_attribute("value")
+    count = int(box.locator("xpath=../span[@class='count']").inner_text().replace(",", ""))
+    box.check()
+    expect(page).to_have_url(re.compile(r"jurisdiction="))
+    expect(page.locator("#status")).to_contain_text(f"{count:,} result")
+    assert query_of(page.url) == {"q": ["privacy"], "jurisdiction": [value]}
+    expected = sample_server.json(f"/api/search?q=privacy&jurisdiction={value}")[1]
+    assert hit_titles(page) == [h["title"] for h in expected["results"]]
+    assert all(value in h["jurisdictions"] for h in expected["results"])
+    assert page.locator(".chip", has_text=value).count() == 1
+
+
+def test_timeline_bar_click_filters_to_its_period(page, sample_server):
+    page.goto(sample_server.base + "/search?q=fine")
+    bars = page.locator(".timeline a.bar")
+    assert bars.count() > 1
+    expect(page.locator(".timeline svg")).to_be_visible()
+    busiest = max(range(bars.count()), key=lambda n: int(bars.nth(n).get_attribute("data-count")))
+    bar = bars.nth(busiest)
+    period, count = bar.get_attribute("data-period"), int(bar.get_attribute("data-count"))
+    bar.click()
+    expect(page).to_have_url(re.compile(r"from="))
+    expect(page.locator("#status")).to_contain_text(f"{count:,} result")
+    params = query_of(page.url)
+    assert params["from"][0].startswith(period) and params["to"][0].startswith(period)
+    # the chart stays whole and marks the chosen period; the date inputs follow
+    expect(page.locator(f".timeline a.bar.selected[data-period='{period}']")).to_have_count(1)
+    expect(page.locator("input[name=from]")).to_have_value(params["from"][0])
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "timeline.png"))
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/search\?q=fine$"))

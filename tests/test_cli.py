@@ -93,7 +93,7 @@ def test_search_json_has_the_api_shape(cli_index):
         assert set(hit["provider"]) == {"name", "domain"}
         assert isinstance(hit["topics"], list) and isinstance(hit["score"], float)
         assert "<mark>" in hit["snippet"] or "<mark>" in hit["title"] or hit["snippet"]
-    assert set(page["facets"]) == {"topic", "provider", "year"}
+    assert set(page["facets"]) == {"topic", "jurisdiction", "regulator", "provider", "year", "month"}
     for values in page["facets"].values():
         for value in values:
             assert set(value) == {"value", "count", "selected"} and value["count"] > 0
@@ -125,3 +125,18 @@ def test_search_errors_have_exit_codes(tmp_path, cli_index):
     assert missing.returncode == 1 and "no index in" in missing.stderr
     assert run("search", "x", "--limit", "1000", "--index", index_dir).returncode == 2
     assert run("search", "x", "--from", "yesterday", "--index", index_dir).returncode == 2
+
+
+def test_search_by_jurisdiction_and_regulator(cli_index):
+    index_dir, _ = cli_index
+    everything = json.loads(run("search", "--json", "--index", index_dir).stdout)
+    place = everything["facets"]["jurisdiction"][0]
+    done = run("search", "--jurisdiction", place["value"], "--json", "--limit", "100", "--index", index_dir)
+    assert done.returncode == 0, done.stderr
+    page = json.loads(done.stdout)
+    assert page["total"] == place["count"] and all(place["value"] in h["jurisdictions"] for h in page["results"])
+    regulator = everything["facets"]["regulator"][0]
+    text = run("search", "--regulator", regulator["value"], "--sort", "recent", "--index", index_dir)
+    assert text.returncode == 0 and f"*{regulator['value']} ({regulator['count']})" in text.stdout
+    assert "sorted by newest" in text.stdout  # no words: recency alone
+    assert run("search", "--sort", "sideways", "--index", index_dir).returncode == 2

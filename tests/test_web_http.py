@@ -37,7 +37,8 @@ def test_json_api_shape(shared_server):
         assert set(hit["provider"]) == {"name", "domain"}
         assert isinstance(hit["topics"], list) and isinstance(hit["score"], float)
     assert [h["score"] for h in page["results"]] == sorted((h["score"] for h in page["results"]), reverse=True)
-    assert set(page["facets"]) == {"topic", "provider", "year"}
+    assert list(page["facets"]) == ["topic", "jurisdiction", "regulator", "provider", "year", "month"]
+    assert all(set(h) >= {"jurisdictions", "regulators", "also_reported_by"} for h in page["results"])
     assert all(set(v) == {"value", "count", "selected"} for vs in page["facets"].values() for v in vs)
 
 
@@ -216,3 +217,57 @@ def test_corpus_text_is_escaped_and_bad_urls_are_not_links(hostile_server):
     _, _, body = hostile_server.get("/feed.atom?q=payload")
     entry = ET.fromstring(body).find(f"{ATOM}entry")
     assert entry.find(f"{ATOM}link[@rel='alternate']").get("href").startswith(hostile_server.base + "/item/")
+
+
+def test_jurisdiction_regulator_filters_and_timeline_over_http(shared_server):
+    _, base = shared_server.json("/api/search?q=privacy")
+    jurisdictions, regulators = counts(base, "jurisdiction"), counts(base, "regulator")
+    place, regulator = next(iter(jurisdictions)), next(iter(regulators))
+    _, picked = shared_server.json("/api/search?" + urlencode([("q", "privacy"), ("jurisdiction", place)]))
+    assert picked["total"] == jurisdictions[place] and picked["filters"]["jurisdiction"] == [place]
+    assert counts(picked, "jurisdiction") == jurisdictions            # disjunctive, like the others
+    assert all(place in h["jurisdictions"] for h in picked["results"])
+    _, both = shared_server.json("/api/search?" + urlencode(
+        [("q", "privacy"), ("jurisdiction", place), ("regulator", regulator)]))
+    assert both["total"] == counts(picked, "regulator").get(regulator, 0)
+    months = counts(base, "month")
+    assert sum(months.values()) <= base["total"] and all(len(m) == 7 for m in months)
+    # the HTML page draws the same months as bars, each a link to its period
+    status, _, body = shared_server.get("/search?q=privacy")
+    soup = BeautifulSoup(body, "html.parser")
+    bars = soup.select(".timeline a.bar")
+    assert status == 200 and bars
+    drawn = {b["data-period"]: int(b["data-count"]) for b in bars}
+    if all(len(p) == 7 for p in drawn):            # per month
+        assert {p: c for p, c in drawn.items() if c} == months
+    else:                                           # per year, for long spans
+        assert {p: c for p, c in drawn.items() if c} == {y: c for y, c in counts(base, "year").items() if c}
+    label = soup.select_one(".timeline svg")["aria-labelledby"]
+    assert "in all" in soup.find(id=label).get_text()        # the text alternative
+    first = parse_qs(urlsplit(bars[0]["href"]).query)
+    assert first["q"] == ["privacy"] and first["from"][0] <= first["to"][0]
+    facet_names = [f["data-facet"] for f in soup.select("fieldset.facet[data-facet]")]
+    assert facet_names[:3] == ["topic", "jurisdiction", "regulator"]
+
+
+def test_story_copies_show_once_over_http(tmp_path):
+    root = tmp_path / "corpus"
+    story = dict(title="Dutch regulator fines Uber 290 million euros over driver data transfers",
+                 excerpt="The Autoriteit Persoonsgegevens says Uber moved European drivers' data to the US.")
+    write_news(root, "a.md", **story, provider={"name": "Wire & <Sons>", "domain": "wire.example"},
+               publishedDateTime="2024-08-26T09:00:00Z")
+    write_news(root, "b.md", **story, provider={"name": "Daily", "domain": "daily.example"},
+               publishedDateTime="2024-08-26T15:00:00Z", webUrl="javascript:alert(1)")
+    index_dir = tmp_path / "index"
+    build_index(read_corpus(root), index_dir)
+    with running_server(index_dir) as server:
+        _, page = server.json("/api/search?q=uber+fine")
+        assert page["total"] == 2 and page["grouped_total"] == 1 and len(page["results"]) == 1
+        (hit,) = page["results"]
+        assert len(hit["also_reported_by"]) == 1
+        _, _, body = server.get("/search?q=uber+fine")
+        soup = BeautifulSoup(body, "html.parser")
+        also = soup.select_one(".hit .also")
+        assert also is not None and "Daily" in also.get_text()          # the newer copy is the one listed
+        assert [a["href"] for a in also.select("a")] == [f"/item/{hit['also_reported_by'][0]['id']}"]  # not javascript:
+        assert "<Sons>" not in body.decode() and "Wire &amp;" in body.decode()   # escaped (the reader drops the tag)

@@ -120,11 +120,12 @@
     const link = e.target.closest("a[data-nav]");
     if (!link || e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
     e.preventDefault();
-    const params = new URLSearchParams(link.search);
+    // getAttribute: SVG links (the timeline's bars) have no .search
+    const params = new URL(link.getAttribute("href"), location.href).searchParams;
     input.value = params.get("q") || "";
     typingEntry = false;
     load(params, "push").then(() => {
-      if (link.rel === "next" || link.rel === "prev" || /page=/.test(link.search)) {
+      if (link.rel === "next" || link.rel === "prev" || params.has("page")) {
         document.getElementById("results")?.focus({ preventScroll: false });
       }
     });

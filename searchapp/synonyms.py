@@ -1,0 +1,38 @@
+"""Synonyms: names our users type for the same thing.
+
+A compliance officer types "BIPA", a journalist writes "Biometric Information
+Privacy Act"; one says "face recognition", another "facial recognition". Each
+group below lists forms that name one thing; a query that contains one form
+also finds the others (search.py expands bare words, never quoted phrases).
+Regulators' names and unambiguous acronyms come from the gazetteer, so the
+facet and the query expansion agree on what "CNIL" or "FTC" means.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from searchapp.gazetteer import regulator_synonyms
+
+# Laws and technologies, curated. Each form is a whole word or phrase; case
+# does not matter (query words are lowercased and stemmed before comparing).
+CURATED: tuple[tuple[str, ...], ...] = (
+    ("BIPA", "Biometric Information Privacy Act"),
+    ("GDPR", "General Data Protection Regulation"),
+    ("CCPA", "California Consumer Privacy Act"),
+    ("CPRA", "California Privacy Rights Act"),
+    ("COPPA", "Children's Online Privacy Protection Act"),
+    ("HIPAA", "Health Insurance Portability and Accountability Act"),
+    ("PIPL", "Personal Information Protection Law"),
+    ("DSA", "Digital Services Act"),
+    ("DMA", "Digital Markets Act"),
+    ("AI Act", "Artificial Intelligence Act"),
+    ("facial recognition", "face recognition"),
+    ("driverless", "self-driving", "autonomous vehicle", "autonomous car"),
+)
+
+
+@lru_cache(maxsize=1)
+def synonym_groups() -> tuple[tuple[str, ...], ...]:
+    """The curated groups, then one group per regulator (name, full name, acronyms)."""
+    return CURATED + tuple(group for group in regulator_synonyms() if len(group) > 1)
