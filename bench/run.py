@@ -171,47 +171,28 @@ def dir_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 1e6
 
 
-def peak_rss_mb(pid: int) -> float | None:
+def status_mb(pid: int, key: str) -> float | None:
+    """A memory figure of /proc/PID/status in MB: VmHWM (peak RSS, which also
+    counts the index's mmapped file pages, shared page cache) or RssAnon
+    (private heap now: what a worker really costs)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         return None
     return None
 
 
-def anon_mb(pid: int) -> float | None:
-    """Private heap memory now (RssAnon): what a worker really costs. Peak RSS
-    (VmHWM) also counts the index's mmapped file pages, shared page cache."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def worker_anon_mb(pid: int) -> float | None:
+def workers_mb(pid: int, key: str) -> float | None:
+    """The largest figure among a server's worker processes (or its own without workers)."""
     try:
         children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
                     for c in (t / "children").read_text().split()]
     except OSError:
         children = []
-    sizes = [size for size in map(anon_mb, children or [pid]) if size is not None]
+    sizes = [size for size in (status_mb(p, key) for p in children or [pid]) if size is not None]
     return max(sizes) if sizes else None
-
-
-def worker_peak_mb(pid: int) -> float | None:
-    """The largest peak RSS among a server's worker processes (or its own without workers)."""
-    try:
-        children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
-                    for c in (t / "children").read_text().split()]
-    except OSError:
-        children = []
-    peaks = [peak for peak in map(peak_rss_mb, children or [pid]) if peak is not None]
-    return max(peaks) if peaks else None
 
 
 def wait_http(port: int, path: str, proc: subprocess.Popen, timeout: float = 600) -> None:
@@ -394,8 +375,8 @@ def bench_size(size: int, args, work: Path) -> dict:
                 prefixes = suggest_prefixes(queries)
                 suggest = http_load(port, ["/api/suggest?" + urlencode({"q": p}) for p in prefixes], 1)
                 out["http"]["suggest"] = suggest
-            out["http"][f"ours_c{concurrency}"]["server_peak_mb"] = worker_peak_mb(proc.pid)
-            out["http"][f"ours_c{concurrency}"]["server_anon_mb"] = worker_anon_mb(proc.pid)
+            out["http"][f"ours_c{concurrency}"]["server_peak_mb"] = workers_mb(proc.pid, "VmHWM")
+            out["http"][f"ours_c{concurrency}"]["server_anon_mb"] = workers_mb(proc.pid, "RssAnon")
         finally:
             stop(proc)
         log(f"[{size:,}] ours HTTP c{concurrency}: p95 {out['http'][f'ours_c{concurrency}']['p95']:.1f} ms")
@@ -407,8 +388,8 @@ def bench_size(size: int, args, work: Path) -> dict:
                 ds_paths = [urlsplit(peers.datasette_url(proc.base, q))._replace(scheme="", netloc="").geturl()
                             for q in queries]
                 out["http"][f"datasette_c{concurrency}"] = http_load(port, ds_paths, concurrency)
-                out["http"][f"datasette_c{concurrency}"]["server_peak_mb"] = peak_rss_mb(proc.pid)
-                out["http"][f"datasette_c{concurrency}"]["server_anon_mb"] = anon_mb(proc.pid)
+                out["http"][f"datasette_c{concurrency}"]["server_peak_mb"] = status_mb(proc.pid, "VmHWM")
+                out["http"][f"datasette_c{concurrency}"]["server_anon_mb"] = status_mb(proc.pid, "RssAnon")
             finally:
                 stop(proc)
             log(f"[{size:,}] datasette HTTP c{concurrency}: p95 {out['http'][f'datasette_c{concurrency}']['p95']:.1f} ms")

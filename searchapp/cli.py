@@ -86,8 +86,9 @@ def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = F
         change = f"{info.added:,} added, {info.updated:,} updated, {info.removed:,} removed"
     else:
         change = "full rebuild"
+    items = f"{info.items:,} item{'' if info.items == 1 else 's'}"
     click.echo(
-        f"Read {info.files_read:,} files ({info.files_parsed:,} parsed), indexed {info.items:,} items ({change}), "
+        f"Read {info.files_read:,} files ({info.files_parsed:,} parsed), indexed {items} ({change}), "
         f"skipped {skipped:,} file{'s' if skipped != 1 else ''} in {info.seconds:.1f} s "
         f"-> {index_dir / info.generation}"
     )

@@ -63,7 +63,7 @@ def test_broken_files_are_reported_and_the_rest_indexed(tmp_path):
     done = run("index", "--corpus", corpus, "--index", tmp_path / "ix")
     assert done.returncode == 0
     assert "skipped bad.md: field 'topics' must be a list of names" in done.stderr
-    assert "indexed 1 items (full rebuild), skipped 1 file" in done.stdout
+    assert "indexed 1 item (full rebuild), skipped 1 file" in done.stdout
     assert json.loads(run("search", "good", "--json", "--index", tmp_path / "ix").stdout)["total"] == 1
 
 

@@ -163,4 +163,4 @@ def test_a_second_reindex_waits_a_bounded_time_then_names_the_holder(tmp_path):
         time.sleep(0.7)
     out, err = later.communicate(timeout=60)
     assert later.returncode == 0, err
-    assert "indexed 1 items" in out
+    assert "indexed 1 item " in out
