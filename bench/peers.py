@@ -529,8 +529,7 @@ def naive_build(items, index_dir: str | Path) -> None:
     process, default memory, one segment), add_document per item, commit."""
     from whoosh import index as whoosh_index
 
-    from searchapp.indexer import item_document, make_schema
-    from searchapp.stories import story_groups
+    from searchapp.indexer import item_document, make_schema, story_groups
 
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)

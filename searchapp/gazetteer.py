@@ -380,7 +380,11 @@ def _synonym_group(entry: dict) -> tuple[str, ...]:
     name = _clean(entry["name"])
     full_name = _clean(entry.get("full_name") or "")
     own_words = {_stem(w) for w in re.findall(r"[\w'.-]+", f"{name} {full_name}")}
-    group, seen = [], set()
+    # Names that need context to mean this body ("SEC", "MOST") would widen a
+    # query to every item with the common word: never a synonym.
+    ambiguous = {_clean(a["alias"] if isinstance(a, dict) else a).casefold()
+                 for a in entry.get("ambiguous_aliases") or ()}
+    group, seen = [], set(ambiguous)
     for i, form in enumerate([name, full_name] + [_clean(a) for a in entry.get("aliases") or ()]):
         key = form.casefold()
         if len(form) < 3 or key in seen or "(" in form:

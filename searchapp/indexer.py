@@ -19,6 +19,7 @@ import pickle
 import secrets
 import shutil
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -31,7 +32,7 @@ from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from searchapp.gazetteer import GAZETTEER_VERSION, tag_item
 from searchapp.reader import (BadFile, Corpus, check_inside, FileRecord, FileState, NewsItem, Problem, content_hash,
                               item_id, list_news_files, merge_records, parse_bytes, read_bytes, stat_file)
-from searchapp.stories import story_groups
+from searchapp.stories import story_groups as _story_groups
 
 def _remember_missing_columns() -> None:
     """Whoosh asks the file system whether a length column exists for every
@@ -172,6 +173,14 @@ def fingerprint(item: NewsItem, story: str) -> str:
     pure function of the item and its story id (the tagging's version is in
     FORMAT), and a dataclass repr shows every field."""
     return hashlib.sha1(f"{item!r}\x00{story}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def story_groups(items) -> dict[str, str]:
+    """item id -> story id, "" for an item that has no copies (most items):
+    only items with copies carry a `story` value in the index."""
+    groups = _story_groups(items)
+    sizes = Counter(groups.values())
+    return {item_id: story if sizes[story] > 1 else "" for item_id, story in groups.items()}
 
 
 def story_input(item: NewsItem) -> NewsItem:
@@ -457,8 +466,8 @@ def _write_parts(building: Path, entries: list[tuple[NewsItem, str]], progress):
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)
     _PARTS[:] = parts
+    processes = [context.Process(target=_write_part, args=(n, counter), daemon=True) for n in range(WORKERS)]
     try:
-        processes = [context.Process(target=_write_part, args=(n, counter), daemon=True) for n in range(WORKERS)]
         for process in processes:
             process.start()
 
@@ -482,6 +491,10 @@ def _write_parts(building: Path, entries: list[tuple[NewsItem, str]], progress):
             raise IndexerError(f"an index writer process failed (exit status {failed[0]})")
     finally:
         _PARTS.clear()
+        for process in processes:
+            if process.is_alive():  # the build failed or was interrupted: stop the writers first
+                process.terminate()
+                process.join()
     segments = []
     for folder, _ in parts:
         for segment in TOC.read(FileStorage(str(folder)), "MAIN").segments:

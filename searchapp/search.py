@@ -47,7 +47,7 @@ RELAX_BELOW = 10          # fewer items than this match all words -> list those 
 SUGGEST_CANDIDATES = 12   # completions ranked by co-occurrence with the earlier words
 RESULT_CACHE_SIZE = 512   # results pages kept per engine (a page with facets is ~10-20 kB)
 TERM_CACHE_SIZE = 2048    # word bitmaps kept per generation (N/8 bytes each: 37 kB at 300,000 items)
-SCORE_CACHE_SIZE = 256    # words' score maps kept per generation (~100 B per document that has the word)
+SCORE_CACHE_SIZE = 2_000_000  # documents in the words' score maps kept per generation (~100 B each: ~200 MB)
 FACET_LIMIT = 30          # values shown per facet (selected values always are)
 SORTS = ("relevance", "recent", "newest", "oldest")
 RECENCY_HALF_LIFE_DAYS = 180  # "recent": a BM25 score halves for every 180 days of age
@@ -339,7 +339,7 @@ def _expand_synonyms(query: Q.Query, groups: dict[int, tuple[Q.Query, ...]]) -> 
                 if tuple(children[n:n + len(key)]) == key:
                     original = Q.And(list(key)) if len(key) > 1 else key[0]
                     group = Q.Or([original, *others])
-                    groups[id(group)] = tuple(q for q in key if _is_plain_word(q)) + others
+                    groups[id(group)] = key + others
                     out.append(group)
                     n += len(key)
                     break
@@ -352,6 +352,12 @@ def _expand_synonyms(query: Q.Query, groups: dict[int, tuple[Q.Query, ...]]) -> 
             group = Q.Or([query, *others])
             groups[id(group)] = (query, *others)
             return group
+    texts = list(dict.fromkeys(t.text for t in query.subqueries)) if _is_plain_word(query) else []
+    if len(texts) > 1 and query.subqueries == [Q.Term(f, t) for t in texts for f in TEXT_FIELDS]:
+        # "gdpr OR ccpa": the parser flattened the words into one Or of terms
+        words = [Q.Or([Q.Term(f, t) for f in TEXT_FIELDS]) for t in texts]
+        expanded = [_expand_synonyms(word, groups) for word in words]
+        return query if expanded == words else Q.Or(expanded)
     if isinstance(query, Q.Or) and not _is_plain_word(query):
         return Q.Or([_expand_synonyms(child, groups) for child in query.subqueries])
     if isinstance(query, Q.Not):
@@ -474,8 +480,8 @@ def _top_by_word_scores(state, query, words, every, bits, limit, recent):
     else:
         scored = ((sum(m.get(d, 0.0) for m in maps), d) for d in docs)
     if recent:
-        factor = state.decay()
-        scored = ((score * factor(d), d) for score, d in scored)
+        factors = state.decay()
+        scored = ((score * factors[d], d) for score, d in scored)
     top = heapq.nsmallest(limit, ((-score, d) for score, d in scored))
     return Results(state.searcher, query, [(-negative, d) for negative, d in top], highlighter=_WHOLE)
 
@@ -493,9 +499,18 @@ def _bits(docnums) -> int:
     return int.from_bytes(array, "little")
 
 
+def _bytes(bits: int) -> bytes:
+    """A bitmap as bytes, for testing many single bits (a shift of a big int costs its size)."""
+    return bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+
+
+def _has(data: bytes, doc: int) -> bool:
+    return doc >> 3 < len(data) and data[doc >> 3] >> (doc & 7) & 1
+
+
 def _docnums(bits: int) -> list[int]:
     """A bitmap int -> its docnums, ascending (skips empty bytes quickly)."""
-    data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+    data = _bytes(bits)
     found = []
     start = 0
     while True:
@@ -513,11 +528,14 @@ def _docnums(bits: int) -> list[int]:
 
 
 class _Lru(dict):
-    """A small thread-safe LRU cache (GIL-atomic dict operations, a lock for eviction)."""
+    """A small thread-safe LRU cache (GIL-atomic dict operations, a lock for
+    eviction). `size` bounds the entries, or with `weigh` their total weight."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, weigh=None):
         super().__init__()
         self.size = size
+        self.weigh = weigh
+        self.weight = 0
         self.lock = threading.Lock()
 
     def get_fresh(self, key):
@@ -528,10 +546,21 @@ class _Lru(dict):
 
     def put(self, key, value) -> None:
         with self.lock:
+            if self.weigh is None:
+                self[key] = value
+                while len(self) > self.size:
+                    try:
+                        del self[next(iter(self))]
+                    except (KeyError, StopIteration, RuntimeError):
+                        break
+                return
+            old = self.pop(key, None)
+            self.weight += self.weigh(value) - (self.weigh(old) if old is not None else 0)
             self[key] = value
-            while len(self) > self.size:
+            while self.weight > self.size and len(self) > 1:
                 try:
-                    del self[next(iter(self))]
+                    oldest = next(iter(self))
+                    self.weight -= self.weigh(self.pop(oldest))
                 except (KeyError, StopIteration, RuntimeError):
                     break
 
@@ -540,26 +569,21 @@ class _RecencyBM25F(scoring.BM25F):
     """BM25F times 0.5 ** (age / half-life), age counted from the newest item.
 
     Multiplying by an exponential decay ranks the same whatever the reference
-    date; the newest item is used so that scores stay put as days pass.
-    Undated items get the decay of a ten-year-old item."""
+    date; the newest item (or now, if an item claims a later date) is used so
+    that scores stay put as days pass. Undated items get the decay of a
+    ten-year-old item; ages are capped at 1,000 half-lives (no underflow to 0)."""
 
     use_final = True
 
-    def __init__(self, column, reference: int):
+    def __init__(self, factors: list[float]):
         super().__init__()
-        self.column, self.reference = column, reference
-        self.per_second = 1 / (RECENCY_HALF_LIFE_DAYS * 86400)
-
-    def factor(self, docnum: int) -> float:
-        key = self.column[docnum]
-        age = 10 * 365 * 86400 if key == NO_DATE_KEY else max(0, self.reference + key)
-        return 0.5 ** (age * self.per_second)
+        self.factors = factors
 
     def final(self, searcher, docnum, score):
-        return score * self.factor(docnum)
+        return score * self.factors[docnum]
 
 
-_PINNED_FIELDS = frozenset((*FACET_FIELDS.values(), "f_month", "story"))
+_PINNED_FIELDS = frozenset((*FACET_FIELDS.values(), "f_month"))
 
 
 class _SearcherState:
@@ -573,10 +597,17 @@ class _SearcherState:
         reader = self.searcher.reader()
         # Bitmaps depend only on the generation's docnums: threads reading the
         # same generation share them (`shared`), so each is computed once.
-        shared = {} if shared is None else shared
-        if "live" not in shared:
-            shared.update(live=_bits(reader.all_doc_ids()), facet_terms={}, terms=_Lru(TERM_CACHE_SIZE),
-                          values={}, queries=_Lru(1024), order={})
+        shared = {"lock": threading.Lock()} if shared is None else shared
+        with shared["lock"]:  # the first thread of a generation sets it up; the others wait for it
+            if "live" not in shared:
+                shared.update(live=_bits(reader.all_doc_ids()), facet_terms={}, terms=_Lru(TERM_CACHE_SIZE),
+                              values={}, queries=_Lru(1024), order={}, scores=_Lru(SCORE_CACHE_SIZE, weigh=len))
+            self._setup(index, shared)
+            if not shared.get("warm"):
+                self.warm()
+                shared["warm"] = True
+
+    def _setup(self, index, shared: dict) -> None:
         self.live: int = shared["live"]
         # Facet values' bitmaps are kept for the generation's life; words' in an LRU (bounded memory).
         self._facet_terms: dict[tuple[str, str], int] = shared["facet_terms"]
@@ -584,12 +615,9 @@ class _SearcherState:
         self._values: dict[str, list[str]] = shared["values"]
         self._queries: _Lru = shared["queries"]
         self._order: dict = shared["order"]
-        self._scores: _Lru = shared.setdefault("scores", _Lru(SCORE_CACHE_SIZE))
+        self._scores: _Lru = shared["scores"]
         # Spelling fields this index has (an index built by an older version may lack some).
         self.spelling = tuple(f for f in SPELLING_FIELDS if f in index.schema)
-        if not shared.get("warm"):
-            self.warm()
-            shared["warm"] = True
 
     def warm(self) -> None:
         """Compute, once per generation, what every search needs: the bitmap of
@@ -610,7 +638,9 @@ class _SearcherState:
         bits = self._facet_terms.get(key) if pinned else self._terms.get_fresh(key)
         if bits is None:
             reader = self.searcher.reader()
-            if reader.has_deletions() or (fieldname, value) not in reader:
+            if (fieldname, value) not in reader:
+                return 0  # never pinned: a request may send any value
+            if reader.has_deletions():
                 ids = (d for d in self.searcher.docs_for_query(Q.Term(fieldname, value)))
             else:
                 ids = reader.postings(fieldname, value).all_ids()
@@ -714,7 +744,6 @@ class _SearcherState:
                 avgfl = searcher.avg_field_length(fieldname) or 1
                 lengths = self.lengths(fieldname)
                 B, K1 = weighting.B, weighting.K1
-                norm = K1 * (1 - B)
                 for leaf, offset in searcher.leaf_searchers():
                     reader = leaf.reader()
                     if (fieldname, text) in reader:
@@ -730,45 +759,70 @@ class _SearcherState:
         self._scores.put(text, scores)
         return scores
 
-    def decay(self):
-        """docnum -> the recency factor of "relevance + recency"."""
-        return self.recency_searcher().weighting.factor
-
     # -- stories: items of one story share a `story` value (singletons have none)
 
-    def stories(self) -> tuple[int, dict[int, str], dict[str, int]]:
-        """(bitmap of every story member but one per story, docnum -> story id,
-        story id -> that one member's docnum), once per generation."""
+    def stories(self) -> tuple[int, dict[int, str], dict[str, tuple[int, ...]]]:
+        """(bitmap of every story member but the first of each story, docnum ->
+        story id, story id -> its live members), once per generation. One pass
+        over the story column; only items with copies have a value."""
         if "stories" not in self._order:
-            copies, story_of, head = 0, {}, {}
-            for story in self.values("story"):
-                bits = self.term_bits("story", story)
-                if bits:
-                    members = _docnums(bits)
-                    head[story] = members[0]
-                    story_of.update((d, story) for d in members)
-                    copies |= bits & ~(1 << members[0])
-            self._order["stories"] = (copies, story_of, head)
+            members: dict[str, list[int]] = {}
+            live = _bytes(self.live)
+            for leaf, offset in self.searcher.leaf_searchers():
+                reader = leaf.reader()
+                if not reader.has_column("story"):  # a segment where no item has copies
+                    continue
+                column = reader.column_reader("story")
+                for docnum in range(reader.doc_count_all()):
+                    story = column[docnum]
+                    if story and _has(live, offset + docnum):
+                        members.setdefault(story, []).append(offset + docnum)
+            members = {story: tuple(docs) for story, docs in members.items() if len(docs) > 1}
+            story_of = {d: story for story, docs in members.items() for d in docs}
+            copies = _bits(d for docs in members.values() for d in docs[1:])
+            self._order["stories"] = (copies, story_of, members)
         return self._order["stories"]
 
     def results_count(self, bits: int) -> int:
         """Matching items, each story's copies counted once."""
-        copies, story_of, head = self.stories()
+        copies, story_of, members = self.stories()
         matched_copies = bits & copies
         if not matched_copies:
             return bits.bit_count()
-        extra = {story_of[d] for d in _docnums(matched_copies) if not bits >> head[story_of[d]] & 1}
+        matched = _bytes(bits)
+        extra = {story_of[d] for d in _docnums(matched_copies) if not _has(matched, members[story_of[d]][0])}
         return (bits & ~copies).bit_count() + len(extra)
+
+    def story_members(self, bits: int) -> int:
+        """Every member of the stories that have a member in `bits`."""
+        _, story_of, members = self.stories()
+        found = {story_of[d] for d in _docnums(bits & self._story_docs()) if d in story_of}
+        return _bits(d for story in found for d in members[story])
+
+    def _story_docs(self) -> int:
+        if "story-docs" not in self._order:
+            self._order["story-docs"] = _bits(self.stories()[1])
+        return self._order["story-docs"]
+
+    def decay(self) -> list[float]:
+        """docnum -> the recency factor of "relevance + recency", once per generation."""
+        if "decay" not in self._order:
+            column = self.searcher.reader().column_reader("newest_key")
+            keys = [column[d] for d in range(self.searcher.reader().doc_count_all())]
+            dated = [-k for k in keys if k != NO_DATE_KEY]
+            reference = min(max(dated), int(time.time())) if dated else 0
+            half_life = RECENCY_HALF_LIFE_DAYS * 86400
+            self._order["decay"] = [
+                0.5 ** min(1000.0, (10 * 365 * 86400 if k == NO_DATE_KEY else max(0, reference + k)) / half_life)
+                for k in keys]
+        return self._order["decay"]
 
     def recency_searcher(self):
         """A second searcher on the same reader whose scores decay with age."""
         if not hasattr(self, "_recency"):
             from whoosh.searching import Searcher
 
-            column = self.searcher.reader().column_reader("newest_key")
-            newest = self.order("newest")
-            reference = -column[newest[0]] if newest and column[newest[0]] != NO_DATE_KEY else 0
-            self._recency = Searcher(self.searcher.reader(), weighting=_RecencyBM25F(column, reference),
+            self._recency = Searcher(self.searcher.reader(), weighting=_RecencyBM25F(self.decay()),
                                      closereader=False, fromindex=self.index)
         return self._recency
 
@@ -824,7 +878,7 @@ class SearchEngine:
         """The bitmap caches of one generation (older generations' are dropped)."""
         with self._shared_lock:
             if self._shared_key != (generation, key):
-                self._shared_key, self._shared = (generation, key), {}
+                self._shared_key, self._shared = (generation, key), {"lock": threading.Lock()}
             return self._shared
 
     def close(self) -> None:
@@ -883,7 +937,7 @@ class SearchEngine:
 
         facets = self._facets(state, filters, base, group_bits)
         scored = sort in ("relevance", "recent")
-        filtered_set = set(_docnums(filtered)) if groups and scored else None
+        filtered_set = filtered if groups and scored else None   # a bitmap; a set only if Whoosh scores
         hits, grouped = self._hits(state, q_all, q_any, relaxed, base_all & filtered, base & filtered, filtered_set,
                                    sort, page, per_page)
         return ResultsPage(
@@ -938,15 +992,17 @@ class SearchEngine:
         others; and how many results there are in all."""
         start, end = (page - 1) * per_page, page * per_page
         groups_all = state.results_count(all_bits)
+        # A story with a copy among the all-words items is listed there once,
+        # with its other matching copies, and not again among the others.
+        rest = some_bits & ~all_bits & ~state.story_members(all_bits) if relaxed else 0
         hits: list[Hit] = []
         if start < groups_all:
             leaders = self._leaders(state, q_all, all_bits, filtered_set, None, sort, end)
-            hits += [self._hit(state, h, q_all, True, all_bits) for h in leaders[start:end]]
-        rest = some_bits & ~all_bits if relaxed else 0
+            hits += [self._hit(state, h, q_all, True, some_bits if relaxed else all_bits) for h in leaders[start:end]]
         groups_rest = state.results_count(rest) if rest else 0
         if rest and end > groups_all:
             skip = max(0, start - groups_all)
-            leaders = self._leaders(state, q_any, rest, filtered_set, set(_docnums(all_bits)), sort, end - groups_all)
+            leaders = self._leaders(state, q_any, rest, filtered_set, all_bits, sort, end - groups_all)
             hits += [self._hit(state, h, q_any, False, rest) for h in leaders[skip:end - groups_all]]
         return hits, groups_all + groups_rest
 
@@ -955,19 +1011,18 @@ class SearchEngine:
         """The first `wanted` results of `bits`, one Whoosh hit per story (its
         best-ranked matching item); asks for more when copies took places."""
         copies, story_of, _ = state.stories()
-        available = bits.bit_count()
-        limit = wanted
-        while True:
-            results = SearchEngine._run(state, query, bits, filtered_set, mask, sort, limit)
-            leaders, seen = [], set()
-            for n in range(len(results.top_n)):
-                story = story_of.get(results.top_n[n][1])
-                if story is None or story not in seen:
-                    seen.add(story)
-                    leaders.append(results[n])
-            if len(leaders) >= wanted or limit >= available:
-                return leaders
-            limit = min(available, 2 * limit + (wanted - len(leaders)))
+        # Copies can take at most as many places as there are matching copies.
+        limit = min(bits.bit_count(), wanted + (bits & copies).bit_count())
+        results = SearchEngine._run(state, query, bits, filtered_set, mask, sort, limit)
+        leaders, seen = [], set()
+        for n in range(len(results.top_n)):
+            story = story_of.get(results.top_n[n][1])
+            if story is None or story not in seen:
+                seen.add(story)
+                leaders.append(results[n])
+                if len(leaders) >= wanted:
+                    break
+        return leaders
 
     @staticmethod
     def _run(state, query, bits, filtered_set, mask, sort, limit):
@@ -984,7 +1039,9 @@ class SearchEngine:
             return _top_by_word_scores(state, query, *words, bits, limit, sort == "recent")
         if sort == "recent":
             searcher = state.recency_searcher()
-        return _exact_top(searcher, query, limit, filtered_set, mask)
+        # Filtered or second-tier: `bits` is exactly the set to rank.
+        allow = set(_docnums(bits)) if filtered_set is not None or mask is not None else None
+        return _exact_top(searcher, query, limit, allow, None)
 
     @staticmethod
     def _hit(state, hit, query, matched_all: bool, bits: int) -> Hit:
@@ -1018,11 +1075,12 @@ class SearchEngine:
     @staticmethod
     def _copies(state, docnum: int, bits: int) -> tuple[Report, ...]:
         """The other matching items of this hit's story, newest first."""
-        _, story_of, _ = state.stories()
+        _, story_of, members = state.stories()
         story = story_of.get(docnum)
         if story is None:
             return ()
-        others = state.term_bits("story", story) & bits & ~(1 << docnum)
+        matched = _bytes(bits)
+        others = _bits(d for d in members[story] if d != docnum and _has(matched, d))
         found = []
         for other in SearchEngine._first_by_date(state, others, "newest", 50):
             doc = state.searcher.stored_fields(other)["doc"]
@@ -1137,7 +1195,7 @@ class SearchEngine:
         """The first `limit` documents of a bitmap in date order, without scoring."""
         if bits.bit_count() <= 2000:  # few: sort them
             return sorted(_docnums(bits), key=state.position(sort).__getitem__)[:limit]
-        data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")  # many: walk the order
+        data = _bytes(bits)  # many: walk the order
         size = len(data) * 8
         top = []
         for d in state.order(sort):

@@ -10,9 +10,17 @@ facet and the query expansion agree on what "CNIL" or "FTC" means.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
+from whoosh.analysis import STOP_WORDS
+
 from searchapp.gazetteer import regulator_synonyms
+
+# Stop words that only join a name's words ("Department of Justice"); any other
+# stop word in a name would fall away from the query: "US House" becomes any
+# "house", so such a form is not used.
+FUNCTION_WORDS = frozenset("of and the for on in to a an".split())
 
 # Laws and technologies, curated. Each form is a whole word or phrase; case
 # does not matter (query words are lowercased and stemmed before comparing).
@@ -35,4 +43,13 @@ CURATED: tuple[tuple[str, ...], ...] = (
 @lru_cache(maxsize=1)
 def synonym_groups() -> tuple[tuple[str, ...], ...]:
     """The curated groups, then one group per regulator (name, full name, acronyms)."""
-    return CURATED + tuple(group for group in regulator_synonyms() if len(group) > 1)
+    groups = []
+    for group in CURATED + regulator_synonyms():
+        usable = tuple(form for form in group if _keeps_its_words(form))
+        if len(usable) > 1:
+            groups.append(usable)
+    return tuple(groups)
+
+
+def _keeps_its_words(form: str) -> bool:
+    return all(w not in STOP_WORDS or w in FUNCTION_WORDS for w in re.findall(r"\w+", form.lower()))

@@ -108,9 +108,12 @@ class Timeline:
 
 
 TIMELINE_MONTHS_MAX = 36   # longer spans are drawn per year
+TIMELINE_YEARS_MAX = 40    # and at most the 40 latest years (a stray year-1 date must not draw 2,000 bars)
 
 
 def _month_end(year: int, month: int) -> dt.date:
+    if (year, month) == (9999, 12):
+        return dt.date.max
     following = dt.date(year + month // 12, month % 12 + 1, 1)
     return following - dt.timedelta(days=1)
 
@@ -135,7 +138,7 @@ def timeline(months: tuple[FacetValue, ...], filters: Filters) -> Timeline | Non
             bars.append(Bar(f"{year}-{month:02d}", counted.get((year, month), 0), start, end, chosen == (start, end)))
         unit = "month"
     else:
-        for year in range(y0, y1 + 1):
+        for year in range(max(y0, y1 - TIMELINE_YEARS_MAX + 1), y1 + 1):
             count = sum(c for (y, _), c in counted.items() if y == year)
             start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
             bars.append(Bar(str(year), count, start, end, chosen == (start, end)))
