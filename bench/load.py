@@ -137,11 +137,13 @@ def get_json(port: int, path: str):
 
 
 def all_ids(port: int) -> list[str]:
-    """Every item id, by walking the browse listing page by page."""
+    """Every item id, by walking the browse listing page by page (a story's
+    copies are listed under its first item, in also_reported_by)."""
     ids, page = [], 1
     while True:
         data = get_json(port, f"/api/search?sort=oldest&per_page=100&page={page}")
         ids += [h["id"] for h in data["results"]]
+        ids += [copy["id"] for h in data["results"] for copy in h.get("also_reported_by", ())]
         if page >= data["pages"] or page >= 1000:
             return ids
         page += 1

@@ -271,3 +271,17 @@ def test_story_copies_show_once_over_http(tmp_path):
         assert also is not None and "Daily" in also.get_text()          # the newer copy is the one listed
         assert [a["href"] for a in also.select("a")] == [f"/item/{hit['also_reported_by'][0]['id']}"]  # not javascript:
         assert "<Sons>" not in body.decode() and "Wire &amp;" in body.decode()   # escaped (the reader drops the tag)
+
+
+def test_walking_the_pages_shows_every_item_once_copies_included(shared_server, shared_corpus):
+    seen, page = [], 1
+    while True:
+        _, data = shared_server.json(f"/api/search?sort=oldest&per_page=100&page={page}")
+        seen += [h["id"] for h in data["results"]]
+        seen += [c["id"] for h in data["results"] for c in h["also_reported_by"]]
+        assert data["total"] == len(shared_corpus.items)
+        if page >= data["pages"]:
+            break
+        page += 1
+    assert len(seen) == len(set(seen)) == len(shared_corpus.items)
+    assert data["grouped_total"] < data["total"]           # the real corpus has copies: they were grouped
