@@ -1,7 +1,7 @@
 """The speed benchmark: searchapp against its peers, on the same generated corpus, in one run.
 
     pip install -e '.[bench]'
-    python bench/run.py --sizes 10000,100000,300000      # about 75 min on 2 cores
+    python bench/run.py --sizes 10000,100000,300000 --naive-max 100000   # 43 min on 2 cores
     python bench/run.py --sizes 2000 --queries 40         # a quick look (about 1 min)
 
 For each size it generates the corpus (bench/make_corpus.py), then measures:
