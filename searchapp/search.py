@@ -352,8 +352,8 @@ def _expand_synonyms(query: Q.Query, groups: dict[int, tuple[Q.Query, ...]]) -> 
             group = Q.Or([query, *others])
             groups[id(group)] = (query, *others)
             return group
-    texts = list(dict.fromkeys(t.text for t in query.subqueries)) if _is_plain_word(query) else []
-    if len(texts) > 1 and query.subqueries == [Q.Term(f, t) for t in texts for f in TEXT_FIELDS]:
+    texts = _flat_words(query) or []
+    if len(texts) > 1:
         # "gdpr OR ccpa": the parser flattened the words into one Or of terms
         words = [Q.Or([Q.Term(f, t) for f in TEXT_FIELDS]) for t in texts]
         expanded = [_expand_synonyms(word, groups) for word in words]
@@ -454,14 +454,21 @@ def _exact_top(searcher, query, limit, allow, restrict):
     return collector.results()
 
 
+def _flat_words(query) -> list[str] | None:
+    """The words of one bare word, or of "a OR b" that the parser flattened
+    into a single Or of every word in every text field; None otherwise."""
+    if not _is_plain_word(query):
+        return None
+    texts = list(dict.fromkeys(t.text for t in query.subqueries))
+    return texts if query.subqueries == [Q.Term(f, t) for t in texts for f in TEXT_FIELDS] else None
+
+
 def _bare_words(query) -> tuple[list[str], bool] | None:
     """(the words, whether all are required) when a query is only bare words
     joined by AND (typed) or OR (relaxed): those are scored from cached word
     scores. Anything else (phrases, fields, NOT, synonyms) goes to Whoosh."""
-    if _is_plain_word(query):  # one word, or "a OR b" flattened by the parser into one Or of terms
-        texts = list(dict.fromkeys(t.text for t in query.subqueries))
-        if query.subqueries != [Q.Term(f, t) for t in texts for f in TEXT_FIELDS]:
-            return None
+    texts = _flat_words(query)
+    if texts is not None:
         return texts, len(texts) == 1
     subs = getattr(query, "subqueries", ())
     if subs and type(query) in (Q.And, Q.Or) and all(_is_plain_word(q) and len(q.subqueries) == len(TEXT_FIELDS)

@@ -71,21 +71,13 @@ def figures(labelled):
     return out
 
 
-def test_jurisdictions_precision_and_recall(figures):
-    precision, recall, *_ = figures[("all", "jurisdictions")]
-    assert precision >= 0.90 and recall >= 0.80, figures[("all", "jurisdictions")]
-    for half in ("even", "odd"):
-        precision, recall, *_ = figures[(half, "jurisdictions")]
-        assert precision >= 0.85 and recall >= 0.75, (half, figures[(half, "jurisdictions")])
-
-
-def test_regulators_precision_and_recall(figures):
-    # reached 0.989 / 0.989 on the whole set (0.978 / 0.976 the worst half)
-    precision, recall, *_ = figures[("all", "regulators")]
-    assert precision >= 0.95 and recall >= 0.95, figures[("all", "regulators")]
-    for half in ("even", "odd"):
-        precision, recall, *_ = figures[(half, "regulators")]
-        assert precision >= 0.90 and recall >= 0.90, (half, figures[(half, "regulators")])
+# regulators reached 0.989 / 0.989 on the whole set (0.978 / 0.976 the worst half)
+@pytest.mark.parametrize("kind, whole, half", [("jurisdictions", (0.90, 0.80), (0.85, 0.75)),
+                                               ("regulators", (0.95, 0.95), (0.90, 0.90))])
+def test_precision_and_recall(figures, kind, whole, half):
+    for part, (least_precision, least_recall) in (("all", whole), ("even", half), ("odd", half)):
+        precision, recall, *_ = figures[(part, kind)]
+        assert precision >= least_precision and recall >= least_recall, (part, figures[(part, kind)])
 
 
 def test_every_value_is_a_yaml_name(labelled):
