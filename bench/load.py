@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from searchapp.indexer import open_current  # noqa: E402
+from searchapp.backends.whoosh.writer import open_current  # noqa: E402
 
 
 def free_port() -> int:

@@ -28,7 +28,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from searchapp.reader import read_corpus  # noqa: E402
+from searchapp.ingest.reader import read_corpus  # noqa: E402
 
 DEFAULT_SOURCE = PROJECT.parent / "shared" / "corpus"
 START = dt.datetime(2015, 1, 1, tzinfo=dt.timezone.utc)

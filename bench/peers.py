@@ -529,7 +529,8 @@ def naive_build(items, index_dir: str | Path) -> None:
     process, default memory, one segment), add_document per item, commit."""
     from whoosh import index as whoosh_index
 
-    from searchapp.indexer import item_document, make_schema, story_groups
+    from searchapp.backends.whoosh.schema import item_document, make_schema
+    from searchapp.indexing import story_groups
 
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -611,7 +612,7 @@ class NaiveWhooshPeer:
 # ---------------------------------------------------------------- self-check
 
 def _self_check(corpus_dir: str = "/work/shared/corpus") -> None:
-    from searchapp.reader import read_corpus
+    from searchapp.ingest.reader import read_corpus
 
     started = time.perf_counter()
     items = read_corpus(corpus_dir).items

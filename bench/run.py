@@ -46,8 +46,9 @@ sys.path.insert(0, str(BENCH))
 
 import make_corpus  # noqa: E402
 import peers  # noqa: E402
-from searchapp.reader import read_corpus  # noqa: E402
-from searchapp.search import Filters, SearchEngine  # noqa: E402
+from searchapp.ingest.reader import read_corpus  # noqa: E402
+from searchapp.core.service import SearchEngine  # noqa: E402
+from searchapp.model import Filters  # noqa: E402
 
 STOP = set("the a an and or of to in on for with by from at as is are was were be been it its this that "
            "new over after into about not but has have had will can more than how what why who".split())
@@ -307,7 +308,7 @@ def bench_size(size: int, args, work: Path) -> dict:
     shutil.rmtree(ours_dir, ignore_errors=True)
     build = run_child([sys.executable, "-m", "searchapp", "index", "--full", "--corpus", str(corpus),
                        "--index", str(ours_dir)])
-    from searchapp.indexer import current_generation
+    from searchapp.store.generations import current_generation
     out["ours_build"] = {**build, "index_mb": dir_mb(current_generation(ours_dir)), "output": None}
     log(f"[{size:,}] our build {build['seconds']:.1f} s")
 
@@ -320,7 +321,7 @@ def bench_size(size: int, args, work: Path) -> dict:
     shutil.rmtree(naive_dir, ignore_errors=True)
     if size <= args.naive_max:
         code = ("import sys; sys.path[:0] = [sys.argv[3], sys.argv[4]]; import peers;"
-                "from searchapp.reader import read_corpus;"
+                "from searchapp.ingest.reader import read_corpus;"
                 "peers.naive_build(read_corpus(sys.argv[1]).items, sys.argv[2])")
         naive = run_child([sys.executable, "-c", code, str(corpus), str(naive_dir), str(BENCH), str(PROJECT)])
         out["naive_build"] = {**naive, "index_mb": dir_mb(naive_dir), "output": None}

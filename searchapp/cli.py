@@ -16,8 +16,12 @@ from pathlib import Path
 
 import click
 
-from searchapp.indexer import IndexerError, NoIndex, StrictFailure, current_generation, update_index
-from searchapp.search import MAX_PER_PAGE, RECENCY_HALF_LIFE_DAYS, SORTS, Filters, QueryError, SearchEngine
+from searchapp.errors import IndexerError, NoIndex, StrictFailure
+from searchapp.indexing import update_index
+from searchapp.store.generations import current_generation
+from searchapp.core.service import MAX_PER_PAGE, RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine
+from searchapp.errors import QueryError
+from searchapp.model import Filters
 
 DEFAULT_CORPUS = os.environ.get("SEARCHAPP_CORPUS", "corpus")
 DEFAULT_INDEX = os.environ.get("SEARCHAPP_INDEX", "index")

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from searchapp.indexer import build_index
-from searchapp.reader import read_corpus
-from searchapp.search import SearchEngine
+from searchapp.indexing import build_index
+from searchapp.ingest.reader import read_corpus
+from searchapp.core.service import SearchEngine
 
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLE_CORPUS = PROJECT / "corpus"

@@ -13,7 +13,7 @@ from conftest import PROJECT, need_shared
 sys.path.insert(0, str(PROJECT / "bench"))
 
 import make_corpus  # noqa: E402
-from searchapp.reader import read_corpus  # noqa: E402
+from searchapp.ingest.reader import read_corpus  # noqa: E402
 
 
 def test_generated_corpus_is_deterministic_and_reads_cleanly(tmp_path):

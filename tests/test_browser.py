@@ -226,7 +226,7 @@ def test_screenshots_of_the_results_page(browser, sample_server):
 @pytest.fixture(scope="module")
 def xss_server(tmp_path_factory):
     from conftest import running_server, write_news
-    from searchapp.indexer import update_index
+    from searchapp.indexing import update_index
 
     root = tmp_path_factory.mktemp("xss-corpus")
     write_news(root, "a.md", title="payload &lt;img src=x onerror=alert('title')&gt; story",

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from conftest import SAMPLE_CORPUS, write_news
-from searchapp.indexer import current_generation
-from searchapp.reader import read_corpus
+from searchapp.store.generations import current_generation
+from searchapp.ingest.reader import read_corpus
 
 
 def run(*args, cwd=None):

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from conftest import need_shared
-from searchapp.indexer import current_generation, read_build_info
-from searchapp.search import SearchEngine
+from searchapp.store.generations import current_generation, read_build_info
+from searchapp.core.service import SearchEngine
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 KILLS = int(os.environ.get("SEARCHAPP_KILLS", "16"))

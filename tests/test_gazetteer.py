@@ -19,11 +19,11 @@ import pytest
 import yaml
 
 from conftest import PROJECT, need_shared
-from searchapp.gazetteer import GAZETTEER_VERSION, Tags, regulator_synonyms, tag_item
-from searchapp.reader import parse_file
+from searchapp.enrich.gazetteer import GAZETTEER_VERSION, Tags, regulator_synonyms, tag_item
+from searchapp.ingest.reader import parse_file
 
 LABELS = Path(__file__).parent / "fixtures" / "jurisdiction_labels.json"
-GAZETTEER = PROJECT / "searchapp" / "gazetteer.yaml"
+GAZETTEER = PROJECT / "searchapp" / "enrich" / "gazetteer.yaml"
 
 
 def j(*args, **kwargs) -> tuple[str, ...]:
@@ -217,7 +217,7 @@ def test_version_is_the_yaml_version():
 
 
 def test_imports_nothing_else_from_searchapp():
-    code = ("import sys, searchapp.gazetteer as g; g.tag_item('x');"
+    code = ("import sys, searchapp.enrich.gazetteer as g; g.tag_item('x');"
             "print(sorted(m for m in sys.modules if m.startswith('searchapp')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['searchapp', 'searchapp.gazetteer']"
+    assert out.stdout.strip() == "['searchapp', 'searchapp.enrich', 'searchapp.enrich.gazetteer']"

@@ -15,9 +15,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import write_news
-from searchapp.indexer import update_index
-from searchapp.reader import MAX_FILE_BYTES, BadFile, parse_bytes, read_corpus
-from searchapp.search import QueryError, SearchEngine
+from searchapp.indexing import update_index
+from searchapp.ingest.reader import MAX_FILE_BYTES, BadFile, parse_bytes, read_corpus
+from searchapp.core.service import SearchEngine
+from searchapp.errors import QueryError
 
 BOMB = ("a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n"
         + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(9)))

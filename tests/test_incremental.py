@@ -11,8 +11,12 @@ import time
 import pytest
 
 from conftest import related, write_news
-from searchapp.indexer import FACET_FIELDS, open_current, update_index, writer_lock
-from searchapp.search import Filters, SearchEngine
+from searchapp.backends.whoosh.schema import FACET_FIELDS
+from searchapp.backends.whoosh.writer import open_current
+from searchapp.indexing import update_index
+from searchapp.store.lock import writer_lock
+from searchapp.core.service import SearchEngine
+from searchapp.model import Filters
 
 TOPICS = ["AI", "Biometrics", "Antitrust", "Data Protection", "Content Moderation"]
 PROVIDERS = ["Wire", "Daily", "Gazette", "Herald"]

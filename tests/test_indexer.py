@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from conftest import write_news
-from searchapp.indexer import (CURRENT, IndexBusy, NoIndex, build_index, current_generation, open_current,
-                               read_build_info, writer_lock)
-from searchapp.reader import read_corpus
-from searchapp.search import SearchEngine
+from searchapp.backends.whoosh.writer import open_current
+from searchapp.errors import IndexBusy, NoIndex
+from searchapp.indexing import build_index
+from searchapp.store.generations import CURRENT, current_generation, read_build_info
+from searchapp.store.lock import writer_lock
+from searchapp.ingest.reader import read_corpus
+from searchapp.core.service import SearchEngine
 
 
 def corpus_of(tmp_path, titles):
@@ -19,9 +22,9 @@ def corpus_of(tmp_path, titles):
 
 
 def test_build_switches_current_and_keeps_one_previous_generation(tmp_path, monkeypatch):
-    import searchapp.indexer as indexer
+    import searchapp.store.generations as generations
 
-    monkeypatch.setattr(indexer, "GRACE_SECONDS", -1)  # no grace for slow readers in this test
+    monkeypatch.setattr(generations, "GRACE_SECONDS", -1)  # no grace for slow readers in this test
     index_dir = tmp_path / "index"
     with pytest.raises(NoIndex):
         open_current(index_dir)
@@ -94,12 +97,12 @@ def test_search_engine_picks_up_a_new_generation(tmp_path):
 def test_a_build_on_every_core_answers_exactly_like_one_writer(tmp_path, monkeypatch, shared_corpus):
     """One segment per core, in a fixed order: same docnums, same BM25F
     statistics, so the same ranks, scores, facets and pages as a single writer."""
-    import searchapp.indexer as indexer
+    import searchapp.backends.whoosh.writer as writer
 
-    monkeypatch.setattr(indexer, "PARALLEL_MIN_ITEMS", 10**9)
+    monkeypatch.setattr(writer, "PARALLEL_MIN_ITEMS", 10**9)
     build_index(shared_corpus, tmp_path / "single")
-    monkeypatch.setattr(indexer, "PARALLEL_MIN_ITEMS", 1)
-    monkeypatch.setattr(indexer, "WORKERS", 2)
+    monkeypatch.setattr(writer, "PARALLEL_MIN_ITEMS", 1)
+    monkeypatch.setattr(writer, "WORKERS", 2)
     build_index(shared_corpus, tmp_path / "parts")
     assert len(open_current(tmp_path / "parts").reader().leaf_readers()) == 2
     single, parts = SearchEngine(tmp_path / "single"), SearchEngine(tmp_path / "parts")

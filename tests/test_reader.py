@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from conftest import SAMPLE_CORPUS, need_shared, related, write_news
-from searchapp.reader import item_id, list_news_files, read_corpus
+from searchapp.ingest.reader import item_id, list_news_files, read_corpus
 
 UTC = dt.timezone.utc
 
@@ -160,7 +160,7 @@ def test_sample_corpus_is_complete_and_clean(sample_corpus):
 
 
 def test_real_corpus_has_one_item_per_url_and_merged_topics(shared_corpus):
-    from searchapp.reader import canonical_url
+    from searchapp.ingest.reader import canonical_url
 
     urls = [canonical_url(i.url) for i in shared_corpus.items]
     assert len(urls) == len(set(urls))
@@ -189,8 +189,9 @@ def test_bad_dates_and_topic_commas_and_controls(tmp_path):
 
 
 def test_a_topic_with_a_comma_is_one_facet_value(tmp_path):
-    from searchapp.indexer import update_index
-    from searchapp.search import Filters, SearchEngine
+    from searchapp.indexing import update_index
+    from searchapp.core.service import SearchEngine
+    from searchapp.model import Filters
 
     write_news(tmp_path / "c", "ok.md", title="Comma topic", topics=["Privacy, Data", "AI"])
     update_index(tmp_path / "c", tmp_path / "ix")

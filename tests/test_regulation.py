@@ -12,10 +12,12 @@ from dataclasses import replace
 import pytest
 
 from conftest import write_news
-from searchapp.indexer import FACET_FIELDS, build_index
-from searchapp.reader import read_corpus
-from searchapp.search import RECENCY_HALF_LIFE_DAYS, Filters, SearchEngine
-from searchapp.synonyms import CURATED, synonym_groups
+from searchapp.backends.whoosh.schema import FACET_FIELDS
+from searchapp.indexing import build_index
+from searchapp.ingest.reader import read_corpus
+from searchapp.core.service import RECENCY_HALF_LIFE_DAYS, SearchEngine
+from searchapp.model import Filters
+from searchapp.enrich.synonyms import CURATED, synonym_groups
 
 
 # ---------------------------------------------------------------- synonyms

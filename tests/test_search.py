@@ -9,9 +9,11 @@ from collections import Counter
 import pytest
 
 from conftest import related, write_news
-from searchapp.indexer import build_index
-from searchapp.reader import read_corpus
-from searchapp.search import MAX_PER_PAGE, RELAX_BELOW, Filters, QueryError, SearchEngine
+from searchapp.indexing import build_index
+from searchapp.ingest.reader import read_corpus
+from searchapp.core.service import MAX_PER_PAGE, RELAX_BELOW, SearchEngine
+from searchapp.errors import QueryError
+from searchapp.model import Filters
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +252,8 @@ def test_expensive_or_senseless_queries_are_refused(small, query, message):
 def test_cached_word_scores_rank_exactly_like_whoosh(shared_engine, text):
     """Bare words are ranked from cached per-word BM25F scores; the top must be
     Whoosh's own exact top (every match scored), same documents, same scores."""
-    from searchapp.search import _bare_words, _exact_top, _top_by_word_scores, parse_query
+    from searchapp.backends.whoosh.compat import exact_top as _exact_top
+    from searchapp.core.service import _bare_words, _top_by_word_scores, parse_query
 
     state = shared_engine._state()
     strict, some = parse_query(text)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from searchapp import stories
-from searchapp.reader import NewsItem, Provider
-from searchapp.stories import story_groups
+from searchapp.enrich import stories
+from searchapp.model import NewsItem, Provider
+from searchapp.enrich.stories import story_groups
 
 PROJECT = Path(__file__).resolve().parents[1]
 FIXTURE = PROJECT / "tests" / "fixtures" / "story_pairs.json"
@@ -203,7 +203,7 @@ def test_same_output_for_shuffled_input():
 
 def test_same_output_in_processes_with_other_string_hash_seeds():
     code = ("import json, sys; sys.path.insert(0, 'tests'); from test_stories import family_items; "
-            "from searchapp.stories import story_groups; print(json.dumps(story_groups(family_items()), sort_keys=True))")
+            "from searchapp.enrich.stories import story_groups; print(json.dumps(story_groups(family_items()), sort_keys=True))")
     outputs = set()
     for seed in ("1", "2", "random"):
         result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True,

@@ -9,8 +9,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from conftest import running_server, write_news
-from searchapp.indexer import build_index
-from searchapp.reader import read_corpus
+from searchapp.indexing import build_index
+from searchapp.ingest.reader import read_corpus
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

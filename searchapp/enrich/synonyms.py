@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from whoosh.analysis import STOP_WORDS
 
-from searchapp.gazetteer import regulator_synonyms
+from searchapp.enrich.gazetteer import regulator_synonyms
 
 # Stop words that only join a name's words ("Department of Justice"); any other
 # stop word in a name would fall away from the query: "US House" becomes any

@@ -79,7 +79,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
-from searchapp.reader import NewsItem
+from searchapp.model import NewsItem
 
 THRESHOLD = 0.6               # Jaccard of the titles' or of the excerpts' content words
 ANCHOR_THRESHOLD = 0.4        # every member vs the group's first report (either route)

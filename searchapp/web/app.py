@@ -17,8 +17,9 @@ from flask import Flask, Response, abort, jsonify, render_template, request, url
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from searchapp.search import (FACET_FIELDS, MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, RECENCY_HALF_LIFE_DAYS, SORTS,
-                              FacetValue, Filters, QueryError, ResultsPage, SearchEngine)
+from searchapp.core.service import MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine
+from searchapp.errors import QueryError
+from searchapp.model import FACETS, FacetValue, Filters, ResultsPage
 
 ITEM_ID = re.compile(r"^[0-9a-f]{16}$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -51,7 +52,7 @@ class SearchParams:
         pairs: list[tuple[str, str]] = []
         if state.query:
             pairs.append(("q", state.query))
-        for facet in FACET_FIELDS:
+        for facet in FACETS:
             pairs += [(facet, v) for v in state.filters.values(facet)]
         if state.filters.date_from:
             pairs.append(("from", state.filters.date_from.isoformat()))
@@ -176,7 +177,7 @@ def read_params(args) -> SearchParams:
     if sort not in SORTS:
         raise QueryError(f"'sort' must be one of {', '.join(SORTS)}")
     values = {f: tuple(dict.fromkeys(CONTROLS.sub("", v) for v in args.getlist(f) if v.strip()))
-              for f in FACET_FIELDS}
+              for f in FACETS}
     filters = Filters(**values, date_from=_date(args, "from"), date_to=_date(args, "to"))
     return SearchParams(
         query=" ".join(query.split()),
@@ -361,7 +362,7 @@ def atom_feed(params: SearchParams, results: ResultsPage, root: str) -> bytes:
 
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     described = params.query or "all news"
-    chosen = [v for f in FACET_FIELDS for v in params.filters.values(f)]
+    chosen = [v for f in FACETS for v in params.filters.values(f)]
     if chosen:
         described += " (" + ", ".join(chosen) + ")"
     feed = ET.Element(f"{{{ATOM}}}feed")
@@ -450,7 +451,7 @@ def openapi_spec() -> dict:
                         "page": {"type": "integer"}, "per_page": {"type": "integer"}, "pages": {"type": "integer"},
                         "results": {"type": "array", "items": hit},
                         "facets": {"type": "object", "properties": {
-                            **{name: facet for name in FACET_FIELDS},
+                            **{name: facet for name in FACETS},
                             "month": {**facet, "description": "YYYY-MM, ascending: the timeline"}}},
                         "did_you_mean": {"type": ["string", "null"]}}}}}},
                     "400": error}}},

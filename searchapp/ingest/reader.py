@@ -26,6 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 from bs4 import BeautifulSoup, Comment, MarkupResemblesLocatorWarning
 
+from searchapp.model import NewsItem, Problem, Provider
+
 warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
 
 NEWS_SUFFIXES = frozenset({".md", ".markdown", ".html", ".htm"})
@@ -49,46 +51,6 @@ _LIQUID = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.S)
 _SPACES = re.compile(r"\s+")
 # C0/C1 controls and non-characters: invalid in XML (Atom) and meaningless in text.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
-
-
-@dataclass(frozen=True)
-class Provider:
-    name: str = ""
-    domain: str = ""
-
-
-@dataclass(frozen=True)
-class NewsItem:
-    """One distinct article. `related_ids` are the items this one lists;
-    `related_by_ids` the items whose files list this one."""
-
-    id: str
-    url: str
-    title: str
-    excerpt: str = ""
-    body: str = ""
-    published: dt.datetime | None = None
-    provider: Provider = Provider()
-    topics: tuple[str, ...] = ()
-    type: str = ""
-    quality: int | None = None
-    heat: int | None = None
-    is_published: bool | None = None
-    image_url: str = ""
-    source_files: tuple[str, ...] = ()
-    has_own_file: bool = False
-    related_ids: tuple[str, ...] = ()
-    related_by_ids: tuple[str, ...] = ()
-    related_text: str = ""
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
 
 
 @dataclass(frozen=True)

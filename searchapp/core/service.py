@@ -30,14 +30,15 @@ from whoosh import highlight, query as Q, scoring
 from whoosh.analysis import STOP_WORDS
 from whoosh.fields import Schema
 from whoosh.qparser import AndGroup, MultifieldParser, plugins
-from whoosh.searching import Results
 
 from whoosh import index as whoosh_index
 
-from searchapp.indexer import (CURRENT, FACET_FIELDS, NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS, BuildInfo, NoIndex,
-                               current_generation, make_schema, read_build_info)
-from searchapp.reader import Provider, NewsItem
-from searchapp.synonyms import synonym_groups
+from searchapp.backends.whoosh.schema import FACET_FIELDS, NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS, make_schema
+from searchapp.backends.whoosh import compat
+from searchapp.errors import NoIndex, QueryError
+from searchapp.model import FACETS, FacetValue, Filters, Hit, ItemPage, Provider, Report, ResultsPage, Suggestion
+from searchapp.store.generations import CURRENT, BuildInfo, current_generation, read_build_info
+from searchapp.enrich.synonyms import synonym_groups
 
 MAX_QUERY_CHARS = 500
 MAX_PER_PAGE = 100
@@ -52,146 +53,6 @@ FACET_LIMIT = 30          # values shown per facet (selected values always are)
 SORTS = ("relevance", "recent", "newest", "oldest")
 RECENCY_HALF_LIFE_DAYS = 180  # "recent": a BM25 score halves for every 180 days of age
 QUERY_FIELDS = ("title", "excerpt", "body", "related_text", "provider", "topic")
-
-
-class QueryError(ValueError):
-    """A query or parameter the engine cannot answer; the message is for people."""
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Several values of one facet = any of them; different facets = all."""
-
-    topic: tuple[str, ...] = ()
-    provider: tuple[str, ...] = ()
-    year: tuple[str, ...] = ()
-    jurisdiction: tuple[str, ...] = ()
-    regulator: tuple[str, ...] = ()
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-
-    def values(self, facet: str) -> tuple[str, ...]:
-        return getattr(self, facet)
-
-    def to_dict(self) -> dict:
-        return {
-            **{facet: list(self.values(facet)) for facet in FACET_FIELDS},
-            "from": self.date_from.isoformat() if self.date_from else None,
-            "to": self.date_to.isoformat() if self.date_to else None,
-        }
-
-
-@dataclass(frozen=True)
-class Report:
-    """Another outlet's (or file's) copy of a hit's story."""
-
-    id: str
-    title: str
-    url: str
-    provider: str
-    published: str | None
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "url": self.url, "provider": self.provider,
-                "published": self.published}
-
-
-@dataclass(frozen=True)
-class Hit:
-    id: str
-    url: str
-    title: str
-    title_html: str          # HTML-escaped, query words in <mark>
-    excerpt: str
-    snippet: str             # HTML-escaped, query words in <mark>
-    published: str | None    # ISO 8601 UTC
-    provider: Provider
-    topics: tuple[str, ...]
-    score: float | None
-    matched_all: bool        # False for items listed because they match only some words
-    jurisdictions: tuple[str, ...] = ()
-    regulators: tuple[str, ...] = ()
-    also_reported_by: tuple[Report, ...] = ()   # the story's other matching items, newest first
-
-    def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "url": self.url,
-            "title": self.title,
-            "excerpt": self.excerpt,
-            "snippet": self.snippet,
-            "published": self.published,
-            "provider": {"name": self.provider.name, "domain": self.provider.domain},
-            "topics": list(self.topics),
-            "jurisdictions": list(self.jurisdictions),
-            "regulators": list(self.regulators),
-            "score": self.score,
-            "matched_all": self.matched_all,
-            "also_reported_by": [r.to_dict() for r in self.also_reported_by],
-        }
-
-
-@dataclass(frozen=True)
-class FacetValue:
-    value: str
-    count: int
-    selected: bool
-
-
-@dataclass(frozen=True)
-class ResultsPage:
-    query: str
-    total: int               # items listed: all words first, then (if relaxed) some words
-    total_all_words: int     # items matching every word
-    relaxed: bool            # True when items matching only some words are listed too
-    page: int
-    per_page: int
-    sort: str
-    filters: Filters
-    hits: tuple[Hit, ...]
-    facets: dict[str, tuple[FacetValue, ...]]   # FACET_FIELDS' facets, then "month" (YYYY-MM, ascending)
-    did_you_mean: str | None = None
-    took_ms: float = 0.0
-    grouped_total: int = -1  # results listed: items, each story's copies counted once (-1: as total)
-
-    @property
-    def pages(self) -> int:
-        shown = self.total if self.grouped_total < 0 else self.grouped_total
-        return max(1, -(-shown // self.per_page))
-
-    def to_dict(self) -> dict:
-        return {
-            "query": self.query,
-            "total": self.total,
-            "total_all_words": self.total_all_words,
-            "grouped_total": self.grouped_total if self.grouped_total >= 0 else self.total,
-            "relaxed": self.relaxed,
-            "page": self.page,
-            "per_page": self.per_page,
-            "pages": self.pages,
-            "sort": self.sort,
-            "filters": self.filters.to_dict(),
-            "results": [h.to_dict() for h in self.hits],
-            "facets": {name: [asdict(v) for v in values] for name, values in self.facets.items()},
-            "did_you_mean": self.did_you_mean,
-            "took_ms": self.took_ms,
-        }
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    text: str                # what the box would hold, or the title
-    kind: str                # "query" (complete the words) or "item" (open that article)
-    id: str | None = None    # the item's id, for kind "item"
-
-
-@dataclass(frozen=True)
-class ItemPage:
-    """One article with its related coverage in both directions."""
-
-    item: dict                       # the stored record (see indexer.stored_doc)
-    lists: tuple[dict, ...]          # items this one lists as related
-    listed_by: tuple[dict, ...]      # items whose files list this one
 
 
 # ---------------------------------------------------------------- parsing
@@ -414,44 +275,15 @@ def check_filters(filters: Filters) -> None:
 
 # ---------------------------------------------------------------- highlighting
 
-class MarkFormatter(highlight.Formatter):
-    """Matched words in <mark>, everything else HTML-escaped."""
-
-    between = " … "
-
-    def _text(self, text: str) -> str:
-        return html.escape(text, quote=True)
-
-    def format_token(self, text, token, replace=False):
-        return "<mark>%s</mark>" % html.escape(highlight.get_text(text, token, replace), quote=True)
-
-
-_WHOLE = highlight.Highlighter(fragmenter=highlight.WholeFragmenter(), formatter=MarkFormatter())
+_WHOLE = highlight.Highlighter(fragmenter=highlight.WholeFragmenter(), formatter=compat.EscapingFormatter())
 _CONTEXT = highlight.Highlighter(
-    fragmenter=highlight.ContextFragmenter(maxchars=240, surround=60), formatter=MarkFormatter()
+    fragmenter=highlight.ContextFragmenter(maxchars=240, surround=60), formatter=compat.EscapingFormatter()
 )
 SNIPPET_CHARS = 300
 
 
 def _shorten(text: str, limit: int = SNIPPET_CHARS) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
-
-
-def _exact_top(searcher, query, limit, allow, restrict):
-    """The true top `limit` by score. Whoosh's default collector prunes with
-    per-block and per-matcher score bounds that are not upper bounds here
-    (field boosts): for "power apps" its top 60 missed 53 of the 60
-    best-scoring items. Scoring every match costs no more on our query mix."""
-    from whoosh import collectors
-
-    if limit >= searcher.doc_count():
-        collector = collectors.UnlimitedCollector()
-    else:
-        collector = collectors.TopCollector(limit, usequality=False, replace=0)
-    if allow is not None or restrict is not None:
-        collector = collectors.FilterCollector(collector, allow, restrict)
-    searcher.search_with_collector(query, collector)
-    return collector.results()
 
 
 def _flat_words(query) -> list[str] | None:
@@ -490,7 +322,7 @@ def _top_by_word_scores(state, query, words, every, bits, limit, recent):
         factors = state.decay()
         scored = ((score * factors[d], d) for score, d in scored)
     top = heapq.nsmallest(limit, ((-score, d) for score, d in scored))
-    return Results(state.searcher, query, [(-negative, d) for negative, d in top], highlighter=_WHOLE)
+    return compat.results(state.searcher, query, [(-negative, d) for negative, d in top], _WHOLE)
 
 
 # ---------------------------------------------------------------- bitmaps
@@ -868,7 +700,7 @@ class SearchEngine:
         if generation is None:
             if state is not None:
                 return state  # keep serving what we have
-            raise NoIndex(f"no index in {self.index_dir}: build it with 'searchapp index --index {self.index_dir}'")
+            raise NoIndex(self.index_dir)
         try:
             fresh = _SearcherState(whoosh_index.open_dir(str(generation)), generation, key,
                                    self._shared_for(generation, key))
@@ -1040,7 +872,7 @@ class SearchEngine:
         searcher = state.searcher
         if sort in ("newest", "oldest"):
             top = SearchEngine._first_by_date(state, bits, sort, limit)
-            return Results(searcher, query, [(None, d) for d in top], highlighter=_WHOLE)
+            return compat.results(searcher, query, [(None, d) for d in top], _WHOLE)
         words = _bare_words(query)
         if words is not None:
             return _top_by_word_scores(state, query, *words, bits, limit, sort == "recent")
@@ -1048,7 +880,7 @@ class SearchEngine:
             searcher = state.recency_searcher()
         # Filtered or second-tier: `bits` is exactly the set to rank.
         allow = set(_docnums(bits)) if filtered_set is not None or mask is not None else None
-        return _exact_top(searcher, query, limit, allow, None)
+        return compat.exact_top(searcher, query, limit, allow, None)
 
     @staticmethod
     def _hit(state, hit, query, matched_all: bool, bits: int) -> Hit:

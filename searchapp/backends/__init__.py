@@ -1,0 +1,1 @@
+"""Search backends: everything that knows a search library sits below this package."""

@@ -1,0 +1,141 @@
+"""Every use of Whoosh's private internals, checked when the package loads.
+
+searchapp relies on details of whoosh-reloaded that are not public API. Each
+one is named here, with the check that it still holds. On a Whoosh version
+that was not verified, or when a check fails, importing the backend raises
+WhooshIncompatible with a message that says what changed; nothing runs on
+silently different ranking or escaping.
+
+Verified: whoosh-reloaded 2.7.5 (pyproject.toml pins it to this range).
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+from importlib import metadata
+from pathlib import Path
+
+import whoosh
+from whoosh import collectors, highlight
+from whoosh.codec.whoosh3 import W3PerDocReader
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import TOC
+from whoosh.qparser import plugins
+from whoosh.searching import Results
+
+VERIFIED_VERSIONS = ("2.7.5",)
+
+
+class WhooshIncompatible(ImportError):
+    pass
+
+
+def _fail(what: str) -> None:
+    raise WhooshIncompatible(
+        f"searchapp's Whoosh backend was verified with whoosh-reloaded {', '.join(VERIFIED_VERSIONS)}; "
+        f"installed: {_installed()}. {what}. Install a verified version: pip install 'whoosh-reloaded==2.7.5'")
+
+
+def _installed() -> str:
+    try:
+        return metadata.version("whoosh-reloaded")
+    except metadata.PackageNotFoundError:
+        return ".".join(map(str, whoosh.__version__))
+
+
+def _params(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def check() -> None:
+    """Each private detail we use, as it was verified."""
+    if _installed() not in VERIFIED_VERSIONS:
+        _fail("This version was not verified")
+    # 1. The reader's per-field column cache we patch (remember_missing_columns).
+    if _params(W3PerDocReader._cached_reader) != ["self", "fieldname", "column"]:
+        _fail("W3PerDocReader._cached_reader changed its signature")
+    # 2. The table of contents we write by hand for builds on every core.
+    if _params(TOC.__init__)[:4] != ["self", "schema", "segments", "generation"] or not hasattr(TOC, "write"):
+        _fail("whoosh.index.TOC changed")
+    # 3. The formatter hook that escapes the text between highlighted words (XSS guard).
+    if not callable(getattr(highlight.Formatter, "_text", None)):
+        _fail("highlight.Formatter._text is gone (the snippet escaping depends on it)")
+    # 4. Results built by hand from our own top-N.
+    if _params(Results.__init__)[:4] != ["self", "searcher", "q", "top_n"]:
+        _fail("searching.Results changed its constructor")
+    # 5. The collector options that make the top-N exact.
+    if "usequality" not in _params(collectors.TopCollector.__init__):
+        _fail("collectors.TopCollector lost usequality")
+    # 6. The parser plugins we remove (no single quotes, *:*, ranges or boosts).
+    for name in ("SingleQuotePlugin", "EveryPlugin", "RangePlugin", "BoostPlugin"):
+        if not hasattr(plugins, name):
+            _fail(f"qparser.plugins.{name} is gone")
+
+
+def remember_missing_columns() -> None:
+    """Whoosh asks the file system whether a length column exists for every
+    posting it writes (and every length it reads) of a field that has none,
+    and never remembers the answer: a stat() per posting, a fifth of a
+    build's time. A segment's files never change once written, so the
+    answer can be kept."""
+    if getattr(W3PerDocReader, "_searchapp_patched", False):
+        return
+    original = W3PerDocReader._cached_reader
+
+    def cached_reader(self, fieldname, column):
+        readers = self._readers
+        if fieldname in readers:
+            return readers[fieldname]
+        reader = original(self, fieldname, column)
+        readers[fieldname] = reader  # None too: no column now means none ever
+        return reader
+
+    W3PerDocReader._cached_reader = cached_reader
+    W3PerDocReader._searchapp_patched = True
+
+
+def read_segments(folder: Path) -> list:
+    """The segments of the index in `folder`, in order."""
+    return list(TOC.read(FileStorage(str(folder)), "MAIN").segments)
+
+
+def write_segments_toc(folder: Path, schema, segments: list) -> None:
+    """Make `folder`'s index consist of these segments, in this order."""
+    TOC(schema, segments, 1).write(FileStorage(str(folder)), "MAIN")
+
+
+class EscapingFormatter(highlight.Formatter):
+    """Matched words in <mark>, everything else HTML-escaped (Formatter._text is
+    the hook for the text between matches; check() verifies it exists)."""
+
+    between = " … "
+
+    def _text(self, text: str) -> str:
+        return html.escape(text, quote=True)
+
+    def format_token(self, text, token, replace=False):
+        return "<mark>%s</mark>" % html.escape(highlight.get_text(text, token, replace), quote=True)
+
+
+def results(searcher, query, top_n, highlighter) -> Results:
+    """Whoosh Results from a top-N we computed ourselves ((score, docnum) pairs)."""
+    return Results(searcher, query, top_n, highlighter=highlighter)
+
+
+def exact_top(searcher, query, limit, allow, restrict):
+    """The true top `limit` by score. Whoosh's default collector prunes with
+    per-block and per-matcher score bounds that are not upper bounds here
+    (field boosts): for "power apps" its top 60 missed 53 of the 60
+    best-scoring items. Scoring every match costs no more on our query mix."""
+    if limit >= searcher.doc_count():
+        collector = collectors.UnlimitedCollector()
+    else:
+        collector = collectors.TopCollector(limit, usequality=False, replace=0)
+    if allow is not None or restrict is not None:
+        collector = collectors.FilterCollector(collector, allow, restrict)
+    searcher.search_with_collector(query, collector)
+    return collector.results()
+
+
+check()

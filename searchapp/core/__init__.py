@@ -1,0 +1,1 @@
+"""Engine-neutral search: the service (validate, cache, relax, rank, page), facets, grouping, bitmaps."""

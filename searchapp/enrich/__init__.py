@@ -1,0 +1,1 @@
+"""What is derived from an item before indexing: places and bodies (gazetteer), stories, synonyms."""

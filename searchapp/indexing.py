@@ -1,0 +1,333 @@
+"""Indexing: a corpus folder -> a new index generation, incrementally. The one build path.
+
+ingest (read and merge files) -> enrich (tags, stories; in the backend's
+document) -> the backend writes segments -> store (generation, CURRENT).
+Only files whose size, mtime and then content hash changed are read again;
+only items whose indexed document changed are rewritten, on top of hard links
+to the previous generation. `full=True` rebuilds from scratch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from searchapp.backends.whoosh.writer import Counted, die_with_parent, write_segments
+from searchapp.enrich.stories import story_groups as _story_groups
+from searchapp.errors import NothingToIndex, StrictFailure
+from searchapp.ingest.reader import (BadFile, Corpus, FileRecord, FileState, NewsItem, Problem, check_inside, content_hash,
+                                     item_id, list_news_files, merge_records, parse_bytes, read_bytes, stat_file)
+from searchapp.store.generations import (BUILD_INFO, BuildInfo, current_generation, fsync_tree, link_copy,
+                                         new_generation_name, read_build_info, remove_old, switch_current)
+from searchapp.store.lock import writer_lock
+from searchapp.store.state import STATE, IndexState, load_state
+
+WORKERS = min(4, os.cpu_count() or 1)  # processes that read and parse files in big (re)builds
+PARALLEL_MIN_FILES = 2_000    # below this, starting worker processes costs more than it saves
+
+
+def fingerprint(item: NewsItem, story: str) -> str:
+    """Changes whenever anything written for the item changes: its document is a
+    pure function of the item and its story id (the tagging's version is in
+    FORMAT), and a dataclass repr shows every field."""
+    return hashlib.sha1(f"{item!r}\x00{story}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def story_groups(items) -> dict[str, str]:
+    """item id -> story id, "" for an item that has no copies (most items):
+    only items with copies carry a `story` value in the index."""
+    groups = _story_groups(items)
+    sizes = Counter(groups.values())
+    return {item_id: story if sizes[story] > 1 else "" for item_id, story in groups.items()}
+
+
+def story_input(item: NewsItem) -> NewsItem:
+    """The part of an item that story grouping reads, kept for incremental runs."""
+    return NewsItem(id=item.id, url=item.url, title=item.title, excerpt=item.excerpt, published=item.published,
+                    provider=item.provider)
+
+
+def _write_generation(
+    index_dir: Path,
+    entries: list[tuple[NewsItem, str]],
+    *,
+    base: Path | None,
+    remove: set[str],
+    info: dict,
+    state: IndexState | None,
+    started: float,
+    progress=None,
+) -> BuildInfo:
+    """Write a complete generation (from scratch, or `base` + changes) and make it current.
+
+    `entries` are (item, story id) pairs, written in their order."""
+    name, stamp = new_generation_name()
+    building = index_dir / f".building-{name}"
+    building.mkdir()
+    previous = current_generation(index_dir)
+    try:
+        if base is not None:
+            link_copy(base, building)
+        write_segments(building, entries, base_copied=base is not None, remove=remove, progress=progress)
+        build = BuildInfo(
+            generation=name,
+            built_at=stamp.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            seconds=round(time.monotonic() - started, 3),
+            **info,
+        )
+        (building / BUILD_INFO).write_text(json.dumps(asdict(build), indent=1), "utf-8")
+        if state is not None:
+            with open(building / STATE, "wb") as out:
+                pickle.dump(state, out, protocol=pickle.HIGHEST_PROTOCOL)
+        fsync_tree(building)
+        generation = index_dir / name
+        os.rename(building, generation)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    switch_current(index_dir, generation)
+    remove_old(index_dir, keep={generation} | ({previous} if previous else set()))
+    return build
+
+
+def build_index(
+    corpus: Corpus,
+    index_dir: str | Path,
+    *,
+    corpus_dir: str | Path = "",
+    progress: Callable[[Iterable[dict]], Iterable[dict]] | None = None,
+    wait: float = 0.0,
+) -> BuildInfo:
+    """Write these items into a new generation from scratch and make it current.
+
+    (No file state is kept, so the next `update_index` rebuilds in full.)"""
+    index_dir = Path(index_dir)
+    started = time.monotonic()
+    with writer_lock(index_dir, wait):
+        stories = story_groups(corpus.items)
+        entries = [(item, stories[item.id]) for item in corpus.items]
+        info = dict(
+            corpus=str(corpus_dir), files_read=corpus.files_read, items=len(entries),
+            problems=tuple((p.path, p.reason) for p in corpus.problems), mode="full",
+            files_parsed=corpus.files_read, added=len(entries),
+        )
+        return _write_generation(index_dir, entries, base=None, remove=set(), info=info, state=None,
+                                 started=started, progress=progress)
+
+
+def _read_one(job: tuple[Path, str, FileState, str | None]) -> tuple[FileState, FileRecord | Problem, bool] | None:
+    """Read, hash and parse one file (in a worker process for big corpora):
+    (state, record or problem, whether it got as far as parsing). None means
+    the same content as before (the file was only touched)."""
+    path, rel, state, sha_before = job
+    parsing = False
+    try:
+        raw = read_bytes(path, state)
+        state = FileState(rel, state.size, state.mtime_ns, content_hash(raw))
+        if sha_before == state.sha256:
+            return None
+        parsing = True
+        return state, parse_bytes(raw, rel), True
+    except BadFile as error:
+        return state, Problem(rel, str(error)), parsing
+    except RecursionError:
+        return state, Problem(rel, "content is nested too deeply"), parsing
+    except Exception as error:  # last resort: one file never stops a reindex
+        return state, Problem(rel, f"unexpected error: {type(error).__name__}: {error}"), parsing
+
+
+def _parallel_map(function, jobs: list, chunksize: int = 64) -> Iterator:
+    """`map` over worker processes, one per core (results in order)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(WORKERS, initializer=die_with_parent) as pool:
+        yield from pool.imap(function, jobs, chunksize)
+
+
+def _scan(root: Path, paths: Iterable[Path], old: IndexState | None, wrap=lambda iterable, desc, unit: iterable):
+    """Each file -> (state, record or problem); unchanged files are not read again.
+    Files to read are read by worker processes when there are many."""
+    files: dict[str, tuple[FileState, FileRecord | Problem]] = {}
+    real_root = root.resolve()
+    jobs: list[tuple[Path, str, FileState, str | None]] = []
+    for path in paths:
+        rel = path.relative_to(root).as_posix()
+        state = FileState(rel, -1, -1)
+        try:
+            check_inside(real_root, path)
+            state = stat_file(path, rel)
+        except BadFile as error:
+            files[rel] = (state, Problem(rel, str(error)))
+            continue
+        except Exception as error:  # last resort: one file never stops a reindex
+            files[rel] = (state, Problem(rel, f"unexpected error: {type(error).__name__}: {error}"))
+            continue
+        before = old.files.get(rel) if old else None
+        if before and (before[0].size, before[0].mtime_ns) == (state.size, state.mtime_ns):
+            files[rel] = before
+            continue
+        files[rel] = before  # placeholder keeps the walk's order; replaced below
+        jobs.append((path, rel, state, before[0].sha256 if before else None))
+    use_workers = WORKERS > 1 and len(jobs) >= PARALLEL_MIN_FILES
+    results = _parallel_map(_read_one, jobs) if use_workers else map(_read_one, jobs)
+    parsed = 0
+    for (path, rel, state, _), result in zip(jobs, wrap(Counted(results, len(jobs)), "Reading", "file")):
+        if result is None:  # touched, not changed
+            before = files[rel]
+            files[rel] = (FileState(rel, state.size, state.mtime_ns, before[0].sha256), before[1])
+        else:
+            files[rel] = result[:2]
+            parsed += result[2]
+    return files, parsed
+
+
+def _mentions(record: FileRecord) -> tuple[str, ...]:
+    return (item_id(record.own.url),) + tuple(item_id(entry.url) for entry in record.related)
+
+
+def _mentioned_by(mentions: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """item id -> the files that mention it."""
+    mentioned_by: dict[str, list[str]] = {}
+    for rel, ids in mentions.items():
+        for iid in ids:
+            mentioned_by.setdefault(iid, []).append(rel)
+    return mentioned_by
+
+
+def _affected_items(records: dict[str, FileRecord], mentions: dict[str, tuple[str, ...]],
+                    old_mentions: dict[str, tuple[str, ...]], changed_files: set[str]) -> dict[str, NewsItem | None]:
+    """Recompute only the items the changed files can affect, exactly as a full merge would.
+
+    Affected: every item a changed file mentions (before or after), and every
+    item that lists one of those (its related_text shows their titles). Each
+    is merged from all files that mention it or an item it lists, which is
+    everything merge_records looks at for it. None = no file mentions it now."""
+    mentioned_by = _mentioned_by(mentions)
+    touched = set()
+    for rel in changed_files:
+        touched.update(old_mentions.get(rel, ()))
+        touched.update(mentions.get(rel, ()))
+    affected = set(touched)
+    for iid in touched:
+        affected.update(mentions[rel][0] for rel in mentioned_by.get(iid, ()))
+    return _merged(records, mentions, affected, mentioned_by)
+
+
+def _merged(records: dict[str, FileRecord], mentions: dict[str, tuple[str, ...]], ids: set[str],
+            mentioned_by: dict[str, list[str]] | None = None) -> dict[str, NewsItem | None]:
+    """These items, merged from every file that mentions them or an item they
+    list: everything merge_records looks at for them."""
+    if mentioned_by is None:
+        mentioned_by = _mentioned_by(mentions)
+    needed = set(ids)
+    for iid in ids:
+        for rel in mentioned_by.get(iid, ()):
+            if mentions[rel][0] == iid:
+                needed.update(mentions[rel][1:])
+    files = {rel for iid in needed for rel in mentioned_by.get(iid, ())}
+    merged = {item.id: item for item in merge_records(records[rel] for rel in files)}
+    return {iid: merged.get(iid) for iid in ids}
+
+
+def update_index(
+    corpus_dir: str | Path,
+    index_dir: str | Path,
+    *,
+    full: bool = False,
+    strict: bool = False,
+    wait: float = 0.0,
+    progress: Callable[[Iterable, str, str], Iterable] | None = None,
+) -> BuildInfo:
+    """Bring the index up to date with the corpus folder.
+
+    Only files whose size, mtime and then content hash changed are read
+    again; the items those files mention, and the items listing them, are
+    merged again from every file that mentions them (related lists cross
+    files), and only items whose indexed document changed are rewritten, on
+    top of hard links to the previous generation. The outcome has the same
+    items, stored fields and facet counts as a full rebuild; BM25 term
+    statistics still count deleted documents until segments merge (forced
+    once they pass MERGE_DELETED_RATIO). `full=True` rebuilds from scratch."""
+    root, index_dir = Path(corpus_dir), Path(index_dir)
+    started = time.monotonic()
+    wrap = progress or (lambda iterable, desc, unit: iterable)
+    if not root.is_dir():
+        raise NothingToIndex(f"corpus folder not found: {root}")
+    paths = list_news_files(root)
+    if not paths:
+        raise NothingToIndex(f"no news files (.md, .markdown, .html, .htm) in {root}")
+    with writer_lock(index_dir, wait):
+        base = current_generation(index_dir)
+        old = None if full else load_state(base)
+        if old is not None and old.corpus != str(root.resolve()):
+            old = None
+        files, parsed = _scan(root, paths, old, wrap)
+        records = [r for _, r in files.values() if isinstance(r, FileRecord)]
+        problems = [r for _, r in files.values() if isinstance(r, Problem)]
+        if strict and problems:
+            raise StrictFailure(
+                f"--strict: {len(problems)} of {len(files)} files could not be read; the index was not changed",
+                problems)
+        if not records:
+            raise NothingToIndex(f"none of the {len(files)} files in {root} could be read; the index was not changed")
+        records = {rel: r for rel, (_, r) in files.items() if isinstance(r, FileRecord)}
+        unchanged = {rel for rel, (_, r) in files.items()
+                     if old is not None and rel in old.files and old.files[rel][1] is r}
+        mentions = {rel: old.mentions[rel] if rel in unchanged else _mentions(record)
+                    for rel, record in records.items()}
+        info = dict(corpus=str(root), files_read=len(files),
+                    problems=tuple((p.path, p.reason) for p in problems), files_parsed=parsed)
+        if old is None:
+            items = {item.id: item for item in merge_records(records.values())}
+            stories = story_groups(list(items.values()))
+            prints = {item_id: fingerprint(item, stories[item_id]) for item_id, item in items.items()}
+            state = IndexState(corpus=str(root.resolve()), files=files, fingerprints=prints, mentions=mentions,
+                           stories=stories, story_inputs={i: story_input(item) for i, item in items.items()})
+            entries = [(item, stories[item_id]) for item_id, item in items.items()]
+            return _write_generation(index_dir, entries, base=None, remove=set(), state=state, started=started,
+                                     info=dict(info, items=len(items), mode="full", added=len(entries)),
+                                     progress=lambda docs: wrap(docs, "Indexing", "item"))
+        gone = set(old.files) - set(files)
+        items = _affected_items(records, mentions, old.mentions, (set(files) - unchanged) | gone)
+        # Story groups span the whole corpus: regroup everything from the kept
+        # inputs, then also rewrite the unaffected items whose story id moved.
+        inputs = dict(old.story_inputs)
+        for item_id_, item in items.items():
+            if item is None:
+                inputs.pop(item_id_, None)
+            else:
+                inputs[item_id_] = story_input(item)
+        stories = story_groups(list(inputs.values()))
+        moved = {i for i, story in stories.items() if i not in items and old.stories.get(i) != story}
+        if moved:
+            items.update(_merged(records, mentions, moved))
+        prints = dict(old.fingerprints)
+        for item_id_, item in items.items():
+            if item is None:
+                prints.pop(item_id_, None)
+            else:
+                prints[item_id_] = fingerprint(item, stories[item_id_])
+        state = IndexState(corpus=str(root.resolve()), files=files, fingerprints=prints, mentions=mentions,
+                       stories=stories, story_inputs=inputs)
+        info["items"] = len(prints)
+        removed = {i for i, item in items.items() if item is None and i in old.fingerprints}
+        changed = {i for i, item in items.items() if item is not None and old.fingerprints.get(i) != prints[i]}
+        added = {i for i in changed if i not in old.fingerprints}
+        if not removed and not changed:
+            current = read_build_info(index_dir)
+            return BuildInfo(**{**asdict(current), "problems": tuple(info["problems"]), "mode": "unchanged",
+                                "files_read": len(files), "files_parsed": parsed, "added": 0, "updated": 0,
+                                "removed": 0, "seconds": round(time.monotonic() - started, 3)})
+        return _write_generation(
+            index_dir, [(items[i], stories[i]) for i in sorted(changed)], base=base, remove=removed | (changed - added),
+            state=state, started=started,
+            info=dict(info, mode="incremental", added=len(added), updated=len(changed - added), removed=len(removed)),
+            progress=lambda docs: wrap(docs, "Indexing", "item"))

@@ -1,0 +1,192 @@
+"""The plain data passed between stages: frozen dataclasses, no behaviour beyond shaping.
+
+ingest produces NewsItem and Problem; the search service answers with
+ResultsPage (of Hit, FacetValue, Report), Suggestion and ItemPage. The JSON
+API, the CLI's --json and the OpenAPI document are all derived from these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+FACETS = ("topic", "jurisdiction", "regulator", "provider", "year")   # filterable facets, in display order
+TIMELINE_FACET = "month"                                            # counted, never a filter (dates are)
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str = ""
+    domain: str = ""
+
+
+@dataclass(frozen=True)
+class NewsItem:
+    """One distinct article. `related_ids` are the items this one lists;
+    `related_by_ids` the items whose files list this one."""
+
+    id: str
+    url: str
+    title: str
+    excerpt: str = ""
+    body: str = ""
+    published: dt.datetime | None = None
+    provider: Provider = Provider()
+    topics: tuple[str, ...] = ()
+    type: str = ""
+    quality: int | None = None
+    heat: int | None = None
+    is_published: bool | None = None
+    image_url: str = ""
+    source_files: tuple[str, ...] = ()
+    has_own_file: bool = False
+    related_ids: tuple[str, ...] = ()
+    related_by_ids: tuple[str, ...] = ()
+    related_text: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Several values of one facet = any of them; different facets = all."""
+
+    topic: tuple[str, ...] = ()
+    provider: tuple[str, ...] = ()
+    year: tuple[str, ...] = ()
+    jurisdiction: tuple[str, ...] = ()
+    regulator: tuple[str, ...] = ()
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+    def values(self, facet: str) -> tuple[str, ...]:
+        return getattr(self, facet)
+
+    def to_dict(self) -> dict:
+        return {
+            **{facet: list(self.values(facet)) for facet in FACETS},
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """Another outlet's (or file's) copy of a hit's story."""
+
+    id: str
+    title: str
+    url: str
+    provider: str
+    published: str | None
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "title": self.title, "url": self.url, "provider": self.provider,
+                "published": self.published}
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    url: str
+    title: str
+    title_html: str          # HTML-escaped, query words in <mark>
+    excerpt: str
+    snippet: str             # HTML-escaped, query words in <mark>
+    published: str | None    # ISO 8601 UTC
+    provider: Provider
+    topics: tuple[str, ...]
+    score: float | None
+    matched_all: bool        # False for items listed because they match only some words
+    jurisdictions: tuple[str, ...] = ()
+    regulators: tuple[str, ...] = ()
+    also_reported_by: tuple[Report, ...] = ()   # the story's other matching items, newest first
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "title": self.title,
+            "excerpt": self.excerpt,
+            "snippet": self.snippet,
+            "published": self.published,
+            "provider": {"name": self.provider.name, "domain": self.provider.domain},
+            "topics": list(self.topics),
+            "jurisdictions": list(self.jurisdictions),
+            "regulators": list(self.regulators),
+            "score": self.score,
+            "matched_all": self.matched_all,
+            "also_reported_by": [r.to_dict() for r in self.also_reported_by],
+        }
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    count: int
+    selected: bool
+
+
+@dataclass(frozen=True)
+class ResultsPage:
+    query: str
+    total: int               # items listed: all words first, then (if relaxed) some words
+    total_all_words: int     # items matching every word
+    relaxed: bool            # True when items matching only some words are listed too
+    page: int
+    per_page: int
+    sort: str
+    filters: Filters
+    hits: tuple[Hit, ...]
+    facets: dict[str, tuple[FacetValue, ...]]   # FACETS, then "month" (YYYY-MM, ascending)
+    did_you_mean: str | None = None
+    took_ms: float = 0.0
+    grouped_total: int = -1  # results listed: items, each story's copies counted once (-1: as total)
+
+    @property
+    def pages(self) -> int:
+        shown = self.total if self.grouped_total < 0 else self.grouped_total
+        return max(1, -(-shown // self.per_page))
+
+    def to_dict(self) -> dict:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "total_all_words": self.total_all_words,
+            "grouped_total": self.grouped_total if self.grouped_total >= 0 else self.total,
+            "relaxed": self.relaxed,
+            "page": self.page,
+            "per_page": self.per_page,
+            "pages": self.pages,
+            "sort": self.sort,
+            "filters": self.filters.to_dict(),
+            "results": [h.to_dict() for h in self.hits],
+            "facets": {name: [asdict(v) for v in values] for name, values in self.facets.items()},
+            "did_you_mean": self.did_you_mean,
+            "took_ms": self.took_ms,
+        }
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str                # what the box would hold, or the title
+    kind: str                # "query" (complete the words) or "item" (open that article)
+    id: str | None = None    # the item's id, for kind "item"
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    """One article with its related coverage in both directions."""
+
+    item: dict                       # the stored record (see indexer.stored_doc)
+    lists: tuple[dict, ...]          # items this one lists as related
+    listed_by: tuple[dict, ...]      # items whose files list this one
+
+

@@ -1,0 +1,1 @@
+"""Reading a query: syntax checks and limits."""

@@ -1,0 +1,1 @@
+"""Index generations on disk: CURRENT, fsync, cleanup, the writer lock and the incremental state."""
