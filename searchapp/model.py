@@ -8,7 +8,7 @@ API, the CLI's --json and the OpenAPI document are all derived from these.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 FACETS = ("topic", "jurisdiction", "regulator", "provider", "year")   # filterable facets, in display order
 TIMELINE_FACET = "month"                                            # counted, never a filter (dates are)
@@ -149,6 +149,7 @@ class ResultsPage:
     did_you_mean: str | None = None
     took_ms: float = 0.0
     grouped_total: int = -1  # results listed: items, each story's copies counted once (-1: as total)
+    facet_more: dict[str, int] = field(default_factory=dict)  # per facet: values with a count not shown (facet_limit)
 
     @property
     def pages(self) -> int:
@@ -169,6 +170,7 @@ class ResultsPage:
             "filters": self.filters.to_dict(),
             "results": [h.to_dict() for h in self.hits],
             "facets": {name: [asdict(v) for v in values] for name, values in self.facets.items()},
+            "facet_more": {name: self.facet_more.get(name, 0) for name in self.facets if name in FACETS},
             "did_you_mean": self.did_you_mean,
             "took_ms": self.took_ms,
         }

@@ -49,7 +49,9 @@ SUGGEST_CANDIDATES = 12   # completions ranked by co-occurrence with the earlier
 RESULT_CACHE_SIZE = 512   # results pages kept per engine (a page with facets is ~10-20 kB)
 TERM_CACHE_SIZE = 2048    # word bitmaps kept per generation (N/8 bytes each: 37 kB at 300,000 items)
 SCORE_CACHE_SIZE = 2_000_000  # documents in the words' score maps kept per generation (~100 B each: ~200 MB)
-FACET_LIMIT = 30          # values shown per facet (selected values always are)
+FACET_LIMIT = 30          # values shown per facet by default (selected values always are)
+MAX_FACET_LIMIT = 1000    # facet_limit's upper bound (347 providers in the real corpus)
+MAX_FACET_QUERY_CHARS = 100
 SORTS = ("relevance", "recent", "newest", "oldest")
 RECENCY_HALF_LIFE_DAYS = 180  # "recent": a BM25 score halves for every 180 days of age
 QUERY_FIELDS = ("title", "excerpt", "body", "related_text", "provider", "topic")
@@ -260,6 +262,18 @@ def check_paging(page: int, per_page: int, sort: str) -> None:
         raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}")
     if not 1 <= page <= MAX_PAGE:
         raise QueryError(f"page must be between 1 and {MAX_PAGE}")
+
+
+def check_facet_options(limit: int, search: dict[str, str] | None) -> dict[str, str]:
+    if not 1 <= limit <= MAX_FACET_LIMIT:
+        raise QueryError(f"facet_limit must be between 1 and {MAX_FACET_LIMIT}")
+    search = {facet: " ".join(text.split()) for facet, text in (search or {}).items() if text and text.strip()}
+    for facet, text in search.items():
+        if facet not in FACETS:
+            raise QueryError(f"facet_query: unknown facet {facet!r} (one of {', '.join(FACETS)})")
+        if len(text) > MAX_FACET_QUERY_CHARS:
+            raise QueryError(f"facet_query for {facet} is too long (the limit is {MAX_FACET_QUERY_CHARS} characters)")
+    return search
 
 
 def check_filters(filters: Filters) -> None:
@@ -737,22 +751,33 @@ class SearchEngine:
         sort: str = "relevance",
         page: int = 1,
         per_page: int = 10,
+        *,
+        facet_limit: int = FACET_LIMIT,
+        facet_query: dict[str, str] | None = None,
+        typed: bool = False,
     ) -> ResultsPage:
+        """`facet_limit`: values listed per facet (selected ones always are);
+        `facet_query`: facet -> text, lists only that facet's values containing
+        the text (any case); `typed`: the query is being typed, so its last word
+        may be unfinished."""
         started = time.perf_counter()
         check_paging(page, per_page, sort)
         check_filters(filters)
+        facet_query = check_facet_options(facet_limit, facet_query)
         state = self._state()
         query = " ".join(query.split())
-        key = (state.generation, state.key, query, filters, sort, page, per_page)
+        key = (state.generation, state.key, query, filters, sort, page, per_page, facet_limit,
+               tuple(sorted(facet_query.items())), typed)
         cached = self._results.get_fresh(key) if state.key is not None else None
         if cached is not None:  # same index generation, same request: the same answer
             return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
-        answer = self._search(state, query, filters, sort, page, per_page, started)
+        answer = self._search(state, query, filters, sort, page, per_page, started, facet_limit, facet_query)
         if state.key is not None:
             self._results.put(key, answer)
         return answer
 
-    def _search(self, state, query, filters, sort, page, per_page, started) -> ResultsPage:
+    def _search(self, state, query, filters, sort, page, per_page, started, facet_limit=FACET_LIMIT,
+                facet_query=None) -> ResultsPage:
         if query:
             q_all, q_any = parse_query(query)
         else:
@@ -774,7 +799,7 @@ class SearchEngine:
         total_all = (base_all & filtered).bit_count()
         total = (base & filtered).bit_count()
 
-        facets = self._facets(state, filters, base, group_bits)
+        facets, facet_more = self._facets(state, filters, base, group_bits, facet_limit, facet_query or {})
         scored = sort in ("relevance", "recent")
         filtered_set = filtered if groups and scored else None   # a bitmap; a set only if Whoosh scores
         hits, grouped = self._hits(state, q_all, q_any, relaxed, base_all & filtered, base & filtered, filtered_set,
@@ -793,14 +818,17 @@ class SearchEngine:
             did_you_mean=self._did_you_mean(state, query, total_all) if query else None,
             took_ms=round((time.perf_counter() - started) * 1000, 2),
             grouped_total=grouped,
+            facet_more=facet_more,
         )
 
     # -- facets
 
-    def _facets(self, state, filters, base, group_bits) -> dict[str, tuple[FacetValue, ...]]:
+    def _facets(self, state, filters, base, group_bits, limit=FACET_LIMIT, search=None):
         """Each facet counted under the query and the other facets' filters;
-        the month timeline under the query and every filter but the dates."""
-        facets = {}
+        the month timeline under the query and every filter but the dates.
+        Returns (facet -> values shown, facet -> values with a count not shown)."""
+        facets, more = {}, {}
+        search = search or {}
         for facet, fieldname in (*FACET_FIELDS.items(), ("month", "f_month")):
             scope = base & state.live
             for name, bits in group_bits.items():
@@ -808,7 +836,10 @@ class SearchEngine:
                     scope &= bits
             selected = set(filters.values(facet)) if facet in FACET_FIELDS else set()
             counted = []
+            needle = search.get(facet, "").casefold()
             for value in state.values(fieldname):
+                if needle and needle not in value.casefold() and value not in selected:
+                    continue
                 count = (scope & state.term_bits(fieldname, value)).bit_count() if scope else 0
                 if count or value in selected:
                     counted.append(FacetValue(value, count, value in selected))
@@ -819,9 +850,10 @@ class SearchEngine:
                 counted.sort(key=lambda v: v.value, reverse=True)
             else:
                 counted.sort(key=lambda v: (-v.count, v.value.lower()))
-            shown = counted[:FACET_LIMIT] + [v for v in counted[FACET_LIMIT:] if v.selected]
+            shown = counted[:limit] + [v for v in counted[limit:] if v.selected]
             facets[facet] = tuple(shown)
-        return facets
+            more[facet] = sum(1 for v in counted[limit:] if not v.selected)
+        return facets, more
 
     # -- hits
 
