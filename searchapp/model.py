@@ -178,9 +178,12 @@ class ResultsPage:
 
 @dataclass(frozen=True)
 class Suggestion:
-    text: str                # what the box would hold, or the title
-    kind: str                # "query" (complete the words) or "item" (open that article)
+    text: str                # what the box would hold, the facet value, or the title
+    kind: str                # "query" (complete the words), "facet" (filter by a regulator or place), "item" (an article)
     id: str | None = None    # the item's id, for kind "item"
+    facet: str | None = None   # for kind "facet": "regulator" or "jurisdiction"
+    value: str | None = None   # for kind "facet": the value to filter by
+    query: str | None = None   # for kind "facet": the words typed before it, kept as the query
 
 
 @dataclass(frozen=True)

@@ -267,3 +267,26 @@ def test_cached_word_scores_rank_exactly_like_whoosh(shared_engine, text):
         # equal up to float rounding (Whoosh keeps some statistics in 32 bits)
         assert all(abs(a - b) <= 1e-6 * abs(b) for (a, _), (b, _) in zip(ours, whoosh))
         assert [d for _, d in ours] == [d for _, d in whoosh]
+
+
+def test_suggest_sections_and_no_junk_completions(sample_engine):
+    engine = sample_engine
+    """Completions, then regulators and places, then articles; inflections of
+    an offered word and completions far rarer than the best are left out."""
+    found = engine.suggest("clearview f")
+    kinds = [s.kind for s in found]
+    assert kinds == sorted(kinds, key=["query", "facet", "item"].index)
+    texts = [s.text for s in found if s.kind == "query"]
+    assert len({t.rsplit(" ", 1)[-1][:4] for t in texts}) == len(texts) or len(texts) <= 1
+    places = engine.suggest("facial recognition ca")
+    facet = [s for s in places if s.kind == "facet"]
+    assert facet and facet[0].value == "California" and facet[0].facet == "jurisdiction"
+    assert facet[0].query == "facial recognition"
+    assert engine.suggest("x") == []          # one letter alone: nothing yet
+    assert engine.suggest("china f")          # one letter after a word: completions
+
+
+def test_suggest_items_are_listed_once(sample_engine):
+    engine = sample_engine
+    titles = [s.text.casefold() for s in engine.suggest("facial", limit=20) if s.kind == "item"]
+    assert len(titles) == len(set(titles))

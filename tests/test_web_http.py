@@ -179,7 +179,7 @@ def test_security_headers_and_suggest_and_openapi(shared_server):
     assert headers["X-Content-Type-Options"] == "nosniff" and headers["Referrer-Policy"] == "same-origin"
     _, suggest = shared_server.json("/api/suggest?q=facial+rec")
     assert suggest["suggestions"][0] == {"text": "facial recognition", "kind": "query", "id": None,
-                                         "url": "/search?q=facial+recognition"}
+                                         "facet": None, "value": None, "url": "/search?q=facial+recognition"}
     assert any(s["kind"] == "item" and s["url"] == f"/item/{s['id']}" for s in suggest["suggestions"])
     _, spec = shared_server.json("/api/openapi.json")
     assert spec["openapi"].startswith("3.") and "/api/search" in spec["paths"]

@@ -46,6 +46,9 @@ MAX_PAGE = 1000
 MAX_FILTER_VALUES = 50
 RELAX_BELOW = 10          # fewer items than this match all words -> list those matching some too
 SUGGEST_CANDIDATES = 12   # completions ranked by co-occurrence with the earlier words
+SUGGEST_MIN_SHARE = 0.05  # a completion needs 5% of the best one's count ("facial reckless" is junk)
+SUGGEST_TYPED_SHARE = 0.25  # ... and a quarter of the typed word's, when that is a word ("eu aim")
+SUGGEST_FACETS = 3        # regulators and places offered
 RESULT_CACHE_SIZE = 512   # results pages kept per engine (a page with facets is ~10-20 kB)
 TERM_CACHE_SIZE = 2048    # word bitmaps kept per generation (N/8 bytes each: 37 kB at 300,000 items)
 SCORE_CACHE_SIZE = 2_000_000  # documents in the words' score maps kept per generation (~100 B each: ~200 MB)
@@ -1014,18 +1017,25 @@ class SearchEngine:
         return min(candidates, key=lambda t: (distance(word, t), -candidates[t], t))
 
     def suggest(self, text: str, limit: int = 8) -> list[Suggestion]:
-        """Completions of the last word, then titles that match what is typed.
+        """Sections, in order: completions of the last word ("query"),
+        regulators and places whose name starts with it ("facet"), then the
+        newest articles that match what is typed ("item").
 
         With earlier words, a completion ranks by how many items contain it
         together with them (so "china fac" offers "facial", not "facebook").
-        """
+        Completions far rarer than the best one (under 5%: "facial reckless")
+        and inflections of a word already offered ("act", "acted") are left
+        out; when the last word is itself a common word, it comes first and
+        rarer completions must reach a quarter of its count ("eu ai", not "eu aim")."""
         text = " ".join(text.split())[:MAX_QUERY_CHARS]
         match = re.search(r"([^\W_][\w'’-]*)$", text)
-        if not match or len(match.group(1)) < 2:
+        if not match:
+            return []
+        head, prefix = text[: match.start()], match.group(1).lower()
+        if len(prefix) < (1 if head.strip() else 2):
             return []
         state = self._state()
         reader = state.searcher.reader()
-        head, prefix = text[: match.start()], match.group(1).lower()
         try:
             earlier = parse_query(head)[0] if head.strip() else None
         except QueryError:
@@ -1040,26 +1050,58 @@ class SearchEngine:
                     break
                 word = term.decode("utf-8") if isinstance(term, bytes) else term
                 counts[word] = counts.get(word, 0) + reader.doc_frequency(field, word)
-        # With earlier words, rank the most frequent completions by how many live
-        # items have them together with the earlier words (bitmap ANDs).
         best = sorted(counts, key=lambda w: (-counts[w], w))[:SUGGEST_CANDIDATES]
-        if earlier is not None:
-            together = {w: (scope & self._word_bits(state, w)).bit_count() for w in best}
-            best = sorted((w for w in best if together[w]), key=lambda w: (-together[w], w))
+        together = {w: (scope & self._word_bits(state, w)).bit_count() for w in best}
+        best = sorted((w for w in best if together[w]), key=lambda w: (-together[w], -counts[w], w))
+        if best:
+            floor = together[best[0]] * SUGGEST_MIN_SHARE
+            if prefix in together:
+                floor = max(floor, together[prefix] * SUGGEST_TYPED_SHARE)
+                best = [prefix] + [w for w in best if w != prefix]
+            kept, stems = [], set()
+            for w in best:
+                stem = _stem(w)
+                if (w == prefix or together[w] >= floor) and stem not in stems:
+                    kept.append(w)
+                    stems.add(stem)
+            best = kept
         words = [w for w in best if w != prefix or head][: max(1, limit // 2)]
         found = [Suggestion(text=f"{head}{w}", kind="query") for w in words]
-        # Newest titles having the earlier words and the best completion in the title.
+        found += self._facet_suggestions(state, head, prefix, scope, SUGGEST_FACETS)
+        # Newest articles having the earlier words and the best completion in the title.
         if best:  # the best completion, even when it is the typed word itself
             titles = scope & state.term_bits("title", _stem(best[0]))
             seen = set()
+            _, story_of, _ = state.stories()
             for docnum in self._first_by_date(state, titles, "newest", 4 * limit):
                 doc = state.searcher.stored_fields(docnum)["doc"]
-                if doc["title"] not in seen:
-                    seen.add(doc["title"])
-                    found.append(Suggestion(text=doc["title"], kind="item", id=doc["id"]))
+                title_key = " ".join(doc["title"].casefold().split())
+                story = story_of.get(docnum)
+                if title_key in seen or (story and story in seen):
+                    continue
+                seen.update({title_key, story} - {None})
+                found.append(Suggestion(text=doc["title"], kind="item", id=doc["id"]))
                 if len(found) >= limit:
                     break
         return found[:limit]
+
+    @staticmethod
+    def _facet_suggestions(state, head: str, prefix: str, scope: int, limit: int) -> list[Suggestion]:
+        """Regulators and places with a word starting with the last word typed
+        (the whole name starting with it first), most items under the earlier words first."""
+        found = []
+        for facet in ("regulator", "jurisdiction"):
+            fieldname = FACET_FIELDS[facet]
+            for value in state.values(fieldname):
+                words = value.casefold().replace("(", " ").split()
+                if not any(w.startswith(prefix) for w in words):
+                    continue
+                count = (scope & state.term_bits(fieldname, value)).bit_count()
+                if count:
+                    found.append((not value.casefold().startswith(prefix), -count, value, facet))
+        found.sort()
+        return [Suggestion(text=value, kind="facet", facet=facet, value=value, query=head.strip())
+                for _, _, value, facet in found[:limit]]
 
     @staticmethod
     def _first_by_date(state, bits: int, sort: str, limit: int) -> list[int]:

@@ -304,8 +304,10 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None) -> Flas
         return jsonify(
             query=text,
             suggestions=[
-                {"text": s.text, "kind": s.kind, "id": s.id,
-                 "url": url_for("item_page", item_id=s.id) if s.id else SearchParams(query=s.text).url()}
+                {"text": s.text, "kind": s.kind, "id": s.id, "facet": s.facet, "value": s.value,
+                 "url": url_for("item_page", item_id=s.id) if s.id else
+                 SearchParams(query=s.query or "", filters=Filters(**{s.facet: (s.value,)})).url() if s.facet else
+                 SearchParams(query=s.text).url()}
                 for s in suggestions
             ],
         )
