@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 FACETS = ("topic", "jurisdiction", "regulator", "provider", "year")   # filterable facets, in display order
 TIMELINE_FACET = "month"                                            # counted, never a filter (dates are)
+SORTS = ("relevance", "recent", "newest", "oldest")
+RECENCY_HALF_LIFE_DAYS = 180  # "recent": a BM25 score halves for every 180 days of age
 
 
 @dataclass(frozen=True)
