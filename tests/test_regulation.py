@@ -13,7 +13,7 @@ import pytest
 
 from conftest import write_news
 from searchapp.backends.whoosh.schema import FACET_FIELDS
-from searchapp.indexing import build_index
+from searchapp.indexing import update_index
 from searchapp.ingest.reader import read_corpus
 from searchapp.backends.whoosh.compile import analyze
 from searchapp.core.service import RECENCY_HALF_LIFE_DAYS, SearchEngine
@@ -39,7 +39,7 @@ def synonym_engine(tmp_path_factory):
                        publishedDateTime="2023-05-01T10:00:00Z")
             owner[(g, f)] = name
     index_dir = tmp_path_factory.mktemp("synonym-index")
-    build_index(read_corpus(root), index_dir)
+    update_index(root, index_dir, full=True)
     engine = SearchEngine(index_dir)
     yield engine, owner
     engine.close()
@@ -193,7 +193,7 @@ def story_engine(tmp_path_factory):
                topics=["Biometrics"], provider={"name": "Daily", "domain": "daily.example"},
                publishedDateTime="2022-07-13T10:00:00Z")
     index_dir = tmp_path_factory.mktemp("story-index")
-    build_index(read_corpus(root), index_dir)
+    update_index(root, index_dir, full=True)
     engine = SearchEngine(index_dir)
     yield engine
     engine.close()

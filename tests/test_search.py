@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from conftest import related, write_news
-from searchapp.indexing import build_index
+from searchapp.indexing import update_index
 from searchapp.ingest.reader import read_corpus
 from searchapp.core.service import MAX_PER_PAGE, RELAX_BELOW, SearchEngine
 from searchapp.errors import QueryError
@@ -42,7 +42,7 @@ def small(tmp_path_factory):
                    provider={"name": "Wire", "domain": "wire.example"})
     corpus = read_corpus(root)
     index_dir = tmp_path_factory.mktemp("small-index")
-    build_index(corpus, index_dir)
+    update_index(root, index_dir, full=True)
     engine = SearchEngine(index_dir)
     yield engine, corpus
     engine.close()
