@@ -187,6 +187,7 @@ class _Compiled:
     jurisdiction_kinds: dict  # name -> country, subdivision, city, bloc
     body_kinds: dict          # gazetteer body name -> regulator, court, legislature, government, police, international
     designations: dict        # (jurisdiction, designation kind) -> gazetteer body name
+    capitals: dict            # capital city -> its country
 
 
 def _case_rule(form: str) -> tuple:
@@ -416,6 +417,7 @@ def _compiled() -> _Compiled:
         jurisdiction_kinds={name: _place_kind(by_name[name]) for name in jurisdictions},
         body_kinds=body_kinds,
         designations=designations,
+        capitals={e["name"]: e["parent"] for e in generated if e.get("capital_of")},
     )
 
 
@@ -631,7 +633,13 @@ _EVENT_BEFORE = re.compile(
     r"(?<!\w)(?:held|hosted|taking place|takes place|opened|opens|gather\w*|convene\w*|met|meeting|summit|"
     r"conference|event|expo|forum|convention|workshop|festival|trade show|\d{1,2}(?:[-–]\d{1,2})?(?:, \d{4})?) "
     r"(?:in|at)(?: the)? $", re.IGNORECASE)
-_VENUE_AFTER = re.compile(r" (?:(?:Convention|Conference|Exhibition|Congress|Expo) (?:Center|Centre)|Expo|Arena|Stadium)(?!\w)")
+_VENUE_AFTER = re.compile(r" (?:(?:Convention|Conference|Exhibition|Congress|Expo) (?:Center|Centre)|Expo|Arena|Stadium"
+                          r"|(?:International )?Airport)(?!\w)")
+# An organisation's home: "the Royal Free NHS Trust in London", "offices in Dublin".
+_HOME_BEFORE = re.compile(r"(?:based|headquartered|located|offices?|headquarters|campus|Trust|Hospital|University|"
+                          r"College|School|Inc\.?|Ltd\.?|plant|factory|lab|store|stores) (?:in|at) (?:the )?$")
+# "Berkeley's Girls Garage": a name owned by a city is an organisation's.
+_ORG_POSSESSIVE = re.compile(r"'s (?:[A-Z][a-z]+ ){0,2}(?:[A-Z][a-z]+)(?! (?:of|for)\b)")
 _IN_BEFORE = re.compile(r"(?:^|\s)(?:in|at|across)(?: the)? $")
 
 # Generated names: "<place> Government" etc. Designation kind -> name pattern, per kind of place.
@@ -678,8 +686,13 @@ def _top(compiled: _Compiled, name: str) -> str:
     return ancestors[-1] if ancestors else name
 
 
-def _analyse(text: str) -> tuple[Counter, Counter]:
-    """Mentions per jurisdiction (before roll-up, regulators' included) and per body."""
+def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
+    """Mentions per jurisdiction (before roll-up, regulators' included) and per body.
+
+    generic_bodies=False: bodies only where a gazetteer name or alias names
+    them (no "<place>'s privacy watchdog", no "India tells..."); their places
+    still count.
+    """
     compiled = _compiled()
     jurisdictions = compiled.jurisdictions
     hits = []
@@ -712,9 +725,16 @@ def _analyse(text: str) -> tuple[Counter, Counter]:
         for r in place_roles:
             if not r.ambiguous:
                 places_named.add(_top(compiled, r.target))
+        if not place_roles and not any(r.kind == "metonym" for r in roles):
+            continue
+        if (_EVENT_BEFORE.search(text, max(0, start - 40), start) or _VENUE_AFTER.match(text, end)
+                or _HOME_BEFORE.search(text, max(0, start - 30), start)):
+            events.add(start)
+            continue
         if not place_roles:
             continue
-        if _EVENT_BEFORE.search(text, max(0, start - 40), start) or _VENUE_AFTER.match(text, end):
+        if (_ORG_POSSESSIVE.match(text, end) and not _DESIGNATION_AFTER.match(text, end)
+                and all(compiled.jurisdiction_kinds[r.target] == "city" for r in place_roles)):
             events.add(start)
             continue
         targets = {r.target for r in place_roles}
@@ -724,8 +744,8 @@ def _analyse(text: str) -> tuple[Counter, Counter]:
         found = _designation(text, start, end) if _place_evidence(text, start, end, False) else None
         if found:
             kind, lo, hi = found
-            if kind == "courts" and not _RULING.search(text):
-                continue
+            if kind == "courts" and not _RULING.search(text, max(0, lo - 80), hi + 80):
+                continue   # a court is a body here only when it rules
             name = _designated_body(compiled, target, kind)
             if name:
                 designated[name] = compiled.regulator_jurisdiction.get(name, target)
@@ -787,6 +807,10 @@ def _analyse(text: str) -> tuple[Counter, Counter]:
     if "US Senate" in regulators and "House of Representatives" in regulators:
         # senators and House members together: the Congress
         regulators["US Congress"] += regulators.pop("US Senate") + regulators.pop("House of Representatives")
+    if not generic_bodies:
+        places_of_bodies = {p for p in list(designated.values()) + list(acting.values()) if p}
+        designated = {}
+        acting = {p: None for p in places_of_bodies}
     for name, place in designated.items():
         if name in compiled.regulator_jurisdiction and compiled.regulator_jurisdiction[name] == "United States" \
                 and foreign and not us_story and place == "United States":
@@ -808,6 +832,8 @@ def _analyse(text: str) -> tuple[Counter, Counter]:
     ambiguous_hits = []
     dateline_until = 0
     skip_until = 0
+    seats: set = set()       # capitals named as "in <capital>"
+    not_seats: set = set()
     for start, end, surface, roles in places:
         if start < dateline_until or start < skip_until:
             continue
@@ -820,6 +846,10 @@ def _analyse(text: str) -> tuple[Counter, Counter]:
             if until:
                 dateline_until = until
                 continue
+        if _IN_BEFORE.search(text, max(0, start - 12), start):
+            seats.update(surface for r in roles if surface in compiled.capitals)
+        else:
+            not_seats.update(r.target for r in roles)
         candidates = []
         for role in roles:
             kind = role.kind
@@ -866,6 +896,9 @@ def _analyse(text: str) -> tuple[Counter, Counter]:
         if levels:
             best = max(levels.values())
             found.update(name for name, level in levels.items() if level == best)
+    for city in seats - not_seats:
+        if compiled.capitals[city] in found and city in found:
+            del found[city]   # "parliament in Tbilisi": the seat of a national body, not the city's rule
     return found, regulators
 
 
@@ -895,16 +928,21 @@ def _roll_up(names) -> set:
     return out
 
 
-def tag_item(title: str, excerpt: str = "", body: str = "", related_text: str = "") -> Tags:
-    """Jurisdictions and regulators of one item, from its own text; related coverage needs two mentions."""
+def tag_item(title: str, excerpt: str = "", body: str = "", related_text: str = "",
+             generic_bodies: bool = True) -> Tags:
+    """Jurisdictions and bodies of one item, from its own text; related coverage needs two mentions.
+
+    generic_bodies=False names only bodies the text calls by a gazetteer name
+    or alias (the scheme of the older 147-file fixture).
+    """
     fields = (normalise(title or ""), normalise(excerpt or ""), normalise(body or ""))
     text = _SEGMENT.join(field for field in fields if field)
-    jurisdictions, regulators = _analyse(text) if text else (Counter(), Counter())
+    jurisdictions, regulators = _analyse(text, generic_bodies) if text else (Counter(), Counter())
     jurisdictions, regulators = set(jurisdictions), set(regulators)
     if related_text:
         related = normalise(related_text)
         if related:
-            rel_jurisdictions, rel_regulators = _analyse(related)
+            rel_jurisdictions, rel_regulators = _analyse(related, generic_bodies)
             jurisdictions.update(n for n, c in rel_jurisdictions.items() if c >= RELATED_MIN_MENTIONS)
             regulators.update(n for n, c in rel_regulators.items() if c >= RELATED_MIN_MENTIONS)
     return Tags(tuple(sorted(_roll_up(jurisdictions))), tuple(sorted(regulators)))

