@@ -580,7 +580,7 @@ _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ 
     (?:\ and\ [a-z]+)?\ (?:regulators?|watchdogs?|authority|agency|commission|office|enforcers?))
 |(?P<legislature>parliament|congress|senate|house\ of\ (?:representatives|commons|lords|deputies)|lower\ house
     |upper\ house|chamber\ of\ deputies|national\ assembly|legislative\ assembly|general\ assembly|state\ assembly
-    |legislature|legislators|lawmakers|(?-i:MPs)|diet|bundestag|duma|knesset)
+    |legislature|legislators|lawmakers|(?-i:MPs)|(?-i:House|Assembly|Diet)|bundestag|duma|knesset)
 |(?P<council>city\ council|city\ councilors|council|councilors|councillors|aldermen|board\ of\ supervisors)
 |(?P<police>police(?:\ force|\ department|\ service)?|cops)
 |(?P<courts>(?:supreme|high|top|highest|constitutional|district|appeals?|administrative|regional|state)
@@ -594,9 +594,10 @@ _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ 
 # "<body> of (the) <place>": "the Supreme Court of India", "Government of Canada".
 _DESIGNATION_BEFORE = re.compile(r"""(?:^|(?<=\W))(?:
  (?P<government>government|administration|ministry\ of\ [a-z]+|prime\ minister|president)
-|(?P<legislature>parliament|congress|senate|national\ assembly|house\ of\ representatives|legislature)
+|(?P<legislature>parliament|congress|senate|national\ assembly|house\ of\ representatives|legislature
+    |lawmakers|legislators)
 |(?P<courts>(?:supreme|high|constitutional|federal)\ court|court\ of\ appeal|courts)
-|(?P<police>police)
+|(?P<police>police(?:\ department|\ force|\ service|\ officers)?|law\ enforcement(?:\ agencies)?)
 |(?P<dpa>data\ protection\ (?:authority|commissioner|agency)|privacy\ commissioner|information\ commissioner)
 |(?P<competition>competition\ (?:authority|commission|bureau))
 )\ (?:of|in)\ (?:the\ )?$""", re.IGNORECASE | re.VERBOSE)
@@ -616,6 +617,17 @@ _ACT_AFTER = re.compile(r"""(?:'s\ government)?(?:\ (?:has|have|will|would|is|wa
   |allows?|allowed|closes?|closed|expands?|expanded|sets?\ out|finali[sz]es|finali[sz]ed|updates?|updated
   |ban|fine|regulate|restrict|tighten|curb|block|require|introduce|probe|investigate|unveil|propose|impose
   |imposes|imposed|adds|added|puts|put|cuts?\ off)(?!\w)""", re.IGNORECASE | re.VERBOSE)
+# "the government", "the country's privacy commissioner", "the state yanked...":
+# the body of the one country (state, city) the item names.
+_ANAPHOR = re.compile(r"""(?<![\w-])(?:[Tt]he|[Ii]ts)\ (?:(?P<scope>country|nation|state|city)(?:'s)?\ )?(?:
+ (?P<government>government|administration)
+|(?P<legislature>parliament|legislature|lawmakers)
+|(?P<police>police)
+|(?P<dpa>(?:privacy|data\ protection|information)\ (?:commissioner|regulator|watchdog|authority))
+|(?P<competition>(?:competition|antitrust)\ (?:regulator|watchdog|authority))
+)(?![\w-])""", re.VERBOSE)
+_STATE_ACTS = re.compile(r"(?<![\w-])the (?P<scope>state|city) (?:has |have |will |also )?(?:banned|bans|yanked|revoked|"
+                         r"suspended|fined|sued|ordered|passed|approved|enacted|required|restricted|blocked)(?!\w)")
 _CLAUSE_BEFORE = re.compile(r"(?:^|\| |[.!?;:] |\" )(?:The |the |And |But |Now |Meanwhile, )?$")
 _FINE_VERB = re.compile(r"fine|fined|fines|slap|penali", re.IGNORECASE)
 _PRIVACY_CONTEXT = re.compile(r"privacy|data protection|personal data|GDPR|biometric data", re.IGNORECASE)
@@ -766,6 +778,35 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                     name = _designated_body(compiled, target, kind)
                     if name:
                         acting[name] = compiled.regulator_jurisdiction.get(name, target)
+
+    # The body of the one place the item names, designated without naming it.
+    named_by_scope: dict = {"country": set(), "state": set(), "city": set()}
+    for start, end, roles in hits:
+        if start in events:
+            continue
+        for r in roles:
+            if r.kind == "alias" and not r.ambiguous and r.target != "International":
+                kind = compiled.jurisdiction_kinds[r.target]
+                scope = {"country": "country", "bloc": "country", "subdivision": "state", "city": "city"}[kind]
+                named_by_scope[scope].add(r.target)
+    if any(named_by_scope.values()):
+        for match in _ANAPHOR.finditer(text):
+            scope = match.group("scope") or "country"
+            scope = "country" if scope == "nation" else scope
+            named = named_by_scope[scope]
+            if len(named) == 1:
+                kind = next(k for k, v in match.groupdict().items() if v is not None and k != "scope")
+                place = next(iter(named))
+                name = _designated_body(compiled, place, kind)
+                if name:
+                    acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
+        for match in _STATE_ACTS.finditer(text):
+            named = named_by_scope[match.group("scope")]
+            if len(named) == 1:
+                place = next(iter(named))
+                name = _designated_body(compiled, place, "government")
+                if name and compiled.jurisdiction_kinds[place] != "city":
+                    acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
 
     def inside_designation(start: int) -> bool:  # noqa: E306
         return any(lo <= start < hi for lo, hi in consumed)
