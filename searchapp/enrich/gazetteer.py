@@ -158,6 +158,7 @@ class _Role:
     acronym: bool = False                   # an acronym never starts a dateline ("the US — which")
     alone: bool = False                     # US body alias that needs no context when no other country is named
     generic: bool = False                   # US body named without "US"/"federal" ("Congress", "House of Representatives")
+    federal_only: bool = False              # not when a US state is named ("Democrats" with a bill)
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,8 @@ def _compiled() -> _Compiled:
         form = _clean(form)
         if form:
             if not any(c.islower() for c in form):
-                role = _Role(role.kind, role.target, role.ambiguous, role.context, True, role.alone, role.generic)
+                role = _Role(role.kind, role.target, role.ambiguous, role.context, True, role.alone, role.generic,
+                             role.federal_only)
             forms.setdefault(form.lower(), {})[(_case_rule(form), role)] = None
 
     def add_context(form) -> str:
@@ -371,7 +373,8 @@ def _compiled() -> _Compiled:
         for item in entry.get("ambiguous_aliases") or ():
             context = frozenset(add_context(c) for c in item.get("context") or ())
             add(item["alias"], _Role("regulator", name, True, context, alone=bool(item.get("alone_without_other_country")),
-                                     generic=us and _is_generic(item["alias"])))
+                                     generic=us and (_is_generic(item["alias"]) or bool(item.get("not_in_state_story"))),
+                                     federal_only=bool(item.get("not_in_state_story"))))
         synonyms.append(_synonym_group(entry))
 
     designations = {}
@@ -598,6 +601,8 @@ _DESIGNATION_BEFORE = re.compile(r"""(?:^|(?<=\W))(?:
     |lawmakers|legislators)
 |(?P<courts>(?:supreme|high|constitutional|federal)\ court|court\ of\ appeal|courts)
 |(?P<police>police(?:\ department|\ force|\ service|\ officers)?|law\ enforcement(?:\ agencies)?)
+|(?P<bill>(?:legislation|bills?|a\ bill|measures?|proposals?)(?:\ [a-z]+){0,2}\ (?:is\ |was\ |are\ |were\ )?(?:being\ )?
+    (?:considered|introduced|passed|proposed|debated|advanced|signed|filed|approved))
 |(?P<dpa>data\ protection\ (?:authority|commissioner|agency)|privacy\ commissioner|information\ commissioner)
 |(?P<competition>competition\ (?:authority|commission|bureau))
 )\ (?:of|in)\ (?:the\ )?$""", re.IGNORECASE | re.VERBOSE)
@@ -687,9 +692,10 @@ def _designation(text: str, start: int, end: int):
     if match and not (set(match.group("between").split()) & _NOT_BETWEEN):
         kind = next(k for k, v in match.groupdict().items() if v is not None and k != "between")
         return kind, end, match.end()
-    match = _DESIGNATION_BEFORE.search(text, max(0, start - 40), start)
+    match = _DESIGNATION_BEFORE.search(text, max(0, start - 60), start)
     if match:
-        return match.lastgroup, match.start(), start
+        kind = "legislature" if match.lastgroup == "bill" else match.lastgroup
+        return kind, (start if kind == "legislature" and match.lastgroup == "bill" else match.start()), start
     return None
 
 
@@ -825,7 +831,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if not [r for r in roles if r.kind != "regulator"]:
                 continue
         confirmed = {r.target for r in regulator_roles
-                     if not r.ambiguous or not r.context.isdisjoint(context()) or (r.alone and not foreign)}
+                     if (not r.ambiguous or not r.context.isdisjoint(context()) or (r.alone and not foreign))
+                     and not (r.federal_only and (foreign or named_by_scope["state"]))}
         regulators.update(confirmed)
         specific.update(r.target for r in regulator_roles if r.target in confirmed and not r.generic)
         others = [r for r in roles if r.kind != "regulator"]
