@@ -686,13 +686,22 @@ def _designated_body(compiled: _Compiled, place: str, kind: str) -> str | None:
     return pattern.format(place) if pattern else None
 
 
+_PREPOSITIONS = (" in ", " at ", " of ", " across ", " in the ", " at the ", " of the ", " across the ")
+
+
+def _preposition_before(text: str, start: int) -> bool:
+    """Cheap test before the regexes that end in "in/at/of (the) ": most hits have none before them."""
+    before = text[max(0, start - 12):start]
+    return before.endswith(_PREPOSITIONS) or before in ("in ", "at ", "of ", "In ", "At ")
+
+
 def _designation(text: str, start: int, end: int):
     """(kind, span start, span end) of a body designated through the place at start:end, or None."""
     match = _DESIGNATION_AFTER.match(text, end)
     if match and not (set(match.group("between").split()) & _NOT_BETWEEN):
         kind = next(k for k, v in match.groupdict().items() if v is not None and k != "between")
         return kind, end, match.end()
-    match = _DESIGNATION_BEFORE.search(text, max(0, start - 60), start)
+    match = _DESIGNATION_BEFORE.search(text, max(0, start - 60), start) if _preposition_before(text, start) else None
     if match:
         kind = "legislature" if match.lastgroup == "bill" else match.lastgroup
         return kind, (start if kind == "legislature" and match.lastgroup == "bill" else match.start()), start
@@ -745,8 +754,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 places_named.add(_top(compiled, r.target))
         if not place_roles and not any(r.kind == "metonym" for r in roles):
             continue
-        if (_EVENT_BEFORE.search(text, max(0, start - 40), start) or _VENUE_AFTER.match(text, end)
-                or _HOME_BEFORE.search(text, max(0, start - 30), start)):
+        before_in = _preposition_before(text, start)
+        if (before_in and (_EVENT_BEFORE.search(text, max(0, start - 40), start)
+                           or _HOME_BEFORE.search(text, max(0, start - 30), start))) or _VENUE_AFTER.match(text, end):
             events.add(start)
             continue
         if not place_roles:
@@ -894,7 +904,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if until:
                 dateline_until = until
                 continue
-        if _IN_BEFORE.search(text, max(0, start - 12), start):
+        if _preposition_before(text, start) and _IN_BEFORE.search(text, max(0, start - 12), start):
             seats.update(surface for r in roles if surface in compiled.capitals)
         else:
             not_seats.update(r.target for r in roles)
@@ -908,12 +918,15 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 continue
             if kind == "demonym" and not _BODY_AFTER.match(text, end):
                 continue
-            if kind == "metonym" and not (_BODY_AFTER.match(text, end) or _POSSESSIVE_AFTER.match(text, end)):
+            if kind == "metonym":
                 city = jurisdictions.get(surface) or jurisdictions.get(surface.title())
-                if city is not None and _IN_BEFORE.search(text, max(0, start - 12), start):
+                if city is not None and _preposition_before(text, start) \
+                        and _IN_BEFORE.search(text, max(0, start - 12), start):
                     # "permits in Beijing", "activists in Moscow": the city itself
                     candidates.append(_Role("alias", city.name, False))
-                continue
+                    continue
+                if not (_BODY_AFTER.match(text, end) or _POSSESSIVE_AFTER.match(text, end)):
+                    continue
             candidates.append(role)
         unambiguous = {r.target for r in candidates if not r.ambiguous}
         if unambiguous:
