@@ -463,9 +463,15 @@ def coverage_tiers(snapshot, tree, bits: int) -> list[int]:
     weights = [max(weights) if type(c) is ast.Entity else w for c, w in zip(found, weights)]
     rarest = sorted(range(len(found)), key=lambda i: -weights[i])[:COVERAGE_CONCEPTS]
     matched, weights = [matched[i] for i in rarest], [weights[i] for i in rarest]
-    combos = sorted(range(1, 1 << len(matched)),
-                    key=lambda m: (-sum(w for i, w in enumerate(weights) if m >> i & 1), m))
-    tiers, left = [], bits
+    whole = sum(weights)
+
+    def coverage(combo):
+        # exact shares: rounding them into buckets moved the tuning half's nDCG@10
+        # between 0.856 and 0.875 with no trend across bucket sizes (noise, not a rule)
+        return round(sum(w for i, w in enumerate(weights) if combo >> i & 1) / whole, 9)
+
+    combos = sorted(range(1, 1 << len(matched)), key=lambda m: (-coverage(m), m))
+    tiers, left = {}, bits
     for combo in combos:
         if not left:
             break
@@ -475,11 +481,13 @@ def coverage_tiers(snapshot, tree, bits: int) -> list[int]:
             if not tier:
                 break
         if tier:
-            tiers.append(tier)
+            level = coverage(combo)   # combinations of equal coverage share a tier, ranked by score
+            tiers[level] = tiers.get(level, 0) | tier
             left &= ~tier
+    ordered = [tiers[level] for level in sorted(tiers, reverse=True)]
     if left:
-        tiers.append(left)
-    return tiers
+        ordered.append(left)
+    return ordered
 
 
 PROXIMITY_BOOST = 1.0    # every pair together: x2 (tuning half: 0.5, 1 and 2 within 0.001 nDCG@10)
