@@ -618,8 +618,7 @@ _DESIGNATION_BEFORE = re.compile(r"""(?:^|(?<=\W))(?:
 )\ (?:of|in)\ (?:the\ )?$""", re.IGNORECASE | re.VERBOSE)
 # A place that opens a clause and acts: "India tells tech firms", "U.S. tightens
 # curbs", "California suspended permits", "China published measures".
-_ACT_AFTER = re.compile(r"""(?:'s\ government)?(?:\ (?:has|have|will|would|is|was|now|officially|formally|quietly
-  |also|on\ [A-Z][a-z]+day|to|plans\ to|moves\ to|moved\ to|is\ set\ to|wants\ to|seeks\ to|could))?\ (?P<verb>
+_ACT_VERBS = r"""
   bans?|banned|fines?|fined|slaps?|slapped|penali[sz]es|penali[sz]ed|orders?|ordered|tells?|told|asks?|asked
   |urges?|urged|warns?|warned|says|said|plans?|planned|proposes?|proposed|publish(?:es|ed)?|issues?|issued
   |releases?|released|unveils?|unveiled|moves?\ to|tightens?|tightened|considers?|considering|eyes|weighs?
@@ -631,7 +630,11 @@ _ACT_AFTER = re.compile(r"""(?:'s\ government)?(?:\ (?:has|have|will|would|is|wa
   |opens?\ (?:a\ )?(?:probe|investigation|inquiry)|rolls?\ out|rolled\ out|targets?|targeted|grants?|granted
   |allows?|allowed|closes?|closed|expands?|expanded|sets?\ out|finali[sz]es|finali[sz]ed|updates?|updated
   |ban|fine|regulate|restrict|tighten|curb|block|require|introduce|probe|investigate|unveil|propose|impose
-  |imposes|imposed|adds|added|puts|put|cuts?\ off)(?!\w)""", re.IGNORECASE | re.VERBOSE)
+  |imposes|imposed|adds|added|puts|put|cuts?\ off
+  |proposing|banning|fining|drafting|regulating|investigating|probing|restricting|mandating|introducing
+  |targeting|tightening|weighing|planning|suspending|blocking|moving\ to|cracking\ down|preparing"""
+_ACT_AFTER = re.compile(r"""(?:'s\ government)?(?:\ (?:has|have|will|would|is|are|was|were|now|officially|formally|quietly
+  |also|on\ [A-Z][a-z]+day|to|plans\ to|moves\ to|moved\ to|is\ set\ to|wants\ to|seeks\ to|could))?\ (?P<verb>""" + _ACT_VERBS + r""")(?!\w)""", re.IGNORECASE | re.VERBOSE)
 # "the government", "the country's privacy commissioner", "the state yanked...":
 # the body of the one country (state, city) the item names.
 _ANAPHOR = re.compile(r"""(?<![\w-])(?:[Tt]he|[Ii]ts)\ (?:(?P<scope>country|nation|state|city)(?:'s)?\ )?(?:
@@ -654,6 +657,13 @@ _RULING = re.compile(
 # Words between a place and a body word that make it someone else's body.
 _NOT_BETWEEN = frozenset("company companies firm firms startup startups tech giant giants brand brands maker makers "
                          "based owned business businesses industry group groups university school bank".split())
+# Words that cannot stand inside a designation ("Boston bans government use", "bordering
+# Myanmar as authorities seek"): a verb or a function word ends the noun phrase.
+_BREAKS_DESIGNATION = re.compile(r"(?:" + _ACT_VERBS + r"""|a|an|the|as|and|or|but|to|for|with|by|on|in|at|of|from
+  |that|which|who|whose|where|when|while|after|before|than|if|is|are|was|were|be|been|being|has|have|had|will
+  |would|can|could|may|might|should|must|its|their|his|her|our|not|no|says|said|say|use|uses|using|used|over
+  |against|about|into|under|amid|like|via|seek|seeks|want|wants|get|gets|got|let|lets|make|makes|made)""",
+                                 re.IGNORECASE | re.VERBOSE)
 # A place where an event happened: "a summit in Seoul", "May 22-24 in Santa
 # Clara", "the Santa Clara Convention Center".
 _EVENT_BEFORE = re.compile(
@@ -708,7 +718,8 @@ def _preposition_before(text: str, start: int) -> bool:
 def _designation(text: str, start: int, end: int):
     """(kind, span start, span end) of a body designated through the place at start:end, or None."""
     match = _DESIGNATION_AFTER.match(text, end)
-    if match and not (set(match.group("between").split()) & _NOT_BETWEEN):
+    between = match.group("between").split() if match else ()
+    if match and not (set(between) & _NOT_BETWEEN) and not any(_BREAKS_DESIGNATION.fullmatch(w) for w in between):
         kind = next(k for k, v in match.groupdict().items() if v is not None and k != "between")
         return kind, end, match.end()
     match = _DESIGNATION_BEFORE.search(text, max(0, start - 60), start) if _preposition_before(text, start) else None
