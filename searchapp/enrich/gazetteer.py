@@ -646,6 +646,12 @@ _ANAPHOR = re.compile(r"""(?<![\w-])(?:[Tt]he|[Ii]ts)\ (?:(?P<scope>country|nati
 )(?![\w-])""", re.VERBOSE)
 _STATE_ACTS = re.compile(r"(?<![\w-])the (?P<scope>state|city) (?:has |have |will |also )?(?:banned|bans|yanked|revoked|"
                          r"suspended|fined|sued|ordered|passed|approved|enacted|required|restricted|blocked)(?!\w)")
+# A member of Congress by title: "U.S. Sen. Ed Markey", "Sens. Markey and Merkley", "Congresswoman
+# Yvette Clarke", "Rep. Ro Khanna (D-Calif.)", "state Sen. Scott Wiener".
+_MEMBER = re.compile(r"""(?<![\w.])(?P<us>(?:U\.S\.|US|federal)\ )?(?P<state>[Ss]tate\ )?(?P<title>
+  (?:Sens?\.|Senators?|Reps?\.|Representatives?)(?=\ [A-Z][a-z]+)
+ |(?:Congress(?:wo)?m[ae]n|U\.S\.\ congress(?:wo)?m[ae]n))(?!\w)
+ (?P<party>(?:\ [A-Z][\w.'-]+){1,3},?\ \(?[DRI]-[A-Z])?""", re.VERBOSE)
 _CLAUSE_BEFORE = re.compile(r"(?:^|\| |[.!?;:] |\" )(?:The |the |And |But |Now |Meanwhile, )?$")
 _FINE_VERB = re.compile(r"fine|fined|fines|slap|penali", re.IGNORECASE)
 _PRIVACY_CONTEXT = re.compile(r"privacy|data protection|personal data|GDPR|biometric data", re.IGNORECASE)
@@ -851,6 +857,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     foreign = places_named - {"United States", "International", "European Union"}
     regulators: Counter = Counter()
     specific: set = set()     # bodies named at least once in a way that is not a generic US name
+    by_party: set = set()     # confirmed through "Democrats/Republicans" with a bill
+    not_by_party: set = set()
     places: list = []   # (start, end, surface, roles) with place-type roles
     pending = hits[::-1]
     while pending:
@@ -866,6 +874,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                      and not (r.federal_only and (foreign or named_by_scope["state"]))}
         regulators.update(confirmed)
         specific.update(r.target for r in regulator_roles if r.target in confirmed and not r.generic)
+        by_party.update(r.target for r in regulator_roles if r.target in confirmed and r.federal_only)
+        not_by_party.update(r.target for r in regulator_roles if r.target in confirmed and not r.federal_only)
         others = [r for r in roles if r.kind != "regulator"]
         if regulator_roles and not confirmed and not others:
             # "EU member states" without its context: still an EU mention.
@@ -874,6 +884,27 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         if others:
             places.append((start, end, surface, others))
 
+    # Members of Congress designated by their title act for their chamber: "U.S. Sen. Ed Markey
+    # pushes to ban", "Congressman slams", "Rep. Yvette Clarke introduced"; "state Sen." is the
+    # state's legislature (of the one state named).
+    us_named = "United States" in places_named
+    for match in _MEMBER.finditer(text):
+        chamber = "US Senate" if match.group("title")[:3].lower() == "sen" else "House of Representatives"
+        federal = bool(match.group("us")) or bool(match.group("party"))
+        if match.group("state"):
+            states = [p for p in named_by_scope["state"] if _top(compiled, p) == "United States"]
+            if len(states) == 1:
+                name = _designated_body(compiled, states[0], "legislature")
+                if name:
+                    acting.setdefault(name, compiled.regulator_jurisdiction.get(name, states[0]))
+            continue
+        if federal or (not named_by_scope["state"] and (us_named or not foreign)):
+            regulators[chamber] += 1
+            if federal or us_named:
+                specific.add(chamber)
+    if by_party - not_by_party and ({"US Senate", "House of Representatives"} & set(regulators)):
+        for name in by_party - not_by_party:   # "US House Democrats resurrect bill": the House, not Congress
+            del regulators[name]
     us_story = "United States" in places_named or any(
         compiled.regulator_jurisdiction[n] != "United States"
         and _top(compiled, compiled.regulator_jurisdiction[n]) == "United States" for n in regulators) or any(
