@@ -652,6 +652,13 @@ _MEMBER = re.compile(r"""(?<![\w.])(?P<us>(?:U\.S\.|US|federal)\ )?(?P<state>[Ss
   (?:Sens?\.|Senators?|Reps?\.|Representatives?)(?=\ [A-Z][a-z]+)
  |(?:Congress(?:wo)?m[ae]n|U\.S\.\ congress(?:wo)?m[ae]n))(?!\w)
  (?P<party>(?:\ [A-Z][\w.'-]+){1,3},?\ \(?[DRI]-[A-Z])?""", re.VERBOSE)
+# A government designated by its officials reacting to another's act: "Chinese officials said
+# that the new US chip restrictions...".
+_REACTS_AFTER = re.compile(r" (?:have |had )?(?:said|say|says|told|warned|critici[sz]ed|condemned|responded|reacted|"
+                           r"slammed|denounced|protested|complained|objected|hit back)(?!\w)")
+# A regulator addressed by a company: "US FDA submission by Imaging Biometrics".
+_FILED_WITH_AFTER = re.compile(r" (?:submissions?|filings?|applications?|registrations?|listings?|"
+                               r"approval requests?|clearance requests?)(?!\w)", re.IGNORECASE)
 _CLAUSE_BEFORE = re.compile(r"(?:^|\| |[.!?;:] |\" )(?:The |the |And |But |Now |Meanwhile, )?$")
 _FINE_VERB = re.compile(r"fine|fined|fines|slap|penali", re.IGNORECASE)
 _PRIVACY_CONTEXT = re.compile(r"privacy|data protection|personal data|GDPR|biometric data", re.IGNORECASE)
@@ -771,6 +778,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     # they replace whatever names the scan found inside the designation.
     designated: dict = {}      # body name -> its jurisdiction
     acting: dict = {}          # weaker: a place acting as its government ("India tells...")
+    reacting: dict = {}        # weakest: "Chinese officials said": a body only when no other acts
     consumed: list = []        # spans whose regulator names a designation replaced
     places_named: set = set()  # top-level countries named unambiguously (for US-only bodies)
     events: set = set()        # starts of hits that are an event's venue
@@ -803,7 +811,10 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 continue   # a court is a body here only when it rules
             name = _designated_body(compiled, target, kind)
             if name:
-                designated[name] = compiled.regulator_jurisdiction.get(name, target)
+                if kind == "government" and _REACTS_AFTER.match(text, hi):
+                    reacting[name] = compiled.regulator_jurisdiction.get(name, target)   # decided below
+                else:
+                    designated[name] = compiled.regulator_jurisdiction.get(name, target)
                 consumed.append((lo, hi))
             continue
         if (any(r.kind == "alias" for r in place_roles) and _CLAUSE_BEFORE.search(text, max(0, start - 12), start)
@@ -857,6 +868,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     foreign = places_named - {"United States", "International", "European Union"}
     regulators: Counter = Counter()
     specific: set = set()     # bodies named at least once in a way that is not a generic US name
+    passive: set = set()      # bodies named only as the addressee of a company's filing
     by_party: set = set()     # confirmed through "Democrats/Republicans" with a bill
     not_by_party: set = set()
     places: list = []   # (start, end, surface, roles) with place-type roles
@@ -872,6 +884,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         confirmed = {r.target for r in regulator_roles
                      if (not r.ambiguous or not r.context.isdisjoint(context()) or (r.alone and not foreign))
                      and not (r.federal_only and (foreign or named_by_scope["state"]))}
+        if confirmed and _FILED_WITH_AFTER.match(text, end):
+            passive.update(confirmed)     # "US FDA submission by <company>": the company acts
+            confirmed = set()
         regulators.update(confirmed)
         specific.update(r.target for r in regulator_roles if r.target in confirmed and not r.generic)
         by_party.update(r.target for r in regulator_roles if r.target in confirmed and r.federal_only)
@@ -905,6 +920,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     if by_party - not_by_party and ({"US Senate", "House of Representatives"} & set(regulators)):
         for name in by_party - not_by_party:   # "US House Democrats resurrect bill": the House, not Congress
             del regulators[name]
+    for name in passive - set(regulators):
+        acting.setdefault(compiled.regulator_jurisdiction[name], None)   # its place, not the body
     us_story = "United States" in places_named or any(
         compiled.regulator_jurisdiction[n] != "United States"
         and _top(compiled, compiled.regulator_jurisdiction[n]) == "United States" for n in regulators) or any(
@@ -917,6 +934,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     if "US Senate" in regulators and "House of Representatives" in regulators:
         # senators and House members together: the Congress
         regulators["US Congress"] += regulators.pop("US Senate") + regulators.pop("House of Representatives")
+    if not (regulators or designated or any(place is not None for place in acting.values())):
+        designated.update(reacting)   # "Chinese officials said" is a body when nobody else acts
     if not generic_bodies:
         places_of_bodies = {p for p in list(designated.values()) + list(acting.values()) if p}
         designated = {}
