@@ -90,18 +90,36 @@ _BODY_WORDS = (
     r"senate|congress|bills?|act|statute|ban|crackdown|probe|administration|cabinet|enforcers|"
     r"data protection|privacy law|privacy rules|state media"
 )
-_BODY_AFTER = re.compile(rf"(?:'s)?(?: [\w.-]+){{0,2}}? (?:{_BODY_WORDS})(?!\w)", re.IGNORECASE)
+_BODY_AFTER_RE = re.compile(rf"(?:'s)?(?P<between>(?: [\w.-]+){{0,2}}?) (?:{_BODY_WORDS})(?!\w)", re.IGNORECASE)
+
+
+class _BodyAfter:
+    """A public body, law or government right after a name; a verb or function word in between breaks it."""
+
+    @staticmethod
+    def match(text: str, pos: int):
+        found = _BODY_AFTER_RE.match(text, pos)
+        if found and found.group("between") and any(_BREAKS_DESIGNATION.fullmatch(w)
+                                                    for w in found.group("between").split()):
+            return None
+        return found
+
+
+_BODY_AFTER = _BodyAfter()
+# "a Chinese city", "Indian states": a place inside that country.
+_LOCALITY_AFTER = re.compile(r" (?:cities|city|provinces?|towns?|villages?|regions?|states|municipalit(?:y|ies))(?!\w)",
+                             re.IGNORECASE)
 _POSSESSIVE_AFTER = re.compile(r"'s? ")
 # A place name right before these names a company's home, not a jurisdiction.
 _COMPANY_AFTER = re.compile(
-    r"-based|-headquartered|(?: [\w-]+){0,2} (?:start-?ups?|company|companies|firms?|corporation|corp|inc|"
+    r"-based|-headquartered| (?:University|College|Institute|(?-i:researchers)|[Ff]ire [Cc]hief)(?!\w)|(?: [\w-]+){0,2} (?:start-?ups?|company|companies|firms?|corporation|corp|inc|"
     r"makers?|giants?|chipmakers?|automakers?|carmakers?|unicorns?|conglomerates?|retailers?|brands?)(?!\w)",
     re.IGNORECASE,
 )
 # "(D-Ore.)", "R-Texas": a member of Congress's home state.
 _PARTY_BEFORE = re.compile(r"(?:^|[\s(,])[DRI]-$")
 # "cities like San Francisco", "unlike the EU": a place cited for comparison.
-_COMPARE_BEFORE = re.compile(r"(?:^|\s)(?:like|unlike|such as|similar to|as in)(?: the)? $", re.IGNORECASE)
+_COMPARE_BEFORE = re.compile(r"(?:^|\s)(?:like|unlike|such as|similar to|as in|bordering|neighbou?ring)(?: the)? $", re.IGNORECASE)
 # "PORTLAND, Maine —", "San Francisco, Feb 22 (IANS):", "ILLINOIS, USA —".
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 _DATELINE_AFTER = re.compile(
@@ -123,7 +141,7 @@ _ACTION_WORDS = frozenset("""
 _ACTION_STEMS = frozenset("""regulat deregulat legislat moratori settle penalt sanction govern minist agenc
     authorit arrest council senat congress parliament investigat inquir enforce complian restrict propos mandat
     prohibit violat permit licens licenc""".split())
-_ACTION_PHRASES = re.compile(r"(?<![a-z])(?:class[- ]action|data protection|export controls?|rein in|civil rights|"
+_ACTION_PHRASES = re.compile(r"(?<![a-z])(?:class[- ]action|data protection|green[- ]light|greenlit|green-lit|export controls?|rein in|civil rights|"
                              r"human rights|" + "|".join(sorted(_ACTION_STEMS)) + r")")
 _WORDS = re.compile(r"[a-z]+")
 
@@ -587,7 +605,9 @@ def _dateline_end(text: str, start: int, end: int, surface: str) -> int:
 # watchdog", "the UK's data protection watchdog", "Brazil's House of
 # Representatives", "Canadian police", "U.S. national security officials".
 _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ ){0,2}?)(?:
- (?P<dpa>(?:privacy|data[- ]protection|data|information|personal[- ]data)(?:\ (?:protection|privacy))?
+ (?P<named>(?-i:(?:State\ )?(?:Department|Dept\.|Ministry|Office|Bureau|Agency|Board|Commission)\ (?:of|for|on)
+    \ (?:the\ )?[A-Z][a-z]+(?:(?:,|\ and|\ &)?\ [A-Z][a-z]+){0,4}))
+| (?P<dpa>(?:privacy|data[- ]protection|data|information|personal[- ]data)(?:\ (?:protection|privacy))?
     \ (?:regulators?|watchdogs?|authority|agency|commissioner|office|supervisor))
 |(?P<competition>(?:competition|antitrust|anti-trust|fair[- ]trade|cartel|consumer[- ]protection)
     (?:\ and\ [a-z]+)?\ (?:regulators?|watchdogs?|authority|agency|commission|office|enforcers?))
@@ -596,6 +616,7 @@ _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ 
     |legislature|legislators|lawmakers|(?-i:MPs)|(?-i:House|Assembly|Diet)|bundestag|duma|knesset)
 |(?P<council>city\ council|city\ councilors|council|councilors|councillors|aldermen|board\ of\ supervisors)
 |(?P<police>police(?:\ force|\ department|\ service)?|cops)
+|(?P<fire>fire\ department|fire\ departments|fire\ service)
 |(?P<courts>(?:supreme|high|top|highest|constitutional|district|appeals?|administrative|regional|state)
     \ courts?|courts?|judges?|tribunal)
 |(?P<governor>governor|(?-i:Gov\.))
@@ -610,9 +631,13 @@ _DESIGNATION_BEFORE = re.compile(r"""(?:^|(?<=\W))(?:
 |(?P<legislature>parliament|congress|senate|national\ assembly|house\ of\ representatives|legislature
     |lawmakers|legislators)
 |(?P<courts>(?:supreme|high|constitutional|federal)\ court|court\ of\ appeal|courts)
-|(?P<police>police(?:\ department|\ force|\ service|\ officers)?|law\ enforcement(?:\ agencies)?)
+|(?P<police>(?:police|policing)(?:\ departments?|\ forces?|\ services?|\ officers|\ agencies)?(?:\ and\ [a-z]+)?
+    |law\ enforcement(?:\ agencies)?)
 |(?P<bill>(?:legislation|bills?|a\ bill|measures?|proposals?)(?:\ [a-z]+){0,2}\ (?:is\ |was\ |are\ |were\ )?(?:being\ )?
-    (?:considered|introduced|passed|proposed|debated|advanced|signed|filed|approved))
+    (?:(?:considered|introduced|passed|proposed|debated|advanced|signed|filed|approved|delayed|stalled|tabled|vetoed
+    |shelved)\ in\ (?-i:(?:[A-Z][a-z]+\ ?){1,3}),\ (?:and\ )?)?
+    (?:considered|introduced|passed|proposed|debated|advanced|signed|filed|approved|delayed|stalled|tabled|vetoed
+    |shelved))
 |(?P<dpa>data\ protection\ (?:authority|commissioner|agency)|privacy\ commissioner|information\ commissioner)
 |(?P<competition>competition\ (?:authority|commission|bureau))
 )\ (?:of|in)\ (?:the\ )?$""", re.IGNORECASE | re.VERBOSE)
@@ -633,17 +658,18 @@ _ACT_VERBS = r"""
   |imposes|imposed|adds|added|puts|put|cuts?\ off
   |proposing|banning|fining|drafting|regulating|investigating|probing|restricting|mandating|introducing
   |targeting|tightening|weighing|planning|suspending|blocking|moving\ to|cracking\ down|preparing"""
-_ACT_AFTER = re.compile(r"""(?:'s\ government)?(?:\ (?:has|have|will|would|is|are|was|were|now|officially|formally|quietly
+_ACT_AFTER = re.compile(r"""(?:'s\ government)?,?(?:\ (?:has\ decided\ to|has\ voted\ to|voted\ to|decided\ to|has|have|will|would|is|are|was|were|now|officially|formally|quietly
   |also|on\ [A-Z][a-z]+day|to|plans\ to|moves\ to|moved\ to|is\ set\ to|wants\ to|seeks\ to|could))?\ (?P<verb>""" + _ACT_VERBS + r""")(?!\w)""", re.IGNORECASE | re.VERBOSE)
 # "the government", "the country's privacy commissioner", "the state yanked...":
 # the body of the one country (state, city) the item names.
 _ANAPHOR = re.compile(r"""(?<![\w-])(?:[Tt]he|[Ii]ts)\ (?:(?P<scope>country|nation|state|city)(?:'s)?\ )?(?:
  (?P<government>government|administration)
 |(?P<legislature>parliament|legislature|lawmakers)
-|(?P<police>police)
+|(?P<police>police)(?:\ and\ (?P<fire>fire)\ departments)?
 |(?P<dpa>(?:privacy|data\ protection|information)\ (?:commissioner|regulator|watchdog|authority))
 |(?P<competition>(?:competition|antitrust)\ (?:regulator|watchdog|authority))
 )(?![\w-])""", re.VERBOSE)
+_PRIVACY_FINE = re.compile(r"(?<![\w-])(?:privacy|data[- ]protection|GDPR) (?:fines?|penalt(?:y|ies))(?!\w)", re.I)
 _STATE_ACTS = re.compile(r"(?<![\w-])the (?P<scope>state|city) (?:has |have |will |also )?(?:banned|bans|yanked|revoked|"
                          r"suspended|fined|sued|ordered|passed|approved|enacted|required|restricted|blocked)(?!\w)")
 # A member of Congress by title: "U.S. Sen. Ed Markey", "Sens. Markey and Merkley", "Congresswoman
@@ -660,6 +686,7 @@ _REACTS_AFTER = re.compile(r" (?:have |had )?(?:said|say|says|told|warned|critic
 _FILED_WITH_AFTER = re.compile(r" (?:submissions?|filings?|applications?|registrations?|listings?|"
                                r"approval requests?|clearance requests?)(?!\w)", re.IGNORECASE)
 _CLAUSE_BEFORE = re.compile(r"(?:^|\| |[.!?;:] |\" )(?:The |the |And |But |Now |Meanwhile, )?$")
+_LEGISLATIVE_VERB = re.compile(r"ban|prohibit|outlaw|pass|adopt|approve|enact|vote|restrict|limit", re.IGNORECASE)
 _FINE_VERB = re.compile(r"fine|fined|fines|slap|penali", re.IGNORECASE)
 _PRIVACY_CONTEXT = re.compile(r"privacy|data protection|personal data|GDPR|biometric data", re.IGNORECASE)
 _COMPETITION_CONTEXT = re.compile(r"antitrust|competition law|anti-competitive|anticompetitive|monopol", re.IGNORECASE)
@@ -686,8 +713,9 @@ _EVENT_BEFORE = re.compile(
 _VENUE_AFTER = re.compile(r" (?:(?:Convention|Conference|Exhibition|Congress|Expo) (?:Center|Centre)|Expo|Arena|Stadium"
                           r"|(?:International )?Airport)(?!\w)")
 # An organisation's home: "the Royal Free NHS Trust in London", "offices in Dublin".
-_HOME_BEFORE = re.compile(r"(?:based|headquartered|located|offices?|headquarters|campus|Trust|Hospital|University|"
-                          r"College|School|Inc\.?|Ltd\.?|plant|factory|lab|store|stores) (?:in|at) (?:the )?$")
+_HOME_BEFORE = re.compile(r"(?:(?:based|headquartered|located|offices?|headquarters|campus|Trust|Hospital|University|"
+                          r"College|School|Inc\.?|Ltd\.?|plant|factory|lab|store|stores) (?:in|at)"
+                          r"|(?:University|College|Institute|Museum|Bank|Port|Archdiocese|Diocese) of) (?:the )?$")
 # "Berkeley's Girls Garage": a name owned by a city is an organisation's.
 _ORG_POSSESSIVE = re.compile(r"'s (?:[A-Z][a-z]+ ){0,2}(?:[A-Z][a-z]+)(?! (?:of|for)\b)")
 _IN_BEFORE = re.compile(r"(?:^|\s)(?:in|at|across)(?: the)? $")
@@ -700,14 +728,18 @@ _SCHEME = {
                     "courts": "{} courts", "dpa": "{} DPA", "governor": "{} Governor",
                     "attorney_general": "{} Attorney General"},
     "city": {"government": "{} Government", "council": "{} City Council", "legislature": "{} City Council",
+             "fire": "{} Fire Department",
              "police": "{} Police Department", "mayor": "{} Mayor", "courts": "{} courts"},
     "bloc": {},
 }
 _SCHEME_KIND = {"government": "government", "governor": "government", "mayor": "government",
                 "attorney_general": "government", "legislature": "legislature", "council": "legislature",
-                "police": "police", "courts": "court", "dpa": "regulator", "competition": "regulator"}
+                "police": "police", "fire": "government", "courts": "court", "dpa": "regulator", "competition": "regulator"}
 _GENERATED_KIND = {pattern.format("").strip(): _SCHEME_KIND[kind]
                    for table in _SCHEME.values() for kind, pattern in table.items()}
+
+
+_NAMED_BODY = re.compile(r" (?:State )?(?:Department|Ministry|Office|Bureau|Agency|Board|Commission) (?:of|for|on) ")
 
 
 def _designated_body(compiled: _Compiled, place: str, kind: str) -> str | None:
@@ -719,6 +751,7 @@ def _designated_body(compiled: _Compiled, place: str, kind: str) -> str | None:
     return pattern.format(place) if pattern else None
 
 
+_AND = (" and ", " and the ", ", ", " or ", " or the ")
 _PREPOSITIONS = (" in ", " at ", " of ", " across ", " in the ", " at the ", " of the ", " across the ")
 
 
@@ -782,6 +815,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     consumed: list = []        # spans whose regulator names a designation replaced
     places_named: set = set()  # top-level countries named unambiguously (for US-only bodies)
     events: set = set()        # starts of hits that are an event's venue
+    coordinated = None         # (kind, end) of a place designated by the body before it
     for start, end, roles in hits:
         place_roles = [r for r in roles if r.kind in ("alias", "demonym")]
         for r in place_roles:
@@ -805,10 +839,21 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             continue
         target = next(iter(targets))
         found = _designation(text, start, end) if _place_evidence(text, start, end, False) else None
+        if found is None and coordinated and coordinated[1] < start and text[coordinated[1]:start] in _AND:
+            found = (coordinated[0], start, start)   # "police in the U.S. and Canada": Canada's too
+        coordinated = (found[0], end) if found and found[2] in (start, end) and found[1] != end else None
         if found:
             kind, lo, hi = found
             if kind == "courts" and not _RULING.search(text, max(0, lo - 80), hi + 80):
                 continue   # a court is a body here only when it rules
+            if kind == "named":
+                # "the Rhode Island Department of Labor and Training": its own name, unless the
+                # gazetteer lists it ("U.S. Department of Commerce" is the Commerce Department)
+                if not any(r.kind == "regulator" for _, _, rs in _scan(compiled, text, end, hi) for r in rs):
+                    words = text[end:hi].strip().removeprefix("'s ").replace("Dept.", "Department")
+                    designated[f"{target} {words}"] = target
+                    consumed.append((lo, hi))
+                continue
             name = _designated_body(compiled, target, kind)
             if name:
                 if kind == "government" and _REACTS_AFTER.match(text, hi):
@@ -817,9 +862,17 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                     designated[name] = compiled.regulator_jurisdiction.get(name, target)
                 consumed.append((lo, hi))
             continue
-        if (any(r.kind == "alias" for r in place_roles) and _CLAUSE_BEFORE.search(text, max(0, start - 12), start)
+        city_of = compiled.jurisdiction_kinds[target] == "city" and text.endswith("City of ", 0, start)
+        clause_at = start - 8 if city_of else start
+        if (any(r.kind == "alias" for r in place_roles) and _CLAUSE_BEFORE.search(text, max(0, clause_at - 12), clause_at)
                 and not any(r.ambiguous for r in place_roles)):
             match = _ACT_AFTER.match(text, end)
+            if match and city_of and _LEGISLATIVE_VERB.match(match.group("verb")):
+                # "The City of Portland, Oregon, has decided to ban": the city's council
+                name = _designated_body(compiled, target, "council")
+                if name:
+                    acting[name] = compiled.regulator_jurisdiction.get(name, target)
+                continue
             if match:
                 kind = "government"
                 if _FINE_VERB.match(match.group("verb")) and _PRIVACY_CONTEXT.search(text):
@@ -849,11 +902,18 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             scope = "country" if scope == "nation" else scope
             named = named_by_scope[scope]
             if len(named) == 1:
-                kind = next(k for k, v in match.groupdict().items() if v is not None and k != "scope")
+                kinds = [k for k, v in match.groupdict().items() if v is not None and k != "scope"]
                 place = next(iter(named))
-                name = _designated_body(compiled, place, kind)
-                if name:
-                    acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
+                for kind in kinds:   # "the city's police and fire departments": both
+                    name = _designated_body(compiled, place, kind)
+                    if name:
+                        acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
+        if len(named_by_scope["country"]) == 1 and _PRIVACY_FINE.search(text):
+            # "UK: ... company gets privacy fine": the DPA of the one country named
+            place = next(iter(named_by_scope["country"]))
+            name = _designated_body(compiled, place, "dpa")
+            if name:
+                acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
         for match in _STATE_ACTS.finditer(text):
             named = named_by_scope[match.group("scope")]
             if len(named) == 1:
@@ -987,7 +1047,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if kind == "postal" and not (_POSTAL_BEFORE.search(text, max(0, start - 24), start)
                                          and not _POSTAL_AFTER.match(text, end)):
                 continue
-            if kind == "demonym" and not _BODY_AFTER.match(text, end):
+            if kind == "demonym" and not (_BODY_AFTER.match(text, end) or _LOCALITY_AFTER.match(text, end)):
                 continue
             if kind == "metonym":
                 city = jurisdictions.get(surface) or jurisdictions.get(surface.title())
@@ -1044,6 +1104,8 @@ def body_kind(name: str) -> str:
     compiled = _compiled()
     if name in compiled.body_kinds:
         return compiled.body_kinds[name]
+    if _NAMED_BODY.search(name):
+        return "government"
     for suffix, kind in sorted(_GENERATED_KIND.items(), key=lambda kv: -len(kv[0])):
         if name.endswith(" " + suffix):
             return kind
