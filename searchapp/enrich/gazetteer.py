@@ -146,10 +146,11 @@ _ACTION_PHRASES = re.compile(r"(?<![a-z])(?:class[- ]action|data protection|gree
 _WORDS = re.compile(r"[a-z]+")
 
 
-def _public_action(text: str) -> bool:
+def _public_action(text: str, words: frozenset | None = None) -> bool:
     """A word of public action anywhere in text (a set lookup per distinct word, not one regex per word)."""
     low = text.lower()
-    words = set(_WORDS.findall(low))
+    if words is None:
+        words = set(_WORDS.findall(low))
     if not words.isdisjoint(_ACTION_WORDS):
         return True
     return _ACTION_PHRASES.search(low) is not None
@@ -576,6 +577,22 @@ def _contexts(compiled: _Compiled, text: str, stops: list) -> set:
     return found
 
 
+@functools.lru_cache(maxsize=None)
+def _form_rule(form: str) -> tuple:
+    return _case_rule(form)
+
+
+def _form_in(text: str, low: str, form: str, stops: list) -> bool:
+    """form occurs in text as whole words, with its case rule, outside stop phrases (low = text.lower())."""
+    rule = _form_rule(form)
+    for start, end in _word_spans(low, form.lower()):
+        if any(lo <= start < hi for lo, hi in stops):
+            continue
+        if _case_ok(rule, text[start:end]):
+            return True
+    return False
+
+
 def _segment_start(text: str, start: int) -> bool:
     """Datelines open a field; "Boston" later in a sentence is not one."""
     return start == 0 or text.endswith(_SEGMENT, 0, start)
@@ -670,6 +687,11 @@ _ANAPHOR = re.compile(r"""(?<![\w-])(?:[Tt]he|[Ii]ts)\ (?:(?P<scope>country|nati
 |(?P<competition>(?:competition|antitrust)\ (?:regulator|watchdog|authority))
 )(?![\w-])""", re.VERBOSE)
 _PRIVACY_FINE = re.compile(r"(?<![\w-])(?:privacy|data[- ]protection|GDPR) (?:fines?|penalt(?:y|ies))(?!\w)", re.I)
+_ANAPHOR_WORDS = frozenset("government administration parliament legislature lawmakers police commissioner regulator "
+                           "watchdog authority".split())
+_FINE_WORDS = frozenset("fine fines penalty penalties".split())
+_MEMBER_WORDS = frozenset("sen sens senator senators rep reps representative representatives congressman congresswoman "
+                          "congressmen congresswomen".split())
 _STATE_ACTS = re.compile(r"(?<![\w-])the (?P<scope>state|city) (?:has |have |will |also )?(?:banned|bans|yanked|revoked|"
                          r"suspended|fined|sued|ordered|passed|approved|enacted|required|restricted|blocked)(?!\w)")
 # A member of Congress by title: "U.S. Sen. Ed Markey", "Sens. Markey and Merkley", "Congresswoman
@@ -789,6 +811,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     """
     compiled = _compiled()
     jurisdictions = compiled.jurisdictions
+    # The distinct lower-case words: cheap gates before the regexes that read the whole text.
+    text_words = frozenset(_WORDS.findall(text.lower()))
     hits = []
     stops = []
     for start, end, roles in _scan(compiled, text, 0, len(text)):
@@ -797,12 +821,22 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         else:
             hits.append((start, end, roles))
 
-    context_cache: list = []
+    context_seen: dict = {}
+    low_text: list = []
 
-    def context() -> set:
-        if not context_cache:
-            context_cache.append(_contexts(compiled, text, stops))
-        return context_cache[0]
+    def in_context(forms) -> bool:
+        """One of these context forms occurs in the text (outside stop phrases): a find per form, cached."""
+        if not forms:
+            return False
+        if not low_text:
+            low_text.append(text.lower())
+        for form in forms:
+            seen = context_seen.get(form)
+            if seen is None:
+                seen = context_seen[form] = _form_in(text, low_text[0], form, stops)
+            if seen:
+                return True
+        return False
 
     def target_is_international(targets) -> bool:
         return "International" in targets
@@ -897,7 +931,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 scope = {"country": "country", "bloc": "country", "subdivision": "state", "city": "city"}[kind]
                 named_by_scope[scope].add(r.target)
     if any(named_by_scope.values()):
-        for match in _ANAPHOR.finditer(text):
+        for match in (_ANAPHOR.finditer(text) if not text_words.isdisjoint(_ANAPHOR_WORDS) else ()):
             scope = match.group("scope") or "country"
             scope = "country" if scope == "nation" else scope
             named = named_by_scope[scope]
@@ -908,13 +942,13 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                     name = _designated_body(compiled, place, kind)
                     if name:
                         acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
-        if len(named_by_scope["country"]) == 1 and _PRIVACY_FINE.search(text):
+        if len(named_by_scope["country"]) == 1 and not text_words.isdisjoint(_FINE_WORDS) and _PRIVACY_FINE.search(text):
             # "UK: ... company gets privacy fine": the DPA of the one country named
             place = next(iter(named_by_scope["country"]))
             name = _designated_body(compiled, place, "dpa")
             if name:
                 acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
-        for match in _STATE_ACTS.finditer(text):
+        for match in (_STATE_ACTS.finditer(text) if ("state" in text_words or "city" in text_words) else ()):
             named = named_by_scope[match.group("scope")]
             if len(named) == 1:
                 place = next(iter(named))
@@ -942,7 +976,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if not [r for r in roles if r.kind != "regulator"]:
                 continue
         confirmed = {r.target for r in regulator_roles
-                     if (not r.ambiguous or not r.context.isdisjoint(context()) or (r.alone and not foreign))
+                     if (not r.ambiguous or in_context(r.context) or (r.alone and not foreign))
                      and not (r.federal_only and (foreign or named_by_scope["state"]))}
         if confirmed and _FILED_WITH_AFTER.match(text, end):
             passive.update(confirmed)     # "US FDA submission by <company>": the company acts
@@ -963,7 +997,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     # pushes to ban", "Congressman slams", "Rep. Yvette Clarke introduced"; "state Sen." is the
     # state's legislature (of the one state named).
     us_named = "United States" in places_named
-    for match in _MEMBER.finditer(text):
+    for match in (_MEMBER.finditer(text) if not text_words.isdisjoint(_MEMBER_WORDS) else ()):
         chamber = "US Senate" if match.group("title")[:3].lower() == "sen" else "House of Representatives"
         federal = bool(match.group("us")) or bool(match.group("party"))
         if match.group("state"):
@@ -1013,7 +1047,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             regulators[name] += 1
 
     if not (regulators or acting or any(r.kind == "law" for *_, roles in places for r in roles)
-            or _public_action(text)):
+            or _public_action(text, text_words)):
         return Counter(), regulators   # places, but no public body, law or action in sight
 
     # Unambiguous evidence first; it also confirms ambiguous names of children.
@@ -1080,7 +1114,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         levels = {}
         for role in candidates:
             entry = jurisdictions[role.target]
-            if entry.name in known or not entry.context.isdisjoint(context()):
+            if entry.name in known or in_context(entry.context):
                 levels[entry.name] = 2
             elif (entry.parent in rolled and role.kind == "alias"
                   and key not in jurisdictions[entry.parent].metonyms):
