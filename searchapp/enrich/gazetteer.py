@@ -366,6 +366,9 @@ def _compiled() -> _Compiled:
             add(alias, _Role("alias", name, alias in ambiguous_aliases))
         for demonym in entry.get("demonyms") or ():
             add(demonym, _Role("demonym", name, ambiguous))
+            if demonym.endswith(("an", "i")) and " " not in demonym:
+                # "Australians", "Israelis": the people, which also say the story is that country's
+                add(demonym + "s", _Role("demonym", name, ambiguous))
         for metonym in entry.get("metonyms") or ():
             add(metonym, _Role("metonym", name, ambiguous))
         for law in entry.get("laws") or ():
@@ -692,6 +695,25 @@ _ANAPHOR_WORDS = frozenset("government administration parliament legislature law
 _FINE_WORDS = frozenset("fine fines penalty penalties".split())
 _MEMBER_WORDS = frozenset("sen sens senator senators rep reps representative representatives congressman congresswoman "
                           "congressmen congresswomen".split())
+_SENTENCE_ENDS = (". ", "| ", "! ", "? ", "; ")
+
+
+def _privacy_fine_of(text: str, country_hits: list) -> bool:
+    """A privacy fine in a sentence that opens with the country ("UK: ...", "In France, ...") or
+    right after it ("a UK privacy fine"); not "the GDPR fine followed ... transfers to the US"."""
+    for match in _PRIVACY_FINE.finditer(text):
+        begin = max(text.rfind(end, 0, match.start()) for end in _SENTENCE_ENDS)
+        begin = 0 if begin < 0 else begin + 2
+        for start, end in country_hits:
+            if not begin <= start < match.start():
+                continue
+            if _SENTENCE_OPENS.fullmatch(text, begin, start) or _FEW_WORDS.fullmatch(text, end, match.start()):
+                return True
+    return False
+
+
+_SENTENCE_OPENS = re.compile(r"(?:(?:In|in) (?:the )?|The |the )?")
+_FEW_WORDS = re.compile(r"(?:'s?)?(?: [\w$.,€£-]+){0,2} ")
 _STATE_ACTS = re.compile(r"(?<![\w-])the (?P<scope>state|city) (?:has |have |will |also )?(?:banned|bans|yanked|revoked|"
                          r"suspended|fined|sued|ordered|passed|approved|enacted|required|restricted|blocked)(?!\w)")
 # A member of Congress by title: "U.S. Sen. Ed Markey", "Sens. Markey and Merkley", "Congresswoman
@@ -885,7 +907,12 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 # gazetteer lists it ("U.S. Department of Commerce" is the Commerce Department)
                 if not any(r.kind == "regulator" for _, _, rs in _scan(compiled, text, end, hi) for r in rs):
                     words = text[end:hi].strip().removeprefix("'s ").replace("Dept.", "Department")
-                    designated[f"{target} {words}"] = target
+                    listed = [r.target for key in (f"{text[start:end]} {words}", f"{target} {words}")
+                              for _, r in compiled.forms.get(key.lower(), ()) if r.kind == "regulator"]
+                    if listed:   # "California's Department of Motor Vehicles" is the California DMV
+                        designated[listed[0]] = compiled.regulator_jurisdiction[listed[0]]
+                    else:
+                        designated[f"{target} {words}"] = target
                     consumed.append((lo, hi))
                 continue
             name = _designated_body(compiled, target, kind)
@@ -922,6 +949,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
 
     # The body of the one place the item names, designated without naming it.
     named_by_scope: dict = {"country": set(), "state": set(), "city": set()}
+    country_hits: list = []
     for start, end, roles in hits:
         if start in events:
             continue
@@ -930,6 +958,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 kind = compiled.jurisdiction_kinds[r.target]
                 scope = {"country": "country", "bloc": "country", "subdivision": "state", "city": "city"}[kind]
                 named_by_scope[scope].add(r.target)
+                if scope == "country":
+                    country_hits.append((start, end))
     if any(named_by_scope.values()):
         for match in (_ANAPHOR.finditer(text) if not text_words.isdisjoint(_ANAPHOR_WORDS) else ()):
             scope = match.group("scope") or "country"
@@ -942,8 +972,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                     name = _designated_body(compiled, place, kind)
                     if name:
                         acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
-        if len(named_by_scope["country"]) == 1 and not text_words.isdisjoint(_FINE_WORDS) and _PRIVACY_FINE.search(text):
-            # "UK: ... company gets privacy fine": the DPA of the one country named
+        if len(named_by_scope["country"]) == 1 and not text_words.isdisjoint(_FINE_WORDS) \
+                and _privacy_fine_of(text, country_hits):
+            # "UK: ... company gets privacy fine", "a Dutch privacy fine": the DPA of the one country named
             place = next(iter(named_by_scope["country"]))
             name = _designated_body(compiled, place, "dpa")
             if name:
