@@ -733,11 +733,13 @@ _STATE_ACTS = re.compile(r"(?<![\w-])the (?P<scope>state|city) (?:has |have |wil
 # A member of Congress by title: "U.S. Sen. Ed Markey", "Sens. Markey and Merkley", "Congresswoman
 # Yvette Clarke", "Rep. Ro Khanna (D-Calif.)", "state Sen. Scott Wiener".
 _MEMBER = re.compile(r"""(?<![\w.])(?P<us>(?:U\.S\.|US|federal)\ )?(?P<state>[Ss]tate\ )?(?P<title>
+  (?<!Trade\ )(?<!High\ )(?<!Special\ )(?<!Permanent\ )(?<!Resident\ )
   (?:Sens?\.|Senators?|Reps?\.|Representatives?)(?=\ [A-Z][a-z]+)
  |(?:Congress(?:wo)?m[ae]n|U\.S\.\ congress(?:wo)?m[ae]n))(?!\w)
  (?P<party>(?:\ [A-Z][\w.'-]+){1,3},?\ \(?[DRI]-[A-Z])?""", re.VERBOSE)
 # A government designated by its officials reacting to another's act: "Chinese officials said
 # that the new US chip restrictions...".
+_WITH_BEFORE = (" with ", " with the ", " with a ")
 _REACTS_AFTER = re.compile(r" (?:have |had )?(?:said|say|says|told|warned|critici[sz]ed|condemned|responded|reacted|"
                            r"slammed|denounced|protested|complained|objected|hit back)(?!\w)")
 # A regulator addressed by a company: "US FDA submission by Imaging Biometrics".
@@ -931,7 +933,10 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 continue
             name = _designated_body(compiled, target, kind)
             if name:
-                if kind == "government" and _REACTS_AFTER.match(text, hi):
+                if kind == "government" and ((text.endswith("officials", lo, hi) and _REACTS_AFTER.match(text, hi))
+                                             or text.endswith(_WITH_BEFORE, 0, start)):
+                    # "Chinese officials said ...", "agreed with US government officials": they speak,
+                    # someone else acts
                     reacting[name] = compiled.regulator_jurisdiction.get(name, target)   # decided below
                 else:
                     designated[name] = compiled.regulator_jurisdiction.get(name, target)
