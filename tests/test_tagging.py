@@ -185,6 +185,12 @@ def test_bodies_named_through_a_city_or_state():
                  "robotaxis blocked fire trucks.")) == {"San Francisco Police Department", "San Francisco Fire Department"}
 
 
+def test_an_office_by_title_is_that_of_the_one_state_or_city_named():
+    assert b("Colorado enacts a law on high-risk AI", "Governor Jared Polis signed SB24-205.") == ("Colorado Governor",)
+    assert b("Minneapolis bans facial recognition", "Mayor Jacob Frey signed the ordinance.") == ("Minneapolis Mayor",)
+    assert b("Los Angeles police used Clearview AI") == ("LAPD",)   # one name per body: the yaml's
+
+
 def test_police_in_coordinated_places_and_bills_in_two_places():
     assert b("Police in the U.S. and Canada use facial recognition.") == ("Canada Police", "United States Police")
     assert b("Various police departments and businesses in the U.S. are using facial recognition.") == \

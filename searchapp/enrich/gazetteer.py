@@ -728,6 +728,9 @@ def _privacy_fine_of(text: str, country_hits: list) -> bool:
 
 _SENTENCE_OPENS = re.compile(r"(?:(?:In|in) (?:the )?|The |the )?")
 _FEW_WORDS = re.compile(r"(?:'s?)?(?: [\w$.,€£-]+){0,2} ")
+_OFFICE_WORDS = frozenset("gov governor mayor attorney".split())
+_OFFICE_TITLE = re.compile(r"(?<![\w.])(?<!Lt\. )(?<!Lieutenant )(?:(?P<governor>Gov\.|Governor)|(?P<mayor>Mayor)"
+                           r"|(?P<attorney_general>Attorney General)) (?=[A-Z][a-z]+ (?:[A-Z]\. )?[A-Z][a-z])")
 _STATE_ACTS = re.compile(r"(?<![\w-])the (?P<scope>state|city) (?:has |have |will |also )?(?:banned|bans|yanked|revoked|"
                          r"suspended|fined|sued|ordered|passed|approved|enacted|required|restricted|blocked)(?!\w)")
 # A member of Congress by title: "U.S. Sen. Ed Markey", "Sens. Markey and Merkley", "Congresswoman
@@ -1005,6 +1008,16 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 name = _designated_body(compiled, place, "government")
                 if name and compiled.jurisdiction_kinds[place] != "city":
                     acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
+        # "Governor Jared Polis signed", "Mayor Jacob Frey vetoed": the office of the one state
+        # (city) named, like a member of Congress by title
+        for match in (_OFFICE_TITLE.finditer(text) if not text_words.isdisjoint(_OFFICE_WORDS) else ()):
+            kind = match.lastgroup
+            named = named_by_scope["city" if kind == "mayor" else "state"]
+            if len(named) == 1:
+                place = next(iter(named))
+                name = _designated_body(compiled, place, kind)
+                if name:
+                    designated.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
 
     def inside_designation(start: int) -> bool:  # noqa: E306
         return any(lo <= start < hi for lo, hi in consumed)
