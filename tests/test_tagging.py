@@ -191,6 +191,14 @@ def test_an_office_by_title_is_that_of_the_one_state_or_city_named():
     assert b("Los Angeles police used Clearview AI") == ("LAPD",)   # one name per body: the yaml's
 
 
+def test_a_designation_through_an_ambiguous_city_uses_the_items_context():
+    assert b("Portland passes the strictest facial recognition ban", "Portland's council adopted two ordinances.",
+             "Portland, Oregon, went further than other cities.") == ("Portland City Council (Oregon)",)
+    # "the police" in a story about one city are that city's
+    assert b("San Francisco voters back a ballot measure giving the police more freedom to use drones.") == \
+        ("San Francisco Police Department",)
+
+
 def test_police_in_coordinated_places_and_bills_in_two_places():
     assert b("Police in the U.S. and Canada use facial recognition.") == ("Canada Police", "United States Police")
     assert b("Various police departments and businesses in the U.S. are using facial recognition.") == \

@@ -910,6 +910,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             events.add(start)
             continue
         targets = {r.target for r in place_roles}
+        if len(targets) > 1:   # "Portland's council" with "Oregon" in the item: Portland, Oregon
+            targets = {t for t in targets if in_context(jurisdictions[t].context)} or targets
         if len(targets) != 1 or target_is_international(targets):
             continue
         target = next(iter(targets))
@@ -986,6 +988,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         for match in (_ANAPHOR.finditer(text) if not text_words.isdisjoint(_ANAPHOR_WORDS) else ()):
             scope = match.group("scope") or "country"
             scope = "country" if scope == "nation" else scope
+            if match.group("police") and not match.group("scope") and len(named_by_scope["city"]) == 1:
+                scope = "city"   # "the police department" in a story about one city: the city's
             named = named_by_scope[scope]
             if len(named) == 1:
                 kinds = [k for k, v in match.groupdict().items() if v is not None and k != "scope"]
