@@ -199,6 +199,14 @@ def test_a_designation_through_an_ambiguous_city_uses_the_items_context():
         ("San Francisco Police Department",)
 
 
+def test_a_place_deploying_a_technology_is_its_subject_without_a_body():
+    assert tag_item("Russia uses facial recognition to track protesters") == Tags(("Russia",), ())
+    assert tag_item("Australia uses Power Apps to manage leave") == Tags((), ())
+    # senators alone are the US Senate when no other country or state is named
+    assert b("Democratic senators urge the FTC to investigate") == ("FTC", "US Senate")
+    assert "US Senate" not in b("Illinois senators passed the bill")
+
+
 def test_police_in_coordinated_places_and_bills_in_two_places():
     assert b("Police in the U.S. and Canada use facial recognition.") == ("Canada Police", "United States Police")
     assert b("Various police departments and businesses in the U.S. are using facial recognition.") == \

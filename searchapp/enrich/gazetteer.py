@@ -718,6 +718,11 @@ _REACTS_AFTER = re.compile(r" (?:have |had )?(?:said|say|says|told|warned|critic
 _FILED_WITH_AFTER = re.compile(r" (?:submissions?|filings?|applications?|registrations?|listings?|"
                                r"approval requests?|clearance requests?)(?!\w)", re.IGNORECASE)
 _CLAUSE_BEFORE = re.compile(r"(?:^|\| |[.!?;:] |\" )(?:The |the |And |But |Now |Meanwhile, )?$")
+# A place opening a clause that deploys a technology: the place only ("India embraces facial recognition").
+_DEPLOYS_AFTER = re.compile(r"(?:'s government)? (?:is |has |now |also )?(?:uses|used|using|deploys|deployed|deploying|"
+                            r"embraces|embraced|tests|tested|testing|turns to|turned to|taps|tapped|installs|installed)"
+                            r"(?= (?:[\w-]+ ){0,3}?(?:facial|face|biometric|surveillance|AI|artificial|algorithm|"
+                            r"cameras|drones|robot))")
 _LEGISLATIVE_VERB = re.compile(r"ban|prohibit|outlaw|pass|adopt|approve|enact|vote|restrict|limit", re.IGNORECASE)
 _FINE_VERB = re.compile(r"fine|fined|fines|slap|penali", re.IGNORECASE)
 _PRIVACY_CONTEXT = re.compile(r"privacy|data protection|personal data|GDPR|biometric data", re.IGNORECASE)
@@ -939,6 +944,10 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                     name = _designated_body(compiled, target, kind)
                     if name:
                         acting[name] = compiled.regulator_jurisdiction.get(name, target)
+            elif _DEPLOYS_AFTER.match(text, end):
+                # "India embraces facial recognition", "Russia uses facial recognition to track
+                # protesters": the place deploying it is the subject; which body does is not said
+                acting.setdefault(target, None)
 
     # The body of the one place the item names, designated without naming it.
     named_by_scope: dict = {"country": set(), "state": set(), "city": set()}
@@ -1019,7 +1028,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             confirmed = set()
         regulators.update(confirmed)
         specific.update(r.target for r in regulator_roles if r.target in confirmed and not r.generic)
-        by_party.update(r.target for r in regulator_roles if r.target in confirmed and r.federal_only)
+        by_party.update(r.target for r in regulator_roles
+                        if r.target in confirmed and r.federal_only and r.target == "US Congress")
         not_by_party.update(r.target for r in regulator_roles if r.target in confirmed and not r.federal_only)
         others = [r for r in roles if r.kind != "regulator"]
         if regulator_roles and not confirmed and not others:
