@@ -284,7 +284,7 @@ def report():
 # Floors: the figures reached when issue 13 was closed, rounded down.
 # The first test half became tuning data once its errors were read (second engineer, tag2).
 FLOORS = {
-    ("tune", "jurisdictions"): (0.95, 0.92), ("tune", "bodies"): (0.93, 0.98),
+    ("tune", "jurisdictions"): (0.95, 0.95), ("tune", "bodies"): (0.95, 0.98),
     ("test", "jurisdictions"): (0.99, 0.99), ("test", "bodies"): (0.93, 0.93),
 }
 
