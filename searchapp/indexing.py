@@ -275,8 +275,10 @@ def update_index(
     files), and only items whose indexed document changed are rewritten, on
     top of hard links to the previous generation. The outcome has the same
     items, stored fields and facet counts as a full rebuild; BM25 term
-    statistics still count deleted documents until segments merge (forced
-    whenever any was deleted, so ranks equal a full rebuild). `full=True` rebuilds from scratch."""
+    statistics would count deleted documents, so a run that deletes or
+    replaces any document rewrites all of them from the kept records (ranks
+    equal a full rebuild's); only additions go on top of hard links.
+    `full=True` rebuilds from scratch."""
     root, index_dir = Path(corpus_dir), Path(index_dir)
     started = time.monotonic()
     wrap = progress or (lambda iterable, desc, unit: iterable)
@@ -348,6 +350,20 @@ def update_index(
             return BuildInfo(**{**asdict(current), "problems": tuple(info["problems"]), "mode": "unchanged", "repaired": "",
                                 "files_read": len(files), "files_parsed": parsed, "added": 0, "updated": 0,
                                 "removed": 0, "seconds": round(time.monotonic() - started, 3)})
+        if removed or changed - added:
+            # A deleted or replaced document still counts in BM25's statistics
+            # until segments merge, and Whoosh's merge recounts field lengths
+            # from their one-byte approximations: either way scores move and
+            # ranks change. So any deletion rewrites every document (from the
+            # kept records: nothing is read or parsed again), in a full
+            # rebuild's order: ranks, scores and ties equal a full rebuild's.
+            everything = merge_records(records.values())
+            return _write_generation(
+                index_dir, [(item, stories[item.id]) for item in everything], base=None, remove=set(),
+                state=state, started=started,
+                info=dict(info, mode="incremental", added=len(added), updated=len(changed - added),
+                          removed=len(removed)),
+                progress=lambda docs: wrap(docs, "Indexing", "item"))
         return _write_generation(
             index_dir, [(items[i], stories[i]) for i in sorted(changed)], base=base, remove=removed | (changed - added),
             state=state, started=started,
