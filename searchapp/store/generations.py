@@ -95,16 +95,23 @@ def write_manifest(folder: Path, known: dict[str, dict] | None = None) -> dict:
             files[path.name] = recorded
         else:
             files[path.name] = file_checksum(path)
-    manifest = {"generation": folder.name.removeprefix(".building-").split("~")[0], "files": files}
+    manifest = {"generation": folder.name.removeprefix(".building-").split("~")[0], "files": files,
+                "checksum": _table_checksum(files)}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=0, sort_keys=True), "utf-8")
     return manifest
 
 
+def _table_checksum(files: dict) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode("utf-8")).hexdigest()
+
+
 def read_manifest(generation: Path) -> dict | None:
-    """The manifest's file table, or None when it is missing or damaged."""
+    """The manifest's file table, or None when it is missing or damaged (it checks itself too)."""
     try:
         data = json.loads((generation / MANIFEST).read_bytes().decode("utf-8"))
         files = data["files"]
+        if data.get("checksum") != _table_checksum(files):
+            return None
         if not isinstance(files, dict) or not all(
                 isinstance(v, dict) and isinstance(v.get("size"), int) and isinstance(v.get("sha256"), str)
                 for v in files.values()):
