@@ -29,6 +29,7 @@ from searchapp.store.generations import (BUILD_INFO, BuildInfo, building_name, c
                                          fsync_tree, link_copy, named_generation, new_generation_name,
                                          read_build_info, read_current, remove_old, switch_current, write_manifest)
 from searchapp.store.lock import writer_lock
+from searchapp.ingest.reader import read_corpus  # noqa: F401  (bench/relevance.py looks for it here)
 from searchapp.store.state import STATE, IndexState, load_state
 
 WORKERS = min(4, os.cpu_count() or 1)  # processes that read and parse files in big (re)builds
