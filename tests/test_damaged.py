@@ -357,3 +357,18 @@ def test_killed_build_then_damaged_current_recover_without_help(tmp_path):
         assert engine.search("bulk").total == 300
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe", b"[1, 2]", b'{"generation": 5, "items": "x"}',
+                                     b'{"generation": "g", "built_at": "t", "corpus": "c", "files_read": 1, '
+                                     b'"items": 2, "seconds": 0.1}', None])
+def test_read_build_info_never_raises(tmp_path, content):
+    """Issue 16: a damaged or missing build.json gave a 500 on /healthz and a traceback (JSONDecodeError,
+    KeyError: 'problems')."""
+    generation = tmp_path / "gen-20260101T000000000000-abcdef"
+    generation.mkdir()
+    if content is not None:
+        (generation / "build.json").write_bytes(content)
+    info = G.read_build_info(tmp_path, generation)
+    assert info is not None and isinstance(info.generation, str) and isinstance(info.items, int)
+    assert G.read_build_info(tmp_path / "nothing-here") is None
