@@ -233,10 +233,12 @@ class SuggestPage:
 
 @dataclass(frozen=True)
 class Health:
-    status: str = field(metadata={"enum": ("ok",)})
-    items: int
+    status: str = field(metadata={"enum": ("ok", "degraded", "unavailable")})
+    items: int | None
     built_at: str | None = field(default=None, metadata={"format": "date-time"})
     generation: str | None = None
+    degraded: str | None = field(default=None, metadata={
+        "description": "why an older good generation serves (or why none can), when CURRENT's is damaged"})
 
 
 @dataclass(frozen=True)
