@@ -14,6 +14,7 @@ from searchapp.errors import QueryError
 
 MAX_QUERY_CHARS = 500
 MAX_WILDCARDS = 3
+MAX_WORDS = 32            # words and phrases outside quotes count one each (83 near-words took 0.15 s a query)
 MAX_DEPTH = 20            # nested parentheses (198 levels overflowed the parser's recursion)
 FIELDS = ("title", "excerpt", "body", "related_text", "provider", "topic")   # what `field:` may name
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
@@ -70,6 +71,8 @@ def normalize_query(text: str) -> str:
     empty = _EMPTY_FIELD.search(masked)
     if empty:
         raise QueryError(f"'{empty.group(0)}' needs a value, as in {empty.group(1)}:word")
+    if sum(1 for w in words if w not in _OPERATOR_WORDS) > MAX_WORDS:
+        raise QueryError(f"too many words (the limit is {MAX_WORDS}): keep the ones that matter")
     wildcards = _WILDCARD_TERM.findall(masked)
     if len(wildcards) > MAX_WILDCARDS:
         raise QueryError(f"at most {MAX_WILDCARDS} words with * in one query")

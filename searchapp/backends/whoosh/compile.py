@@ -96,7 +96,7 @@ def _compile(node, searched: tuple[str, ...]) -> Q.Query:
     if kind is ast.And:
         return _flat(Q.And, [_compile(c, searched) for c in node.children])
     if kind is ast.Or and node.keep:   # a relaxed query: one Or of its concepts' queries, as typed
-        return Q.Or(list(dict.fromkeys(compile_query(c, searched) for c in node.children)))
+        return Q.Or(list({repr(q): q for q in (compile_query(c, searched) for c in node.children)}.values()))
     if kind is ast.Or:
         return _flat(Q.Or, [_compile(c, searched) for c in node.children])
     if kind is ast.Not:
@@ -136,8 +136,9 @@ def _flat(kind, children: list) -> Q.Query:
             flat.append(child)
     unique, seen = [], set()
     for child in flat:
-        if child not in seen:
-            seen.add(child)
+        key = repr(child)   # Whoosh's XOR hash gives every bare word one hash: compare reprs
+        if key not in seen:
+            seen.add(key)
             unique.append(child)
     if not unique:
         return Q.NullQuery

@@ -214,17 +214,17 @@ class WhooshSnapshot:
             return self.live
         if query is Q.NullQuery:
             return 0
-        try:
-            cached = self._queries.get_fresh(query)
-        except TypeError:  # unhashable: never cached
-            cached = None
+        if type(query) is Q.Term:   # its own cache (term_bits)
+            return self.term_bits(query.fieldname, query.text)
+        # Keyed by repr, not by the query: Whoosh hashes a compound query as the
+        # XOR of its parts, so every bare word (the same term in four fields)
+        # had one hash, and an 83-word query spent 0.9 s comparing cache keys.
+        key = repr(query)
+        cached = self._queries.get_fresh(key)
         if cached is not None:
             return cached
         bits = self._evaluate(query)
-        try:
-            self._queries.put(query, bits)
-        except TypeError:
-            pass
+        self._queries.put(key, bits)
         return bits
 
     def _evaluate(self, query: Q.Query) -> int:
