@@ -288,11 +288,12 @@ def problem_field(message: str, args) -> str | None:
 
 def explain(message: str, field: str | None) -> str:
     """The engine's message plus what to change."""
+    message = message.rstrip(".")
     if field == "q":
-        return f"{message[:1].upper()}{message[1:]}. Change the search words; your filters are kept."
+        return f"{message}. Change the search words; your filters are kept."
     if field in ("from", "to"):
-        return f"{message[:1].upper()}{message[1:]}. Fix the “{'From' if field == 'from' else 'To'}” date; the other filters are kept."
-    return f"{message[:1].upper()}{message[1:]}."
+        return f"{message}. Fix the “{'From' if field == 'from' else 'To'}” date; the other filters are kept."
+    return f"{message}."
 
 
 def back_state(raw: str) -> SearchParams | None:
