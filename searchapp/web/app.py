@@ -562,6 +562,14 @@ _SEARCH_PARAMS = [
     {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS)}},
     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
     {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}},
+    {"name": "facet_limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_FACET_LIMIT},
+     "description": f"Values listed per facet (default {FACET_LIMIT}; selected values always are); "
+                    "facet_more counts the values not listed"},
+    {"name": "facet_query.{facet}", "in": "query", "schema": {"type": "string", "maxLength": 100},
+     "description": "Search within one facet: facet_query.provider=reu lists only providers containing 'reu' "
+                    "(any case); the results are not filtered. Facets: " + ", ".join(FACETS)},
+    {"name": "typed", "in": "query", "schema": {"type": "integer", "enum": [0, 1]},
+     "description": "1: the query is being typed, its last word may be unfinished"},
 ]
 
 
@@ -590,7 +598,9 @@ def openapi_spec() -> dict:
         "info": {"title": "searchapp API", "version": "1"},
         "paths": {
             "/api/search": {"get": {
-                "summary": "Ranked, faceted, highlighted search", "parameters": _SEARCH_PARAMS,
+                "summary": "Ranked, faceted, highlighted search", "parameters": _SEARCH_PARAMS + [
+                    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]},
+                     "description": "csv: the export (as /search.csv)"}],
                 "responses": {"200": {"description": "A results page", "content": {"application/json": {"schema": {
                     "type": "object",
                     "required": ["query", "total", "page", "per_page", "results", "facets", "did_you_mean"],
@@ -606,6 +616,14 @@ def openapi_spec() -> dict:
                             "month": {**facet, "description": "YYYY-MM, ascending: the timeline"}}},
                         "did_you_mean": {"type": ["string", "null"]}}}}}},
                     "400": error}}},
+            "/search.csv": {"get": {
+                "summary": f"The search as CSV: up to {export.MAX_EXPORT_ROWS} results, formula-safe cells "
+                           "(also /api/search?format=csv)", "parameters": _SEARCH_PARAMS[:9],
+                "responses": {"200": {"description": "text/csv"}, "400": {"description": "Bad parameters"}}}},
+            "/search.json": {"get": {
+                "summary": f"The search as JSON: up to {export.MAX_EXPORT_ROWS} results with `rows` and `truncated`",
+                "parameters": _SEARCH_PARAMS[:9],
+                "responses": {"200": {"description": "JSON"}, "400": error}}},
             "/api/suggest": {"get": {
                 "summary": "Completions and matching titles for a partial query",
                 "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}],
