@@ -39,7 +39,6 @@ such a keyword).
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import os
@@ -63,36 +62,21 @@ if str(PROJECT) not in sys.path:   # `python bench/relevance.py` from anywhere
     sys.path.insert(0, str(PROJECT))
 
 
-# -- the searchapp API (being refactored: try the new locations, then the old)
-
-def _import(names: tuple[str, ...], attr: str):
-    for name in names:
-        try:
-            module = __import__(name, fromlist=[attr])
-        except ImportError:
-            continue
-        if hasattr(module, attr):
-            return getattr(module, attr)
-    return None
-
+# -- the searchapp API
 
 def read_items(corpus_dir: Path) -> list:
-    read_corpus = _import(("searchapp.indexing", "searchapp.core.reader", "searchapp.reader"), "read_corpus")
+    from searchapp.ingest.reader import read_corpus
+
     return list(read_corpus(corpus_dir).items)
 
 
 def build_searchapp(corpus_dir: Path, index_dir: Path):
-    """Build with the production path (`update_index` when there is one) and
-    return a search engine over the index."""
-    update_index = _import(("searchapp.indexing", "searchapp.core.indexer", "searchapp.indexer"), "update_index")
-    if update_index is not None:
-        update_index(corpus_dir, index_dir, full=True)
-    else:
-        build_index = _import(("searchapp.indexing", "searchapp.core.indexer", "searchapp.indexer"), "build_index")
-        read_corpus = _import(("searchapp.indexing", "searchapp.core.reader", "searchapp.reader"), "read_corpus")
-        build_index(read_corpus(corpus_dir), index_dir)
-    engine_class = _import(("searchapp.core.service", "searchapp.search"), "SearchEngine")
-    return engine_class(str(index_dir))
+    """Build with the production path and return a search engine over the index."""
+    from searchapp.core.service import SearchEngine
+    from searchapp.indexing import update_index
+
+    update_index(corpus_dir, index_dir, full=True)
+    return SearchEngine(index_dir)
 
 
 def searchapp_ranking(engine, query: str, typed: bool, depth: int = DEPTH, *, copies: bool = False) -> list[str]:
@@ -100,27 +84,13 @@ def searchapp_ranking(engine, query: str, typed: bool, depth: int = DEPTH, *, co
     user sees (`copies=True`: each result followed by its story's other
     copies, `also_reported_by`, as if they were rows too). The only place
     that calls the search API."""
-    kwargs = {}
-    try:
-        params = inspect.signature(engine.search).parameters
-    except (TypeError, ValueError):
-        params = {}
-    for name in ("typed", "as_you_type"):
-        if name in params:
-            kwargs[name] = typed
-            break
-    page = engine.search(query, sort="relevance", per_page=depth, **kwargs)
-    hits = page.hits if hasattr(page, "hits") else page["hits"]
+    page = engine.search(query, sort="relevance", per_page=depth, typed=typed)
     urls = []
-    for hit in hits:
-        urls.append(_get(hit, "url"))
+    for hit in page.hits:
+        urls.append(hit.url)
         if copies:
-            urls += [_get(report, "url") for report in (_get(hit, "also_reported_by") or ())]
+            urls += [report.url for report in hit.also_reported_by]
     return _unique(urls)[:depth]
-
-
-def _get(obj, name):
-    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
 
 
 # -- the FTS5 baseline

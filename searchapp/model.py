@@ -8,10 +8,13 @@ API, the CLI's --json and the OpenAPI document are all derived from these.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import get_type_hints
 
 FACETS = ("topic", "jurisdiction", "regulator", "provider", "year")   # filterable facets, in display order
 TIMELINE_FACET = "month"                                            # counted, never a filter (dates are)
+SORTS = ("relevance", "recent", "newest", "oldest")
+RECENCY_HALF_LIFE_DAYS = 180  # "recent": a BM25 score halves for every 180 days of age
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,8 @@ class Filters:
     year: tuple[str, ...] = ()
     jurisdiction: tuple[str, ...] = ()
     regulator: tuple[str, ...] = ()
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
+    date_from: dt.date | None = field(default=None, metadata={"json": "from", "type": str | None, "format": "date"})
+    date_to: dt.date | None = field(default=None, metadata={"json": "to", "type": str | None, "format": "date"})
 
     def values(self, facet: str) -> tuple[str, ...]:
         return getattr(self, facet)
@@ -97,10 +100,10 @@ class Hit:
     id: str
     url: str
     title: str
-    title_html: str          # HTML-escaped, query words in <mark>
+    title_html: str = field(metadata={"json": False})  # HTML-escaped, query words in <mark>
     excerpt: str
-    snippet: str             # HTML-escaped, query words in <mark>
-    published: str | None    # ISO 8601 UTC
+    snippet: str = field(metadata={"description": "HTML: everything escaped, only <mark> is markup"})
+    published: str | None = field(metadata={"format": "date-time"})    # ISO 8601 UTC
     provider: Provider
     topics: tuple[str, ...]
     score: float | None
@@ -144,12 +147,16 @@ class ResultsPage:
     per_page: int
     sort: str
     filters: Filters
-    hits: tuple[Hit, ...]
-    facets: dict[str, tuple[FacetValue, ...]]   # FACETS, then "month" (YYYY-MM, ascending)
+    hits: tuple[Hit, ...] = field(metadata={"json": "results"})
+    facets: dict[str, tuple[FacetValue, ...]] = field(
+        metadata={"description": 'FACETS, then "month" (YYYY-MM, ascending): the timeline'})
     did_you_mean: str | None = None
     took_ms: float = 0.0
-    grouped_total: int = -1  # results listed: items, each story's copies counted once (-1: as total)
+    grouped_total: int = field(default=-1, metadata={
+        "description": "results listed, each story once (pages count these)"})  # -1 in Python: as total
     facet_more: dict[str, int] = field(default_factory=dict)  # per facet: values with a count not shown (facet_limit)
+
+    JSON_EXTRA = {"pages": int}
 
     @property
     def pages(self) -> int:
@@ -178,17 +185,60 @@ class ResultsPage:
 
 @dataclass(frozen=True)
 class Suggestion:
-    text: str                # what the box would hold, or the title
-    kind: str                # "query" (complete the words) or "item" (open that article)
+    text: str                # what the box would hold, the facet value, or the title
+    kind: str = field(metadata={"enum": ("query", "facet", "item")})
     id: str | None = None    # the item's id, for kind "item"
+    facet: str | None = None   # for kind "facet": "regulator" or "jurisdiction"
+    value: str | None = None   # for kind "facet": the value to filter by
+    query: str | None = field(default=None, metadata={"json": False})  # kind "facet": the words typed before it
+
+    JSON_EXTRA = {"url": str}   # where choosing it leads (added by the web layer)
 
 
 @dataclass(frozen=True)
 class ItemPage:
     """One article with its related coverage in both directions."""
 
-    item: dict                       # the stored record (see indexer.stored_doc)
+    item: dict                       # the stored record (see backends/whoosh/schema.stored_doc)
     lists: tuple[dict, ...]          # items this one lists as related
     listed_by: tuple[dict, ...]      # items whose files list this one
 
 
+
+
+@dataclass(frozen=True)
+class SuggestPage:
+    query: str
+    suggestions: tuple[Suggestion, ...]
+
+
+@dataclass(frozen=True)
+class Health:
+    status: str = field(metadata={"enum": ("ok",)})
+    items: int
+    built_at: str | None = field(default=None, metadata={"format": "date-time"})
+    generation: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiError:
+    error: str
+    status: int
+
+
+def json_fields(cls) -> dict[str, tuple[object, dict]]:
+    """The JSON object a class is served as: name -> (type, extra schema keys),
+    from its dataclass fields (`metadata`: "json" renames or, False, hides a
+    field; "type" overrides its type) plus JSON_EXTRA. The OpenAPI document is
+    generated from this, and a test holds every to_dict() to it."""
+    hints = get_type_hints(cls)
+    out = {}
+    for f in fields(cls):
+        name = f.metadata.get("json", f.name)
+        if name is False:
+            continue
+        extra = {k: v for k, v in f.metadata.items() if k in ("description", "format", "enum")}
+        out[name] = (f.metadata.get("type", hints[f.name]), extra)
+    for name, kind in getattr(cls, "JSON_EXTRA", {}).items():
+        out[name] = (kind, {})
+    return out

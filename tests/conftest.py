@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from searchapp.indexing import build_index
+from searchapp.indexing import update_index
 from searchapp.ingest.reader import read_corpus
 from searchapp.core.service import SearchEngine
 
@@ -60,7 +60,7 @@ def sample_corpus():
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory, sample_corpus) -> Path:
     index_dir = tmp_path_factory.mktemp("sample-index")
-    build_index(sample_corpus, index_dir, corpus_dir=SAMPLE_CORPUS)
+    update_index(SAMPLE_CORPUS, index_dir, full=True)
     return index_dir
 
 
@@ -79,7 +79,7 @@ def shared_corpus():
 @pytest.fixture(scope="session")
 def shared_index(tmp_path_factory, shared_corpus) -> Path:
     index_dir = tmp_path_factory.mktemp("shared-index")
-    build_index(shared_corpus, index_dir, corpus_dir=SHARED_CORPUS)
+    update_index(need_shared(), index_dir, full=True)
     return index_dir
 
 
@@ -166,3 +166,35 @@ def sample_server(tmp_path_factory):
 def shared_server(shared_index):
     with running_server(shared_index) as server:
         yield server
+
+
+# ---------------------------------------------------------------- layers
+# `python -m pytest` runs everything (what CI runs). The quick layer,
+# `python -m pytest -m "not slow and not browser"`, leaves out system tests:
+# real processes and servers, crash/load/bench runs, and the shared real
+# corpus (so it never skips when ../shared is absent).
+
+SYSTEM_MODULES = {"test_crash", "test_live_refresh", "test_bench_load", "test_bench_run"}
+SHARED_FIXTURES = {"shared_corpus", "shared_index", "shared_engine", "shared_server"}
+
+
+def _uses_shared_data(item) -> bool:
+    if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    try:
+        import inspect
+
+        source = inspect.getsource(item.function)
+    except (OSError, TypeError, AttributeError):
+        return False
+    return "need_shared(" in source or "SHARED_CORPUS" in source or "SHARED" in source.split("def ", 1)[-1][:0]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        names = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("browser") or module == "test_browser" or {"page", "browser"} & names:
+            item.add_marker(pytest.mark.browser)
+        elif (module in SYSTEM_MODULES or any("server" in name for name in names) or _uses_shared_data(item)):
+            item.add_marker(pytest.mark.slow)

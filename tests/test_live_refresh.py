@@ -55,16 +55,19 @@ def test_server_switches_to_new_generations_without_failing_requests(tmp_path):
                 done = subprocess.run(reindex + (["--full"] if round_ == 1 else []), env=env,
                                       capture_output=True, text=True)
                 assert done.returncode == 0, done.stderr
+                exited = time.monotonic()
                 while server.json(f"/api/search?q=livemarker{round_}")[1]["total"] != 1:
                     assert time.monotonic() - started < done_seconds(done) + 5, "new generation not picked up"
                     time.sleep(0.05)
-                visible_after.append(time.monotonic() - started)
+                visible_after.append(time.monotonic() - exited)
         finally:
             stop.set()
             for thread in clients:
                 thread.join()
         assert failures == []
         assert len(statuses) > 50
+        # every server thread checks CURRENT per request: the new item is found at once, not after a poll period
+        assert len(visible_after) == 3 and max(visible_after) < 2.0, visible_after
         assert server.json("/healthz")[1]["items"] == server.json("/api/search")[1]["total"]
 
 

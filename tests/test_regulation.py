@@ -13,8 +13,9 @@ import pytest
 
 from conftest import write_news
 from searchapp.backends.whoosh.schema import FACET_FIELDS
-from searchapp.indexing import build_index
+from searchapp.indexing import update_index
 from searchapp.ingest.reader import read_corpus
+from searchapp.backends.whoosh.compile import analyze
 from searchapp.core.service import RECENCY_HALF_LIFE_DAYS, SearchEngine
 from searchapp.model import Filters
 from searchapp.enrich.synonyms import CURATED, synonym_groups
@@ -31,14 +32,14 @@ def synonym_engine(tmp_path_factory):
     """One item per form of every synonym group, saying only that form."""
     root = tmp_path_factory.mktemp("synonym-corpus")
     owner = {}
-    for g, group in enumerate(synonym_groups()):
+    for g, group in enumerate(synonym_groups(analyze)):
         for f, form in enumerate(group):
             name = f"g{g:03d}-f{f}-{_slug(form)[:40]}.md"
             write_news(root, name, title=f"Quarterly bulletin {g * 10 + f}", excerpt=f"This week {form} came up.",
                        publishedDateTime="2023-05-01T10:00:00Z")
             owner[(g, f)] = name
     index_dir = tmp_path_factory.mktemp("synonym-index")
-    build_index(read_corpus(root), index_dir)
+    update_index(root, index_dir, full=True)
     engine = SearchEngine(index_dir)
     yield engine, owner
     engine.close()
@@ -62,7 +63,7 @@ LISTED = [  # every pair the issue names, each direction
 @pytest.mark.parametrize("typed, other", LISTED + [(b, a) for a, b in LISTED])
 def test_listed_synonyms_find_each_other(synonym_engine, typed, other):
     engine, owner = synonym_engine
-    groups = synonym_groups()
+    groups = synonym_groups(analyze)
     g = next(n for n, group in enumerate(groups) if typed in group and other in group)
     page = engine.search(typed, per_page=100)
     target = f"https://example.org/{owner[(g, groups[g].index(other))]}"
@@ -72,7 +73,7 @@ def test_listed_synonyms_find_each_other(synonym_engine, typed, other):
 def test_every_group_form_finds_every_other_form(synonym_engine):
     """Regulators' names and acronyms from the gazetteer included."""
     engine, owner = synonym_engine
-    groups = synonym_groups()
+    groups = synonym_groups(analyze)
     assert len(groups) > len(CURATED) + 40  # the regulators are in
     missing = []
     for g, group in enumerate(groups):
@@ -86,7 +87,7 @@ def test_every_group_form_finds_every_other_form(synonym_engine):
 
 def test_quoted_phrases_are_not_expanded(synonym_engine):
     engine, owner = synonym_engine
-    groups = synonym_groups()
+    groups = synonym_groups(analyze)
     g = next(n for n, group in enumerate(groups) if "BIPA" in group)
     acronym_only = f"https://example.org/{owner[(g, groups[g].index('BIPA'))]}"
     spelled_out = f"https://example.org/{owner[(g, groups[g].index('Biometric Information Privacy Act'))]}"
@@ -98,7 +99,7 @@ def test_quoted_phrases_are_not_expanded(synonym_engine):
 
 def test_synonyms_keep_field_and_not_semantics(synonym_engine):
     engine, owner = synonym_engine
-    groups = synonym_groups()
+    groups = synonym_groups(analyze)
     g = next(n for n, group in enumerate(groups) if "GDPR" in group)
     gdpr_items = {f"https://example.org/{owner[(g, f)]}" for f in range(len(groups[g]))}
     everything = engine.search("", per_page=1).total
@@ -192,7 +193,7 @@ def story_engine(tmp_path_factory):
                topics=["Biometrics"], provider={"name": "Daily", "domain": "daily.example"},
                publishedDateTime="2022-07-13T10:00:00Z")
     index_dir = tmp_path_factory.mktemp("story-index")
-    build_index(read_corpus(root), index_dir)
+    update_index(root, index_dir, full=True)
     engine = SearchEngine(index_dir)
     yield engine
     engine.close()

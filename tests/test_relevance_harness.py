@@ -133,12 +133,6 @@ def test_searchapp_adapter_passes_typed_and_lists_one_row_per_result():
     assert calls == [("facial recognit", "relevance", relevance.DEPTH, True)]
     assert relevance.searchapp_ranking(Engine(), "q", False, copies=True) == ["one", "copy", "two"]
 
-    class OldEngine:                      # no typed keyword: called plainly
-        def search(self, query, filters=None, sort="relevance", page=1, per_page=10):
-            return {"hits": [{"url": "d", "also_reported_by": []}]}
-
-    assert relevance.searchapp_ranking(OldEngine(), "q", True) == ["d"]
-
 
 # -- a real run on a few queries
 

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from conftest import related, write_news
-from searchapp.indexing import build_index
+from searchapp.indexing import update_index
 from searchapp.ingest.reader import read_corpus
 from searchapp.core.service import MAX_PER_PAGE, RELAX_BELOW, SearchEngine
 from searchapp.errors import QueryError
@@ -42,7 +42,7 @@ def small(tmp_path_factory):
                    provider={"name": "Wire", "domain": "wire.example"})
     corpus = read_corpus(root)
     index_dir = tmp_path_factory.mktemp("small-index")
-    build_index(corpus, index_dir)
+    update_index(root, index_dir, full=True)
     engine = SearchEngine(index_dir)
     yield engine, corpus
     engine.close()
@@ -247,23 +247,24 @@ def test_expensive_or_senseless_queries_are_refused(small, query, message):
         small[0].search(query)
 
 
-@pytest.mark.parametrize("text", ["recognition ban", "power", "china consent rules", "fine OR court",
-                                  "meta fine zebra"])
-def test_cached_word_scores_rank_exactly_like_whoosh(shared_engine, text):
-    """Bare words are ranked from cached per-word BM25F scores; the top must be
-    Whoosh's own exact top (every match scored), same documents, same scores."""
-    from searchapp.backends.whoosh.compat import exact_top as _exact_top
-    from searchapp.core.service import _bare_words, _top_by_word_scores, parse_query
+def test_suggest_sections_and_no_junk_completions(sample_engine):
+    """Completions, then regulators and places, then articles; inflections of
+    an offered word and completions far rarer than the best are left out."""
+    engine = sample_engine
+    found = engine.suggest("clearview f")
+    kinds = [s.kind for s in found]
+    assert kinds == sorted(kinds, key=["query", "facet", "item"].index)
+    texts = [s.text for s in found if s.kind == "query"]
+    assert len({t.rsplit(" ", 1)[-1][:4] for t in texts}) == len(texts) or len(texts) <= 1
+    places = engine.suggest("facial recognition ca")
+    facet = [s for s in places if s.kind == "facet"]
+    assert facet and facet[0].value == "California" and facet[0].facet == "jurisdiction"
+    assert facet[0].query == "facial recognition"
+    assert engine.suggest("x") == []          # one letter alone: nothing yet
+    assert engine.suggest("china f")          # one letter after a word: completions
 
-    state = shared_engine._state()
-    strict, some = parse_query(text)
-    for query in {strict, some}:
-        words = _bare_words(query)
-        assert words is not None
-        bits = state.query_bits(query)
-        ours = _top_by_word_scores(state, query, *words, bits, 50, False).top_n
-        whoosh = _exact_top(state.searcher, query, 50, None, None).top_n
-        assert len(ours) == len(whoosh) == min(50, bits.bit_count())
-        # equal up to float rounding (Whoosh keeps some statistics in 32 bits)
-        assert all(abs(a - b) <= 1e-6 * abs(b) for (a, _), (b, _) in zip(ours, whoosh))
-        assert [d for _, d in ours] == [d for _, d in whoosh]
+
+def test_suggest_items_are_listed_once(sample_engine):
+    engine = sample_engine
+    titles = [s.text.casefold() for s in engine.suggest("facial", limit=20) if s.kind == "item"]
+    assert len(titles) == len(set(titles))

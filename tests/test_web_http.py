@@ -9,7 +9,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from conftest import running_server, write_news
-from searchapp.indexing import build_index
+from searchapp.indexing import update_index
 from searchapp.ingest.reader import read_corpus
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -179,7 +179,7 @@ def test_security_headers_and_suggest_and_openapi(shared_server):
     assert headers["X-Content-Type-Options"] == "nosniff" and headers["Referrer-Policy"] == "same-origin"
     _, suggest = shared_server.json("/api/suggest?q=facial+rec")
     assert suggest["suggestions"][0] == {"text": "facial recognition", "kind": "query", "id": None,
-                                         "url": "/search?q=facial+recognition"}
+                                         "facet": None, "value": None, "url": "/search?q=facial+recognition"}
     assert any(s["kind"] == "item" and s["url"] == f"/item/{s['id']}" for s in suggest["suggestions"])
     _, spec = shared_server.json("/api/openapi.json")
     assert spec["openapi"].startswith("3.") and "/api/search" in spec["paths"]
@@ -195,7 +195,7 @@ def hostile_server(tmp_path_factory):
                webUrl="javascript:alert('url')", topics=['"><script>alert(1)</script>'],
                provider={"name": "<svg onload=alert(2)>", "domain": "evil.example"})
     index_dir = tmp_path_factory.mktemp("hostile-index")
-    build_index(read_corpus(root), index_dir)
+    update_index(root, index_dir, full=True)
     with running_server(index_dir) as server:
         yield server
 
@@ -259,7 +259,7 @@ def test_story_copies_show_once_over_http(tmp_path):
     write_news(root, "b.md", **story, provider={"name": "Daily", "domain": "daily.example"},
                publishedDateTime="2024-08-26T15:00:00Z", webUrl="javascript:alert(1)")
     index_dir = tmp_path / "index"
-    build_index(read_corpus(root), index_dir)
+    update_index(root, index_dir, full=True)
     with running_server(index_dir) as server:
         _, page = server.json("/api/search?q=uber+fine")
         assert page["total"] == 2 and page["grouped_total"] == 1 and len(page["results"]) == 1

@@ -281,15 +281,13 @@ def test_suggest_passes_facet_suggestions_through(sample_index):
 
     def suggest(text, limit=8):
         found = real(text, limit)
-        extra = Suggestion(text="CNIL", kind="facet")
-        object.__setattr__(extra, "facet", "regulator")
-        object.__setattr__(extra, "value", "CNIL")
-        return found[:1] + [extra] + found[1:]
+        extra = Suggestion(text="CNIL", kind="facet", facet="regulator", value="CNIL", query="fine")
+        return [s for s in found if s.kind == "query"] + [extra] + [s for s in found if s.kind == "item"]
 
     engine.suggest = suggest
     client = create_app(sample_index, engine=engine).test_client()
-    data = client.get("/api/suggest?q=cn").get_json()
+    data = client.get("/api/suggest?q=fine+cn").get_json()
     facet = next(s for s in data["suggestions"] if s["kind"] == "facet")
-    assert facet == {"text": "CNIL", "kind": "facet", "id": None, "facet": "regulator", "value": "CNIL",
-                     "url": "/search?regulator=CNIL"}
+    assert facet["facet"] == "regulator" and facet["value"] == "CNIL"
+    assert facet["url"] == "/search?q=fine&regulator=CNIL"
     engine.close()

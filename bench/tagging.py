@@ -1,0 +1,289 @@
+"""Jurisdiction and body tagging against the hand labels.
+
+    python bench/tagging.py [--corpus-root ../shared/corpus] [--speed N] [--errors tune|test] [--json out.json]
+
+Fixtures (`tests/fixtures/`):
+- `tagging_selection.json`: 300 items, 240 `related:` entries of
+  regulation-news (text = the entry's own title + excerpt) and 60 Power Apps
+  files as negatives (title + excerpt + body), each with its split (tune or
+  test) fixed before labelling;
+- `tagging_labels_tune.json`, `tagging_labels_test.json`: per item the
+  jurisdictions and the bodies (`name`, `kind`) a careful reader names;
+- `jurisdiction_labels.json`: the older 147-file fixture (file title +
+  excerpt + body; `regulators` = body names), kept as a regression figure.
+  It was labelled when only gazetteer bodies existed, so its regulator
+  figure compares the bodies the text names by a gazetteer name or alias
+  (`tag_item(..., generic_bodies=False)`); the figure with every body the
+  tagger now names (generic designations such as "EU officials" ->
+  European Commission, which that fixture never labels) is printed too.
+
+Figures are micro-averaged over (item, value) pairs. Per kind: recall over the
+labelled values of that kind, precision over the tagged values of that kind
+(kinds of jurisdictions come from the place data: country, subdivision, city,
+bloc; kinds of bodies from the gazetteer or the generated name). Negatives:
+tags (jurisdictions + bodies) per Power Apps item, all of them false.
+Speed: items/s of `tag_item(title, excerpt, body)` over the regulation-news
+and powerapps-news files, single process, after the one-off compile. These
+files have no body of their own, so the body is the titles and excerpts of
+up to 8 of their related entries (real news prose, about 1,500 characters).
+
+Tune only on the tune half (`--errors tune` lists its errors); the test
+half is for reporting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PROJECT = HERE.parent
+sys.path.insert(0, str(PROJECT))
+
+from searchapp.enrich import gazetteer  # noqa: E402
+from searchapp.enrich.gazetteer import tag_item  # noqa: E402
+from searchapp.ingest.reader import canonical_url, parse_file  # noqa: E402
+
+FIXTURES = PROJECT / "tests" / "fixtures"
+DEFAULT_CORPUS_ROOT = Path(os.environ.get("SEARCHAPP_SHARED", PROJECT.parent / "shared")) / "corpus"
+JURISDICTION_KINDS = ("country", "subdivision", "city", "bloc")
+SPEED_FOLDERS = ("regulation-news", "powerapps-news")
+BODY_ENTRIES = 8    # the corpus files have no body: the titles and excerpts of 8 related entries stand in
+BODY_KINDS = ("regulator", "court", "legislature", "government", "police", "international")
+
+
+def jurisdiction_kind(name: str) -> str:
+    kind = getattr(gazetteer, "jurisdiction_kind", None)
+    return kind(name) if kind else "unknown"
+
+
+def body_kind(name: str) -> str:
+    kind = getattr(gazetteer, "body_kind", None)
+    return kind(name) if kind else "unknown"
+
+
+# ---------------------------------------------------------------- loading
+
+def load_items(corpus: Path) -> list[dict]:
+    """Selection + labels: per item split, negative, text fields, labelled values."""
+    selection = json.loads((FIXTURES / "tagging_selection.json").read_text(encoding="utf-8"))["items"]
+    labels = {}
+    for half in ("tune", "test"):
+        for item in json.loads((FIXTURES / f"tagging_labels_{half}.json").read_text(encoding="utf-8"))["items"]:
+            labels[item["url"]] = item
+    records: dict[str, object] = {}
+
+    def record(rel: str):
+        if rel not in records:
+            records[rel] = parse_file(corpus / rel, rel)
+        return records[rel]
+
+    items = []
+    for chosen in selection:
+        label = labels[chosen["url"]]
+        if chosen.get("negative"):
+            own = record(chosen["path"]).own
+            fields = (own.title, own.excerpt, own.body)
+        else:
+            rel = chosen["source"].removeprefix("related of ")
+            want = canonical_url(chosen["url"])
+            entry = next(e for e in record(rel).related if canonical_url(e.url) == want)
+            fields = (entry.title, entry.excerpt, "")
+        items.append({
+            "url": chosen["url"], "split": chosen["split"], "negative": bool(chosen.get("negative")),
+            "fields": fields, "jurisdictions": set(label["jurisdictions"]),
+            "bodies": {b["name"]: b["kind"] for b in label["bodies"]},
+        })
+    return items
+
+
+def load_old_fixture(corpus: Path) -> list[dict]:
+    data = json.loads((FIXTURES / "jurisdiction_labels.json").read_text(encoding="utf-8"))["items"]
+    out = []
+    for item in sorted(data, key=lambda i: i["path"]):
+        own = parse_file(corpus / item["path"], item["path"]).own
+        out.append({"path": item["path"], "fields": (own.title, own.excerpt, own.body),
+                    "jurisdictions": set(item["jurisdictions"]), "regulators": set(item["regulators"])})
+    return out
+
+
+# ---------------------------------------------------------------- scoring
+
+def tag_all(items: list[dict]) -> None:
+    for item in items:
+        tags = tag_item(*item["fields"])
+        item["got_jurisdictions"] = set(tags.jurisdictions)
+        item["got_bodies"] = set(tags.regulators)
+
+
+def prf(tp: int, fp: int, fn: int) -> dict:
+    return {"p": tp / (tp + fp) if tp + fp else 1.0, "r": tp / (tp + fn) if tp + fn else 1.0,
+            "tp": tp, "fp": fp, "fn": fn}
+
+
+def score(items: list[dict], got: str, want: str, kind_of=None, want_kind=None) -> dict:
+    """Overall P/R and, with kind_of, per kind (label kind for recall, tagged kind for precision)."""
+    tp = fp = fn = 0
+    per: dict[str, list[int]] = {}
+    for item in items:
+        g, w = item[got], item[want]
+        w_names = set(w)
+        tp += len(g & w_names)
+        fp += len(g - w_names)
+        fn += len(w_names - g)
+        if kind_of:
+            for name in g:
+                cell = per.setdefault(kind_of(name), [0, 0, 0, 0])   # tp_p, fp, tp_r, fn
+                cell[0 if name in w_names else 1] += 1
+            for name in w_names:
+                kind = want_kind(w, name)
+                cell = per.setdefault(kind, [0, 0, 0, 0])
+                cell[2 if name in g else 3] += 1
+    out = {"all": prf(tp, fp, fn)}
+    for kind, (tpp, fpp, tpr, fnr) in sorted(per.items()):
+        out[kind] = {"p": tpp / (tpp + fpp) if tpp + fpp else None,
+                     "r": tpr / (tpr + fnr) if tpr + fnr else None,
+                     "tagged": tpp + fpp, "labelled": tpr + fnr}
+    return out
+
+
+def _named_only(fields):
+    """The old fixture's scheme: only bodies named by a gazetteer name or alias (no generic designations)."""
+    try:
+        return tag_item(*fields, generic_bodies=False)
+    except TypeError:   # a tagger without designations
+        return tag_item(*fields)
+
+
+def evaluate(corpus: Path) -> dict:
+    """Every figure of the report, as data (the tests assert floors on it)."""
+    items = load_items(corpus)
+    tag_all(items)
+    positives = [i for i in items if not i["negative"]]
+    halves = {"tune": [i for i in items if i["split"] == "tune"],
+              "test": [i for i in items if i["split"] == "test"],
+              "all": items}
+    report: dict = {}
+    for half, rows in halves.items():
+        report[half] = {
+            "jurisdictions": score(rows, "got_jurisdictions", "jurisdictions",
+                                   jurisdiction_kind, lambda w, n: jurisdiction_kind(n)),
+            "bodies": score(rows, "got_bodies", "bodies", body_kind, lambda w, n: w[n]),
+        }
+        negatives = [i for i in rows if i["negative"]]
+        report[half]["negatives"] = {
+            "items": len(negatives),
+            "false_tags_per_item": (sum(len(i["got_jurisdictions"]) + len(i["got_bodies"]) for i in negatives)
+                                    / max(1, len(negatives))),
+        }
+    old = load_old_fixture(corpus)
+    for item in old:
+        tags = tag_item(*item["fields"])
+        item["got_jurisdictions"], item["got_all_bodies"] = set(tags.jurisdictions), set(tags.regulators)
+        item["got_regulators"] = set(_named_only(item["fields"]).regulators)
+    report["old_fixture"] = {"jurisdictions": score(old, "got_jurisdictions", "jurisdictions"),
+                             "regulators": score(old, "got_regulators", "regulators"),
+                             "regulators_all_bodies": score(old, "got_all_bodies", "regulators")}
+    report["_items"] = items
+    report["_positives"] = len(positives)
+    return report
+
+
+def speed(corpus: Path, repeat: int = 20) -> dict:
+    """Items/s of tag_item on title + excerpt + body of the regulation-news and Power Apps files."""
+    texts = []
+    for folder in SPEED_FOLDERS:
+        for path in sorted((corpus / folder).glob("*.md")):
+            try:
+                record = parse_file(path, f"{folder}/{path.name}")
+            except Exception:
+                continue
+            body = record.own.body or " ".join(f"{e.title}. {e.excerpt}" for e in record.related[:BODY_ENTRIES])
+            texts.append((record.own.title, record.own.excerpt, body))
+    tag_item("warm up the compiled tables", "", "")
+    chars = sum(len(a) + len(b) + len(c) for a, b, c in texts)
+    start = time.perf_counter()
+    for _ in range(repeat):
+        for fields in texts:
+            tag_item(*fields)
+    elapsed = time.perf_counter() - start
+    n = len(texts) * repeat
+    return {"items": n, "seconds": elapsed, "items_per_s": n / elapsed, "mean_chars": chars / max(1, len(texts))}
+
+
+# ---------------------------------------------------------------- printing
+
+def _fmt(value) -> str:
+    return "  -  " if value is None else f"{value:.3f}"
+
+
+def print_report(report: dict) -> None:
+    print(f"{'half':6} {'what':14} {'P':>6} {'R':>6}   tp/fp/fn")
+    for half in ("tune", "test", "all"):
+        for what in ("jurisdictions", "bodies"):
+            a = report[half][what]["all"]
+            print(f"{half:6} {what:14} {a['p']:.3f}  {a['r']:.3f}   {a['tp']}/{a['fp']}/{a['fn']}")
+        print(f"{half:6} {'negatives':14} {report[half]['negatives']['false_tags_per_item']:.3f} false tags/item "
+              f"({report[half]['negatives']['items']} items)")
+    for what, kinds in (("jurisdictions", JURISDICTION_KINDS), ("bodies", BODY_KINDS)):
+        print(f"\nper kind, {what}: " + "  ".join(f"{h}: P R (tagged/labelled)" for h in ("tune", "test")))
+        for kind in kinds + ("unknown",):
+            cells = []
+            for half in ("tune", "test"):
+                c = report[half][what].get(kind)
+                cells.append("       -" if c is None else
+                             f"{_fmt(c['p'])} {_fmt(c['r'])} ({c['tagged']}/{c['labelled']})")
+            if any(report[h][what].get(kind) for h in ("tune", "test")):
+                print(f"  {kind:12} tune {cells[0]:28} test {cells[1]}")
+    old = report["old_fixture"]
+    print("\nold fixture (147 files, title+excerpt+body)")
+    for what, label in (("jurisdictions", "jurisdictions"), ("regulators", "regulators (bodies named by a gazetteer alias, the fixture's scheme)"),
+                        ("regulators_all_bodies", "regulators (every body tagged, generic designations too)")):
+        a = old[what]["all"]
+        print(f"  P {a['p']:.3f} R {a['r']:.3f}   {a['tp']}/{a['fp']}/{a['fn']}  {label}")
+
+
+def print_errors(report: dict, half: str) -> None:
+    for item in report["_items"]:
+        if item["split"] != half:
+            continue
+        jw, jg = item["jurisdictions"], item["got_jurisdictions"]
+        bw, bg = set(item["bodies"]), item["got_bodies"]
+        if jw == jg and bw == bg:
+            continue
+        text = " | ".join(f for f in item["fields"] if f)[:600]
+        print(f"\n--- {item['url']}\n    {text}")
+        if jw != jg:
+            print(f"    J missing {sorted(jw - jg)} extra {sorted(jg - jw)}")
+        if bw != bg:
+            print(f"    B missing {sorted(bw - bg)} extra {sorted(bg - bw)}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus-root", type=Path, default=DEFAULT_CORPUS_ROOT)
+    parser.add_argument("--speed", type=int, default=5, help="passes over the texts for the speed figure (0: skip)")
+    parser.add_argument("--errors", choices=("tune", "test"), help="list the items of that half with an error")
+    parser.add_argument("--json", type=Path, help="write the figures as JSON")
+    args = parser.parse_args(argv)
+    report = evaluate(args.corpus_root)
+    print_report(report)
+    if args.speed:
+        s = speed(args.corpus_root, args.speed)
+        report["speed"] = s
+        print(f"\nspeed: {s['items_per_s']:,.0f} items/s ({s['items']} taggings of title+excerpt+body, "
+              f"mean {s['mean_chars']:.0f} chars, single process)")
+    if args.errors:
+        print_errors(report, args.errors)
+    if args.json:
+        out = {k: v for k, v in report.items() if not k.startswith("_")}
+        args.json.write_text(json.dumps(out, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

