@@ -339,6 +339,24 @@ def test_escape_closes_suggestions_and_never_clears_the_query(context_for, sampl
     assert page.input_value("#q") == "facial rec"
 
 
+def test_a_regulator_suggestion_becomes_a_filter(context_for, sample_server):
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/")
+    page.locator("#q").press_sequentially("fine cn", delay=40)
+    listbox = page.locator("#suggestions")
+    expect(listbox.locator("[role=option].facet").first).to_be_visible()
+    labels = [t.strip() for t in listbox.locator(".group-label").all_text_contents()]
+    assert labels == [label for label in ("Searches", "Regulators and places", "Articles") if label in labels]
+    assert "Regulators and places" in labels
+    option = listbox.locator("[role=option].facet").first
+    expect(option.locator("b")).to_have_text("CN")                  # the typed part, in bold
+    option.click()
+    expect(page).to_have_url(re.compile(r"regulator=CNIL"))
+    assert query_of(page.url) == {"q": ["fine"], "regulator": ["CNIL"]}
+    expect(page.locator(".chips .chip")).to_have_text(re.compile("^Regulator: CNIL"))
+    assert page.input_value("#q") == "fine"
+
+
 def test_question_mark_lists_the_shortcuts(context_for, sample_server):
     page = context_for(DESKTOP)
     page.goto(sample_server.base + "/search?q=fine")

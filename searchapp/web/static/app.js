@@ -504,6 +504,10 @@
       const key = (s.kind === "facet" ? s.facet + ":" + s.value : s.text).toLowerCase();
       if (!s.text || seen.has(s.kind + key)) continue;
       if (s.kind === "query" && s.text.trim().toLowerCase() === typed.trim().toLowerCase()) continue;
+      if (s.kind === "query") {              // "ai ai": a completion repeating an earlier word is no help
+        const words = s.text.toLowerCase().split(/\s+/);
+        if (words.length > 1 && words.slice(0, -1).includes(words[words.length - 1])) continue;
+      }
       seen.add(s.kind + key);
       kept.push(s);
     }
