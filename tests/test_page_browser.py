@@ -75,6 +75,7 @@ def test_phone_filters_are_one_tap_from_the_top_and_a_tap_shows_its_effect(conte
     drawer = page.locator("#facets")
     expect(drawer).to_be_visible()
     assert toggle.get_attribute("aria-expanded") == "true"
+    assert page.evaluate("document.getElementById('results').inert")   # nothing to Tab to behind the drawer
     value = page.locator(".facet[data-facet=topic] input").first.get_attribute("value")
     count = sample_server.json("/api/search?" + urlencode({"q": "privacy", "topic": value}))[1]["total"]
     label = page.locator(".facet[data-facet=topic] label").first

@@ -130,6 +130,7 @@ def test_grouped_copies_are_explained(shared_server):
     assert f"Page 1 of {api['pages']}" in pager.get_text()
     last = pager.select_one("a.last")
     assert parse_qs(urlsplit(last["href"]).query)["page"] == [str(api["pages"])]
+    assert urlsplit(last["href"]).fragment == "results-start"      # without JavaScript too, a page starts at its results
 
 
 # ---------------------------------------------------------------- errors keep the state

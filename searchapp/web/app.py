@@ -425,7 +425,7 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None) -> Flas
         if page is None:
             abort(404, "No news item with this id.")
         back = back_state(request.args.get("back", ""))
-        return render_template("item.html", page=page, params=back or SearchParams(), back=back)
+        return render_template("item.html", page=page, params=SearchParams(), back=back)
 
     @app.get("/api/search")
     def api_search():

@@ -147,6 +147,7 @@
       const facets = region.querySelector(".facets");
       facets.classList.add("open");
       facets.scrollTop = drawerScroll;
+      setInert(true);
     }
     afterRender(params, opts);
     placeFocus(opts.focus, refocus);
@@ -418,9 +419,17 @@
 
   // ---- the filter drawer (phones)
   function drawerOpen() { return !!region?.querySelector(".facets.open"); }
+  // While the drawer covers the page, the rest of the page is inert (no Tab behind it).
+  function setInert(on) {
+    for (const el of [document.querySelector(".masthead"), document.querySelector(".statusbar"),
+                      document.getElementById("results"), document.querySelector(".site-footer")]) {
+      if (el) el.inert = on;
+    }
+  }
   function openDrawer() {
     const facets = region.querySelector(".facets");
     if (!facets) return;
+    setInert(true);
     facets.classList.add("open");
     document.body.classList.add("drawer-open");
     toggle.setAttribute("aria-expanded", "true");
@@ -429,6 +438,7 @@
   function closeDrawer(refocusToggle) {
     region.querySelector(".facets")?.classList.remove("open");
     document.body.classList.remove("drawer-open");
+    setInert(false);
     toggle?.setAttribute("aria-expanded", "false");
     if (refocusToggle) toggle?.focus();
   }
