@@ -107,6 +107,25 @@ def test_phone_filters_are_one_tap_from_the_top_and_a_tap_shows_its_effect(conte
     expect(toggle).to_be_focused()
 
 
+def test_desktop_filter_far_down_offers_the_results(context_for, sample_server):
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/")
+    box = page.locator(".facet[data-facet=provider] input[type=checkbox]").first
+    box.scroll_into_view_if_needed()
+    assert page.locator("#results-start").bounding_box()["y"] < 0          # the results are above the screen
+    value = box.get_attribute("value")
+    count = sample_server.json("/api/search?" + urlencode({"provider": value}))[1]["total"]
+    box.check()
+    toast = page.locator("#toast")
+    expect(toast).to_be_visible()
+    expect(toast).to_have_text(f"Show the {count} result{'' if count == 1 else 's'} ↑")
+    expect(page.locator(f".facet[data-facet=provider] input[value='{value}']")).to_be_focused()
+    toast.click()
+    expect(page.locator("#results-start")).to_be_focused()
+    assert in_viewport(page, page.locator("#results-start"))
+    expect(toast).to_be_hidden()
+
+
 # ---------------------------------------------------------------- typing
 
 def typing_updates(page, text: str, delay_ms: int):

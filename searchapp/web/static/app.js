@@ -151,7 +151,26 @@
     }
     afterRender(params, opts);
     placeFocus(opts.focus, refocus);
+    if (!drawer && !opts.typing && !opts.focus) offerResults();
   }
+
+  // A filter far down the column changed the results out of sight: say so where the user is.
+  const toast = document.getElementById("toast");
+  let toastTimer = null;
+  function offerResults() {
+    const start = document.getElementById("results-start") || document.getElementById("results");
+    if (!toast || !start) return;
+    const box = start.getBoundingClientRect();
+    if (box.top >= 0 && box.top < window.innerHeight - 40) return;      // the results are on screen
+    const layout = layoutOf(region);
+    const total = layout && layout.dataset.total !== "" ? Number(layout.dataset.total) : null;
+    toast.textContent = total === null ? "Results updated ↑" : `Show the ${total.toLocaleString("en")} result${total === 1 ? "" : "s"} ↑`;
+    toast.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { if (document.activeElement !== toast) toast.hidden = true; }, 6000);
+  }
+  toast?.addEventListener("click", () => { toast.hidden = true; showResults(); });
+  toast?.addEventListener("blur", () => { toastTimer = setTimeout(() => { toast.hidden = true; }, 1500); });
 
   async function load(params, mode, opts = {}) {
     const mine = ++seq;
