@@ -138,6 +138,18 @@ class FacetValue:
 
 
 @dataclass(frozen=True)
+class Interpretation:
+    """A place or public body the query names: it also finds items tagged with it."""
+
+    text: str                # as typed: "NYC"
+    facet: str = field(metadata={"enum": ("jurisdiction", "regulator")})
+    value: str               # the tag: "New York City"
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "facet": self.facet, "value": self.value}
+
+
+@dataclass(frozen=True)
 class ResultsPage:
     query: str
     total: int               # items listed: all words first, then (if relaxed) some words
@@ -155,6 +167,10 @@ class ResultsPage:
     grouped_total: int = field(default=-1, metadata={
         "description": "results listed, each story once (pages count these)"})  # -1 in Python: as total
     facet_more: dict[str, int] = field(default_factory=dict)  # per facet: values with a count not shown (facet_limit)
+    interpreted: tuple[Interpretation, ...] = field(default=(), metadata={
+        "description": "places and bodies the query names; each also matches items tagged with it"})
+    corrected_from: str | None = field(default=None, metadata={
+        "description": "the query as typed, when these are the results of its spelling correction (`query`)"})
 
     JSON_EXTRA = {"pages": int}
 
@@ -179,6 +195,8 @@ class ResultsPage:
             "facets": {name: [asdict(v) for v in values] for name, values in self.facets.items()},
             "facet_more": {name: self.facet_more.get(name, 0) for name in self.facets if name in FACETS},
             "did_you_mean": self.did_you_mean,
+            "corrected_from": self.corrected_from,
+            "interpreted": [i.to_dict() for i in self.interpreted],
             "took_ms": self.took_ms,
         }
 

@@ -29,6 +29,8 @@ class Snapshot(Protocol):
 
     # matching and counting
     def matches(self, tree) -> int: ...
+    def matches_own_text(self, tree) -> int:
+        """Matches in the item's own text only (not the titles of the items it lists)."""
     def filter_bits(self, filters: Filters) -> dict[str, int]:
         """One bitmap per active filter group: each facet with values, and "date"."""
     def facet_values(self, facet: str) -> list[str]: ...

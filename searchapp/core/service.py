@@ -11,6 +11,7 @@ Whole results pages are cached, keyed on the index generation.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -27,10 +28,11 @@ from searchapp.core.protocol import Backend, Snapshot
 from searchapp.enrich.synonyms import synonym_groups
 from searchapp.errors import NoIndex, QueryError
 from searchapp.lru import Lru
-from searchapp.model import (FACETS, RECENCY_HALF_LIFE_DAYS, SORTS, FacetValue, Filters, Hit, ItemPage, Provider,
-                             Report, ResultsPage, Suggestion)
+from searchapp.model import (FACETS, RECENCY_HALF_LIFE_DAYS, SORTS, FacetValue, Filters, Hit, Interpretation, ItemPage,
+                             Provider, Report, ResultsPage, Suggestion)
 from searchapp.query import ast
-from searchapp.query.expand import expand, prune, relax, synonym_table
+from searchapp.query.expand import (complete_last_word, concepts, expand, interpreted, prune, read_names, relax,
+                                    synonym_table)
 from searchapp.query.parser import parse
 from searchapp.query.syntax import MAX_QUERY_CHARS
 from searchapp.store.generations import CURRENT, BuildInfo, current_generation, read_build_info
@@ -46,6 +48,8 @@ SUGGEST_MIN_SHARE = 0.05  # a completion needs 5% of the best one's count ("faci
 SUGGEST_TYPED_SHARE = 0.25  # ... and a quarter of the typed word's, when that is a word ("eu aim")
 SUGGEST_FACETS = 3        # regulators and places offered
 RESULT_CACHE_SIZE = 512   # results pages kept per engine (a page with facets is ~10-20 kB)
+COVERAGE_CONCEPTS = 8     # the rarest concepts of a relaxed query order its tiers (2^8 combinations at most)
+CORRECTION_GAIN = 2       # a correction replaces the results when it finds at least twice as many
 FACET_LIMIT = facet_counts.FACET_LIMIT
 MAX_FACET_LIMIT = facet_counts.MAX_FACET_LIMIT
 MAX_FACET_QUERY_CHARS = 100
@@ -56,10 +60,21 @@ __all__ = ["SearchEngine", "QueryError", "NoIndex", "MAX_PER_PAGE", "MAX_PAGE", 
 
 # ---------------------------------------------------------------- reading the query
 
-def read_query(text: str, analyze) -> object:
-    """The query tree as the index reads it: stop words and repeats dropped, synonyms expanded."""
-    tree = prune(parse(text), analyze)
+def read_query(text: str, analyze, known=None) -> object:
+    """The query tree as the index reads it: places and bodies it names read
+    as such (when `known(facet, value)` says the index has the tag), stop
+    words and repeats dropped, synonyms expanded."""
+    tree = parse(text)
+    if known is not None:
+        tree = read_names(tree, known)
+    tree = prune(tree, analyze)
     return expand(tree, _synonym_table(analyze), analyze)
+
+
+def _known(snapshot):
+    values = snapshot.shared_cache("tag-values", lambda: {
+        facet: frozenset(snapshot.facet_values(facet)) for facet in ("jurisdiction", "regulator")})
+    return lambda facet, value: value in values[facet]
 
 
 @lru_cache(maxsize=4)
@@ -184,30 +199,43 @@ class SearchEngine:
         facet_limit: int = FACET_LIMIT,
         facet_query: dict[str, str] | None = None,
         typed: bool = False,
+        autocorrect: bool = True,
     ) -> ResultsPage:
         """`facet_limit`: values listed per facet (selected ones always are);
         `facet_query`: facet -> text, lists only that facet's values containing
         the text (any case); `typed`: the query is being typed, so its last word
-        may be unfinished."""
+        may be unfinished (a trailing space says it is finished); `autocorrect`:
+        when the query finds almost nothing and its spelling correction finds
+        clearly more, answer the correction (`corrected_from` says so)."""
         started = time.perf_counter()
+        typed = typed and not query[-1:].isspace()
         check_paging(page, per_page, sort)
         check_filters(filters)
         facet_query = check_facet_options(facet_limit, facet_query)
         snapshot = self._snapshot()
         query = " ".join(query.split())
         key = (snapshot.generation, snapshot.key, query, filters, sort, page, per_page, facet_limit,
-               tuple(sorted(facet_query.items())), typed)
+               tuple(sorted(facet_query.items())), typed, autocorrect)
         cached = self._results.get_fresh(key) if snapshot.key is not None else None
         if cached is not None:  # same index generation, same request: the same answer
             return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
-        answer = self._search(snapshot, query, filters, sort, page, per_page, started, facet_limit, facet_query)
+        answer = self._search(snapshot, query, filters, sort, page, per_page, started, facet_limit, facet_query, typed)
+        if autocorrect and answer.did_you_mean and answer.total_all_words < DID_YOU_MEAN_BELOW:
+            corrected = self._search(snapshot, answer.did_you_mean, filters, sort, page, per_page, started,
+                                     facet_limit, facet_query, False)
+            if corrected.total_all_words >= max(1, CORRECTION_GAIN * answer.total_all_words):
+                answer = replace(corrected, corrected_from=query, did_you_mean=None,
+                                 took_ms=round((time.perf_counter() - started) * 1000, 2))
         if snapshot.key is not None:
             self._results.put(key, answer)
         return answer
 
-    def _search(self, snapshot, query, filters, sort, page, per_page, started, facet_limit, facet_query):
+    def _search(self, snapshot, query, filters, sort, page, per_page, started, facet_limit, facet_query,
+                typed=False):
         if query:
-            q_all = read_query(query, snapshot.analyze)
+            q_all = read_query(query, snapshot.analyze, _known(snapshot))
+            if typed:
+                q_all = complete_last_word(q_all, snapshot.completions, snapshot.analyze)
             q_any = relax(q_all, snapshot.analyze) or q_all
         else:
             q_all = q_any = ast.EVERYTHING
@@ -246,30 +274,50 @@ class SearchEngine:
             took_ms=round((time.perf_counter() - started) * 1000, 2),
             grouped_total=grouped,
             facet_more=facet_more,
+            interpreted=tuple(Interpretation(e.text, e.facet, e.value) for e in interpreted(q_all)) if query else (),
         )
 
     # -- hits
 
     def _hits(self, snapshot, q_all, q_any, relaxed, all_bits, some_bits, restricted, sort, page, per_page):
         """The page's hits, each story once (its other matching items as
-        also_reported_by): those matching all words first, then (relaxed) the
-        others; and how many results there are in all."""
+        also_reported_by), and how many results there are in all. Items
+        matching all words come first; when the query is relaxed, the others
+        follow in tiers by coverage: the share of the query's concepts an item
+        matches, each weighted by its rarity (IDF), so an item missing one
+        common word ranks above one matching two common words only. Within a
+        tier, by score (or date)."""
         start, end = (page - 1) * per_page, page * per_page
-        groups_all = results_count(snapshot, all_bits)
-        # A story with a copy among the all-words items is listed there once,
-        # with its other matching copies, and not again among the others.
-        rest = some_bits & ~all_bits & ~story_members(snapshot, all_bits) if relaxed else 0
+        if relaxed and sort in ("relevance", "recent"):
+            # all the words in the item's own text first, then by coverage; an
+            # item with some words only in the titles of items it lists falls
+            # to the tier its own text earns
+            tiers = [(q_all if not bits & ~all_bits else q_any, bits, True, None)
+                     for bits in coverage_tiers(snapshot, q_all, some_bits)]
+        else:
+            tiers = [(q_all, all_bits, restricted, True)]
+            if relaxed:
+                tiers.append((q_any, some_bits & ~all_bits, True, False))
         hits: list[Hit] = []
-        if start < groups_all:
-            leaders = _leaders(snapshot, q_all, all_bits, restricted, sort, end)
-            hits += [_hit(snapshot, q_all, score, d, True, some_bits if relaxed else all_bits)
-                     for score, d in leaders[start:end]]
-        groups_rest = results_count(snapshot, rest) if rest else 0
-        if rest and end > groups_all:
-            skip = max(0, start - groups_all)
-            leaders = _leaders(snapshot, q_any, rest, True, sort, end - groups_all)
-            hits += [_hit(snapshot, q_any, score, d, False, rest) for score, d in leaders[skip:end - groups_all]]
-        return hits, groups_all + groups_rest
+        offset, listed = 0, 0
+        all_data = as_bytes(all_bits)
+        for n, (tree, bits, tier_restricted, matched_all) in enumerate(tiers):
+            # A story listed in an earlier tier is listed there once, with its
+            # other matching copies, and not again.
+            bits &= ~listed
+            if not bits:
+                continue
+            count = results_count(snapshot, bits)
+            if offset < end and offset + count > start:
+                skip = max(0, start - offset)
+                leaders = _leaders(snapshot, tree, bits, tier_restricted, sort, end - offset)
+                copies_from = (some_bits if relaxed else all_bits) if matched_all else bits
+                hits += [_hit(snapshot, tree, score, d, bool(has(all_data, d)) if matched_all is None else matched_all,
+                              copies_from) for score, d in leaders[skip:]]
+            offset += count
+            if relaxed:
+                listed |= story_members(snapshot, bits)
+        return hits, offset
 
     # -- spelling, suggestions, items
 
@@ -384,6 +432,39 @@ def story_members(snapshot, bits: int) -> int:
     every = snapshot.shared_cache("story-docs", lambda: bits_of(story_of))
     found = {story_of[d] for d in docnums(bits & every) if d in story_of}
     return bits_of(d for story in found for d in members[story])
+
+
+def coverage_tiers(snapshot, tree, bits: int) -> list[int]:
+    """`bits` split by which of the query's concepts each item's own text
+    matches, best coverage first: coverage is the IDF-weighted share of the
+    concepts matched (a synonym concept, or a word with its completions,
+    counts once)."""
+    found = concepts(tree, snapshot.analyze)
+    if len(found) < 2:
+        return [bits]
+    # what an item is about: a concept found only in the titles of the items it lists does not cover
+    matched = [snapshot.matches_own_text(c) for c in found]
+    total = max(1, snapshot.live.bit_count())
+    weights = [math.log(1 + total / max(1, m.bit_count())) for m in matched]
+    rarest = sorted(range(len(found)), key=lambda i: -weights[i])[:COVERAGE_CONCEPTS]
+    matched, weights = [matched[i] for i in rarest], [weights[i] for i in rarest]
+    combos = sorted(range(1, 1 << len(matched)),
+                    key=lambda m: (-sum(w for i, w in enumerate(weights) if m >> i & 1), m))
+    tiers, left = [], bits
+    for combo in combos:
+        if not left:
+            break
+        tier = left
+        for i, concept_bits in enumerate(matched):
+            tier &= concept_bits if combo >> i & 1 else ~concept_bits
+            if not tier:
+                break
+        if tier:
+            tiers.append(tier)
+            left &= ~tier
+    if left:
+        tiers.append(left)
+    return tiers
 
 
 def _leaders(snapshot, tree, bits, restricted, sort, wanted) -> list[tuple[float | None, int]]:

@@ -21,27 +21,33 @@ CLOSEST_CACHE_SIZE = 20_000  # word -> its correction, per generation
 
 
 def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (insertions, deletions, substitutions)."""
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+    """Optimal string alignment distance: insertions, deletions, substitutions
+    and swaps of two neighbouring letters ("gdrp" is one edit from "gdpr")."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(rows[i - 1][j] + 1, row[j - 1] + 1, rows[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[i - 2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
 
 
 def closest(snapshot, word: str) -> str | None:
     """The nearest indexed word still in a live item (1 edit for words up to 4
-    letters, 2 above), most frequent first among equals; cached per generation."""
+    letters, 2 above; a swap of neighbouring letters is one edit), most
+    frequent first among equals; cached per generation."""
     cache = snapshot.shared_cache("closest", lambda: Lru(CLOSEST_CACHE_SIZE))
     if word in cache:
         return cache[word]
-    maxdist = 1 if len(word) <= 4 else 2
-    candidates = {t: n for t, n in snapshot.neighbours(word, maxdist).items() if snapshot.word_bits(t) & snapshot.live}
-    best = min(candidates, key=lambda t: (edit_distance(word, t), -candidates[t], t)) if candidates else None
+    allowed = 1 if len(word) <= 4 else 2
+    # a swap is two edits to the index's (Levenshtein) neighbour search
+    found = snapshot.neighbours(word, 2 if len(word) >= 4 else 1)
+    distance = {t: edit_distance(word, t) for t in found}
+    candidates = {t: n for t, n in found.items() if distance[t] <= allowed and snapshot.word_bits(t) & snapshot.live}
+    best = min(candidates, key=lambda t: (distance[t], -candidates[t], t)) if candidates else None
     cache.put(word, best)
     return best
 

@@ -13,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TYPED, EXPANDED = "typed", "expanded"   # where a node came from: the user's words or a synonym table
+# An expanded form (another name from the synonym table, a completion of a
+# half-typed word) scores at this share of a typed word: items about the whole
+# query, in the user's words, rank above items that only match an expansion.
+EXPANDED_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,17 @@ class Synonyms:
 
 
 @dataclass(frozen=True)
+class Entity:
+    """A place or public body named in the query ("NYC", "the FTC"): the words
+    as typed, or items tagged with that jurisdiction or regulator. One concept."""
+
+    typed: object             # the typed words (a Word, an And of Words, or NOTHING for a stop word like "US")
+    facet: str                # "jurisdiction" or "regulator"
+    value: str                # the tag
+    text: str = ""            # how the user wrote it
+
+
+@dataclass(frozen=True)
 class Everything:
     """No words: every item."""
 
@@ -103,6 +118,10 @@ EVERYTHING, NOTHING = Everything(), Nothing()
 
 def is_bare_word(node) -> bool:
     return type(node) is Word and node.field is None
+
+
+def weight(node) -> float:
+    return EXPANDED_WEIGHT if getattr(node, "origin", TYPED) == EXPANDED else 1.0
 
 
 def walk(node):
@@ -123,3 +142,5 @@ def walk(node):
         yield from walk(node.typed)
         for other in node.others:
             yield from walk(other)
+    elif isinstance(node, Entity):
+        yield from walk(node.typed)

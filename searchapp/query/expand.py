@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+from searchapp.enrich.entities import find_names
 from searchapp.query import ast
 from searchapp.query.parser import parse
 
@@ -41,6 +42,8 @@ def prune(node, analyze: Analyze):
     if kind is ast.Not:
         child = prune(node.child, analyze)
         return ast.NOTHING if child is ast.NOTHING else ast.Not(child)
+    if kind is ast.Entity:   # "US" is a stop word to the index, but still names a country
+        return ast.Entity(prune(node.typed, analyze), node.facet, node.value, node.text)
     if kind is ast.AndNot:
         positive, negative = prune(node.positive, analyze), prune(node.negative, analyze)
         if positive is ast.NOTHING:
@@ -134,6 +137,12 @@ def expand(node, table: Table, analyze: Analyze):
         return ast.Not(expand(node.child, table, analyze))
     if kind is ast.AndNot:
         return ast.AndNot(expand(node.positive, table, analyze), expand(node.negative, table, analyze))
+    if kind is ast.Entity:
+        typed = node.typed
+        expanded = expand(typed if type(typed) is not ast.And else ast.And(typed.children), table, analyze)
+        if type(expanded) is ast.And and len(expanded.children) == 1:
+            expanded = expanded.children[0]
+        return ast.Entity(expanded, node.facet, node.value, node.text)
     return node
 
 
@@ -154,7 +163,9 @@ def relax(node, analyze: Analyze):
         return None
     pieces = []
     for word in words:
-        if type(word) is ast.Synonyms:
+        if type(word) is ast.Entity:
+            found = (word,)
+        elif type(word) is ast.Synonyms:
             typed = word.typed.children if type(word.typed) is ast.And else (word.typed,)
             found = (*typed, *word.others)
         else:
@@ -170,4 +181,76 @@ def is_concept(node, analyze: Analyze) -> bool:
     match as written, like a phrase: it is not relaxed."""
     def word(n):
         return ast.is_bare_word(n) and len(analyze(None, n.text)) == 1
-    return word(node) or type(node) is ast.Synonyms or (type(node) is ast.Or and all(word(c) for c in node.children))
+    return (word(node) or type(node) in (ast.Synonyms, ast.Entity)
+            or (type(node) is ast.Or and all(word(c) for c in node.children)))
+
+
+# ---------------------------------------------------------------- as you type
+
+COMPLETIONS = 8   # words an unfinished last word also matches, most frequent first
+
+
+def complete_last_word(tree, completions, analyze: Analyze):
+    """While typing, the last word may be unfinished ("clearvi"): it also
+    matches the most frequent indexed words it begins, as one concept in which
+    the word as typed weighs fully and each completion like an expansion, so
+    whole-word matches rank above completions. `completions(prefix)` gives
+    indexed words with their document counts."""
+    children = list(tree.children) if type(tree) is ast.And else [tree]
+    last = children[-1]
+    if not ast.is_bare_word(last) or len(last.text) < 2 or not last.text.isalnum():
+        return tree
+    counts = completions(last.text.lower())
+    typed_terms = analyze(None, last.text)
+    others, seen = [], {typed_terms}
+    for word in sorted(counts, key=lambda w: (-counts[w], w)):
+        terms = analyze(None, word)
+        if terms and terms not in seen:
+            seen.add(terms)
+            others.append(ast.Word(word, origin=ast.EXPANDED))
+            if len(others) >= COMPLETIONS:
+                break
+    if not others:
+        return tree
+    children[-1] = ast.Synonyms(last, tuple(others))
+    return ast.And(tuple(children), tree.explicit) if type(tree) is ast.And else children[0]
+
+
+# ---------------------------------------------------------------- coverage
+
+def concepts(tree, analyze: Analyze) -> list:
+    """The things a query asks about, for coverage: its relaxable concepts."""
+    if type(tree) is ast.And:
+        return [c for c in tree.children if is_concept(c, analyze)]
+    return [tree] if is_concept(tree, analyze) else []
+
+
+# ---------------------------------------------------------------- places and bodies
+
+def read_names(tree, known) -> object:
+    """Runs of bare words that name a place or public body ("NYC", "New York
+    City", "the U.S.", "FTC") become Entity concepts: those words, or items
+    tagged with that jurisdiction or regulator. `known(facet, value)` says
+    whether the index has the tag (no point matching a tag nobody carries)."""
+    children = list(tree.children) if type(tree) is ast.And else [tree]
+    out, n = [], 0
+    words = [c.text if ast.is_bare_word(c) else "\x00" for c in children]
+    found = {f.start: f for f in find_names(words) if "\x00" not in words[f.start:f.end] and known(f.facet, f.value)}
+    while n < len(children):
+        hit = found.get(n)
+        if hit is None:
+            out.append(children[n])
+            n += 1
+            continue
+        run = children[hit.start:hit.end]
+        typed = run[0] if len(run) == 1 else ast.And(tuple(run))
+        out.append(ast.Entity(typed, hit.facet, hit.value, " ".join(w.text for w in run)))
+        n = hit.end
+    if len(out) == 1:
+        return out[0]
+    return ast.And(tuple(out), tree.explicit if type(tree) is ast.And else False)
+
+
+def interpreted(tree) -> list:
+    """The places and bodies a query was read as naming, in order."""
+    return [node for node in ast.walk(tree) if type(node) is ast.Entity]

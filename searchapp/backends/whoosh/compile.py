@@ -16,6 +16,9 @@ from functools import lru_cache
 from whoosh import query as Q
 
 from searchapp.backends.whoosh.schema import TEXT_FIELDS, make_schema
+
+OWN_TEXT_FIELDS = tuple(f for f in TEXT_FIELDS if f != "related_text")
+_TAG_FIELDS = {"jurisdiction": "f_jurisdiction", "regulator": "f_regulator"}
 from searchapp.query import ast
 
 _SCHEMA = make_schema()
@@ -27,8 +30,21 @@ def analyze(field: str | None, text: str) -> tuple[str, ...]:
     return tuple(token.text for token in _SCHEMA[field or "title"].analyzer(text))
 
 
+_SEARCHED = [TEXT_FIELDS]   # the fields a bare word searches (own_text_only narrows it while compiling)
+
+
 def _fields(field: str | None) -> tuple[str, ...]:
-    return (field,) if field else TEXT_FIELDS
+    return (field,) if field else _SEARCHED[-1]
+
+
+def compile_own_text(node) -> Q.Query:
+    """The Whoosh query for a tree, its bare words searched in the item's own
+    text only (title, excerpt, body), not in the titles of the items it lists."""
+    _SEARCHED.append(OWN_TEXT_FIELDS)
+    try:
+        return compile_query(node)
+    finally:
+        _SEARCHED.pop()
 
 
 def _either(queries: list) -> Q.Query:
@@ -67,6 +83,12 @@ def compile_query(node) -> Q.Query:
     return _plain(_compile(node))
 
 
+def _weighted(query: Q.Query, node) -> Q.Query:
+    """An expanded form scores at ast.EXPANDED_WEIGHT of a typed word (a boost multiplies its score)."""
+    share = ast.weight(node)
+    return query if share == 1.0 or query is Q.NullQuery else query.with_boost(share)
+
+
 def _plain(query: Q.Query) -> Q.Query:
     return Q.Or(query.subqueries) if type(query) is _Concept else query
 
@@ -74,9 +96,9 @@ def _plain(query: Q.Query) -> Q.Query:
 def _compile(node) -> Q.Query:
     kind = type(node)
     if kind is ast.Word:
-        return _either([_word(f, node.text) for f in _fields(node.field)])
+        return _weighted(_either([_word(f, node.text) for f in _fields(node.field)]), node)
     if kind is ast.Phrase:
-        return _either([_phrase(f, node.words) for f in _fields(node.field)])
+        return _weighted(_either([_phrase(f, node.words) for f in _fields(node.field)]), node)
     if kind is ast.Pattern:
         return _either([_pattern(f, node) for f in _fields(node.field)])
     if kind is ast.And:
@@ -94,6 +116,10 @@ def _compile(node) -> Q.Query:
         return Q.AndMaybe(compile_query(node.required), compile_query(node.optional))
     if kind is ast.Synonyms:
         return _Concept([compile_query(node.typed), *(compile_query(o) for o in node.others)])
+    if kind is ast.Entity:
+        tagged = Q.Term(_TAG_FIELDS[node.facet], node.value).with_boost(ast.EXPANDED_WEIGHT)
+        typed = _plain(_compile(node.typed))
+        return _Concept([typed, tagged]) if typed is not Q.NullQuery else tagged
     if kind is ast.Everything:
         return Q.Every()
     return Q.NullQuery

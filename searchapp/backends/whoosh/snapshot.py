@@ -20,7 +20,7 @@ from pathlib import Path
 from whoosh import highlight, index as whoosh_index, query as Q, scoring
 
 from searchapp.backends.whoosh import compat
-from searchapp.backends.whoosh.compile import analyze, compile_query
+from searchapp.backends.whoosh.compile import analyze, compile_own_text, compile_query
 from searchapp.backends.whoosh.schema import FACET_FIELDS, NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS
 from searchapp.bitmaps import as_bytes, bits_of, docnums, has
 from searchapp.lru import Lru
@@ -48,6 +48,11 @@ def _compiled(tree) -> Q.Query:
     return compile_query(tree)
 
 
+@lru_cache(maxsize=4096)
+def _compiled_own_text(tree) -> Q.Query:
+    return compile_own_text(tree)
+
+
 def _stem(word: str) -> str:
     tokens = analyze("title", word)
     return tokens[0] if tokens else word
@@ -57,24 +62,40 @@ def _shorten(text: str, limit: int = SNIPPET_CHARS) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def bare_words(tree, analyze) -> tuple[list[str], bool] | None:
-    """(the words' terms, whether all are required) when a query is only bare
-    words joined by AND (typed) or OR (relaxed), each one term: those are
-    scored from cached word scores. Anything else goes to Whoosh."""
-    if ast.is_bare_word(tree):
-        children, every = (tree,), True
-    elif type(tree) in (ast.And, ast.Or) and all(ast.is_bare_word(c) for c in tree.children):
-        children, every = tree.children, type(tree) is ast.And
-    else:
-        return None
-    terms = []
-    for child in children:
-        found = analyze(None, child.text)
-        if len(found) != 1:
+def word_concepts(tree, analyze) -> tuple[list[list[tuple[str, float]]], bool] | None:
+    """When a query is only one-term words, each concept a word or a synonym
+    concept of words (joined by the implicit AND, or by a relaxed OR): its
+    concepts as [(term, weight)] and whether every concept is required. Such
+    queries are scored from cached per-word BM25F scores: a document's score
+    is the sum of weight x the word's score over the words it has, which is
+    what Whoosh's And/Or of (boosted) words computes. Anything else: None."""
+    def term(node):
+        if not ast.is_bare_word(node):
             return None
-        if found[0] not in terms:
-            terms.append(found[0])
-    return terms, every or len(terms) == 1
+        found = analyze(None, node.text)
+        return (found[0], ast.weight(node)) if len(found) == 1 else None
+
+    def concept(node):
+        if type(node) is ast.Synonyms:
+            members = [node.typed, *node.others]
+        else:
+            members = [node]
+        terms = [term(m) for m in members]
+        return None if None in terms else list(dict.fromkeys(terms))
+
+    if type(tree) is ast.And:
+        children, every = tree.children, True
+    elif type(tree) is ast.Or and all(ast.is_bare_word(c) for c in tree.children):
+        children, every = tree.children, False
+    else:
+        children, every = (tree,), True
+    concepts = [concept(c) for c in children]
+    if None in concepts:
+        return None
+    if not every:   # an OR of words: one concept; "a OR a" repeated terms count once
+        concepts = [list(dict.fromkeys(t for c in concepts for t in c))]
+        every = True
+    return concepts, every
 
 
 class _RecencyBM25F(scoring.BM25F):
@@ -338,6 +359,11 @@ class WhooshSnapshot:
             return self.live
         return self.query_bits(_compiled(tree))
 
+    def matches_own_text(self, tree) -> int:
+        """The live documents whose own text (not the titles of the items they
+        list) matches a query tree: what an item is about, for coverage."""
+        return self.query_bits(_compiled_own_text(tree))
+
     def filter_bits(self, filters: Filters) -> dict[str, int]:
         """One bitmap per active filter group (a facet's values, or the dates)."""
         groups: dict[str, int] = {}
@@ -366,22 +392,23 @@ class WhooshSnapshot:
         score by age."""
         if sort in ("newest", "oldest"):
             return [(None, d) for d in self.first_by_date(bits, sort, limit)]
-        words = bare_words(tree, analyze)
-        if words is not None:
-            return self._top_by_word_scores(*words, bits, limit, sort == "recent")
+        concepts = word_concepts(tree, analyze)
+        if concepts is not None:
+            return self._top_by_word_scores(concepts[0], bits, limit, sort == "recent")
         searcher = self.recency_searcher() if sort == "recent" else self.searcher
         allow = set(docnums(bits)) if restricted else None
         return list(compat.exact_top(searcher, _compiled(tree), limit, allow, None).top_n)
 
-    def _top_by_word_scores(self, words, every, bits, limit, recent):
-        """The exact top `limit` of `bits` by the sum of the words' BM25F scores
-        (what Whoosh's And/Or of the words computes), ties by docnum."""
-        maps = [self.word_scores(w) for w in words]
+    def _top_by_word_scores(self, concepts, bits, limit, recent):
+        """The exact top `limit` of `bits` by the sum of weight x BM25F score
+        of the words each document has, ties by docnum."""
+        weighted = [(self.word_scores(t), w) for c in concepts for t, w in c]
         docs = docnums(bits)
-        if every:
-            scored = ((sum(m[d] for m in maps), d) for d in docs)
-        else:
+        if all(w == 1.0 for _, w in weighted):
+            maps = [m for m, _ in weighted]
             scored = ((sum(m.get(d, 0.0) for m in maps), d) for d in docs)
+        else:
+            scored = ((sum(w * m.get(d, 0.0) for m, w in weighted), d) for d in docs)
         if recent:
             factors = self.decay()
             scored = ((score * factors[d], d) for score, d in scored)

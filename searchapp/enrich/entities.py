@@ -1,0 +1,109 @@
+"""Names of places and public bodies, for reading a query.
+
+The gazetteer tags items with jurisdictions and regulators under one name
+each, whichever alias the text used. A query that names one of them ("NYC",
+"the U.S.", "Italy's privacy watchdog", "FTC") should also find the items
+tagged with it. This module finds such names in a query's words, from the
+same data file (gazetteer.yaml): every alias of each entry; an alias the
+gazetteer marks ambiguous counts only when one of its context words is in the
+query too ("ICO fine", not "ICO" alone: the coin offering); a lower-case
+acronym counts unless it is an English stop word ("us" is not the US).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+DATA_FILE = Path(__file__).with_name("gazetteer.yaml")
+MAX_WORDS = 14         # the longest name looked for, in words (full names of agencies are long)
+_STOP = frozenset("a an and are as at be by for from has he in is it its of on or that the to was were will with "
+                  "us we me my our can may not no la le de el un".split())
+_TOKEN = re.compile(r"[\w'’.&-]+")
+
+
+@dataclass(frozen=True)
+class Name:
+    facet: str             # "jurisdiction" or "regulator"
+    value: str             # the facet value items are tagged with
+    context: tuple[str, ...] = ()   # needed in the query too, when the alias is ambiguous
+    exact_case: bool = False        # an acronym typed in capitals only ("IT" is no place)
+
+
+def _key(text: str) -> str:
+    """Case, punctuation and possessives do not matter: "U.S." = "US", "Italy's" = "Italy"."""
+    text = text.replace("’", "'").lower()
+    text = re.sub(r"'s\b", "", text)
+    return " ".join(re.sub(r"[.']", "", text).split())
+
+
+@lru_cache(maxsize=1)
+def names() -> dict[str, tuple[Name, ...]]:
+    """Normalised alias -> the entries it may name."""
+    data = yaml.safe_load(DATA_FILE.read_text(encoding="utf-8"))
+    found: dict[str, list[Name]] = {}
+
+    def add(alias: str, name: Name) -> None:
+        key = _key(alias)
+        if not key or key.startswith("the ") and len(key.split()) == 2 and key.split()[1] in _STOP:
+            return
+        if alias.endswith(".") and not alias.isupper() and len(alias) <= 6:
+            return   # "La.", "Ga.", "Wash.": dateline abbreviations, and words in other languages
+        if alias.isupper() and len(alias.replace(".", "")) <= 3 and key in _STOP:
+            name = Name(name.facet, name.value, name.context, exact_case=True)
+        found.setdefault(key, []).append(name)
+
+    for entry in data.get("jurisdictions", []):
+        ambiguous = set(entry.get("ambiguous_aliases") or (entry.get("aliases") if entry.get("ambiguous") else []))
+        context = tuple(entry.get("context") or ())
+        for alias in {entry["name"], *(entry.get("aliases") or [])}:
+            if alias in ambiguous:
+                if context:
+                    add(alias, Name("jurisdiction", entry["name"], context))
+                continue
+            add(alias, Name("jurisdiction", entry["name"]))
+    for entry in data.get("regulators", []):
+        for alias in {entry["name"], *(entry.get("aliases") or []), entry.get("full_name") or ""}:
+            if alias:
+                add(alias, Name("regulator", entry["name"]))
+        for ambiguous in entry.get("ambiguous_aliases") or []:
+            if ambiguous.get("context"):
+                add(ambiguous["alias"], Name("regulator", entry["name"], tuple(ambiguous["context"])))
+    return {key: tuple(dict.fromkeys(value)) for key, value in found.items()}
+
+
+@dataclass(frozen=True)
+class Found:
+    start: int             # index of the first word
+    end: int               # index after the last word
+    facet: str
+    value: str
+
+
+def find_names(words: list[str]) -> list[Found]:
+    """Places and bodies named by runs of these words (the words of a query,
+    in order), longest first, not overlapping."""
+    table = names()
+    query = " " + _key(" ".join(words)) + " "
+    found, n = [], 0
+    while n < len(words):
+        for size in range(min(MAX_WORDS, len(words) - n), 0, -1):
+            typed = " ".join(words[n:n + size])
+            for name in table.get(_key(typed), ()):
+                if name.exact_case and not typed.replace(".", "").isupper():
+                    continue
+                if name.context and not any(f" {_key(c)} " in query for c in name.context):
+                    continue
+                found.append(Found(n, n + size, name.facet, name.value))
+                break
+            else:
+                continue
+            n += size
+            break
+        else:
+            n += 1
+    return found
