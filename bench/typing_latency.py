@@ -147,6 +147,17 @@ def measure_one(page, base: str, query: str, delay_ms: int) -> dict:
             "max_gap": max(gaps) if gaps else None, "updates_before_last_key": before_last}
 
 
+def warm(base: str, n: int = 16) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def get(k):
+        with urllib.request.urlopen(f"{base}/search?q=warm{k}&fragment=1&typed=1", timeout=120) as response:
+            response.read()
+
+    with ThreadPoolExecutor(n) as pool:
+        list(pool.map(get, range(n)))
+
+
 def run(base: str, delays: list[int], queries: list[str], repeat: int) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -156,7 +167,8 @@ def run(base: str, delays: list[int], queries: list[str], repeat: int) -> dict:
         context = browser.new_context(viewport={"width": 1366, "height": 900})
         context.add_init_script(RECORDER)
         page = context.new_page()
-        page.goto(base + "/?q=warm+up")          # the server's first answers are not the user's
+        warm(base)                               # each worker's first search loads its tables: not the user's
+        page.goto(base + "/?q=warm+up")
         for delay in delays:
             runs = [measure_one(page, base, q, delay) for _ in range(repeat) for q in queries]
             own = [v for r in runs for v in r["own"]]
