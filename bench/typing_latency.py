@@ -11,6 +11,8 @@ the page's own clock:
 - keypress -> next paint: from a keydown to the first paint of a change in the
   results region or the status line after it.
 
+Each pace runs on a fresh server (no answer from the previous pace's results
+cache); every worker is warmed first (its first search loads tables).
 Paints are taken with a MutationObserver plus requestAnimationFrame, injected
 as an init script, so the same measurement runs against any version of the
 page (`--project DIR` serves another checkout, e.g. the code before a change).
@@ -214,15 +216,18 @@ def main() -> None:
         parser.error("give --corpus or --index")
     index = args.index or Path(tempfile.mkdtemp(prefix="typing-")) / "index"
     index.parent.mkdir(parents=True, exist_ok=True)
-    process, base = start_server(index.resolve(), args.corpus.resolve() if args.corpus else None,
-                                 args.project.resolve())
-    try:
-        items = json.load(urllib.request.urlopen(base + "/healthz"))["items"]
-        results = run(base, [int(d) for d in args.delays.split(",")], args.queries.split("|"), args.repeat)
-        sizes = payload_sizes(base)
-    finally:
-        process.terminate()
-        process.wait(10)
+    results = {}
+    for delay in (int(d) for d in args.delays.split(",")):
+        # a fresh server per pace: no answer comes from the results cache of the previous pace
+        process, base = start_server(index.resolve(), args.corpus.resolve() if args.corpus else None,
+                                     args.project.resolve())
+        try:
+            items = json.load(urllib.request.urlopen(base + "/healthz"))["items"]
+            results.update(run(base, [delay], args.queries.split("|"), args.repeat))
+            sizes = payload_sizes(base)
+        finally:
+            process.terminate()
+            process.wait(10)
     label = args.label or (args.corpus.name if args.corpus else index.name)
     print(f"{label}: {items:,} items, page from {args.project.resolve()}")
     print(f"one as-you-type answer ('clearview fi'): {sizes['plain']:,} bytes, gzipped {sizes['gzip']:,}")
