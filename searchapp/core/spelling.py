@@ -53,8 +53,8 @@ def closest(snapshot, word: str) -> str | None:
 
 
 def correct(snapshot, query: str) -> str | None:
-    """The query with each unknown word (not a stop word, 3+ letters, outside
-    quotes) replaced by the closest indexed word, or None if nothing changed."""
+    """The query with each unknown word (not a stop word, 3+ letters, no digit,
+    outside quotes) replaced by the closest indexed word, or None if nothing changed."""
     parts = QUOTED.split(query)
     changed = False
     budget = [MAX_UNKNOWN_WORDS]
@@ -63,7 +63,8 @@ def correct(snapshot, query: str) -> str | None:
             nonlocal changed
             word = match.group(1)
             lower = word.lower()
-            if (word in OPERATORS or len(lower) < 3 or not snapshot.analyze(None, lower)
+            if (word in OPERATORS or len(lower) < 3 or any(c.isdigit() for c in lower)  # "gpt4", "title0": names
+                    or not snapshot.analyze(None, lower)
                     or snapshot.known(lower) or budget[0] <= 0):
                 return word
             budget[0] -= 1

@@ -254,3 +254,61 @@ def read_names(tree, known) -> object:
 def interpreted(tree) -> list:
     """The places and bodies a query was read as naming, in order."""
     return [node for node in ast.walk(tree) if type(node) is ast.Entity]
+
+
+# ---------------------------------------------------------------- proximity
+
+PROXIMITY_PAIRS = 4   # neighbouring typed words checked for standing together
+
+
+def adjacent_pairs(tree) -> list:
+    """Each pair of neighbouring words the user typed (in concepts), as a
+    query for the two standing together in a title or an excerpt."""
+    children = tree.children if type(tree) is ast.And else (tree,)
+    words = []
+    for child in children:
+        typed = child.typed if type(child) in (ast.Synonyms, ast.Entity) else child
+        parts = typed.children if type(typed) is ast.And else (typed,)
+        if all(ast.is_bare_word(p) for p in parts):
+            words.extend(parts)
+        else:
+            words.append(None)   # a phrase, a field or NOT breaks the sequence
+    pairs = []
+    for a, b in zip(words, words[1:]):
+        if a is not None and b is not None:
+            together = (a.text, b.text)
+            pairs.append(ast.Or((ast.Phrase(together, "title"), ast.Phrase(together, "excerpt"))))
+    return pairs[:PROXIMITY_PAIRS]
+
+
+# ---------------------------------------------------------------- highlighting
+
+def typed_only(tree):
+    """The query as the user typed it: synonym concepts and named places keep
+    only their typed words (expansions are highlighted separately, as phrases)."""
+    kind = type(tree)
+    if kind is ast.Synonyms:
+        return typed_only(tree.typed)
+    if kind is ast.Entity:
+        return typed_only(tree.typed) if tree.typed is not ast.NOTHING else ast.NOTHING
+    if kind is ast.And:
+        return ast.And(tuple(typed_only(c) for c in tree.children), tree.explicit)
+    if kind is ast.Or:
+        children = tuple(typed_only(c) for c in tree.children if getattr(c, "origin", ast.TYPED) == ast.TYPED)
+        return ast.Or(children, tree.keep) if children else ast.NOTHING
+    if kind is ast.Not:
+        return ast.Not(typed_only(tree.child))
+    return tree
+
+
+def expansion_words(tree) -> list[tuple[str, ...]]:
+    """The other forms a query was expanded with (synonyms, completions), as
+    word sequences, longest first: each is highlighted whole, never word by word."""
+    found = []
+    for node in ast.walk(tree):
+        if type(node) is ast.Synonyms:
+            for other in node.others:
+                words = other.words if type(other) is ast.Phrase else (other.text,)
+                if words not in found:
+                    found.append(words)
+    return sorted(found, key=lambda words: -len(words))

@@ -58,6 +58,19 @@ def _stem(word: str) -> str:
     return tokens[0] if tokens else word
 
 
+def _boosted(scored, boosts, limit: int) -> list[tuple[float, int]]:
+    """The top `limit` of (score, docnum) pairs after multiplying the scores
+    of the documents in each boost's bitmap by its factor, ties by docnum."""
+    marks = [(as_bytes(bits), factor) for bits, factor in boosts]
+    def boost(score, d):
+        for data, factor in marks:
+            if has(data, d):
+                score *= factor
+        return score
+    top = heapq.nsmallest(limit, ((-boost(score, d), d) for score, d in scored))
+    return [(-negative, d) for negative, d in top]
+
+
 def _shorten(text: str, limit: int = SNIPPET_CHARS) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
@@ -383,23 +396,28 @@ class WhooshSnapshot:
     def value_bits(self, facet: str, value: str) -> int:
         return self.term_bits(_FACET_FIELD[facet], value)
 
-    def ranked(self, tree, bits: int, limit: int, sort: str, restricted: bool) -> list[tuple[float | None, int]]:
+    def ranked(self, tree, bits: int, limit: int, sort: str, restricted: bool,
+               boosts: tuple[tuple[int, float], ...] = ()) -> list[tuple[float | None, int]]:
         """The first `limit` documents of `bits` as (score, docnum). By date:
         straight from a presorted order (no scoring). By relevance: bare words
         from the cached per-word BM25F scores, anything else by Whoosh's BM25F
         with an exact collector; `restricted` when `bits` is narrower than the
         query's own matches (filters, or a second tier). "recent" decays each
-        score by age."""
+        score by age. `boosts`: (bitmap, factor) pairs multiplying the scores
+        of the documents in the bitmap."""
         if sort in ("newest", "oldest"):
             return [(None, d) for d in self.first_by_date(bits, sort, limit)]
         concepts = word_concepts(tree, analyze)
         if concepts is not None:
-            return self._top_by_word_scores(concepts[0], bits, limit, sort == "recent")
+            return self._top_by_word_scores(concepts[0], bits, limit, sort == "recent", boosts)
         searcher = self.recency_searcher() if sort == "recent" else self.searcher
         allow = set(docnums(bits)) if restricted else None
-        return list(compat.exact_top(searcher, _compiled(tree), limit, allow, None).top_n)
+        if not boosts:
+            return list(compat.exact_top(searcher, _compiled(tree), limit, allow, None).top_n)
+        everything = compat.exact_top(searcher, _compiled(tree), bits.bit_count(), allow, None).top_n
+        return _boosted(everything, boosts, limit)
 
-    def _top_by_word_scores(self, concepts, bits, limit, recent):
+    def _top_by_word_scores(self, concepts, bits, limit, recent, boosts=()):
         """The exact top `limit` of `bits` by the sum of weight x BM25F score
         of the words each document has, ties by docnum."""
         weighted = [(self.word_scores(t), w) for c in concepts for t, w in c]
@@ -412,6 +430,8 @@ class WhooshSnapshot:
         if recent:
             factors = self.decay()
             scored = ((score * factors[d], d) for score, d in scored)
+        if boosts:
+            return _boosted(scored, boosts, limit)
         top = heapq.nsmallest(limit, ((-score, d) for score, d in scored))
         return [(-negative, d) for negative, d in top]
 

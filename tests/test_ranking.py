@@ -1,0 +1,123 @@
+"""Each ranking rule on a small hand-made corpus, with a check that fails
+without the rule: coverage ordering, proximity, typed over expanded, phrase
+highlight of an expansion, places and bodies read from the query, prefix
+while typing, auto-correction with "search instead"."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import write_news
+from searchapp.core import service
+from searchapp.core.service import SearchEngine
+from searchapp.indexing import update_index
+
+import random
+
+_WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec "
+          "romeo sierra tango uniform victor whiskey xray yankee").split()
+
+
+def filler(seed: str, words: int = 12) -> str:
+    """Distinct text per item (items with similar excerpts would be grouped as one story)."""
+    rng = random.Random(seed)
+    return " ".join(rng.choice(_WORDS) + str(rng.randrange(1000)) for _ in range(words)) + "."
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ranking-corpus")
+
+    def news(name, title, excerpt=None, body="", **fields):
+        write_news(root, f"{name}.md", body=body, title=title, excerpt=excerpt or filler(name), topics=["AI"],
+                   publishedDateTime="2023-05-01T10:00:00Z", **fields)
+
+    # coverage: three of the four words, in a long body, against two common words in a title
+    news("covers-three", "Coastal update", body=filler("body", 150) + " Zanzibar drone rules. " + filler("b2", 150))
+    news("two-common", "New rules, new rules and more new rules")
+    for n in range(12):
+        news(f"common-{n}", f"New rules for sector {n}")
+    # proximity: the same words, together in the title or scattered through the excerpt
+    news("together", "Quokka sanctuary closure announced")
+    news("scattered", "Sanctuary staff count the quokka", "Closure: sanctuary staff discussed each quokka.")
+    # typed over expanded: the acronym typed, the full name only in another item
+    news("acronym", "Ruling on BIPA claims")
+    news("full-name", "Ruling on Biometric Information Privacy Act claims")
+    # a place read from the query: tagged New York City, the acronym never written
+    news("nyc", "New York City council passes hiring algorithm law", "The city requires audits of hiring tools.")
+    news("elsewhere", "Hiring algorithm law debated")
+    # as you type: a whole word against a longer word it begins
+    news("word", "Watershed act debated")
+    news("longer", "Watershed action debated")
+    # a typo with nothing as typed
+    news("spelled", "Pangolin trafficking crackdown")
+    update_index(root, tmp_path_factory.mktemp("ranking-index"), full=True)
+    index_dir = next(p for p in root.parent.iterdir() if p.name.startswith("ranking-index"))
+    with SearchEngine(index_dir) as engine:
+        yield engine
+
+
+def urls(page):
+    return [hit.url.rsplit("/", 1)[1].removesuffix(".md") for hit in page.hits]
+
+
+def test_coverage_ranks_more_of_the_query_first(engine, monkeypatch):
+    query = "new zanzibar drone rules"          # nothing has all four words: relaxed
+    assert urls(engine.search(query))[0] == "covers-three"
+    # without coverage tiers, summed BM25 of the common words wins
+    monkeypatch.setattr(service, "coverage_tiers", lambda snapshot, tree, bits: [bits])
+    engine._results.clear()
+    assert urls(engine.search(query))[0] != "covers-three"
+
+
+def test_words_together_rank_above_the_same_words_scattered(engine, monkeypatch):
+    assert urls(engine.search("quokka sanctuary closure"))[:2] == ["together", "scattered"]
+    monkeypatch.setattr(service, "PROXIMITY_BOOST", 0.0)
+    engine._results.clear()
+    assert urls(engine.search("quokka sanctuary closure"))[:2] == ["scattered", "together"]
+
+
+def test_typed_words_weigh_more_than_their_expansion(engine, monkeypatch):
+    assert urls(engine.search("BIPA claims"))[:2] == ["acronym", "full-name"]
+    from searchapp.query import ast
+    monkeypatch.setattr(ast, "EXPANDED_WEIGHT", 1.0)
+    from searchapp.backends.whoosh import snapshot as whoosh_snapshot
+    whoosh_snapshot._compiled.cache_clear()
+    engine._results.clear()
+    page = engine.search("BIPA claims")
+    acronym, full = (next(h.score for h in page.hits if h.url.endswith(f"/{n}.md")) for n in ("acronym", "full-name"))
+    assert full >= acronym * 0.9   # as heavy as the typed word: the full name is no longer clearly behind
+    whoosh_snapshot._compiled.cache_clear()
+
+
+def test_an_expansion_is_highlighted_as_one_phrase(engine):
+    hit = next(h for h in engine.search("BIPA claims").hits if h.url.endswith("/full-name.md"))
+    assert "<mark>Biometric Information Privacy Act</mark>" in hit.title_html
+    assert "<mark>Biometric</mark>" not in hit.title_html
+
+
+def test_a_place_named_in_the_query_matches_items_tagged_with_it(engine):
+    page = engine.search("NYC hiring algorithm law")
+    assert urls(page)[0] == "nyc"                               # "NYC" is nowhere in its text
+    assert [(i.text, i.facet, i.value) for i in page.interpreted] == [("NYC", "jurisdiction", "New York City")]
+    assert page.to_dict()["interpreted"] == [{"text": "NYC", "facet": "jurisdiction", "value": "New York City"}]
+    assert engine.search("us hiring algorithm").interpreted == ()     # "us" is a word, not the country
+
+
+def test_the_last_word_is_a_prefix_while_typing(engine):
+    assert engine.search("pangol", typed=False, autocorrect=False).total == 0
+    assert urls(engine.search("pangol", typed=True)) == ["spelled"]
+    typing = engine.search("watershed act", typed=True)
+    assert urls(typing)[:2] == ["word", "longer"]              # the whole word first, then the completion
+    assert typing.total_all_words == 2
+    assert engine.search("watershed act", typed=False).total_all_words == 1
+    assert engine.search("watershed act ", typed=True).total_all_words == 1   # a space: the word is finished
+
+
+def test_a_typo_that_finds_nothing_shows_the_correction(engine):
+    page = engine.search("pangolin traficking")
+    assert page.corrected_from == "pangolin traficking" and page.query == "pangolin trafficking"
+    assert urls(page) == ["spelled"]
+    instead = engine.search("pangolin traficking", autocorrect=False)
+    assert instead.corrected_from is None and instead.total_all_words == 0
+    assert instead.did_you_mean == "pangolin trafficking"
