@@ -193,8 +193,22 @@ def test_a_part_typed_word_keeps_the_results_marked_stale(context_for, sample_se
     assert page.locator(".hit").count() > 0
 
 
+BUSY_RECORDER = """
+window.__busy = [];
+document.addEventListener('DOMContentLoaded', () => {
+  const region = document.getElementById('region');
+  new MutationObserver(() => {
+    const loading = document.querySelector('.loading');
+    window.__busy.push({busy: region.getAttribute('aria-busy') === 'true',
+                        shown: !!loading && getComputedStyle(loading).display !== 'none'});
+  }).observe(region, {attributes: true, attributeFilter: ['aria-busy']});
+});
+"""
+
+
 def test_a_slow_answer_shows_a_loading_state(context_for, sample_server):
     page = context_for(DESKTOP)
+    page.add_init_script(BUSY_RECORDER)
     page.goto(sample_server.base + "/search?q=fine")
 
     def slow(route):
@@ -202,10 +216,12 @@ def test_a_slow_answer_shows_a_loading_state(context_for, sample_server):
         route.continue_()
 
     page.route(re.compile(r".*fragment=1.*"), slow)
-    page.locator(".facet[data-facet=topic] input").first.check()
-    expect(page.locator("#region[aria-busy=true]")).to_have_count(1)
-    expect(page.locator(".loading")).to_be_visible()
+    page.locator(".facet[data-facet=topic] input[type=checkbox]").first.check()
+    expect(page).to_have_url(re.compile(r"topic="))
     expect(page.locator("#region[aria-busy=true]")).to_have_count(0, timeout=5000)
+    states = page.evaluate("window.__busy")
+    assert {"busy": True, "shown": True} in states             # while waiting: aria-busy and "Updating…"
+    assert states[-1] == {"busy": False, "shown": False}        # and gone after
     expect(page.locator(".loading")).to_be_hidden()
 
 

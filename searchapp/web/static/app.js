@@ -43,6 +43,7 @@
 
   const TYPING_INTERVAL_MS = 90;   // at most one as-you-type request per 90 ms (leading + trailing)
   const STALE_REQUEST_MS = 700;    // a typing request older than this is aborted for a newer one
+  const PARALLEL_AFTER_MS = 150;   // a typing request slower than this gets a second one beside it
   const SETTLE_MS = 1200;          // after this pause, a kept ("stale") list gives way to the real answer
   let seq = 0;                     // id of the newest request
   let shownSeq = 0;                // id of the answer on screen: an older answer never replaces a newer one
@@ -246,10 +247,16 @@
   function sendTyping() {
     clearTimeout(trailingTimer);
     trailingTimer = null;
-    const running = typingInFlight();
-    if (running) {
-      if (performance.now() - running.started < STALE_REQUEST_MS) return;   // typingDone() sends the next one
-      abortAll();
+    const running = [...inflight.values()].filter((r) => r.typing);
+    if (running.length) {
+      const now = performance.now();
+      const newest = Math.max(...running.map((r) => r.started));
+      const oldest = Math.min(...running.map((r) => r.started));
+      if (now - oldest >= STALE_REQUEST_MS) {
+        abortAll();                                      // too slow: drop it for the newer text
+      } else if (running.length >= 2 || now - newest < PARALLEL_AFTER_MS) {
+        return;                                          // typingDone() sends the next one
+      }                                                  // else: a second request beside a slow one
     }
     typingWanted = false;
     lastTypingSent = performance.now();
@@ -259,7 +266,7 @@
     typingWanted = true;
     const wait = TYPING_INTERVAL_MS - (performance.now() - lastTypingSent);
     if (wait <= 0 && !typingInFlight()) sendTyping();
-    else if (!trailingTimer) trailingTimer = setTimeout(sendTyping, Math.max(wait, 0));
+    else if (!trailingTimer) trailingTimer = setTimeout(sendTyping, Math.max(wait, typingInFlight() ? PARALLEL_AFTER_MS / 2 : 0));
   }
   function typingDone() {
     if (typingWanted && !trailingTimer) {
