@@ -43,7 +43,7 @@
 
   const TYPING_INTERVAL_MS = 90;   // at most one as-you-type request per 90 ms (leading + trailing)
   const STALE_REQUEST_MS = 700;    // a typing request older than this is aborted for a newer one
-  const PARALLEL_AFTER_MS = 150;   // a typing request slower than this gets a second one beside it
+  const PARALLEL_AFTER_MS = 200;   // a typing request slower than this gets a second one beside it
   const SETTLE_MS = 1200;          // after this pause, a kept ("stale") list gives way to the real answer
   let seq = 0;                     // id of the newest request
   let shownSeq = 0;                // id of the answer on screen: an older answer never replaces a newer one
