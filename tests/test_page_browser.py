@@ -482,6 +482,7 @@ def test_axe_finds_no_serious_or_critical_violations(context_for, sample_server,
             page.locator("#q").press("End")
             page.locator("#q").press_sequentially(" ba", delay=30)   # the suggestions open, too
             page.locator("#suggestions [role=option]").first.wait_for()
+            expect(page.locator("#region[aria-busy]")).to_have_count(0)
         results = axe.run(page)
         bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
                for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
