@@ -6,6 +6,7 @@ Exit status: 0 done; 1 the work could not be done (no corpus, no index,
 
 from __future__ import annotations
 
+import errno
 import html
 import json
 import os
@@ -18,7 +19,8 @@ import click
 
 from searchapp.errors import IndexerError, NoIndex, StrictFailure
 from searchapp.indexing import update_index
-from searchapp.store.generations import current_generation
+from searchapp.ingest.reader import display_path
+from searchapp.store.generations import current_generation, damaged_files, read_current, serving_generation
 from searchapp.core.service import MAX_PER_PAGE, RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine
 from searchapp.errors import QueryError
 from searchapp.model import Filters
@@ -53,7 +55,56 @@ corpus_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_FIXES = {
+    errno.ENOSPC: "the disk is full{where}: free some space, then run the command again (the index was left as it was)",
+    errno.EDQUOT: "the disk quota is exhausted{where}: free some space, then run the command again",
+    errno.EROFS: "the file system is read-only{where}: use an index folder on a writable disk (--index)",
+    errno.EACCES: "permission denied{where}: run as a user who may write there, or choose another folder (--index)",
+    errno.EPERM: "operation not permitted{where}: run as a user who may write there, or choose another folder (--index)",
+    errno.EISDIR: "{where_} is a folder where a file should be: remove it, then run the command again",
+    errno.ENOTDIR: "{where_} is a file where a folder should be: remove it or choose another path",
+    errno.EMFILE: "too many open files: raise the limit (ulimit -n), then run the command again",
+    errno.ENFILE: "too many open files on this system: try again later",
+    errno.EIO: "input/output error{where}: the disk may be failing; check it, then run 'searchapp index'",
+    errno.ENOMEM: "out of memory: close other programs or use a machine with more memory",
+}
+
+
+def describe_error(error: BaseException) -> str:
+    """One line: what went wrong and what to do about it."""
+    if isinstance(error, OSError):
+        name = error.filename if isinstance(error.filename, str) else None
+        where = f" ({display_path(name)})" if name else ""
+        fix = _FIXES.get(error.errno)
+        if fix:
+            return fix.format(where=where, where_=display_path(name) if name else "a path")
+        detail = display_path(error.strerror or str(error))
+        return f"{detail}{where}: check the disk and the folder's permissions, then run the command again"
+    if isinstance(error, MemoryError):
+        return "out of memory: close other programs or use a machine with more memory"
+    if isinstance(error, RecursionError):
+        return "input nested too deeply to process"
+    return (f"unexpected error ({type(error).__name__}: {display_path(str(error))[:300]}); "
+            f"if it persists, rebuild with 'searchapp index --full' and report it")
+
+
+class SafeGroup(click.Group):
+    """One error path for every command: a single line with the cause and the fix, exit 1, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise click.ClickException("interrupted") from None
+        except Exception as error:
+            if os.environ.get("SEARCHAPP_TRACEBACK"):
+                raise
+            raise click.ClickException(describe_error(error)) from None
+
+
+@click.group(cls=SafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="searchapp")
 def main() -> None:
     """Search engine over technology-regulation news."""
@@ -66,9 +117,36 @@ def main() -> None:
 @click.option("--strict", is_flag=True, help="Fail, leaving the index as it was, if any file cannot be read.")
 @click.option("--wait", type=click.FloatRange(0, 3600), default=0, show_default=True,
               help="Seconds to wait for another running reindex before giving up.")
-def index_command(corpus: Path, index_dir: Path, full: bool, strict: bool, wait: float) -> None:
+@click.option("--verify", is_flag=True,
+              help="Check every file of the current generation against its checksum; change nothing.")
+def index_command(corpus: Path, index_dir: Path, full: bool, strict: bool, wait: float, verify: bool) -> None:
     """Bring the index up to date with the corpus (only changed files are read again)."""
+    if verify:
+        verify_index(index_dir)
+        return
     build(corpus, index_dir, full=full, strict=strict, wait=wait)
+
+
+def verify_index(index_dir: Path) -> None:
+    """Hash every file of the generation CURRENT names; exit 1 naming the damaged ones."""
+    name, problem = read_current(index_dir)
+    if name is None:
+        serving, reason = serving_generation(index_dir)
+        if problem is None and serving is None:
+            raise click.ClickException(f"no index in {index_dir}: build it with 'searchapp index --index {index_dir}'")
+        raise click.ClickException(f"{problem or reason}: run 'searchapp index --index {index_dir}' to repair it")
+    generation = index_dir / name
+    if not generation.is_dir():
+        raise click.ClickException(f"CURRENT names {name}, which is missing: run 'searchapp index' to repair it")
+    damaged = damaged_files(generation, full=True)
+    if damaged:
+        for file, why in damaged:
+            click.echo(f"damaged {display_path(name)}/{display_path(file)}: {display_path(why)}", err=True)
+        raise click.ClickException(
+            f"{name} is damaged ({len(damaged)} file{'s' if len(damaged) != 1 else ''}): "
+            f"run 'searchapp index --index {index_dir}' to rebuild it")
+    files = sum(1 for p in generation.iterdir() if p.is_file())
+    click.echo(f"{generation}: all {files} files match their checksums")
 
 
 def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = False, wait: float = 0) -> None:
@@ -77,11 +155,15 @@ def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = F
         info = update_index(corpus, index_dir, full=full, strict=strict, wait=wait, progress=_progress)
     except StrictFailure as error:
         for problem in error.problems:
-            click.echo(f"skipped {problem}", err=True)
+            click.echo(f"skipped {display_path(problem.path)}: {display_path(problem.reason)}", err=True)
         raise click.ClickException(str(error)) from None
     except IndexerError as error:
         raise click.ClickException(str(error)) from None
-    for path, reason in info.problems:
+    if info.repaired:
+        click.echo(f"repaired: {display_path(info.repaired)}; rebuilt from the corpus", err=True)
+    # a file name or a reason can hold anything: escaped, one report line per file
+    problems = [(display_path(path), display_path(reason)) for path, reason in info.problems]
+    for path, reason in problems:
         click.echo(f"skipped {path}: {reason}", err=True)
     skipped = len(info.problems)
     if info.mode == "unchanged":
@@ -96,7 +178,7 @@ def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = F
         f"skipped {skipped:,} file{'s' if skipped != 1 else ''} in {info.seconds:.1f} s "
         f"-> {index_dir / info.generation}"
     )
-    for path, reason in info.problems:
+    for path, reason in problems:
         click.echo(f"  skipped {path}: {reason}")
 
 
@@ -106,17 +188,34 @@ def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = F
 @click.option("--workers", type=click.IntRange(1, 32), default=min(4, os.cpu_count() or 1), show_default=True,
               help="Worker processes (one per core: searching is CPU work, and Python threads share one core).")
 @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="Threads per worker.")
+@click.option("--base-url", default=None,
+              help="Public address for feed and page links, e.g. https://news.example.org/ "
+                   "[default: the bind address]. The Host header is never used.")
 @index_option
 @corpus_option
-def serve_command(host: str, port: int, workers: int, threads: int, index_dir: Path, corpus: Path) -> None:
+def serve_command(host: str, port: int, workers: int, threads: int, base_url: str | None, index_dir: Path,
+                  corpus: Path) -> None:
     """Serve the web page, JSON API and feeds with gunicorn (builds the index first if there is none)."""
     from gunicorn.app.base import BaseApplication
 
     from searchapp.web import create_app
+    from searchapp.web.security import BadBaseUrl, base_url_for_bind, parse_base_url, secure_gunicorn_errors
 
-    if current_generation(index_dir) is None:
-        click.echo(f"No index in {index_dir} yet: building it from {corpus}", err=True)
+    base_url = base_url or base_url_for_bind(host, port)
+    try:
+        parse_base_url(base_url)
+    except BadBaseUrl as error:
+        raise click.BadParameter(str(error), param_hint="--base-url") from None
+    serving, reason = serving_generation(index_dir)
+    if serving is None:
+        if reason:
+            click.echo(f"No usable index in {index_dir} ({reason}): rebuilding it from {corpus}", err=True)
+        else:
+            click.echo(f"No index in {index_dir} yet: building it from {corpus}", err=True)
         build(corpus, index_dir)
+    elif reason:
+        click.echo(f"warning: {reason}", err=True)
+    secure_gunicorn_errors()  # gunicorn's own 400/414/431/500 pages carry the security headers too
 
     class Server(BaseApplication):
         def load_config(self):
@@ -127,7 +226,7 @@ def serve_command(host: str, port: int, workers: int, threads: int, index_dir: P
                 self.cfg.set(key, value)
 
         def load(self):  # in each worker: its own searchers and caches
-            return create_app(index_dir)
+            return create_app(index_dir, base_url=base_url)
 
     click.echo(f"searchapp serving {index_dir} on http://{host}:{port}/ "
                f"with {workers} worker(s) x {threads} threads", err=True)
@@ -158,6 +257,11 @@ def search_command(query, topic, provider, year, jurisdiction, regulator, date_f
         date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None,
     )
+    serving, reason = serving_generation(index_dir)
+    if serving is None and reason:
+        raise click.ClickException(f"{reason} (index folder {index_dir})")
+    if reason:
+        click.echo(f"warning: {reason}", err=True)
     try:
         engine = SearchEngine(index_dir)
     except NoIndex as error:

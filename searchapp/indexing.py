@@ -16,18 +16,20 @@ import pickle
 import shutil
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from searchapp.backends.whoosh.writer import Counted, die_with_parent, write_segments
 from searchapp.enrich.stories import story_groups as _story_groups
 from searchapp.errors import NothingToIndex, StrictFailure
-from searchapp.ingest.reader import (BadFile, Corpus, FileRecord, FileState, NewsItem, Problem, check_inside, content_hash,
+from searchapp.ingest.reader import (BadFile, Corpus, FileRecord, FileState, NewsItem, Problem, check_inside, content_hash, display_path,
                                      item_id, list_news_files, merge_records, parse_bytes, read_bytes, stat_file)
-from searchapp.store.generations import (BUILD_INFO, BuildInfo, current_generation, fsync_tree, link_copy,
-                                         new_generation_name, read_build_info, remove_old, switch_current)
+from searchapp.store.generations import (BUILD_INFO, BuildInfo, building_name, current_generation, damaged_files,
+                                         fsync_tree, link_copy, named_generation, new_generation_name,
+                                         read_build_info, read_current, remove_old, switch_current, write_manifest)
 from searchapp.store.lock import writer_lock
+from searchapp.ingest.reader import read_corpus  # noqa: F401  (bench/relevance.py looks for it here)
 from searchapp.store.state import STATE, IndexState, load_state
 
 WORKERS = min(4, os.cpu_count() or 1)  # processes that read and parse files in big (re)builds
@@ -70,12 +72,13 @@ def _write_generation(
 
     `entries` are (item, story id) pairs, written in their order."""
     name, stamp = new_generation_name()
-    building = index_dir / f".building-{name}"
+    building = index_dir / building_name(name)
     building.mkdir()
     previous = current_generation(index_dir)
+    known = None
     try:
         if base is not None:
-            link_copy(base, building)
+            known = link_copy(base, building)
         write_segments(building, entries, base_copied=base is not None, remove=remove, progress=progress)
         build = BuildInfo(
             generation=name,
@@ -87,6 +90,7 @@ def _write_generation(
         if state is not None:
             with open(building / STATE, "wb") as out:
                 pickle.dump(state, out, protocol=pickle.HIGHEST_PROTOCOL)
+        write_manifest(building, known)
         fsync_tree(building)
         generation = index_dir / name
         os.rename(building, generation)
@@ -131,7 +135,7 @@ def _read_one(job: tuple[Path, str, FileState, str | None]) -> tuple[FileState, 
     parsing = False
     try:
         raw = read_bytes(path, state)
-        state = FileState(rel, state.size, state.mtime_ns, content_hash(raw))
+        state = replace(state, sha256=content_hash(raw))
         if sha_before == state.sha256:
             return None
         parsing = True
@@ -159,7 +163,7 @@ def _scan(root: Path, paths: Iterable[Path], old: IndexState | None, wrap=lambda
     real_root = root.resolve()
     jobs: list[tuple[Path, str, FileState, str | None]] = []
     for path in paths:
-        rel = path.relative_to(root).as_posix()
+        rel = display_path(path.relative_to(root).as_posix())
         state = FileState(rel, -1, -1)
         try:
             check_inside(real_root, path)
@@ -171,7 +175,7 @@ def _scan(root: Path, paths: Iterable[Path], old: IndexState | None, wrap=lambda
             files[rel] = (state, Problem(rel, f"unexpected error: {type(error).__name__}: {error}"))
             continue
         before = old.files.get(rel) if old else None
-        if before and (before[0].size, before[0].mtime_ns) == (state.size, state.mtime_ns):
+        if before and before[0].same_stat(state):
             files[rel] = before
             continue
         files[rel] = before  # placeholder keeps the walk's order; replaced below
@@ -182,7 +186,7 @@ def _scan(root: Path, paths: Iterable[Path], old: IndexState | None, wrap=lambda
     for (path, rel, state, _), result in zip(jobs, wrap(Counted(results, len(jobs)), "Reading", "file")):
         if result is None:  # touched, not changed
             before = files[rel]
-            files[rel] = (FileState(rel, state.size, state.mtime_ns, before[0].sha256), before[1])
+            files[rel] = (replace(state, sha256=before[0].sha256), before[1])
         else:
             files[rel] = result[:2]
             parsed += result[2]
@@ -237,6 +241,24 @@ def _merged(records: dict[str, FileRecord], mentions: dict[str, tuple[str, ...]]
     return {iid: merged.get(iid) for iid in ids}
 
 
+def _trusted_base(index_dir: Path) -> tuple[Path | None, str]:
+    """The generation CURRENT names if every file of it matches its checksum
+    (hashed in full: nothing damaged is ever carried forward); else (None,
+    why), and the run rebuilds from scratch."""
+    name, problem = read_current(index_dir)
+    if name is None:
+        return None, problem or ""
+    generation = index_dir / name
+    if not generation.is_dir():
+        return None, f"{name} (named by CURRENT) is missing"
+    damaged = damaged_files(generation, full=True)
+    if damaged:
+        listed = ", ".join(f"{file} {why}" for file, why in damaged[:3])
+        more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
+        return None, f"{name} is damaged ({listed}{more})"
+    return generation, ""
+
+
 def update_index(
     corpus_dir: str | Path,
     index_dir: str | Path,
@@ -254,8 +276,10 @@ def update_index(
     files), and only items whose indexed document changed are rewritten, on
     top of hard links to the previous generation. The outcome has the same
     items, stored fields and facet counts as a full rebuild; BM25 term
-    statistics still count deleted documents until segments merge (forced
-    once they pass MERGE_DELETED_RATIO). `full=True` rebuilds from scratch."""
+    statistics would count deleted documents, so a run that deletes or
+    replaces any document rewrites all of them from the kept records (ranks
+    equal a full rebuild's); only additions go on top of hard links.
+    `full=True` rebuilds from scratch."""
     root, index_dir = Path(corpus_dir), Path(index_dir)
     started = time.monotonic()
     wrap = progress or (lambda iterable, desc, unit: iterable)
@@ -265,8 +289,9 @@ def update_index(
     if not paths:
         raise NothingToIndex(f"no news files (.md, .markdown, .html, .htm) in {root}")
     with writer_lock(index_dir, wait):
-        base = current_generation(index_dir)
-        old = None if full else load_state(base)
+        remove_old(index_dir, keep=set())   # leftovers of killed builds, on every run
+        base, repaired = _trusted_base(index_dir)
+        old = None if full or base is None else load_state(base)
         if old is not None and old.corpus != str(root.resolve()):
             old = None
         files, parsed = _scan(root, paths, old, wrap)
@@ -284,7 +309,7 @@ def update_index(
         mentions = {rel: old.mentions[rel] if rel in unchanged else _mentions(record)
                     for rel, record in records.items()}
         info = dict(corpus=str(root), files_read=len(files),
-                    problems=tuple((p.path, p.reason) for p in problems), files_parsed=parsed)
+                    problems=tuple((p.path, p.reason) for p in problems), files_parsed=parsed, repaired=repaired)
         if old is None:
             items = {item.id: item for item in merge_records(records.values())}
             stories = story_groups(list(items.values()))
@@ -322,10 +347,24 @@ def update_index(
         changed = {i for i, item in items.items() if item is not None and old.fingerprints.get(i) != prints[i]}
         added = {i for i in changed if i not in old.fingerprints}
         if not removed and not changed:
-            current = read_build_info(index_dir)
-            return BuildInfo(**{**asdict(current), "problems": tuple(info["problems"]), "mode": "unchanged",
+            current = read_build_info(index_dir, base)
+            return BuildInfo(**{**asdict(current), "problems": tuple(info["problems"]), "mode": "unchanged", "repaired": "",
                                 "files_read": len(files), "files_parsed": parsed, "added": 0, "updated": 0,
                                 "removed": 0, "seconds": round(time.monotonic() - started, 3)})
+        if removed or changed - added:
+            # A deleted or replaced document still counts in BM25's statistics
+            # until segments merge, and Whoosh's merge recounts field lengths
+            # from their one-byte approximations: either way scores move and
+            # ranks change. So any deletion rewrites every document (from the
+            # kept records: nothing is read or parsed again), in a full
+            # rebuild's order: ranks, scores and ties equal a full rebuild's.
+            everything = merge_records(records.values())
+            return _write_generation(
+                index_dir, [(item, stories[item.id]) for item in everything], base=None, remove=set(),
+                state=state, started=started,
+                info=dict(info, mode="incremental", added=len(added), updated=len(changed - added),
+                          removed=len(removed)),
+                progress=lambda docs: wrap(docs, "Indexing", "item"))
         return _write_generation(
             index_dir, [(items[i], stories[i]) for i in sorted(changed)], base=base, remove=removed | (changed - added),
             state=state, started=started,

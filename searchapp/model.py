@@ -169,6 +169,7 @@ class ResultsPage:
     facet_more: dict[str, int] = field(default_factory=dict)  # per facet: values with a count not shown (facet_limit)
     interpreted: tuple[Interpretation, ...] = field(default=(), metadata={
         "description": "places and bodies the query names; each also matches items tagged with it"})
+    correction_edits: int = field(default=0, metadata={"json": False})  # edits did_you_mean took, at most
     corrected_from: str | None = field(default=None, metadata={
         "description": "the query as typed, when these are the results of its spelling correction (`query`)"})
 
@@ -232,10 +233,12 @@ class SuggestPage:
 
 @dataclass(frozen=True)
 class Health:
-    status: str = field(metadata={"enum": ("ok",)})
-    items: int
+    status: str = field(metadata={"enum": ("ok", "degraded", "unavailable")})
+    items: int | None
     built_at: str | None = field(default=None, metadata={"format": "date-time"})
     generation: str | None = None
+    degraded: str | None = field(default=None, metadata={
+        "description": "why an older good generation serves (or why none can), when CURRENT's is damaged"})
 
 
 @dataclass(frozen=True)

@@ -176,18 +176,32 @@ def shared_server(shared_index):
 
 SYSTEM_MODULES = {"test_crash", "test_live_refresh", "test_bench_load", "test_bench_run"}
 SHARED_FIXTURES = {"shared_corpus", "shared_index", "shared_engine", "shared_server"}
+# property-based and real-process tests: thorough, and seconds each
+SLOW_NAMES = ("test_random_", "test_a_real_process", "test_cli_survives", "test_thousands_of_copies",
+              "test_a_second_reindex_waits")
 
 
-def _uses_shared_data(item) -> bool:
-    if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
-        return True
+def _mentions_shared(function) -> bool:
     try:
         import inspect
 
-        source = inspect.getsource(item.function)
-    except (OSError, TypeError, AttributeError):
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
         return False
-    return "need_shared(" in source or "SHARED_CORPUS" in source or "SHARED" in source.split("def ", 1)[-1][:0]
+    return "need_shared(" in source or "SHARED_CORPUS" in source
+
+
+def _uses_shared_data(item) -> bool:
+    """The test, or a fixture it uses, reads the shared real corpus."""
+    if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    if _mentions_shared(getattr(item, "function", None)):
+        return True
+    info = getattr(item, "_fixtureinfo", None)
+    for definitions in (info.name2fixturedefs.values() if info else ()):
+        if any(_mentions_shared(getattr(d, "func", None)) for d in definitions):
+            return True
+    return False
 
 
 def pytest_collection_modifyitems(config, items):
@@ -196,5 +210,6 @@ def pytest_collection_modifyitems(config, items):
         names = set(getattr(item, "fixturenames", ()))
         if item.get_closest_marker("browser") or module == "test_browser" or {"page", "browser"} & names:
             item.add_marker(pytest.mark.browser)
-        elif (module in SYSTEM_MODULES or any("server" in name for name in names) or _uses_shared_data(item)):
+        elif (module in SYSTEM_MODULES or any("server" in name for name in names) or _uses_shared_data(item)
+              or item.name.startswith(SLOW_NAMES)):
             item.add_marker(pytest.mark.slow)

@@ -211,3 +211,125 @@ def test_random_parameters_get_an_answer_or_a_400_never_a_500(web_client, query)
         response = web_client.get(path, query_string=query)
         assert response.status_code in (200, 400), (path, query, response.data[:300])
         assert b"Traceback" not in response.data
+
+
+# ---------------------------------------------------------------- issue 16: input that stopped or fooled the indexer
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from searchapp.cli import main
+
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in result.output and (result.exception is None or isinstance(result.exception, SystemExit))
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("with_url", [False, True])
+def test_file_names_that_are_not_utf8_are_indexed_and_served(tmp_path, with_url):
+    """Issue 16: `caf\\xe9.md` without a webUrl crashed every reindex (UnicodeEncodeError in item_id);
+    with a webUrl, /api/item/<id> returned 500."""
+    from searchapp.web import create_app
+
+    corpus = tmp_path / "corpus"
+    write_news(corpus, "plain.md", title="Plain item")
+    url = "webUrl: https://example.org/cafe\n" if with_url else ""
+    fd = os.open(os.path.join(os.fsencode(corpus), b"caf\xe9.md"), os.O_WRONLY | os.O_CREAT)
+    os.write(fd, f"---\ntitle: Caf\u00e9 item zqxcafe\n{url}---\nbody\n".encode())
+    os.close(fd)
+    index_dir = tmp_path / "index"
+    code, out = _cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 0 and "indexed 2 items" in out, out
+    code, out = _cli("search", "--index", index_dir, "zqxcafe", "--json")
+    assert code == 0
+    client = create_app(index_dir).test_client()
+    hit = client.get("/api/search?q=zqxcafe").get_json()["results"][0]
+    for path in (f"/api/item/{hit['id']}", f"/item/{hit['id']}"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        response.data.decode("utf-8")
+    item = client.get(f"/api/item/{hit['id']}").get_json()["item"]
+    assert "caf\\xe9.md" in item["source_files"]
+    if not with_url:
+        assert item["url"] == "file:caf\\xe9.md"
+    # and again, incrementally
+    write_news(corpus, "third.md", title="Third")
+    code, out = _cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 0 and "1 added" in out, out
+
+
+@pytest.mark.parametrize("body", ["{%" * 100_000, "{%" * 500_000, "{{" * 500_000, "{% x %}{{" * 100_000,
+                                  "{%" * 200_000 + "%}" + "{{" * 200_000])
+def test_unclosed_liquid_tags_cost_linear_time(body):
+    """Issue 16: '{%' * 100000 (195 KiB) took 50 s; 977 KiB ran past 4 minutes."""
+    for suffix in ("md", "html"):
+        started = time.perf_counter()
+        record = parse_bytes(f"---\ntitle: liquid\n---\n{body}\n".encode(), f"liquid.{suffix}")
+        assert time.perf_counter() - started < 3, (suffix, len(body))
+        assert record.own.title == "liquid"
+
+
+@pytest.mark.parametrize("markup", [
+    "<div>" * 1_600_000,                        # 7.9 MiB of nested divs: 17 s and 1.07 GB before
+    "<!--" * 2_000_000,                         # html.parser is quadratic on unclosed comments
+    "<a " * 2_500_000, "</" * 4_000_000, "<![" * 2_500_000, "<" * 8_000_000, "<script>" * 900_000,
+    "<div><span>x</span>" * 300_000 + "</div>" * 300_000,
+])
+def test_deeply_nested_or_unclosed_markup_costs_linear_time_and_memory(markup):
+    import tracemalloc
+
+    raw = f"---\ntitle: nested\n---\n{markup}\n".encode()[:MAX_FILE_BYTES]
+    started = time.perf_counter()
+    record = parse_bytes(raw, "nested.html")
+    assert time.perf_counter() - started < 8
+    assert record.own.title == "nested"
+    tracemalloc.start()
+    try:
+        parse_bytes(raw[: 1 << 20], "nested.html")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20, peak   # a MiB of markup never costs more than 64 MiB
+
+
+def test_html_text_is_unchanged_for_ordinary_markup():
+    from searchapp.ingest.reader import html_to_text
+
+    markup = ("<html><head><title>T</title><style>p{}</style></head><body><p>Fines &amp; bans</p>"
+              "<script>alert(1)</script><!-- hidden --><div>for <b>facial</b> recognition</div>"
+              "<p>{% raw %}x{% endraw %} and {{ page.title }} a < b, 3<4</p></body></html>")
+    assert html_to_text(markup) == "Fines & bans for facial recognition x and a < b, 3<4"
+
+
+def test_a_newline_in_a_file_name_cannot_spoof_the_skipped_files_report(tmp_path):
+    """Issue 16: a newline in a file name split the report, so the report could be spoofed."""
+    corpus = tmp_path / "corpus"
+    write_news(corpus, "good.md", title="Good")
+    (corpus / "x.md\nskipped important.md: spoofed reason\ny.md").write_bytes(b"---\ntitle: [broken\n---\n")
+    (corpus / "bidi\u202eevil.md").write_bytes(b"")
+    code, out = _cli("index", "--corpus", corpus, "--index", tmp_path / "index")
+    assert code == 0, out
+    skipped = [line for line in out.splitlines() if line.lstrip().startswith("skipped")]
+    assert len(skipped) == 4, out   # two files, each on stderr and in the summary
+    assert not any(line.startswith("skipped important.md") for line in out.splitlines())
+    assert "x.md\\nskipped important.md: spoofed reason\\ny.md" in out
+    assert "\u202e" not in out and "bidi\\u202eevil.md" in out
+
+
+def test_bidi_overrides_and_zero_width_characters_never_reach_displayed_text(tmp_path):
+    """Issue 16: U+202E and zero-width characters were kept in titles (display spoofing)."""
+    from searchapp.web import create_app
+
+    corpus = tmp_path / "corpus"
+    write_news(corpus, "spoof.md", title="Invoice \u202eexe.pdf\u200b zqxbidi", excerpt="An \u2066isolated\u2069 ex\u200dcerpt",
+               provider={"name": "Wire\u200f\u202d Service", "domain": "example.org"}, topics=["A\u200bI"],
+               related=[{"title": "Rel\u202eated", "webUrl": "https://example.org/rel"}])
+    update_index(corpus, tmp_path / "index")
+    client = create_app(tmp_path / "index").test_client()
+    invisible = "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
+    for path in ("/api/search?q=zqxbidi", "/search?q=zqxbidi", "/feed.atom?q=zqxbidi", "/api/search?q=related"):
+        text = client.get(path).data.decode()
+        assert not any(ch in text for ch in invisible), path
+    hit = client.get("/api/search?q=zqxbidi").get_json()["results"][0]
+    assert hit["title"] == "Invoice exe.pdf zqxbidi" and hit["provider"]["name"] == "Wire Service"
+    assert hit["topics"] == ["AI"]

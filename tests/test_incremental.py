@@ -168,3 +168,90 @@ def test_a_second_reindex_waits_a_bounded_time_then_names_the_holder(tmp_path):
     out, err = later.communicate(timeout=60)
     assert later.returncode == 0, err
     assert "indexed 1 item " in out
+
+
+# ---------------------------------------------------------------- ranks, not only sets (issue 16)
+
+RANK_SEQUENCES = int(os.environ.get("SEARCHAPP_SEQUENCES", "6"))   # 50 for the full check
+RANK_QUERIES = ["regulator", "privacy ban", "fine OR court", '"data transfer"', "consent camera data",
+                "story", "related audit", "platform"]
+
+
+def ranking(index_dir) -> dict[str, list]:
+    """Per query, the ranked results as groups of equal score (rounded): the
+    order of groups is the ranking; within a group, ties may fall either way."""
+    engine = SearchEngine(index_dir)
+    try:
+        out = {}
+        for query in RANK_QUERIES:
+            hits = engine.search(query, per_page=100).hits
+            groups: list[tuple[float, list[str]]] = []
+            for hit in hits:
+                score = round(hit.score, 4)
+                if groups and groups[-1][0] == score:
+                    groups[-1][1].append(hit.id)
+                else:
+                    groups.append((score, [hit.id]))
+            out[query] = [(score, sorted(ids)) for score, ids in groups]
+        return out
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("seed", range(RANK_SEQUENCES))
+def test_after_deletions_incremental_ranks_exactly_like_a_full_rebuild(tmp_path, seed):
+    """Issue 16: after deletions the incremental index ranked differently
+    (BM25 statistics still counted deleted documents)."""
+    rng = random.Random(1000 + seed)
+    corpus, incremental, full = tmp_path / "corpus", tmp_path / "inc", tmp_path / "full"
+    pool = [f"shared-{k}" for k in range(4)] + [f"f{k}.md" for k in range(10)]
+    files = {}
+    for n in range(12):
+        files[f"f{n}.md"] = random_file(rng, n, pool)
+        write_news(corpus, f"f{n}.md", **files[f"f{n}.md"])
+    update_index(corpus, incremental)
+    for step in range(8):
+        op = rng.choice(["add", "modify", "delete", "delete"])
+        names = sorted(files)
+        if op == "add" or len(names) < 3:
+            name = f"g{step}.md"
+            files[name] = random_file(rng, step + 100, pool)
+            write_news(corpus, name, **files[name])
+        elif op == "modify":
+            name = rng.choice(names)
+            files[name] = random_file(rng, step + 200, pool)
+            write_news(corpus, name, **files[name])
+        else:
+            name = rng.choice(names)
+            del files[name]
+            (corpus / name).unlink()
+        update_index(corpus, incremental)
+        update_index(corpus, full, full=True)
+        assert ranking(incremental) == ranking(full), (seed, step, op)
+
+
+def test_edits_that_keep_size_and_mtime_are_seen(tmp_path):
+    """Issue 16: `cp -p`, `rsync -t` and `tar` restore size and mtime; the change was never seen."""
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_news(corpus, "a.md", title="Original headline alpha")
+    write_news(corpus, "b.md", title="Other story")
+    update_index(corpus, index_dir)
+    path = corpus / "a.md"
+    before = path.stat()
+    path.write_text(path.read_text().replace("alpha", "omega"))   # same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))   # same mtime, as cp -p leaves it
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    info = update_index(corpus, index_dir)
+    assert info.mode == "incremental" and info.updated == 1
+    engine = SearchEngine(index_dir)
+    try:
+        assert engine.search("omega").total == 1 and engine.search("alpha").total == 0
+    finally:
+        engine.close()
+    # a real cp -p over it, and a touch: read again, nothing rewritten for the touch
+    copy = tmp_path / "copy.md"
+    write_news(tmp_path, "copy.md", title="Original headline gamma", webUrl="https://example.org/a.md")
+    subprocess.run(["cp", "-p", str(copy), str(path)], check=True)
+    assert update_index(corpus, index_dir).updated == 1
+    os.utime(path)
+    assert update_index(corpus, index_dir).mode == "unchanged"

@@ -90,3 +90,10 @@ def test_relaxing_keeps_concepts_and_required_parts():
     assert relax(read("china AND fine"), analyze) is None          # an explicit AND is taken at its word
     assert relax(read("china"), analyze) is None                   # one word: nothing to relax
     assert relax(read("real-world china ban"), analyze).children[1] == Word("real-world")  # split word: required
+
+
+def test_every_field_name_in_any_case_and_one_spelling_of_each_character():
+    assert parse("Excerpt:china BODY:rules") == And((Word("china", "excerpt"), Word("rules", "body")))
+    with pytest.raises(QueryError, match="needs a value"):
+        parse("excerpt: china")
+    assert parse("fa\u0301cial zero\u200bwidth") == parse("f\u00e1cial zerowidth")

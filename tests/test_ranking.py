@@ -121,3 +121,76 @@ def test_a_typo_that_finds_nothing_shows_the_correction(engine):
     instead = engine.search("pangolin traficking", autocorrect=False)
     assert instead.corrected_from is None and instead.total_all_words == 0
     assert instead.did_you_mean == "pangolin trafficking"
+
+
+# ---------------------------------------------------------------- found in review
+
+def test_threads_compiling_at_once_answer_alike(engine):
+    """The compiler keeps no state between calls: relaxed searches (which compile
+    own-text queries) in many threads give the same totals as one thread."""
+    import threading
+    from searchapp.backends.whoosh import snapshot as whoosh_snapshot
+
+    queries = [f"quokka OR sanctuary OR {w} closure" for w in ("rules", "drone", "ruling", "hiring", "pangolin")]
+    alone = {q: engine.search(q).total for q in queries}
+    whoosh_snapshot._compiled.cache_clear()
+    whoosh_snapshot._compiled_own_text.cache_clear()
+    engine._results.clear()
+    seen, errors = [], []
+
+    def work(n):
+        try:
+            for q in queries * 4:
+                seen.append((q, engine.search(q, page=1 + n % 2).total))
+        except Exception as error:  # a failure in a thread must fail the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and all(total == alone[q] for q, total in seen)
+
+
+def test_every_item_of_a_relaxed_query_is_listed_once_across_pages(engine):
+    query, seen, page = "new zanzibar drone rules quokka", [], 1
+    while True:
+        result = engine.search(query, per_page=3, page=page)
+        for hit in result.hits:
+            seen += [hit.id, *(copy.id for copy in hit.also_reported_by)]
+        if page >= result.pages:
+            break
+        page += 1
+    assert len(seen) == len(set(seen)) == result.total
+
+
+def test_a_word_only_in_bodies_is_no_typo(engine):
+    page = engine.search("zanzibar")                  # only in the body of one item
+    assert page.corrected_from is None and page.total == 1
+
+
+def test_the_correction_counts_under_the_filters_and_leaves_the_typed_word(engine):
+    from searchapp.model import Filters
+
+    typing = engine.search("pangolin traff", typed=True)          # the last word is being typed: not a typo
+    assert typing.corrected_from is None and urls(typing) == ["spelled"]
+    filtered = engine.search("pangolin traficking", Filters(year=("1999",)))
+    assert filtered.corrected_from is None and filtered.did_you_mean is None   # finds nothing under the filter either
+
+
+def test_names_that_are_words_are_not_read_as_places(engine):
+    for query in ("us hiring law", "international hiring law", "senators hiring law", "la hiring law"):
+        assert engine.search(query).interpreted == (), query
+
+
+def test_completion_never_completes_a_dropped_stop_word(engine):
+    assert engine.search("watershed in", typed=True).total_all_words == engine.search("watershed").total_all_words
+
+
+def test_marks_never_nest_and_expansions_sharing_a_typed_word_are_one_span():
+    from searchapp.core.service import mark_phrases
+
+    assert mark_phrases("face <mark>recognition</mark> and Facebook", [("face", "recognition"), ("facebook",)]) == (
+        "<mark>face recognition</mark> and <mark>Facebook</mark>")
+    assert "<mark><mark>" not in mark_phrases("<mark>Fa</mark>cetech", [("facetech",), ("face",)])

@@ -243,7 +243,9 @@ def test_operators_next_to_phrases_and_negated_phrases(small):
 
 @pytest.mark.parametrize("query, message", [
     ("*ebra", "two letters before it"), ("z*", "two letters before it"), ("ze* pa* fi* re*", "at most 3"),
-    ("zebra AND OR law", "two operators in a row"), ("NOT AND -", "")])
+    ("zebra AND OR law", "two operators in a row"), ("NOT AND -", "'NOT AND': two operators in a row"),
+    ("(" * 21 + "zebra" + ")" * 21, "too many nested parentheses"),
+    ("(" * 240 + "zebra" + ")" * 240, "too many nested parentheses")])
 def test_expensive_or_senseless_queries_are_refused(small, query, message):
     with pytest.raises(QueryError, match=message):
         small[0].search(query)

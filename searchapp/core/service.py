@@ -21,7 +21,6 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from searchapp.backends.whoosh.backend import WhooshBackend
 from searchapp.bitmaps import as_bytes, bits_of, docnums, has
 from searchapp.core import facets as facet_counts
 from searchapp.core import spelling
@@ -44,6 +43,8 @@ MAX_FILTER_VALUES = 50
 MAX_FILTER_VALUE_CHARS = 200
 RELAX_BELOW = 10          # fewer items than this match all words -> list those matching some too
 DID_YOU_MEAN_BELOW = 3    # suggest a correction when fewer items match all words
+AUTOCORRECT_EDITS = 1     # answer a correction only when every word was one edit away ("facal", "gdrp");
+                          # two edits turn unknown names into other words ("Dahua" -> "data")
 SUGGEST_CANDIDATES = 12   # completions ranked by co-occurrence with the earlier words
 SUGGEST_MIN_SHARE = 0.05  # a completion needs 5% of the best one's count ("facial reckless" is junk)
 SUGGEST_TYPED_SHARE = 0.25  # ... and a quarter of the typed word's, when that is a word ("eu aim")
@@ -125,7 +126,10 @@ class SearchEngine:
 
     def __init__(self, index_dir: str | Path, backend: Backend | None = None):
         self.index_dir = Path(index_dir)
-        self.backend = backend or WhooshBackend()
+        if backend is None:
+            from searchapp.backends import default_backend   # the one place that picks a search library
+            backend = default_backend()
+        self.backend = backend
         self._local = threading.local()
         self._results = Lru(RESULT_CACHE_SIZE)  # shared by threads; keyed on the index generation
         self._shared_lock = threading.Lock()
@@ -221,9 +225,10 @@ class SearchEngine:
         if cached is not None:  # same index generation, same request: the same answer
             return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
         answer = self._search(snapshot, query, filters, sort, page, per_page, started, facet_limit, facet_query, typed)
-        if autocorrect and answer.did_you_mean and answer.total_all_words < DID_YOU_MEAN_BELOW:
+        if (autocorrect and answer.did_you_mean and answer.total_all_words < DID_YOU_MEAN_BELOW
+                and answer.correction_edits <= AUTOCORRECT_EDITS):
             corrected = self._search(snapshot, answer.did_you_mean, filters, sort, page, per_page, started,
-                                     facet_limit, facet_query, False)
+                                     facet_limit, facet_query, typed)
             if corrected.total_all_words >= max(1, CORRECTION_GAIN * answer.total_all_words):
                 answer = replace(corrected, corrected_from=query, did_you_mean=None,
                                  took_ms=round((time.perf_counter() - started) * 1000, 2))
@@ -236,7 +241,7 @@ class SearchEngine:
         if query:
             q_all = read_query(query, snapshot.analyze, _known(snapshot))
             if typed:
-                q_all = complete_last_word(q_all, snapshot.completions, snapshot.analyze)
+                q_all = complete_last_word(q_all, snapshot.completions, snapshot.analyze, query.split()[-1])
             q_any = relax(q_all, snapshot.analyze) or q_all
         else:
             q_all = q_any = ast.EVERYTHING
@@ -271,7 +276,7 @@ class SearchEngine:
             filters=filters,
             hits=tuple(hits),
             facets=facets,
-            did_you_mean=self._did_you_mean(snapshot, query, total_all) if query else None,
+            **self._did_you_mean(snapshot, query, total_all, filtered, typed),
             took_ms=round((time.perf_counter() - started) * 1000, 2),
             grouped_total=grouped,
             facet_more=facet_more,
@@ -314,7 +319,8 @@ class SearchEngine:
             if offset < end and offset + count > start:
                 skip = max(0, start - offset)
                 leaders = _leaders(snapshot, tree, bits, tier_restricted, sort, end - offset, boosts)
-                copies_from = (some_bits if relaxed else all_bits) if matched_all else bits
+                # a story is listed once, at its best tier, with every matching copy under it
+                copies_from = some_bits if relaxed else all_bits
                 hits += [_hit(snapshot, tree, score, d, bool(has(all_data, d)) if matched_all is None else matched_all,
                               copies_from) for score, d in leaders[skip:]]
             offset += count
@@ -324,19 +330,23 @@ class SearchEngine:
 
     # -- spelling, suggestions, items
 
-    def _did_you_mean(self, snapshot, query: str, total_all: int) -> str | None:
+    def _did_you_mean(self, snapshot, query: str, total_all: int, filtered: int, typed: bool) -> dict:
         """The query with unknown words replaced by the closest frequent indexed
-        word, when that finds more than the query did."""
-        if total_all >= DID_YOU_MEAN_BELOW:
-            return None
-        corrected = spelling.correct(snapshot, query)
-        if corrected is None:
-            return None
+        word, when that finds more under the same filters; and how many edits
+        the farthest replacement took."""
+        none = {"did_you_mean": None, "correction_edits": 0}
+        if not query or total_all >= DID_YOU_MEAN_BELOW:
+            return none
+        found = spelling.correct(snapshot, query, keep_last=typed)
+        if found is None:
+            return none
+        corrected, edits = found
         try:
-            better = snapshot.matches(read_query(corrected, snapshot.analyze)).bit_count()
+            tree = read_query(corrected, snapshot.analyze, _known(snapshot))
         except QueryError:
-            return None
-        return corrected if better > total_all else None
+            return none
+        better = (snapshot.matches(tree) & filtered).bit_count()
+        return {"did_you_mean": corrected, "correction_edits": edits} if better > total_all else none
 
     def suggest(self, text: str, limit: int = 8) -> list[Suggestion]:
         """Sections, in order: completions of the last word ("query"),
@@ -499,7 +509,7 @@ def proximity_boosts(snapshot, pairs: list) -> tuple[tuple[int, float], ...]:
     "... facial recognition ban ..." above the same words scattered."""
     if not pairs:
         return ()
-    factor = 1 + PROXIMITY_BOOST / len(pairs)
+    factor = (1 + PROXIMITY_BOOST) ** (1 / len(pairs))   # every pair together: x(1 + PROXIMITY_BOOST)
     return tuple((bits, factor) for bits in (snapshot.matches(pair) for pair in pairs) if bits)
 
 
@@ -546,25 +556,24 @@ def _hit(snapshot, tree, score, docnum: int, matched_all: bool, bits: int) -> Hi
     )
 
 
-_MARKED = re.compile(r"(<mark>.*?</mark>)", re.S)
-
-
 @lru_cache(maxsize=1024)
-def _phrase_pattern(words: tuple[str, ...]) -> re.Pattern:
-    escaped = [re.escape(html.escape(w, quote=True)) for w in words]
-    return re.compile(r"(?<![\w&])(" + r"\s+".join(escaped[:-1] + [escaped[-1] + r"\w*"]) + r")(?!\w)", re.I)
+def _phrases_pattern(phrases: tuple[tuple[str, ...], ...]) -> re.Pattern:
+    """One pattern for every phrase, longest first. Each word may already be
+    marked (a typed word inside the phrase: "face <mark>recognition</mark>")."""
+    def word(w, last):
+        return r"(?:<mark>)?" + re.escape(html.escape(w, quote=True)) + (r"\w*" if last else "") + r"(?:</mark>)?"
+    alternatives = [r"\s+".join(word(w, n == len(words) - 1) for n, w in enumerate(words)) for words in phrases]
+    return re.compile(r"(?<![\w&;>])(?:" + "|".join(alternatives) + r")(?![\w<])", re.I)
 
 
 def mark_phrases(fragment: str, phrases: list[tuple[str, ...]]) -> str:
-    """An escaped HTML fragment with each phrase's occurrences (outside the
-    existing marks) wrapped in one <mark>."""
+    """An escaped HTML fragment with each phrase's occurrences wrapped in one
+    <mark> (marks inside it merged), in one pass: marks never nest."""
     if not phrases:
         return fragment
-    parts = _MARKED.split(fragment)
-    for n in range(0, len(parts), 2):
-        for words in phrases:
-            parts[n] = _phrase_pattern(words).sub(r"<mark>\1</mark>", parts[n])
-    return "".join(parts)
+    pattern = _phrases_pattern(tuple(phrases))
+    return pattern.sub(lambda m: "<mark>" + m.group(0).replace("<mark>", "").replace("</mark>", "") + "</mark>",
+                       fragment)
 
 
 def _copies(snapshot, docnum: int, bits: int) -> tuple[Report, ...]:

@@ -52,11 +52,18 @@ def closest(snapshot, word: str) -> str | None:
     return best
 
 
-def correct(snapshot, query: str) -> str | None:
-    """The query with each unknown word (not a stop word, 3+ letters, no digit,
-    outside quotes) replaced by the closest indexed word, or None if nothing changed."""
+def correct(snapshot, query: str, keep_last: bool = False) -> tuple[str, int] | None:
+    """(the query with each unknown word replaced by the closest indexed word,
+    the largest number of edits any replacement took), or None if nothing
+    changed. Words looked at: not stop words, 3+ letters, no digit, outside
+    quotes; `keep_last`: the last word is still being typed, leave it."""
+    if keep_last:
+        head, _, last = query.rpartition(" ")
+        found = correct(snapshot, head) if head else None
+        return (f"{found[0]} {last}", found[1]) if found else None
     parts = QUOTED.split(query)
     changed = False
+    edits = 0
     budget = [MAX_UNKNOWN_WORDS]
     for n in range(0, len(parts), 2):  # outside quotes only
         def fix(match):
@@ -71,7 +78,8 @@ def correct(snapshot, query: str) -> str | None:
             best = closest(snapshot, lower)
             if best is None:
                 return word
-            changed = True
+            nonlocal edits
+            changed, edits = True, max(edits, edit_distance(lower, best))
             return best
         parts[n] = WORD.sub(fix, parts[n])
-    return "".join(parts) if changed else None
+    return ("".join(parts), edits) if changed else None

@@ -4,10 +4,13 @@ The gazetteer tags items with jurisdictions and regulators under one name
 each, whichever alias the text used. A query that names one of them ("NYC",
 "the U.S.", "Italy's privacy watchdog", "FTC") should also find the items
 tagged with it. This module finds such names in a query's words, from the
-same data file (gazetteer.yaml): every alias of each entry; an alias the
-gazetteer marks ambiguous counts only when one of its context words is in the
-query too ("ICO fine", not "ICO" alone: the coin offering); a lower-case
-acronym counts unless it is an English stop word ("us" is not the US).
+same data file (gazetteer.yaml): every alias of each entry that is a proper
+name (aliases written in lower case, "senators", "federal", are common nouns);
+an alias the gazetteer marks ambiguous counts only when one of its context
+words is in the query too ("ICO fine", not "ICO" alone: the coin offering);
+an acronym may be typed in lower case ("ftc", "nyc", "eu") unless it is an
+English word ("us" is not the US) or a two-letter code of a state or city
+("nm", "la"); pseudo-jurisdictions ("International") are never read.
 """
 
 from __future__ import annotations
@@ -47,32 +50,41 @@ def names() -> dict[str, tuple[Name, ...]]:
     data = yaml.safe_load(DATA_FILE.read_text(encoding="utf-8"))
     found: dict[str, list[Name]] = {}
 
-    def add(alias: str, name: Name) -> None:
+    def add(alias: str, name: Name, kind: str | None = None) -> None:
+        if alias == alias.lower():
+            return   # common nouns ("senators", "lawmakers", "federal") name a body only in context, not in a query
+        letters = alias.replace(".", "")
+        if alias.isupper() and len(letters) <= 2 and kind not in ("country", "bloc"):
+            name = Name(name.facet, name.value, name.context, exact_case=True)   # "NM", "LA": postal codes in capitals
         key = _key(alias)
         if not key or key.startswith("the ") and len(key.split()) == 2 and key.split()[1] in _STOP:
             return
         if alias.endswith(".") and not alias.isupper() and len(alias) <= 6:
             return   # "La.", "Ga.", "Wash.": dateline abbreviations, and words in other languages
-        if alias.isupper() and len(alias.replace(".", "")) <= 3 and key in _STOP:
-            name = Name(name.facet, name.value, name.context, exact_case=True)
+        if alias.isupper() and key in _STOP:
+            name = Name(name.facet, name.value, name.context, exact_case=True)   # "US", never "us"
         found.setdefault(key, []).append(name)
 
     for entry in data.get("jurisdictions", []):
-        ambiguous = set(entry.get("ambiguous_aliases") or (entry.get("aliases") if entry.get("ambiguous") else []))
+        if entry.get("kind") == "region":
+            continue   # "International" and the like: reached through a body, never from a word
+        listed = entry.get("ambiguous_aliases")
+        ambiguous = set(listed or (entry.get("aliases") if entry.get("ambiguous") else []))
         context = tuple(entry.get("context") or ())
         for alias in {entry["name"], *(entry.get("aliases") or [])}:
-            if alias in ambiguous:
+            if alias in ambiguous or (entry.get("ambiguous") and not listed and alias == entry["name"]):
                 if context:
-                    add(alias, Name("jurisdiction", entry["name"], context))
+                    add(alias, Name("jurisdiction", entry["name"], context), kind=entry.get("kind"))
                 continue
-            add(alias, Name("jurisdiction", entry["name"]))
+            add(alias, Name("jurisdiction", entry["name"]), kind=entry.get("kind"))
     for entry in data.get("regulators", []):
+        ambiguous = {a["alias"] for a in entry.get("ambiguous_aliases") or []}
         for alias in {entry["name"], *(entry.get("aliases") or []), entry.get("full_name") or ""}:
-            if alias:
+            if alias and alias not in ambiguous:   # "ICO" alone is the coin offering: only with context
                 add(alias, Name("regulator", entry["name"]))
-        for ambiguous in entry.get("ambiguous_aliases") or []:
-            if ambiguous.get("context"):
-                add(ambiguous["alias"], Name("regulator", entry["name"], tuple(ambiguous["context"])))
+        for listed in entry.get("ambiguous_aliases") or []:
+            if listed.get("context"):
+                add(listed["alias"], Name("regulator", entry["name"], tuple(listed["context"])))
     return {key: tuple(dict.fromkeys(value)) for key, value in found.items()}
 
 

@@ -14,21 +14,19 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import html
 import os
 import re
 import stat
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from bs4 import BeautifulSoup, Comment, MarkupResemblesLocatorWarning
 
 from searchapp.model import NewsItem, Problem, Provider
 
-warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
 
 NEWS_SUFFIXES = frozenset({".md", ".markdown", ".html", ".htm"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
@@ -47,10 +45,17 @@ MAX_RELATED = 200                     # more related entries are ignored
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S | re.M)
-_LIQUID = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.S)
 _SPACES = re.compile(r"\s+")
 # C0/C1 controls and non-characters: invalid in XML (Atom) and meaningless in text.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+# Bidi overrides, embeddings and isolates, zero-width characters: they let a
+# title display as something other than what it is (U+202E reverses text).
+INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# What a file name may not show as-is in a report or a page: controls
+# (a newline would start a fake report line), invisible characters, and
+# lone surrogates (bytes of a name that is not UTF-8).
+_UNSAFE_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+                          "\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,8 @@ def canonical_url(url: str) -> str:
 @functools.lru_cache(maxsize=1 << 18)  # an article is met in several files: hash its URL once
 def item_id(url: str) -> str:
     """Stable, URL-safe id derived from the canonical URL."""
-    return hashlib.sha1(canonical_url(url).encode("utf-8")).hexdigest()[:16]
+    # surrogatepass: a URL made from a file name that is not UTF-8 still has an id
+    return hashlib.sha1(canonical_url(url).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def domain_of(url: str) -> str:
@@ -121,29 +127,135 @@ def domain_of(url: str) -> str:
 
 # ---------------------------------------------------------------- text
 
+def _escape_char(match: re.Match) -> str:
+    char = match.group()
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:      # a byte of a name that is not UTF-8 (os.fsdecode's surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or (
+        f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def display_path(rel: str) -> str:
+    """A file's path as reports, pages and ids show it: always valid UTF-8,
+    on one line, nothing invisible (`caf\\xe9.md`, `a\\nb.md`)."""
+    return _UNSAFE_NAME.sub(_escape_char, rel)
+
+
+def strip_liquid(text: str) -> str:
+    """Drop Liquid/Jekyll tags (`{% ... %}`, `{{ ... }}`) in linear time.
+
+    The same result as re.sub(r"\\{%.*?%\\}|\\{\\{.*?\\}\\}", " ", text, flags=re.S),
+    which is quadratic when a tag is never closed ('{%' * 100000 took 50 s):
+    once no closing mark follows an opening one, no later opening of that
+    kind can close either, so it is never looked for again."""
+    if "{" not in text:
+        return text
+    out: list[str] = []
+    i = 0
+    next_at = {"{%": -2, "{{": -2}      # cached positions of the next opening of each kind; -1: none left
+    closes = {"{%": "%}", "{{": "}}"}
+    while True:
+        for mark in next_at:
+            if next_at[mark] != -1 and next_at[mark] < i:
+                next_at[mark] = text.find(mark, i)
+        found = [(at, mark) for mark, at in next_at.items() if at != -1]
+        if not found:
+            break
+        start, mark = min(found)
+        end = text.find(closes[mark], start + 2)
+        if end == -1:
+            next_at[mark] = -1
+            continue
+        out.append(text[i:start])
+        out.append(" ")
+        i = end + 2
+    out.append(text[i:])
+    return "".join(out)
+
+
+_SKIPPED_TAGS = ("script", "style", "head", "template", "noscript", "iframe", "svg")
+_TAG_NAME = re.compile(r"/?([a-zA-Z][^\s/>]*)")
+
+
+def _html_chunks(markup: str) -> list[str]:
+    """The visible text of HTML, in linear time and memory whatever the markup.
+
+    A small scanner instead of a parser: tags, comments, declarations and
+    the contents of script, style, head, template, noscript, iframe and svg
+    are dropped, text between them kept (entities decoded); unclosed
+    constructs end the text. BeautifulSoup and html.parser build trees (a
+    7.9 MiB body of nested <div>s took 17 s and 1 GB) and html.parser is
+    quadratic on unclosed comments ('<!--' * 200000 took 8 minutes)."""
+    lower = None
+    chunks: list[str] = []
+    i, n = 0, len(markup)
+    while i < n:
+        lt = markup.find("<", i)
+        if lt == -1:
+            chunks.append(markup[i:])
+            break
+        if lt > i:
+            chunks.append(markup[i:lt])
+        nxt = markup[lt + 1:lt + 2]
+        if markup.startswith("<!--", lt):
+            end = markup.find("-->", lt + 4)
+            if end == -1:
+                break
+            chunks.append(" ")
+            i = end + 3
+            continue
+        if not (nxt.isascii() and (nxt.isalpha() or nxt in "/!?")):
+            chunks.append("<")       # a lone '<' is text
+            i = lt + 1
+            continue
+        gt = markup.find(">", lt + 1)
+        if gt == -1:
+            break
+        chunks.append(" ")
+        i = gt + 1
+        name = _TAG_NAME.match(markup, lt + 1)
+        if name and nxt != "/" and markup[gt - 1] != "/":
+            tag = name.group(1).lower()
+            if tag in _SKIPPED_TAGS:
+                if lower is None:
+                    lower = markup.lower()
+                close = lower.find("</" + tag, i)
+                if close == -1:
+                    break
+                end = markup.find(">", close)
+                if end == -1:
+                    break
+                i = end + 1
+    return chunks
+
+
+def _visible_text(markup: str) -> str:
+    return html.unescape("".join(_html_chunks(markup)))
+
+
+def _tidy(text: str) -> str:
+    return _SPACES.sub(" ", _CONTROLS.sub(" ", INVISIBLE.sub("", text))).strip()
+
+
 def clean_text(value: str, limit: int = MAX_FIELD_CHARS) -> str:
-    """Inline HTML and entities -> plain text with single spaces."""
+    """Inline HTML and entities -> plain text with single spaces; nothing invisible."""
     if "<" in value or "&" in value:
-        value = BeautifulSoup(value, "html.parser").get_text(" ")
-    return _SPACES.sub(" ", _CONTROLS.sub(" ", value)).strip()[:limit]
+        value = _visible_text(value)
+    return _tidy(value)[:limit]
 
 
 def html_to_text(markup: str) -> str:
     """A whole HTML document (e-mail newsletters included) -> its visible text."""
-    soup = BeautifulSoup(_LIQUID.sub(" ", markup), "html.parser")
-    for tag in soup(["script", "style", "head", "template", "noscript", "iframe", "svg"]):
-        tag.decompose()
-    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
-        comment.extract()
-    return _SPACES.sub(" ", _CONTROLS.sub(" ", soup.get_text(" "))).strip()[:MAX_TEXT_CHARS]
+    return _tidy(_visible_text(strip_liquid(markup)))[:MAX_TEXT_CHARS]
 
 
 def markdown_to_text(markdown: str) -> str:
     """Markdown is indexed as text; inline HTML and Liquid tags are dropped."""
-    text = _LIQUID.sub(" ", markdown)
+    text = strip_liquid(markdown)
     if "<" in text:
         return html_to_text(text)
-    return _SPACES.sub(" ", _CONTROLS.sub(" ", text)).strip()[:MAX_TEXT_CHARS]
+    return _tidy(text)[:MAX_TEXT_CHARS]
 
 
 # ---------------------------------------------------------------- fields
@@ -326,6 +438,12 @@ class FileState:
     size: int
     mtime_ns: int
     sha256: str = ""
+    ctime_ns: int = -1     # cp -p, rsync -t and tar restore size and mtime, but never ctime
+    inode: int = -1
+
+    def same_stat(self, other: "FileState") -> bool:
+        return (self.size, self.mtime_ns, self.ctime_ns, self.inode) == (
+            other.size, other.mtime_ns, other.ctime_ns, other.inode)
 
 
 def check_inside(root: Path, path: Path) -> None:
@@ -342,7 +460,7 @@ def stat_file(path: Path, rel_path: str) -> FileState:
         raise BadFile(f"cannot read file: {error.strerror or error}") from None
     if not stat.S_ISREG(info.st_mode):
         raise BadFile("not a regular file")
-    return FileState(rel_path, info.st_size, info.st_mtime_ns)
+    return FileState(rel_path, info.st_size, info.st_mtime_ns, "", info.st_ctime_ns, info.st_ino)
 
 
 def read_bytes(path: Path, state: FileState) -> bytes:
@@ -413,7 +531,7 @@ def list_news_files(root: Path) -> list[Path]:
 def read_files(root: Path, paths: Iterable[Path]) -> tuple[list[FileRecord], list[Problem]]:
     records, problems = [], []
     for path in paths:
-        rel = path.relative_to(root).as_posix()
+        rel = display_path(path.relative_to(root).as_posix())
         try:
             check_inside(root, path)
             records.append(parse_file(path, rel))

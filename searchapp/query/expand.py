@@ -190,7 +190,7 @@ def is_concept(node, analyze: Analyze) -> bool:
 COMPLETIONS = 8   # words an unfinished last word also matches, most frequent first
 
 
-def complete_last_word(tree, completions, analyze: Analyze):
+def complete_last_word(tree, completions, analyze: Analyze, last_typed: str | None = None):
     """While typing, the last word may be unfinished ("clearvi"): it also
     matches the most frequent indexed words it begins, as one concept in which
     the word as typed weighs fully and each completion like an expansion, so
@@ -200,6 +200,8 @@ def complete_last_word(tree, completions, analyze: Analyze):
     last = children[-1]
     if not ast.is_bare_word(last) or len(last.text) < 2 or not last.text.isalnum():
         return tree
+    if last_typed is not None and last.text != last_typed:
+        return tree   # the last word typed was dropped (a stop word: "data in"): nothing to complete
     counts = completions(last.text.lower())
     typed_terms = analyze(None, last.text)
     others, seen = [], {typed_terms}
@@ -287,6 +289,10 @@ def typed_only(tree):
     """The query as the user typed it: synonym concepts and named places keep
     only their typed words (expansions are highlighted separately, as phrases)."""
     kind = type(tree)
+    if kind is ast.AndNot:
+        return ast.AndNot(typed_only(tree.positive), typed_only(tree.negative))
+    if kind is ast.AndMaybe:
+        return ast.AndMaybe(typed_only(tree.required), typed_only(tree.optional))
     if kind is ast.Synonyms:
         return typed_only(tree.typed)
     if kind is ast.Entity:

@@ -8,19 +8,23 @@ questions), not a one-letter wildcard.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from searchapp.errors import QueryError
 
 MAX_QUERY_CHARS = 500
 MAX_WILDCARDS = 3
+MAX_DEPTH = 20            # nested parentheses (198 levels overflowed the parser's recursion)
 FIELDS = ("title", "excerpt", "body", "related_text", "provider", "topic")   # what `field:` may name
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 OPERATORS = frozenset({"AND", "OR", "NOT"})
 
 QUOTED = re.compile(r'("[^"]*")')
 _MINUS = re.compile(r"(^|(?<=[\s(]))-(?=[^\s\-])")
-_EMPTY_FIELD = re.compile(r"\b(title|provider|topic):(?=\s|$|\))")
+_FIELDS = "|".join(FIELDS)
+_EMPTY_FIELD = re.compile(rf"\b({_FIELDS}):(?=\s|$|\))")
 _OPERATOR_WORDS = ("AND", "OR", "NOT", "ANDNOT", "ANDMAYBE")
-_FIELD_NAME = re.compile(r"\b(title|provider|topic):", re.I)
+_FIELD_NAME = re.compile(rf"\b({_FIELDS}):", re.I)
 _WILDCARD_TERM = re.compile(r"[^\s()\"]*\*[^\s()\"]*")
 
 
@@ -30,7 +34,8 @@ def normalize_query(text: str) -> str:
     Outside quotes: `-word`, `-"phrase"` and `-(group)` become NOT;
     `NOT(` gets its space; field names are lowercased; `?` is punctuation
     (people ask questions), not a one-letter wildcard."""
-    text = " ".join(text.split())
+    # one spelling of each character ("fa\u0301cial" is "facial"), no invisible ones
+    text = " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).split())
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"query is too long ({len(text)} characters; the limit is {MAX_QUERY_CHARS})")
     if text.count('"') % 2:
@@ -50,6 +55,8 @@ def normalize_query(text: str) -> str:
         depth += {"(": 1, ")": -1}.get(char, 0)
         if depth < 0:
             raise QueryError("unbalanced parentheses: a ')' has no matching '('")
+        if depth > MAX_DEPTH:
+            raise QueryError(f"too many nested parentheses (the limit is {MAX_DEPTH} levels)")
     if depth:
         raise QueryError("unbalanced parentheses: a '(' is not closed")
     words = masked.replace("(", " ").replace(")", " ").replace('"q"', ' "q" ').split()

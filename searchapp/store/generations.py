@@ -9,12 +9,15 @@ serving.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from searchapp.store.state import FORMAT, STATE
@@ -40,26 +43,260 @@ class BuildInfo:
     updated: int = 0
     removed: int = 0
     format: tuple = FORMAT
+    repaired: str = ""         # why the previous generation was not built on (damaged), if it was not
+
+
+GEN_NAME = re.compile(r"^gen-[0-9]{8}T[0-9]{12}-[0-9a-f]{6}$")
+MANIFEST = "manifest.json"    # per file of a generation: size, SHA-256, and a hash of samples of it
+SAMPLE_BYTES = 64 * 1024      # the cheap check hashes files up to 3x this whole, bigger ones at three places
+_HASH_CHUNK = 1 << 20
+
+
+# ---------------------------------------------------------------- checksums
+
+def _sample_hash(path: Path, size: int) -> str:
+    """SHA-256 of the file's start, middle and end (the whole file when it is small)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        if size <= 3 * SAMPLE_BYTES:
+            digest.update(handle.read())
+        else:
+            for offset in (0, (size - SAMPLE_BYTES) // 2, size - SAMPLE_BYTES):
+                handle.seek(offset)
+                digest.update(handle.read(SAMPLE_BYTES))
+    return digest.hexdigest()
+
+
+def _full_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_checksum(path: Path) -> dict:
+    size = path.stat().st_size
+    return {"size": size, "sha256": _full_hash(path), "sample": _sample_hash(path, size)}
+
+
+def write_manifest(folder: Path, known: dict[str, dict] | None = None) -> dict:
+    """Checksums of every file of a generation, written last (before the fsync).
+
+    `known`: checksums of files hard-linked from the previous generation,
+    reused as recorded there (never recomputed from the file, so a damaged
+    file carried forward still fails verification)."""
+    files = {}
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name == MANIFEST:
+            continue
+        recorded = (known or {}).get(path.name)
+        if recorded is not None and recorded.get("size") == path.stat().st_size:
+            files[path.name] = recorded
+        else:
+            files[path.name] = file_checksum(path)
+    manifest = {"generation": folder.name.removeprefix(".building-").split("~")[0], "files": files,
+                "checksum": _table_checksum(files)}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=0, sort_keys=True), "utf-8")
+    return manifest
+
+
+def _table_checksum(files: dict) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def read_manifest(generation: Path) -> dict | None:
+    """The manifest's file table, or None when it is missing or damaged (it checks itself too)."""
+    try:
+        data = json.loads((generation / MANIFEST).read_bytes().decode("utf-8"))
+        files = data["files"]
+        if data.get("checksum") != _table_checksum(files):
+            return None
+        if not isinstance(files, dict) or not all(
+                isinstance(v, dict) and isinstance(v.get("size"), int) and isinstance(v.get("sha256"), str)
+                for v in files.values()):
+            return None
+        return files
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+GOOD, UNVERIFIED, DAMAGED = "good", "unverified", "damaged"
+_checked: dict[tuple, tuple[str, str | None]] = {}   # (generation, files' stat) -> verdict of the cheap check
+_checked_lock = threading.Lock()
+
+
+def damaged_files(generation: Path, *, full: bool = True) -> list[tuple[str, str]]:
+    """(file name, what is wrong) for every damaged file of a generation; [] when it is whole.
+
+    full=True hashes every file completely (`searchapp index --verify`, and
+    every reindex before it builds on a generation); full=False compares
+    sizes and the sample hashes (cheap: at most 192 KiB read per file)."""
+    files = read_manifest(generation)
+    if files is None:
+        reason = "missing" if not (generation / MANIFEST).exists() else "unreadable or damaged"
+        return [(MANIFEST, reason)]
+    problems = []
+    for name, recorded in sorted(files.items()):
+        path = generation / name
+        try:
+            size = path.stat().st_size
+            if size != recorded["size"]:
+                problems.append((name, f"size is {size:,} bytes, {recorded['size']:,} were written"))
+            elif full and _full_hash(path) != recorded["sha256"]:
+                problems.append((name, "content does not match its SHA-256 checksum"))
+            elif not full and recorded.get("sample") and _sample_hash(path, size) != recorded["sample"]:
+                problems.append((name, "content does not match its checksum"))
+        except FileNotFoundError:
+            problems.append((name, "missing"))
+        except OSError as error:
+            problems.append((name, f"cannot be read: {error.strerror or error}"))
+    return problems
+
+
+def check_generation(generation: Path) -> tuple[str, str | None]:
+    """(GOOD | UNVERIFIED | DAMAGED, reason): the cheap check a reader makes
+    before opening a generation. Remembered until a file's size, mtime,
+    ctime or inode changes. UNVERIFIED: no manifest (built before checksums)."""
+    try:
+        if not generation.is_dir():
+            return DAMAGED, "is missing"
+        stats = tuple(sorted((p.name, s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino)
+                             for p in generation.iterdir() for s in [p.stat()]))
+    except OSError as error:
+        return DAMAGED, f"cannot be read: {error.strerror or error}"
+    key = (str(generation), stats)
+    with _checked_lock:
+        verdict = _checked.get(key)
+    if verdict is not None:
+        return verdict
+    problems = damaged_files(generation, full=False)
+    if not problems:
+        verdict = GOOD, None
+    elif problems == [(MANIFEST, "missing")] and any(n.endswith(".toc") for n, *_ in stats):
+        verdict = UNVERIFIED, "has no checksums (built by an older version)"
+    else:
+        name, why = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        verdict = DAMAGED, f"is damaged: {name} {why}{more}"
+    with _checked_lock:
+        if len(_checked) > 256:
+            _checked.clear()
+        _checked[key] = verdict
+    return verdict
+
+
+# ---------------------------------------------------------------- CURRENT
+
+def read_current(index_dir: str | Path) -> tuple[str | None, str | None]:
+    """(generation name CURRENT holds, None) or (None, why it cannot be used); (None, None): no CURRENT."""
+    path = Path(index_dir) / CURRENT
+    try:
+        raw = path.read_bytes()[:4096]
+    except FileNotFoundError:
+        return None, None
+    except IsADirectoryError:
+        return None, "CURRENT is a directory, not a file"
+    except OSError as error:
+        return None, f"CURRENT cannot be read: {error.strerror or error}"
+    try:
+        name = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return None, "CURRENT is damaged (not text)"
+    if not GEN_NAME.match(name):
+        return None, "CURRENT is damaged (it names no generation)"
+    return name, None
+
+
+def generations_on_disk(index_dir: Path) -> list[Path]:
+    """Complete generations, newest first (by name: names start with the build time)."""
+    try:
+        found = [p for p in Path(index_dir).iterdir() if GEN_NAME.match(p.name) and p.is_dir()]
+    except OSError:
+        return []
+    return sorted(found, key=lambda p: p.name, reverse=True)
+
+
+def serving_generation(index_dir: str | Path) -> tuple[Path | None, str | None]:
+    """The generation to read and, when it is not simply what CURRENT names, why (one line).
+
+    CURRENT's generation when it passes the cheap check; else the newest
+    generation on disk that does; else one without checksums (older
+    versions); else (None, reason). Never raises."""
+    index_dir = Path(index_dir)
+    try:
+        name, problem = read_current(index_dir)
+        named = index_dir / name if name else None
+        if named is not None:
+            status, why = check_generation(named)
+            if status == GOOD:
+                return named, None
+            problem = f"{name} (named by CURRENT) {why}"
+        others = [g for g in generations_on_disk(index_dir) if g != named]
+        if named is None and problem is None:
+            if not others:
+                return None, None
+            problem = "CURRENT is missing"
+        verdicts = [(g, check_generation(g)[0]) for g in others]
+        for generation, status in verdicts:
+            if status == GOOD:
+                return generation, f"{problem}; serving {generation.name}"
+        if named is not None and status_of(named) == UNVERIFIED:
+            return named, None
+        for generation, status in verdicts:
+            if status == UNVERIFIED:
+                return generation, f"{problem}; serving {generation.name} (no checksums)"
+        return None, f"{problem}; no undamaged generation: run 'searchapp index'"
+    except Exception as error:  # a reader must never fail on a damaged folder
+        return None, f"index folder cannot be read: {type(error).__name__}: {error}"
+
+
+def status_of(generation: Path) -> str:
+    return check_generation(generation)[0]
 
 
 def current_generation(index_dir: str | Path) -> Path | None:
-    index_dir = Path(index_dir)
-    try:
-        name = (index_dir / CURRENT).read_text("utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    if not name.startswith("gen-") or "/" in name:
-        return None
-    path = index_dir / name
-    return path if path.is_dir() else None
+    """The generation to serve (see serving_generation); None when there is none. Never raises."""
+    return serving_generation(index_dir)[0]
 
-def read_build_info(index_dir: str | Path) -> BuildInfo | None:
-    generation = current_generation(index_dir)
+
+def named_generation(index_dir: str | Path) -> Path | None:
+    """What CURRENT names, whole or not (None when CURRENT is missing or damaged)."""
+    name, _ = read_current(index_dir)
+    return Path(index_dir) / name if name else None
+
+
+_FIELDS = {f.name for f in fields(BuildInfo)}
+
+
+def read_build_info(index_dir: str | Path, generation: Path | None = None) -> BuildInfo | None:
+    """The serving generation's build.json; a minimal one rebuilt from the
+    folder when it is damaged or missing. None: no generation. Never raises."""
+    if generation is None:
+        generation = current_generation(index_dir)
     if generation is None:
         return None
-    data = json.loads((generation / BUILD_INFO).read_text("utf-8"))
-    data["problems"] = tuple(tuple(p) for p in data["problems"])
-    return BuildInfo(**data)
+    try:
+        data = json.loads((generation / BUILD_INFO).read_bytes().decode("utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        data = {k: v for k, v in data.items() if k in _FIELDS}
+        data["problems"] = tuple(tuple(str(x) for x in p)[:2] for p in data.get("problems", ()))
+        if "format" in data:
+            data["format"] = tuple(data["format"])
+        info = BuildInfo(**{**_minimal(generation), **data})
+        if not isinstance(info.items, int) or not isinstance(info.generation, str):
+            raise ValueError("wrong field types")
+        return info
+    except Exception:
+        return BuildInfo(**_minimal(generation))
+
+
+def _minimal(generation: Path) -> dict:
+    match = re.match(r"gen-(\d{8}T\d{6})", generation.name)
+    built = (dt.datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").isoformat() + "Z") if match else ""
+    return dict(generation=generation.name, built_at=built, corpus="", files_read=0, items=0, problems=(),
+                seconds=0.0, mode="unknown", format=())
 
 
 def switch_current(index_dir: Path, generation: Path) -> None:
@@ -68,7 +305,10 @@ def switch_current(index_dir: Path, generation: Path) -> None:
         out.write(generation.name + "\n")
         out.flush()
         os.fsync(out.fileno())
-    os.replace(tmp, index_dir / CURRENT)
+    target = index_dir / CURRENT
+    if target.is_dir() and not target.is_symlink():   # damaged: a folder where the file should be
+        shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
     fsync_dir(index_dir)
 
 
@@ -92,38 +332,90 @@ def fsync_tree(folder: Path) -> None:
     fsync_dir(folder)
 
 
-def remove_old(index_dir: Path, keep: set[Path]) -> None:
-    """Drop leftovers of killed builds and generations no reader should need.
-
-    Kept: the new current generation, the one it replaced, the newest
-    KEEP_GENERATIONS, and any generation younger than GRACE_SECONDS (a
-    reader may have opened it just before the switch)."""
-    for stale in index_dir.glob(".building-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    for stale in index_dir.glob(f".{CURRENT}.*.tmp"):
-        stale.unlink(missing_ok=True)
-    generations = sorted(index_dir.glob("gen-*"), key=lambda p: p.name, reverse=True)
-    now = time.time()
-    for old in generations[KEEP_GENERATIONS:]:
-        if old in keep:
-            continue
-        try:
-            age = now - old.stat().st_mtime
-        except OSError:
-            continue
-        if age > GRACE_SECONDS:
-            shutil.rmtree(old, ignore_errors=True)
+def building_name(name: str) -> str:
+    """The hidden folder a build writes into; it names its writer's pid, so
+    cleanup never removes a build that is still running."""
+    return f".building-{name}~{os.getpid()}"
 
 
-def link_copy(source: Path, target: Path) -> None:
-    """Start from the previous generation: its segment files never change, so hard links do."""
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _leftover_of_dead_writer(path: Path) -> bool:
+    """A `.building-*` or `.CURRENT.*.tmp` whose writer is gone (or unknown: older versions)."""
+    match = re.search(r"~(\d+)$", path.name) or re.match(r"\.(?:CURRENT|writer\.lock)\.(\d+)\.tmp$", path.name)
+    if match is None:
+        return True
+    return not _pid_alive(int(match.group(1)))
+
+
+def remove_old(index_dir: Path, keep: set[Path]) -> list[str]:
+    """Drop leftovers of killed builds and generations no reader should need; the names removed.
+
+    Removed: `.building-*` folders and CURRENT temporaries of writers that
+    are gone; generations newer than CURRENT's that CURRENT never named
+    (a build killed or out of space at the switch); older generations beyond
+    the one CURRENT replaced. Kept: CURRENT's generation, `keep`, the newest
+    older one, and any generation younger than GRACE_SECONDS (a reader may
+    have opened it just before the switch). Never raises."""
+    removed = []
+    try:
+        for stale in (list(index_dir.glob(".building-*")) + list(index_dir.glob(f".{CURRENT}.*.tmp"))
+                      + list(index_dir.glob(".writer.lock.*.tmp"))):
+            if _leftover_of_dead_writer(stale):
+                if stale.is_dir() and not stale.is_symlink():
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
+                    stale.unlink(missing_ok=True)
+                removed.append(stale.name)
+        named = named_generation(index_dir)
+        current = named if named is not None and named.is_dir() else current_generation(index_dir)
+        generations = generations_on_disk(index_dir)
+        if current is None:
+            return removed  # nothing names a generation: keep everything (a reader falls back to them)
+        older = [g for g in generations if g.name < current.name]
+        orphans = [g for g in generations if g.name > current.name]
+        now = time.time()
+        for old in orphans + older[KEEP_GENERATIONS - 1:]:
+            if old in keep:
+                continue
+            try:
+                age = now - old.stat().st_mtime
+            except OSError:
+                continue
+            if age > GRACE_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+                removed.append(old.name)
+    except OSError:
+        pass
+    return removed
+
+
+def link_copy(source: Path, target: Path) -> dict[str, dict]:
+    """Start from the previous generation: its segment files never change, so hard links do.
+
+    Returns the recorded checksums of the files linked (for the new manifest)."""
+    recorded = read_manifest(source) or {}
+    known = {}
     for path in source.iterdir():
-        if path.name in (BUILD_INFO, STATE) or not path.is_file() or path.name.endswith(".lock"):
+        if path.name in (BUILD_INFO, STATE, MANIFEST) or not path.is_file() or path.name.endswith(".lock"):
             continue
         try:
             os.link(path, target / path.name)
         except OSError:
             shutil.copy2(path, target / path.name)
+        if path.name in recorded:
+            known[path.name] = recorded[path.name]
+    return known
 
 
 def new_generation_name() -> tuple[str, dt.datetime]:

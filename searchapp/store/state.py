@@ -10,7 +10,7 @@ from searchapp.enrich.gazetteer import GAZETTEER_VERSION
 from searchapp.ingest.reader import FileRecord, FileState, NewsItem, Problem
 
 STATE = "files.pickle"        # per file: size, mtime, hash, parsed record; per item: fingerprint
-FORMAT = (9, GAZETTEER_VERSION)  # bump when the schema, the state or the tagging changes: forces a full rebuild
+FORMAT = (10, GAZETTEER_VERSION)  # bump when the schema, the state or the tagging changes: forces a full rebuild
 
 
 @dataclass

@@ -20,6 +20,8 @@ from werkzeug.exceptions import HTTPException
 from searchapp.core.service import (FACET_LIMIT, MAX_FACET_LIMIT, MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS,
                                     RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine)
 from searchapp.errors import QueryError
+from searchapp.store.generations import serving_generation
+from searchapp.web.security import CSP, SECURITY_HEADERS, SecurityHeaders, bounded_int, safe_link
 from searchapp.model import FACETS, FacetValue, Filters, ResultsPage
 from searchapp.web import compress, export
 from searchapp.web.openapi import openapi_spec
@@ -36,10 +38,6 @@ FACET_LABELS = {"topic": "Topic", "jurisdiction": "Jurisdiction", "regulator": "
                 "year": "Year"}
 SORT_LABELS = {"relevance": "Relevance", "recent": "Relevance + recency", "newest": "Newest", "oldest": "Oldest"}
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
 
 
 @dataclass(frozen=True)
@@ -170,9 +168,10 @@ def _int(args, name: str, default: int, low: int, high: int) -> int:
     raw = args.get(name, "").strip()
     if not raw:
         return default
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+    value = bounded_int(raw, low, high)  # length-limited: 4,301 digits were a 500
+    if value is None:
         raise QueryError(f"'{name}' must be a whole number from {low} to {high}")
-    return int(raw)
+    return value
 
 
 def _date(args, name: str) -> dt.date | None:
@@ -312,17 +311,6 @@ def back_state(raw: str) -> SearchParams | None:
     return replace(params, typed=False)
 
 
-def safe_link(url: str | None) -> str | None:
-    """Only http(s) URLs become links: never javascript:, data: or the like."""
-    if not url:
-        return None
-    try:
-        scheme = urlsplit(url.strip()).scheme.lower()
-    except ValueError:
-        return None
-    return url.strip() if scheme in ("http", "https") else None
-
-
 def item_link(item_id: str, params: "SearchParams | None" = None) -> str:
     """An item page's URL, carrying the search it was opened from (`back`)."""
     qs = urlencode(params.pairs(facet_limit=None, facet_query=())) if params else ""
@@ -338,8 +326,12 @@ def bar_step(count: int, peak: int) -> int:
 
 # ---------------------------------------------------------------- app
 
-def create_app(index_dir="index", *, engine: SearchEngine | None = None) -> Flask:
+def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_url: str | None = None) -> Flask:
+    """`base_url`: the public address (feed ids and links, page URLs); the
+    request's Host header is never used."""
     app = Flask(__name__)
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, base_url or "http://localhost")
+    app.config["BASE_URL"] = app.wsgi_app.base_url
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     engine = engine or SearchEngine(index_dir)
@@ -358,10 +350,8 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None) -> Flas
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["X-Frame-Options"] = "DENY"
+        for name, value in SECURITY_HEADERS:
+            response.headers[name] = value
         return response
 
     def wants_json() -> bool:
@@ -476,7 +466,7 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None) -> Flas
             results = run_search(params)
         except QueryError as problem:
             abort(400, str(problem))
-        body = atom_feed(params, results, request.url_root.rstrip("/"))
+        body = atom_feed(params, results, app.config["BASE_URL"])  # never from the Host header
         return Response(body, mimetype="application/atom+xml")
 
     export.register(app, run_search)
@@ -484,12 +474,22 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None) -> Flas
 
     @app.get("/healthz")
     def healthz():
+        generation, degraded = serving_generation(engine.index_dir)
+        try:
+            items = engine.doc_count
+        except Exception as error:  # nothing can be served: say why, as JSON
+            app.logger.error("no index can be served: %s", degraded or error)
+            return jsonify(status="unavailable", items=None, built_at=None, generation=None,
+                           degraded=degraded or str(error)), 503
         info = engine.info()
+        if degraded:
+            app.logger.warning("index degraded: %s", degraded)
         return jsonify(
-            status="ok",
-            items=engine.doc_count,
+            status="degraded" if degraded else "ok",
+            items=items,
             built_at=info.built_at if info else None,
             generation=info.generation if info else None,
+            degraded=degraded,
         )
 
     return app

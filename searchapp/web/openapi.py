@@ -114,7 +114,8 @@ def openapi_spec() -> dict:
             "responses": {"200": {"description": "Atom 1.0", "content": {"application/atom+xml": {}}},
                           "400": error}}},
         "/healthz": {"get": {"summary": "Liveness, item count and build time",
-                             "responses": {"200": _json(Health, components, "Serving")}}},
+                             "responses": {"200": _json(Health, components, "Serving (status ok or degraded)"),
+                                           "503": _json(Health, components, "No generation can be served")}}},
         "/api/openapi.json": {"get": {"summary": "This document",
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
     }

@@ -21,7 +21,6 @@ from whoosh import collectors, highlight
 from whoosh.codec.whoosh3 import W3PerDocReader
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
-from whoosh.qparser import plugins
 from whoosh.searching import Results
 
 VERIFIED_VERSIONS = ("2.7.5",)
@@ -67,10 +66,6 @@ def check() -> None:
     # 5. The collector options that make the top-N exact.
     if "usequality" not in _params(collectors.TopCollector.__init__):
         _fail("collectors.TopCollector lost usequality")
-    # 6. The parser plugins we remove (no single quotes, *:*, ranges or boosts).
-    for name in ("SingleQuotePlugin", "EveryPlugin", "RangePlugin", "BoostPlugin"):
-        if not hasattr(plugins, name):
-            _fail(f"qparser.plugins.{name} is gone")
 
 
 def remember_missing_columns() -> None:

@@ -16,11 +16,10 @@ from functools import lru_cache
 from whoosh import query as Q
 
 from searchapp.backends.whoosh.schema import TEXT_FIELDS, make_schema
+from searchapp.query import ast
 
 OWN_TEXT_FIELDS = tuple(f for f in TEXT_FIELDS if f != "related_text")
 _TAG_FIELDS = {"jurisdiction": "f_jurisdiction", "regulator": "f_regulator"}
-from searchapp.query import ast
-
 _SCHEMA = make_schema()
 
 
@@ -30,21 +29,10 @@ def analyze(field: str | None, text: str) -> tuple[str, ...]:
     return tuple(token.text for token in _SCHEMA[field or "title"].analyzer(text))
 
 
-_SEARCHED = [TEXT_FIELDS]   # the fields a bare word searches (own_text_only narrows it while compiling)
-
-
-def _fields(field: str | None) -> tuple[str, ...]:
-    return (field,) if field else _SEARCHED[-1]
-
-
 def compile_own_text(node) -> Q.Query:
     """The Whoosh query for a tree, its bare words searched in the item's own
     text only (title, excerpt, body), not in the titles of the items it lists."""
-    _SEARCHED.append(OWN_TEXT_FIELDS)
-    try:
-        return compile_query(node)
-    finally:
-        _SEARCHED.pop()
+    return compile_query(node, OWN_TEXT_FIELDS)
 
 
 def _either(queries: list) -> Q.Query:
@@ -78,9 +66,10 @@ def _pattern(field: str, node: ast.Pattern) -> Q.Query:
     return Q.Wildcard(field, node.text)
 
 
-def compile_query(node) -> Q.Query:
-    """The Whoosh query for a tree."""
-    return _plain(_compile(node))
+def compile_query(node, searched: tuple[str, ...] = TEXT_FIELDS) -> Q.Query:
+    """The Whoosh query for a tree; bare words search the `searched` fields.
+    (A pure function of its arguments: threads compile at once.)"""
+    return _plain(_compile(node, searched))
 
 
 def _weighted(query: Q.Query, node) -> Q.Query:
@@ -93,32 +82,35 @@ def _plain(query: Q.Query) -> Q.Query:
     return Q.Or(query.subqueries) if type(query) is _Concept else query
 
 
-def _compile(node) -> Q.Query:
+def _compile(node, searched: tuple[str, ...]) -> Q.Query:
+    def fields(field):
+        return (field,) if field else searched
+
     kind = type(node)
     if kind is ast.Word:
-        return _weighted(_either([_word(f, node.text) for f in _fields(node.field)]), node)
+        return _weighted(_either([_word(f, node.text) for f in fields(node.field)]), node)
     if kind is ast.Phrase:
-        return _weighted(_either([_phrase(f, node.words) for f in _fields(node.field)]), node)
+        return _weighted(_either([_phrase(f, node.words) for f in fields(node.field)]), node)
     if kind is ast.Pattern:
-        return _either([_pattern(f, node) for f in _fields(node.field)])
+        return _either([_pattern(f, node) for f in fields(node.field)])
     if kind is ast.And:
-        return _flat(Q.And, [_compile(c) for c in node.children])
+        return _flat(Q.And, [_compile(c, searched) for c in node.children])
     if kind is ast.Or and node.keep:   # a relaxed query: one Or of its concepts' queries, as typed
-        return Q.Or(list(dict.fromkeys(compile_query(c) for c in node.children)))
+        return Q.Or(list(dict.fromkeys(compile_query(c, searched) for c in node.children)))
     if kind is ast.Or:
-        return _flat(Q.Or, [_compile(c) for c in node.children])
+        return _flat(Q.Or, [_compile(c, searched) for c in node.children])
     if kind is ast.Not:
-        inner = compile_query(node.child)
+        inner = compile_query(node.child, searched)
         return Q.NullQuery if inner is Q.NullQuery else Q.Not(inner)
     if kind is ast.AndNot:
-        return Q.AndNot(compile_query(node.positive), compile_query(node.negative))
+        return Q.AndNot(compile_query(node.positive, searched), compile_query(node.negative, searched))
     if kind is ast.AndMaybe:
-        return Q.AndMaybe(compile_query(node.required), compile_query(node.optional))
+        return Q.AndMaybe(compile_query(node.required, searched), compile_query(node.optional, searched))
     if kind is ast.Synonyms:
-        return _Concept([compile_query(node.typed), *(compile_query(o) for o in node.others)])
+        return _Concept([compile_query(node.typed, searched), *(compile_query(o, searched) for o in node.others)])
     if kind is ast.Entity:
         tagged = Q.Term(_TAG_FIELDS[node.facet], node.value).with_boost(ast.EXPANDED_WEIGHT)
-        typed = _plain(_compile(node.typed))
+        typed = _plain(_compile(node.typed, searched))
         return _Concept([typed, tagged]) if typed is not Q.NullQuery else tagged
     if kind is ast.Everything:
         return Q.Every()

@@ -75,13 +75,13 @@ def _shorten(text: str, limit: int = SNIPPET_CHARS) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def word_concepts(tree, analyze) -> tuple[list[list[tuple[str, float]]], bool] | None:
+def word_concepts(tree, analyze) -> list[list[tuple[str, float]]] | None:
     """When a query is only one-term words, each concept a word or a synonym
     concept of words (joined by the implicit AND, or by a relaxed OR): its
-    concepts as [(term, weight)] and whether every concept is required. Such
-    queries are scored from cached per-word BM25F scores: a document's score
-    is the sum of weight x the word's score over the words it has, which is
-    what Whoosh's And/Or of (boosted) words computes. Anything else: None."""
+    concepts as [(term, weight)]. Such queries are scored from cached per-word
+    BM25F scores: a document's score is the sum of weight x the word's score
+    over the words it has, which is what Whoosh's And/Or of (boosted) words
+    computes. Anything else: None."""
     def term(node):
         if not ast.is_bare_word(node):
             return None
@@ -97,18 +97,17 @@ def word_concepts(tree, analyze) -> tuple[list[list[tuple[str, float]]], bool] |
         return None if None in terms else list(dict.fromkeys(terms))
 
     if type(tree) is ast.And:
-        children, every = tree.children, True
+        children, either = tree.children, False
     elif type(tree) is ast.Or and all(ast.is_bare_word(c) for c in tree.children):
-        children, every = tree.children, False
+        children, either = tree.children, True
     else:
-        children, every = (tree,), True
+        children, either = (tree,), False
     concepts = [concept(c) for c in children]
     if None in concepts:
         return None
-    if not every:   # an OR of words: one concept; "a OR a" repeated terms count once
+    if either:   # an OR of words: one concept; "a OR a" repeated terms count once
         concepts = [list(dict.fromkeys(t for c in concepts for t in c))]
-        every = True
-    return concepts, every
+    return concepts
 
 
 class _RecencyBM25F(scoring.BM25F):
@@ -409,7 +408,7 @@ class WhooshSnapshot:
             return [(None, d) for d in self.first_by_date(bits, sort, limit)]
         concepts = word_concepts(tree, analyze)
         if concepts is not None:
-            return self._top_by_word_scores(concepts[0], bits, limit, sort == "recent", boosts)
+            return self._top_by_word_scores(concepts, bits, limit, sort == "recent", boosts)
         searcher = self.recency_searcher() if sort == "recent" else self.searcher
         allow = set(docnums(bits)) if restricted else None
         if not boosts:
@@ -422,7 +421,7 @@ class WhooshSnapshot:
         of the words each document has, ties by docnum."""
         weighted = [(self.word_scores(t), w) for c in concepts for t, w in c]
         docs = docnums(bits)
-        if all(w == 1.0 for _, w in weighted):
+        if all(w == 1.0 for _, w in weighted):   # typed words only: the sum Whoosh computes, term by term
             maps = [m for m, _ in weighted]
             scored = ((sum(m.get(d, 0.0) for m in maps), d) for d in docs)
         else:
@@ -476,8 +475,13 @@ class WhooshSnapshot:
     # -- words: spelling and completion
 
     def known(self, word: str) -> bool:
+        """Whether the index has the word anywhere: a title or excerpt word as
+        written, or its stem in any text field (a word only in bodies is no typo)."""
         reader = self.searcher.reader()
-        return any((field, word) in reader for field in self.spelling)
+        if any((field, word) in reader for field in self.spelling):
+            return True
+        terms = analyze(None, word)
+        return bool(terms) and all(any((field, t) in reader for field in TEXT_FIELDS) for t in terms)
 
     def neighbours(self, word: str, maxdist: int) -> dict[str, int]:
         """Indexed words (unstemmed, titles and excerpts) within `maxdist`

@@ -17,7 +17,6 @@ from searchapp.ingest.reader import NewsItem
 
 WORKERS = min(4, os.cpu_count() or 1)  # processes that write segments in big builds
 PARALLEL_MIN_ITEMS = 5_000    # full builds from this size write one segment per core
-MERGE_DELETED_RATIO = 0.2     # merge segments once deleted documents pass 20% of the live ones
 
 
 def open_index(generation: Path):
@@ -51,8 +50,11 @@ def write_segments(building: Path, entries: list[tuple[NewsItem, str]], *, base_
             writer.cancel()
             raise
         writer.commit()
-    if ix.doc_count_all() > ix.doc_count() * (1 + MERGE_DELETED_RATIO):
-        # drop deleted documents from term statistics and suggestions
+    if ix.doc_count_all() > ix.doc_count():
+        # Any deleted document still counts in BM25's statistics (document
+        # count, average field length, document frequencies) until segments
+        # merge, and that moves ranks: merge whenever there is one, so an
+        # incremental run ranks exactly like a full rebuild.
         ix.writer(compound=False).commit(optimize=True)
     count = ix.doc_count()
     ix.close()

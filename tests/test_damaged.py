@@ -1,0 +1,374 @@
+"""Damaged state (issue 16): what a bad disk, a killed build or a careless
+hand leaves in an index folder. Each case is checked end to end: the CLI
+(`search`, `index --verify`, `index`: one line, never a traceback; the
+default `index` repairs it), the web app on every route (no 500; /healthz
+200 and saying "degraded" while a good generation serves), and the store's
+own interfaces (never an exception)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import SAMPLE_CORPUS, running_server, write_news
+from searchapp.cli import main
+from searchapp.core.service import SearchEngine
+from searchapp.errors import IndexBusy
+from searchapp.indexing import update_index
+from searchapp.store import generations as G
+from searchapp.store.lock import LOCK, writer_lock
+
+ROUTES = ["/", "/search?q=facial", "/item/{id}", "/api/search?q=facial", "/api/suggest?q=fa", "/api/item/{id}",
+          "/api/openapi.json", "/feed.atom", "/healthz"]
+
+
+def cli(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    text = result.output   # stdout and stderr, as a terminal shows them
+    assert "Traceback" not in text, text
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result.exit_code, text
+
+
+def one_error_line(text: str) -> str:
+    errors = [line for line in text.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, text
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def two_generations(tmp_path_factory):
+    """A sample index with two generations (so one can be damaged and the other serve)."""
+    base = tmp_path_factory.mktemp("damaged-base")
+    corpus = base / "corpus"
+    shutil.copytree(SAMPLE_CORPUS, corpus)
+    index_dir = base / "index"
+    update_index(corpus, index_dir)
+    write_news(corpus, "extra-item.md", title="Extra item about facial recognition")
+    update_index(corpus, index_dir)
+    return corpus, index_dir
+
+
+@pytest.fixture
+def damaged_copy(tmp_path, two_generations):
+    corpus, index_dir = two_generations
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy)
+    shutil.copytree(corpus, tmp_path / "corpus")   # tests add files: never to the shared one
+    G._checked.clear()
+    return tmp_path / "corpus", copy
+
+
+def _current(index_dir: Path) -> Path:
+    return index_dir / (index_dir / "CURRENT").read_text().strip()
+
+
+def _file(index_dir: Path, suffix: str) -> Path:
+    return next(p for p in sorted(_current(index_dir).iterdir()) if p.name.endswith(suffix))
+
+
+def _garble(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 16] = bytes((b ^ 0x5A) for b in data[middle:middle + 16])
+    path.write_bytes(bytes(data))
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _current_dir(index_dir: Path) -> None:
+    (index_dir / "CURRENT").unlink()
+    (index_dir / "CURRENT" / "inside").mkdir(parents=True)
+
+
+DAMAGE = {
+    "CURRENT not UTF-8": lambda d: (d / "CURRENT").write_bytes(b"\xff\xfegen-\xe9\n"),
+    "CURRENT a directory": _current_dir,
+    "CURRENT garbage": lambda d: (d / "CURRENT").write_text("../../etc\n"),
+    "CURRENT empty": lambda d: (d / "CURRENT").write_text(""),
+    "CURRENT missing": lambda d: (d / "CURRENT").unlink(),
+    "CURRENT names a missing generation": lambda d: (d / "CURRENT").write_text("gen-20990101T000000000000-abcdef\n"),
+    "current generation deleted": lambda d: shutil.rmtree(_current(d)),
+    "build.json garbled": lambda d: (_current(d) / "build.json").write_text("{not json"),
+    "build.json missing": lambda d: (_current(d) / "build.json").unlink(),
+    "build.json without problems": lambda d: (_current(d) / "build.json").write_text('{"generation": "x"}'),
+    "postings truncated": lambda d: _truncate(_file(d, ".pst")),
+    "postings garbled": lambda d: _garble(_file(d, ".pst")),
+    "terms garbled": lambda d: _garble(_file(d, ".trm")),
+    "terms truncated": lambda d: _truncate(_file(d, ".trm")),
+    "stored fields truncated": lambda d: _truncate(_file(d, "_stored.col")),
+    "stored fields garbled": lambda d: _garble(_file(d, "_stored.col")),
+    ".toc deleted": lambda d: _file(d, ".toc").unlink(),
+    ".toc garbled": lambda d: _garble(_file(d, ".toc")),
+    "state garbled": lambda d: _garble(_file(d, "files.pickle")),
+    "manifest garbled": lambda d: _garble(_file(d, "manifest.json")),
+    "segment file deleted": lambda d: _file(d, ".trm").unlink(),
+}
+NEEDS_REBUILD = set(DAMAGE) - {"CURRENT missing"}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGE))
+def test_damaged_state_is_served_from_a_good_generation_and_repaired_by_the_next_index(damaged_copy, case):
+    corpus, index_dir = damaged_copy
+    DAMAGE[case](index_dir)
+
+    # the store's interfaces never raise; a good generation serves, with a reason
+    serving, reason = G.serving_generation(index_dir)
+    assert serving is not None and serving.is_dir()
+    assert reason, case
+    assert G.current_generation(index_dir) == serving
+    info = G.read_build_info(index_dir)
+    assert info is not None and info.generation == serving.name
+
+    # the CLI: search answers (with a warning), verify names the damage
+    code, text = cli("search", "--index", index_dir, "facial")
+    assert code == 0 and "results for" in text and "warning:" in text, text
+    code, text = cli("index", "--verify", "--index", index_dir)
+    assert code == 1, text
+    one_error_line(text)
+
+    # the web: every route answers (no 500), /healthz 200 and degraded
+    from searchapp.web import create_app
+
+    client = create_app(index_dir).test_client()
+    item = client.get("/api/search?per_page=1").get_json()["results"][0]["id"]
+    for route in ROUTES:
+        response = client.get(route.replace("{id}", item))
+        assert response.status_code == 200, (case, route, response.status_code)
+    health = client.get("/healthz").get_json()
+    assert health["status"] == "degraded" and health["degraded"] and health["generation"] == serving.name
+
+    # the default reindex repairs it (no --full), and nothing damaged is carried forward
+    code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 0, text
+    if case in NEEDS_REBUILD:
+        assert "repaired:" in text and "full rebuild" in text, text
+    assert G.serving_generation(index_dir)[1] is None
+    code, text = cli("index", "--verify", "--index", index_dir)
+    assert code == 0 and "match their checksums" in text, text
+    code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 0 and "nothing changed" in text, text
+    health = create_app(index_dir).test_client().get("/healthz").get_json()
+    assert health["status"] == "ok" and health["degraded"] is None and health["items"] == 55
+
+
+@pytest.mark.parametrize("case", ["current generation deleted", "postings garbled", ".toc deleted",
+                                  "build.json missing", "manifest garbled"])
+def test_only_generation_damaged_one_line_then_repaired(tmp_path, case):
+    """No good generation left: search says so in one line; index rebuilds; serve rebuilds before serving."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLE_CORPUS, corpus)
+    index_dir = tmp_path / "index"
+    update_index(corpus, index_dir)
+    G._checked.clear()
+    DAMAGE[case](index_dir)
+    code, text = cli("search", "--index", index_dir, "facial")
+    assert code == 1 and "run 'searchapp index'" in one_error_line(text), text
+    code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 0 and "repaired:" in text, text
+    code, text = cli("search", "--index", index_dir, "facial")
+    assert code == 0 and "warning" not in text
+
+
+def test_a_server_boots_and_answers_on_a_damaged_current(tmp_path, two_generations):
+    """A real `searchapp serve` on a folder whose CURRENT is not UTF-8: it boots and answers every route."""
+    corpus, source = two_generations
+    index_dir = tmp_path / "index"
+    shutil.copytree(source, index_dir)
+    DAMAGE["CURRENT not UTF-8"](index_dir)
+    with running_server(index_dir, corpus) as server:
+        status, health = server.json("/healthz")
+        assert status == 200 and health["status"] == "degraded" and "CURRENT" in health["degraded"]
+        item = server.json("/api/search?per_page=1")[1]["results"][0]["id"]
+        for route in ROUTES:
+            assert server.get(route.replace("{id}", item))[0] == 200, route
+        # a reindex while it serves repairs CURRENT and the server follows it
+        done = subprocess.run([sys.executable, "-m", "searchapp", "index", "--corpus", str(corpus), "--index",
+                               str(index_dir)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert server.json("/healthz")[1]["status"] == "ok"
+
+
+# ---------------------------------------------------------------- leftovers and the lock
+
+def test_leftovers_of_killed_builds_are_cleaned_by_a_nothing_changed_run(damaged_copy):
+    """Issue 16: `.building-*` folders piled up (5 seen) and an orphaned complete generation was never removed."""
+    corpus, index_dir = damaged_copy
+    code, _ = cli("index", "--corpus", corpus, "--index", index_dir)
+    for n in range(5):
+        (index_dir / f".building-gen-2026010{n}T000000000000-abcde{n}").mkdir()
+        (index_dir / f".building-gen-2026010{n}T000000000000-abcde{n}" / "x").write_text("partial")
+    (index_dir / ".building-gen-20260109T000000000000-abcdef~999999999").mkdir()   # a dead writer's
+    (index_dir / ".CURRENT.999999999.tmp").write_text("gen-x")
+    orphan = index_dir / "gen-20990101T000000000000-abcdef"   # newer than CURRENT's, never switched in
+    shutil.copytree(_current(index_dir), orphan)
+    old = time.time() - 3600
+    os.utime(orphan, (old, old))
+    code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 0 and "nothing changed" in text, text
+    left = sorted(p.name for p in index_dir.iterdir() if p.name.startswith(".building") or p.name.endswith(".tmp"))
+    assert left == [] and not orphan.exists()
+
+
+def test_cleanup_never_removes_a_running_writers_build_folder(damaged_copy):
+    """Issue 16: the first writer's cleanup deleted the second writer's build folder."""
+    corpus, index_dir = damaged_copy
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        building = index_dir / f".building-gen-20260101T000000000000-abcdef~{other.pid}"
+        building.mkdir()
+        code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+        assert code == 0 and building.exists()
+    finally:
+        other.kill()
+        other.wait()
+    cli("index", "--corpus", corpus, "--index", index_dir)
+    assert not building.exists()
+
+
+def test_deleting_the_lock_file_does_not_let_a_second_writer_in(damaged_copy):
+    """Issue 16: deleting `.writer.lock` during a build let a second writer start."""
+    corpus, index_dir = damaged_copy
+    with writer_lock(index_dir):
+        (index_dir / LOCK).unlink()
+        with pytest.raises(IndexBusy):
+            update_index(corpus, index_dir)
+        code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+        assert code == 1 and "another reindex" in one_error_line(text)
+        (index_dir / LOCK).mkdir()   # replaced by a directory: still locked, still no traceback
+        code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+        assert code == 1 and "another reindex" in one_error_line(text)
+    code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 0, text
+
+
+def test_lock_file_being_a_directory_is_no_problem(damaged_copy):
+    corpus, index_dir = damaged_copy
+    cli("index", "--corpus", corpus, "--index", index_dir)
+    (index_dir / LOCK).unlink()
+    (index_dir / LOCK).mkdir()
+    write_news(corpus, "another.md", title="Another item")
+    code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 0 and "1 added" in text, text
+
+
+# ---------------------------------------------------------------- OS errors: one line, never a traceback
+
+@pytest.mark.parametrize("err, words", [
+    (errno.ENOSPC, "disk is full"), (errno.EROFS, "read-only"), (errno.EACCES, "permission denied"),
+    (errno.EDQUOT, "quota"), (errno.EIO, "input/output error"), (errno.EMFILE, "too many open files"),
+])
+def test_os_errors_during_a_build_are_one_line_and_leave_the_index_serving(damaged_copy, monkeypatch, err, words):
+    """Issue 16: disk full (49-58 lines of traceback), a read-only folder (33 lines)..."""
+    corpus, index_dir = damaged_copy
+    before = _current(index_dir)
+    write_news(corpus, "new-one.md", title="Brand new")
+
+    def fail(*args, **kwargs):
+        raise OSError(err, os.strerror(err), str(index_dir / "gen-x" / "MAIN_x.pst"))
+
+    monkeypatch.setattr("searchapp.indexing.write_manifest", fail)
+    code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+    line = one_error_line(text)
+    assert code == 1 and words in line, line
+    assert _current(index_dir) == before
+    assert not [p for p in index_dir.iterdir() if p.name.startswith(".building")]
+
+
+def test_damaged_state_and_unexpected_errors_are_one_line(damaged_copy, monkeypatch):
+    corpus, index_dir = damaged_copy
+
+    def broken(*args, **kwargs):
+        raise KeyError("problems")
+
+    monkeypatch.setattr("searchapp.indexing.story_groups", broken)
+    write_news(corpus, "yet-another.md", title="Yet another")
+    code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 1 and "unexpected error" in one_error_line(text)
+
+
+def _nobody_can_run() -> bool:
+    return os.geteuid() == 0 and shutil.which("setpriv") is not None
+
+
+@pytest.mark.skipif(not _nobody_can_run(), reason="needs root and setpriv to run a command as another user")
+def test_a_user_without_write_permission_gets_one_line(two_generations):
+    """Issue 16: running as a user without write permission printed a traceback."""
+    corpus, source = two_generations
+    folder = Path(tempfile.mkdtemp(prefix="searchapp-noperm-"))
+    try:
+        os.chmod(folder, 0o755)
+        shutil.copytree(source, folder / "index")
+        shutil.copytree(corpus, folder / "corpus")
+        write_news(folder / "corpus", "change.md", title="A change")
+        for root, dirs, files in os.walk(folder):
+            os.chmod(root, 0o755)
+            for name in files:
+                os.chmod(Path(root) / name, 0o644)
+        env = dict(os.environ, PYTHONWARNINGS="ignore", HOME=str(folder))
+        for args in (["index"], ["index", "--full"], ["search", "facial"], ["index", "--verify"]):
+            extra = ["--corpus", str(folder / "corpus")] if args[0] == "index" and "--verify" not in args else []
+            done = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                   sys.executable, "-m", "searchapp", *args, *extra, "--index", str(folder / "index")],
+                                  capture_output=True, text=True, timeout=120, env=env, cwd=str(folder))
+            assert "Traceback" not in done.stderr, (args, done.stderr)
+            if args[0] == "index" and "--verify" not in args:
+                assert done.returncode == 1, (args, done.stderr)
+                assert "permission denied" in one_error_line(done.stderr), done.stderr
+            else:
+                assert done.returncode == 0, (args, done.stderr)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_killed_build_then_damaged_current_recover_without_help(tmp_path):
+    """A build killed with SIGKILL mid-way, then CURRENT damaged: the next plain `index` repairs everything."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLE_CORPUS, corpus)
+    index_dir = tmp_path / "index"
+    update_index(corpus, index_dir)
+    for n in range(300):
+        write_news(corpus, f"bulk/{n}.md", title=f"Bulk item {n}", body="word " * 2000)
+    process = subprocess.Popen([sys.executable, "-m", "searchapp", "index", "--corpus", str(corpus), "--index",
+                                str(index_dir), "--full"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(index_dir.glob(".building-*")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    (index_dir / "CURRENT").write_bytes(b"\x00\x01garbage")
+    code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 0 and "repaired:" in text, text
+    assert not list(index_dir.glob(".building-*"))
+    engine = SearchEngine(index_dir)
+    try:
+        assert engine.search("bulk").total == 300
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe", b"[1, 2]", b'{"generation": 5, "items": "x"}',
+                                     b'{"generation": "g", "built_at": "t", "corpus": "c", "files_read": 1, '
+                                     b'"items": 2, "seconds": 0.1}', None])
+def test_read_build_info_never_raises(tmp_path, content):
+    """Issue 16: a damaged or missing build.json gave a 500 on /healthz and a traceback (JSONDecodeError,
+    KeyError: 'problems')."""
+    generation = tmp_path / "gen-20260101T000000000000-abcdef"
+    generation.mkdir()
+    if content is not None:
+        (generation / "build.json").write_bytes(content)
+    info = G.read_build_info(tmp_path, generation)
+    assert info is not None and isinstance(info.generation, str) and isinstance(info.items, int)
+    assert G.read_build_info(tmp_path / "nothing-here") is None
