@@ -15,6 +15,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 # Waits use `expect` (no string evaluation), so the page keeps its strict CSP in every test.
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = os.environ.get("SEARCHAPP_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -69,7 +71,7 @@ def test_typing_updates_results_and_url_letter_by_letter(page, sample_server):
     page.keyboard.type(" chatgpt", delay=40)
     expect(page.locator("#status")).to_contain_text("garante chatgpt")
     assert query_of(page.url) == {"q": ["garante chatgpt"]}
-    expected = sample_server.json("/api/search?q=garante+chatgpt")[1]
+    expected = sample_server.json("/api/search?q=garante+chatgpt&typed=1")[1]
     assert hit_titles(page) == [h["title"] for h in expected["results"]]
 
 
@@ -79,7 +81,7 @@ def test_fast_typing_never_shows_an_older_answer(page, sample_server):
     page.keyboard.type("facial recognition ban", delay=5)
     expect(page.locator("#status")).to_contain_text("“facial recognition ban”")
     page.wait_for_timeout(600)  # any stale answer still on its way would land now
-    expected = sample_server.json("/api/search?q=facial+recognition+ban")[1]
+    expected = sample_server.json("/api/search?q=facial+recognition+ban&typed=1")[1]
     assert hit_titles(page) == [h["title"] for h in expected["results"]]
 
 
@@ -158,15 +160,14 @@ def test_autocomplete_with_the_keyboard(page, sample_server):
     assert page.locator("h1").inner_text() == title and total >= 1
 
 
-def test_did_you_mean_link(page, sample_server):
+def test_a_misspelled_query_is_answered_by_its_correction(page, sample_server):
     page.goto(sample_server.base + "/search?q=facal+recogniton")
-    link = page.locator("#did-you-mean")
-    assert link.inner_text() == "facial recognition"
-    link.click()
-    expect(page).to_have_url(re.compile(r"/search\?q=facial\+recognition$"))
-    assert page.input_value("#q") == "facial recognition"
-    expect(page.locator("#did-you-mean")).to_have_count(0)
+    note = page.locator("#corrected")
+    expect(note).to_contain_text("No news matches “facal recogniton”")
+    expect(note.locator("strong")).to_have_text("facial recognition")
+    assert page.input_value("#q") == "facal recogniton"          # the box keeps what was typed
     assert page.locator(".hit").count() > 0
+    expect(page.locator("#status")).to_contain_text("“facial recognition”")
 
 
 def test_slash_focuses_the_box_and_sort_and_pages_work(page, sample_server):

@@ -17,17 +17,21 @@ from flask import Flask, Response, abort, jsonify, render_template, request, url
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from searchapp.core.service import MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine
+from searchapp.core.service import (FACET_LIMIT, MAX_FACET_LIMIT, MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS,
+                                    RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine)
 from searchapp.errors import QueryError
 from searchapp.store.generations import serving_generation
 from searchapp.web.security import CSP, SECURITY_HEADERS, SecurityHeaders, bounded_int, safe_link
 from searchapp.model import FACETS, FacetValue, Filters, ResultsPage
+from searchapp.web import compress, export
 from searchapp.web.openapi import openapi_spec
 
 ITEM_ID = re.compile(r"^[0-9a-f]{16}$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 DEFAULT_PER_PAGE = 10
+PAGE_FACET_LIMIT = 12      # values per facet on the HTML page ("Show more" and a search box reach the rest)
+FACET_QUERY_PREFIX = "facet_query."   # facet_query.provider=text: list only providers containing "text"
 FEED_ENTRIES = 30
 ATOM = "http://www.w3.org/2005/Atom"
 FACET_LABELS = {"topic": "Topic", "jurisdiction": "Jurisdiction", "regulator": "Regulator", "provider": "Provider",
@@ -45,6 +49,9 @@ class SearchParams:
     sort: str = "relevance"
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
+    facet_limit: int | None = None             # None: the page's or the API's default
+    facet_query: tuple[tuple[str, str], ...] = ()   # (facet, text): search within a facet
+    typed: bool = False                        # an as-you-type request (never part of a URL shown)
 
     def pairs(self, **changes) -> list[tuple[str, str]]:
         state = replace(self, **changes) if changes else self
@@ -63,7 +70,18 @@ class SearchParams:
             pairs.append(("page", str(state.page)))
         if state.per_page != DEFAULT_PER_PAGE:
             pairs.append(("per_page", str(state.per_page)))
+        if state.facet_limit is not None:
+            pairs.append(("facet_limit", str(state.facet_limit)))
+        pairs += [(FACET_QUERY_PREFIX + facet, text) for facet, text in state.facet_query]
         return pairs
+
+    def active_filters(self) -> list[tuple[str, str]]:
+        """(facet, value) of every facet filter, in display order."""
+        return [(facet, v) for facet in FACETS for v in self.filters.values(facet)]
+
+    def clear_all(self) -> str:
+        """The URL with the words kept and every filter removed."""
+        return self.url(filters=Filters(), page=1, facet_query=())
 
     def url(self, endpoint: str = "/search", **changes) -> str:
         pairs = self.pairs(**changes)
@@ -168,6 +186,26 @@ def _date(args, name: str) -> dt.date | None:
         raise QueryError(f"'{name}' must be a date as YYYY-MM-DD") from None
 
 
+def _typed(args) -> bool:
+    raw = args.get("typed", "").strip().lower()
+    if raw not in ("", "0", "1", "true", "false"):
+        raise QueryError("'typed' must be 1 or 0")
+    return raw in ("1", "true")
+
+
+def _facet_query(args) -> tuple[tuple[str, str], ...]:
+    found = []
+    for key in args:
+        if key.startswith(FACET_QUERY_PREFIX):
+            facet = key[len(FACET_QUERY_PREFIX):]
+            if facet not in FACETS:
+                raise QueryError(f"'{key}' is not a facet search: use facet_query.FACET with one of {', '.join(FACETS)}")
+            text = " ".join(CONTROLS.sub(" ", args.get(key, "")).split())
+            if text:
+                found.append((facet, text))
+    return tuple(found)
+
+
 def read_params(args) -> SearchParams:
     """Request arguments -> SearchParams, or QueryError saying what is wrong."""
     query = CONTROLS.sub(" ", args.get("q", ""))
@@ -179,13 +217,23 @@ def read_params(args) -> SearchParams:
     values = {f: tuple(dict.fromkeys(CONTROLS.sub("", v) for v in args.getlist(f) if v.strip()))
               for f in FACETS}
     filters = Filters(**values, date_from=_date(args, "from"), date_to=_date(args, "to"))
+    limit = args.get("facet_limit", "").strip()
     return SearchParams(
         query=" ".join(query.split()),
         filters=filters,
         sort=sort,
         page=_int(args, "page", 1, 1, MAX_PAGE),
         per_page=_int(args, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE),
+        facet_limit=_int(args, "facet_limit", FACET_LIMIT, 1, MAX_FACET_LIMIT) if limit else None,
+        facet_query=_facet_query(args),
+        typed=_typed(args),
     )
+
+
+def took_text(results: ResultsPage) -> str:
+    """ "in 35 ms", or nothing for an answer from the results cache (which takes
+    a few microseconds: "in 0 ms" would be untrue about the search)."""
+    return f" in {results.took_ms:,.0f} ms" if results.took_ms >= 1 else ""
 
 
 def status_text(results: ResultsPage | None, error: str | None) -> str:
@@ -197,18 +245,83 @@ def status_text(results: ResultsPage | None, error: str | None) -> str:
     found = f"{results.total:,} result{'' if results.total == 1 else 's'}"
     if results.query:
         found += f" for “{results.query}”"
-    return f"{found} in {results.took_ms:.0f} ms"
+    grouped = results.grouped_total
+    if 0 <= grouped < results.total:
+        found += f", {grouped:,} after grouping reports of the same story"
+    return found + took_text(results)
+
+
+def _keep(read, *args):
+    try:
+        return read(*args)
+    except QueryError:
+        return None
 
 
 def keep_what_is_valid(args) -> SearchParams:
-    """After a bad parameter, the state that is still fine: the page keeps the
-    filters while the user fixes an unclosed quote in the box."""
+    """After a bad parameter, the state that is still fine, parameter by
+    parameter: the page keeps the filters and the date boxes while the user
+    fixes the one thing that is wrong."""
     query = " ".join(CONTROLS.sub(" ", args.get("q", "")).split())[:MAX_QUERY_CHARS]
-    rest = MultiDict([(k, v) for k, v in args.items(multi=True) if k != "q"])
+    values = {f: tuple(dict.fromkeys(CONTROLS.sub("", v) for v in args.getlist(f) if v.strip()))
+              for f in FACETS}
+    filters = Filters(**values, date_from=_keep(_date, args, "from"), date_to=_keep(_date, args, "to"))
+    sort = args.get("sort", "").strip()
+    return SearchParams(query=query, filters=filters, sort=sort if sort in SORTS else "relevance",
+                        per_page=_keep(_int, args, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE) or DEFAULT_PER_PAGE)
+
+
+def raw_dates(args) -> dict[str, str]:
+    """The date boxes as typed (even when not valid), to show them again."""
+    return {name: CONTROLS.sub("", args.get(name, ""))[:20] for name in ("from", "to")}
+
+
+def problem_field(message: str, args) -> str | None:
+    """Which control a QueryError is about, so the page can mark it."""
+    for name in ("from", "to", "sort", "page", "per_page", "facet_limit", "typed"):
+        if f"'{name}'" in message:
+            return name
+    if "facet_query" in message or "too many" in message or "value is too long" in message:
+        return None
+    return "q"
+
+
+def explain(message: str, field: str | None) -> str:
+    """The engine's message plus what to change."""
+    message = message.rstrip(".")
+    if field == "q":
+        return f"{message}. Change the search words; your filters are kept."
+    if field in ("from", "to"):
+        return f"{message}. Fix the “{'From' if field == 'from' else 'To'}” date; the other filters are kept."
+    return f"{message}."
+
+
+def back_state(raw: str) -> SearchParams | None:
+    """The search an item page was opened from, carried as its query string
+    (`back=q%3D...`): parsed and rebuilt, so the link is always a same-origin
+    /search URL, whatever was passed."""
+    if not raw or len(raw) > 4000:
+        return None
+    from urllib.parse import parse_qsl
     try:
-        return replace(read_params(rest), query=query)
-    except QueryError:
-        return SearchParams(query=query)
+        args = MultiDict(parse_qsl(raw.lstrip("?"), keep_blank_values=False))
+    except ValueError:
+        return None
+    params = _keep(read_params, args) or keep_what_is_valid(args)
+    return replace(params, typed=False)
+
+
+def item_link(item_id: str, params: "SearchParams | None" = None) -> str:
+    """An item page's URL, carrying the search it was opened from (`back`)."""
+    qs = urlencode(params.pairs(facet_limit=None, facet_query=())) if params else ""
+    return f"/item/{item_id}" + ("?" + urlencode([("back", qs)]) if qs else "")
+
+
+def bar_step(count: int, peak: int) -> int:
+    """A timeline bar's height in twentieths of the chart (a CSS class: no inline style under the CSP)."""
+    if not count or not peak:
+        return 0
+    return max(1, round(20 * count / peak))
 
 
 # ---------------------------------------------------------------- app
@@ -230,6 +343,10 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
     app.jinja_env.globals["FACET_LABELS"] = FACET_LABELS
     app.jinja_env.globals["SORT_LABELS"] = SORT_LABELS
     app.jinja_env.globals["RECENCY_HALF_LIFE_DAYS"] = RECENCY_HALF_LIFE_DAYS
+    app.jinja_env.globals["took_text"] = took_text
+    app.jinja_env.globals["PAGE_FACET_LIMIT"] = PAGE_FACET_LIMIT
+    app.jinja_env.globals["item_link"] = item_link
+    app.jinja_env.globals["bar_step"] = bar_step
 
     @app.after_request
     def security_headers(response: Response) -> Response:
@@ -253,35 +370,63 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
             return jsonify(error="internal error", status=500), 500
         return render_template("error.html", code=500, message="Something went wrong on our side."), 500
 
-    def run_search(params: SearchParams) -> ResultsPage:
-        return engine.search(params.query, params.filters, params.sort, params.page, params.per_page)
+    def run_search(params: SearchParams, default_facet_limit: int = FACET_LIMIT) -> ResultsPage:
+        limit = params.facet_limit if params.facet_limit is not None else default_facet_limit
+        return engine.search(params.query, params.filters, params.sort, params.page, params.per_page,
+                             facet_limit=limit, facet_query=dict(params.facet_query), typed=params.typed)
+
+    app.extensions["searchapp.run_search"] = run_search
 
     @app.get("/")
     @app.get("/search")
     def search_page():
-        error = None
+        error = field = None
         results = None
         try:
             params = read_params(request.args)
-            results = run_search(params)
         except QueryError as problem:
-            error = str(problem)
+            field = problem_field(str(problem), request.args)
+            error = explain(str(problem), field)
             params = keep_what_is_valid(request.args)
-        template = "_results.html" if request.args.get("fragment") == "1" else "search.html"
+        else:
+            dates = params.filters
+            if dates.date_from and dates.date_to and dates.date_from > dates.date_to:
+                field = "from"
+                error = (f"The “From” date ({dates.date_from}) is after the “To” date ({dates.date_to}). "
+                         "Change one of them; your other filters are kept.")
+            else:
+                try:
+                    results = run_search(params, PAGE_FACET_LIMIT)
+                except QueryError as problem:
+                    field = problem_field(str(problem), request.args)
+                    error = explain(str(problem), field)
+        fragment = request.args.get("fragment", "")
         status = 400 if error else 200
-        return render_template(template, params=params, results=results, error=error), status
+        context = dict(params=params, results=results, error=error, error_field=field,
+                       dates=raw_dates(request.args))
+        if fragment == "facet" and results is not None and request.args.get("facet") in FACETS:
+            return render_template("_facet.html", facet=request.args["facet"], **context), status
+        template = "_results.html" if fragment == "1" else "search.html"
+        return render_template(template, **context), status
 
     @app.get("/item/<item_id>")
     def item_page(item_id: str):
         page = engine.get_item(item_id) if ITEM_ID.match(item_id) else None
         if page is None:
             abort(404, "No news item with this id.")
-        return render_template("item.html", page=page, params=SearchParams())
+        back = back_state(request.args.get("back", ""))
+        return render_template("item.html", page=page, params=SearchParams(), back=back)
 
     @app.get("/api/search")
     def api_search():
+        fmt = request.args.get("format", "json")
+        if fmt not in ("json", "csv"):
+            return jsonify(error="'format' must be json or csv", status=400), 400
         try:
-            results = run_search(read_params(request.args))
+            params = read_params(request.args)
+            if fmt == "csv":
+                return export.csv_response(run_search, params)
+            results = run_search(params)
         except QueryError as problem:
             return jsonify(error=str(problem), status=400), 400
         return jsonify(results.to_dict())
@@ -323,6 +468,9 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
             abort(400, str(problem))
         body = atom_feed(params, results, app.config["BASE_URL"])  # never from the Host header
         return Response(body, mimetype="application/atom+xml")
+
+    export.register(app, run_search)
+    compress.register(app)
 
     @app.get("/healthz")
     def healthz():
@@ -395,6 +543,3 @@ def atom_feed(params: SearchParams, results: ResultsPage, root: str) -> bytes:
         if hit.excerpt:
             sub(entry, "summary", hit.excerpt, type="text")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="utf-8", xml_declaration=False)
-
-
-# ---------------------------------------------------------------- OpenAPI

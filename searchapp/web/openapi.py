@@ -29,7 +29,11 @@ SEARCH_PARAMS = [
      "description": "1 while the user is typing: the last word may be unfinished"},
     {"name": "facet_limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_FACET_LIMIT},
      "description": "values listed per facet (selected values always are); facet_more counts the rest"},
+    {"name": "facet_query.{facet}", "in": "query", "schema": {"type": "string", "maxLength": 100},
+     "description": "search within one facet: facet_query.provider=reu lists only the providers containing 'reu' "
+                    "(any case); the results are not filtered. Facets: " + ", ".join(FACETS)},
 ]
+EXPORT_ROWS = 1000   # searchapp.web.export.MAX_EXPORT_ROWS
 
 
 def _schema(kind, components: dict) -> dict:
@@ -80,8 +84,21 @@ def openapi_spec() -> dict:
     error = _json(ApiError, components, "Bad parameters: the message says what to change")
     paths = {
         "/api/search": {"get": {
-            "summary": "Ranked, faceted, highlighted search", "parameters": SEARCH_PARAMS,
+            "summary": "Ranked, faceted, highlighted search", "parameters": SEARCH_PARAMS + [
+                {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]},
+                 "description": "csv: the export, as /search.csv"}],
             "responses": {"200": _json(ResultsPage, components, "A results page"), "400": error}}},
+        "/search.csv": {"get": {
+            "summary": f"A search as CSV (also /api/search?format=csv): up to {EXPORT_ROWS} results in the page's "
+                       "order; cells starting with = + - @ are prefixed with a quote",
+            "parameters": SEARCH_PARAMS[:9],
+            "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}},
+                          "400": {"description": "Bad parameters", "content": {"text/plain": {}}}}}},
+        "/search.json": {"get": {
+            "summary": f"A search as JSON: up to {EXPORT_ROWS} results, with rows and truncated",
+            "parameters": SEARCH_PARAMS[:9],
+            "responses": {"200": {"description": "The export", "content": {"application/json": {}}},
+                          "400": error}}},
         "/api/suggest": {"get": {
             "summary": "Completions, regulators and places, and matching titles for a partial query",
             "parameters": [{"name": "q", "in": "query", "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS}}],

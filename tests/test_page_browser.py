@@ -1,0 +1,510 @@
+"""Issue 14 in a real browser (Debian's Chromium, Playwright): the phone
+drawer, results while typing, loading and stale states, paging, facets,
+chips and focus, errors, the way back from an item, the keyboard, axe-core."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+from test_browser import ARGS, ARTIFACTS, CHROMIUM, browser, expect, hit_titles, query_of  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+# Records every redraw the page reports (the script's "searchapp:render" event) and
+# every key press, in the page's own clock. An init script: not subject to the CSP.
+RECORDER = """
+window.__renders = []; window.__keys = [];
+document.addEventListener('searchapp:render', (e) => window.__renders.push(
+  {t: e.detail.t, query: e.detail.query, stale: e.detail.stale}));
+document.addEventListener('keydown', (e) => window.__keys.push({t: performance.now(), key: e.key}), true);
+"""
+
+
+@pytest.fixture
+def context_for(browser):
+    made = []
+
+    def make(viewport=DESKTOP, scheme="light", **options):
+        context = browser.new_context(viewport=viewport, color_scheme=scheme, **options)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        made.append((context, errors))
+        return page
+
+    yield make
+    for context, errors in made:
+        context.close()
+        assert errors == [], errors
+
+
+def focused(page) -> dict:
+    return page.evaluate("""() => { const e = document.activeElement; const r = e.getBoundingClientRect();
+      return {tag: e.tagName, id: e.id, cls: e.className && e.className.baseVal === undefined ? e.className : '',
+              text: (e.innerText || '').trim().slice(0, 80), label: e.getAttribute('aria-label') || '',
+              top: r.top, bottom: r.bottom, height: r.height, width: r.width}; }""")
+
+
+def in_viewport(page, locator) -> bool:
+    box = locator.bounding_box()
+    height = page.viewport_size["height"]
+    return box is not None and box["y"] >= 0 and box["y"] + min(box["height"], 40) <= height
+
+
+# ---------------------------------------------------------------- phone
+
+def test_phone_filters_are_one_tap_from_the_top_and_a_tap_shows_its_effect(context_for, sample_server):
+    page = context_for(PHONE)
+    page.goto(sample_server.base + "/search?q=privacy")
+    toggle = page.locator("#filters-toggle")
+    total = sample_server.json("/api/search?q=privacy")[1]["total"]
+    expect(toggle).to_contain_text(f"{total} results")
+    box = toggle.bounding_box()
+    assert box["y"] + box["height"] <= 300 and box["height"] >= 44
+    assert page.locator("#facets").is_hidden()                       # not 3,000 px down: in a drawer
+    toggle.click()
+    drawer = page.locator("#facets")
+    expect(drawer).to_be_visible()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert page.evaluate("document.getElementById('results').inert")   # nothing to Tab to behind the drawer
+    value = page.locator(".facet[data-facet=topic] input").first.get_attribute("value")
+    count = sample_server.json("/api/search?" + urlencode({"q": "privacy", "topic": value}))[1]["total"]
+    label = page.locator(".facet[data-facet=topic] label").first
+    assert label.bounding_box()["height"] >= 44
+    label.click()
+    expect(page).to_have_url(re.compile(r"topic="))
+    show = page.locator(".show-results")
+    expect(show).to_have_text(f"Show {count} result{'' if count == 1 else 's'}")   # the effect, on screen
+    assert in_viewport(page, show) and drawer.is_visible()
+    expect(page.locator(".facet[data-facet=topic] input[value='%s']" % value)).to_be_focused()
+    expect(page.locator("#status")).to_contain_text(f"{count} result")            # and announced
+    show.click()
+    expect(drawer).to_be_hidden()
+    start = page.locator("#results-start")
+    expect(start).to_be_focused()
+    assert in_viewport(page, start)
+    expect(page.locator(".chip", has_text=f"Topic: {value}")).to_be_visible()
+    expect(toggle).to_contain_text(f"Filters (1) · {count} result")
+    # tap targets
+    for selector in (".tag", "a.details", ".chip", ".clear-all", ".pager a"):
+        for element in page.locator(selector).all()[:5]:
+            if element.is_visible():
+                assert element.bounding_box()["height"] >= 44, selector
+    # Escape closes the drawer and gives the focus back to its button
+    toggle.click()
+    expect(drawer).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(drawer).to_be_hidden()
+    expect(toggle).to_be_focused()
+
+
+def test_desktop_filter_far_down_offers_the_results(context_for, sample_server):
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/")
+    box = page.locator(".facet[data-facet=provider] input[type=checkbox]").first
+    box.scroll_into_view_if_needed()
+    assert page.locator("#results-start").bounding_box()["y"] < 0          # the results are above the screen
+    value = box.get_attribute("value")
+    count = sample_server.json("/api/search?" + urlencode({"provider": value}))[1]["total"]
+    box.check()
+    toast = page.locator("#toast")
+    expect(toast).to_be_visible()
+    expect(toast).to_have_text(f"Show the {count} result{'' if count == 1 else 's'} ↑")
+    expect(page.locator(f".facet[data-facet=provider] input[value='{value}']")).to_be_focused()
+    toast.click()
+    expect(page.locator("#results-start")).to_be_focused()
+    assert in_viewport(page, page.locator("#results-start"))
+    expect(toast).to_be_hidden()
+
+
+# ---------------------------------------------------------------- typing
+
+def warm(server, n: int = 16) -> None:
+    """Every worker's first search loads its tables (seconds): not part of what a typist sees."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(n) as pool:
+        list(pool.map(lambda k: server.get(f"/search?q=warm{k}&fragment=1&typed=1"), range(n)))
+
+
+def typing_updates(page, text: str, delay_ms: int):
+    page.locator("#q").press_sequentially(text, delay=delay_ms)
+    page.wait_for_timeout(1500)
+    renders = page.evaluate("window.__renders")
+    keys = [k["t"] for k in page.evaluate("window.__keys")]
+    return renders, keys
+
+
+def test_typing_at_100_ms_a_key_updates_at_least_every_300_ms(context_for, shared_server):
+    warm(shared_server)
+    page = context_for(DESKTOP)
+    page.add_init_script(RECORDER)
+    page.goto(shared_server.base + "/")
+    expect(page.locator("#q")).to_be_focused()
+    page.wait_for_timeout(300)
+    renders, keys = typing_updates(page, "clearview fine", 100)
+    assert len(keys) == len("clearview fine")
+    times = [r["t"] for r in renders if r["t"] >= keys[0]]
+    before_last = [t for t in times if t < keys[-1]]
+    assert len(before_last) >= 3, (times, keys)
+    # from the first key to the answer after the last one, never more than 300 ms without an update
+    marks = [keys[0]] + times
+    final = next(t for t in times if t >= keys[-1])
+    gaps = [b - a for a, b in zip(marks, marks[1:]) if b <= final]
+    assert max(gaps) <= 300, gaps
+    assert renders[-1]["query"] == "clearview fine" and not renders[-1]["stale"]
+    assert page.locator(".hit").count() > 0
+    assert query_of(page.url) == {"q": ["clearview fine"]}
+
+
+def test_a_part_typed_word_keeps_the_results_marked_stale(context_for, sample_server):
+    warm(sample_server)
+    page = context_for(DESKTOP)
+    page.add_init_script(RECORDER)
+    page.goto(sample_server.base + "/search?q=garante")
+    before = hit_titles(page)
+    assert before
+    page.locator("#q").select_text()
+    page.locator("#q").press_sequentially("qzx", delay=40)            # nothing has it, nor a correction of it
+    expect(page.locator("#region.stale")).to_have_count(1)
+    expect(page.locator(".stale-note")).to_contain_text("“qzx”")
+    shown = page.locator("#region").get_attribute("data-shown-query")
+    assert page.locator(".hit").count() > 0
+    if shown == "garante":
+        assert hit_titles(page) == before
+    assert page.locator(".empty", has_text="No news matches").count() == 0
+    expect(page.locator("#status")).to_contain_text(f"still showing “{shown}”")
+    # after a pause the answer is shown as it is
+    expect(page.locator(".empty", has_text="No news matches")).to_be_visible(timeout=4000)
+    expect(page.locator("#region.stale")).to_have_count(0)
+    # and a finished word brings results back at once
+    page.locator("#q").fill("")
+    page.locator("#q").press_sequentially("clearview", delay=30)
+    expect(page.locator("#status")).to_contain_text("“clearview”")
+    assert page.locator(".hit").count() > 0
+
+
+BUSY_RECORDER = """
+window.__busy = [];
+document.addEventListener('DOMContentLoaded', () => {
+  const region = document.getElementById('region');
+  new MutationObserver(() => {
+    const loading = document.querySelector('.loading');
+    window.__busy.push({busy: region.getAttribute('aria-busy') === 'true',
+                        shown: !!loading && getComputedStyle(loading).display !== 'none'});
+  }).observe(region, {attributes: true, attributeFilter: ['aria-busy']});
+});
+"""
+
+
+def test_a_slow_answer_shows_a_loading_state(context_for, sample_server):
+    page = context_for(DESKTOP)
+    page.add_init_script(BUSY_RECORDER)
+    page.goto(sample_server.base + "/search?q=fine")
+
+    def slow(route):
+        time.sleep(0.8)
+        route.continue_()
+
+    page.route(re.compile(r".*fragment=1.*"), slow)
+    page.locator(".facet[data-facet=topic] input[type=checkbox]").first.check()
+    expect(page).to_have_url(re.compile(r"topic="))
+    expect(page.locator("#region[aria-busy=true]")).to_have_count(0, timeout=5000)
+    states = page.evaluate("window.__busy")
+    assert {"busy": True, "shown": True} in states             # while waiting: aria-busy and "Updating…"
+    assert states[-1] == {"busy": False, "shown": False}        # and gone after
+    expect(page.locator(".loading")).to_be_hidden()
+
+
+# ---------------------------------------------------------------- paging
+
+def test_next_scrolls_to_and_focuses_the_first_new_result(context_for, shared_server):
+    page = context_for(DESKTOP)
+    page.goto(shared_server.base + "/search?q=privacy")
+    pages = shared_server.json("/api/search?q=privacy")[1]["pages"]
+    expect(page.locator(".pager .of")).to_have_text(f"Page 1 of {pages}")
+    page.locator(".pager a[rel=next]").click()
+    expect(page).to_have_url(re.compile(r"page=2"))
+    expect(page.locator(".pager .of")).to_have_text(f"Page 2 of {pages}")
+    first = page.locator(".hit .title a").first
+    expect(first).to_be_focused()
+    assert in_viewport(page, first)
+    header = page.locator(".masthead").bounding_box()
+    assert first.bounding_box()["y"] >= header["y"] + header["height"] - 1        # not under the sticky header
+    page.locator(".pager a.last").click()
+    expect(page.locator(".pager .of")).to_have_text(f"Page {pages} of {pages}")
+    expect(page.locator(".pager a[rel=next]")).to_have_count(0)
+    page.locator(".pager a.first").click()
+    expect(page.locator(".pager [aria-current=page]")).to_have_text("1")
+    # the n and p keys
+    page.locator("body").click(position={"x": 5, "y": 200})
+    page.keyboard.press("n")
+    expect(page.locator(".pager [aria-current=page]")).to_have_text("2")
+    page.keyboard.press("p")
+    expect(page.locator(".pager [aria-current=page]")).to_have_text("1")
+
+
+# ---------------------------------------------------------------- facets
+
+def test_facet_show_more_and_search_within_a_facet(context_for, sample_server):
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/search?q=facial+recognition")
+    places = page.locator("fieldset[data-facet=jurisdiction]")
+    boxes = places.locator("input[type=checkbox]")
+    expect(boxes).to_have_count(12)
+    more = places.locator("a.more")
+    extra = int(re.search(r"Show (\d+) more", more.inner_text()).group(1))
+    more.click()
+    expect(boxes).to_have_count(12 + extra)
+    expect(boxes.nth(12)).to_be_focused()                  # the keyboard goes on from the first new value
+    expect(places.locator("a.more")).to_have_count(0)
+    search = places.locator("input.facet-search")
+    search.fill("")
+    search.press_sequentially("cal", delay=30)
+    expect(places.locator(".name").first).to_contain_text(re.compile("cal", re.I))
+    names = places.locator(".name").all_inner_texts()
+    assert names and all("cal" in n.lower() for n in names)
+    assert "facet_query" not in page.url                   # a facet search is not a search state
+    places.locator("input[type=checkbox]").first.check()
+    expect(page).to_have_url(re.compile(r"jurisdiction="))
+    # no list is a scroll box that cuts its last row
+    overflow = page.evaluate("""() => [...document.querySelectorAll('.facet ul')].filter(
+        (u) => u.scrollHeight > u.clientHeight + 1).length""")
+    assert overflow == 0
+
+
+# ---------------------------------------------------------------- chips, tags, bars: focus stays
+
+def test_focus_never_drops_to_the_body(context_for, sample_server):
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/search?q=fine&topic=Antitrust&topic=AI")
+    chips = page.locator(".chips .chip")
+    expect(chips.first).to_have_text(re.compile(r"^Topic: Antitrust"))
+    assert chips.first.get_attribute("aria-label") == "Remove filter Topic: Antitrust"
+    chips.first.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".chips .chip")).to_have_count(1)
+    expect(page.locator(".chips .chip").first).to_be_focused()       # the next chip
+    page.keyboard.press("Enter")
+    expect(page.locator(".chips .chip")).to_have_count(0)
+    assert focused(page)["tag"] != "BODY"
+    expect(page.locator("#results-start")).to_be_focused()
+    # a tag on a result adds its filter; the focus goes to the new chip
+    tag = page.locator(".hit .tag").first
+    facet, value = tag.get_attribute("data-facet"), tag.get_attribute("data-value")
+    tag.focus()
+    page.keyboard.press("Enter")
+    chip = page.locator(f".chips .chip[data-facet='{facet}']")
+    expect(chip).to_be_focused()
+    assert chip.inner_text().startswith(("Jurisdiction: ", "Regulator: ")) and value in chip.inner_text()
+    # "Clear all" removes every filter, keeps the words
+    page.locator(".clear-all").click()
+    expect(page).to_have_url(re.compile(r"/search\?q=fine$"))
+    assert focused(page)["tag"] != "BODY"
+    # a timeline bar: the chosen bar keeps the focus
+    bar = page.locator(".timeline a.bar").nth(1)
+    period = bar.get_attribute("data-period")
+    bar.focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"from="))
+    expect(page.locator(f".timeline a.bar[data-period='{period}']")).to_be_focused()
+    expect(page.locator(f".timeline a.bar.selected[data-period='{period}']")).to_have_count(1)
+
+
+def test_timeline_is_readable_and_not_nested_interactive(context_for, sample_server):
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/search?q=fine")
+    assert page.locator(".timeline svg a, .timeline svg [tabindex]").count() == 0
+    bars = page.locator(".timeline a.bar")
+    name = bars.first.inner_text() or bars.first.text_content()
+    assert re.match(r"^\d{4}(-\d\d)?: [\d,]+ items?$", name.strip())
+    # bars against the page: at least 3:1
+    ratio = page.evaluate("""() => {
+      const lum = (c) => { const v = c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number).map((x) => x / 255)
+        .map((x) => x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4); return 0.2126*v[0] + 0.7152*v[1] + 0.0722*v[2]; };
+      const fill = getComputedStyle(document.querySelector('.timeline .fill')).fill;
+      const bg = getComputedStyle(document.documentElement).backgroundColor;
+      const [a, b] = [lum(fill), lum(bg)].sort((x, y) => y - x); return (a + 0.05) / (b + 0.05); }""")
+    assert ratio >= 3, ratio
+
+
+# ---------------------------------------------------------------- keyboard
+
+def test_skip_link_goes_to_the_first_result(context_for, sample_server):
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/search?q=privacy")
+    skip = page.locator("a.skip")
+    assert skip.inner_text() == "Skip to results"
+    skip.focus()
+    expect(skip).to_be_visible()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    first = page.locator(".hit .title a").first
+    expect(first).to_be_focused()
+
+
+def test_sticky_header_never_hides_the_focused_element(context_for, sample_server):
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/search?q=privacy")
+    page.mouse.wheel(0, 5000)
+    page.wait_for_timeout(200)
+    header = page.locator(".masthead").bounding_box()
+    page.locator("footer a").first.focus()
+    for _ in range(25):                                      # walk back up with Shift+Tab
+        page.keyboard.press("Shift+Tab")
+        where = focused(page)
+        if where["tag"] in ("BODY", "INPUT") and where["id"] == "q":
+            break
+        if where["height"] and not where["id"] == "q" and where["cls"] not in ("skip",):
+            assert where["top"] >= header["height"] - 1, where
+
+
+def test_escape_closes_suggestions_and_never_clears_the_query(context_for, sample_server):
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/")
+    page.locator("#q").press_sequentially("facial rec", delay=40)
+    listbox = page.locator("#suggestions")
+    expect(listbox).to_be_visible()
+    # sections, with the typed part in bold
+    assert listbox.locator(".group-label").first.text_content() == "Searches"
+    assert "Articles" in [t.strip() for t in listbox.locator(".group-label").all_text_contents()]
+    assert listbox.locator("[role=group]").count() >= 2
+    expect(listbox.locator("[role=option].query b").first).to_have_text("facial rec")
+    texts = listbox.locator("[role=option]").all_inner_texts()
+    assert len(texts) == len(set(texts))
+    page.keyboard.press("Escape")
+    expect(listbox).to_be_hidden()
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(200)
+    assert page.input_value("#q") == "facial rec"
+
+
+def test_a_regulator_suggestion_becomes_a_filter(context_for, sample_server):
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/")
+    page.locator("#q").press_sequentially("fine cn", delay=40)
+    listbox = page.locator("#suggestions")
+    expect(listbox.locator("[role=option].facet").first).to_be_visible()
+    labels = [t.strip() for t in listbox.locator(".group-label").all_text_contents()]
+    assert labels == [label for label in ("Searches", "Regulators and places", "Articles") if label in labels]
+    assert "Regulators and places" in labels
+    option = listbox.locator("[role=option].facet").first
+    expect(option.locator("b")).to_have_text("CN")                  # the typed part, in bold
+    option.click()
+    expect(page).to_have_url(re.compile(r"regulator=CNIL"))
+    assert query_of(page.url) == {"q": ["fine"], "regulator": ["CNIL"]}
+    expect(page.locator(".chips .chip")).to_have_text(re.compile("^Regulator: CNIL"))
+    assert page.input_value("#q") == "fine"
+
+
+def test_question_mark_lists_the_shortcuts(context_for, sample_server):
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/search?q=fine")
+    page.locator("body").click(position={"x": 5, "y": 300})
+    page.keyboard.press("?")
+    dialog = page.locator("dialog#shortcuts")
+    expect(dialog).to_be_visible()
+    assert "Go to the search box" in dialog.inner_text() and "Next or previous page" in dialog.inner_text()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.locator("[data-open-shortcuts]").click()
+    expect(dialog).to_be_visible()
+    dialog.locator("button.close-dialog").click()
+    expect(dialog).to_be_hidden()
+
+
+# ---------------------------------------------------------------- errors and the way back
+
+def test_error_states_keep_the_state(context_for, sample_server):
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/search?q=fine&topic=Antitrust&from=2024-01-01&to=2020-01-01")
+    expect(page.locator("#error-message")).to_contain_text("is after the “To” date")
+    expect(page.locator("input[name=from]")).to_have_value("2024-01-01")
+    expect(page.locator("input[name=to]")).to_have_value("2020-01-01")
+    page.locator("input[name=to]").fill("2024-12-31")
+    page.locator("input[name=to]").dispatch_event("change")
+    expect(page.locator("#error-message")).to_have_count(0)
+    assert query_of(page.url) == {"q": ["fine"], "topic": ["Antitrust"], "from": ["2024-01-01"], "to": ["2024-12-31"]}
+    page.goto(sample_server.base + "/search?q=%22fine&topic=AI")
+    expect(page.locator(".chip")).to_have_text(re.compile("^Topic: AI"))
+
+
+def test_item_page_links_back_to_the_results(context_for, sample_server):
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/search?q=fine&topic=Antitrust")
+    page.locator("a.details").first.click()
+    page.wait_for_url(re.compile(r"/item/[0-9a-f]{16}\?back="))
+    back = page.locator("#back-to-results")
+    expect(back).to_contain_text("“fine”")
+    back.click()
+    page.wait_for_url(re.compile(r"/search\?q=fine&topic=Antitrust$"))
+    expect(page.locator(".chip")).to_have_text(re.compile("^Topic: Antitrust"))
+    page.goto(sample_server.base + "/item/0123456789abcdef")
+    expect(page.locator("header.masthead input#q")).to_be_visible()
+
+
+# ---------------------------------------------------------------- axe-core
+
+AXE_PAGES = {
+    "home": "/",
+    "results": "/search?q=facial+recognition",
+    "filtered": "/search?q=fine&topic=Antitrust&jurisdiction=European+Union&from=2019-01-01",
+    "error": "/search?q=fine&topic=AI&from=2024-01-01&to=2020-01-01",
+    "query-error": "/search?q=%22fine&topic=AI",
+    "item": None,
+    "404": "/item/0123456789abcdef",
+}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_axe_finds_no_serious_or_critical_violations(context_for, sample_server, scheme, viewport):
+    axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")
+    axe = axe_module.Axe()
+    page = context_for(DESKTOP if viewport == "desktop" else PHONE, scheme)
+    page.goto(sample_server.base + "/search?q=fine")
+    item = page.locator("a.details").first.get_attribute("href")
+    found = {}
+    for name, path in AXE_PAGES.items():
+        page.goto(sample_server.base + (path or item))
+        if name == "filtered" and viewport == "phone":
+            page.locator("#filters-toggle").click()                 # the drawer open, too
+        if name == "results" and viewport == "desktop":
+            page.locator("#q").press("End")
+            page.locator("#q").press_sequentially(" ba", delay=30)   # the suggestions open, too
+            page.locator("#suggestions [role=option]").first.wait_for()
+            expect(page.locator("#region[aria-busy]")).to_have_count(0)
+        results = axe.run(page)
+        bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+        if bad:
+            found[name] = bad
+    assert found == {}
+
+
+# ---------------------------------------------------------------- screenshots for the README
+
+def test_screenshots_for_the_readme(context_for, sample_server):
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/search?q=facial+recognition&topic=Biometrics")
+    page.locator("#q").blur()
+    page.screenshot(path=str(SCREENSHOTS / "search-desktop.png"))
+    phone = context_for(PHONE)
+    phone.goto(sample_server.base + "/search?q=facial+recognition")
+    phone.locator("#filters-toggle").click()
+    phone.locator(".facet[data-facet=topic] label").first.click()
+    expect(phone).to_have_url(re.compile(r"topic="))
+    expect(phone.locator("#region[aria-busy]")).to_have_count(0)
+    phone.screenshot(path=str(SCREENSHOTS / "search-phone-drawer.png"))
+    assert (SCREENSHOTS / "search-desktop.png").stat().st_size > 10_000
+    assert (SCREENSHOTS / "search-phone-drawer.png").stat().st_size > 10_000
