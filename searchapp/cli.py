@@ -248,9 +248,11 @@ def serve_command(host: str, port: int, workers: int, threads: int, base_url: st
 @click.option("--limit", type=click.IntRange(1, MAX_PER_PAGE), default=10, show_default=True, help="Results per page.")
 @click.option("--page", type=click.IntRange(1, None), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the results page as JSON (the web API's shape).")
+@click.option("--no-autocorrect", "exact", is_flag=True,
+              help="Search the words as typed, even when a spelling correction would find more.")
 @index_option
 def search_command(query, topic, provider, year, jurisdiction, regulator, date_from, date_to, sort, limit, page,
-                   as_json, index_dir) -> None:
+                   as_json, exact, index_dir) -> None:
     """Search the index: words, "phrases", OR, NOT/-word, title:, provider:, topic:."""
     filters = Filters(
         topic=topic, provider=provider, year=year, jurisdiction=jurisdiction, regulator=regulator,
@@ -267,7 +269,8 @@ def search_command(query, topic, provider, year, jurisdiction, regulator, date_f
     except NoIndex as error:
         raise click.ClickException(str(error)) from None
     try:
-        results = engine.search(" ".join(query), filters, sort=sort, page=page, per_page=limit)
+        results = engine.search(" ".join(query), filters, sort=sort, page=page, per_page=limit,
+                                autocorrect=not exact)
     except QueryError as error:
         raise QueryProblem(str(error)) from None
     finally:
@@ -288,6 +291,13 @@ def format_results(results, color: bool = False) -> str:
     """The readable listing: a headline, ranked items, then the facet counts."""
     shown = f'for "{results.query}"' if results.query else "in the index"
     lines = [f"{results.total:,} result{'s' if results.total != 1 else ''} {shown} ({results.took_ms:.0f} ms)"]
+    if results.corrected_from:
+        lines.append(f'showing results for "{results.query}"; search instead for "{results.corrected_from}" '
+                     "with --no-autocorrect")
+    elif results.did_you_mean:
+        lines.append(f'did you mean "{results.did_you_mean}"?')
+    for reading in results.interpreted:
+        lines.append(f'"{reading.text}" also finds items tagged {reading.facet} {reading.value}')
     if results.relaxed:
         lines.append(
             f"{results.total_all_words:,} match all words; "

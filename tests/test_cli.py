@@ -172,3 +172,13 @@ def test_search_by_jurisdiction_and_regulator(cli_index):
     assert text.returncode == 0 and f"*{regulator['value']} ({regulator['count']})" in text.stdout
     assert "sorted by newest" in text.stdout  # no words: recency alone
     assert run("search", "--sort", "sideways", "--index", index_dir).returncode == 2
+
+
+def test_a_correction_is_said_and_can_be_refused(cli_index):
+    index_dir, _ = cli_index
+    corrected = run("search", "facal", "recognition", "--index", index_dir)
+    assert corrected.returncode == 0
+    assert 'showing results for "facial recognition"; search instead for "facal recognition"' in corrected.stdout
+    exact = run("search", "facal", "recognition", "--no-autocorrect", "--json", "--index", index_dir)
+    page = json.loads(exact.stdout)
+    assert page["corrected_from"] is None and page["query"] == "facal recognition"

@@ -292,3 +292,20 @@ def test_suggest_passes_facet_suggestions_through(sample_index):
     assert facet["facet"] == "regulator" and facet["value"] == "CNIL"
     assert facet["url"] == "/search?q=fine&regulator=CNIL"
     engine.close()
+
+
+def test_a_corrected_search_offers_to_search_instead(tmp_path):
+    """The page says it corrected the query and links to the words as typed (autocorrect=0)."""
+    from conftest import write_news
+    from searchapp.indexing import update_index
+    from searchapp.web import create_app
+
+    write_news(tmp_path / "c", "a.md", title="Pangolin trafficking crackdown")
+    update_index(tmp_path / "c", tmp_path / "ix", full=True)
+    client = create_app(tmp_path / "ix").test_client()
+    page = client.get("/search?q=pangolin+traficking").get_data(as_text=True)
+    assert "Showing results for <strong>pangolin trafficking</strong>" in page
+    assert 'href="/search?q=pangolin+traficking&amp;autocorrect=0"' in page
+    exact = client.get("/api/search?q=pangolin+traficking&autocorrect=0").get_json()
+    assert exact["corrected_from"] is None and exact["total_all_words"] == 0
+    assert client.get("/api/search?q=x&autocorrect=maybe").status_code == 400

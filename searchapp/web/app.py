@@ -52,6 +52,7 @@ class SearchParams:
     facet_limit: int | None = None             # None: the page's or the API's default
     facet_query: tuple[tuple[str, str], ...] = ()   # (facet, text): search within a facet
     typed: bool = False                        # an as-you-type request (never part of a URL shown)
+    autocorrect: bool = True                   # False: search the words as typed ("Search instead for")
 
     def pairs(self, **changes) -> list[tuple[str, str]]:
         state = replace(self, **changes) if changes else self
@@ -73,6 +74,8 @@ class SearchParams:
         if state.facet_limit is not None:
             pairs.append(("facet_limit", str(state.facet_limit)))
         pairs += [(FACET_QUERY_PREFIX + facet, text) for facet, text in state.facet_query]
+        if not state.autocorrect:
+            pairs.append(("autocorrect", "0"))
         return pairs
 
     def active_filters(self) -> list[tuple[str, str]]:
@@ -186,11 +189,15 @@ def _date(args, name: str) -> dt.date | None:
         raise QueryError(f"'{name}' must be a date as YYYY-MM-DD") from None
 
 
-def _typed(args) -> bool:
-    raw = args.get("typed", "").strip().lower()
+def _flag(args, name: str, default: bool) -> bool:
+    raw = args.get(name, "").strip().lower()
     if raw not in ("", "0", "1", "true", "false"):
-        raise QueryError("'typed' must be 1 or 0")
-    return raw in ("1", "true")
+        raise QueryError(f"'{name}' must be 1 or 0")
+    return default if raw == "" else raw in ("1", "true")
+
+
+def _typed(args) -> bool:
+    return _flag(args, "typed", False)
 
 
 def _facet_query(args) -> tuple[tuple[str, str], ...]:
@@ -227,6 +234,7 @@ def read_params(args) -> SearchParams:
         facet_limit=_int(args, "facet_limit", FACET_LIMIT, 1, MAX_FACET_LIMIT) if limit else None,
         facet_query=_facet_query(args),
         typed=_typed(args),
+        autocorrect=_flag(args, "autocorrect", True),
     )
 
 
@@ -278,7 +286,7 @@ def raw_dates(args) -> dict[str, str]:
 
 def problem_field(message: str, args) -> str | None:
     """Which control a QueryError is about, so the page can mark it."""
-    for name in ("from", "to", "sort", "page", "per_page", "facet_limit", "typed"):
+    for name in ("from", "to", "sort", "page", "per_page", "facet_limit", "typed", "autocorrect"):
         if f"'{name}'" in message:
             return name
     if "facet_query" in message or "too many" in message or "value is too long" in message:
@@ -373,7 +381,8 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
     def run_search(params: SearchParams, default_facet_limit: int = FACET_LIMIT) -> ResultsPage:
         limit = params.facet_limit if params.facet_limit is not None else default_facet_limit
         return engine.search(params.query, params.filters, params.sort, params.page, params.per_page,
-                             facet_limit=limit, facet_query=dict(params.facet_query), typed=params.typed)
+                             facet_limit=limit, facet_query=dict(params.facet_query), typed=params.typed,
+                             autocorrect=params.autocorrect)
 
     app.extensions["searchapp.run_search"] = run_search
 

@@ -27,6 +27,8 @@ SEARCH_PARAMS = [
     {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}},
     {"name": "typed", "in": "query", "schema": {"type": "integer", "enum": [0, 1]},
      "description": "1 while the user is typing: the last word may be unfinished"},
+    {"name": "autocorrect", "in": "query", "schema": {"type": "integer", "enum": [0, 1]},
+     "description": "0: search the words as typed, even when a spelling correction would find more"},
     {"name": "facet_limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_FACET_LIMIT},
      "description": "values listed per facet (selected values always are); facet_more counts the rest"},
     {"name": "facet_query.{facet}", "in": "query", "schema": {"type": "string", "maxLength": 100},
