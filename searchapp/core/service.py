@@ -25,6 +25,7 @@ from searchapp.bitmaps import as_bytes, bits_of, docnums, has
 from searchapp.core import facets as facet_counts
 from searchapp.core import spelling
 from searchapp.core.protocol import Backend, Snapshot
+from searchapp.enrich.entities import names
 from searchapp.enrich.synonyms import synonym_groups
 from searchapp.errors import NoIndex, QueryError
 from searchapp.lru import Lru
@@ -136,6 +137,7 @@ class SearchEngine:
         self._shared_key, self._shared = None, {}
         snapshot = self._snapshot()  # fail now, with NoIndex, if there is no index
         _synonym_table(snapshot.analyze)  # compiled once per process, not in a user's first query
+        names()                           # the place and body names read from queries, likewise
 
     def __enter__(self) -> "SearchEngine":
         return self

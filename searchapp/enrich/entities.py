@@ -47,7 +47,8 @@ def _key(text: str) -> str:
 @lru_cache(maxsize=1)
 def names() -> dict[str, tuple[Name, ...]]:
     """Normalised alias -> the entries it may name."""
-    data = yaml.safe_load(DATA_FILE.read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml: 1.8 s -> 0.2 s for this file
+    data = yaml.load(DATA_FILE.read_text(encoding="utf-8"), Loader=loader)
     found: dict[str, list[Name]] = {}
 
     def add(alias: str, name: Name, kind: str | None = None) -> None:
