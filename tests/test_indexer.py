@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import write_news
+from conftest import need_shared, write_news
 from searchapp.backends.whoosh.writer import open_current
 from searchapp.errors import IndexBusy, NoIndex
-from searchapp.indexing import build_index
+from searchapp.indexing import update_index
 from searchapp.store.generations import CURRENT, current_generation, read_build_info
 from searchapp.store.lock import writer_lock
-from searchapp.ingest.reader import read_corpus
 from searchapp.core.service import SearchEngine
 
 
 def corpus_of(tmp_path, titles):
+    """A corpus folder holding exactly these titles (earlier files removed)."""
     root = tmp_path / "corpus"
+    for old in root.glob("*.md") if root.exists() else ():
+        old.unlink()
     for n, title in enumerate(titles):
         write_news(root, f"{n}.md", title=title, topics=["AI"])
-    return read_corpus(root)
+    return root
+
+
+def build_index(root, index_dir, progress=None):
+    """The production build path from scratch, as each of these tests needs."""
+    return update_index(root, index_dir, full=True, progress=progress)
 
 
 def test_build_switches_current_and_keeps_one_previous_generation(tmp_path, monkeypatch):
@@ -54,7 +61,8 @@ def test_failed_build_leaves_previous_index_serving(tmp_path):
             yield item
 
     with pytest.raises(RuntimeError):
-        build_index(corpus_of(tmp_path, ["new a", "new b", "new c"]), index_dir, progress=explode)
+        build_index(corpus_of(tmp_path, ["new a", "new b", "new c"]), index_dir,
+                    progress=lambda items, desc, unit: explode(items) if desc == "Indexing" else items)
     assert current_generation(index_dir) == before
     assert not list(index_dir.glob(".building-*"))
     engine = SearchEngine(index_dir)
@@ -94,16 +102,17 @@ def test_search_engine_picks_up_a_new_generation(tmp_path):
         engine.close()
 
 
-def test_a_build_on_every_core_answers_exactly_like_one_writer(tmp_path, monkeypatch, shared_corpus):
+def test_a_build_on_every_core_answers_exactly_like_one_writer(tmp_path, monkeypatch):
     """One segment per core, in a fixed order: same docnums, same BM25F
     statistics, so the same ranks, scores, facets and pages as a single writer."""
     import searchapp.backends.whoosh.writer as writer
 
     monkeypatch.setattr(writer, "PARALLEL_MIN_ITEMS", 10**9)
-    build_index(shared_corpus, tmp_path / "single")
+    shared = need_shared()
+    build_index(shared, tmp_path / "single")
     monkeypatch.setattr(writer, "PARALLEL_MIN_ITEMS", 1)
     monkeypatch.setattr(writer, "WORKERS", 2)
-    build_index(shared_corpus, tmp_path / "parts")
+    build_index(shared, tmp_path / "parts")
     assert len(open_current(tmp_path / "parts").reader().leaf_readers()) == 2
     single, parts = SearchEngine(tmp_path / "single"), SearchEngine(tmp_path / "parts")
     try:

@@ -194,3 +194,8 @@ def test_marks_never_nest_and_expansions_sharing_a_typed_word_are_one_span():
     assert mark_phrases("face <mark>recognition</mark> and Facebook", [("face", "recognition"), ("facebook",)]) == (
         "<mark>face recognition</mark> and <mark>Facebook</mark>")
     assert "<mark><mark>" not in mark_phrases("<mark>Fa</mark>cetech", [("facetech",), ("face",)])
+
+
+def test_a_typo_in_the_last_word_is_corrected_while_typing_when_completing_finds_nothing(engine):
+    page = engine.search("pangolin traficking", typed=True)
+    assert page.corrected_from == "pangolin traficking" and urls(page) == ["spelled"]

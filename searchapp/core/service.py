@@ -339,16 +339,20 @@ class SearchEngine:
         none = {"did_you_mean": None, "correction_edits": 0}
         if not query or total_all >= DID_YOU_MEAN_BELOW:
             return none
-        found = spelling.correct(snapshot, query, keep_last=typed)
-        if found is None:
-            return none
-        corrected, edits = found
-        try:
-            tree = read_query(corrected, snapshot.analyze, _known(snapshot))
-        except QueryError:
-            return none
-        better = (snapshot.matches(tree) & filtered).bit_count()
-        return {"did_you_mean": corrected, "correction_edits": edits} if better > total_all else none
+        # While typing, the last word may be unfinished: correct the others first;
+        # when that finds nothing better, the last word may be a typo too ("facal recgnition").
+        for keep_last in ((True, False) if typed else (False,)):
+            found = spelling.correct(snapshot, query, keep_last=keep_last)
+            if found is None:
+                continue
+            corrected, edits = found
+            try:
+                tree = read_query(corrected, snapshot.analyze, _known(snapshot))
+            except QueryError:
+                continue
+            if (snapshot.matches(tree) & filtered).bit_count() > total_all:
+                return {"did_you_mean": corrected, "correction_edits": edits}
+        return none
 
     def suggest(self, text: str, limit: int = 8) -> list[Suggestion]:
         """Sections, in order: completions of the last word ("query"),

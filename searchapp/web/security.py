@@ -55,6 +55,10 @@ def parse_base_url(base_url: str) -> tuple[str, str, str]:
         raise BadBaseUrl(f"--base-url must be an http(s) URL such as https://news.example.org/, got {base_url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise BadBaseUrl("--base-url may not have a query, a fragment or a user name")
+    if parts.path.strip("/"):
+        # the page's links and scripts address /search, /api/... at the root of the host
+        raise BadBaseUrl("--base-url must be the root of a host (https://news.example.org/): serving the app "
+                         f"below a path ({parts.path}) is not supported yet")
     host = parts.hostname
     if ":" in host:
         host = f"[{host}]"

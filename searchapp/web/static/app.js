@@ -474,6 +474,10 @@
     start?.scrollIntoView({ block: "start" });
   }
   toggle?.addEventListener("click", () => (drawerOpen() ? closeDrawer(true) : openDrawer()));
+  // The drawer exists on phone widths only: a window widened (or a tablet turned)
+  // past the breakpoint closes it, or the page behind would stay inert.
+  const phoneWidth = window.matchMedia("(max-width: 760px)");
+  phoneWidth.addEventListener("change", (event) => { if (!event.matches && drawerOpen()) closeDrawer(false); });
 
   // ---- autocomplete (WAI-ARIA combobox with a grouped listbox)
   let suggestTimer = null;
