@@ -23,13 +23,12 @@ from typing import Callable, Iterable, Iterator
 from searchapp.backends.whoosh.writer import Counted, die_with_parent, write_segments
 from searchapp.enrich.stories import story_groups as _story_groups
 from searchapp.errors import NothingToIndex, StrictFailure
-from searchapp.ingest.reader import (BadFile, Corpus, FileRecord, FileState, NewsItem, Problem, check_inside, content_hash, display_path,
+from searchapp.ingest.reader import (BadFile, FileRecord, FileState, NewsItem, Problem, check_inside, content_hash, display_path,
                                      item_id, list_news_files, merge_records, parse_bytes, read_bytes, stat_file)
 from searchapp.store.generations import (BUILD_INFO, BuildInfo, building_name, current_generation, damaged_files,
                                          fsync_tree, link_copy, named_generation, new_generation_name,
                                          read_build_info, read_current, remove_old, switch_current, write_manifest)
 from searchapp.store.lock import writer_lock
-from searchapp.ingest.reader import read_corpus  # noqa: F401  (bench/relevance.py looks for it here)
 from searchapp.store.state import STATE, IndexState, load_state
 
 WORKERS = min(4, os.cpu_count() or 1)  # processes that read and parse files in big (re)builds
@@ -100,31 +99,6 @@ def _write_generation(
     switch_current(index_dir, generation)
     remove_old(index_dir, keep={generation} | ({previous} if previous else set()))
     return build
-
-
-def build_index(
-    corpus: Corpus,
-    index_dir: str | Path,
-    *,
-    corpus_dir: str | Path = "",
-    progress: Callable[[Iterable[dict]], Iterable[dict]] | None = None,
-    wait: float = 0.0,
-) -> BuildInfo:
-    """Write these items into a new generation from scratch and make it current.
-
-    (No file state is kept, so the next `update_index` rebuilds in full.)"""
-    index_dir = Path(index_dir)
-    started = time.monotonic()
-    with writer_lock(index_dir, wait):
-        stories = story_groups(corpus.items)
-        entries = [(item, stories[item.id]) for item in corpus.items]
-        info = dict(
-            corpus=str(corpus_dir), files_read=corpus.files_read, items=len(entries),
-            problems=tuple((p.path, p.reason) for p in corpus.problems), mode="full",
-            files_parsed=corpus.files_read, added=len(entries),
-        )
-        return _write_generation(index_dir, entries, base=None, remove=set(), info=info, state=None,
-                                 started=started, progress=progress)
 
 
 def _read_one(job: tuple[Path, str, FileState, str | None]) -> tuple[FileState, FileRecord | Problem, bool] | None:

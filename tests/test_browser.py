@@ -163,7 +163,8 @@ def test_autocomplete_with_the_keyboard(page, sample_server):
 def test_a_misspelled_query_is_answered_by_its_correction(page, sample_server):
     page.goto(sample_server.base + "/search?q=facal+recogniton")
     note = page.locator("#corrected")
-    expect(note).to_contain_text("No news matches “facal recogniton”")
+    expect(note).to_contain_text("Showing results for facial recognition")
+    expect(note).to_contain_text("Search instead for facal recogniton")
     expect(note.locator("strong")).to_have_text("facial recognition")
     assert page.input_value("#q") == "facal recogniton"          # the box keeps what was typed
     assert page.locator(".hit").count() > 0

@@ -15,8 +15,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from conftest import running_server, write_news
-from searchapp.indexing import build_index
-from searchapp.ingest.reader import read_corpus
+from searchapp.indexing import update_index
 
 
 def soup_of(server, path):
@@ -210,7 +209,7 @@ def export_server(tmp_path_factory):
         write_news(root, f"n{n:02d}.md", title=f"export neighbour number {n}", topics=["AI"],
                    publishedDateTime=f"2023-01-{n + 1:02d}T00:00:00Z")
     index_dir = tmp_path_factory.mktemp("export-index")
-    build_index(read_corpus(root), index_dir)
+    update_index(root, index_dir, full=True)
     with running_server(index_dir) as server:
         yield server
 
