@@ -66,8 +66,8 @@ def test_phone_filters_are_one_tap_from_the_top_and_a_tap_shows_its_effect(conte
     page = context_for(PHONE)
     page.goto(sample_server.base + "/search?q=privacy")
     toggle = page.locator("#filters-toggle")
-    total = sample_server.json("/api/search?q=privacy")[1]["total"]
-    expect(toggle).to_contain_text(f"{total} results")
+    rows = sample_server.json("/api/search?q=privacy")[1]["grouped_total"]
+    expect(toggle).to_contain_text(f"{rows} results")
     box = toggle.bounding_box()
     assert box["y"] + box["height"] <= 300 and box["height"] >= 44
     assert page.locator("#facets").is_hidden()                       # not 3,000 px down: in a drawer
@@ -77,13 +77,14 @@ def test_phone_filters_are_one_tap_from_the_top_and_a_tap_shows_its_effect(conte
     assert toggle.get_attribute("aria-expanded") == "true"
     assert page.evaluate("document.getElementById('results').inert")   # nothing to Tab to behind the drawer
     value = page.locator(".facet[data-facet=topic] input").first.get_attribute("value")
-    count = sample_server.json("/api/search?" + urlencode({"q": "privacy", "topic": value}))[1]["total"]
+    answer = sample_server.json("/api/search?" + urlencode({"q": "privacy", "topic": value}))[1]
+    count, rows = answer["total"], answer["grouped_total"]   # articles; results listed (copies of a story once)
     label = page.locator(".facet[data-facet=topic] label").first
     assert label.bounding_box()["height"] >= 44
     label.click()
     expect(page).to_have_url(re.compile(r"topic="))
     show = page.locator(".show-results")
-    expect(show).to_have_text(f"Show {count} result{'' if count == 1 else 's'}")   # the effect, on screen
+    expect(show).to_have_text(f"Show {rows} result{'' if rows == 1 else 's'}")   # the effect, on screen
     assert in_viewport(page, show) and drawer.is_visible()
     expect(page.locator(".facet[data-facet=topic] input[value='%s']" % value)).to_be_focused()
     expect(page.locator("#status")).to_contain_text(f"{count} result")            # and announced
@@ -93,7 +94,7 @@ def test_phone_filters_are_one_tap_from_the_top_and_a_tap_shows_its_effect(conte
     expect(start).to_be_focused()
     assert in_viewport(page, start)
     expect(page.locator(".chip", has_text=f"Topic: {value}")).to_be_visible()
-    expect(toggle).to_contain_text(f"Filters (1) · {count} result")
+    expect(toggle).to_contain_text(f"Filters (1) · {rows} result")
     # tap targets
     for selector in (".tag", "a.details", ".chip", ".clear-all", ".pager a"):
         for element in page.locator(selector).all()[:5]:
@@ -105,6 +106,20 @@ def test_phone_filters_are_one_tap_from_the_top_and_a_tap_shows_its_effect(conte
     page.keyboard.press("Escape")
     expect(drawer).to_be_hidden()
     expect(toggle).to_be_focused()
+
+
+def test_widening_the_window_closes_the_drawer(context_for, sample_server):
+    """Found in review: the drawer opened on a phone, then the window widened
+    past the breakpoint, left the whole page inert."""
+    page = context_for(PHONE)
+    page.goto(sample_server.base + "/search?q=privacy")
+    page.locator("#filters-toggle").click()
+    expect(page.locator("#facets")).to_be_visible()
+    page.set_viewport_size(DESKTOP)
+    expect(page.locator("body")).not_to_have_class(re.compile("drawer-open"))
+    assert not page.evaluate("document.getElementById('results').inert")
+    page.locator("#q").click(timeout=3000)                     # the page answers again
+    expect(page.locator("#q")).to_be_focused()
 
 
 def test_desktop_filter_far_down_offers_the_results(context_for, sample_server):
