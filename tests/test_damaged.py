@@ -372,3 +372,54 @@ def test_read_build_info_never_raises(tmp_path, content):
     info = G.read_build_info(tmp_path, generation)
     assert info is not None and isinstance(info.generation, str) and isinstance(info.items, int)
     assert G.read_build_info(tmp_path / "nothing-here") is None
+
+
+def test_a_failed_run_never_removes_the_fallbacks_of_a_damaged_current(tmp_path, monkeypatch):
+    """Found in review: CURRENT naming an older damaged generation made every
+    newer good one an 'orphan', removed before a --strict run failed, leaving
+    nothing to serve."""
+    import os
+    import time
+
+    import searchapp.store.generations as generations
+    from conftest import write_news
+    from searchapp.errors import StrictFailure
+    from searchapp.indexing import update_index
+    from searchapp.store.generations import CURRENT, generations_on_disk, serving_generation
+
+    corpus, index_dir = tmp_path / "c", tmp_path / "ix"
+    for n in range(3):
+        write_news(corpus, f"{n}.md", title=f"edition {n}")
+        update_index(corpus, index_dir, full=True)
+    gens = generations_on_disk(index_dir)
+    oldest = min(gens, key=lambda g: g.name)
+    victim = next(p for p in oldest.iterdir() if p.suffix in (".seg", ".pst", ".trm") or p.name.endswith(".pst"))
+    victim.write_bytes(b"\0" * victim.stat().st_size)
+    (index_dir / CURRENT).write_text(oldest.name + "\n")
+    for g in gens:                                     # past the grace period
+        os.utime(g, (time.time() - 3600, time.time() - 3600))
+    monkeypatch.setattr(generations, "GRACE_SECONDS", 0)
+    (corpus / "broken.md").write_bytes(b"\xff\xfe not utf-8")
+    with pytest.raises(StrictFailure):
+        update_index(corpus, index_dir, strict=True)
+    newer = [g for g in gens if g.name > oldest.name]
+    assert all(g.is_dir() for g in newer)
+    served, reason = serving_generation(index_dir)
+    assert served is not None and served != oldest and reason
+
+
+def test_swapped_generation_folders_are_not_served_as_the_other(tmp_path):
+    from conftest import write_news
+    from searchapp.indexing import update_index
+    from searchapp.store.generations import check_generation, DAMAGED, generations_on_disk
+
+    corpus, index_dir = tmp_path / "c", tmp_path / "ix"
+    for n in range(2):
+        write_news(corpus, f"{n}.md", title=f"edition {n}")
+        update_index(corpus, index_dir, full=True)
+    a, b = sorted(generations_on_disk(index_dir), key=lambda g: g.name)[-2:]
+    swap = tmp_path / "swap"
+    a.rename(swap)
+    b.rename(a)
+    swap.rename(b)
+    assert check_generation(a)[0] == DAMAGED and check_generation(b)[0] == DAMAGED

@@ -112,6 +112,8 @@ def read_manifest(generation: Path) -> dict | None:
         files = data["files"]
         if data.get("checksum") != _table_checksum(files):
             return None
+        if data.get("generation") not in (None, generation.name):
+            return None   # another generation's files under this name (folders swapped): not this one
         if not isinstance(files, dict) or not all(
                 isinstance(v, dict) and isinstance(v.get("size"), int) and isinstance(v.get("sha256"), str)
                 for v in files.values()):
@@ -383,7 +385,11 @@ def remove_old(index_dir: Path, keep: set[Path]) -> list[str]:
         if current is None:
             return removed  # nothing names a generation: keep everything (a reader falls back to them)
         older = [g for g in generations if g.name < current.name]
-        orphans = [g for g in generations if g.name > current.name]
+        # Newer generations are orphans of a build killed at the switch only
+        # when CURRENT's own generation is good; when it is damaged they are
+        # what readers fall back to, and a run that fails later must not have
+        # removed them (found in review: a failed --strict run deleted them all).
+        orphans = [g for g in generations if g.name > current.name] if check_generation(current)[0] == GOOD else []
         now = time.time()
         for old in orphans + older[KEEP_GENERATIONS - 1:]:
             if old in keep:
