@@ -11,6 +11,14 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field, fields
 from typing import get_type_hints
 
+import re as _re
+
+# C0/C1 controls and non-characters: invalid in XML (Atom) and meaningless in text; read and web both drop them
+CONTROLS = _re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+# Bidi overrides, embeddings and isolates, zero-width characters: they let a
+# title display as something other than what it is (U+202E reverses text).
+INVISIBLE = _re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
 FACETS = ("topic", "jurisdiction", "regulator", "provider", "year")   # filterable facets, in display order
 TIMELINE_FACET = "month"                                            # counted, never a filter (dates are)
 SORTS = ("relevance", "recent", "newest", "oldest")

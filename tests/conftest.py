@@ -174,11 +174,13 @@ def shared_server(shared_index):
 # real processes and servers, crash/load/bench runs, and the shared real
 # corpus (so it never skips when ../shared is absent).
 
-SYSTEM_MODULES = {"test_crash", "test_live_refresh", "test_bench_load", "test_bench_run"}
+SYSTEM_MODULES = {"test_crash", "test_live_refresh", "test_bench_load", "test_bench_run",
+                  "test_damaged"}   # the damaged-state catalogue: real servers, users, kills, big indexes
 SHARED_FIXTURES = {"shared_corpus", "shared_index", "shared_engine", "shared_server"}
 # property-based and real-process tests: thorough, and seconds each
 SLOW_NAMES = ("test_random_", "test_a_real_process", "test_cli_survives", "test_thousands_of_copies",
-              "test_a_second_reindex_waits")
+              "test_a_second_reindex_waits", "test_deeply_nested_or_unclosed_markup", "test_after_deletions",
+              "test_unclosed_liquid")
 
 
 def _mentions_shared(function) -> bool:

@@ -77,6 +77,8 @@ def test_sigkill_at_random_moments_leaves_the_previous_or_the_new_index(tmp_path
         delay = rng.uniform(0.0, 7.0 if full else 5.0)
         timings.append(round(delay, 2))
         time.sleep(delay)
+        if process.poll() is None:      # still building: this kill lands mid-build
+            outcomes["mid-build"] = outcomes.get("mid-build", 0) + 1
         process.send_signal(signal.SIGKILL)
         process.wait()
         now_items, now_marked = observe(index_dir)       # opens, searches: complete
@@ -88,6 +90,8 @@ def test_sigkill_at_random_moments_leaves_the_previous_or_the_new_index(tmp_path
             outcomes["new"] += 1
             assert now_marked == expected_after           # all of the edit, never a part
         assert read_build_info(index_dir).items == items
+    # a kill after the build had finished would test nothing: most must land mid-build
+    assert outcomes.get("mid-build", 0) >= max(1, KILLS // 2), outcomes
     # the next run recovers without help: no stale lock, leftovers removed, edits all in
     done = subprocess.run(index_command(corpus, index_dir), env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

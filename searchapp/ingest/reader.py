@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from searchapp.model import NewsItem, Problem, Provider
+from searchapp.model import CONTROLS as _CONTROLS, INVISIBLE, NewsItem, Problem, Provider
 
 
 NEWS_SUFFIXES = frozenset({".md", ".markdown", ".html", ".htm"})
@@ -46,11 +46,6 @@ _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 _SPACES = re.compile(r"\s+")
-# C0/C1 controls and non-characters: invalid in XML (Atom) and meaningless in text.
-_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
-# Bidi overrides, embeddings and isolates, zero-width characters: they let a
-# title display as something other than what it is (U+202E reverses text).
-INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 # What a file name may not show as-is in a report or a page: controls
 # (a newline would start a fake report line), invisible characters, and
 # lone surrogates (bytes of a name that is not UTF-8).

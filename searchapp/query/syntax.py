@@ -11,13 +11,14 @@ import re
 import unicodedata
 
 from searchapp.errors import QueryError
+from searchapp.model import INVISIBLE as _INVISIBLE
 
 MAX_QUERY_CHARS = 500
 MAX_WILDCARDS = 3
 MAX_WORDS = 32            # words and phrases outside quotes count one each (83 near-words took 0.15 s a query)
 MAX_DEPTH = 20            # nested parentheses (198 levels overflowed the parser's recursion)
 FIELDS = ("title", "excerpt", "body", "related_text", "provider", "topic")   # what `field:` may name
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
 OPERATORS = frozenset({"AND", "OR", "NOT"})
 
 QUOTED = re.compile(r'("[^"]*")')

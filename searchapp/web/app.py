@@ -22,13 +22,12 @@ from searchapp.core.service import (FACET_LIMIT, MAX_FACET_LIMIT, MAX_PAGE, MAX_
 from searchapp.errors import QueryError
 from searchapp.store.generations import serving_generation
 from searchapp.web.security import CSP, SECURITY_HEADERS, SecurityHeaders, bounded_int, safe_link
-from searchapp.model import FACETS, FacetValue, Filters, ResultsPage
+from searchapp.model import CONTROLS, FACETS, FacetValue, Filters, ResultsPage
 from searchapp.web import compress, export
 from searchapp.web.openapi import openapi_spec
 
 ITEM_ID = re.compile(r"^[0-9a-f]{16}$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 DEFAULT_PER_PAGE = 10
 PAGE_FACET_LIMIT = 12      # values per facet on the HTML page ("Show more" and a search box reach the rest)
 FACET_QUERY_PREFIX = "facet_query."   # facet_query.provider=text: list only providers containing "text"
