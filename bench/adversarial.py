@@ -24,7 +24,6 @@ import http.client
 import json
 import os
 import random
-import socket
 import statistics
 import string
 import subprocess
@@ -38,13 +37,10 @@ from urllib.parse import urlencode
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
+sys.path.insert(0, str(PROJECT / "bench"))
+
+from load import free_port  # noqa: E402  (the load test's: one way to pick a loopback port)
 from searchapp.backends.whoosh.writer import open_current  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def vocabulary(index_dir: Path) -> tuple[list[str], set[str]]:

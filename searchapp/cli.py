@@ -12,7 +12,6 @@ import json
 import os
 import re
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -20,7 +19,7 @@ import click
 from searchapp.errors import IndexerError, NoIndex, StrictFailure
 from searchapp.indexing import update_index
 from searchapp.ingest.reader import display_path
-from searchapp.store.generations import current_generation, damaged_files, read_current, serving_generation
+from searchapp.store.generations import damaged_files, read_current, serving_generation
 from searchapp.core.service import MAX_PER_PAGE, RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine
 from searchapp.errors import QueryError
 from searchapp.model import Filters

@@ -26,7 +26,7 @@ from searchapp.errors import NothingToIndex, StrictFailure
 from searchapp.ingest.reader import (BadFile, FileRecord, FileState, NewsItem, Problem, check_inside, content_hash, display_path,
                                      item_id, list_news_files, merge_records, parse_bytes, read_bytes, stat_file)
 from searchapp.store.generations import (BUILD_INFO, BuildInfo, building_name, current_generation, damaged_files,
-                                         fsync_tree, link_copy, named_generation, new_generation_name,
+                                         fsync_tree, link_copy, new_generation_name,
                                          read_build_info, read_current, remove_old, switch_current, write_manifest)
 from searchapp.store.lock import writer_lock
 from searchapp.store.state import STATE, IndexState, load_state

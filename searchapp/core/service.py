@@ -29,7 +29,7 @@ from searchapp.enrich.entities import names
 from searchapp.enrich.synonyms import synonym_groups
 from searchapp.errors import NoIndex, QueryError
 from searchapp.lru import Lru
-from searchapp.model import (FACETS, RECENCY_HALF_LIFE_DAYS, SORTS, FacetValue, Filters, Hit, Interpretation, ItemPage,
+from searchapp.model import (FACETS, RECENCY_HALF_LIFE_DAYS, SORTS, Filters, Hit, Interpretation, ItemPage,
                              Provider, Report, ResultsPage, Suggestion)
 from searchapp.query import ast
 from searchapp.query.expand import (adjacent_pairs, complete_last_word, concepts, expand, expansion_words,

@@ -59,7 +59,6 @@ it imports nothing else from searchapp but `searchapp.enrich.places`.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import re
 import unicodedata

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from flask import Flask, Response, abort, jsonify, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
@@ -21,7 +21,7 @@ from searchapp.core.service import (FACET_LIMIT, MAX_FACET_LIMIT, MAX_PAGE, MAX_
                                     RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine)
 from searchapp.errors import QueryError
 from searchapp.store.generations import serving_generation
-from searchapp.web.security import CSP, SECURITY_HEADERS, SecurityHeaders, bounded_int, safe_link
+from searchapp.web.security import SECURITY_HEADERS, SecurityHeaders, bounded_int, safe_link
 from searchapp.model import CONTROLS, FACETS, FacetValue, Filters, ResultsPage
 from searchapp.web import compress, export
 from searchapp.web.openapi import openapi_spec
