@@ -19,7 +19,8 @@ import click
 from searchapp.errors import IndexerError, NoIndex, StrictFailure
 from searchapp.indexing import update_index
 from searchapp.ingest.reader import display_path
-from searchapp.store.generations import damaged_files, read_current, serving_generation
+from searchapp.backends import default_backend
+from searchapp.store.generations import damaged_files, read_current, recorded_items, serving_generation
 from searchapp.core.service import MAX_PER_PAGE, RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine
 from searchapp.errors import QueryError
 from searchapp.model import Filters
@@ -107,6 +108,7 @@ class SafeGroup(click.Group):
 @click.version_option(package_name="searchapp")
 def main() -> None:
     """Search engine over technology-regulation news."""
+    default_backend()   # installs its trial open: a generation is opened for real before it is served or built on
 
 
 @main.command("index")
@@ -127,7 +129,7 @@ def index_command(corpus: Path, index_dir: Path, full: bool, strict: bool, wait:
 
 
 def verify_index(index_dir: Path) -> None:
-    """Hash every file of the generation CURRENT names; exit 1 naming the damaged ones."""
+    """Hash every file of the generation CURRENT names and trial-open it; exit 1 naming the damage."""
     name, problem = read_current(index_dir)
     if name is None:
         serving, reason = serving_generation(index_dir)
@@ -144,8 +146,13 @@ def verify_index(index_dir: Path) -> None:
         raise click.ClickException(
             f"{name} is damaged ({len(damaged)} file{'s' if len(damaged) != 1 else ''}): "
             f"run 'searchapp index --index {index_dir}' to rebuild it")
+    # the checksums match, but a manifest can be rewritten to match garbled files
+    why = default_backend().usable(generation, recorded_items(generation))
+    if why:
+        raise click.ClickException(f"{name} is damaged ({display_path(why)}): "
+                                   f"run 'searchapp index --index {index_dir}' to rebuild it")
     files = sum(1 for p in generation.iterdir() if p.is_file())
-    click.echo(f"{generation}: all {files} files match their checksums")
+    click.echo(f"{generation}: all {files} files match their checksums, and it passes a trial open")
 
 
 def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = False, wait: float = 0) -> None:

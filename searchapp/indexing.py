@@ -20,13 +20,14 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from searchapp.backends import default_backend
 from searchapp.backends.whoosh.writer import Counted, die_with_parent, write_segments
 from searchapp.enrich.stories import story_groups as _story_groups
 from searchapp.errors import NothingToIndex, StrictFailure
 from searchapp.ingest.reader import (BadFile, FileRecord, FileState, NewsItem, Problem, check_inside, content_hash, display_path,
                                      item_id, list_news_files, merge_records, parse_bytes, read_bytes, stat_file)
 from searchapp.store.generations import (BUILD_INFO, BuildInfo, building_name, current_generation, damaged_files,
-                                         fsync_tree, link_copy, new_generation_name,
+                                         fsync_tree, link_copy, new_generation_name, recorded_items,
                                          read_build_info, read_current, remove_old, switch_current, write_manifest)
 from searchapp.store.lock import writer_lock
 from searchapp.store.state import STATE, IndexState, load_state
@@ -217,8 +218,9 @@ def _merged(records: dict[str, FileRecord], mentions: dict[str, tuple[str, ...]]
 
 def _trusted_base(index_dir: Path) -> tuple[Path | None, str]:
     """The generation CURRENT names if every file of it matches its checksum
-    (hashed in full: nothing damaged is ever carried forward); else (None,
-    why), and the run rebuilds from scratch."""
+    (hashed in full: nothing damaged is ever carried forward) and it passes
+    the backend's trial open (a manifest rewritten to match garbled files
+    passes the checksums); else (None, why), and the run rebuilds from scratch."""
     name, problem = read_current(index_dir)
     if name is None:
         return None, problem or ""
@@ -230,6 +232,9 @@ def _trusted_base(index_dir: Path) -> tuple[Path | None, str]:
         listed = ", ".join(f"{file} {why}" for file, why in damaged[:3])
         more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
         return None, f"{name} is damaged ({listed}{more})"
+    why = default_backend().usable(generation, recorded_items(generation))
+    if why:
+        return None, f"{name} is damaged ({why})"
     return generation, ""
 
 

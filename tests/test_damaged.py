@@ -116,6 +116,20 @@ DAMAGE = {
     "manifest garbled": lambda d: _garble(_file(d, "manifest.json")),
     "segment file deleted": lambda d: _file(d, ".trm").unlink(),
 }
+
+
+def _lying(damage):
+    """The damage, then a manifest rewritten to match it (sizes and checksums
+    agree): found in review, such damage was never found by checksums."""
+    def apply(index_dir: Path) -> None:
+        damage(index_dir)
+        G.write_manifest(_current(index_dir))
+    return apply
+
+
+for _case in ("postings garbled", "postings truncated", "terms garbled", "terms truncated", "stored fields garbled",
+              "stored fields truncated", ".toc garbled", ".toc deleted", "segment file deleted"):
+    DAMAGE[f"lying manifest: {_case}"] = _lying(DAMAGE[_case])
 NEEDS_REBUILD = set(DAMAGE) - {"CURRENT missing"}
 
 
@@ -165,7 +179,7 @@ def test_damaged_state_is_served_from_a_good_generation_and_repaired_by_the_next
 
 
 @pytest.mark.parametrize("case", ["current generation deleted", "postings garbled", ".toc deleted",
-                                  "build.json missing", "manifest garbled"])
+                                  "build.json missing", "manifest garbled", "lying manifest: postings garbled"])
 def test_only_generation_damaged_one_line_then_repaired(tmp_path, case):
     """No good generation left: search says so in one line; index rebuilds; serve rebuilds before serving."""
     corpus = tmp_path / "corpus"
@@ -199,6 +213,42 @@ def test_a_server_boots_and_answers_on_a_damaged_current(tmp_path, two_generatio
                                str(index_dir)], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
         assert server.json("/healthz")[1]["status"] == "ok"
+
+
+def test_healthz_is_503_whenever_it_cannot_name_the_generation_a_worker_serves(tmp_path, two_generations):
+    """Found in review: with the index folder emptied under a running server,
+    /healthz answered 200 with "generation": null while workers still answered
+    from files they had open. 200 only with a named generation that passes the
+    checks; 503 with the reason otherwise; never a 500 on any route."""
+    corpus, source = two_generations
+    index_dir = tmp_path / "index"
+    shutil.copytree(source, index_dir)
+    with running_server(index_dir, corpus) as server:
+        item = server.json("/api/search?per_page=1")[1]["results"][0]["id"]
+        status, health = server.json("/healthz")
+        assert status == 200 and health["status"] == "ok" and health["generation"] == _current(index_dir).name
+
+        (index_dir / "CURRENT").unlink()   # the current contract: the newest good generation, degraded
+        newest = G.generations_on_disk(index_dir)[0].name
+        for _ in range(4):   # every worker
+            status, health = server.json("/healthz")
+            assert status == 200 and health["status"] == "degraded" and health["generation"] == newest, health
+            assert "CURRENT is missing" in health["degraded"]
+
+        for path in index_dir.iterdir():   # the folder emptied: workers still hold open files
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        for _ in range(4):
+            status, health = server.json("/healthz")
+            assert status == 503 and health["status"] == "unavailable" and health["generation"] is None, health
+            assert "no index" in health["degraded"]   # a thread that had opened nothing: NoIndex's message
+        for route in ROUTES:
+            assert server.get(route.replace("{id}", item))[0] in (200, 503), route
+
+        done = subprocess.run([sys.executable, "-m", "searchapp", "index", "--corpus", str(corpus), "--index",
+                               str(index_dir)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        status, health = server.json("/healthz")
+        assert status == 200 and health["status"] == "ok" and health["generation"] == _current(index_dir).name
 
 
 # ---------------------------------------------------------------- leftovers and the lock

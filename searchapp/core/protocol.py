@@ -68,3 +68,8 @@ class Backend(Protocol):
     def open(self, generation: Path, key, shared: dict) -> Snapshot:
         """A snapshot of one generation; `shared` is the same dict for every
         thread reading that generation (the backend keeps its caches there)."""
+
+    def usable(self, generation: Path, items: int | None) -> str | None:
+        """A trial open: None when the generation opens and answers (reading
+        cheaply but for real what a search reads), else why, in one line.
+        `items`: the document count its build recorded, if known. Never raises."""

@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Callable
 
 from searchapp.store.state import FORMAT, STATE
 
@@ -124,8 +125,27 @@ def read_manifest(generation: Path) -> dict | None:
 
 
 GOOD, UNVERIFIED, DAMAGED = "good", "unverified", "damaged"
-_checked: dict[tuple, tuple[str, str | None]] = {}   # (generation, files' stat) -> verdict of the cheap check
+_checked: dict[tuple, tuple[str, str | None]] = {}   # (generation, files' stat, trial?) -> verdict
 _checked_lock = threading.Lock()
+# The backend's trial open (core/protocol.py, Backend.usable): (generation,
+# recorded document count) -> None, or why it cannot be served. Installed by
+# searchapp.backends.default_backend(), so every reader in the process uses it.
+Trial = Callable[[Path, "int | None"], "str | None"]
+_trial: Trial | None = None
+
+
+def use_trial_open(trial: Trial | None) -> None:
+    """From now on a generation passes check_generation only if it also opens
+    and answers through the backend (checksums cannot catch a file garbled
+    under a manifest rewritten to match it)."""
+    global _trial
+    _trial = trial
+
+
+def recorded_items(generation: Path) -> int | None:
+    """The document count build.json records (None when it is missing or damaged)."""
+    info = read_build_info(generation.parent, generation)
+    return info.items if info is not None and info.mode != "unknown" else None
 
 
 def damaged_files(generation: Path, *, full: bool = True) -> list[tuple[str, str]]:
@@ -158,8 +178,9 @@ def damaged_files(generation: Path, *, full: bool = True) -> list[tuple[str, str
 
 def check_generation(generation: Path) -> tuple[str, str | None]:
     """(GOOD | UNVERIFIED | DAMAGED, reason): the cheap check a reader makes
-    before opening a generation. Remembered until a file's size, mtime,
-    ctime or inode changes. UNVERIFIED: no manifest (built before checksums)."""
+    before opening a generation, then the backend's trial open when one is
+    installed. Remembered until a file's size, mtime, ctime or inode changes.
+    UNVERIFIED: no manifest (built before checksums)."""
     try:
         if not generation.is_dir():
             return DAMAGED, "is missing"
@@ -167,7 +188,8 @@ def check_generation(generation: Path) -> tuple[str, str | None]:
                              for p in generation.iterdir() for s in [p.stat()]))
     except OSError as error:
         return DAMAGED, f"cannot be read: {error.strerror or error}"
-    key = (str(generation), stats)
+    trial = _trial
+    key = (str(generation), stats, trial is not None)
     with _checked_lock:
         verdict = _checked.get(key)
     if verdict is not None:
@@ -181,6 +203,10 @@ def check_generation(generation: Path) -> tuple[str, str | None]:
         name, why = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         verdict = DAMAGED, f"is damaged: {name} {why}{more}"
+    if verdict[0] != DAMAGED and trial is not None:
+        why = trial(generation, recorded_items(generation))
+        if why:
+            verdict = DAMAGED, f"is damaged: {why}"
     with _checked_lock:
         if len(_checked) > 256:
             _checked.clear()

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from searchapp.core.service import (FACET_LIMIT, MAX_FACET_LIMIT, MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS,
                                     RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine)
 from searchapp.errors import QueryError
-from searchapp.store.generations import serving_generation
+from searchapp.store.generations import read_build_info, serving_generation
 from searchapp.web.security import SECURITY_HEADERS, SecurityHeaders, bounded_int, safe_link
 from searchapp.model import CONTROLS, FACETS, FacetValue, Filters, ResultsPage
 from searchapp.web import compress, export
@@ -372,6 +372,13 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
 
     @app.errorhandler(Exception)
     def server_error(error: Exception):
+        generation, why = serving_generation(engine.index_dir)
+        if generation is None:   # the index is gone or damaged under us: unavailable, not our bug
+            app.logger.error("no index can be served: %s (%s: %s)", why, type(error).__name__, error)
+            message = "The search index is unavailable; it is being repaired."
+            if wants_json():
+                return jsonify(error=message, status=503), 503
+            return render_template("error.html", code=503, message=message), 503
         app.logger.exception("request failed")
         if wants_json():
             return jsonify(error="internal error", status=500), 500
@@ -482,25 +489,54 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
 
     @app.get("/healthz")
     def healthz():
+        """200 only when this worker serves a named generation that passes the
+        checks (degraded: an older good one, CURRENT's being damaged); 503 with
+        the reason whenever it cannot name what it serves (the index folder
+        emptied or CURRENT's generation removed under it: its open files still
+        answer, from an index that no longer exists)."""
         generation, degraded = serving_generation(engine.index_dir)
         try:
             items = engine.doc_count
+            served = served_generation(engine)
         except Exception as error:  # nothing can be served: say why, as JSON
-            app.logger.error("no index can be served: %s", degraded or error)
+            served, problem = None, degraded or str(error)
+        else:
+            problem = unnamed(served, generation, degraded)
+        if problem:
+            app.logger.error("no index generation can be named: %s", problem)
             return jsonify(status="unavailable", items=None, built_at=None, generation=None,
-                           degraded=degraded or str(error)), 503
-        info = engine.info()
+                           degraded=problem), 503
         if degraded:
             app.logger.warning("index degraded: %s", degraded)
+        info = read_build_info(engine.index_dir, generation)
         return jsonify(
             status="degraded" if degraded else "ok",
             items=items,
             built_at=info.built_at if info else None,
-            generation=info.generation if info else None,
+            generation=generation.name,
             degraded=degraded,
         )
 
     return app
+
+
+def served_generation(engine: SearchEngine):
+    """The generation this thread's searches read (SearchEngine has no public
+    accessor for it; service.py was not ours to change in this round)."""
+    return engine._snapshot().generation
+
+
+def unnamed(served, generation, degraded: str | None) -> str | None:
+    """Why /healthz cannot name the generation this worker serves, or None."""
+    if generation is None:
+        if degraded:
+            return degraded
+        return ("no index generation on disk (CURRENT and every generation are gone); this worker still "
+                "answers from files it has open: run 'searchapp index'")
+    if served != generation:
+        shown = served.name if served is not None else "nothing"
+        return f"{generation.name} should be served but could not be opened; this worker serves {shown}"
+    return None
 
 
 # ---------------------------------------------------------------- Atom

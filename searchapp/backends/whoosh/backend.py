@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from searchapp.backends.whoosh.snapshot import WhooshSnapshot, open_snapshot
+from searchapp.backends.whoosh.trial import trial_open
 
 
 class WhooshBackend:
@@ -12,3 +13,6 @@ class WhooshBackend:
 
     def open(self, generation: Path, key, shared: dict) -> WhooshSnapshot:
         return open_snapshot(generation, key, shared)
+
+    def usable(self, generation: Path, items: int | None) -> str | None:
+        return trial_open(generation, items)

@@ -1,0 +1,183 @@
+"""A trial open: is this generation usable? Open it and read it for real, cheaply.
+
+Checksums catch damage only while the manifest tells the truth; a file
+garbled and a manifest rewritten to match passed every check, and the
+server then answered 500s or wrong results (found in review). So before a
+generation is served or built on, it is opened through Whoosh and each part
+a search reads is read and cross-checked:
+
+- the document count against build.json's;
+- each segment's term dictionary, field by field: terms in order, each
+  entry sane (document frequency, ids, weight);
+- postings, opened by a hash lookup of the term: ids ascending and inside
+  the segment, as many as the entry read in order says, weights positive,
+  positions in order (the first few of each list);
+- stored documents: each a record whose id term's postings point back at
+  it, and whose title words' postings include it;
+- one ranked query, which must find the document it was taken from.
+
+Segments of up to WHOLE_DOCS documents are read whole (every term, every
+postings list, every stored document); bigger ones in evenly spread samples.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from whoosh import fields, index as whoosh_index, query as Q
+
+from searchapp.backends.whoosh.compile import analyze
+from searchapp.backends.whoosh.schema import TEXT_FIELDS
+
+WHOLE_DOCS = 100          # a segment this small is read whole
+SAMPLE_DOCS = 16          # stored documents read per bigger segment, evenly spread (first and last included)
+SAMPLE_TERMS = 8          # dictionary terms read in order at the start of each field and after each looked-up word
+WORDS_PER_DOC = 1         # title words of each sampled document whose postings are read in every text field
+SAMPLE_POSTINGS = 32      # postings read per list in a bigger segment
+POSITIONS_CHECKED = 8     # postings per list whose positions are decoded and checked
+
+
+class Unusable(Exception):
+    """One line: what the trial open found wrong."""
+
+
+def trial_open(generation: Path, expected_items: int | None = None) -> str | None:
+    """None when the generation opens and answers; else why, in one line. Never raises."""
+    try:
+        index = whoosh_index.open_dir(str(generation))
+        try:
+            searcher = index.searcher()
+            try:
+                _check(searcher, expected_items)
+            finally:
+                searcher.close()
+        finally:
+            index.close()
+        return None
+    except Unusable as problem:
+        return f"a trial open failed: {problem}"
+    except Exception as error:  # whatever a damaged file makes Whoosh raise
+        detail = " ".join(str(error).split())[:160]
+        return f"a trial open failed: {type(error).__name__}: {detail}"
+
+
+def _check(searcher, expected_items: int | None) -> None:
+    count = searcher.doc_count()
+    if expected_items is not None and count != expected_items:
+        raise Unusable(f"{count:,} documents, build.json says {expected_items:,}")
+    probe = None
+    for leaf, offset in searcher.leaf_searchers():
+        reader = leaf.reader()
+        whole = reader.doc_count_all() <= WHOLE_DOCS
+        _dictionary(reader, whole)
+        found = _documents(reader, whole)
+        if found and probe is None:
+            probe = (offset + found[0], found[1])
+    if probe is not None:
+        docnum, word = probe
+        hits = searcher.search(Q.Term("title", word), limit=None)
+        if docnum not in {hit.docnum for hit in hits}:
+            raise Unusable(f"a query for title:{word!r} misses the document it was read from")
+
+
+def _dictionary(reader, whole: bool) -> None:
+    """Each field's terms in order (all of them in a small segment), each term's information sane."""
+    for fieldname in sorted(reader.indexed_field_names()):
+        if fieldname not in reader.schema:
+            continue
+        items = reader.iter_field(fieldname, b"")   # bytes: every field type takes them as they are
+        # a spelling field's postings all name document 0 (it holds words only)
+        postings = not isinstance(reader.schema[fieldname], fields.SpellField)
+        _terms_in_order(reader, fieldname, items, None if whole else SAMPLE_TERMS, postings,
+                        None if whole else SAMPLE_POSTINGS)
+
+
+def _terms_in_order(reader, fieldname: str, items, limit: int | None, postings: bool,
+                    postings_limit: int | None = None) -> None:
+    previous = None
+    for n, (text, info) in enumerate(items):   # the terms as stored (bytes), in the dictionary's order
+        if limit is not None and n >= limit:
+            break
+        if previous is not None and text <= previous:
+            raise Unusable(f"the terms of {fieldname} are out of order")
+        previous = text
+        _sane(reader, fieldname, text, info)
+        if postings:
+            _postings(reader, fieldname, text, info, postings_limit)
+
+
+def _sane(reader, fieldname: str, text, info) -> None:
+    docs = reader.doc_count_all()
+    frequency = info.doc_frequency()
+    if not 1 <= frequency <= docs or not 0 <= (info.min_id() or 0) <= (info.max_id() or 0) < docs:
+        raise Unusable(f"the dictionary entry of {fieldname}:{text!r} is damaged")
+    if not (math.isfinite(info.weight()) and info.weight() > 0):
+        raise Unusable(f"the dictionary entry of {fieldname}:{text!r} has a bad weight")
+
+
+def _postings(reader, fieldname: str, text, info=None, limit: int | None = None) -> list[int]:
+    """A term's postings (its first `limit` in a big segment), checked against
+    its dictionary entry; their ids. Positions are decoded for the first few
+    of each list: decoding is most of the cost."""
+    info = info or reader.term_info(fieldname, text)
+    matcher = reader.postings(fieldname, text)
+    positions = reader.schema[fieldname].format.supports("positions")
+    ids: list[int] = []
+    while matcher.is_active() and (limit is None or len(ids) < limit):
+        docnum = matcher.id()
+        if (ids and docnum <= ids[-1]) or not 0 <= docnum <= info.max_id():
+            raise Unusable(f"the postings of {fieldname}:{text!r} are damaged (document numbers)")
+        weight = matcher.weight()
+        if not (math.isfinite(weight) and weight > 0):
+            raise Unusable(f"the postings of {fieldname}:{text!r} are damaged (weights)")
+        if positions and len(ids) < POSITIONS_CHECKED:
+            where = matcher.value_as("positions")
+            if not where or where[0] < 0 or any(b <= a for a, b in zip(where, where[1:])):
+                raise Unusable(f"the postings of {fieldname}:{text!r} are damaged (positions)")
+        ids.append(docnum)
+        matcher.next()
+    if (limit is None or len(ids) < limit) and (len(ids) != info.doc_frequency() or ids[-1] != info.max_id()):
+        raise Unusable(f"the postings of {fieldname}:{text!r} disagree with the dictionary")
+    return ids
+
+
+def _documents(reader, whole: bool) -> tuple[int, str] | None:
+    """Stored documents (all of a small segment, else a spread sample) and their
+    words' postings; (a docnum, a title word it has) for the one query."""
+    docs = reader.doc_count_all()
+    if whole:
+        sample = range(docs)
+    else:
+        step = max(1, (docs - 1) / (SAMPLE_DOCS - 1))
+        sample = sorted({min(docs - 1, round(n * step)) for n in range(SAMPLE_DOCS)})
+    probe = None
+    for docnum in sample:
+        if reader.is_deleted(docnum):
+            continue
+        stored = reader.stored_fields(docnum)
+        record = stored.get("doc") if isinstance(stored, dict) else None
+        item_id = stored.get("id") if isinstance(stored, dict) else None
+        if not isinstance(record, dict) or not isinstance(item_id, str) or record.get("id") != item_id:
+            raise Unusable(f"stored document {docnum} is damaged")
+        if _postings(reader, "id", item_id) != [docnum]:
+            raise Unusable(f"the id of stored document {docnum} does not find it")
+        title = record.get("title")
+        if not isinstance(title, str):
+            raise Unusable(f"stored document {docnum} has no title")
+        # its rarest title words: short postings lists, spread over the whole dictionary
+        words = sorted(set(analyze("title", title)), key=lambda w: (reader.doc_frequency("title", w), w))
+        for word in words[:WORDS_PER_DOC]:
+            for fieldname in TEXT_FIELDS:
+                if (fieldname, word) not in reader:
+                    if fieldname == "title":
+                        raise Unusable(f"the title word {word!r} of document {docnum} is not in the dictionary")
+                    continue
+                ids = _postings(reader, fieldname, word, limit=None if whole else SAMPLE_POSTINGS)
+                if fieldname == "title" and docnum not in ids and (whole or len(ids) < SAMPLE_POSTINGS):
+                    raise Unusable(f"the postings of title:{word!r} miss document {docnum}")
+                if not whole and fieldname == "title":   # the dictionary read in order from here too
+                    _terms_in_order(reader, fieldname, reader.iter_field(fieldname, word), SAMPLE_TERMS, False)
+            if probe is None:
+                probe = (docnum, word)
+    return probe
