@@ -207,7 +207,7 @@ def test_a_sampled_trial_open_reads_a_bounded_number_of_postings_lists(tmp_path,
     monkeypatch.setattr(trial, "_postings", lambda *args, **kwargs: read.append(args[1]) or original(*args, **kwargs))
     monkeypatch.setattr(trial, "WHOLE_DOCS", 0)
     assert trial.trial_open(generation, 46) is None
-    per_segment = len(make_schema().names()) * trial.SAMPLE_TERMS + trial.SAMPLE_DOCS * (1 + len(TEXT_FIELDS))
+    per_segment = len(make_schema().names()) * trial.FIELD_POSTINGS + trial.SAMPLE_DOCS * (1 + len(TEXT_FIELDS))
     assert 0 < len(read) <= 2 * per_segment
     monkeypatch.setattr(trial, "WHOLE_DOCS", 10_000)
     read.clear()

@@ -35,6 +35,7 @@ SAMPLE_DOCS = 16          # stored documents read per bigger segment, evenly spr
 SAMPLE_TERMS = 8          # dictionary terms read in order at the start of each field and after each looked-up word
 WORDS_PER_DOC = 1         # title words of each sampled document whose postings are read in every text field
 SAMPLE_POSTINGS = 32      # postings read per list in a bigger segment
+FIELD_POSTINGS = 2        # postings lists read at the start of each field in a bigger segment
 POSITIONS_CHECKED = 8     # postings per list whose positions are decoded and checked
 
 
@@ -88,13 +89,18 @@ def _dictionary(reader, whole: bool) -> None:
             continue
         items = reader.iter_field(fieldname, b"")   # bytes: every field type takes them as they are
         # a spelling field's postings all name document 0 (it holds words only)
-        postings = not isinstance(reader.schema[fieldname], fields.SpellField)
+        if isinstance(reader.schema[fieldname], fields.SpellField):
+            postings = 0
+        else:
+            postings = None if whole else FIELD_POSTINGS
         _terms_in_order(reader, fieldname, items, None if whole else SAMPLE_TERMS, postings,
                         None if whole else SAMPLE_POSTINGS)
 
 
-def _terms_in_order(reader, fieldname: str, items, limit: int | None, postings: bool,
+def _terms_in_order(reader, fieldname: str, items, limit: int | None, postings: int | None,
                     postings_limit: int | None = None) -> None:
+    """`limit` terms (None: all) read in order; the postings of the first
+    `postings` of them (None: all), `postings_limit` postings of each."""
     previous = None
     for n, (text, info) in enumerate(items):   # the terms as stored (bytes), in the dictionary's order
         if limit is not None and n >= limit:
@@ -103,7 +109,7 @@ def _terms_in_order(reader, fieldname: str, items, limit: int | None, postings: 
             raise Unusable(f"the terms of {fieldname} are out of order")
         previous = text
         _sane(reader, fieldname, text, info)
-        if postings:
+        if postings is None or n < postings:
             _postings(reader, fieldname, text, info, postings_limit)
 
 
@@ -177,7 +183,7 @@ def _documents(reader, whole: bool) -> tuple[int, str] | None:
                 if fieldname == "title" and docnum not in ids and (whole or len(ids) < SAMPLE_POSTINGS):
                     raise Unusable(f"the postings of title:{word!r} miss document {docnum}")
                 if not whole and fieldname == "title":   # the dictionary read in order from here too
-                    _terms_in_order(reader, fieldname, reader.iter_field(fieldname, word), SAMPLE_TERMS, False)
+                    _terms_in_order(reader, fieldname, reader.iter_field(fieldname, word), SAMPLE_TERMS, 0)
             if probe is None:
                 probe = (docnum, word)
     return probe
