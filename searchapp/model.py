@@ -246,7 +246,8 @@ class Health:
     built_at: str | None = field(default=None, metadata={"format": "date-time"})
     generation: str | None = None
     degraded: str | None = field(default=None, metadata={
-        "description": "why an older good generation serves (or why none can), when CURRENT's is damaged"})
+        "description": "why an older good generation serves, when CURRENT's is damaged; with 503, why no "
+                       "generation this worker serves can be named"})
 
 
 @dataclass(frozen=True)
