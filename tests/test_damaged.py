@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -347,6 +348,41 @@ def test_damaged_state_and_unexpected_errors_are_one_line(damaged_copy, monkeypa
     write_news(corpus, "yet-another.md", title="Yet another")
     code, text = cli("index", "--corpus", corpus, "--index", index_dir)
     assert code == 1 and "unexpected error" in one_error_line(text)
+
+
+@contextmanager
+def _tmpfs(folder: Path, options: str):
+    """A small real file system (root only), unmounted afterwards."""
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root and mount to make a small real file system")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_a_real_full_disk_then_a_read_only_one_are_one_line_and_leave_the_index_serving(tmp_path, two_generations):
+    """Issue 16's disk-full and read-only repros on a real file system (the
+    test above injects the errors): a 3 MiB tmpfs filled up, then remounted
+    read-only."""
+    corpus, source = two_generations
+    with _tmpfs(tmp_path / "disk", "size=3m") as disk:
+        shutil.copytree(source, disk / "index")
+        used = sum(p.stat().st_size for p in (disk / "index").rglob("*") if p.is_file())
+        (disk / "filler").write_bytes(b"\0" * (3 * 1024 * 1024 - used - 200_000))
+        before = _current(disk / "index")
+        code, text = cli("index", "--corpus", corpus, "--index", disk / "index", "--full")
+        assert code == 1 and "the disk is full" in one_error_line(text), text
+        assert _current(disk / "index") == before and not list((disk / "index").glob(".building-*"))
+        code, text = cli("search", "--index", disk / "index", "facial")
+        assert code == 0 and "results for" in text
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        code, text = cli("index", "--corpus", corpus, "--index", disk / "index", "--full")
+        assert code == 1 and "read-only" in one_error_line(text), text
+        code, text = cli("search", "--index", disk / "index", "facial")
+        assert code == 0 and "results for" in text
 
 
 def _nobody_can_run() -> bool:
