@@ -21,8 +21,8 @@ from searchapp.core.service import (FACET_LIMIT, MAX_FACET_LIMIT, MAX_PAGE, MAX_
                                     RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine)
 from searchapp.errors import QueryError
 from searchapp.store.generations import serving_generation
-from searchapp.web.security import SECURITY_HEADERS, SecurityHeaders, bounded_int, safe_link
-from searchapp.model import CONTROLS, FACETS, FacetValue, Filters, ResultsPage
+from searchapp.web.security import SECURITY_HEADERS, SecurityHeaders, bounded_int
+from searchapp.model import CONTROLS, FACETS, FacetValue, Filters, ResultsPage, public_url
 from searchapp.web import compress, export
 from searchapp.web.openapi import openapi_spec
 
@@ -324,6 +324,12 @@ def item_link(item_id: str, params: "SearchParams | None" = None) -> str:
     return f"/item/{item_id}" + ("?" + urlencode([("back", qs)]) if qs else "")
 
 
+def public_record(doc: dict) -> dict:
+    """A stored record as the API serves it: its URLs by the one rule
+    (`public_url`: http(s) or null), like every other machine-readable output."""
+    return {**doc, **{key: public_url(doc.get(key)) for key in ("url", "image_url") if key in doc}}
+
+
 def bar_step(count: int, peak: int) -> int:
     """A timeline bar's height in twentieths of the chart (a CSS class: no inline style under the CSP)."""
     if not count or not peak:
@@ -343,7 +349,7 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
     app.json.ensure_ascii = False
     engine = engine or SearchEngine(index_dir)
     app.extensions["searchapp.engine"] = engine
-    app.jinja_env.filters["link"] = safe_link
+    app.jinja_env.filters["link"] = public_url
     app.jinja_env.globals["MAX_QUERY_CHARS"] = MAX_QUERY_CHARS
     app.jinja_env.globals["status_text"] = status_text
     app.jinja_env.globals["timeline"] = timeline
@@ -461,7 +467,8 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
         page = engine.get_item(item_id) if ITEM_ID.match(item_id) else None
         if page is None:
             abort(404, "No news item with this id.")
-        return jsonify(item=page.item, lists=list(page.lists), listed_by=list(page.listed_by))
+        return jsonify(item=public_record(page.item), lists=[public_record(d) for d in page.lists],
+                       listed_by=[public_record(d) for d in page.listed_by])
 
     @app.get("/api/openapi.json")
     def openapi():
@@ -541,7 +548,7 @@ def atom_feed(params: SearchParams, results: ResultsPage, root: str) -> bytes:
         sub(entry, "updated", _atom_time(hit.published, now))
         if hit.published:
             sub(entry, "published", hit.published)
-        link = safe_link(hit.url)
+        link = public_url(hit.url)
         sub(entry, "link", rel="alternate", type="text/html", href=link or f"{root}/item/{hit.id}")
         sub(entry, "link", rel="related", type="text/html", href=f"{root}/item/{hit.id}")
         author = sub(entry, "author")
