@@ -21,6 +21,7 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).parent / ("screenshots" if os.environ.get("SEARCHAPP_SCREENSHOTS") == "1" else "artifacts")
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 
 # Records every redraw the page reports (the script's "searchapp:render" event) and
 # every key press, in the page's own clock. An init script: not subject to the CSP.
@@ -442,16 +443,31 @@ def test_question_mark_lists_the_shortcuts(context_for, sample_server):
 
 # ---------------------------------------------------------------- errors and the way back
 
-def test_error_states_keep_the_state(context_for, sample_server):
-    page = context_for(DESKTOP)
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_error_states_keep_the_state(context_for, sample_server, viewport):
+    page = context_for(VIEWPORTS[viewport])
     page.goto(sample_server.base + "/search?q=fine&topic=Antitrust&from=2024-01-01&to=2020-01-01")
-    expect(page.locator("#error-message")).to_contain_text("is after the “To” date")
+    message = page.locator("#error-message")
+    expect(message).to_contain_text("is after the “To” date")
+    expect(message).to_contain_text("Change the “From” date to 2020-01-01 or earlier")   # which box, and to what
+    # Review: the bad dates showed as an active "Published" chip. Only what is applied is a chip,
+    # and it is applied: the results are those of the other filters.
+    expect(page.locator(".chips .chip")).to_have_count(1)
+    expect(page.locator(".chips .chip")).to_have_text(re.compile("^Topic: Antitrust"))
+    rows = sample_server.json("/api/search?q=fine&topic=Antitrust")[1]["grouped_total"]
+    expect(page.locator(".hit")).to_have_count(min(rows, 10))
+    if viewport == "phone":
+        expect(page.locator("#filters-toggle")).to_contain_text(f"Filters (1) · {rows} result")
+        page.locator("#filters-toggle").click()
     expect(page.locator("input[name=from]")).to_have_value("2024-01-01")
     expect(page.locator("input[name=to]")).to_have_value("2020-01-01")
+    assert page.locator("input[name=from]").get_attribute("aria-invalid") == "true"
     page.locator("input[name=to]").fill("2024-12-31")
     page.locator("input[name=to]").dispatch_event("change")
     expect(page.locator("#error-message")).to_have_count(0)
     assert query_of(page.url) == {"q": ["fine"], "topic": ["Antitrust"], "from": ["2024-01-01"], "to": ["2024-12-31"]}
+    expect(page.locator(".chips .chip")).to_have_count(2)
+    expect(page.locator(".chips .chip").nth(1)).to_have_text(re.compile("^Published: 2024-01-01 – 2024-12-31"))
     page.goto(sample_server.base + "/search?q=%22fine&topic=AI")
     expect(page.locator(".chip")).to_have_text(re.compile("^Topic: AI"))
 
@@ -526,3 +542,103 @@ def test_screenshots_for_the_readme(context_for, sample_server):
     phone.screenshot(path=str(SCREENSHOTS / "search-phone-drawer.png"))
     assert (SCREENSHOTS / "search-desktop.png").stat().st_size > 10_000
     assert (SCREENSHOTS / "search-phone-drawer.png").stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------- review findings (round 2)
+
+def open_filters(page, viewport: str) -> None:
+    if viewport == "phone":
+        page.locator("#filters-toggle").click()
+        expect(page.locator("#facets")).to_be_visible()
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_ticking_a_value_found_by_a_facet_search_keeps_the_search(context_for, sample_server, viewport):
+    """Review: ticking a value found with the search box of a facet emptied the box and
+    its list. The text, the filtered list and the focus survive the tick and the new request."""
+    page = context_for(VIEWPORTS[viewport])
+    page.goto(sample_server.base + "/search?q=facial+recognition")
+    open_filters(page, viewport)
+    places = page.locator("fieldset[data-facet=jurisdiction]")
+    places.locator("input.facet-search").press_sequentially("a", delay=30)
+    expect(places.locator("input[type=checkbox]")).not_to_have_count(12)
+    found = places.locator(".name").all_inner_texts()
+    assert len(found) >= 2 and all("a" in n.lower() for n in found), found
+    for n, expected in enumerate(([found[1]], [found[1], found[0]])):
+        value = found[1 - n]
+        box = places.locator(f"input[type=checkbox][value='{value}']")
+        box.check()
+        expect(page).to_have_url(re.compile("".join(f"(?=.*{re.escape(urlencode({'jurisdiction': v}))})"
+                                                    for v in expected)))
+        assert sorted(query_of(page.url)["jurisdiction"]) == sorted(expected)
+        expect(page.locator("#region[aria-busy]")).to_have_count(0)
+        expect(places.locator("input.facet-search")).to_have_value("a")              # the box keeps its text
+        expect(places.locator(".name")).to_have_text(found)                          # and the list the user was in
+        expect(places.locator(f"input[type=checkbox][value='{value}']")).to_be_checked()
+        expect(places.locator(f"input[type=checkbox][value='{value}']")).to_be_focused()
+        assert "facet_query" not in page.url
+    if viewport == "phone":
+        expect(page.locator("#facets")).to_be_visible()                              # the drawer stays open
+    # the search is the user's: emptying it brings the whole list back
+    places.locator("input.facet-search").fill("")
+    places.locator("input.facet-search").press("Enter")
+    expect(places.locator("input[type=checkbox]")).to_have_count(12)
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_facet_counts_line_up_with_their_names_in_one_column(context_for, sample_server, viewport):
+    """Review: in the phone drawer each count sat 7 px below its name (the results'
+    count margin). Counts share one right edge and each is level with its name."""
+    page = context_for(VIEWPORTS[viewport])
+    page.goto(sample_server.base + "/search?q=facial+recognition")
+    open_filters(page, viewport)
+    rows = page.evaluate("""() => [...document.querySelectorAll('.facet li label')].filter((l) => l.getClientRects().length)
+      .map((l) => { const n = l.querySelector('.name').getBoundingClientRect(), c = l.querySelector('.count').getBoundingClientRect();
+                    return {facet: l.closest('fieldset').dataset.facet, nameTop: n.top, nameHeight: n.height,
+                            countTop: c.top, countHeight: c.height, right: c.right}; })""")
+    assert len(rows) > 12
+    for row in rows:
+        if row["nameHeight"] < 1.5 * row["countHeight"]:           # one line: level with the name
+            assert abs((row["countTop"] + row["countHeight"] / 2) - (row["nameTop"] + row["nameHeight"] / 2)) <= 1, row
+    for facet in {row["facet"] for row in rows}:
+        rights = {round(row["right"]) for row in rows if row["facet"] == facet}
+        assert len(rights) == 1, (facet, rights)                    # one column
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_phone_timeline_bars_are_44_px_tap_targets(context_for, sample_server, scheme):
+    """Review: on a 390 px phone the timeline's bars were narrower than 44 px. There it
+    draws at most 6 grouped bars; each is a keyboard-operable, named link of 44 px or more."""
+    page = context_for(PHONE, scheme)
+    page.goto(sample_server.base + "/search?q=fine")
+    fine = page.locator(".timeline a.bar")
+    assert fine.count() > 6 and not fine.first.is_visible()          # the desktop's bars are not on screen
+    bars = page.locator(".timeline a.bar-group")
+    expect(bars.first).to_be_visible()
+    assert 2 <= bars.count() <= 6
+    counts = [int(b.get_attribute("data-count")) for b in bars.all()]
+    assert sum(counts) == sum(int(b.get_attribute("data-count")) for b in fine.all())
+    for bar in bars.all():
+        box = bar.bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44, box
+        name = bar.inner_text().strip() or bar.text_content().strip()
+        assert re.match(r"^\d{4}(-\d\d)?( to \d{4}(-\d\d)?)?: [\d,]+ items?$", name), name
+    assert page.locator(".timeline .plot-coarse svg[role=img]").get_attribute("aria-labelledby") == "timeline-caption"
+    ratio = page.evaluate("""() => {
+      const lum = (c) => { const v = c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number).map((x) => x / 255)
+        .map((x) => x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4); return 0.2126*v[0] + 0.7152*v[1] + 0.0722*v[2]; };
+      const fill = getComputedStyle(document.querySelector('.timeline .plot-coarse .fill')).fill;
+      const bg = getComputedStyle(document.documentElement).backgroundColor;
+      const [a, b] = [lum(fill), lum(bg)].sort((x, y) => y - x); return (a + 0.05) / (b + 0.05); }""")
+    assert ratio >= 3, ratio
+    # the keyboard: Enter on a bar filters to its period; the focus stays on that bar
+    busiest = bars.nth(counts.index(max(counts)))
+    period = busiest.get_attribute("data-period")
+    busiest.focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"from="))
+    chosen = page.locator(f".timeline a.bar-group[data-period='{period}']")
+    expect(chosen).to_be_focused()
+    expect(chosen).to_have_class(re.compile("selected"))
+    assert chosen.get_attribute("aria-current") == "true"
+    expect(page.locator("#status")).to_contain_text(f"{max(counts):,} result")

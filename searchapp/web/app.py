@@ -166,6 +166,28 @@ def timeline(months: tuple[FacetValue, ...], filters: Filters) -> Timeline | Non
     return Timeline(unit, tuple(bars), max(b.count for b in bars))
 
 
+PHONE_BARS_MAX = 6   # a 320 px phone's chart (288 px) holds 6 tap targets of 48 px; 390 px holds 59 px ones
+
+
+def grouped(chart: Timeline, filters: Filters, most: int = PHONE_BARS_MAX) -> Timeline | None:
+    """The timeline in at most `most` bars, for narrow screens (each bar a tap
+    target of 44 px or more): runs of k neighbouring periods summed, k as small
+    as that allows. None when the chart already has few enough bars."""
+    n = len(chart.bars)
+    if n <= most:
+        return None
+    k = -(-n // most)
+    chosen = (filters.date_from, filters.date_to)
+    bars = []
+    for at in range(0, n, k):
+        run = chart.bars[at:at + k]
+        start, end = run[0].start, run[-1].end
+        label = run[0].label if len(run) == 1 else f"{run[0].label} to {run[-1].label}"
+        bars.append(Bar(label, sum(b.count for b in run), start, end, chosen == (start, end)))
+    unit = f"{k} {chart.unit}s"
+    return Timeline(unit, tuple(bars), max(b.count for b in bars))
+
+
 def _int(args, name: str, default: int, low: int, high: int) -> int:
     raw = args.get(name, "").strip()
     if not raw:
@@ -353,6 +375,7 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
     app.jinja_env.globals["MAX_QUERY_CHARS"] = MAX_QUERY_CHARS
     app.jinja_env.globals["status_text"] = status_text
     app.jinja_env.globals["timeline"] = timeline
+    app.jinja_env.globals["grouped"] = grouped
     app.jinja_env.globals["FACET_LABELS"] = FACET_LABELS
     app.jinja_env.globals["SORT_LABELS"] = SORT_LABELS
     app.jinja_env.globals["RECENCY_HALF_LIFE_DAYS"] = RECENCY_HALF_LIFE_DAYS
@@ -402,18 +425,24 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
             field = problem_field(str(problem), request.args)
             error = explain(str(problem), field)
             params = keep_what_is_valid(request.args)
+            if field != "q":   # a bad date, page...: what is still valid is searched, so its chips are applied
+                results = _keep(run_search, params, PAGE_FACET_LIMIT)
         else:
             dates = params.filters
             if dates.date_from and dates.date_to and dates.date_from > dates.date_to:
+                # The dates cannot apply: search without them, so the words and the other
+                # filters still give results (and chips show only what is applied); the
+                # date boxes keep what was typed, for correction.
                 field = "from"
                 error = (f"The “From” date ({dates.date_from}) is after the “To” date ({dates.date_to}). "
-                         "Change one of them; your other filters are kept.")
-            else:
-                try:
-                    results = run_search(params, PAGE_FACET_LIMIT)
-                except QueryError as problem:
-                    field = problem_field(str(problem), request.args)
-                    error = explain(str(problem), field)
+                         f"Change the “From” date to {dates.date_to} or earlier (or the “To” date to "
+                         f"{dates.date_from} or later); until then the results are not filtered by date.")
+                params = replace(params, filters=replace(dates, date_from=None, date_to=None), page=1)
+            try:
+                results = run_search(params, PAGE_FACET_LIMIT)
+            except QueryError as problem:
+                field = problem_field(str(problem), request.args)
+                error, results = explain(str(problem), field), None
         fragment = request.args.get("fragment", "")
         status = 400 if error else 200
         context = dict(params=params, results=results, error=error, error_field=field,
