@@ -187,11 +187,20 @@ def test_slash_focuses_the_box_and_sort_and_pages_work(page, sample_server):
     expect(page.locator(".pager [aria-current=page]")).to_have_text("2")
 
 
-def test_form_works_without_javascript(browser, sample_server):
-    context = browser.new_context(java_script_enabled=False)
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}],
+                         ids=["desktop", "phone"])
+def test_form_works_without_javascript(browser, sample_server, viewport):
+    context = browser.new_context(java_script_enabled=False, viewport=viewport)
     page = context.new_page()
     try:
         page.goto(sample_server.base + "/")
+        if viewport["width"] < 760:      # a phone: the filters are one tap from the top, a plain link
+            jump = page.locator("a.filters-jump")
+            box = jump.bounding_box()
+            assert box and box["y"] + box["height"] <= 300 and box["height"] >= 44
+            jump.click()
+            assert page.locator("#facets").bounding_box()["y"] < viewport["height"]
+        page.locator(".apply").scroll_into_view_if_needed()
         assert page.locator(".apply").is_visible()
         page.fill("#q", "clearview")
         page.press("#q", "Enter")

@@ -91,6 +91,10 @@ def test_phone_filters_are_one_tap_from_the_top_and_a_tap_shows_its_effect(conte
     count, rows = answer["total"], answer["grouped_total"]   # articles; results listed (copies of a story once)
     label = page.locator(".facet[data-facet=topic] label").first
     assert label.bounding_box()["height"] >= 44
+    for selector in (".facet li label", ".facet .more", ".facet-search", ".dates input", ".drawer-close", ".show-results"):
+        for element in page.locator(selector).all()[:5]:
+            if element.is_visible():
+                assert element.bounding_box()["height"] >= 44, selector
     label.click()
     expect(page).to_have_url(re.compile(r"topic="))
     show = page.locator(".show-results")
@@ -106,7 +110,8 @@ def test_phone_filters_are_one_tap_from_the_top_and_a_tap_shows_its_effect(conte
     expect(page.locator(".chip", has_text=f"Topic: {value}")).to_be_visible()
     expect(toggle).to_contain_text(f"Filters (1) · {rows} result")
     # tap targets
-    for selector in (".tag", "a.details", ".chip", ".clear-all", ".pager a"):
+    for selector in (".tag", "a.details", ".chip", ".clear-all", ".pager a", ".toolbar a", "select[name=sort]",
+                     ".timeline a.bar-group", "footer .linkish"):
         for element in page.locator(selector).all()[:5]:
             if element.is_visible():
                 assert element.bounding_box()["height"] >= 44, selector
