@@ -177,13 +177,23 @@ def typing_updates(page, text: str, delay_ms: int):
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_typing_at_100_ms_a_key_updates_at_least_every_300_ms(context_for, shared_server, viewport):
     warm(shared_server)
-    page = context_for(VIEWPORTS[viewport])
-    page.add_init_script(RECORDER)
-    page.goto(shared_server.base + "/")
-    expect(page.locator("#q")).to_be_focused()
-    page.wait_for_timeout(300)
-    renders, keys = typing_updates(page, "clearview fine", 100)
-    assert len(keys) == len("clearview fine")
+    stalls = []
+    for _ in range(3):
+        page = context_for(VIEWPORTS[viewport])
+        page.add_init_script(RECORDER)
+        page.goto(shared_server.base + "/")
+        expect(page.locator("#q")).to_be_focused()
+        page.wait_for_timeout(300)
+        renders, keys = typing_updates(page, "clearview fine", 100)
+        assert len(keys) == len("clearview fine")
+        # On a starved machine the typist itself stalls (keys 600 ms apart were seen at load 10
+        # on 2 cores): such a run did not type at 100 ms a key, so it measures nothing. Retried.
+        pace = max(b - a for a, b in zip(keys, keys[1:]))
+        if pace <= 200:
+            break
+        stalls.append(round(pace))
+    else:
+        pytest.fail(f"the typist never kept a 100 ms pace (longest key gaps {stalls} ms): machine overloaded")
     times = [r["t"] for r in renders if r["t"] >= keys[0]]
     before_last = [t for t in times if t < keys[-1]]
     assert len(before_last) >= 3, (times, keys)
@@ -191,7 +201,7 @@ def test_typing_at_100_ms_a_key_updates_at_least_every_300_ms(context_for, share
     marks = [keys[0]] + times
     final = next(t for t in times if t >= keys[-1])
     gaps = [b - a for a, b in zip(marks, marks[1:]) if b <= final]
-    assert max(gaps) <= 300, gaps
+    assert max(gaps) <= 300, (gaps, [b - a for a, b in zip(keys, keys[1:])])
     assert renders[-1]["query"] == "clearview fine" and not renders[-1]["stale"]
     assert page.locator(".hit").count() > 0
     assert query_of(page.url) == {"q": ["clearview fine"]}
@@ -664,3 +674,23 @@ def test_phone_timeline_bars_are_44_px_tap_targets(context_for, sample_server, s
     expect(chosen).to_have_class(re.compile("selected"))
     assert chosen.get_attribute("aria-current") == "true"
     expect(page.locator("#status")).to_contain_text(f"{max(counts):,} result")
+
+
+# ---------------------------------------------------------------- the typing benchmark, tiny, so it cannot rot
+
+def test_typing_latency_bench_smoke_run(tmp_path):
+    """bench/typing_latency.py (the issue's keypress -> own results / next paint, p50/p95)
+    runs end to end: one query, one pace, on the sample corpus."""
+    import subprocess
+    import sys
+
+    project = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(project / "bench" / "typing_latency.py"), "--corpus",
+                           str(project / "corpus"), "--index", str(tmp_path / "index"), "--delays", "100",
+                           "--queries", "garante", "--out", str(tmp_path / "out"), "--label", "smoke"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| 100 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert int(cells[1]) == len("garante") and cells[2] != "–"        # keys typed, own-results p50 measured
+    assert list((tmp_path / "out").glob("typing-smoke-*.json"))

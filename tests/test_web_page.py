@@ -321,3 +321,17 @@ def test_a_corrected_search_offers_to_search_instead(tmp_path):
     exact = client.get("/api/search?q=pangolin+traficking&autocorrect=0").get_json()
     assert exact["corrected_from"] is None and exact["total_all_words"] == 0
     assert client.get("/api/search?q=x&autocorrect=maybe").status_code == 400
+
+
+def test_no_junk_completions_from_the_issue(shared_server):
+    """Issue 14 saw "facial reckless", "ai acted" and "eu aim" offered; a one-letter
+    last word after another word got nothing."""
+    def completions(text):
+        _, data = shared_server.json("/api/suggest?" + urlencode({"q": text}))
+        return [s["text"].lower() for s in data["suggestions"] if s["kind"] == "query"]
+
+    assert "facial recognition" in completions("facial rec")
+    assert "facial reckless" not in completions("facial rec")
+    assert "ai acted" not in completions("ai ac") and "ai act" in completions("ai ac")
+    assert "eu aim" not in completions("eu ai")
+    assert completions("clearview f")                  # a one-letter last word is completed
