@@ -615,6 +615,16 @@ def test_ticking_a_value_found_by_a_facet_search_keeps_the_search(context_for, s
     places.locator("input.facet-search").fill("")
     places.locator("input.facet-search").press("Enter")
     expect(places.locator("input[type=checkbox]")).to_have_count(12)
+    # and "Clear all filters" clears facet searches too
+    places.locator("input.facet-search").press_sequentially("a", delay=30)
+    expect(places.locator(".name")).to_have_text(found)
+    if viewport == "phone":
+        page.locator(".show-results").click()
+    page.locator(".clear-all").click()
+    expect(page).to_have_url(re.compile(r"/search\?q=facial\+recognition$"))
+    open_filters(page, viewport)
+    expect(places.locator("input.facet-search")).to_have_value("")
+    expect(places.locator("input[type=checkbox]")).to_have_count(12)
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])

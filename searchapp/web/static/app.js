@@ -191,7 +191,7 @@
     // A facet the user searched within (or expanded) keeps its list: fetched beside the
     // results and swapped in before the first paint, so ticking a value found with the
     // facet's search box never empties the box or the list the user was in.
-    const kept = opts.typing ? [] : facetStates();
+    const kept = opts.typing || opts.clear ? [] : facetStates();
     const facetParts = kept.map((state) => fetchFacet(params, state, controller.signal).catch(() => null));
     setBusy(true);
     try {
@@ -382,7 +382,7 @@
     } else if (link.closest(".pager")) {
       focus = { type: "page" };
     }
-    load(params, "push", { focus });
+    load(params, "push", { focus, clear: link.hasAttribute("data-clear") });   // "Clear all" clears facet searches too
   });
 
   window.addEventListener("popstate", () => {
