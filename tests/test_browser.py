@@ -302,7 +302,7 @@ def test_timeline_bar_click_filters_to_its_period(page, sample_server):
     page.goto(sample_server.base + "/search?q=fine")
     bars = page.locator(".timeline a.bar")
     assert bars.count() > 1
-    expect(page.locator(".timeline svg")).to_be_visible()
+    expect(page.locator(".timeline .plot-fine svg")).to_be_visible()     # (a phone draws .plot-coarse)
     busiest = max(range(bars.count()), key=lambda n: int(bars.nth(n).get_attribute("data-count")))
     bar = bars.nth(busiest)
     period, count = bar.get_attribute("data-period"), int(bar.get_attribute("data-count"))

@@ -425,6 +425,8 @@ def test_escape_closes_suggestions_and_never_clears_the_query(context_for, sampl
     page.locator("#q").press_sequentially("facial rec", delay=40)
     listbox = page.locator("#suggestions")
     expect(listbox).to_be_visible()
+    # (the list may still show the suggestions of "facial r" for a moment: wait for those of "facial rec")
+    expect(listbox.locator("[role=option].query b").first).to_have_text("facial rec")
     # sections, with the typed part in bold
     assert listbox.locator(".group-label").first.text_content() == "Searches"
     assert "Articles" in [t.strip() for t in listbox.locator(".group-label").all_text_contents()]
