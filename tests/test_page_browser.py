@@ -629,6 +629,23 @@ def test_ticking_a_value_found_by_a_facet_search_keeps_the_search(context_for, s
     expect(places.locator("input[type=checkbox]")).to_have_count(12)
 
 
+def test_a_facet_search_survives_a_tick_on_the_date_error_page(context_for, sample_server):
+    """The date error answers 400 with results (without the dates): its facet lists are kept too."""
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/search?q=facial+recognition&from=2024-01-01&to=2020-01-01")
+    places = page.locator("fieldset[data-facet=jurisdiction]")
+    places.locator("input.facet-search").press_sequentially("a", delay=30)
+    expect(places.locator("input[type=checkbox]")).not_to_have_count(12)
+    found = places.locator(".name").all_inner_texts()
+    places.locator(f"input[type=checkbox][value='{found[0]}']").check()
+    expect(page).to_have_url(re.compile("jurisdiction="))
+    expect(page.locator("#region[aria-busy]")).to_have_count(0)
+    expect(page.locator("#error-message")).to_be_visible()
+    expect(places.locator("input.facet-search")).to_have_value("a")
+    expect(places.locator(".name")).to_have_text(found)
+    expect(places.locator(f"input[type=checkbox][value='{found[0]}']")).to_be_focused()
+
+
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_facet_counts_line_up_with_their_names_in_one_column(context_for, sample_server, viewport):
     """Review: in the phone drawer each count sat 7 px below its name (the results'

@@ -420,8 +420,9 @@
     if (expanded || text) query.set("facet_limit", "1000");
     if (text) query.set("facet_query." + facet, text);
     const response = await fetch("/search?" + query.toString(), { signal, headers: { Accept: "text/html" } });
-    if (!response.ok) return null;
-    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").querySelector("fieldset.facet");
+    if (!response.ok && response.status !== 400) return null;     // 400: a date error still lists the facets
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html")
+      .querySelector(`fieldset.facet[data-facet="${CSS.escape(facet)}"]`);
     if (!fresh) return null;
     if (expanded) fresh.querySelector(".more")?.remove();
     return document.adoptNode(fresh);
@@ -444,9 +445,9 @@
     fieldset.setAttribute("aria-busy", "true");
     try {
       const response = await fetch("/search?" + params.toString(), { headers: { Accept: "text/html" } });
-      if (!response.ok || mine !== facetSeq[facet]) return;
+      if ((!response.ok && response.status !== 400) || mine !== facetSeq[facet]) return;   // 400: the date error
       const doc = new DOMParser().parseFromString(await response.text(), "text/html");
-      const fresh = doc.querySelector("fieldset.facet");
+      const fresh = doc.querySelector(`fieldset.facet[data-facet="${CSS.escape(facet)}"]`);
       if (!fresh) return;
       if (more) fieldset.dataset.expanded = "1";
       fieldset.querySelector("ul").replaceWith(fresh.querySelector("ul"));
