@@ -12,12 +12,37 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import get_type_hints
 
 import re as _re
+from urllib.parse import urlsplit
 
 # C0/C1 controls and non-characters: invalid in XML (Atom) and meaningless in text; read and web both drop them
 CONTROLS = _re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 # Bidi overrides, embeddings and isolates, zero-width characters: they let a
 # title display as something other than what it is (U+202E reverses text).
 INVISIBLE = _re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# Never in a URL we hand out: C0/C1 controls, whitespace, invisible characters and
+# what XML cannot hold (a control character in an Atom href makes the feed ill-formed).
+BAD_IN_URL = _re.compile("[\x00-\x20\x7f-\x9f\ufffe\uffff\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def public_url(url: str | None) -> str | None:
+    """The one rule for every URL from the corpus that we show or serve (page
+    links, Atom, JSON, CSV): an http(s) URL with a host and without control,
+    space or invisible characters, else None. Never javascript:, data:, file:."""
+    if not url:
+        return None
+    url = url.strip()
+    if BAD_IN_URL.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:   # "http://[x" and the like
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+# Served as public_url(url): null unless an http(s) link (the OpenAPI document says so)
+_PUBLIC_URL = {"type": str | None, "description": "the original article: an http(s) URL, or null when the corpus "
+                                                  "gives none that is safe to link (javascript:, control characters)"}
 
 FACETS = ("topic", "jurisdiction", "regulator", "provider", "year")   # filterable facets, in display order
 TIMELINE_FACET = "month"                                            # counted, never a filter (dates are)
@@ -94,19 +119,19 @@ class Report:
 
     id: str
     title: str
-    url: str
+    url: str = field(metadata=_PUBLIC_URL)
     provider: str
     published: str | None
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "url": self.url, "provider": self.provider,
+        return {"id": self.id, "title": self.title, "url": public_url(self.url), "provider": self.provider,
                 "published": self.published}
 
 
 @dataclass(frozen=True)
 class Hit:
     id: str
-    url: str
+    url: str = field(metadata=_PUBLIC_URL)
     title: str
     title_html: str = field(metadata={"json": False})  # HTML-escaped, query words in <mark>
     excerpt: str
@@ -123,7 +148,7 @@ class Hit:
     def to_dict(self) -> dict:
         return {
             "id": self.id,
-            "url": self.url,
+            "url": public_url(self.url),
             "title": self.title,
             "excerpt": self.excerpt,
             "snippet": self.snippet,

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).parent / ("screenshots" if os.environ.get("SEARCHAPP_SCREENSHOTS") == "1" else "artifacts")
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 
 # Records every redraw the page reports (the script's "searchapp:render" event) and
 # every key press, in the page's own clock. An init script: not subject to the CSP.
@@ -63,6 +64,12 @@ def in_viewport(page, locator) -> bool:
     return box is not None and box["y"] >= 0 and box["y"] + min(box["height"], 40) <= height
 
 
+def open_filters(page, viewport: str) -> None:
+    if viewport == "phone":
+        page.locator("#filters-toggle").click()
+        expect(page.locator("#facets")).to_be_visible()
+
+
 # ---------------------------------------------------------------- phone
 
 def test_phone_filters_are_one_tap_from_the_top_and_a_tap_shows_its_effect(context_for, sample_server):
@@ -84,6 +91,10 @@ def test_phone_filters_are_one_tap_from_the_top_and_a_tap_shows_its_effect(conte
     count, rows = answer["total"], answer["grouped_total"]   # articles; results listed (copies of a story once)
     label = page.locator(".facet[data-facet=topic] label").first
     assert label.bounding_box()["height"] >= 44
+    for selector in (".facet li label", ".facet .more", ".facet-search", ".dates input", ".drawer-close", ".show-results"):
+        for element in page.locator(selector).all()[:5]:
+            if element.is_visible():
+                assert element.bounding_box()["height"] >= 44, selector
     label.click()
     expect(page).to_have_url(re.compile(r"topic="))
     show = page.locator(".show-results")
@@ -99,7 +110,8 @@ def test_phone_filters_are_one_tap_from_the_top_and_a_tap_shows_its_effect(conte
     expect(page.locator(".chip", has_text=f"Topic: {value}")).to_be_visible()
     expect(toggle).to_contain_text(f"Filters (1) · {rows} result")
     # tap targets
-    for selector in (".tag", "a.details", ".chip", ".clear-all", ".pager a"):
+    for selector in (".tag", "a.details", ".chip", ".clear-all", ".pager a", ".toolbar a", "select[name=sort]",
+                     ".timeline a.bar-group", "footer .linkish"):
         for element in page.locator(selector).all()[:5]:
             if element.is_visible():
                 assert element.bounding_box()["height"] >= 44, selector
@@ -162,15 +174,26 @@ def typing_updates(page, text: str, delay_ms: int):
     return renders, keys
 
 
-def test_typing_at_100_ms_a_key_updates_at_least_every_300_ms(context_for, shared_server):
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_typing_at_100_ms_a_key_updates_at_least_every_300_ms(context_for, shared_server, viewport):
     warm(shared_server)
-    page = context_for(DESKTOP)
-    page.add_init_script(RECORDER)
-    page.goto(shared_server.base + "/")
-    expect(page.locator("#q")).to_be_focused()
-    page.wait_for_timeout(300)
-    renders, keys = typing_updates(page, "clearview fine", 100)
-    assert len(keys) == len("clearview fine")
+    stalls = []
+    for _ in range(3):
+        page = context_for(VIEWPORTS[viewport])
+        page.add_init_script(RECORDER)
+        page.goto(shared_server.base + "/")
+        expect(page.locator("#q")).to_be_focused()
+        page.wait_for_timeout(300)
+        renders, keys = typing_updates(page, "clearview fine", 100)
+        assert len(keys) == len("clearview fine")
+        # On a starved machine the typist itself stalls (keys 600 ms apart were seen at load 10
+        # on 2 cores): such a run did not type at 100 ms a key, so it measures nothing. Retried.
+        pace = max(b - a for a, b in zip(keys, keys[1:]))
+        if pace <= 200:
+            break
+        stalls.append(round(pace))
+    else:
+        pytest.fail(f"the typist never kept a 100 ms pace (longest key gaps {stalls} ms): machine overloaded")
     times = [r["t"] for r in renders if r["t"] >= keys[0]]
     before_last = [t for t in times if t < keys[-1]]
     assert len(before_last) >= 3, (times, keys)
@@ -178,15 +201,16 @@ def test_typing_at_100_ms_a_key_updates_at_least_every_300_ms(context_for, share
     marks = [keys[0]] + times
     final = next(t for t in times if t >= keys[-1])
     gaps = [b - a for a, b in zip(marks, marks[1:]) if b <= final]
-    assert max(gaps) <= 300, gaps
+    assert max(gaps) <= 300, (gaps, [b - a for a, b in zip(keys, keys[1:])])
     assert renders[-1]["query"] == "clearview fine" and not renders[-1]["stale"]
     assert page.locator(".hit").count() > 0
     assert query_of(page.url) == {"q": ["clearview fine"]}
 
 
-def test_a_part_typed_word_keeps_the_results_marked_stale(context_for, sample_server):
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_a_part_typed_word_keeps_the_results_marked_stale(context_for, sample_server, viewport):
     warm(sample_server)
-    page = context_for(DESKTOP)
+    page = context_for(VIEWPORTS[viewport])
     page.add_init_script(RECORDER)
     page.goto(sample_server.base + "/search?q=garante")
     before = hit_titles(page)
@@ -224,8 +248,9 @@ document.addEventListener('DOMContentLoaded', () => {
 """
 
 
-def test_a_slow_answer_shows_a_loading_state(context_for, sample_server):
-    page = context_for(DESKTOP)
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_a_slow_answer_shows_a_loading_state(context_for, sample_server, viewport):
+    page = context_for(VIEWPORTS[viewport])
     page.add_init_script(BUSY_RECORDER)
     page.goto(sample_server.base + "/search?q=fine")
 
@@ -233,6 +258,7 @@ def test_a_slow_answer_shows_a_loading_state(context_for, sample_server):
         time.sleep(0.8)
         route.continue_()
 
+    open_filters(page, viewport)
     page.route(re.compile(r".*fragment=1.*"), slow)
     page.locator(".facet[data-facet=topic] input[type=checkbox]").first.check()
     expect(page).to_have_url(re.compile(r"topic="))
@@ -245,8 +271,9 @@ def test_a_slow_answer_shows_a_loading_state(context_for, sample_server):
 
 # ---------------------------------------------------------------- paging
 
-def test_next_scrolls_to_and_focuses_the_first_new_result(context_for, shared_server):
-    page = context_for(DESKTOP)
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_next_scrolls_to_and_focuses_the_first_new_result(context_for, shared_server, viewport):
+    page = context_for(VIEWPORTS[viewport])
     page.goto(shared_server.base + "/search?q=privacy")
     pages = shared_server.json("/api/search?q=privacy")[1]["pages"]
     expect(page.locator(".pager .of")).to_have_text(f"Page 1 of {pages}")
@@ -257,14 +284,14 @@ def test_next_scrolls_to_and_focuses_the_first_new_result(context_for, shared_se
     expect(first).to_be_focused()
     assert in_viewport(page, first)
     header = page.locator(".masthead").bounding_box()
-    assert first.bounding_box()["y"] >= header["y"] + header["height"] - 1        # not under the sticky header
+    assert first.bounding_box()["y"] >= max(0, header["y"] + header["height"] - 1)  # not under the sticky header
     page.locator(".pager a.last").click()
     expect(page.locator(".pager .of")).to_have_text(f"Page {pages} of {pages}")
     expect(page.locator(".pager a[rel=next]")).to_have_count(0)
     page.locator(".pager a.first").click()
     expect(page.locator(".pager [aria-current=page]")).to_have_text("1")
     # the n and p keys
-    page.locator("body").click(position={"x": 5, "y": 200})
+    page.locator("#status").click()
     page.keyboard.press("n")
     expect(page.locator(".pager [aria-current=page]")).to_have_text("2")
     page.keyboard.press("p")
@@ -273,9 +300,11 @@ def test_next_scrolls_to_and_focuses_the_first_new_result(context_for, shared_se
 
 # ---------------------------------------------------------------- facets
 
-def test_facet_show_more_and_search_within_a_facet(context_for, sample_server):
-    page = context_for(DESKTOP)
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_facet_show_more_and_search_within_a_facet(context_for, sample_server, viewport):
+    page = context_for(VIEWPORTS[viewport])
     page.goto(sample_server.base + "/search?q=facial+recognition")
+    open_filters(page, viewport)
     places = page.locator("fieldset[data-facet=jurisdiction]")
     boxes = places.locator("input[type=checkbox]")
     expect(boxes).to_have_count(12)
@@ -302,8 +331,9 @@ def test_facet_show_more_and_search_within_a_facet(context_for, sample_server):
 
 # ---------------------------------------------------------------- chips, tags, bars: focus stays
 
-def test_focus_never_drops_to_the_body(context_for, sample_server):
-    page = context_for(DESKTOP)
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_focus_never_drops_to_the_body(context_for, sample_server, viewport):
+    page = context_for(VIEWPORTS[viewport])
     page.goto(sample_server.base + "/search?q=fine&topic=Antitrust&topic=AI")
     chips = page.locator(".chips .chip")
     expect(chips.first).to_have_text(re.compile(r"^Topic: Antitrust"))
@@ -328,14 +358,15 @@ def test_focus_never_drops_to_the_body(context_for, sample_server):
     page.locator(".clear-all").click()
     expect(page).to_have_url(re.compile(r"/search\?q=fine$"))
     assert focused(page)["tag"] != "BODY"
-    # a timeline bar: the chosen bar keeps the focus
-    bar = page.locator(".timeline a.bar").nth(1)
+    # a timeline bar (a phone's grouped bar): the chosen bar keeps the focus
+    kind = "bar" if viewport == "desktop" else "bar-group"
+    bar = page.locator(f".timeline a.{kind}").nth(1)
     period = bar.get_attribute("data-period")
     bar.focus()
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"from="))
-    expect(page.locator(f".timeline a.bar[data-period='{period}']")).to_be_focused()
-    expect(page.locator(f".timeline a.bar.selected[data-period='{period}']")).to_have_count(1)
+    expect(page.locator(f".timeline a.{kind}[data-period='{period}']")).to_be_focused()
+    expect(page.locator(f".timeline a.{kind}.selected[data-period='{period}']")).to_have_count(1)
 
 
 def test_timeline_is_readable_and_not_nested_interactive(context_for, sample_server):
@@ -357,8 +388,9 @@ def test_timeline_is_readable_and_not_nested_interactive(context_for, sample_ser
 
 # ---------------------------------------------------------------- keyboard
 
-def test_skip_link_goes_to_the_first_result(context_for, sample_server):
-    page = context_for(DESKTOP)
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_skip_link_goes_to_the_first_result(context_for, sample_server, viewport):
+    page = context_for(VIEWPORTS[viewport])
     page.goto(sample_server.base + "/search?q=privacy")
     skip = page.locator("a.skip")
     assert skip.inner_text() == "Skip to results"
@@ -386,12 +418,15 @@ def test_sticky_header_never_hides_the_focused_element(context_for, sample_serve
             assert where["top"] >= header["height"] - 1, where
 
 
-def test_escape_closes_suggestions_and_never_clears_the_query(context_for, sample_server):
-    page = context_for(DESKTOP)
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_escape_closes_suggestions_and_never_clears_the_query(context_for, sample_server, viewport):
+    page = context_for(VIEWPORTS[viewport])
     page.goto(sample_server.base + "/")
     page.locator("#q").press_sequentially("facial rec", delay=40)
     listbox = page.locator("#suggestions")
     expect(listbox).to_be_visible()
+    # (the list may still show the suggestions of "facial r" for a moment: wait for those of "facial rec")
+    expect(listbox.locator("[role=option].query b").first).to_have_text("facial rec")
     # sections, with the typed part in bold
     assert listbox.locator(".group-label").first.text_content() == "Searches"
     assert "Articles" in [t.strip() for t in listbox.locator(".group-label").all_text_contents()]
@@ -406,8 +441,9 @@ def test_escape_closes_suggestions_and_never_clears_the_query(context_for, sampl
     assert page.input_value("#q") == "facial rec"
 
 
-def test_a_regulator_suggestion_becomes_a_filter(context_for, sample_server):
-    page = context_for(DESKTOP)
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_a_regulator_suggestion_becomes_a_filter(context_for, sample_server, viewport):
+    page = context_for(VIEWPORTS[viewport])
     page.goto(sample_server.base + "/")
     page.locator("#q").press_sequentially("fine cn", delay=40)
     listbox = page.locator("#suggestions")
@@ -424,10 +460,11 @@ def test_a_regulator_suggestion_becomes_a_filter(context_for, sample_server):
     assert page.input_value("#q") == "fine"
 
 
-def test_question_mark_lists_the_shortcuts(context_for, sample_server):
-    page = context_for(DESKTOP)
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_question_mark_lists_the_shortcuts(context_for, sample_server, viewport):
+    page = context_for(VIEWPORTS[viewport])
     page.goto(sample_server.base + "/search?q=fine")
-    page.locator("body").click(position={"x": 5, "y": 300})
+    page.locator("#status").click()
     page.keyboard.press("?")
     dialog = page.locator("dialog#shortcuts")
     expect(dialog).to_be_visible()
@@ -442,22 +479,41 @@ def test_question_mark_lists_the_shortcuts(context_for, sample_server):
 
 # ---------------------------------------------------------------- errors and the way back
 
-def test_error_states_keep_the_state(context_for, sample_server):
-    page = context_for(DESKTOP)
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_error_states_keep_the_state(context_for, sample_server, viewport):
+    page = context_for(VIEWPORTS[viewport])
     page.goto(sample_server.base + "/search?q=fine&topic=Antitrust&from=2024-01-01&to=2020-01-01")
-    expect(page.locator("#error-message")).to_contain_text("is after the “To” date")
+    message = page.locator("#error-message")
+    expect(message).to_contain_text("is after the “To” date")
+    expect(message).to_contain_text("Change the “From” date to 2020-01-01 or earlier")   # which box, and to what
+    # Review: the bad dates showed as an active "Published" chip. Only what is applied is a chip,
+    # and it is applied: the results are those of the other filters.
+    expect(page.locator(".chips .chip")).to_have_count(1)
+    expect(page.locator(".chips .chip")).to_have_text(re.compile("^Topic: Antitrust"))
+    rows = sample_server.json("/api/search?q=fine&topic=Antitrust")[1]["grouped_total"]
+    expect(page.locator(".hit")).to_have_count(min(rows, 10))
+    if viewport == "phone":
+        expect(page.locator("#filters-toggle")).to_contain_text(f"Filters (1) · {rows} result")
+        page.locator("#filters-toggle").click()
     expect(page.locator("input[name=from]")).to_have_value("2024-01-01")
     expect(page.locator("input[name=to]")).to_have_value("2020-01-01")
+    assert page.locator("input[name=from]").get_attribute("aria-invalid") == "true"
     page.locator("input[name=to]").fill("2024-12-31")
     page.locator("input[name=to]").dispatch_event("change")
     expect(page.locator("#error-message")).to_have_count(0)
     assert query_of(page.url) == {"q": ["fine"], "topic": ["Antitrust"], "from": ["2024-01-01"], "to": ["2024-12-31"]}
+    expect(page.locator(".chips .chip")).to_have_count(2)
+    date_chip = page.locator(".chips .chip").nth(1)
+    expect(date_chip).to_have_text(re.compile("^Published: 2024-01-01 – 2024-12-31"))
+    # its name says what it shows (the issue: a date chip's label did not match its name)
+    assert date_chip.get_attribute("aria-label") == "Remove filter " + date_chip.inner_text().replace("×", "").strip()
     page.goto(sample_server.base + "/search?q=%22fine&topic=AI")
     expect(page.locator(".chip")).to_have_text(re.compile("^Topic: AI"))
 
 
-def test_item_page_links_back_to_the_results(context_for, sample_server):
-    page = context_for(DESKTOP)
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_item_page_links_back_to_the_results(context_for, sample_server, viewport):
+    page = context_for(VIEWPORTS[viewport])
     page.goto(sample_server.base + "/search?q=fine&topic=Antitrust")
     page.locator("a.details").first.click()
     page.wait_for_url(re.compile(r"/item/[0-9a-f]{16}\?back="))
@@ -526,3 +582,145 @@ def test_screenshots_for_the_readme(context_for, sample_server):
     phone.screenshot(path=str(SCREENSHOTS / "search-phone-drawer.png"))
     assert (SCREENSHOTS / "search-desktop.png").stat().st_size > 10_000
     assert (SCREENSHOTS / "search-phone-drawer.png").stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------- review findings (round 2)
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_ticking_a_value_found_by_a_facet_search_keeps_the_search(context_for, sample_server, viewport):
+    """Review: ticking a value found with the search box of a facet emptied the box and
+    its list. The text, the filtered list and the focus survive the tick and the new request."""
+    page = context_for(VIEWPORTS[viewport])
+    page.goto(sample_server.base + "/search?q=facial+recognition")
+    open_filters(page, viewport)
+    places = page.locator("fieldset[data-facet=jurisdiction]")
+    places.locator("input.facet-search").press_sequentially("a", delay=30)
+    expect(places.locator("input[type=checkbox]")).not_to_have_count(12)
+    found = places.locator(".name").all_inner_texts()
+    assert len(found) >= 2 and all("a" in n.lower() for n in found), found
+    for n, expected in enumerate(([found[1]], [found[1], found[0]])):
+        value = found[1 - n]
+        box = places.locator(f"input[type=checkbox][value='{value}']")
+        box.check()
+        expect(page).to_have_url(re.compile("".join(f"(?=.*{re.escape(urlencode({'jurisdiction': v}))})"
+                                                    for v in expected)))
+        assert sorted(query_of(page.url)["jurisdiction"]) == sorted(expected)
+        expect(page.locator("#region[aria-busy]")).to_have_count(0)
+        expect(places.locator("input.facet-search")).to_have_value("a")              # the box keeps its text
+        expect(places.locator(".name")).to_have_text(found)                          # and the list the user was in
+        expect(places.locator(f"input[type=checkbox][value='{value}']")).to_be_checked()
+        expect(places.locator(f"input[type=checkbox][value='{value}']")).to_be_focused()
+        assert "facet_query" not in page.url
+    if viewport == "phone":
+        expect(page.locator("#facets")).to_be_visible()                              # the drawer stays open
+    # the search is the user's: emptying it brings the whole list back
+    places.locator("input.facet-search").fill("")
+    places.locator("input.facet-search").press("Enter")
+    expect(places.locator("input[type=checkbox]")).to_have_count(12)
+    # and "Clear all filters" clears facet searches too
+    places.locator("input.facet-search").press_sequentially("a", delay=30)
+    expect(places.locator(".name")).to_have_text(found)
+    if viewport == "phone":
+        page.locator(".show-results").click()
+    page.locator(".clear-all").click()
+    expect(page).to_have_url(re.compile(r"/search\?q=facial\+recognition$"))
+    open_filters(page, viewport)
+    expect(places.locator("input.facet-search")).to_have_value("")
+    expect(places.locator("input[type=checkbox]")).to_have_count(12)
+
+
+def test_a_facet_search_survives_a_tick_on_the_date_error_page(context_for, sample_server):
+    """The date error answers 400 with results (without the dates): its facet lists are kept too."""
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/search?q=facial+recognition&from=2024-01-01&to=2020-01-01")
+    places = page.locator("fieldset[data-facet=jurisdiction]")
+    places.locator("input.facet-search").press_sequentially("a", delay=30)
+    expect(places.locator("input[type=checkbox]")).not_to_have_count(12)
+    found = places.locator(".name").all_inner_texts()
+    places.locator(f"input[type=checkbox][value='{found[0]}']").check()
+    expect(page).to_have_url(re.compile("jurisdiction="))
+    expect(page.locator("#region[aria-busy]")).to_have_count(0)
+    expect(page.locator("#error-message")).to_be_visible()
+    expect(places.locator("input.facet-search")).to_have_value("a")
+    expect(places.locator(".name")).to_have_text(found)
+    expect(places.locator(f"input[type=checkbox][value='{found[0]}']")).to_be_focused()
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_facet_counts_line_up_with_their_names_in_one_column(context_for, sample_server, viewport):
+    """Review: in the phone drawer each count sat 7 px below its name (the results'
+    count margin). Counts share one right edge and each is level with its name."""
+    page = context_for(VIEWPORTS[viewport])
+    page.goto(sample_server.base + "/search?q=facial+recognition")
+    open_filters(page, viewport)
+    rows = page.evaluate("""() => [...document.querySelectorAll('.facet li label')].filter((l) => l.getClientRects().length)
+      .map((l) => { const n = l.querySelector('.name').getBoundingClientRect(), c = l.querySelector('.count').getBoundingClientRect();
+                    return {facet: l.closest('fieldset').dataset.facet, nameTop: n.top, nameHeight: n.height,
+                            countTop: c.top, countHeight: c.height, right: c.right}; })""")
+    assert len(rows) > 12
+    for row in rows:
+        if row["nameHeight"] < 1.5 * row["countHeight"]:           # one line: level with the name
+            assert abs((row["countTop"] + row["countHeight"] / 2) - (row["nameTop"] + row["nameHeight"] / 2)) <= 1, row
+    for facet in {row["facet"] for row in rows}:
+        rights = {round(row["right"]) for row in rows if row["facet"] == facet}
+        assert len(rights) == 1, (facet, rights)                    # one column
+
+
+@pytest.mark.parametrize("query, scheme", [("fine", "light"), ("garante", "dark"), ("garante", "light")])
+def test_phone_timeline_bars_are_44_px_tap_targets(context_for, sample_server, query, scheme):
+    """Review: on a 390 px phone the timeline's bars were narrower than 44 px ("garante":
+    34 months, 10.5 px each). There it draws at most 6 grouped bars (years for "fine",
+    months for "garante"); each is a keyboard-operable, named link of 44 px or more."""
+    page = context_for(PHONE, scheme)
+    page.goto(sample_server.base + "/search?" + urlencode({"q": query}))
+    fine = page.locator(".timeline a.bar")
+    assert fine.count() > 6 and not fine.first.is_visible()          # the desktop's bars are not on screen
+    bars = page.locator(".timeline a.bar-group")
+    expect(bars.first).to_be_visible()
+    assert 2 <= bars.count() <= 6
+    counts = [int(b.get_attribute("data-count")) for b in bars.all()]
+    assert sum(counts) == sum(int(b.get_attribute("data-count")) for b in fine.all())
+    for bar in bars.all():
+        box = bar.bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44, box
+        name = bar.inner_text().strip() or bar.text_content().strip()
+        assert re.match(r"^\d{4}(-\d\d)?( to \d{4}(-\d\d)?)?: [\d,]+ items?$", name), name
+    assert page.locator(".timeline .plot-coarse svg[role=img]").get_attribute("aria-labelledby") == "timeline-caption"
+    ratio = page.evaluate("""() => {
+      const lum = (c) => { const v = c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number).map((x) => x / 255)
+        .map((x) => x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4); return 0.2126*v[0] + 0.7152*v[1] + 0.0722*v[2]; };
+      const fill = getComputedStyle(document.querySelector('.timeline .plot-coarse .fill')).fill;
+      const bg = getComputedStyle(document.documentElement).backgroundColor;
+      const [a, b] = [lum(fill), lum(bg)].sort((x, y) => y - x); return (a + 0.05) / (b + 0.05); }""")
+    assert ratio >= 3, ratio
+    # the keyboard: Enter on a bar filters to its period; the focus stays on that bar
+    busiest = bars.nth(counts.index(max(counts)))
+    period = busiest.get_attribute("data-period")
+    busiest.focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"from="))
+    chosen = page.locator(f".timeline a.bar-group[data-period='{period}']")
+    expect(chosen).to_be_focused()
+    expect(chosen).to_have_class(re.compile("selected"))
+    assert chosen.get_attribute("aria-current") == "true"
+    expect(page.locator("#status")).to_contain_text(f"{max(counts):,} result")
+
+
+# ---------------------------------------------------------------- the typing benchmark, tiny, so it cannot rot
+
+def test_typing_latency_bench_smoke_run(tmp_path):
+    """bench/typing_latency.py (the issue's keypress -> own results / next paint, p50/p95)
+    runs end to end: one query, one pace, on the sample corpus."""
+    import subprocess
+    import sys
+
+    project = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(project / "bench" / "typing_latency.py"), "--corpus",
+                           str(project / "corpus"), "--index", str(tmp_path / "index"), "--delays", "100",
+                           "--queries", "garante", "--out", str(tmp_path / "out"), "--label", "smoke"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| 100 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert int(cells[1]) == len("garante") and cells[2] != "–"        # keys typed, own-results p50 measured
+    assert list((tmp_path / "out").glob("typing-smoke-*.json"))

@@ -21,8 +21,8 @@ from searchapp.core.service import (FACET_LIMIT, MAX_FACET_LIMIT, MAX_PAGE, MAX_
                                     RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine)
 from searchapp.errors import QueryError
 from searchapp.store.generations import read_build_info, serving_generation
-from searchapp.web.security import SECURITY_HEADERS, SecurityHeaders, bounded_int, safe_link
-from searchapp.model import CONTROLS, FACETS, FacetValue, Filters, ResultsPage
+from searchapp.web.security import SECURITY_HEADERS, SecurityHeaders, bounded_int
+from searchapp.model import CONTROLS, FACETS, FacetValue, Filters, ResultsPage, public_url
 from searchapp.web import compress, export
 from searchapp.web.openapi import openapi_spec
 
@@ -163,6 +163,28 @@ def timeline(months: tuple[FacetValue, ...], filters: Filters) -> Timeline | Non
             start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
             bars.append(Bar(str(year), count, start, end, chosen == (start, end)))
         unit = "year"
+    return Timeline(unit, tuple(bars), max(b.count for b in bars))
+
+
+PHONE_BARS_MAX = 6   # a 320 px phone's chart (288 px) holds 6 tap targets of 48 px; 390 px holds 59 px ones
+
+
+def grouped(chart: Timeline, filters: Filters, most: int = PHONE_BARS_MAX) -> Timeline | None:
+    """The timeline in at most `most` bars, for narrow screens (each bar a tap
+    target of 44 px or more): runs of k neighbouring periods summed, k as small
+    as that allows. None when the chart already has few enough bars."""
+    n = len(chart.bars)
+    if n <= most:
+        return None
+    k = -(-n // most)
+    chosen = (filters.date_from, filters.date_to)
+    bars = []
+    for at in range(0, n, k):
+        run = chart.bars[at:at + k]
+        start, end = run[0].start, run[-1].end
+        label = run[0].label if len(run) == 1 else f"{run[0].label} to {run[-1].label}"
+        bars.append(Bar(label, sum(b.count for b in run), start, end, chosen == (start, end)))
+    unit = f"{k} {chart.unit}s"
     return Timeline(unit, tuple(bars), max(b.count for b in bars))
 
 
@@ -324,6 +346,12 @@ def item_link(item_id: str, params: "SearchParams | None" = None) -> str:
     return f"/item/{item_id}" + ("?" + urlencode([("back", qs)]) if qs else "")
 
 
+def public_record(doc: dict) -> dict:
+    """A stored record as the API serves it: its URLs by the one rule
+    (`public_url`: http(s) or null), like every other machine-readable output."""
+    return {**doc, **{key: public_url(doc.get(key)) for key in ("url", "image_url") if key in doc}}
+
+
 def bar_step(count: int, peak: int) -> int:
     """A timeline bar's height in twentieths of the chart (a CSS class: no inline style under the CSP)."""
     if not count or not peak:
@@ -343,10 +371,11 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
     app.json.ensure_ascii = False
     engine = engine or SearchEngine(index_dir)
     app.extensions["searchapp.engine"] = engine
-    app.jinja_env.filters["link"] = safe_link
+    app.jinja_env.filters["link"] = public_url
     app.jinja_env.globals["MAX_QUERY_CHARS"] = MAX_QUERY_CHARS
     app.jinja_env.globals["status_text"] = status_text
     app.jinja_env.globals["timeline"] = timeline
+    app.jinja_env.globals["grouped"] = grouped
     app.jinja_env.globals["FACET_LABELS"] = FACET_LABELS
     app.jinja_env.globals["SORT_LABELS"] = SORT_LABELS
     app.jinja_env.globals["RECENCY_HALF_LIFE_DAYS"] = RECENCY_HALF_LIFE_DAYS
@@ -403,18 +432,24 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
             field = problem_field(str(problem), request.args)
             error = explain(str(problem), field)
             params = keep_what_is_valid(request.args)
+            if field != "q":   # a bad date, page...: what is still valid is searched, so its chips are applied
+                results = _keep(run_search, params, PAGE_FACET_LIMIT)
         else:
             dates = params.filters
             if dates.date_from and dates.date_to and dates.date_from > dates.date_to:
+                # The dates cannot apply: search without them, so the words and the other
+                # filters still give results (and chips show only what is applied); the
+                # date boxes keep what was typed, for correction.
                 field = "from"
                 error = (f"The “From” date ({dates.date_from}) is after the “To” date ({dates.date_to}). "
-                         "Change one of them; your other filters are kept.")
-            else:
-                try:
-                    results = run_search(params, PAGE_FACET_LIMIT)
-                except QueryError as problem:
-                    field = problem_field(str(problem), request.args)
-                    error = explain(str(problem), field)
+                         f"Change the “From” date to {dates.date_to} or earlier (or the “To” date to "
+                         f"{dates.date_from} or later); until then the results are not filtered by date.")
+                params = replace(params, filters=replace(dates, date_from=None, date_to=None), page=1)
+            try:
+                results = run_search(params, PAGE_FACET_LIMIT)
+            except QueryError as problem:
+                field = problem_field(str(problem), request.args)
+                error, results = explain(str(problem), field), None
         fragment = request.args.get("fragment", "")
         status = 400 if error else 200
         context = dict(params=params, results=results, error=error, error_field=field,
@@ -468,7 +503,8 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
         page = engine.get_item(item_id) if ITEM_ID.match(item_id) else None
         if page is None:
             abort(404, "No news item with this id.")
-        return jsonify(item=page.item, lists=list(page.lists), listed_by=list(page.listed_by))
+        return jsonify(item=public_record(page.item), lists=[public_record(d) for d in page.lists],
+                       listed_by=[public_record(d) for d in page.listed_by])
 
     @app.get("/api/openapi.json")
     def openapi():
@@ -577,7 +613,7 @@ def atom_feed(params: SearchParams, results: ResultsPage, root: str) -> bytes:
         sub(entry, "updated", _atom_time(hit.published, now))
         if hit.published:
             sub(entry, "published", hit.published)
-        link = safe_link(hit.url)
+        link = public_url(hit.url)
         sub(entry, "link", rel="alternate", type="text/html", href=link or f"{root}/item/{hit.id}")
         sub(entry, "link", rel="related", type="text/html", href=f"{root}/item/{hit.id}")
         author = sub(entry, "author")

@@ -16,6 +16,7 @@ from dataclasses import replace
 from flask import Flask, Response, jsonify, request
 
 from searchapp.errors import QueryError
+from searchapp.model import public_url
 
 MAX_EXPORT_ROWS = 1000
 CHUNK = 100   # the engine's largest page
@@ -55,10 +56,10 @@ def rows(hits) -> list[list[str]]:
     out = []
     for rank, hit in enumerate(hits, 1):
         out.append([safe_cell(v) for v in (
-            rank, hit.id, hit.title, hit.url, hit.published, hit.provider.name, hit.provider.domain,
+            rank, hit.id, hit.title, public_url(hit.url), hit.published, hit.provider.name, hit.provider.domain,
             "; ".join(hit.topics), "; ".join(hit.jurisdictions), "; ".join(hit.regulators), hit.excerpt,
             None if hit.score is None else round(hit.score, 4), hit.matched_all,
-            "; ".join(f"{r.provider} {r.url}".strip() for r in hit.also_reported_by), f"/item/{hit.id}")])
+            "; ".join(f"{r.provider} {public_url(r.url) or ''}".strip() for r in hit.also_reported_by), f"/item/{hit.id}")])
     return out
 
 

@@ -13,16 +13,18 @@
   headers.
 - `bounded_int` parses numbers from requests with a length limit (Python
   refuses to convert more than 4,300 digits: a ValueError, once a 500).
-- `safe_link`: only http(s) URLs without control characters or spaces
-  become links (a control character in an Atom href makes the feed
-  ill-formed XML).
+- `safe_link` (= `searchapp.model.public_url`, the one rule for every URL
+  from the corpus that is shown or served): only http(s) URLs without
+  control characters or spaces become links or API values (a control
+  character in an Atom href makes the feed ill-formed XML).
 """
 
 from __future__ import annotations
 
 import html
-import re
 from urllib.parse import urlsplit
+
+from searchapp.model import BAD_IN_URL, public_url
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -36,8 +38,6 @@ SECURITY_HEADERS = (
 )
 _NAMES = {name.lower() for name, _ in SECURITY_HEADERS}
 
-# C0/C1 controls, whitespace, and what is invalid in XML: never in a link.
-_BAD_IN_URL = re.compile("[\x00-\x20\x7f-\x9f\ufffe\uffff\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 class BadBaseUrl(ValueError):
@@ -51,7 +51,7 @@ def parse_base_url(base_url: str) -> tuple[str, str, str]:
         port = parts.port  # validates it
     except ValueError as error:
         raise BadBaseUrl(f"--base-url {base_url!r} is not a URL: {error}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or _BAD_IN_URL.search(base_url.strip()):
+    if parts.scheme not in ("http", "https") or not parts.hostname or BAD_IN_URL.search(base_url.strip()):
         raise BadBaseUrl(f"--base-url must be an http(s) URL such as https://news.example.org/, got {base_url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise BadBaseUrl("--base-url may not have a query, a fragment or a user name")
@@ -153,16 +153,5 @@ def bounded_int(raw: str, low: int, high: int) -> int | None:
     return value if low <= value <= high else None
 
 
-def safe_link(url: str | None) -> str | None:
-    """Only http(s) URLs become links: never javascript:, data: or the like,
-    nor any URL with a control character, a space or an invisible character."""
-    if not url:
-        return None
-    url = url.strip()
-    if _BAD_IN_URL.search(url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+# Page links, Atom, JSON and CSV share one rule for corpus URLs: model.public_url.
+safe_link = public_url

@@ -140,6 +140,12 @@
     const refocus = opts.refocus;
     region.classList.remove("stale");
     region.innerHTML = html;
+    for (const { facet, expanded, fresh } of opts.facets || []) {
+      const fieldset = region.querySelector(`fieldset[data-facet="${CSS.escape(facet)}"]`);
+      if (!fieldset || !fresh) continue;
+      fieldset.replaceWith(fresh);
+      if (expanded) fresh.dataset.expanded = "1";
+    }
     const url = urlFor(params);
     if (mode === "push") history.pushState({ searchapp: true }, "", url);
     else if (mode === "replace") history.replaceState({ searchapp: true }, "", url);
@@ -182,12 +188,18 @@
     const fetchParams = new URLSearchParams(params);
     fetchParams.set("fragment", "1");
     if (opts.typing) fetchParams.set("typed", "1");
+    // A facet the user searched within (or expanded) keeps its list: fetched beside the
+    // results and swapped in before the first paint, so ticking a value found with the
+    // facet's search box never empties the box or the list the user was in.
+    const kept = opts.typing || opts.clear ? [] : facetStates();
+    const facetParts = kept.map((state) => fetchFacet(params, state, controller.signal).catch(() => null));
     setBusy(true);
     try {
       const response = await fetch("/search?" + fetchParams.toString(), {
         signal: controller.signal, headers: { Accept: "text/html" },
       });
       const html = await response.text();
+      opts.facets = (await Promise.all(facetParts)).map((fresh, i) => ({ ...kept[i], fresh }));
       if (mine <= shownSeq || controller.signal.aborted) return;     // a newer answer is on screen
       if (response.status === 400 && opts.typing) {
         // Mid-typing (an unclosed quote...): say what is wrong, keep the results and the URL.
@@ -318,8 +330,9 @@
       } else if (plan.type === "filter") {
         target = [...region.querySelectorAll(".chips .chip")].find(
           (c) => c.dataset.facet === plan.facet && c.dataset.value === plan.value);
-      } else if (plan.type === "bar") {
-        target = region.querySelector(`.timeline a.bar[data-period="${CSS.escape(plan.period)}"]`);
+      } else if (plan.type === "bar") {     // a phone's grouped bar or a desktop's bar: the one on screen
+        target = [...region.querySelectorAll(`.timeline a[data-period="${CSS.escape(plan.period)}"]`)]
+          .find((a) => a.getClientRects().length) || null;
       } else if (plan.type === "page") {
         target = region.querySelector(".hit .title a") || region.querySelector(".hit");
       }
@@ -364,12 +377,12 @@
       focus = { type: "chip", index: [...region.querySelectorAll(".chips .chip")].indexOf(link) };
     } else if (link.classList.contains("tag")) {
       focus = { type: "filter", facet: link.dataset.facet, value: link.dataset.value };
-    } else if (link.classList.contains("bar")) {
+    } else if (link.classList.contains("bar") || link.classList.contains("bar-group")) {
       focus = { type: "bar", period: link.dataset.period };
     } else if (link.closest(".pager")) {
       focus = { type: "page" };
     }
-    load(params, "push", { focus });
+    load(params, "push", { focus, clear: link.hasAttribute("data-clear") });   // "Clear all" clears facet searches too
   });
 
   window.addEventListener("popstate", () => {
@@ -390,6 +403,30 @@
   });
 
   // ---- facets: "show more" and a search box within each facet
+  function facetStates() {
+    return [...region.querySelectorAll("fieldset.facet[data-facet]")].map((fieldset) => ({
+      facet: fieldset.dataset.facet,
+      text: (fieldset.querySelector(".facet-search")?.value || "").trim(),
+      expanded: fieldset.dataset.expanded === "1",
+    })).filter((state) => state.text || state.expanded);
+  }
+  // One facet's fieldset for a search state, as the server renders it (fragment=facet).
+  async function fetchFacet(params, { facet, text, expanded }, signal) {
+    const query = new URLSearchParams(params);
+    query.delete("page");
+    query.set("fragment", "facet");
+    query.set("facet", facet);
+    query.set("per_page", "1");
+    if (expanded || text) query.set("facet_limit", "1000");
+    if (text) query.set("facet_query." + facet, text);
+    const response = await fetch("/search?" + query.toString(), { signal, headers: { Accept: "text/html" } });
+    if (!response.ok && response.status !== 400) return null;     // 400: a date error still lists the facets
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html")
+      .querySelector(`fieldset.facet[data-facet="${CSS.escape(facet)}"]`);
+    if (!fresh) return null;
+    if (expanded) fresh.querySelector(".more")?.remove();
+    return document.adoptNode(fresh);
+  }
   const facetSeq = {};
   async function loadFacet(facet, { more = false } = {}) {
     const fieldset = region.querySelector(`fieldset[data-facet="${CSS.escape(facet)}"]`);
@@ -408,9 +445,9 @@
     fieldset.setAttribute("aria-busy", "true");
     try {
       const response = await fetch("/search?" + params.toString(), { headers: { Accept: "text/html" } });
-      if (!response.ok || mine !== facetSeq[facet]) return;
+      if ((!response.ok && response.status !== 400) || mine !== facetSeq[facet]) return;   // 400: the date error
       const doc = new DOMParser().parseFromString(await response.text(), "text/html");
-      const fresh = doc.querySelector("fieldset.facet");
+      const fresh = doc.querySelector(`fieldset.facet[data-facet="${CSS.escape(facet)}"]`);
       if (!fresh) return;
       if (more) fieldset.dataset.expanded = "1";
       fieldset.querySelector("ul").replaceWith(fresh.querySelector("ul"));
