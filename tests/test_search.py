@@ -272,3 +272,38 @@ def test_suggest_items_are_listed_once(sample_engine):
     engine = sample_engine
     titles = [s.text.casefold() for s in engine.suggest("facial", limit=20) if s.kind == "item"]
     assert len(titles) == len(set(titles))
+
+
+@pytest.fixture(scope="module")
+def suggest_engine(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("suggest-corpus")
+    for n in range(20):
+        write_news(corpus, f"fr{n}.md", title=f"Facial recognition rollout {n} at airports", excerpt="Cameras everywhere.")
+    for n in range(4):
+        write_news(corpus, f"boston{n}.md", title=f"Boston bans facial recognition, vote {n}",
+                   excerpt="The Boston City Council voted to ban facial recognition.")
+    write_news(corpus, "russia.md", title="Facial cameras in Moscow", excerpt="Russia expands facial cameras in Moscow.")
+    for n in range(3):
+        write_news(corpus, f"gdpr{n}.md", title=f"GDPR fine number {n}", excerpt="A regulator fined a firm under GDPR.")
+    index_dir = tmp_path_factory.mktemp("suggest-index")
+    update_index(corpus, index_dir, full=True)
+    engine = SearchEngine(index_dir)
+    yield engine
+    engine.close()
+
+
+def test_suggested_places_go_with_the_earlier_words(suggest_engine):
+    """With earlier words, a place is offered only when it goes with them about
+    as well as the completions do: "facial r" offers no Russia (one item,
+    against 20 for "facial recognition"), "facial recognition b" offers Boston."""
+    facets = lambda text: [s.value for s in suggest_engine.suggest(text) if s.kind == "facet"]   # noqa: E731
+    assert "Russia" not in facets("facial r")
+    assert "Russia" in facets("rus")                     # no earlier words: any name starting with it
+    assert "Boston" in facets("facial recognition b")
+
+
+def test_a_misspelt_word_nothing_continues_is_suggested_corrected(suggest_engine):
+    texts = lambda text: [s.text for s in suggest_engine.suggest(text) if s.kind == "query"]   # noqa: E731
+    assert texts("gdrp") == ["gdpr"]
+    assert texts("gdrp fine") == ["gdpr fine"]
+    assert texts("xqzt") == []                           # nothing near: nothing offered

@@ -50,6 +50,8 @@ SUGGEST_CANDIDATES = 12   # completions ranked by co-occurrence with the earlier
 SUGGEST_MIN_SHARE = 0.05  # a completion needs 5% of the best one's count ("facial reckless" is junk)
 SUGGEST_TYPED_SHARE = 0.25  # ... and a quarter of the typed word's, when that is a word ("eu aim")
 SUGGEST_FACETS = 3        # regulators and places offered
+SUGGEST_FACET_SHARE = 0.1   # ... with earlier words: a tenth of the best completion's count ("facial r": no "Russia")
+SUGGEST_FACET_MIN_ITEMS = 2  # ... and two items ("eu ai act f": no "FDA" from a single item)
 RESULT_CACHE_SIZE = 512   # results pages kept per engine (a page with facets is ~10-20 kB)
 COVERAGE_CONCEPTS = 8     # the rarest concepts of a relaxed query order its tiers (2^8 combinations at most)
 CORRECTION_GAIN = 2       # a correction replaces the results when it finds at least twice as many
@@ -398,7 +400,18 @@ class SearchEngine:
             best = kept
         words = [w for w in best if w != prefix or head][: max(1, limit // 2)]
         found = [Suggestion(text=f"{head}{w}", kind="query") for w in words]
-        found += _facet_suggestions(snapshot, head, prefix, scope, SUGGEST_FACETS)
+        # with earlier words, a place or body must go with them about as well
+        # as the words offered ("facial r" offers no Russia: 1 item, against
+        # 197 for "facial recognition")
+        floor = max(SUGGEST_FACET_MIN_ITEMS, max(together.values(), default=0) * SUGGEST_FACET_SHARE) if head.strip() else 1
+        places = _facet_suggestions(snapshot, head, prefix, scope, SUGGEST_FACETS, floor)
+        if not found and not places and len(prefix) >= 3:
+            # nothing goes on from what was typed ("gdrp", "gdrp fine"): offer
+            # the spelling fix, when it is one edit (a swap counts as one)
+            fixed = spelling.correct(snapshot, text)
+            if fixed and fixed[1] <= 1:
+                found.append(Suggestion(text=fixed[0], kind="query"))
+        found += places
         # Newest articles having the earlier words and the best completion in the title.
         if best:  # the best completion, even when it is the typed word itself
             titles = scope & snapshot.title_bits(best[0])
@@ -599,9 +612,10 @@ def _copies(snapshot, docnum: int, bits: int) -> tuple[Report, ...]:
     return tuple(found)
 
 
-def _facet_suggestions(snapshot, head: str, prefix: str, scope: int, limit: int) -> list[Suggestion]:
+def _facet_suggestions(snapshot, head: str, prefix: str, scope: int, limit: int, floor: float = 1) -> list[Suggestion]:
     """Regulators and places with a word starting with the last word typed
-    (the whole name starting with it first), most items under the earlier words first."""
+    (the whole name starting with it first), most items under the earlier
+    words first; only those with at least `floor` such items."""
     found = []
     for facet in ("regulator", "jurisdiction"):
         for value in snapshot.facet_values(facet):
@@ -609,7 +623,7 @@ def _facet_suggestions(snapshot, head: str, prefix: str, scope: int, limit: int)
             if not any(w.startswith(prefix) for w in words):
                 continue
             count = (scope & snapshot.value_bits(facet, value)).bit_count()
-            if count:
+            if count and count >= floor:
                 found.append((not value.casefold().startswith(prefix), -count, value, facet))
     found.sort()
     return [Suggestion(text=value, kind="facet", facet=facet, value=value, query=head.strip())
