@@ -410,10 +410,12 @@ class WhooshSnapshot:
         if concepts is not None:
             return self._top_by_word_scores(concepts, bits, limit, sort == "recent", boosts)
         searcher = self.recency_searcher() if sort == "recent" else self.searcher
-        allow = set(docnums(bits)) if restricted else None
+        # restricted: only the documents of `bits` are visited (skip_to), not every match of the
+        # query ("gdpr" with its synonym phrases over 23 candidates: 1.1 s -> a few ms)
+        within = docnums(bits) if restricted else None
         if not boosts:
-            return list(compat.exact_top(searcher, _compiled(tree), limit, allow, None).top_n)
-        everything = compat.exact_top(searcher, _compiled(tree), bits.bit_count(), allow, None).top_n
+            return list(compat.exact_top(searcher, _compiled(tree), limit, None, None, within).top_n)
+        everything = compat.exact_top(searcher, _compiled(tree), bits.bit_count(), None, None, within).top_n
         return _boosted(everything, boosts, limit)
 
     def _top_by_word_scores(self, concepts, bits, limit, recent, boosts=()):
