@@ -1,7 +1,8 @@
-"""Switching generations without stalling users: a server's engine warms a new
-generation in the background (its tables, and this process's recent requests
-replayed) while the old one answers, and moves to it when it is ready. And
-scores restricted to a few candidates are the scores of the whole query."""
+"""Speed without changed answers. A server's engine warms a new generation
+in the background (its tables, and this process's recent requests replayed)
+while the old one answers, and moves to it when it is ready; scores
+restricted to a few candidates are the scores of the whole query; spelling
+neighbours from the cached vocabulary are Whoosh's own."""
 
 from __future__ import annotations
 
@@ -96,3 +97,20 @@ def test_scores_within_candidates_equal_the_whole_querys(sample_index):
                 within = compat.exact_top(snapshot.searcher, query, limit, None, None, docnums(candidates)).top_n
                 assert within == filtered, (text, limit)
                 assert len(within) == min(limit, len(allow))
+
+
+def test_neighbours_are_what_whooshs_terms_within_finds(sample_index):
+    """The spelling neighbours, from the per-generation vocabulary by length,
+    are the words (and counts) Whoosh's own terms_within gives."""
+    with SearchEngine(sample_index) as engine:
+        snapshot = engine._snapshot()
+        reader = snapshot.searcher.reader()
+        for word in ("facal", "recgnition", "privcy", "reglator", "gdrp", "qwxyz", "clearvew", "ai"):
+            for maxdist in (1, 2):
+                expected: dict[str, int] = {}
+                for field in snapshot.spelling:
+                    for term in reader.terms_within(field, word, maxdist, prefix=1):
+                        expected[term] = expected.get(term, 0) + reader.doc_frequency(field, term)
+                assert snapshot.neighbours(word, maxdist) == expected, (word, maxdist)
+                if word == "facal" and maxdist == 2:
+                    assert expected   # the check compares something
