@@ -2,6 +2,7 @@
 
     python bench/keystrokes.py --index /tmp/index-100k --corpus /tmp/corpus-100k [--db /tmp/fts-100k.db]
     python bench/keystrokes.py --index /tmp/index-10k --corpus /tmp/corpus-10k --reindex 5   # + switches, memory
+    python bench/keystrokes.py --index /tmp/index-10k --skip-datasette --project ../main     # another checkout
 
 For each query, every prefix of 2 or more characters is sent as `/api/suggest`
 then `/api/search?typed=1` (what the page does on a keypress) by one
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import subprocess
 import sys
 import time
@@ -33,7 +35,7 @@ sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
 import peers  # noqa: E402
-from run import PROJECT, percentiles, start_ours, stop  # noqa: E402
+from run import PROJECT, percentiles, stop, wait_http  # noqa: E402
 
 QUERIES = [
     "facial recognition ban", "gdpr fine", "data protection authority", "european commission ai act",
@@ -48,6 +50,16 @@ QUERIES = [
     "algorithm transparency", "smart city surveillance", "data retention directive", "copyright directive",
     "hate speech platforms", "tesla autopilot investigation",
 ]
+
+
+def start_ours(index: Path, project: Path) -> tuple[subprocess.Popen, int]:
+    """A fresh `searchapp serve` of `project`'s code (another checkout: the code before a change)."""
+    port = peers.free_port()
+    env = dict(os.environ, PYTHONPATH=str(project))
+    proc = subprocess.Popen([sys.executable, "-m", "searchapp", "serve", "--index", str(index), "--port", str(port)],
+                            cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(port, "/healthz", proc)
+    return proc, port
 
 
 def prefixes(queries: list[str]) -> list[str]:
@@ -118,7 +130,7 @@ def private_mb(pid: int) -> float:
     return sum(int(fields[k].split()[0]) for k in ("Private_Clean", "Private_Dirty")) / 1024
 
 
-def switches(port: int, index: Path, corpus: Path, rounds: int) -> list[dict]:
+def switches(port: int, index: Path, corpus: Path, rounds: int, project: Path) -> list[dict]:
     """After each reindex: the first requests of the new generation against warm ones of the same kind."""
     edited = sorted(corpus.rglob("*.md"))[0]
     words = ["fine", "ban", "law", "court", "probe", "rules", "bill", "case", "data", "privacy", "police", "apple"]
@@ -129,7 +141,7 @@ def switches(port: int, index: Path, corpus: Path, rounds: int) -> list[dict]:
         text = edited.read_text(encoding="utf-8")
         edited.write_text(text.replace('\nexcerpt: "', f'\nexcerpt: "Round {n} ', 1), encoding="utf-8")
         subprocess.run([sys.executable, "-m", "searchapp", "index", "--corpus", str(corpus), "--index", str(index)],
-                       cwd=PROJECT, check=True, capture_output=True)
+                       cwd=project, env=dict(os.environ, PYTHONPATH=str(project)), check=True, capture_output=True)
         row = {}
         for kind, path in kinds.items():
             # distinct requests (no results cache): the first four after the switch, each on a
@@ -157,22 +169,23 @@ def main() -> None:
     parser.add_argument("--reindex", type=int, default=0, help="reindex rounds after the typing run")
     parser.add_argument("--skip-datasette", action="store_true")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--project", type=Path, default=PROJECT, help="the checkout whose server is measured")
     args = parser.parse_args()
     texts = prefixes(QUERIES[: args.queries])
     result: dict = {"requests": len(texts)}
 
-    proc, port = start_ours(args.index)
+    proc, port = start_ours(args.index, args.project.resolve())
     try:
         suggest, search, slowest = ours(port, texts)
         result["suggest"], result["search"], result["slowest"] = stats(suggest), stats(search), slowest
         if args.reindex:
-            result["switches"] = switches(port, args.index, args.corpus, args.reindex)
+            result["switches"] = switches(port, args.index, args.corpus, args.reindex, args.project.resolve())
         result["worker_private_mb"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
     finally:
         stop(proc)
 
     if not args.skip_datasette:
-        db = args.db or Path(f"{args.index}.fts5.db")
+        db = args.db or Path(f"{args.index}-fts5.db")  # no dot in the name: Datasette reads one as a format
         if not db.exists():
             from searchapp.ingest.reader import read_corpus
             peers.Fts5Peer.build(read_corpus(args.corpus).items, db)
