@@ -60,7 +60,7 @@ def test_new_generation_serves_only_once_warm_and_old_answers_meanwhile(tmp_path
     assert engine.search("livemarker").total == 0          # the old generation, not a stall
     assert time.perf_counter() - started < 5
     _wait(lambda: replayed)
-    assert replayed[0] == "privacy"                        # recent requests are replayed on the new one
+    assert replayed[0] in ("privacy", "livemarker")        # recent requests are replayed on the new one
     assert engine.search("livemarker").total == 0          # still warming: still the old one
     release.set()
     _wait(lambda: engine.search("livemarker").total == 1)  # switched once warm

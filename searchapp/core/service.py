@@ -51,7 +51,8 @@ SUGGEST_MIN_SHARE = 0.05  # a completion needs 5% of the best one's count ("faci
 SUGGEST_TYPED_SHARE = 0.25  # ... and a quarter of the typed word's, when that is a word ("eu aim")
 SUGGEST_FACETS = 3        # regulators and places offered
 RESULT_CACHE_SIZE = 512   # results pages kept per engine (a page with facets is ~10-20 kB)
-RECENT_REQUESTS = 48      # replayed on a new generation before it serves (with warm_switch)
+RECENT_REQUESTS = 48      # replayed on a new generation before it serves (with warm_switch), newest first,
+REPLAY_SECONDS = 1.0      # ... for at most this long: a reindex shows within seconds, even on a busy machine
 COVERAGE_CONCEPTS = 8     # the rarest concepts of a relaxed query order its tiers (2^8 combinations at most)
 CORRECTION_GAIN = 2       # a correction replaces the results when it finds at least twice as many
 FACET_LIMIT = facet_counts.FACET_LIMIT
@@ -236,8 +237,11 @@ class SearchEngine:
                 return
             snapshot = self.backend.open(generation, key, self._shared_for(generation, key))
             try:
-                for request in list(self._recent):
+                until = time.perf_counter() + REPLAY_SECONDS
+                for request in reversed(list(self._recent)):
                     started = time.perf_counter()
+                    if started > until:
+                        break
                     try:
                         if request[0] == "suggest":
                             self._suggest(snapshot, *request[1:])
