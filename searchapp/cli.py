@@ -232,7 +232,10 @@ def serve_command(host: str, port: int, workers: int, threads: int, base_url: st
                 self.cfg.set(key, value)
 
         def load(self):  # in each worker: its own searchers and caches
-            return create_app(index_dir, base_url=base_url)
+            from searchapp.core.service import SearchEngine
+
+            # a new generation is warmed in the background and served once ready
+            return create_app(index_dir, base_url=base_url, engine=SearchEngine(index_dir, warm_switch=True))
 
     click.echo(f"searchapp serving {index_dir} on http://{host}:{port}/ "
                f"with {workers} worker(s) x {threads} threads", err=True)

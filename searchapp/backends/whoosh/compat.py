@@ -11,6 +11,7 @@ Verified: whoosh-reloaded 2.7.5 (pyproject.toml pins it to this range).
 
 from __future__ import annotations
 
+import bisect
 import html
 import inspect
 from importlib import metadata
@@ -118,19 +119,51 @@ def results(searcher, query, top_n, highlighter) -> Results:
     return Results(searcher, query, top_n, highlighter=highlighter)
 
 
-def exact_top(searcher, query, limit, allow, restrict):
+def exact_top(searcher, query, limit, allow, restrict, within=None):
     """The true top `limit` by score. Whoosh's default collector prunes with
     per-block and per-matcher score bounds that are not upper bounds here
     (field boosts): for "power apps" its top 60 missed 53 of the 60
-    best-scoring items. Scoring every match costs no more on our query mix."""
+    best-scoring items. Scoring every match costs no more on our query mix.
+    `within`: sorted docnums, the only documents looked at (see _Within)."""
     if limit >= searcher.doc_count():
         collector = collectors.UnlimitedCollector()
     else:
         collector = collectors.TopCollector(limit, usequality=False, replace=0)
-    if allow is not None or restrict is not None:
+    if within is not None:
+        collector = _Within(collector, within)
+    elif allow is not None or restrict is not None:
         collector = collectors.FilterCollector(collector, allow, restrict)
     searcher.search_with_collector(query, collector)
     return collector.results()
+
+
+class _Within(collectors.WrappingCollector):
+    """Collects only the given documents, moving the query's matcher straight
+    to each with skip_to instead of stepping through every match: scores are
+    the same matcher's, so identical, and a phrase or a synonym group that
+    matches 20,000 items costs what the 23 candidates cost (1.1 s -> ms)."""
+
+    def __init__(self, child, docnums):
+        super().__init__(child)
+        self.docnums = docnums
+
+    def collect_matches(self):
+        leaf = self.child
+        matcher, offset = leaf.matcher, leaf.offset
+        docnums = self.docnums
+        first = bisect.bisect_left(docnums, offset)
+        last = bisect.bisect_left(docnums, offset + leaf.subsearcher.reader().doc_count_all())
+        collect = leaf.collect
+        for docnum in docnums[first:last]:
+            if not matcher.is_active():
+                break
+            sub = docnum - offset
+            if matcher.id() < sub:
+                matcher.skip_to(sub)
+                if not matcher.is_active():
+                    break
+            if matcher.id() == sub:
+                collect(sub)
 
 
 check()

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from whoosh import highlight, index as whoosh_index, query as Q, scoring
+from whoosh.support import levenshtein
 
 from searchapp.backends.whoosh import compat
 from searchapp.backends.whoosh.compile import analyze, compile_own_text, compile_query
@@ -410,10 +411,12 @@ class WhooshSnapshot:
         if concepts is not None:
             return self._top_by_word_scores(concepts, bits, limit, sort == "recent", boosts)
         searcher = self.recency_searcher() if sort == "recent" else self.searcher
-        allow = set(docnums(bits)) if restricted else None
+        # restricted: only the documents of `bits` are visited (skip_to), not every match of the
+        # query ("gdpr" with its synonym phrases over 23 candidates: 1.1 s -> a few ms)
+        within = docnums(bits) if restricted else None
         if not boosts:
-            return list(compat.exact_top(searcher, _compiled(tree), limit, allow, None).top_n)
-        everything = compat.exact_top(searcher, _compiled(tree), bits.bit_count(), allow, None).top_n
+            return list(compat.exact_top(searcher, _compiled(tree), limit, None, None, within).top_n)
+        everything = compat.exact_top(searcher, _compiled(tree), bits.bit_count(), None, None, within).top_n
         return _boosted(everything, boosts, limit)
 
     def _top_by_word_scores(self, concepts, bits, limit, recent, boosts=()):
@@ -478,7 +481,8 @@ class WhooshSnapshot:
         """Whether the index has the word anywhere: a title or excerpt word as
         written, or its stem in any text field (a word only in bodies is no typo)."""
         reader = self.searcher.reader()
-        if any((field, word) in reader for field in self.spelling):
+        # the cached vocabulary, not the term files (a 30-word query of unknown words: 30 lookups each)
+        if word and any(word in self._vocabulary(field, word[:1]).get(len(word), ()) for field in self.spelling):
             return True
         terms = analyze(None, word)
         return bool(terms) and all(any((field, t) in reader for field in TEXT_FIELDS) for t in terms)
@@ -487,11 +491,32 @@ class WhooshSnapshot:
         """Indexed words (unstemmed, titles and excerpts) within `maxdist`
         edits of `word`, sharing its first letter, with their document counts."""
         reader = self.searcher.reader()
+        # Whoosh measures as its terms_within does: one segment walks a Levenshtein automaton,
+        # several compare each word by Damerau-Levenshtein (a swap is one edit)
+        distance = levenshtein.levenshtein if reader.is_atomic() else levenshtein.damerau_levenshtein
         candidates: dict[str, int] = {}
         for field in self.spelling:
-            for term in reader.terms_within(field, word, maxdist, prefix=1):
-                candidates[term] = candidates.get(term, 0) + reader.doc_frequency(field, term)
+            # what reader.terms_within(field, word, maxdist, prefix=1) yields, without decoding the
+            # letter's terms on every call, and measuring only words whose length is within
+            # maxdist (no closer word can differ more in length): a unique typo 140 -> 30 ms
+            by_length = self._vocabulary(field, word[:1])
+            for size in range(len(word) - maxdist, len(word) + maxdist + 1):
+                for term in by_length.get(size, ()):
+                    if distance(term, word, limit=maxdist) <= maxdist:
+                        candidates[term] = candidates.get(term, 0) + reader.doc_frequency(field, term)
         return candidates
+
+    def _vocabulary(self, field: str, letter: str) -> dict[int, list[str]]:
+        """A spelling field's words starting with `letter`, by length; once per generation."""
+        cache = self.shared_cache("vocabulary", dict)
+        found = cache.get((field, letter))
+        if found is None:
+            fieldobj, found = self.index.schema[field], {}
+            for term in self.searcher.reader().expand_prefix(field, letter):
+                word = fieldobj.from_bytes(term)
+                found.setdefault(len(word), []).append(word)
+            cache[(field, letter)] = found
+        return found
 
     def completions(self, prefix: str, limit: int = 300) -> dict[str, int]:
         """Indexed words (unstemmed) starting with `prefix`, with their document counts."""
