@@ -316,7 +316,7 @@ def test_a_corrected_search_offers_to_search_instead(tmp_path):
     update_index(tmp_path / "c", tmp_path / "ix", full=True)
     client = create_app(tmp_path / "ix").test_client()
     page = client.get("/search?q=pangolin+traficking").get_data(as_text=True)
-    assert "Showing results for <strong>pangolin trafficking</strong>" in page
+    assert "Showing results for <strong><bdi>pangolin trafficking</bdi></strong>" in page
     assert 'href="/search?q=pangolin+traficking&amp;autocorrect=0"' in page
     exact = client.get("/api/search?q=pangolin+traficking&autocorrect=0").get_json()
     assert exact["corrected_from"] is None and exact["total_all_words"] == 0
