@@ -817,11 +817,7 @@ def test_a_double_click_on_a_chip_removes_one_filter(context_for, sample_server,
     """Finding 4: the second click of a double click (or tap) landed on the chip
     that slid into place and removed it too."""
     page = context_for(VIEWPORTS[viewport], has_touch=viewport == "phone")
-    page.goto(sample_server.base + "/search?q=fine&topic=Antitrust&topic=AI")
     chips = page.locator(".chips .chip")
-    expect(chips).to_have_count(2)
-    box = chips.first.bounding_box()
-    x, y = box["x"] + 20, box["y"] + box["height"] / 2
 
     def click():
         if viewport == "phone":
@@ -829,8 +825,18 @@ def test_a_double_click_on_a_chip_removes_one_filter(context_for, sample_server,
         else:
             page.mouse.click(x, y)
 
-    click()
-    expect(chips).to_have_count(1, timeout=400)      # redrawn: the other chip is now under the pointer
+    for _ in range(3):    # the redraw must come inside a double click's interval; a loaded machine retries
+        page.goto(sample_server.base + "/search?q=fine&topic=Antitrust&topic=AI")
+        expect(chips).to_have_count(2)
+        box = chips.first.bounding_box()
+        x, y = box["x"] + 20, box["y"] + box["height"] / 2
+        start = time.monotonic()
+        click()
+        expect(chips).to_have_count(1)               # redrawn: the other chip is now under the pointer
+        if time.monotonic() - start < 0.35:
+            break
+    else:
+        pytest.fail("no redraw within 350 ms of a click in 3 tries: machine overloaded")
     assert page.evaluate(f"document.elementFromPoint({x}, {y}).closest('.chip').dataset.value") == "AI"
     click()
     page.wait_for_timeout(700)
