@@ -23,7 +23,7 @@ from searchapp.backends import default_backend
 from searchapp.store.generations import damaged_files, read_current, recorded_items, serving_generation
 from searchapp.core.service import MAX_PER_PAGE, RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine
 from searchapp.errors import QueryError
-from searchapp.model import Filters
+from searchapp.model import CONTROLS, Filters, public_url
 
 DEFAULT_CORPUS = os.environ.get("SEARCHAPP_CORPUS", "corpus")
 DEFAULT_INDEX = os.environ.get("SEARCHAPP_INDEX", "index")
@@ -291,9 +291,11 @@ def search_command(query, topic, provider, year, jurisdiction, regulator, date_f
 
 
 def _plain(fragment: str, color: bool) -> str:
-    if color:
-        fragment = fragment.replace("<mark>", "\x1b[1m").replace("</mark>", "\x1b[22m")
-    return html.unescape(_TAG.sub("", fragment))
+    """Highlighted HTML as terminal text: an escaped control character (&#27;)
+    in the corpus is dropped after unescaping, so only our own bold codes remain."""
+    pieces = re.split(r"(</?mark>)", fragment)
+    bold = {"<mark>": "\x1b[1m", "</mark>": "\x1b[22m"} if color else {"<mark>": "", "</mark>": ""}
+    return "".join(bold[p] if p in bold else CONTROLS.sub("", html.unescape(_TAG.sub("", p))) for p in pieces)
 
 
 def format_results(results, color: bool = False) -> str:
@@ -323,14 +325,15 @@ def format_results(results, color: bool = False) -> str:
         if hit.topics:
             meta.append(", ".join(hit.topics))
         lines.append("     " + " · ".join(m for m in meta if m))
-        lines.append(f"     {hit.url}")
+        # the one rule for corpus URLs (control characters never reach the terminal)
+        lines.append(f"     {public_url(hit.url) or '(no usable link)'}")
         if hit.snippet:
             lines.append(f"     {_plain(hit.snippet, color)}")
         if hit.jurisdictions or hit.regulators:
             lines.append("     about: " + ", ".join(hit.jurisdictions + hit.regulators))
         if hit.also_reported_by:
             lines.append("     also reported by: " + ", ".join(
-                r.provider or r.url for r in hit.also_reported_by))
+                r.provider or public_url(r.url) or "another outlet" for r in hit.also_reported_by))
         lines.append("")
     for facet, values in results.facets.items():
         if facet == "month":

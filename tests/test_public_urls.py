@@ -142,3 +142,17 @@ def test_cli_json_returns_null_for_hostile_urls(client, tmp_path):
     data = json.loads(result.output)
     assert sum(hit["url"] is None for hit in data["results"]) == len(HOSTILE) + 1   # and the listed entry
     assert_public(every_url(data))
+
+
+def test_cli_plain_text_prints_only_public_urls(client):
+    """Review of issue 14: the readable listing printed corpus URLs raw, so a
+    control character (\\x01, \\x0b, U+202E) reached the terminal."""
+    from searchapp.cli import main
+
+    index_dir = client.application.config["INDEX_DIR"]
+    result = CliRunner().invoke(main, ["search", "--index", str(index_dir), "--limit", "50", "hostileurl"])
+    assert result.exit_code == 0, result.output
+    assert GOOD in result.output
+    for bad in ("javascript", "data:", "\x01", "\x0b", "\u202e", "evil.example/"):
+        assert bad not in result.output, bad
+    assert result.output.count("(no usable link)") == len(HOSTILE) + 1     # and the listed entry

@@ -316,7 +316,7 @@ def test_a_corrected_search_offers_to_search_instead(tmp_path):
     update_index(tmp_path / "c", tmp_path / "ix", full=True)
     client = create_app(tmp_path / "ix").test_client()
     page = client.get("/search?q=pangolin+traficking").get_data(as_text=True)
-    assert "Showing results for <strong>pangolin trafficking</strong>" in page
+    assert "Showing results for <strong><bdi>pangolin trafficking</bdi></strong>" in page
     assert 'href="/search?q=pangolin+traficking&amp;autocorrect=0"' in page
     exact = client.get("/api/search?q=pangolin+traficking&autocorrect=0").get_json()
     assert exact["corrected_from"] is None and exact["total_all_words"] == 0
@@ -335,3 +335,72 @@ def test_no_junk_completions_from_the_issue(shared_server):
     assert "ai acted" not in completions("ai ac") and "ai act" in completions("ai ac")
     assert "eu aim" not in completions("eu ai")
     assert completions("clearview f")                  # a one-letter last word is completed
+
+
+# ---------------------------------------------------------------- review of issue 14 (second round)
+
+@pytest.fixture(scope="module")
+def client(sample_index):
+    from searchapp.web import create_app
+    app = create_app(sample_index)
+    app.testing = True
+    return app.test_client()
+
+
+def test_a_query_that_cannot_run_offers_no_feed(client):
+    """Finding 9: the error page's Atom link was a 400."""
+    for path in ("/search?q=%22ai&topic=AI", "/search?q=AND+OR"):
+        response = client.get(path)
+        assert response.status_code == 400, path
+        soup = BeautifulSoup(response.data, "html.parser")
+        assert soup.select("link[rel=alternate], a.feed") == [], path
+    # a search that runs (a bad date range runs without the dates) links a feed that answers
+    for path in ("/search?q=fine&topic=AI", "/search?q=fine&from=2024-01-01&to=2020-01-01", "/"):
+        soup = BeautifulSoup(client.get(path).data, "html.parser")
+        feed = soup.select_one("link[rel=alternate]")["href"]
+        assert client.get(feed).status_code == 200, (path, feed)
+
+
+@pytest.mark.parametrize("path, canonical", [
+    ("/search?q=fine&facet_query.jurisdiction=&topic=AI&from=&to=&sort=relevance", "/search?q=fine&topic=AI"),
+    ("/search?q=fine&from=2020-01-01&to=&sort=newest&facet_limit=", "/search?q=fine&from=2020-01-01&sort=newest"),
+    ("/search?q=&sort=relevance", "/search"),
+    ("/?q=+", "/"),
+    ("/search?q=%22fine&topic=&topic=AI", "/search?q=%22fine&topic=AI"),     # an error's meaning is kept too
+])
+def test_a_form_sent_without_the_script_redirects_to_its_tidy_url(client, path, canonical):
+    """Finding 10: empty boxes and the default sort made a noisy URL."""
+    response = client.get(path)
+    assert response.status_code == 303
+    assert response.headers["Location"] == canonical
+    assert client.get(canonical).status_code in (200, 400)
+
+
+def test_tidy_urls_and_the_scripts_fragments_are_not_redirected(client):
+    for path in ("/search?q=fine&topic=AI", "/search?q=fine&sort=newest", "/search?q=fine&from=&fragment=1",
+                 "/search?q=fine&facet_query.topic=&fragment=facet&facet=topic"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_user_text_is_bidi_isolated_and_kept_out_of_the_title(client):
+    """Finding 5: a U+202E in the words mirrored the status line and the tab title."""
+    soup = BeautifulSoup(client.get("/search?q=%E2%80%AEfine+privacy").data, "html.parser")
+    assert "\u202e" not in soup.title.get_text() and "fine privacy" in soup.title.get_text()
+    assert soup.select_one("#status bdi").get_text() == "\u202efine privacy"
+    soup = BeautifulSoup(client.get("/search?q=%E2%80%AEqqzzxx").data, "html.parser")
+    assert soup.select_one(".empty bdi").get_text() == "\u202eqqzzxx"
+    soup = BeautifulSoup(client.get("/search?q=fine&facet_query.regulator=%E2%80%AEqqzzxx").data, "html.parser")
+    assert soup.select_one("fieldset[data-facet=regulator] .none bdi").get_text() == "\u202eqqzzxx"
+    for element in soup.find_all(string=re.compile("\u202e")):
+        assert element.find_parent("bdi") is not None, element
+
+
+def test_show_more_says_one_value_in_the_singular(client):
+    """Finding 8: "Show 1 more places"."""
+    from searchapp.web.app import SearchParams
+    with client.application.test_request_context():
+        macro = client.application.jinja_env.get_template("_facet.html").module.facet_fieldset
+        one = BeautifulSoup(str(macro("jurisdiction", "Jurisdiction", [], 1, SearchParams())), "html.parser")
+        two = BeautifulSoup(str(macro("provider", "Provider", [], 2, SearchParams())), "html.parser")
+    assert one.select_one("a.more").get_text(strip=True) == "Show 1 more place"
+    assert two.select_one("a.more").get_text(strip=True) == "Show 2 more providers"

@@ -13,7 +13,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from flask import Flask, Response, abort, jsonify, render_template, request, url_for
+from markupsafe import Markup, escape
+from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
@@ -22,7 +23,7 @@ from searchapp.core.service import (FACET_LIMIT, MAX_FACET_LIMIT, MAX_PAGE, MAX_
 from searchapp.errors import QueryError
 from searchapp.store.generations import read_build_info, serving_generation
 from searchapp.web.security import SECURITY_HEADERS, SecurityHeaders, bounded_int
-from searchapp.model import CONTROLS, FACETS, FacetValue, Filters, ResultsPage, public_url
+from searchapp.model import CONTROLS, FACETS, INVISIBLE, FacetValue, Filters, ResultsPage, public_url
 from searchapp.web import compress, export
 from searchapp.web.openapi import openapi_spec
 
@@ -259,6 +260,33 @@ def read_params(args) -> SearchParams:
     )
 
 
+def status_html(results: ResultsPage | None, error: str | None) -> Markup:
+    """`status_text` with the user's words bidi-isolated (<bdi>): a U+202E in a
+    query mirrored the rest of the line. The same text, so screen readers hear the same."""
+    text = status_text(results, error)
+    quoted = f"“{results.query}”" if results is not None and results.query and not error else ""
+    if not quoted or quoted not in text:
+        return escape(text)
+    before, _, after = text.partition(quoted)
+    return Markup("{}“<bdi>{}</bdi>”{}").format(before, results.query, after)
+
+
+def title_text(query: str) -> str:
+    """The tab title: the words without bidi controls (a <title> cannot hold <bdi>)."""
+    words = " ".join(INVISIBLE.sub("", query).split())
+    return f"{words} · searchapp" if words else "searchapp"
+
+
+def canonical_args(args) -> list[tuple[str, str]] | None:
+    """The arguments without empty fields and the default sort (what a form
+    submitted without the script adds: `from=&to=&sort=relevance`), or None
+    when there are none of those. Every reader takes a blank as absent, so the
+    meaning is the same."""
+    pairs = list(args.items(multi=True))
+    kept = [(k, v) for k, v in pairs if v.strip() and not (k == "sort" and v.strip() == "relevance")]
+    return kept if len(kept) < len(pairs) else None
+
+
 def took_text(results: ResultsPage) -> str:
     """ "in 35 ms", or nothing for an answer from the results cache (which takes
     a few microseconds: "in 0 ms" would be untrue about the search)."""
@@ -374,6 +402,8 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
     app.jinja_env.filters["link"] = public_url
     app.jinja_env.globals["MAX_QUERY_CHARS"] = MAX_QUERY_CHARS
     app.jinja_env.globals["status_text"] = status_text
+    app.jinja_env.globals["status_html"] = status_html
+    app.jinja_env.globals["title_text"] = title_text
     app.jinja_env.globals["timeline"] = timeline
     app.jinja_env.globals["grouped"] = grouped
     app.jinja_env.globals["FACET_LABELS"] = FACET_LABELS
@@ -424,6 +454,10 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
     @app.get("/")
     @app.get("/search")
     def search_page():
+        if not request.args.get("fragment"):
+            tidy = canonical_args(request.args)
+            if tidy is not None:   # a form sent without the script: its empty boxes and defaults leave the URL
+                return redirect(request.path + ("?" + urlencode(tidy) if tidy else ""), 303)
         error = field = None
         results = None
         try:

@@ -37,12 +37,18 @@
 
   const region = document.getElementById("region");
   const status = document.getElementById("status");
+  // The box takes the focus on a fresh page only (no autofocus attribute): focus on a page
+  // come back to (Back from an item) scrolled it to the top, losing the row the user was on.
+  const arrival = performance.getEntriesByType("navigation")[0];
+  if (input && !(arrival && arrival.type === "back_forward") && !location.hash && window.scrollY === 0
+      && (!document.activeElement || document.activeElement === document.body)) {
+    input.focus({ preventScroll: true });
+  }
   const list = document.getElementById("suggestions");
   const toggle = document.getElementById("filters-toggle");
   if (!form || !input || !region) return;
 
   const TYPING_INTERVAL_MS = 90;   // at most one as-you-type request per 90 ms (leading + trailing)
-  const STALE_REQUEST_MS = 700;    // a typing request older than this is aborted for a newer one
   const PARALLEL_AFTER_MS = 200;   // a typing request slower than this gets a second one beside it
   const SETTLE_MS = 1200;          // after this pause, a kept ("stale") list gives way to the real answer
   let seq = 0;                     // id of the newest request
@@ -95,9 +101,29 @@
 
   function layoutOf(root) { return root.querySelector("[data-status]"); }
 
+  // The status line as the server wrote it, the user's words in <bdi> (a U+202E in a
+  // query mirrored the whole line); a template's content is inert until cloned.
+  function showStatus(layout) {
+    const markup = layout.querySelector("template.status-html");
+    if (markup) status.replaceChildren(document.importNode(markup.content, true));
+    else status.textContent = layout.dataset.status;
+  }
+  // Text with the user's words isolated: parts are strings, or {user: "words"}.
+  function isolated(...parts) {
+    const frag = document.createDocumentFragment();
+    for (const part of parts) {
+      if (typeof part === "string") { frag.append(part); continue; }
+      const bdi = document.createElement("bdi");
+      bdi.textContent = part.user;
+      frag.append(bdi);
+    }
+    return frag;
+  }
+  const BIDI_CONTROLS = /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+
   function afterRender(params, opts) {
     const layout = layoutOf(region);
-    status.textContent = layout ? layout.dataset.status : "";
+    if (layout) showStatus(layout); else status.textContent = "";
     if (toggle && layout) {
       const total = layout.dataset.total;
       const n = Number(layout.dataset.filters || 0);
@@ -113,7 +139,8 @@
       input.removeAttribute("aria-invalid");
       input.removeAttribute("aria-describedby");
     }
-    document.title = (params.get("q") ? params.get("q") + " · " : "") + "searchapp";
+    const words = (params.get("q") || "").replace(BIDI_CONTROLS, "").trim();
+    document.title = (words ? words + " · " : "") + "searchapp";
     document.dispatchEvent(new CustomEvent("searchapp:render", {
       detail: { query: params.get("q") || "", stale: region.classList.contains("stale"), t: performance.now() },
     }));
@@ -127,8 +154,9 @@
       note.className = "stale-note";
       region.querySelector("main")?.prepend(note);
     }
-    note.textContent = `Nothing matches “${query}” yet: keep typing. Below, the results for “${previous}”.`;
-    status.textContent = `No results for “${query}” yet; still showing “${previous}”.`;
+    note.replaceChildren(isolated("Nothing matches “", { user: query }, "” yet: keep typing. Below, the results for “",
+                                  { user: previous }, "”."));
+    status.replaceChildren(isolated("No results for “", { user: query }, "” yet; still showing “", { user: previous }, "”."));
     document.dispatchEvent(new CustomEvent("searchapp:render", {
       detail: { query, stale: true, t: performance.now() },
     }));
@@ -202,11 +230,16 @@
       opts.facets = (await Promise.all(facetParts)).map((fresh, i) => ({ ...kept[i], fresh }));
       if (mine <= shownSeq || controller.signal.aborted) return;     // a newer answer is on screen
       if (response.status === 400 && opts.typing) {
-        // Mid-typing (an unclosed quote...): say what is wrong, keep the results and the URL.
+        // Mid-typing (an unclosed quote...): say what is wrong, keep the results below.
         const doc = new DOMParser().parseFromString(html, "text/html");
         const layout = layoutOf(doc);
         shownSeq = mine;
-        status.textContent = layout ? layout.dataset.status : "This query cannot be searched yet.";
+        pendingStale = null;                       // an older 0-result answer must never replace this
+        if (layout) showStatus(layout); else status.textContent = "This query cannot be searched yet.";
+        if (mode === "push" || mode === "replace") {   // the address says these words, as a reload would show
+          history[mode === "push" ? "pushState" : "replaceState"]({ searchapp: true }, "", urlFor(params));
+          typingEntry = true;
+        }
         return;
       }
       if (!response.ok && response.status !== 400) {
@@ -259,14 +292,14 @@
   function sendTyping() {
     clearTimeout(trailingTimer);
     trailingTimer = null;
+    // At most two typing requests in flight, and none is ever aborted for newer text: with
+    // 800 ms of latency, aborting those older than 700 ms meant no answer at all while typing
+    // (review of issue 14). An older answer still shows (its words in the status line); the
+    // latest text waits as one pending request, sent when one of the two answers.
     const running = [...inflight.values()].filter((r) => r.typing);
     if (running.length) {
-      const now = performance.now();
       const newest = Math.max(...running.map((r) => r.started));
-      const oldest = Math.min(...running.map((r) => r.started));
-      if (now - oldest >= STALE_REQUEST_MS) {
-        abortAll();                                      // too slow: drop it for the newer text
-      } else if (running.length >= 2 || now - newest < PARALLEL_AFTER_MS) {
+      if (running.length >= 2 || performance.now() - newest < PARALLEL_AFTER_MS) {
         return;                                          // typingDone() sends the next one
       }                                                  // else: a second request beside a slow one
     }
@@ -291,7 +324,8 @@
     scheduleTyping();
     clearTimeout(settleTimer);
     settleTimer = setTimeout(() => {      // the user stopped: a kept list gives way to the real answer
-      if (pendingStale && !typingWanted && !typingInFlight()) {
+      if (pendingStale && !typingWanted && !typingInFlight()
+          && pendingStale.params.get("q") === formParams().get("q")) {   // only the box's own words' answer
         const { html, params } = pendingStale;
         pendingStale = null;
         render(html, params, null, {});
@@ -353,6 +387,19 @@
   }
 
   // Chips, tags, timeline bars, pages, "did you mean": links inside the results region.
+  // A double click (or two quick taps) on a chip removed two filters: the second click
+  // landed on the chip that slid into place. Pointer clicks on chips are ignored for a
+  // moment after a removal; keyboard clicks (detail 0) are always deliberate.
+  const CHIP_GUARD_MS = 500;
+  let chipGuardUntil = 0;
+  region.addEventListener("click", (e) => {
+    const chip = e.target.closest(".chips .chip");
+    if (chip && e.detail > 0) {
+      if (performance.now() < chipGuardUntil) { e.preventDefault(); e.stopPropagation(); return; }
+      chipGuardUntil = performance.now() + CHIP_GUARD_MS;
+    }
+  }, true);
+
   region.addEventListener("click", (e) => {
     const closer = e.target.closest("[data-close-drawer]");
     if (closer) {
@@ -461,7 +508,9 @@
         const boxes = fieldset.querySelectorAll("input[type=checkbox]");
         (boxes[before] || boxes[0] || fieldset.querySelector(".facet-search"))?.focus();
         const n = boxes.length;
-        status.textContent = `${n} ${fieldset.querySelector("legend").textContent.toLowerCase()} values listed.`;
+        // its own (visually hidden) live region: the status line keeps the result count
+        const said = document.getElementById("facet-status") || status;
+        said.textContent = `${n} ${fieldset.querySelector("legend").textContent.toLowerCase()} values listed.`;
       }
     } finally {
       fieldset.removeAttribute("aria-busy");
