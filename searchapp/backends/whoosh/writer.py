@@ -91,6 +91,9 @@ CHUNK = 200   # entries per message to a writer process
 def _write_part(folder: str, connection, counter) -> None:
     """One writer process: its contiguous share of the entries, received in
     chunks through `connection` (an empty chunk ends it), one segment."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the builder, which stops its writers
     die_with_parent()
     compat.remember_missing_columns()
     ix = whoosh_index.create_in(folder, make_schema())
