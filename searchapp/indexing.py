@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import time
 from collections import Counter
 from dataclasses import asdict, replace
@@ -128,6 +129,19 @@ def _parallel_map(function, jobs: list, chunksize: int = 64) -> Iterator:
         yield from pool.imap(function, jobs, chunksize)
 
 
+def _stat(real_root: Path, path: Path, rel: str) -> FileState:
+    """check_inside + stat_file in one lstat for a plain file (a nothing-changed
+    run is mostly this, once per file); symlinks and oddities take the long way."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode):
+        check_inside(real_root, path)
+        return stat_file(path, rel)
+    return FileState(rel, info.st_size, info.st_mtime_ns, "", info.st_ctime_ns, info.st_ino)
+
+
 def _scan(root: Path, paths: Iterable[Path], old: dict[str, tuple[FileState, str | None]] | None,
           wrap=lambda iterable, desc, unit: iterable):
     """Each file -> (state, record or problem, or None when the previous
@@ -139,12 +153,13 @@ def _scan(root: Path, paths: Iterable[Path], old: dict[str, tuple[FileState, str
     real_root = root.resolve()
     jobs: list[tuple[Path, str, FileState, str | None]] = []
     old = old or {}
+    prefix = str(root) + os.sep
     for path in paths:
-        rel = display_path(path.relative_to(root).as_posix())
+        text = str(path)
+        rel = display_path(text[len(prefix):] if text.startswith(prefix) else path.relative_to(root).as_posix())
         state = FileState(rel, -1, -1)
         try:
-            check_inside(real_root, path)
-            state = stat_file(path, rel)
+            state = _stat(real_root, path, rel)
         except BadFile as error:
             files[rel] = (state, Problem(rel, str(error)))
             fresh.add(rel)

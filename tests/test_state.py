@@ -77,3 +77,14 @@ def test_a_touched_file_is_hashed_once_then_its_new_stat_is_kept(tmp_path):
         assert db.execute("SELECT mtime_ns FROM files WHERE path = '1.md'").fetchone() == (10**18,)
     finally:
         db.close()
+
+
+def test_a_nothing_changed_run_stats_each_file_once(tmp_path, monkeypatch):
+    corpus, index_dir, _ = _corpus(tmp_path, count=200)
+    calls = []
+    for name in ("stat", "lstat"):
+        original = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda path, *a, _f=original, **k: (calls.append(str(path)), _f(path, *a, **k))[1])
+    assert update_index(corpus, index_dir).mode == "unchanged"
+    on_corpus = [c for c in calls if c.startswith(str(corpus)) and c.endswith(".md")]
+    assert len(on_corpus) == 200, len(on_corpus)
