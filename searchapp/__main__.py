@@ -1,3 +1,4 @@
 from searchapp.cli import main
 
-main()
+if __name__ == "__main__":  # not when a spawned writer process imports this module
+    main()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import shutil
+import stat
 import time
 from collections import Counter
 from dataclasses import asdict, replace
@@ -30,7 +30,7 @@ from searchapp.store.generations import (BUILD_INFO, BuildInfo, building_name, c
                                          fsync_tree, link_copy, new_generation_name, recorded_items,
                                          read_build_info, read_current, remove_old, switch_current, write_manifest)
 from searchapp.store.lock import writer_lock
-from searchapp.store.state import STATE, IndexState, load_state
+from searchapp.store.state import Records, StateError, StateReader, write_state
 
 WORKERS = min(4, os.cpu_count() or 1)  # processes that read and parse files in big (re)builds
 PARALLEL_MIN_FILES = 2_000    # below this, starting worker processes costs more than it saves
@@ -59,18 +59,19 @@ def story_input(item: NewsItem) -> NewsItem:
 
 def _write_generation(
     index_dir: Path,
-    entries: list[tuple[NewsItem, str]],
+    entries: Iterable[tuple[NewsItem, str]],
     *,
     base: Path | None,
     remove: set[str],
     info: dict,
-    state: IndexState | None,
+    state: dict,
     started: float,
     progress=None,
 ) -> BuildInfo:
     """Write a complete generation (from scratch, or `base` + changes) and make it current.
 
-    `entries` are (item, story id) pairs, written in their order."""
+    `entries` are (item, story id) pairs, written in their order; `state`
+    the keyword arguments of `write_state` (the rows that changed)."""
     name, stamp = new_generation_name()
     building = index_dir / building_name(name)
     building.mkdir()
@@ -87,9 +88,7 @@ def _write_generation(
             **info,
         )
         (building / BUILD_INFO).write_text(json.dumps(asdict(build), indent=1), "utf-8")
-        if state is not None:
-            with open(building / STATE, "wb") as out:
-                pickle.dump(state, out, protocol=pickle.HIGHEST_PROTOCOL)
+        write_state(building, **state)
         write_manifest(building, known)
         fsync_tree(building)
         generation = index_dir / name
@@ -131,41 +130,63 @@ def _parallel_map(function, jobs: list, chunksize: int = 64) -> Iterator:
         yield from pool.imap(function, jobs, chunksize)
 
 
-def _scan(root: Path, paths: Iterable[Path], old: IndexState | None, wrap=lambda iterable, desc, unit: iterable):
-    """Each file -> (state, record or problem); unchanged files are not read again.
-    Files to read are read by worker processes when there are many."""
-    files: dict[str, tuple[FileState, FileRecord | Problem]] = {}
+def _stat(real_root: Path, path: Path, rel: str) -> FileState:
+    """check_inside + stat_file in one lstat for a plain file (a nothing-changed
+    run is mostly this, once per file); symlinks and oddities take the long way."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode):
+        check_inside(real_root, path)
+        return stat_file(path, rel)
+    return FileState(rel, info.st_size, info.st_mtime_ns, "", info.st_ctime_ns, info.st_ino)
+
+
+def _scan(root: Path, paths: Iterable[Path], old: dict[str, tuple[FileState, str | None]] | None,
+          wrap=lambda iterable, desc, unit: iterable):
+    """Each file -> (state, record or problem, or None when the previous
+    state's record still holds); unchanged files are not read again. Also the
+    files parsed (or found unreadable) in this run, and how many got as far as
+    parsing. Files to read are read by worker processes when there are many."""
+    files: dict[str, tuple[FileState, FileRecord | Problem | None]] = {}
+    fresh: set[str] = set()
     real_root = root.resolve()
     jobs: list[tuple[Path, str, FileState, str | None]] = []
+    old = old or {}
+    prefix = str(root) + os.sep
     for path in paths:
-        rel = display_path(path.relative_to(root).as_posix())
+        text = str(path)
+        rel = display_path(text[len(prefix):] if text.startswith(prefix) else path.relative_to(root).as_posix())
         state = FileState(rel, -1, -1)
         try:
-            check_inside(real_root, path)
-            state = stat_file(path, rel)
+            state = _stat(real_root, path, rel)
         except BadFile as error:
             files[rel] = (state, Problem(rel, str(error)))
+            fresh.add(rel)
             continue
         except Exception as error:  # last resort: one file never stops a reindex
             files[rel] = (state, Problem(rel, f"unexpected error: {type(error).__name__}: {error}"))
+            fresh.add(rel)
             continue
-        before = old.files.get(rel) if old else None
-        if before and before[0].same_stat(state):
-            files[rel] = before
+        before, problem = old.get(rel, (None, None))
+        if before is not None and before.same_stat(state):
+            files[rel] = (before, Problem(rel, problem) if problem is not None else None)
             continue
-        files[rel] = before  # placeholder keeps the walk's order; replaced below
-        jobs.append((path, rel, state, before[0].sha256 if before else None))
+        files[rel] = (state, None)  # placeholder keeps the walk's order; replaced below
+        jobs.append((path, rel, state, before.sha256 if before is not None else None))
     use_workers = WORKERS > 1 and len(jobs) >= PARALLEL_MIN_FILES
     results = _parallel_map(_read_one, jobs) if use_workers else map(_read_one, jobs)
     parsed = 0
     for (path, rel, state, _), result in zip(jobs, wrap(Counted(results, len(jobs)), "Reading", "file")):
-        if result is None:  # touched, not changed
-            before = files[rel]
-            files[rel] = (replace(state, sha256=before[0].sha256), before[1])
+        if result is None:  # touched, not changed: the kept record (or problem) holds
+            before, problem = old[rel]
+            files[rel] = (replace(state, sha256=before.sha256), Problem(rel, problem) if problem is not None else None)
         else:
             files[rel] = result[:2]
+            fresh.add(rel)
             parsed += result[2]
-    return files, parsed
+    return files, fresh, parsed
 
 
 def _mentions(record: FileRecord) -> tuple[str, ...]:
@@ -270,82 +291,113 @@ def update_index(
     with writer_lock(index_dir, wait):
         remove_old(index_dir, keep=set())   # leftovers of killed builds, on every run
         base, repaired = _trusted_base(index_dir)
-        old = None if full or base is None else load_state(base)
-        if old is not None and old.corpus != str(root.resolve()):
+        old = None
+        if not full and base is not None:
+            try:
+                old = StateReader(base, str(root.resolve()))
+            except StateError as error:
+                if "unreadable" in str(error):  # damaged: say so; another version or corpus: rebuild quietly
+                    repaired = f"{base.name}: {error}"
+        try:
+            return _update(root, index_dir, paths, base, old, strict=strict, repaired=repaired, started=started,
+                           wrap=wrap)
+        except StateError as error:  # a record missing from a state that opened: rebuild, saying why
+            old.close()
             old = None
-        files, parsed = _scan(root, paths, old, wrap)
-        records = [r for _, r in files.values() if isinstance(r, FileRecord)]
-        problems = [r for _, r in files.values() if isinstance(r, Problem)]
-        if strict and problems:
-            raise StrictFailure(
-                f"--strict: {len(problems)} of {len(files)} files could not be read; the index was not changed",
-                problems)
-        if not records:
-            raise NothingToIndex(f"none of the {len(files)} files in {root} could be read; the index was not changed")
-        records = {rel: r for rel, (_, r) in files.items() if isinstance(r, FileRecord)}
-        unchanged = {rel for rel, (_, r) in files.items()
-                     if old is not None and rel in old.files and old.files[rel][1] is r}
-        mentions = {rel: old.mentions[rel] if rel in unchanged else _mentions(record)
-                    for rel, record in records.items()}
-        info = dict(corpus=str(root), files_read=len(files),
-                    problems=tuple((p.path, p.reason) for p in problems), files_parsed=parsed, repaired=repaired)
-        if old is None:
-            items = {item.id: item for item in merge_records(records.values())}
-            stories = story_groups(list(items.values()))
-            prints = {item_id: fingerprint(item, stories[item_id]) for item_id, item in items.items()}
-            state = IndexState(corpus=str(root.resolve()), files=files, fingerprints=prints, mentions=mentions,
-                           stories=stories, story_inputs={i: story_input(item) for i, item in items.items()})
-            entries = [(item, stories[item_id]) for item_id, item in items.items()]
-            return _write_generation(index_dir, entries, base=None, remove=set(), state=state, started=started,
-                                     info=dict(info, items=len(items), mode="full", added=len(entries)),
-                                     progress=lambda docs: wrap(docs, "Indexing", "item"))
-        gone = set(old.files) - set(files)
-        items = _affected_items(records, mentions, old.mentions, (set(files) - unchanged) | gone)
-        # Story groups span the whole corpus: regroup everything from the kept
-        # inputs, then also rewrite the unaffected items whose story id moved.
-        inputs = dict(old.story_inputs)
-        for item_id_, item in items.items():
-            if item is None:
-                inputs.pop(item_id_, None)
-            else:
-                inputs[item_id_] = story_input(item)
-        stories = story_groups(list(inputs.values()))
-        moved = {i for i, story in stories.items() if i not in items and old.stories.get(i) != story}
-        if moved:
-            items.update(_merged(records, mentions, moved))
-        prints = dict(old.fingerprints)
-        for item_id_, item in items.items():
-            if item is None:
-                prints.pop(item_id_, None)
-            else:
-                prints[item_id_] = fingerprint(item, stories[item_id_])
-        state = IndexState(corpus=str(root.resolve()), files=files, fingerprints=prints, mentions=mentions,
-                       stories=stories, story_inputs=inputs)
-        info["items"] = len(prints)
-        removed = {i for i, item in items.items() if item is None and i in old.fingerprints}
-        changed = {i for i, item in items.items() if item is not None and old.fingerprints.get(i) != prints[i]}
-        added = {i for i in changed if i not in old.fingerprints}
-        if not removed and not changed:
-            current = read_build_info(index_dir, base)
-            return BuildInfo(**{**asdict(current), "problems": tuple(info["problems"]), "mode": "unchanged", "repaired": "",
-                                "files_read": len(files), "files_parsed": parsed, "added": 0, "updated": 0,
-                                "removed": 0, "seconds": round(time.monotonic() - started, 3)})
-        if removed or changed - added:
-            # A deleted or replaced document still counts in BM25's statistics
-            # until segments merge, and Whoosh's merge recounts field lengths
-            # from their one-byte approximations: either way scores move and
-            # ranks change. So any deletion rewrites every document (from the
-            # kept records: nothing is read or parsed again), in a full
-            # rebuild's order: ranks, scores and ties equal a full rebuild's.
-            everything = merge_records(records.values())
-            return _write_generation(
-                index_dir, [(item, stories[item.id]) for item in everything], base=None, remove=set(),
-                state=state, started=started,
-                info=dict(info, mode="incremental", added=len(added), updated=len(changed - added),
-                          removed=len(removed)),
-                progress=lambda docs: wrap(docs, "Indexing", "item"))
+            return _update(root, index_dir, paths, base, None, strict=strict, started=started, wrap=wrap,
+                           repaired=f"{base.name}: {error}")
+        finally:
+            if old is not None:
+                old.close()
+
+
+def _kept(old_mentions: dict[str, tuple[str, ...]], rel: str) -> tuple[str, ...]:
+    if rel not in old_mentions:
+        raise StateError(f"its incremental state has no record of {rel}")
+    return old_mentions[rel]
+
+
+def _unchanged(index_dir: Path, base: Path, info: dict, parsed: int, started: float) -> BuildInfo:
+    current = read_build_info(index_dir, base)
+    return BuildInfo(**{**asdict(current), "problems": tuple(info["problems"]), "mode": "unchanged",
+                        "repaired": "", "files_read": info["files_read"], "files_parsed": parsed, "added": 0,
+                        "updated": 0, "removed": 0, "seconds": round(time.monotonic() - started, 3)})
+
+
+def _update(root: Path, index_dir: Path, paths: list[Path], base: Path | None, old: StateReader | None, *,
+            strict: bool, repaired: str, started: float, wrap) -> BuildInfo:
+    corpus_key = str(root.resolve())
+    old_files = old.stats() if old is not None else None
+    files, fresh, parsed = _scan(root, paths, old_files, wrap)
+    problems = [r for _, r in files.values() if isinstance(r, Problem)]
+    if strict and problems:
+        raise StrictFailure(
+            f"--strict: {len(problems)} of {len(files)} files could not be read; the index was not changed",
+            problems)
+    readable = {rel for rel, (_, r) in files.items() if not isinstance(r, Problem)}
+    if not readable:
+        raise NothingToIndex(f"none of the {len(files)} files in {root} could be read; the index was not changed")
+    info = dict(corpus=str(root), files_read=len(files),
+                problems=tuple((p.path, p.reason) for p in problems), files_parsed=parsed, repaired=repaired)
+    fresh_records = {rel: r for rel, (_, r) in files.items() if rel in fresh and isinstance(r, FileRecord)}
+    if old is None:
+        records = fresh_records
+        mentions = {rel: _mentions(record) for rel, record in records.items()}
+        items = {item.id: item for item in merge_records(records.values())}
+        stories = story_groups(list(items.values()))
+        state = dict(corpus=corpus_key, base=None,
+                     files={rel: (st, r, mentions.get(rel, ())) for rel, (st, r) in files.items()},
+                     items={i: (fingerprint(item, stories[i]), stories[i], story_input(item))
+                            for i, item in items.items()})
+        entries = [(item, stories[item_id]) for item_id, item in items.items()]
+        del items
+        return _write_generation(index_dir, entries, base=None, remove=set(), state=state, started=started,
+                                 info=dict(info, items=len(entries), mode="full", added=len(entries)),
+                                 progress=lambda docs: wrap(docs, "Indexing", "item"))
+    gone = set(old_files) - set(files)
+    if not fresh and not gone:
+        return _unchanged(index_dir, base, info, parsed, started)
+    old_mentions = old.mentions()
+    mentions = {rel: _mentions(r) if rel in fresh else _kept(old_mentions, rel)
+                for rel, (_, r) in files.items() if rel in readable}
+    records = Records(fresh_records, readable - fresh, old)
+    items = _affected_items(records, mentions, old_mentions, fresh | gone)
+    # Story groups span the whole corpus: regroup everything from the kept
+    # inputs, then also rewrite the unaffected items whose story id moved.
+    old_prints, old_stories, inputs = old.items()
+    for item_id_, item in items.items():
+        if item is None:
+            inputs.pop(item_id_, None)
+        else:
+            inputs[item_id_] = story_input(item)
+    stories = story_groups(list(inputs.values()))
+    moved = {i for i, story in stories.items() if i not in items and old_stories.get(i) != story}
+    if moved:
+        items.update(_merged(records, mentions, moved))
+    prints = {i: (fingerprint(item, stories[i]) if item is not None else None) for i, item in items.items()}
+    info["items"] = len(stories)
+    removed = {i for i, item in items.items() if item is None and i in old_prints}
+    changed = {i for i, item in items.items() if item is not None and old_prints.get(i) != prints[i]}
+    added = {i for i in changed if i not in old_prints}
+    state = dict(corpus=corpus_key, base=base, gone=gone,
+                 files={rel: (st, r, mentions.get(rel, ())) for rel, (st, r) in files.items()
+                        if rel in fresh or st != old_files[rel][0]},  # parsed, or only its stat moved
+                 items={i: (prints[i], stories[i], inputs[i]) if item is not None else None
+                        for i, item in items.items()})
+    info.update(mode="incremental", added=len(added), updated=len(changed - added), removed=len(removed))
+    if not removed and not changed:
+        return _unchanged(index_dir, base, info, parsed, started)
+    if removed or changed - added:
+        # A deleted or replaced document still counts in BM25's statistics
+        # until segments merge, and Whoosh's merge recounts field lengths
+        # from their one-byte approximations: either way scores move and
+        # ranks change. So any deletion rewrites every document (from the
+        # kept records: nothing is read or parsed again), in a full
+        # rebuild's order: ranks, scores and ties equal a full rebuild's.
+        everything = merge_records(records.values())
         return _write_generation(
-            index_dir, [(items[i], stories[i]) for i in sorted(changed)], base=base, remove=removed | (changed - added),
-            state=state, started=started,
-            info=dict(info, mode="incremental", added=len(added), updated=len(changed - added), removed=len(removed)),
-            progress=lambda docs: wrap(docs, "Indexing", "item"))
+            index_dir, [(item, stories[item.id]) for item in everything], base=None, remove=set(),
+            state=state, started=started, info=info, progress=lambda docs: wrap(docs, "Indexing", "item"))
+    return _write_generation(
+        index_dir, [(items[i], stories[i]) for i in sorted(changed)], base=base, remove=removed | (changed - added),
+        state=state, started=started, info=info, progress=lambda docs: wrap(docs, "Indexing", "item"))

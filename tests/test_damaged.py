@@ -113,7 +113,7 @@ DAMAGE = {
     "stored fields garbled": lambda d: _garble(_file(d, "_stored.col")),
     ".toc deleted": lambda d: _file(d, ".toc").unlink(),
     ".toc garbled": lambda d: _garble(_file(d, ".toc")),
-    "state garbled": lambda d: _garble(_file(d, "files.pickle")),
+    "state garbled": lambda d: _garble(_file(d, "state.sqlite")),
     "manifest garbled": lambda d: _garble(_file(d, "manifest.json")),
     "segment file deleted": lambda d: _file(d, ".trm").unlink(),
 }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from conftest import need_shared, write_news
@@ -126,3 +129,38 @@ def test_a_build_on_every_core_answers_exactly_like_one_writer(tmp_path, monkeyp
     finally:
         single.close()
         parts.close()
+
+
+def test_writer_processes_do_not_inherit_the_builders_memory(tmp_path):
+    """The writers of a build on every core are fed their share through pipes:
+    the corpus the building process holds is not mapped into each of them."""
+    corpus = corpus_of(tmp_path, [f"story number {n}" for n in range(40)])
+    script = (
+        "import os, sys, threading, time\n"
+        "import searchapp.backends.whoosh.writer as writer\n"
+        "from searchapp.indexing import update_index\n"
+        "writer.PARALLEL_MIN_ITEMS, writer.WORKERS = 1, 2\n"
+        "ballast = b'x' * (600 << 20)   # what a big corpus costs the builder\n"
+        "peak, done = [0], []\n"
+        "own = open('/proc/self/cmdline').read()\n"
+        "def sample():   # children once they run a program of their own: their peak resident set\n"
+        "    while not done:\n"
+        "        for task in os.listdir('/proc/self/task'):\n"
+        "            for pid in open(f'/proc/self/task/{task}/children').read().split():\n"
+        "                try:\n"
+        "                    if open(f'/proc/{pid}/cmdline').read() == own:   # a fork, or a spawn before its exec\n"
+        "                        continue\n"
+        "                    hwm = [l for l in open(f'/proc/{pid}/status') if l.startswith('VmHWM')]\n"
+        "                    peak[0] = max(peak[0], int(hwm[0].split()[1]) // 1024 if hwm else 0)\n"
+        "                except OSError:\n"
+        "                    pass\n"
+        "        time.sleep(0.02)\n"
+        "threading.Thread(target=sample, daemon=True).start()\n"
+        "update_index(sys.argv[1], sys.argv[2], full=True)\n"
+        "done.append(1)\n"
+        "print(peak[0])\n")
+    out = subprocess.run([sys.executable, "-c", script, str(corpus), str(tmp_path / "index")],
+                         capture_output=True, text=True, check=True)
+    writer_peak_mb = int(out.stdout.split()[-1])   # 0: no writer ran a program of its own (forks)
+    assert 0 < writer_peak_mb < 400, writer_peak_mb
+    assert len(open_current(tmp_path / "index").reader().leaf_readers()) == 2

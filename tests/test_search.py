@@ -220,7 +220,7 @@ def test_no_secured_text_in_the_index(shared_index):
         if path.is_file():
             data = path.read_bytes()
             assert blob.encode() not in data, path
-            if path.name != "files.pickle":   # the incremental state holds article text, where "secured" is a word
+            if path.name != "state.sqlite":   # the incremental state holds article text, where "secured" is a word
                 assert b"secured" not in data.lower(), path
     engine = SearchEngine(shared_index)
     try:

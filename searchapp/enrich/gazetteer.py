@@ -68,7 +68,7 @@ from pathlib import Path
 
 import yaml
 
-from searchapp.enrich.places import generated_jurisdictions
+from searchapp.enrich.places import cached_regex, generated_jurisdictions
 
 DATA_FILE = Path(__file__).with_name("gazetteer.yaml")
 
@@ -439,7 +439,7 @@ def _compiled() -> _Compiled:
     upper = [key for key, variants in forms.items() if key[:1].isalpha() and capital_first(variants)]
     upper_set = set(upper)
     other = [key for key in forms if key not in upper_set]
-    names = re.compile(r"(?<!\w)(?:" + _trie_regex(upper, capital_first=True) + "|" + _trie_regex(other)
+    names = cached_regex(r"(?<!\w)(?:" + _trie_regex(upper, capital_first=True) + "|" + _trie_regex(other)
                        + r")(?!\w)")
     return _Compiled(
         version=data["version"],

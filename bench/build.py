@@ -1,0 +1,148 @@
+"""Build benchmark: full build, then incremental runs, with wall time, items/s
+and peak memory summed over every process of the build.
+
+    python bench/build.py CORPUS [--work /tmp/build-bench] [--skip-incremental] [--json out.json] [--code DIR]
+
+`--code DIR` builds with another checkout's code (e.g. `git archive main`
+unpacked), for before/after ratios measured in the same session.
+
+CORPUS is never modified: the steps run on a copy.
+Steps: `full` (searchapp index --full), `unchanged` (nothing changed),
+`add10` (10 new files), `change1pct` (1% of the files rewritten). Peak
+memory is the largest sum, over the build process and its children, sampled
+every 50 ms, of their resident sets (`peak_mb`: pages shared copy-on-write
+after a fork count in every process, an upper bound, as measured before) and
+of their proportional sets (`peak_pss_mb`: the memory really used).
+`cpu_s` is the CPU time of the build and its child processes: on a machine
+shared with other work, it is the figure to compare (wall time depends on the load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+PROJECT = BENCH.parent
+sys.path[:0] = [str(PROJECT), str(BENCH)]
+
+import make_corpus  # noqa: E402
+
+
+def _tree_mb(root: int) -> tuple[float, float]:
+    """Resident set (RSS: shared pages counted in every process) and
+    proportional set (PSS: shared pages split between their sharers, so the
+    sum is the memory really used) of `root` and all its descendants, in MB."""
+    rss = pss = 0
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return rss / 1024, pss / 1024
+
+
+CODE = PROJECT   # whose searchapp the builds run
+
+
+def run(command: list[str]) -> dict:
+    """Wall time, peak summed RSS and the last output line of one command."""
+    started = time.perf_counter()
+    env = dict(os.environ, PYTHONPATH=str(CODE))
+    proc = subprocess.Popen(command, cwd=CODE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    peak = [0.0, 0.0]
+
+    def sample():
+        while proc.returncode is None and Path(f"/proc/{proc.pid}").exists():
+            rss, pss = _tree_mb(proc.pid)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output = proc.stdout.read().decode("utf-8", "replace")
+    _, status, usage = os.wait4(proc.pid, 0)   # CPU time of the build and the children it waited for
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}):\n{output[-3000:]}")
+    lines = output.strip().splitlines()
+    return {"seconds": round(seconds, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "peak_mb": round(peak[0]), "peak_pss_mb": round(peak[1]),
+            "output": lines[-1] if lines else ""}
+
+
+def index(corpus: Path, index_dir: Path, *extra: str) -> dict:
+    return run([sys.executable, "-m", "searchapp", "index", "--corpus", str(corpus), "--index", str(index_dir),
+                *extra])
+
+
+def add_files(corpus: Path, count: int) -> None:
+    """`count` new files: copies of existing ones under new URLs."""
+    sources = sorted(corpus.rglob("*.md"))[:count]
+    for n, path in enumerate(sources):
+        text = path.read_text("utf-8").replace("webUrl: ", f"webUrl: https://added.example/{n}/", 1)
+        (path.parent / f"added-{n}.md").write_text(text, "utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/build-bench"))
+    parser.add_argument("--skip-incremental", action="store_true")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--code", type=Path, default=PROJECT)
+    args = parser.parse_args()
+    global CODE
+    CODE = args.code.resolve()
+    files = sum(1 for _ in args.corpus.rglob("*.md"))
+    work = args.work
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    corpus = work / "corpus"
+    subprocess.run(["cp", "-a", str(args.corpus), str(corpus)], check=True)
+    index_dir = work / "index"
+    results: dict = {"corpus": str(args.corpus), "files": files}
+    results["full"] = index(corpus, index_dir, "--full")
+    print(f"full: {results['full']}", flush=True)
+    if not args.skip_incremental:
+        results["unchanged"] = index(corpus, index_dir)
+        print(f"unchanged: {results['unchanged']}", flush=True)
+        add_files(corpus, 10)
+        results["add10"] = index(corpus, index_dir)
+        print(f"add10: {results['add10']}", flush=True)
+        changed = make_corpus.change_fraction(corpus, 0.01)
+        results["change1pct"] = {**index(corpus, index_dir), "files_changed": len(changed)}
+        print(f"change1pct: {results['change1pct']}", flush=True)
+    full = results["full"]
+    full["items_per_s"] = round(files / full["seconds"], 1)
+    full["items_per_cpu_s"] = round(files / full["cpu_s"], 1)
+    for step in ("unchanged", "add10", "change1pct"):
+        if step in results:
+            results[step]["time_vs_full_pct"] = round(100 * results[step]["seconds"] / full["seconds"], 2)
+            results[step]["cpu_vs_full_pct"] = round(100 * results[step]["cpu_s"] / full["cpu_s"], 2)
+            results[step]["peak_vs_full_pct"] = round(100 * results[step]["peak_mb"] / full["peak_mb"], 1)
+            results[step]["pss_vs_full_pct"] = round(100 * results[step]["peak_pss_mb"] / full["peak_pss_mb"], 1)
+    print(json.dumps(results, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
