@@ -207,6 +207,9 @@ def test_form_works_without_javascript(browser, sample_server, viewport):
         page.fill("#q", "clearview")
         page.press("#q", "Enter")
         page.wait_for_url(re.compile(r"/search\?q=clearview"))
+        # the blank page lists newest first by implication; the words then rank by relevance
+        assert "sort=" not in page.url
+        assert page.locator("select[name=sort]").input_value() in ("", "relevance")
         total = sample_server.json("/api/search?q=clearview")[1]["total"]
         assert status_text(page).startswith(f"{total} result")
         box = page.locator(".facet[data-facet=year] input").first

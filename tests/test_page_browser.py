@@ -522,6 +522,8 @@ def test_item_page_links_back_to_the_results(context_for, sample_server, viewpor
     page.wait_for_url(re.compile(r"/item/[0-9a-f]{16}\?back="))
     back = page.locator("#back-to-results")
     expect(back).to_contain_text("“fine”")
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.activeElement.id") != "q"     # an item page is there to be read
     back.click()
     page.wait_for_url(re.compile(r"/search\?q=fine&topic=Antitrust$"))
     expect(page.locator(".chip")).to_have_text(re.compile("^Topic: Antitrust"))
@@ -892,3 +894,31 @@ def test_the_timeline_axis_is_labelled_once(context_for, sample_server, viewport
     shown = page.locator(".timeline figcaption > span[aria-hidden]").evaluate_all(
         "(els) => els.filter((e) => e.getClientRects().length).length")
     assert shown == 1
+
+
+def test_the_pages_feed_link_follows_the_results_on_screen(context_for, sample_server):
+    """Re-review: the <head> feed link kept the first page's query after typing,
+    and stayed on a query that cannot run."""
+    warm(sample_server)
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/search?q=fine")
+    feed = page.locator("link[rel=alternate][type='application/atom+xml']")
+    assert "q=fine" in feed.get_attribute("href")
+    page.locator("#q").fill("")
+    page.locator("#q").press_sequentially("privacy", delay=60)
+    expect(page.locator("#status")).to_contain_text("privacy")
+    expect(feed).to_have_attribute("href", re.compile(r"q=privacy"))
+    page.locator("#q").press_sequentially(' "iris', delay=60)
+    expect(page.locator("#status")).to_contain_text("unclosed quote")
+    expect(feed).to_have_count(0)
+
+
+def test_typing_from_the_blank_page_never_shows_empty_quotes(context_for, sample_server):
+    """Re-review: "c" typed on the blank page said "still showing “”"."""
+    warm(sample_server)
+    page = context_for(DESKTOP)
+    page.goto(sample_server.base + "/search")
+    page.locator("#q").press_sequentially("qzx", delay=40)          # nothing has it: the newest news stays, marked
+    expect(page.locator(".stale-note")).to_contain_text("the newest news")
+    expect(page.locator("#status")).to_contain_text("still showing the newest news")
+    assert "“”" not in page.locator("#status").inner_text()

@@ -283,6 +283,7 @@ def suggest_engine(tmp_path_factory):
         write_news(corpus, f"boston{n}.md", title=f"Boston bans facial recognition, vote {n}",
                    excerpt="The Boston City Council voted to ban facial recognition.")
     write_news(corpus, "russia.md", title="Facial cameras in Moscow", excerpt="Russia expands facial cameras in Moscow.")
+    write_news(corpus, "re.md", title="Re: facial scans", excerpt="Re: facial scans at the gates.")
     for n in range(3):
         write_news(corpus, f"gdpr{n}.md", title=f"GDPR fine number {n}", excerpt="A regulator fined a firm under GDPR.")
     index_dir = tmp_path_factory.mktemp("suggest-index")
@@ -307,3 +308,9 @@ def test_a_misspelt_word_nothing_continues_is_suggested_corrected(suggest_engine
     assert texts("gdrp") == ["gdpr"]
     assert texts("gdrp fine") == ["gdpr fine"]
     assert texts("xqzt") == []                           # nothing near: nothing offered
+    assert texts("gdrp f")[0] == "gdpr fine"              # misspelt earlier words: go on from their fix
+
+
+def test_a_one_or_two_letter_fragment_is_not_offered_as_a_search(suggest_engine):
+    texts = [s.text for s in suggest_engine.suggest("facial re") if s.kind == "query"]
+    assert "facial re" not in texts and "facial recognition" in texts

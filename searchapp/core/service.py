@@ -475,7 +475,7 @@ class SearchEngine:
         self._remember(("suggest", text, limit))
         return self._suggest(self._snapshot(), text, limit)
 
-    def _suggest(self, snapshot, text: str, limit: int = 8) -> list[Suggestion]:
+    def _suggest(self, snapshot, text: str, limit: int = 8, fixed_earlier: bool = False) -> list[Suggestion]:
         match = re.search(r"([^\W_][\w'’-]*)$", text)
         head, prefix = text[: match.start()], match.group(1).lower()
         try:
@@ -485,6 +485,11 @@ class SearchEngine:
         if earlier is ast.NOTHING or earlier is ast.EVERYTHING:
             earlier = None
         scope = snapshot.matches(earlier) if earlier is not None else snapshot.live
+        if earlier is not None and not scope and not fixed_earlier:
+            # nothing has the earlier words ("gdrp f"): go on from their one-edit spelling fix
+            fixed = spelling.correct(snapshot, head.strip())
+            if fixed and fixed[1] <= 1:
+                return self._suggest(snapshot, f"{fixed[0]} {match.group(1)}", limit, fixed_earlier=True)
         counts = snapshot.completions(prefix)
         best = sorted(counts, key=lambda w: (-counts[w], w))[:SUGGEST_CANDIDATES]
         together = {w: (scope & snapshot.word_bits(w)).bit_count() for w in best}
@@ -501,7 +506,9 @@ class SearchEngine:
                     kept.append(w)
                     stems.add(stem)
             best = kept
-        words = [w for w in best if w != prefix or head][: max(1, limit // 2)]
+        # the typed word itself is offered after earlier words, unless it is a
+        # fragment of one or two letters ("facial re" is no search)
+        words = [w for w in best if w != prefix or (head and len(prefix) >= 3)][: max(1, limit // 2)]
         found = [Suggestion(text=f"{head}{w}", kind="query") for w in words]
         # with earlier words, a place or body must go with them about as well
         # as the words offered ("facial r" offers no Russia: 1 item, against

@@ -40,7 +40,8 @@
   // The box takes the focus on a fresh page only (no autofocus attribute): focus on a page
   // come back to (Back from an item) scrolled it to the top, losing the row the user was on.
   const arrival = performance.getEntriesByType("navigation")[0];
-  if (input && !(arrival && arrival.type === "back_forward") && !location.hash && window.scrollY === 0
+  // (search pages only: an item page is there to be read)
+  if (input && region && !(arrival && arrival.type === "back_forward") && !location.hash && window.scrollY === 0
       && (!document.activeElement || document.activeElement === document.body)) {
     input.focus({ preventScroll: true });
   }
@@ -141,9 +142,26 @@
     }
     const words = (params.get("q") || "").replace(BIDI_CONTROLS, "").trim();
     document.title = (words ? words + " · " : "") + "searchapp";
+    followFeed(words);
     document.dispatchEvent(new CustomEvent("searchapp:render", {
       detail: { query: params.get("q") || "", stale: region.classList.contains("stale"), t: performance.now() },
     }));
+  }
+
+  // The page's feed (for feed readers and browser extensions) follows the
+  // results on screen: the answer's own feed link, or none when no search ran.
+  function followFeed(words) {
+    const shown = region.querySelector("a.feed");
+    let link = document.querySelector("link[rel=alternate][type='application/atom+xml']");
+    if (!shown) { if (link) link.remove(); return; }
+    if (!link) {
+      link = document.createElement("link");
+      link.rel = "alternate";
+      link.type = "application/atom+xml";
+      document.head.appendChild(link);
+    }
+    link.href = shown.getAttribute("href");
+    link.title = "Feed: " + (words || "all news");
   }
 
   function showStale(query, previous) {
@@ -154,9 +172,14 @@
       note.className = "stale-note";
       region.querySelector("main")?.prepend(note);
     }
-    note.replaceChildren(isolated("Nothing matches “", { user: query }, "” yet: keep typing. Below, the results for “",
-                                  { user: previous }, "”."));
-    status.replaceChildren(isolated("No results for “", { user: query }, "” yet; still showing “", { user: previous }, "”."));
+    if (previous) {
+      note.replaceChildren(isolated("Nothing matches “", { user: query }, "” yet: keep typing. Below, the results for “",
+                                    { user: previous }, "”."));
+      status.replaceChildren(isolated("No results for “", { user: query }, "” yet; still showing “", { user: previous }, "”."));
+    } else {   // from the blank page: what is below is the newest news, not a search
+      note.replaceChildren(isolated("Nothing matches “", { user: query }, "” yet: keep typing. Below, the newest news."));
+      status.replaceChildren(isolated("No results for “", { user: query }, "” yet; still showing the newest news."));
+    }
     document.dispatchEvent(new CustomEvent("searchapp:render", {
       detail: { query, stale: true, t: performance.now() },
     }));
@@ -236,6 +259,7 @@
         shownSeq = mine;
         pendingStale = null;                       // an older 0-result answer must never replace this
         if (layout) showStatus(layout); else status.textContent = "This query cannot be searched yet.";
+        document.querySelector("link[rel=alternate][type='application/atom+xml']")?.remove();  // no feed for these words
         if (mode === "push" || mode === "replace") {   // the address says these words, as a reload would show
           history[mode === "push" ? "pushState" : "replaceState"]({ searchapp: true }, "", urlFor(params));
           typingEntry = true;
