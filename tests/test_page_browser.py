@@ -749,6 +749,7 @@ def test_an_error_answer_is_never_replaced_by_an_older_answer(context_for, sampl
     assert page.locator(".empty", has_text="No news matches").count() == 0
     assert query_of(page.url).get("q") != ["qzxw "] and query_of(page.url).get("q") != ["qzxw"]
     assert page.locator("#q").input_value() == 'qzxw "iris'
+    assert page.get_attribute("#q", "aria-invalid") == "true"   # re-review: the box says so too
 
 
 def test_typing_on_a_slow_connection_updates_while_typing(context_for, sample_server):

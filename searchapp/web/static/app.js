@@ -260,6 +260,7 @@
         pendingStale = null;                       // an older 0-result answer must never replace this
         if (layout) showStatus(layout); else status.textContent = "This query cannot be searched yet.";
         document.querySelector("link[rel=alternate][type='application/atom+xml']")?.remove();  // no feed for these words
+        input.setAttribute("aria-invalid", "true");   // until an answer for other words is drawn
         if (mode === "push" || mode === "replace") {   // the address says these words, as a reload would show
           history[mode === "push" ? "pushState" : "replaceState"]({ searchapp: true }, "", urlFor(params));
           typingEntry = true;
