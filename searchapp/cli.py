@@ -119,7 +119,8 @@ def main() -> None:
 @click.option("--wait", type=click.FloatRange(0, 3600), default=0, show_default=True,
               help="Seconds to wait for another running reindex before giving up.")
 @click.option("--verify", is_flag=True,
-              help="Check every file of the current generation against its checksum; change nothing.")
+              help="Check every file of the current generation against its checksum and decode all of it; "
+                   "change nothing.")
 def index_command(corpus: Path, index_dir: Path, full: bool, strict: bool, wait: float, verify: bool) -> None:
     """Bring the index up to date with the corpus (only changed files are read again)."""
     if verify:
@@ -129,7 +130,7 @@ def index_command(corpus: Path, index_dir: Path, full: bool, strict: bool, wait:
 
 
 def verify_index(index_dir: Path) -> None:
-    """Hash every file of the generation CURRENT names and trial-open it; exit 1 naming the damage."""
+    """Hash every file of the generation CURRENT names and decode all of it; exit 1 naming the damage."""
     name, problem = read_current(index_dir)
     if name is None:
         serving, reason = serving_generation(index_dir)
@@ -138,7 +139,8 @@ def verify_index(index_dir: Path) -> None:
         raise click.ClickException(f"{problem or reason}: run 'searchapp index --index {index_dir}' to repair it")
     generation = index_dir / name
     if not generation.is_dir():
-        raise click.ClickException(f"CURRENT names {name}, which is missing: run 'searchapp index' to repair it")
+        raise click.ClickException(f"CURRENT names {name}, which is missing: "
+                                   f"run 'searchapp index --index {index_dir}' to repair it")
     damaged = damaged_files(generation, full=True)
     if damaged:
         for file, why in damaged:
@@ -146,13 +148,14 @@ def verify_index(index_dir: Path) -> None:
         raise click.ClickException(
             f"{name} is damaged ({len(damaged)} file{'s' if len(damaged) != 1 else ''}): "
             f"run 'searchapp index --index {index_dir}' to rebuild it")
-    # the checksums match, but a manifest can be rewritten to match garbled files
-    why = default_backend().usable(generation, recorded_items(generation))
+    # the checksums match, but a manifest can be rewritten to match garbled files: decode everything
+    why = default_backend().verify(generation, recorded_items(generation))
     if why:
         raise click.ClickException(f"{name} is damaged ({display_path(why)}): "
                                    f"run 'searchapp index --index {index_dir}' to rebuild it")
     files = sum(1 for p in generation.iterdir() if p.is_file())
-    click.echo(f"{generation}: all {files} files match their checksums, and it passes a trial open")
+    click.echo(f"{generation}: all {files} files match their checksums, and every document, term, posting "
+               "and column value decodes and agrees")
 
 
 def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = False, wait: float = 0) -> None:
@@ -166,7 +169,8 @@ def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = F
     except IndexerError as error:
         raise click.ClickException(str(error)) from None
     if info.repaired:
-        click.echo(f"repaired: {display_path(info.repaired)}; rebuilt from the corpus", err=True)
+        rebuilt = "" if "pointed CURRENT back" in info.repaired else "; rebuilt from the corpus"
+        click.echo(f"repaired: {display_path(info.repaired)}{rebuilt}", err=True)
     # a file name or a reason can hold anything: escaped, one report line per file
     problems = [(display_path(path), display_path(reason)) for path, reason in info.problems]
     for path, reason in problems:
@@ -282,6 +286,8 @@ def search_command(query, topic, provider, year, jurisdiction, regulator, date_f
                                 autocorrect=not exact)
     except QueryError as error:
         raise QueryProblem(str(error)) from None
+    except NoIndex as error:   # its only generation failed while answering (a full check confirmed the damage)
+        raise click.ClickException(str(error)) from None
     finally:
         engine.close()
     if as_json:

@@ -26,7 +26,8 @@ from searchapp.enrich.stories import story_groups as _story_groups
 from searchapp.errors import NothingToIndex, StrictFailure
 from searchapp.ingest.reader import (BadFile, FileRecord, FileState, NewsItem, Problem, check_inside, content_hash, display_path,
                                      item_id, list_news_files, merge_records, parse_bytes, read_bytes, stat_file)
-from searchapp.store.generations import (BUILD_INFO, BuildInfo, building_name, current_generation, damaged_files,
+from searchapp.store.generations import (BUILD_INFO, BuildInfo, building_name, current_generation, damage_marked,
+                                         damaged_files, generations_on_disk,
                                          fsync_tree, link_copy, new_generation_name, recorded_items,
                                          read_build_info, read_current, remove_old, switch_current, write_manifest)
 from searchapp.store.lock import writer_lock
@@ -244,19 +245,34 @@ def _trusted_base(index_dir: Path) -> tuple[Path | None, str]:
     passes the checksums); else (None, why), and the run rebuilds from scratch."""
     name, problem = read_current(index_dir)
     if name is None:
-        return None, problem or ""
+        return _repoint(index_dir, problem or "CURRENT is missing")
     generation = index_dir / name
     if not generation.is_dir():
         return None, f"{name} (named by CURRENT) is missing"
+    marked = damage_marked(generation)
+    if marked:   # a server found it damaged while answering (a full check confirmed it)
+        return None, f"{name} is damaged (found while answering: {marked})"
     damaged = damaged_files(generation, full=True)
     if damaged:
         listed = ", ".join(f"{file} {why}" for file, why in damaged[:3])
         more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
         return None, f"{name} is damaged ({listed}{more})"
-    why = default_backend().usable(generation, recorded_items(generation))
+    # a full decode, not the sampled trial: a manifest rewritten over garbled files survives the samples
+    why = default_backend().verify(generation, recorded_items(generation))
     if why:
         return None, f"{name} is damaged ({why})"
     return generation, ""
+
+
+def _repoint(index_dir: Path, problem: str) -> tuple[Path | None, str]:
+    """CURRENT missing or damaged: point it back at the newest generation that
+    passes every check (a full re-parse is not needed to fix one file)."""
+    for generation in generations_on_disk(index_dir):
+        if (not damage_marked(generation) and not damaged_files(generation, full=True)
+                and default_backend().usable(generation, recorded_items(generation)) is None):
+            switch_current(index_dir, generation)
+            return generation, f"{problem}; pointed CURRENT back at {generation.name}"
+    return None, problem if generations_on_disk(index_dir) else ""
 
 
 def update_index(
@@ -320,7 +336,7 @@ def _kept(old_mentions: dict[str, tuple[str, ...]], rel: str) -> tuple[str, ...]
 def _unchanged(index_dir: Path, base: Path, info: dict, parsed: int, started: float) -> BuildInfo:
     current = read_build_info(index_dir, base)
     return BuildInfo(**{**asdict(current), "problems": tuple(info["problems"]), "mode": "unchanged",
-                        "repaired": "", "files_read": info["files_read"], "files_parsed": parsed, "added": 0,
+                        "repaired": info.get("repaired", ""), "files_read": info["files_read"], "files_parsed": parsed, "added": 0,
                         "updated": 0, "removed": 0, "seconds": round(time.monotonic() - started, 3)})
 
 

@@ -131,7 +131,7 @@ def _lying(damage):
 for _case in ("postings garbled", "postings truncated", "terms garbled", "terms truncated", "stored fields garbled",
               "stored fields truncated", ".toc garbled", ".toc deleted", "segment file deleted"):
     DAMAGE[f"lying manifest: {_case}"] = _lying(DAMAGE[_case])
-NEEDS_REBUILD = set(DAMAGE) - {"CURRENT missing"}
+NEEDS_REBUILD = {c for c in DAMAGE if not c.startswith("CURRENT ") or "names" in c}   # a damaged CURRENT is pointed back
 
 
 @pytest.mark.parametrize("case", sorted(DAMAGE))
@@ -170,6 +170,8 @@ def test_damaged_state_is_served_from_a_good_generation_and_repaired_by_the_next
     assert code == 0, text
     if case in NEEDS_REBUILD:
         assert "repaired:" in text and "full rebuild" in text, text
+    else:   # CURRENT alone is damaged: pointed back at the newest good generation, no re-parse
+        assert "repaired:" in text and "pointed CURRENT back at" in text, text
     assert G.serving_generation(index_dir)[1] is None
     code, text = cli("index", "--verify", "--index", index_dir)
     assert code == 0 and "match their checksums" in text, text
@@ -509,3 +511,237 @@ def test_swapped_generation_folders_are_not_served_as_the_other(tmp_path):
     b.rename(a)
     swap.rename(b)
     assert check_generation(a)[0] == DAMAGED and check_generation(b)[0] == DAMAGED
+
+
+# ---------------------------------------------------------------- a third attack (issue 16 review)
+
+def _flip(path: Path, count: int = 300) -> None:
+    """`count` bytes in the middle of the file inverted (a third of it, at most)."""
+    data = bytearray(path.read_bytes())
+    count = min(count, len(data) // 3)
+    start = len(data) // 2 - count // 2
+    data[start:start + count] = bytes(b ^ 0xA5 for b in data[start:start + count])
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture(scope="module")
+def big_segment(tmp_path_factory):
+    """400 dated items in one segment (more than the trial open reads whole),
+    built twice: two generations with the same answers."""
+    import random
+
+    base = tmp_path_factory.mktemp("big-segment")
+    rng = random.Random(5)
+    words = ("privacy regulator fine facial recognition antitrust court ruling data protection consent children "
+             "online safety platform audit").split()
+    for n in range(400):
+        write_news(base / "corpus", f"n{n:03}.md", body=" ".join(rng.choice(words) + str(rng.randrange(50))
+                                                                 for _ in range(300)),
+                   title=f"Item {n} " + " ".join(rng.sample(words, 4)), excerpt=" ".join(rng.sample(words, 8)),
+                   topics=[rng.choice(["AI", "Privacy", "Antitrust"])],
+                   publishedDateTime=f"2024-{1 + n % 12:02}-{1 + n % 28:02}T{n % 24:02}:00:00Z")
+    update_index(base / "corpus", base / "index", full=True)
+    update_index(base / "corpus", base / "index", full=True)
+    assert len(list(_current(base / "index").glob("*.trm"))) == 1
+    return base / "corpus", base / "index"
+
+
+@pytest.fixture
+def big_copy(tmp_path, big_segment):
+    corpus, index_dir = big_segment
+    shutil.copytree(index_dir, tmp_path / "index")
+    G._checked.clear()
+    return corpus, tmp_path / "index"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".trm", "_stored.col", ".pst", "newest_key.col", "_body_len.col"])
+def test_a_lying_manifest_over_big_files_fails_verify_and_a_plain_index_rebuilds_it(big_copy, suffix):
+    """Found in review: 300 bytes flipped mid-file in a one-segment
+    generation, manifest.json rewritten to match: `index --verify` passed and
+    `index` said "nothing changed" (the trial open reads samples only; a
+    damaged newest_key.col silently reordered "newest")."""
+    corpus, index_dir = big_copy
+    _flip(_file(index_dir, suffix))
+    G.write_manifest(_current(index_dir))
+    code, text = cli("index", "--verify", "--index", index_dir)
+    assert code == 1 and "a full check failed" in one_error_line(text), text
+    code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 0 and "repaired:" in text and "full rebuild" in text, text
+    code, text = cli("index", "--verify", "--index", index_dir)
+    assert code == 0 and "every document, term, posting and column value" in text, text
+
+
+def test_a_generation_that_raises_while_answering_is_set_aside_and_repaired_by_the_next_index(big_copy, tmp_path):
+    """Found in review: under a lying manifest, a flipped _stored.col made
+    `/api/search?q=&page=4` answer 500 (zlib.error). Now the request is
+    answered again from the newest good generation, /healthz says degraded
+    with the reason, a marker is left, and a plain `index` rebuilds."""
+    from searchapp.web import create_app
+
+    corpus, index_dir = big_copy
+    pristine = tmp_path / "pristine"
+    shutil.copytree(index_dir, pristine)
+    damaged = _current(index_dir)
+    _flip(_file(index_dir, "_stored.col"))
+    G.write_manifest(damaged)
+    client, reference = create_app(index_dir).test_client(), create_app(pristine).test_client()
+    for query in ("", "privacy", "court ruling"):
+        for page in range(1, 41):
+            route = f"/api/search?q={query}&page={page}"
+            response = client.get(route)
+            assert response.status_code == 200, (route, response.status_code)
+            expected = reference.get(route).get_json()["results"]
+            assert [r["id"] for r in response.get_json()["results"]] == [r["id"] for r in expected], route
+    marker = index_dir / f"{G.DAMAGE_MARK}{damaged.name}"
+    assert marker.is_file() and "zlib.error" in marker.read_text()
+    health = client.get("/healthz")
+    assert health.status_code == 200, health.get_json()
+    body = health.get_json()
+    assert body["status"] == "degraded" and body["generation"] != damaged.name
+    assert "while answering" in body["degraded"] and damaged.name in body["degraded"]
+    # another process sees the marker: it never serves that generation
+    code, text = cli("search", "--index", index_dir, "privacy")
+    assert code == 0 and "warning:" in text and "while answering" in text, text
+    code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 0 and "repaired:" in text and "found while answering" in text and "full rebuild" in text, text
+    assert not marker.exists() and not damaged.exists()
+    health = create_app(index_dir).test_client().get("/healthz").get_json()
+    assert health["status"] == "ok" and health["degraded"] is None
+
+
+def test_an_error_from_a_whole_generation_is_not_taken_for_damage(damaged_copy, monkeypatch):
+    """A bug (not damage) must not let one query retire the index: the full
+    check clears the generation, the error stays a 500, nothing is marked."""
+    from searchapp.backends.whoosh.snapshot import WhooshSnapshot
+    from searchapp.web import create_app
+
+    corpus, index_dir = damaged_copy
+    client = create_app(index_dir).test_client()
+    assert client.get("/api/search?q=facial").status_code == 200
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug, not damage")
+
+    monkeypatch.setattr(WhooshSnapshot, "highlights", broken)
+    assert client.get("/api/search?q=privacy").status_code == 500
+    assert not list(index_dir.glob(f"{G.DAMAGE_MARK}*"))
+    assert client.get("/healthz").get_json()["status"] == "ok"
+
+
+def test_a_running_server_leaves_a_generation_truncated_or_removed_under_it(tmp_path, two_generations):
+    """Found in review: `serve --workers 2`, then the current generation's
+    .trm truncated: every search 500, /healthz 503 "should be served but could
+    not be opened"; `rm -rf` of it: the same 503 though an older good
+    generation existed. Now: the newest good generation serves, /healthz 200,
+    degraded, with the true reason."""
+    corpus, source = two_generations
+    index_dir = tmp_path / "index"
+    shutil.copytree(source, index_dir)
+    with running_server(index_dir, corpus) as server:
+        for _ in range(4):
+            assert server.json("/api/search?q=facial")[0] == 200
+        current = _current(index_dir)
+        older = G.generations_on_disk(index_dir)[1]
+        for terms in current.glob("*.trm"):
+            os.truncate(terms, terms.stat().st_size // 2)
+        for _ in range(8):   # every worker and thread
+            for route in ("/api/search?q=facial", "/search?q=privacy", "/api/search?q=&page=2", "/feed.atom"):
+                assert server.get(route)[0] == 200, route
+            status, health = server.json("/healthz")
+            assert status == 200 and health["status"] == "degraded" and health["generation"] == older.name, health
+            assert f"{current.name} (named by CURRENT) is damaged" in health["degraded"], health
+        done = subprocess.run([sys.executable, "-m", "searchapp", "index", "--corpus", str(corpus), "--index",
+                               str(index_dir)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "repaired:" in done.stderr, done.stderr
+        rebuilt = _current(index_dir)
+        assert server.json("/healthz")[1]["generation"] == rebuilt.name
+        fallback = G.serving_generation(index_dir)   # what a reader serves once the rebuilt one is gone
+        shutil.rmtree(rebuilt)
+        newest_good = G.generations_on_disk(index_dir)[0]
+        for _ in range(8):
+            status, health = server.json("/healthz")
+            assert status == 200 and health["status"] == "degraded", health
+            assert health["generation"] == newest_good.name and "is missing" in health["degraded"], (health, fallback)
+            assert server.json("/api/search?q=facial")[0] == 200
+
+
+def _one_generation(tmp_path) -> tuple[Path, Path]:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLE_CORPUS, corpus)
+    index_dir = tmp_path / "index"
+    update_index(corpus, index_dir)
+    G._checked.clear()
+    return corpus, index_dir
+
+
+def test_a_generation_without_its_manifest_is_served_as_unverified_and_says_so(tmp_path):
+    """Found in review: one generation, manifest.json deleted: `search` printed
+    no warning and /healthz said ok, degraded null (and the reason, where one
+    was given, said "built by an older version")."""
+    from searchapp.web import create_app
+
+    corpus, index_dir = _one_generation(tmp_path)
+    (_current(index_dir) / G.MANIFEST).unlink()
+    code, text = cli("search", "--index", index_dir, "facial")
+    warnings = [line for line in text.splitlines() if line.startswith("warning:")]
+    assert code == 0 and len(warnings) == 1 and "unverified: no manifest" in warnings[0], text
+    assert "older version" not in text
+    response = create_app(index_dir).test_client().get("/healthz")
+    health = response.get_json()
+    assert response.status_code == 200 and health["status"] == "degraded", health
+    assert "unverified: no manifest" in health["degraded"] and "older version" not in health["degraded"]
+    code, text = cli("index", "--verify", "--index", index_dir)
+    assert code == 1 and "manifest.json: missing" in text, text
+    code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 0 and "repaired:" in text, text
+
+
+def test_the_only_generation_without_its_manifest_and_garbled_is_never_served_silently(big_copy):
+    """Found in review: the only generation, manifest.json deleted and .trm and
+    _stored.col garbled (beyond the trial's samples): `search` printed no
+    warning and /healthz said ok."""
+    from searchapp.web import create_app
+
+    corpus, index_dir = big_copy
+    for older in G.generations_on_disk(index_dir)[1:]:
+        shutil.rmtree(older)
+    (_current(index_dir) / G.MANIFEST).unlink()
+    _flip(_file(index_dir, ".trm"))
+    _flip(_file(index_dir, "_stored.col"))
+    code, text = cli("search", "--index", index_dir, "privacy")
+    warnings = [line for line in text.splitlines() if line.startswith("warning:")]
+    assert code == 0 and len(warnings) == 1 and "unverified: no manifest" in warnings[0], text
+    response = create_app(index_dir).test_client().get("/healthz")
+    health = response.get_json()
+    assert response.status_code == 200 and "unverified: no manifest" in health["degraded"], health
+
+
+def test_an_extra_toc_is_reported_with_its_cause(damaged_copy):
+    """Found in review: "a trial open failed: AssertionError: " and nothing more."""
+    corpus, index_dir = damaged_copy
+    toc = _file(index_dir, ".toc")
+    shutil.copy(toc, toc.with_name("_MAIN_99.toc"))
+    G.write_manifest(_current(index_dir))
+    code, text = cli("index", "--verify", "--index", index_dir)
+    line = one_error_line(text)
+    assert code == 1 and "table-of-contents files" in line and "_MAIN_99.toc" in line, line
+
+
+def test_verify_names_the_index_folder_when_current_names_a_missing_generation(damaged_copy):
+    corpus, index_dir = damaged_copy
+    DAMAGE["CURRENT names a missing generation"](index_dir)
+    code, text = cli("index", "--verify", "--index", index_dir)
+    assert code == 1 and f"run 'searchapp index --index {index_dir}'" in one_error_line(text), text
+
+
+def test_a_missing_current_is_pointed_back_not_reparsed(damaged_copy, two_generations):
+    """Found in review: a missing CURRENT cost a full re-parse, and no `repaired:` line said why."""
+    _, index_dir = damaged_copy
+    corpus = two_generations[0]   # the corpus the index was built from (a copy elsewhere is another corpus)
+    newest = G.generations_on_disk(index_dir)[0]
+    (index_dir / "CURRENT").unlink()
+    code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 0 and f"repaired: CURRENT is missing; pointed CURRENT back at {newest.name}" in text, text
+    assert "nothing changed" in text and "(0 parsed)" in text, text
+    assert _current(index_dir) == newest

@@ -60,6 +60,8 @@ HOSTILE = {
     "related-item-bad.md": (FM.format("title: x\nrelated:\n  - title: [y]\n    webUrl: http://e/1").encode(),
                             "'related[0].title' must be text"),
     "huge.md": (b"---\ntitle: x\n---\n" + b"a" * (MAX_FILE_BYTES + 10), "too large"),
+    # found in review: Python's own advice ("use sys.set_int_max_str_digits()") was the reason given
+    "long-number.md": (FM.format("title: x\nquality: " + "9" * 5000).encode(), "a number too long (5000 digits)"),
 }
 GOOD = {
     "crlf.md": b"---\r\ntitle: Windows line endings\r\n---\r\nbody\r\n",
@@ -69,6 +71,10 @@ GOOD = {
     "many-related.md": FM.format("title: Many related\nrelated:\n" + "".join(
         f"  - {{title: r{i}, webUrl: 'https://e.example/{i}'}}\n" for i in range(5000))).encode(),
 }
+
+
+HOSTILE_URLS = {"js": "javascript:alert(1)", "data": "data:text/html,<script>alert(1)</script>",
+                "ctl": "https://evil.example/a\x01b", "vt": "https://evil.example/\x0bvt"}
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +91,8 @@ def hostile_corpus(tmp_path_factory):
     (root / "outside.md").symlink_to(outside)                           # points out of the corpus
     os.mkfifo(root / "fifo.md")                                          # would block a naive reader
     (root / "folder.md").mkdir()                                         # a folder with a news name
+    for name, url in HOSTILE_URLS.items():   # read fine, but never handed out as links
+        write_news(root, f"url-{name}.md", title=f"hostileurl {name}", webUrl=url, topics=["AI"])
     write_news(root, "dup-a.md", title="First copy", webUrl="https://dup.example/x", topics=["AI"])
     write_news(root, "dup-b.md", title="Second copy", webUrl="https://dup.example/x", topics=["Antitrust"],
                quality=5)
@@ -116,6 +124,19 @@ def test_indexer_refuses_links_out_of_the_corpus_and_indexes_the_rest(hostile_co
     reasons = dict(info.problems)
     assert reasons["outside.md"] == "symbolic link to a file outside the corpus folder"
     assert len(info.problems) == len(HOSTILE) + 3             # + dangling, fifo, outside
+    # found in review (issue 16): hostile URLs of a damaged corpus reached the JSON API and the exports
+    from test_public_urls import assert_public, every_url
+    from searchapp.web import create_app
+
+    client = create_app(tmp_path / "index").test_client()
+    found = client.get("/api/search?q=hostileurl&per_page=100").get_json()
+    assert found["total"] == len(HOSTILE_URLS)
+    assert_public(every_url(found))
+    for hit in found["results"]:
+        assert_public(every_url(client.get(f"/api/item/{hit['id']}").get_json()))
+    assert_public(every_url(client.get("/search.json?q=hostileurl").get_json()))
+    assert not any(bad in client.get("/search.csv?q=hostileurl").get_data(as_text=True)
+                   for bad in ("javascript:", "data:", "\x01", "\x0b"))
     engine = SearchEngine(tmp_path / "index")
     try:
         assert engine.search("windows line endings").total_all_words == 1

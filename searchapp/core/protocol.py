@@ -73,3 +73,8 @@ class Backend(Protocol):
         """A trial open: None when the generation opens and answers (reading
         cheaply but for real what a search reads), else why, in one line.
         `items`: the document count its build recorded, if known. Never raises."""
+
+    def verify(self, generation: Path, items: int | None) -> str | None:
+        """The full check (`searchapp index --verify`, and a generation that
+        raised while answering): every stored document, term, posting and
+        column value decoded and cross-checked. None when whole, else why."""

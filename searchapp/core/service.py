@@ -11,7 +11,9 @@ Whole results pages are cached, keyed on the index generation.
 
 from __future__ import annotations
 
+import functools
 import html
+import logging
 import math
 import os
 import re
@@ -37,6 +39,8 @@ from searchapp.query.expand import (adjacent_pairs, complete_last_word, concepts
 from searchapp.query.parser import parse
 from searchapp.query.syntax import MAX_QUERY_CHARS
 from searchapp.store.generations import CURRENT, BuildInfo, current_generation, read_build_info
+from searchapp.store.generations import (DAMAGED, check_generation, damage_marked, mark_damaged,
+                                         recorded_items)
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
@@ -121,6 +125,54 @@ def check_filters(filters: Filters) -> None:
             raise QueryError(f"a {facet} value is too long")
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise QueryError("the 'from' date is after the 'to' date")
+
+
+# ---------------------------------------------------------------- damage found while answering
+
+_log = logging.getLogger("searchapp")
+_verdicts: dict[tuple, str | None] = {}   # (generation, its files' stat) -> why it is damaged (None: whole), from the full check
+_verdicts_lock = threading.Lock()
+
+
+def _falls_back(method):
+    """A generation whose files raise while answering (IndexError, zlib.error,
+    struct.error...: a file damaged under a manifest rewritten to match it, or
+    truncated under a running server) is set aside once the full check
+    confirms the damage, and the request is answered again, once, from the
+    newest good generation. An exception from a whole generation (a bug, not
+    damage) is raised as before: a query must not be able to retire an index."""
+    @functools.wraps(method)
+    def answer(self, *args, **kwargs):
+        self._leave_marked()
+        try:
+            return method(self, *args, **kwargs)
+        except (QueryError, NoIndex):
+            raise
+        except Exception as error:
+            if not self._set_aside(error):
+                raise
+            return method(self, *args, **kwargs)
+    return answer
+
+
+def confirmed_damage(backend, generation: Path) -> str | None:
+    """Why `generation` is damaged (cheap check, then the full check, once per
+    generation and process), or None when it is whole."""
+    try:   # a file changed since (truncated, replaced): checked again
+        key = (str(generation), tuple(sorted((p.name, s.st_size, s.st_mtime_ns)
+                                             for p in generation.iterdir() for s in [p.stat()])))
+    except OSError:
+        key = (str(generation), None)
+    with _verdicts_lock:   # one full check per generation, however many threads fail at once
+        if key not in _verdicts:
+            if len(_verdicts) > 64:
+                _verdicts.clear()
+            status, why = check_generation(generation)
+            if status == DAMAGED:
+                _verdicts[key] = why.removeprefix("is damaged: ") if why else "damaged"
+            else:
+                _verdicts[key] = backend.verify(generation, recorded_items(generation))
+        return _verdicts[key]
 
 
 # ---------------------------------------------------------------- the service
@@ -279,6 +331,7 @@ class SearchEngine:
             self._local.snapshot = None
 
     @property
+    @_falls_back
     def doc_count(self) -> int:
         return self._snapshot().doc_count
 
@@ -286,6 +339,7 @@ class SearchEngine:
         """How the engine reads a query: the tree after stop words and synonyms."""
         return read_query(query, self._snapshot().analyze)
 
+    @_falls_back
     def search(
         self,
         query: str = "",
@@ -454,6 +508,7 @@ class SearchEngine:
                 return {"did_you_mean": corrected, "correction_edits": edits}
         return none
 
+    @_falls_back
     def suggest(self, text: str, limit: int = 8) -> list[Suggestion]:
         """Sections, in order: completions of the last word ("query"),
         regulators and places whose name starts with it ("facet"), then the
@@ -539,6 +594,7 @@ class SearchEngine:
                     break
         return found[:limit]
 
+    @_falls_back
     def get_item(self, item_id: str) -> ItemPage | None:
         snapshot = self._snapshot()
         item = snapshot.document(item_id)
@@ -553,6 +609,48 @@ class SearchEngine:
 
     def info(self) -> BuildInfo | None:
         return read_build_info(self.index_dir)
+
+    # -- damage found while answering (see _falls_back)
+
+    def _set_aside(self, error: Exception) -> bool:
+        """Mark this thread's generation damaged and drop it, when the damage is
+        confirmed; False when the generation is whole (the error is ours)."""
+        snapshot = getattr(self._local, "snapshot", None)
+        generation = getattr(snapshot, "generation", None)
+        if generation is None:
+            return False
+        why = confirmed_damage(self.backend, generation)
+        if why is None:
+            return False
+        detail = " ".join(str(error).split())[:120]
+        mark_damaged(generation, f"{type(error).__name__} while answering ({detail}); {why}")
+        _log.warning("index generation %s is damaged, set aside: %s: %s; %s", generation.name,
+                     type(error).__name__, detail, why)
+        self._drop()
+        return True
+
+    def _leave_marked(self) -> None:
+        """Stop reading a generation another thread or process found damaged."""
+        snapshot = getattr(self._local, "snapshot", None)
+        if snapshot is not None and snapshot.generation is not None and damage_marked(snapshot.generation):
+            self._drop()
+
+    def follow(self) -> None:
+        """Move this thread to the generation a reader should serve now, when
+        that is not what it reads (its files removed or damaged without a
+        change of CURRENT): /healthz's own check."""
+        snapshot = getattr(self._local, "snapshot", None)
+        serving = current_generation(self.index_dir)
+        if snapshot is not None and serving is not None and snapshot.generation != serving:
+            self._drop()
+
+    def _drop(self) -> None:
+        snapshot, self._local.snapshot = getattr(self._local, "snapshot", None), None
+        if snapshot is not None:
+            try:
+                snapshot.close()
+            except Exception:   # its files may be what is damaged
+                pass
 
 
 # ---------------------------------------------------------------- stories and pages

@@ -419,6 +419,9 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     except RecursionError:
         raise BadFile("YAML front matter is nested too deeply") from None
     except (ValueError, OverflowError, TypeError) as error:  # e.g. a date such as 2023-02-30
+        digits = re.search(r"value has (\d+) digits", str(error))
+        if digits:   # not Python's advice to raise its int-string limit (found in review)
+            raise BadFile(f"invalid value in YAML front matter: a number too long ({digits.group(1)} digits)") from None
         raise BadFile(f"invalid value in YAML front matter: {error}") from None
     if not isinstance(data, dict):
         raise BadFile(f"front matter must be a YAML mapping, got {type(data).__name__}")

@@ -188,6 +188,9 @@ def check_generation(generation: Path) -> tuple[str, str | None]:
                              for p in generation.iterdir() for s in [p.stat()]))
     except OSError as error:
         return DAMAGED, f"cannot be read: {error.strerror or error}"
+    marked = damage_marked(generation)
+    if marked:
+        return DAMAGED, f"is damaged: {marked}"
     trial = _trial
     key = (str(generation), stats, trial is not None)
     with _checked_lock:
@@ -198,7 +201,7 @@ def check_generation(generation: Path) -> tuple[str, str | None]:
     if not problems:
         verdict = GOOD, None
     elif problems == [(MANIFEST, "missing")] and any(n.endswith(".toc") for n, *_ in stats):
-        verdict = UNVERIFIED, "has no checksums (built by an older version)"
+        verdict = UNVERIFIED, f"is unverified: no manifest ({MANIFEST} is missing, so nothing can be checked)"
     else:
         name, why = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -212,6 +215,48 @@ def check_generation(generation: Path) -> tuple[str, str | None]:
             _checked.clear()
         _checked[key] = verdict
     return verdict
+
+
+# ---------------------------------------------------------------- damage found while answering
+
+DAMAGE_MARK = ".damaged-"      # <index>/.damaged-<generation>: why; read by the next `searchapp index`
+_marked: dict[str, str] = {}   # generation path -> why, in this process
+
+
+def mark_damaged(generation: Path, why: str) -> None:
+    """A generation raised while answering and failed the full check: no
+    reader in this process serves it again, and the marker left in the index
+    folder (when it can be written) tells other processes and the next
+    `searchapp index`, which rebuilds it. Never raises."""
+    why = " ".join(why.split())[:300]
+    with _checked_lock:
+        _marked[str(generation)] = why
+    try:
+        (generation.parent / f"{DAMAGE_MARK}{generation.name}").write_text(why + "\n", "utf-8")
+    except OSError:
+        pass   # a read-only index folder: this process still falls back
+
+
+def damage_marked(generation: Path) -> str | None:
+    """Why the generation was found damaged while answering (here or by another process), or None."""
+    why = _marked.get(str(generation))
+    if why is not None:
+        return why
+    try:
+        raw = (generation.parent / f"{DAMAGE_MARK}{generation.name}").read_bytes()[:400]
+    except OSError:
+        return None
+    return " ".join(raw.decode("utf-8", "replace").split()) or "found damaged while answering"
+
+
+def clear_damage_marks(index_dir: Path, keep: set[str]) -> None:
+    """Drop the markers of generations other than `keep` (rebuilt or gone). Never raises."""
+    try:
+        for marker in Path(index_dir).glob(f"{DAMAGE_MARK}*"):
+            if marker.name.removeprefix(DAMAGE_MARK) not in keep:
+                marker.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 # ---------------------------------------------------------------- CURRENT
@@ -270,10 +315,10 @@ def serving_generation(index_dir: str | Path) -> tuple[Path | None, str | None]:
             if status == GOOD:
                 return generation, f"{problem}; serving {generation.name}"
         if named is not None and status_of(named) == UNVERIFIED:
-            return named, None
+            return named, problem
         for generation, status in verdicts:
             if status == UNVERIFIED:
-                return generation, f"{problem}; serving {generation.name} (no checksums)"
+                return generation, f"{problem}; serving {generation.name} (unverified: no manifest)"
         return None, f"{problem}; no undamaged generation: run 'searchapp index'"
     except Exception as error:  # a reader must never fail on a damaged folder
         return None, f"index folder cannot be read: {type(error).__name__}: {error}"
@@ -407,6 +452,7 @@ def remove_old(index_dir: Path, keep: set[Path]) -> list[str]:
                 removed.append(stale.name)
         named = named_generation(index_dir)
         current = named if named is not None and named.is_dir() else current_generation(index_dir)
+        removed += _drop_marked(index_dir, current)
         generations = generations_on_disk(index_dir)
         if current is None:
             return removed  # nothing names a generation: keep everything (a reader falls back to them)
@@ -429,6 +475,25 @@ def remove_old(index_dir: Path, keep: set[Path]) -> list[str]:
                 removed.append(old.name)
     except OSError:
         pass
+    return removed
+
+
+def _drop_marked(index_dir: Path, current: Path | None) -> list[str]:
+    """Generations found damaged while answering, once CURRENT names another
+    (a reindex rebuilt them): removed with their markers; a marker whose
+    generation is gone, too. Readers never open a marked generation, so no
+    grace period. Never raises."""
+    removed = []
+    for marker in index_dir.glob(f"{DAMAGE_MARK}*"):
+        generation = index_dir / marker.name.removeprefix(DAMAGE_MARK)
+        if generation == current:
+            continue
+        if GEN_NAME.match(generation.name) and generation.is_dir() and not generation.is_symlink():
+            shutil.rmtree(generation, ignore_errors=True)
+            removed.append(generation.name)
+        marker.unlink(missing_ok=True)
+        with _checked_lock:
+            _marked.pop(str(generation), None)
     return removed
 
 

@@ -564,8 +564,9 @@ def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_ur
         the reason whenever it cannot name what it serves (the index folder
         emptied or CURRENT's generation removed under it: its open files still
         answer, from an index that no longer exists)."""
-        generation, degraded = serving_generation(engine.index_dir)
+        generation, degraded = serving_generation(engine.index_dir)   # stats the generation's files
         try:
+            engine.follow()   # CURRENT unchanged, but its generation removed or damaged: serve the fallback
             items = engine.doc_count
             served = served_generation(engine)
         except Exception as error:  # nothing can be served: say why, as JSON

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from searchapp.backends.whoosh.snapshot import WhooshSnapshot, open_snapshot
-from searchapp.backends.whoosh.trial import trial_open
+from searchapp.backends.whoosh.trial import full_check, trial_open
 
 
 class WhooshBackend:
@@ -16,3 +16,6 @@ class WhooshBackend:
 
     def usable(self, generation: Path, items: int | None) -> str | None:
         return trial_open(generation, items)
+
+    def verify(self, generation: Path, items: int | None) -> str | None:
+        return full_check(generation, items)
