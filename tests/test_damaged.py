@@ -610,6 +610,25 @@ def test_a_generation_that_raises_while_answering_is_set_aside_and_repaired_by_t
     assert health["status"] == "ok" and health["degraded"] is None
 
 
+def test_damage_found_while_answering_when_no_marker_can_be_written(big_copy):
+    """The marker is a courtesy: when it cannot be written (here a folder
+    stands in its place), this process still falls back and never fails."""
+    from searchapp.web import create_app
+
+    corpus, index_dir = big_copy
+    damaged = _current(index_dir)
+    (index_dir / f"{G.DAMAGE_MARK}{damaged.name}").mkdir()
+    _flip(_file(index_dir, "_stored.col"))
+    G.write_manifest(damaged)
+    client = create_app(index_dir).test_client()
+    for page in range(1, 41):
+        assert client.get(f"/api/search?q=&page={page}").status_code == 200, page
+    health = client.get("/healthz").get_json()
+    assert health["status"] == "degraded" and health["generation"] != damaged.name, health
+    code, text = cli("index", "--corpus", corpus, "--index", index_dir)
+    assert code == 0, text
+
+
 def test_an_error_from_a_whole_generation_is_not_taken_for_damage(damaged_copy, monkeypatch):
     """A bug (not damage) must not let one query retire the index: the full
     check clears the generation, the error stays a 500, nothing is marked."""

@@ -491,7 +491,10 @@ def _drop_marked(index_dir: Path, current: Path | None) -> list[str]:
         if GEN_NAME.match(generation.name) and generation.is_dir() and not generation.is_symlink():
             shutil.rmtree(generation, ignore_errors=True)
             removed.append(generation.name)
-        marker.unlink(missing_ok=True)
+        try:
+            marker.unlink(missing_ok=True)
+        except OSError:   # e.g. a folder in its place: left, never stopping the cleanup
+            continue
         with _checked_lock:
             _marked.pop(str(generation), None)
     return removed
