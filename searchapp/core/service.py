@@ -646,6 +646,9 @@ class SearchEngine:
 
     def _drop(self) -> None:
         snapshot, self._local.snapshot = getattr(self._local, "snapshot", None), None
+        with self._shared_lock:   # warm_switch: requests must not be sent back to it
+            if snapshot is not None and self._ready is not None and self._ready[0] == snapshot.generation:
+                self._ready = None
         if snapshot is not None:
             try:
                 snapshot.close()
