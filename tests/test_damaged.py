@@ -594,7 +594,7 @@ def test_a_generation_that_raises_while_answering_is_set_aside_and_repaired_by_t
             expected = reference.get(route).get_json()["results"]
             assert [r["id"] for r in response.get_json()["results"]] == [r["id"] for r in expected], route
     marker = index_dir / f"{G.DAMAGE_MARK}{damaged.name}"
-    assert marker.is_file() and "zlib.error" in marker.read_text()
+    assert marker.is_file() and marker.read_text().startswith("zlib.error while answering")
     health = client.get("/healthz")
     assert health.status_code == 200, health.get_json()
     body = health.get_json()

@@ -623,9 +623,10 @@ class SearchEngine:
         if why is None:
             return False
         detail = " ".join(str(error).split())[:120]
-        mark_damaged(generation, f"{type(error).__name__} while answering ({detail}); {why}")
-        _log.warning("index generation %s is damaged, set aside: %s: %s; %s", generation.name,
-                     type(error).__name__, detail, why)
+        kind = type(error).__name__
+        kind = f"{type(error).__module__}.{kind}" if kind == "error" else kind   # zlib.error, struct.error
+        mark_damaged(generation, f"{kind} while answering ({detail}); {why}")
+        _log.warning("index generation %s is damaged, set aside: %s: %s; %s", generation.name, kind, detail, why)
         self._drop()
         return True
 
