@@ -20,7 +20,8 @@ from searchapp.errors import IndexerError, NoIndex, StrictFailure
 from searchapp.indexing import update_index
 from searchapp.ingest.reader import display_path
 from searchapp.backends import default_backend
-from searchapp.store.generations import damaged_files, read_current, recorded_items, serving_generation
+from searchapp.store.generations import (damaged_files, mark_damaged, read_current, recorded_items,
+                                         serving_generation)
 from searchapp.core.service import MAX_PER_PAGE, RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine
 from searchapp.errors import QueryError
 from searchapp.model import CONTROLS, Filters, public_url
@@ -151,6 +152,7 @@ def verify_index(index_dir: Path) -> None:
     # the checksums match, but a manifest can be rewritten to match garbled files: decode everything
     why = default_backend().verify(generation, recorded_items(generation))
     if why:
+        mark_damaged(generation, f"index --verify: {why}")   # the next plain `index` rebuilds it
         raise click.ClickException(f"{name} is damaged ({display_path(why)}): "
                                    f"run 'searchapp index --index {index_dir}' to rebuild it")
     files = sum(1 for p in generation.iterdir() if p.is_file())
