@@ -20,8 +20,8 @@ from searchapp.errors import IndexerError, NoIndex, StrictFailure
 from searchapp.indexing import update_index
 from searchapp.ingest.reader import display_path
 from searchapp.backends import default_backend
-from searchapp.store.generations import (damaged_files, mark_damaged, read_current, recorded_items,
-                                         serving_generation)
+from searchapp.store.generations import (DAMAGE_MARK, damage_marked, damaged_files, mark_damaged,
+                                         read_current, recorded_items, serving_generation)
 from searchapp.core.service import MAX_PER_PAGE, RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine
 from searchapp.errors import QueryError
 from searchapp.model import CONTROLS, Filters, public_url
@@ -158,6 +158,13 @@ def verify_index(index_dir: Path) -> None:
     files = sum(1 for p in generation.iterdir() if p.is_file())
     click.echo(f"{generation}: all {files} files match their checksums, and every document, term, posting "
                "and column value decodes and agrees")
+    marked = damage_marked(generation)
+    if marked:   # whole after all: the next reindex need not rebuild it
+        try:
+            (index_dir / f"{DAMAGE_MARK}{generation.name}").unlink(missing_ok=True)
+        except OSError:
+            pass
+        click.echo(f"cleared a damage marker that said: {display_path(marked)}", err=True)
 
 
 def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = False, wait: float = 0) -> None:

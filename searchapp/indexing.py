@@ -252,7 +252,7 @@ def _trusted_base(index_dir: Path) -> tuple[Path | None, str]:
         return None, f"{name} (named by CURRENT) is missing"
     marked = damage_marked(generation)
     if marked:   # a server found it damaged while answering (a full check confirmed it)
-        return None, f"{name} is damaged (found while answering: {marked})"
+        return None, f"{name} is marked damaged ({marked})"
     damaged = damaged_files(generation, full=True)
     if damaged:
         listed = ", ".join(f"{file} {why}" for file, why in damaged[:3])

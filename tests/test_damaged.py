@@ -607,7 +607,7 @@ def test_a_generation_that_raises_while_answering_is_set_aside_and_repaired_by_t
     code, text = cli("search", "--index", index_dir, "privacy")
     assert code == 0 and "warning:" in text and "while answering" in text, text
     code, text = cli("index", "--corpus", corpus, "--index", index_dir)
-    assert code == 0 and "repaired:" in text and "found while answering" in text and "full rebuild" in text, text
+    assert code == 0 and "repaired:" in text and "while answering" in text and "full rebuild" in text, text
     assert not marker.exists() and not damaged.exists()
     health = create_app(index_dir).test_client().get("/healthz").get_json()
     assert health["status"] == "ok" and health["degraded"] is None
@@ -770,3 +770,42 @@ def test_a_missing_current_is_pointed_back_not_reparsed(damaged_copy, two_genera
     assert code == 0 and f"repaired: CURRENT is missing; pointed CURRENT back at {newest.name}" in text, text
     assert "nothing changed" in text and "(0 parsed)" in text, text
     assert _current(index_dir) == newest
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "huge", "binary"])
+def test_a_planted_damage_marker_is_never_followed_blocked_on_or_read_whole(tmp_path, kind):
+    """Found in the third attack: a marker symlinked to /etc/passwd put its
+    lines into /healthz, `search` and `index`; a FIFO marker hung them; a
+    3 GB marker was read whole. A marker is read only as a small regular file
+    of printable text, and written by renaming over it (never through a link)."""
+    from searchapp.web import create_app
+
+    corpus, index_dir = _one_generation(tmp_path)
+    generation = _current(index_dir)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-LINE\n")
+    marker = index_dir / f"{G.DAMAGE_MARK}{generation.name}"
+    if kind == "symlink":
+        marker.symlink_to(secret)
+    elif kind == "fifo":
+        os.mkfifo(marker)
+    elif kind == "huge":
+        with open(marker, "wb") as out:
+            out.truncate(2 * 1024**3)          # sparse: 2 GiB that take no disk
+    else:
+        marker.write_bytes(bytes(range(256)) * 64)
+    G._checked.clear()
+    G._marked.clear()
+    started = time.monotonic()
+    why = G.damage_marked(generation)
+    assert time.monotonic() - started < 1
+    assert why is None or (len(why) <= 300 and why.isprintable() and "TOP-SECRET" not in why)
+    if kind in ("symlink", "fifo"):        # not a marker of ours: ignored, the generation serves
+        health = create_app(index_dir).test_client().get("/healthz").get_data(as_text=True)
+        assert "TOP-SECRET" not in health and '"status":"ok"' in health.replace(" ", ""), health
+    code, text = cli("search", "--index", index_dir, "privacy")
+    assert "TOP-SECRET" not in text and len(text) < 20_000
+    # writing a marker replaces whatever stands at its name; a link's target is never written
+    G.mark_damaged(generation, "zlib.error while answering")
+    assert secret.read_text() == "TOP-SECRET-LINE\n"
+    assert marker.is_file() and not marker.is_symlink()

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import stat
 import re
 import secrets
 import shutil
@@ -228,13 +229,21 @@ def mark_damaged(generation: Path, why: str) -> None:
     reader in this process serves it again, and the marker left in the index
     folder (when it can be written) tells other processes and the next
     `searchapp index`, which rebuilds it. Never raises."""
-    why = " ".join(why.split())[:300]
+    why = _marker_text(why)
     with _checked_lock:
         _marked[str(generation)] = why
+    marker = generation.parent / f"{DAMAGE_MARK}{generation.name}"
+    temporary = generation.parent / f".{marker.name}.{os.getpid()}~"
     try:
-        (generation.parent / f"{DAMAGE_MARK}{generation.name}").write_text(why + "\n", "utf-8")
+        # written beside it and renamed over it: a symlink planted at the
+        # marker's name is replaced, never followed (it could name any file)
+        temporary.write_text(why + "\n", "utf-8")
+        os.replace(temporary, marker)
     except OSError:
-        pass   # a read-only index folder: this process still falls back
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass   # a read-only index folder: this process still falls back
 
 
 def damage_marked(generation: Path) -> str | None:
@@ -242,11 +251,30 @@ def damage_marked(generation: Path) -> str | None:
     why = _marked.get(str(generation))
     if why is not None:
         return why
+    marker = generation.parent / f"{DAMAGE_MARK}{generation.name}"
     try:
-        raw = (generation.parent / f"{DAMAGE_MARK}{generation.name}").read_bytes()[:400]
+        # a regular file of our own, read in part: never through a symlink (its
+        # target's text would reach /healthz), never a FIFO (it would block)
+        descriptor = os.open(marker, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
-    return " ".join(raw.decode("utf-8", "replace").split()) or "found damaged while answering"
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        raw = os.read(descriptor, MARKER_BYTES)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    return _marker_text(raw.decode("utf-8", "replace")) or "found damaged"
+
+
+MARKER_BYTES = 400
+
+
+def _marker_text(text: str) -> str:
+    """One line of printable text, at most 300 characters: what a marker may say."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:300]
 
 
 def clear_damage_marks(index_dir: Path, keep: set[str]) -> None:
