@@ -45,21 +45,26 @@ class Unusable(Exception):
 
 def trial_open(generation: Path, expected_items: int | None = None) -> str | None:
     """None when the generation opens and answers; else why, in one line. Never raises."""
+    return _with_searcher(generation, "a trial open", lambda searcher: _check(searcher, expected_items))
+
+
+def _with_searcher(generation: Path, what: str, check) -> str | None:
+    """Open the generation, run `check(searcher)`, close; None, or why `what` failed. Never raises."""
     try:
         index = whoosh_index.open_dir(str(generation))
         try:
             searcher = index.searcher()
             try:
-                _check(searcher, expected_items)
+                check(searcher)
             finally:
                 searcher.close()
         finally:
             index.close()
         return None
     except Unusable as problem:
-        return f"a trial open failed: {problem}"
+        return f"{what} failed: {problem}"
     except Exception as error:  # whatever a damaged file makes Whoosh raise
-        return f"a trial open failed: {raised(error, generation)}"
+        return f"{what} failed: {raised(error, generation)}"
 
 
 def raised(error: BaseException, generation: Path | None = None) -> str:
@@ -210,25 +215,14 @@ def full_check(generation: Path, expected_items: int | None = None) -> str | Non
     misses damage outside its samples: found in review, 300 bytes flipped in
     the middle of a 1,291-item segment's files passed it). None when whole;
     else why, in one line. Never raises. About 2 s at 1,291 items."""
-    try:
-        index = whoosh_index.open_dir(str(generation))
-        try:
-            searcher = index.searcher()
-            try:
-                count = searcher.doc_count()
-                if expected_items is not None and count != expected_items:
-                    raise Unusable(f"{count:,} documents, build.json says {expected_items:,}")
-                for leaf, _ in searcher.leaf_searchers():
-                    _whole_segment(leaf.reader())
-            finally:
-                searcher.close()
-        finally:
-            index.close()
-        return None
-    except Unusable as problem:
-        return f"a full check failed: {problem}"
-    except Exception as error:  # whatever a damaged file makes Whoosh raise
-        return f"a full check failed: {raised(error, generation)}"
+    def check(searcher) -> None:
+        count = searcher.doc_count()
+        if expected_items is not None and count != expected_items:
+            raise Unusable(f"{count:,} documents, build.json says {expected_items:,}")
+        for leaf, _ in searcher.leaf_searchers():
+            _whole_segment(leaf.reader())
+
+    return _with_searcher(generation, "a full check", check)
 
 
 def _whole_segment(reader) -> None:
