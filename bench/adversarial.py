@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import statistics
@@ -29,7 +30,6 @@ import string
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -77,16 +77,20 @@ def near_misses(known: set[str], rng: random.Random) -> list[str]:
     return sorted(out)
 
 
-def get(conn_holder: dict, port: int, path: str, timeout: float = 120) -> tuple[int, float]:
+def get(conn_holder: dict, port: int, path: str, timeout: float = 120, source: str | None = None) -> tuple[int, float]:
     started = time.perf_counter()
     for attempt in (0, 1):
         conn = conn_holder.get("conn")
         if conn is None:
-            conn = conn_holder["conn"] = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+            conn = conn_holder["conn"] = http.client.HTTPConnection(
+                "127.0.0.1", port, timeout=timeout, source_address=(source, 0) if source else None)
         try:
             conn.request("GET", path)
             response = conn.getresponse()
             response.read()
+            if response.getheader("Connection", "").lower() == "close":
+                conn.close()
+                conn_holder["conn"] = None
             return response.status, time.perf_counter() - started
         except (OSError, http.client.HTTPException):
             conn.close()
@@ -94,6 +98,26 @@ def get(conn_holder: dict, port: int, path: str, timeout: float = 120) -> tuple[
             if attempt:
                 return 0, time.perf_counter() - started
     return 0, time.perf_counter() - started
+
+
+def attacker(k: int, port: int, misses: list[str], words_per_query: int, source: str, stop, results) -> None:
+    """One adversarial client: unique near-miss queries, each sent as soon as the last is answered."""
+    local = random.Random(1000 + k)
+    conn: dict = {}
+    seen: list[tuple[int, float]] = []
+    while not stop.is_set():
+        words, length = [], 0
+        while len(words) < words_per_query and length + 6 <= 500:
+            words.append(local.choice(misses))
+            length += len(words[-1]) + 1
+        seen.append(get(conn, port, "/api/search?" + urlencode({"q": " ".join(words)}), source=source))
+    results.put(seen)
+
+
+def paced(took: float, interval: float) -> float:
+    """Wait out the rest of the measuring client's interval (a person's pace, not a flood); return took."""
+    time.sleep(max(0.0, interval - took))
+    return took
 
 
 def ordinary_queries(frequent: list[str], rng: random.Random, n: int) -> list[str]:
@@ -115,9 +139,19 @@ def main(argv=None) -> int:
     parser.add_argument("--index", type=Path, help="an existing index (else built from --corpus in a temp folder)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of adversarial load")
-    parser.add_argument("--baseline", type=int, default=200, help="ordinary queries measured unloaded")
+    parser.add_argument("--baseline", type=int, default=100, help="ordinary queries measured unloaded")
     parser.add_argument("--words", type=int, default=83, help="unknown words per adversarial query")
     parser.add_argument("--workers", type=int, default=None, help="server worker processes (default: serve's)")
+    parser.add_argument("--interval", type=float, default=0.1,
+                        help="seconds between the measuring client's searches (a person typing fast sends about "
+                             "10 a second; a client sending back to back is itself a flood, and --client-share "
+                             "slows it down)")
+    parser.add_argument("--attacker-address", default="127.0.0.2",
+                        help="loopback source address of the adversarial clients (the measuring client uses "
+                             "127.0.0.1), as a real attacker's address differs from its victims'; "
+                             "'127.0.0.1' puts them on one address")
+    parser.add_argument("--client-share", type=float, default=None,
+                        help="serve's --client-share (default: serve's; 0 turns the per-client budget off)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     rng = random.Random(16)
@@ -135,6 +169,8 @@ def main(argv=None) -> int:
                    "--index", str(index_dir)]
         if args.workers:
             command += ["--workers", str(args.workers)]
+        if args.client_share is not None:
+            command += ["--client-share", str(args.client_share)]
         log = open(Path(tmp) / "server.log", "w")
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
@@ -148,38 +184,33 @@ def main(argv=None) -> int:
             for path in ordinary_queries(frequent, random.Random(1), 40):
                 get(holder, port, path)
             base_paths = ordinary_queries(frequent, random.Random(2), args.baseline)
-            unloaded = [get(holder, port, p)[1] for p in base_paths]
+            unloaded = [paced(get(holder, port, p)[1], args.interval) for p in base_paths]
 
-            stop = threading.Event()
-            adversarial: list[tuple[int, float]] = []
-            lock = threading.Lock()
-
-            def attacker(k: int) -> None:
-                local = random.Random(1000 + k)
-                conn: dict = {}
-                while not stop.is_set():
-                    words, length = [], 0
-                    while len(words) < args.words and length + 6 <= 500:
-                        words.append(local.choice(misses))
-                        length += len(words[-1]) + 1
-                    status, took = get(conn, port, "/api/search?" + urlencode({"q": " ".join(words)}))
-                    with lock:
-                        adversarial.append((status, took))
-
-            threads = [threading.Thread(target=attacker, args=(k,), daemon=True) for k in range(args.clients)]
-            for thread in threads:
-                thread.start()
+            # each adversarial client is its own process: as threads of this process they shared its GIL with
+            # the measuring client, whose every socket read then queued behind them (the CPython convoy
+            # effect), and that was counted as the server's latency
+            stop = multiprocessing.Event()
+            results = multiprocessing.Queue()
+            attackers = [multiprocessing.Process(target=attacker, daemon=True,
+                                                 args=(k, port, misses, args.words, args.attacker_address, stop,
+                                                       results))
+                         for k in range(args.clients)]
+            for process in attackers:
+                process.start()
             time.sleep(min(2.0, args.duration / 5))
             loaded, errors = [], 0
             load_paths = iter(ordinary_queries(frequent, random.Random(3), 20_000))
             end = time.monotonic() + args.duration
             while time.monotonic() < end:
                 status, took = get(holder, port, next(load_paths))
-                loaded.append(took)
+                loaded.append(paced(took, args.interval))
                 errors += status != 200
             stop.set()
-            for thread in threads:
-                thread.join(timeout=180)
+            adversarial: list[tuple[int, float]] = []
+            for _ in attackers:
+                adversarial.extend(results.get(timeout=180))
+            for process in attackers:
+                process.join(timeout=30)
         finally:
             server.terminate()
             try:
@@ -190,12 +221,13 @@ def main(argv=None) -> int:
     p50_loaded = statistics.median(loaded) * 1000 if loaded else float("nan")
     adv_times = [t for _, t in adversarial]
     report = {
-        "clients": args.clients, "duration_s": args.duration, "unknown_words_per_query": args.words,
+        "clients": args.clients, "attacker_address": args.attacker_address, "client_share": args.client_share, "duration_s": args.duration, "unknown_words_per_query": args.words,
         "near_miss_vocabulary": len(misses),
         "ordinary_unloaded": {"requests": len(unloaded), "p50_ms": round(p50_unloaded, 1)},
         "ordinary_loaded": {"requests": len(loaded), "errors": errors, "p50_ms": round(p50_loaded, 1),
                             "p95_ms": round(sorted(loaded)[int(0.95 * (len(loaded) - 1))] * 1000, 1) if loaded else None},
         "adversarial": {"requests": len(adversarial), "errors": sum(s != 200 for s, _ in adversarial),
+                        "refused_429": sum(s == 429 for s, _ in adversarial),
                         "p50_ms": round(statistics.median(adv_times) * 1000, 1) if adv_times else None},
         "ratio_p50_loaded_to_unloaded": round(p50_loaded / p50_unloaded, 2),
     }

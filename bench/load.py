@@ -193,7 +193,9 @@ def main(argv=None) -> int:
     subprocess.run(index_cmd, env=env, check=True, capture_output=True)
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "searchapp", "serve", "--port", str(port), "--index",
-                               str(index_dir), "--threads", str(args.threads)], env=env,
+                               str(index_dir), "--threads", str(args.threads),
+                               "--client-share", "0"],   # many users simulated from one address
+                              env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):

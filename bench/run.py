@@ -278,7 +278,8 @@ def have(module: str) -> bool:
 def start_ours(index_dir: Path) -> tuple[subprocess.Popen, int]:
     port = peers.free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "searchapp", "serve", "--index", str(index_dir), "--port", str(port)],
+        [sys.executable, "-m", "searchapp", "serve", "--index", str(index_dir), "--port", str(port),
+         "--client-share", "0"],   # the benchmark's clients share one address
         cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_http(port, "/healthz", proc)
     return proc, port

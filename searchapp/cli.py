@@ -206,14 +206,21 @@ def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = F
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 32), default=min(4, os.cpu_count() or 1), show_default=True,
               help="Worker processes (one per core: searching is CPU work, and Python threads share one core).")
-@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="Threads per worker.")
+@click.option("--threads", type=click.IntRange(1, 64), default=16, show_default=True,
+              help="Threads per worker. Searching is CPU work and one worker's threads share a core, so more "
+                   "threads do not search faster; they let clients waiting out their --client-share budget "
+                   "wait without blocking others.")
 @click.option("--base-url", default=None,
               help="Public address for feed and page links, e.g. https://news.example.org/ "
                    "[default: the bind address]. The Host header is never used.")
+@click.option("--client-share", type=click.FloatRange(0, 64), default=0.25, show_default=True,
+              help="CPU seconds per second each client address may use in each worker; a client over it waits, "
+                   "then gets 429. 0 turns it off (do that behind a reverse proxy: every request then has the "
+                   "proxy's address; limit there instead).")
 @index_option
 @corpus_option
-def serve_command(host: str, port: int, workers: int, threads: int, base_url: str | None, index_dir: Path,
-                  corpus: Path) -> None:
+def serve_command(host: str, port: int, workers: int, threads: int, base_url: str | None, client_share: float,
+                  index_dir: Path, corpus: Path) -> None:
     """Serve the web page, JSON API and feeds with gunicorn (builds the index first if there is none)."""
     from gunicorn.app.base import BaseApplication
 
@@ -248,7 +255,10 @@ def serve_command(host: str, port: int, workers: int, threads: int, base_url: st
             from searchapp.core.service import SearchEngine
 
             # a new generation is warmed in the background and served once ready
-            return create_app(index_dir, base_url=base_url, engine=SearchEngine(index_dir, warm_switch=True))
+            # an address may hold half the worker's threads (waiting or working), so others always find one free
+            budget = dict(share=client_share, max_in_flight=max(1, threads // 2)) if client_share else None
+            return create_app(index_dir, base_url=base_url, engine=SearchEngine(index_dir, warm_switch=True),
+                              client_budget=budget)
 
     click.echo(f"searchapp serving {index_dir} on http://{host}:{port}/ "
                f"with {workers} worker(s) x {threads} threads", err=True)

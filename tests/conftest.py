@@ -121,10 +121,10 @@ class Server:
 
 
 @contextmanager
-def running_server(index_dir: Path, corpus_dir: Path | None = None):
+def running_server(index_dir: Path, corpus_dir: Path | None = None, extra_args: list[str] = ()):
     """`searchapp serve` as a user starts it, on a free port; stopped afterwards."""
     port = free_port()
-    args = [sys.executable, "-m", "searchapp", "serve", "--port", str(port), "--index", str(index_dir)]
+    args = [sys.executable, "-m", "searchapp", "serve", "--port", str(port), "--index", str(index_dir), *extra_args]
     if corpus_dir is not None:
         args += ["--corpus", str(corpus_dir)]
     log = open(index_dir.parent / f"server-{port}.log", "w+")

@@ -22,6 +22,7 @@ from searchapp.core.service import (FACET_LIMIT, MAX_FACET_LIMIT, MAX_PAGE, MAX_
                                     RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine)
 from searchapp.errors import QueryError
 from searchapp.store.generations import read_build_info, serving_generation
+from searchapp.web.fairness import ClientBudget
 from searchapp.web.security import SECURITY_HEADERS, SecurityHeaders, bounded_int
 from searchapp.model import CONTROLS, FACETS, INVISIBLE, FacetValue, Filters, ResultsPage, public_url
 from searchapp.web import compress, export
@@ -389,11 +390,15 @@ def bar_step(count: int, peak: int) -> int:
 
 # ---------------------------------------------------------------- app
 
-def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_url: str | None = None) -> Flask:
+def create_app(index_dir="index", *, engine: SearchEngine | None = None, base_url: str | None = None,
+               client_budget: dict | None = None) -> Flask:
     """`base_url`: the public address (feed ids and links, page URLs); the
-    request's Host header is never used."""
+    request's Host header is never used.  `client_budget`: ClientBudget's
+    settings (share, burst, max_wait, max_in_flight) to give each client
+    address a CPU budget; None serves every client without one."""
     app = Flask(__name__)
-    app.wsgi_app = SecurityHeaders(app.wsgi_app, base_url or "http://localhost")
+    inner = ClientBudget(app.wsgi_app, **client_budget) if client_budget else app.wsgi_app
+    app.wsgi_app = SecurityHeaders(inner, base_url or "http://localhost")
     app.config["BASE_URL"] = app.wsgi_app.base_url
     app.json.sort_keys = False
     app.json.ensure_ascii = False

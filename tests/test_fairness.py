@@ -1,0 +1,219 @@
+"""Issue 16: one greedy client address cannot starve the others (web/fairness.py).
+
+The budget is tested with a fake clock first (exact waits, charges and
+refusals), then on a real `searchapp serve`: a flooding address is told to
+wait while another address is served."""
+
+from __future__ import annotations
+
+import http.client
+import time
+
+import pytest
+
+from conftest import running_server
+from searchapp.web import create_app
+from searchapp.web.fairness import MAX_ADDRESSES, ClientBudget
+
+
+class FakeTime:
+    """Wall clock, thread CPU clock and sleep under the test's control."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.cpu = 0.0
+        self.slept: list[float] = []
+
+    def clock(self):
+        return self.now
+
+    def cpu_clock(self):
+        return self.cpu
+
+    def sleep(self, seconds):
+        self.slept.append(round(seconds, 6))
+        self.now += seconds
+
+
+def costly_app(fake: FakeTime, cost: float, chunks=(b"ok",)):
+    """A WSGI app whose every request costs `cost` CPU seconds."""
+    def app(environ, start_response):
+        fake.cpu += cost
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return iter(chunks)
+    return app
+
+
+def call(budget, address="10.0.0.1"):
+    """(status, headers dict, body) of one request through the middleware."""
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["status"], seen["headers"] = status, dict(headers)
+
+    body = b"".join(budget({"REMOTE_ADDR": address, "PATH_INFO": "/"}, start_response))
+    return int(seen["status"].split()[0]), seen["headers"], body
+
+
+def make(fake, cost=0.1, **settings):
+    settings = {"share": 0.25, "burst": 1.0, "max_wait": 1.0, "per_request": 0.0, **settings}
+    return ClientBudget(costly_app(fake, cost), clock=fake.clock, cpu_clock=fake.cpu_clock, sleep=fake.sleep,
+                        **settings)
+
+
+def test_a_client_within_its_budget_never_waits():
+    fake = FakeTime()
+    budget = make(fake, cost=0.1)
+    for _ in range(10):   # 1.0 s of CPU: exactly the saved burst
+        assert call(budget)[0] == 200
+    assert fake.slept == []
+
+
+def test_a_client_in_debt_waits_until_it_is_paid_then_is_served():
+    fake = FakeTime()
+    budget = make(fake, cost=0.1)
+    for _ in range(11):   # the 11th spends 0.1 s more than the burst: 0.1 s of debt
+        call(budget)
+    status, _, body = call(budget)
+    assert (status, body) == (200, b"ok")
+    assert fake.slept == [pytest.approx(0.4)]   # 0.1 s of CPU at a share of 0.25 s per second
+
+
+def test_a_debt_beyond_the_longest_wait_is_refused_after_waiting_with_retry_after():
+    fake = FakeTime()
+    budget = make(fake, cost=2.0)   # one request: 1.0 s of debt, that is 4 s of waiting
+    assert call(budget)[0] == 200
+    status, headers, body = call(budget)
+    assert status == 429
+    assert headers["Retry-After"] == "3"           # 4 s of debt, 1 s of it already waited
+    assert b"too many requests" in body
+    assert fake.slept == [1.0]                     # waited anyway: an instant refusal invites an instant retry
+    assert "Connection" not in headers
+
+
+def test_a_debtor_does_not_slow_another_address():
+    fake = FakeTime()
+    budget = make(fake, cost=2.0)
+    call(budget, "10.0.0.66")
+    assert call(budget, "10.0.0.66")[0] == 429
+    fake.slept.clear()
+    assert call(budget, "10.0.0.7")[0] == 200
+    assert fake.slept == []
+
+
+def test_the_budget_refills_with_time():
+    fake = FakeTime()
+    budget = make(fake, cost=2.0)
+    call(budget)                      # 1.0 s in debt
+    fake.now += 4.0                   # 4 s x 0.25 = 1.0 s earned back
+    fake.slept.clear()
+    assert call(budget)[0] == 200
+    assert fake.slept == []
+
+
+def test_the_per_request_charge_counts_work_outside_the_thread():
+    """A flood of cheap refusals stayed inside a CPU-only budget and still kept both cores busy."""
+    fake = FakeTime()
+    budget = make(fake, cost=0.0, per_request=0.1)
+    statuses = [call(budget)[0] for _ in range(12)]
+    assert statuses[:10] == [200] * 10
+    assert fake.slept, "requests that cost nothing in their thread were never made to wait"
+
+
+def test_an_address_over_its_share_of_threads_is_refused_at_once_and_disconnected():
+    fake = FakeTime()
+    budget = make(fake, max_in_flight=2)
+    held = [budget.admit("10.0.0.9"), budget.admit("10.0.0.9")]
+    assert all(held)
+    status, headers, _ = call(budget, "10.0.0.9")
+    assert status == 429 and headers["Connection"] == "close"
+    assert fake.slept == []                        # no thread is held for it
+    assert call(budget, "10.0.0.10")[0] == 200     # other addresses still get threads
+    budget.release("10.0.0.9")
+    assert call(budget, "10.0.0.9")[0] == 200
+
+
+def test_a_streamed_body_is_charged_as_it_is_read():
+    fake = FakeTime()
+    budget = ClientBudget(lambda environ, start_response: _streaming(fake, start_response), share=0.25, burst=1.0,
+                          per_request=0.0, clock=fake.clock, cpu_clock=fake.cpu_clock, sleep=fake.sleep)
+    assert call(budget)[2] == b"abc"
+    assert budget.accounts["10.0.0.1"].balance == pytest.approx(1.0 - 0.9)
+
+
+def _streaming(fake, start_response):
+    start_response("200 OK", [])
+    for chunk in (b"a", b"b", b"c"):
+        fake.cpu += 0.3
+        yield chunk
+
+
+def test_the_address_table_is_bounded():
+    fake = FakeTime()
+    budget = make(fake, cost=0.0)
+    for n in range(MAX_ADDRESSES + 500):
+        call(budget, f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}")
+    assert len(budget.accounts) == MAX_ADDRESSES
+
+
+def test_the_real_thread_cpu_clock_is_charged_not_wall_time():
+    """Waiting for the disk or for the GIL is not the client's spending."""
+    def sleepy(environ, start_response):
+        time.sleep(0.2)
+        start_response("200 OK", [])
+        return [b""]
+
+    budget = ClientBudget(sleepy, share=0.25, burst=1.0, per_request=0.0)
+    call(budget)
+    assert budget.accounts["10.0.0.1"].balance > 0.95
+
+
+def test_refusals_carry_the_security_headers(sample_index):
+    app = create_app(sample_index, client_budget={"share": 0.001, "burst": 0.0, "max_wait": 0.0})
+    client = app.test_client()
+    statuses = [client.get("/api/search?q=privacy").status_code for _ in range(3)]
+    assert 429 in statuses
+    refused = client.get("/api/search?q=privacy")
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"].isdigit()
+    assert "Content-Security-Policy" in refused.headers and refused.headers["X-Content-Type-Options"] == "nosniff"
+    assert refused.get_json()["status"] == 429
+
+
+def test_a_setting_of_zero_share_is_refused():
+    with pytest.raises(ValueError):
+        ClientBudget(lambda e, s: [], share=0)
+
+
+# ---------------------------------------------------------------- a real server
+
+def fetch(port: int, path: str, source: str):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(source, 0))
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status, dict(response.getheaders())
+    finally:
+        conn.close()
+
+
+def test_a_real_server_makes_a_flooding_address_wait_and_serves_the_others(sample_index, tmp_path):
+    """`serve --client-share 0.001`: a client's saved budget is 8 ms of CPU, so a few searches from
+    127.0.0.2 put it in debt for seconds (429 with Retry-After, after a wait), while 127.0.0.1 is served."""
+    import shutil
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(sample_index, index_dir, symlinks=True)
+    with running_server(index_dir, extra_args=["--client-share", "0.001", "--workers", "1"]) as server:
+        port = int(server.base.rsplit(":", 1)[1])
+        statuses = []
+        for n in range(8):
+            status, headers = fetch(port, f"/api/search?q=privacy+{n}", "127.0.0.2")
+            statuses.append(status)
+            if status == 429:
+                assert int(headers["Retry-After"]) >= 1
+                assert headers["X-Content-Type-Options"] == "nosniff"
+                break
+        assert statuses[0] == 200 and statuses[-1] == 429, statuses
+        assert fetch(port, "/api/search?q=privacy", "127.0.0.1")[0] == 200
