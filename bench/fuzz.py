@@ -252,8 +252,9 @@ def start_server(index_dir: Path, corpus: Path, log_path: Path) -> tuple[subproc
     log = open(log_path, "w")
     process = subprocess.Popen([sys.executable, "-m", "searchapp", "serve", "--host", "127.0.0.1", "--port", str(port),
                                 "--index", str(index_dir), "--corpus", str(corpus),
-                                # one address sends everything: the per-client budget would only make it wait
-                                "--client-share", "0"],
+                                # one address sends everything: a budget this large keeps the per-client
+                                # middleware in every request's path without making the fuzzer wait
+                                "--client-share", "64"],
                                stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
