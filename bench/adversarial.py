@@ -140,7 +140,9 @@ def main(argv=None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of adversarial load")
     parser.add_argument("--baseline", type=int, default=100, help="ordinary queries measured unloaded")
-    parser.add_argument("--words", type=int, default=83, help="unknown words per adversarial query")
+    parser.add_argument("--words", type=int, default=30,
+                        help="unknown words per adversarial query (the app refuses more than 32 words at once, "
+                             "so more only measures a flood of cheap refusals)")
     parser.add_argument("--workers", type=int, default=None, help="server worker processes (default: serve's)")
     parser.add_argument("--interval", type=float, default=0.1,
                         help="seconds between the measuring client's searches (a person typing fast sends about "
@@ -149,7 +151,8 @@ def main(argv=None) -> int:
     parser.add_argument("--attacker-address", default="127.0.0.2",
                         help="loopback source address of the adversarial clients (the measuring client uses "
                              "127.0.0.1), as a real attacker's address differs from its victims'; "
-                             "'127.0.0.1' puts them on one address")
+                             "'127.0.0.1' puts them on the measuring client's address; 'many' gives client k "
+                             "127.0.0.(2+k), a flood from as many addresses as clients")
     parser.add_argument("--client-share", type=float, default=None,
                         help="serve's --client-share (default: serve's; 0 turns the per-client budget off)")
     parser.add_argument("--json", type=Path)
@@ -192,8 +195,9 @@ def main(argv=None) -> int:
             stop = multiprocessing.Event()
             results = multiprocessing.Queue()
             attackers = [multiprocessing.Process(target=attacker, daemon=True,
-                                                 args=(k, port, misses, args.words, args.attacker_address, stop,
-                                                       results))
+                                                 args=(k, port, misses, args.words,
+                                                       f"127.0.0.{2 + k}" if args.attacker_address == "many"
+                                                       else args.attacker_address, stop, results))
                          for k in range(args.clients)]
             for process in attackers:
                 process.start()

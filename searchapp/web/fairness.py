@@ -18,8 +18,16 @@ debt is paid, at most `max_wait` seconds, and only then is it served, or
 refused with 429 and `Retry-After` if the debt is still larger.  Waiting
 costs a thread but no CPU, and it slows a flooding client's own loop down to
 its budget.  An address may hold at most `max_in_flight` of the worker's
-threads (waiting or working); beyond that it gets an immediate 429 with
-`Connection: close`, so the remaining threads stay free for other clients.
+threads (waiting or working); beyond that it gets an immediate 429, so the
+remaining threads stay free for other clients.
+
+A budget per address does not stop a flood from many addresses, each inside
+its own budget.  `FairGate` does: at most `slots` requests work at once in a
+worker, and when one finishes, the waiting request whose address used the
+least CPU in the last seconds goes next.  A person's occasional search is therefore next
+in line whatever the flood's size, and waits only for a running request to
+finish.  (A review found that per-address turns instead made 5 colleagues
+behind one NAT address refuse each other.)
 
 A request is also charged `per_request` seconds for the server's work outside
 its thread (reading and parsing the request, the poller, writing the answer):
@@ -40,12 +48,15 @@ limit at the proxy instead.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+USAGE_HALF_LIFE = 1.0   # seconds: a flood's recent use, not a reader's use an hour ago, decides who waits
 MAX_ADDRESSES = 4096   # addresses remembered per worker (least recently seen forgotten first)
 
 
@@ -53,15 +64,16 @@ MAX_ADDRESSES = 4096   # addresses remembered per worker (least recently seen fo
 class _Account:
     balance: float        # seconds of CPU the address may still spend (negative: in debt)
     updated: float        # monotonic time of the last refill
-    running: threading.Semaphore   # turns to do work (see ClientBudget.__call__)
     in_flight: int = 0    # requests of this address in this worker, waiting or working
+    usage: float = 0.0    # CPU seconds charged recently (halved every USAGE_HALF_LIFE seconds)
 
 
 class ClientBudget:
     """WSGI middleware: each client address gets `share` seconds of CPU per second."""
 
     def __init__(self, app, *, share: float = 0.25, burst: float | None = None, max_wait: float = 1.0,
-                 max_in_flight: int = 2, max_running: int = 2, per_request: float = 0.0007, clock=time.monotonic, cpu_clock=time.thread_time, sleep=time.sleep):
+                 max_in_flight: int = 2, slots: int = 2, per_request: float = 0.0007, clock=time.monotonic,
+                 cpu_clock=time.thread_time, sleep=time.sleep):
         if share <= 0:
             raise ValueError("share must be positive (leave the middleware out to turn it off)")
         self.app = app
@@ -69,7 +81,7 @@ class ClientBudget:
         self.share, self.burst, self.max_wait = share, 8 * share if burst is None else burst, max_wait
         self.max_in_flight = max(1, max_in_flight)
         self.per_request = per_request
-        self.max_running = max(1, max_running)
+        self.gate = FairGate(slots)
         self.clock, self.cpu_clock, self.sleep = clock, cpu_clock, sleep
         self.accounts: OrderedDict[str, _Account] = OrderedDict()
         self.lock = threading.Lock()
@@ -79,7 +91,7 @@ class ClientBudget:
     def _account(self, address: str, now: float) -> _Account:
         account = self.accounts.get(address)
         if account is None:
-            account = self.accounts[address] = _Account(self.burst, now, threading.Semaphore(self.max_running))
+            account = self.accounts[address] = _Account(self.burst, now)
             while len(self.accounts) > MAX_ADDRESSES:
                 oldest = next(iter(self.accounts))
                 if self.accounts[oldest].in_flight:   # never forget a debtor with requests running
@@ -88,7 +100,9 @@ class ClientBudget:
                 del self.accounts[oldest]
         else:
             self.accounts.move_to_end(address)
-            account.balance = min(self.burst, account.balance + (now - account.updated) * self.share)
+            elapsed = now - account.updated
+            account.balance = min(self.burst, account.balance + elapsed * self.share)
+            account.usage *= 0.5 ** (elapsed / USAGE_HALF_LIFE)
             account.updated = now
         return account
 
@@ -97,6 +111,7 @@ class ClientBudget:
         with self.lock:
             account = self._account(address, self.clock())
             account.balance -= self.per_request
+            account.usage += self.per_request
             if account.in_flight >= self.max_in_flight:
                 return None
             account.in_flight += 1
@@ -112,6 +127,7 @@ class ClientBudget:
         with self.lock:
             account = self._account(address, self.clock())
             account.balance -= cpu_seconds
+            account.usage += cpu_seconds
 
     def release(self, address: str) -> None:
         with self.lock:
@@ -121,46 +137,88 @@ class ClientBudget:
 
     # -- WSGI
 
+    def priority(self, address: str) -> float:
+        """Lower goes first: the address that used the least CPU lately (the lightest user).  Budget
+        left would not do: eight flooding addresses each stay inside their own budget."""
+        with self.lock:
+            return self._account(address, self.clock()).usage
+
     def __call__(self, environ, start_response):
         address = environ.get("REMOTE_ADDR") or "?"
-        account = self.admit(address)
-        if account is None:
-            return self._refuse(start_response, 1, close=True)
+        if self.admit(address) is None:
+            return self._refuse(start_response, 1)
         try:
-            deadline = self.clock() + self.max_wait
-            # an address's requests take turns (at most max_running at once), so a flooding client's
-            # waiting requests do not all wake together and crowd the other clients' threads off the GIL
-            if not account.running.acquire(timeout=self.max_wait):
+            wait = self.debt_wait(address)
+            if wait > 0:
+                if wait > self.max_wait:   # the debt outlasts the wait: wait anyway (no cheap retry loop), refuse
+                    self.sleep(self.max_wait)
+                    return self._refuse(start_response, math.ceil(wait - self.max_wait))
+                self.sleep(wait)
+            # at most `slots` requests work at once; the lightest user among those waiting goes next
+            if not self.gate.enter(self.priority(address), self.max_wait):
                 return self._refuse(start_response, 1)
             try:
-                wait = self.debt_wait(address)
-                if wait > 0:
-                    remaining = max(0.0, deadline - self.clock())
-                    if wait > remaining:   # the debt outlasts the wait: wait anyway (no cheap retry loop), refuse
-                        self.sleep(remaining)
-                        return self._refuse(start_response, math.ceil(wait - remaining))
-                    self.sleep(wait)
                 started = self.cpu_clock()
                 try:
                     body = self.app(environ, start_response)
                 finally:
                     self.charge(address, self.cpu_clock() - started)
             finally:
-                account.running.release()
+                self.gate.leave()
             # a streamed body (an export) is charged as it is read
             return body if isinstance(body, list) else _Charged(body, self, address)
         finally:
             self.release(address)
 
     @staticmethod
-    def _refuse(start_response, retry_after: int, close: bool = False):
+    def _refuse(start_response, retry_after: int):
         body = (b'{"error": "too many requests from this address: wait and try again", "status": 429}\n')
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                    ("Retry-After", str(max(1, retry_after))), ("Cache-Control", "no-store")]
-        if close:
-            headers.append(("Connection", "close"))
         start_response("429 Too Many Requests", headers)
         return [body]
+
+
+class FairGate:
+    """At most `slots` requests work at once in a worker; when one finishes, the waiting request with
+    the lowest priority value goes next (ties: first come).
+
+    Searching is CPU work under one GIL, so more requests working at once only share the core and
+    each takes longer; ordering who works next by recent use puts a person's occasional search
+    ahead of a flood's queue, whatever number of addresses the flood comes from."""
+
+    def __init__(self, slots: int = 2):
+        self.slots = max(1, slots)
+        self.working = 0
+        self.waiting: list[tuple[float, int, threading.Event]] = []   # a heap
+        self.order = itertools.count()
+        self.lock = threading.Lock()
+
+    def enter(self, priority: float, timeout: float) -> bool:
+        """Wait for a turn to work, at most `timeout` seconds; False: no turn came."""
+        with self.lock:
+            if self.working < self.slots and not self.waiting:
+                self.working += 1
+                return True
+            turn = threading.Event()
+            entry = (priority, next(self.order), turn)
+            heapq.heappush(self.waiting, entry)
+        if turn.wait(timeout):
+            return True
+        with self.lock:
+            if turn.is_set():          # handed a turn just as the wait ended
+                return True
+            self.waiting.remove(entry)
+            heapq.heapify(self.waiting)
+            return False
+
+    def leave(self) -> None:
+        """End a turn: hand it to the first waiting request, or free the slot."""
+        with self.lock:
+            if self.waiting:
+                heapq.heappop(self.waiting)[2].set()   # the slot passes on: `working` is unchanged
+            else:
+                self.working -= 1
 
 
 class _Charged:
