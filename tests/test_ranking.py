@@ -123,6 +123,14 @@ def test_a_typo_that_finds_nothing_shows_the_correction(engine):
     assert instead.did_you_mean == "pangolin trafficking"
 
 
+def test_a_sentence_long_query_is_not_spell_corrected(engine):
+    """Issue 16: a flood's 30 unknown words cost 31 of 54 ms in spelling; a typo query is short."""
+    assert engine.search("pangolin traficking", autocorrect=False).did_you_mean == "pangolin trafficking"
+    long = "pangolin traficking" + " pangolin crackdown" * (service.DID_YOU_MEAN_MAX_WORDS // 2)   # corrected, it matches
+    page = engine.search(long, autocorrect=False)
+    assert page.did_you_mean is None and page.corrected_from is None
+
+
 # ---------------------------------------------------------------- found in review
 
 def test_threads_compiling_at_once_answer_alike(engine):
