@@ -249,12 +249,18 @@ def serve_command(host: str, port: int, workers: int, threads: int, base_url: st
     elif reason:
         click.echo(f"warning: {reason}", err=True)
     secure_gunicorn_errors()  # gunicorn's own 400/414/431/500 pages carry the security headers too
+    from searchapp.web import worker
+
+    worker_class = worker.WORKER_CLASS if worker.usable() else "gthread"
+    if worker_class == "gthread":
+        click.echo("warning: this gunicorn lacks what the slow-client limits rely on; serving without them "
+                   "(put a buffering proxy in front)", err=True)
 
     class Server(BaseApplication):
         def load_config(self):
             # an IPv6 host is bracketed (gunicorn read "[::]" given as ":::8000" as a bad port);
             # loglevel error: a flood of malformed requests wrote a warning line each (1.3 GB an hour)
-            settings = dict(bind=bind_address(host, port), workers=workers, threads=threads, worker_class="gthread",
+            settings = dict(bind=bind_address(host, port), workers=workers, threads=threads, worker_class=worker_class,
                             timeout=120, graceful_timeout=10, keepalive=5, accesslog=None, loglevel="error",
                             proc_name="searchapp", limit_request_line=8190, forwarded_allow_ips="")
             for key, value in settings.items():

@@ -315,3 +315,80 @@ def test_an_ipv6_host_is_bracketed_for_gunicorn():
     assert bind_address("::1", 80) == "[::1]:80"
     assert bind_address("[::1]", 80) == "[::1]:80"
     assert bind_address("127.0.0.1", 8000) == "127.0.0.1:8000"
+
+
+# ---------------------------------------------------------------- slow clients (web/worker.py)
+
+def test_the_head_deadline_disconnects_a_trickling_client():
+    import socket as _socket
+
+    from gunicorn.http.errors import NoMoreData
+    from searchapp.web.worker import DeadlineSocket
+
+    ours, theirs = _socket.socketpair()
+    try:
+        reader = DeadlineSocket(ours)
+        reader.deadline = time.monotonic() + 0.3
+        theirs.sendall(b"GET / HTTP/1.1\r\n")
+        assert reader.recv(100) == b"GET / HTTP/1.1\r\n"      # data in time is read as usual
+        started = time.monotonic()
+        with pytest.raises(NoMoreData):
+            reader.recv(100)                                     # nothing more before the deadline
+        assert time.monotonic() - started < 2
+        assert ours.gettimeout() is None                         # left blocking, as gunicorn expects
+        theirs.sendall(b"Host: x\r\n")
+        with pytest.raises(NoMoreData):
+            reader.recv(100)                                     # past the deadline: no more reading at all
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_the_guarded_worker_is_usable_with_the_pinned_gunicorn():
+    from searchapp.web import worker
+
+    assert worker.usable()
+    assert worker.GuardedThreadWorker.__name__ == "GuardedThreadWorker"
+
+
+def test_slow_clients_from_one_address_cannot_take_every_thread(sample_index, tmp_path):
+    """Review: 34 connections from one address sending a head one line a second froze the server
+    (searches from elsewhere timed out after 15 s). Now an address gets at most threads - 4 threads."""
+    import shutil
+    import socket as _socket
+    import threading as _threading
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(sample_index, index_dir, symlinks=True)
+    with running_server(index_dir, extra_args=["--workers", "1", "--threads", "8"]) as server:
+        port = int(server.base.rsplit(":", 1)[1])
+        stop = _threading.Event()
+        slow = []
+
+        def trickle():
+            try:
+                sock = _socket.create_connection(("127.0.0.1", port), timeout=30, source_address=("127.0.0.2", 0))
+            except OSError:
+                return
+            slow.append(sock)
+            try:
+                sock.sendall(b"GET /api/search?q=privacy HTTP/1.1\r\n")
+                while not stop.wait(0.5):
+                    sock.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                pass
+
+        trick = [_threading.Thread(target=trickle, daemon=True) for _ in range(24)]
+        for thread in trick:
+            thread.start()
+        time.sleep(2.0)
+        try:
+            for path in ("/healthz", "/api/search?q=privacy"):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=8)
+                conn.request("GET", path)
+                assert conn.getresponse().status == 200, path
+                conn.close()
+        finally:
+            stop.set()
+            for sock in slow:
+                sock.close()
