@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -201,6 +202,15 @@ def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = F
         click.echo(f"  skipped {path}: {reason}")
 
 
+def warm_worker(engine) -> None:
+    """One search and one suggestion, so a new worker's tables are loaded before anyone asks."""
+    try:
+        engine.search("regulation")
+        engine.suggest("re")
+    except Exception:   # no index yet, or damaged: the first request reports it
+        pass
+
+
 def bind_address(host: str, port: int) -> str:
     """gunicorn's bind string: "[::1]:8000" for an IPv6 host, "127.0.0.1:8000" otherwise."""
     if ":" in host and not host.startswith("["):
@@ -272,8 +282,11 @@ def serve_command(host: str, port: int, workers: int, threads: int, base_url: st
             # a new generation is warmed in the background and served once ready
             # an address may hold all but 4 of a worker's threads (waiting or working): others always find one
             budget = dict(share=client_share, max_in_flight=max(1, threads - 4)) if client_share else None
-            return create_app(index_dir, base_url=base_url, engine=SearchEngine(index_dir, warm_switch=True),
-                              client_budget=budget)
+            engine = SearchEngine(index_dir, warm_switch=True)
+            # the first search of a worker loads its tables (about 1 s at 100k items): done here in the
+            # background, it is neither the first user's wait nor charged to their CPU budget
+            threading.Thread(target=warm_worker, args=(engine,), daemon=True, name="searchapp-boot-warm").start()
+            return create_app(index_dir, base_url=base_url, engine=engine, client_budget=budget)
 
     click.echo(f"searchapp serving {index_dir} on http://{bind_address(host, port)}/ "
                f"with {workers} worker(s) x {threads} threads", err=True)

@@ -392,3 +392,22 @@ def test_slow_clients_from_one_address_cannot_take_every_thread(sample_index, tm
             stop.set()
             for sock in slow:
                 sock.close()
+
+
+def test_a_new_worker_warms_itself_outside_any_request(sample_index, tmp_path):
+    """The first search of a worker loads its tables: serve does it in the background at boot, so it is
+    neither the first user's wait nor charged to their budget (a burst of first searches got 429s)."""
+    from searchapp.cli import warm_worker
+    from searchapp.core.service import SearchEngine
+
+    engine = SearchEngine(sample_index, warm_switch=True)
+    def loaded():
+        return sum(len(v) if hasattr(v, "__len__") else 1 for shared in engine._shared.values()
+                   for v in shared.values())
+
+    try:
+        before = loaded()
+        warm_worker(engine)
+        assert loaded() > before, "nothing was loaded"
+    finally:
+        engine.close()
