@@ -468,6 +468,16 @@ def _is_generic(alias) -> bool:
     return bool(words) and all(w in _GENERIC_WORDS for w in words)
 
 
+# Names of a legislature or court that do not say whose ("the Senate", "the High Court"): in a story
+# about one country they are that country's.
+_UNNAMED_WORDS = _GENERIC_WORDS | frozenset("high constitutional parliament national assembly commons lords".split())
+
+
+def _is_unnamed(surface: str) -> bool:
+    words = surface.lower().replace("'s", "").split()
+    return bool(words) and all(w in _UNNAMED_WORDS for w in words) and "federal" not in words
+
+
 def _place_kind(entry: dict) -> str:
     """country, subdivision, city or bloc: the kinds the bench reports."""
     kind = entry.get("kind")
@@ -610,17 +620,22 @@ _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ 
  (?P<named>(?-i:(?:State\ )?(?:Department|Dept\.|Ministry|Office|Bureau|Agency|Board|Commission)\ (?:of|for|on)
     \ (?:the\ )?[A-Z][a-z]+(?:(?:,|\ and|\ &)?\ [A-Z][a-z]+){0,4}))
 | (?P<dpa>(?:privacy|data[- ]protection|data|information|personal[- ]data)(?:\ (?:protection|privacy))?
-    \ (?:regulators?|watchdogs?|authority|agency|commissioner|office|supervisor))
+    \ (?:regulators?|watchdogs?|authority|agency|commissioner|office|supervisor|ombudsman|commission|board))
 |(?P<competition>(?:competition|antitrust|anti-trust|fair[- ]trade|cartel|consumer[- ]protection)
-    (?:\ and\ [a-z]+)?\ (?:regulators?|watchdogs?|authority|agency|commission|office|enforcers?))
+    (?:\ and\ [a-z]+)?\ (?:regulators?|watchdogs?|authority|agency|commission|office|enforcers?|board))
+|(?P<telecom>(?:telecoms?|telecommunications?|communications|media|broadcasting|internet)
+    \ (?:regulators?|watchdogs?|authority|agency|commission|office))
+|(?P<financial>(?:financial|finance|securities|markets?|banking)
+    (?:\ (?:services|conduct|supervisory|markets))?\ (?:regulators?|watchdogs?|authority|agency|commission|supervisor))
 |(?P<legislature>parliament|congress|senate|house\ of\ (?:representatives|commons|lords|deputies)|lower\ house
     |upper\ house|chamber\ of\ deputies|national\ assembly|legislative\ assembly|general\ assembly|state\ assembly
-    |legislature|legislators|lawmakers|(?-i:MPs)|(?-i:House|Assembly|Diet)|bundestag|duma|knesset)
+    |legislature|legislators|lawmakers|(?-i:MPs)|(?-i:House|Assembly|Diet)|bundestag|duma|knesset
+    |legislative\ yuan|lok\ sabha|rajya\ sabha|riksdag|sejm|storting|folketing|majlis)
 |(?P<council>city\ council|city\ councilors|council|councilors|councillors|aldermen|board\ of\ supervisors)
-|(?P<police>police(?:\ force|\ department|\ service)?|cops)
+|(?P<police>(?:national\ |federal\ )?police(?:\ force|\ department|\ service)?|cops)
 |(?P<fire>fire\ department|fire\ departments|fire\ service)
 |(?P<courts>(?:supreme|high|top|highest|constitutional|district|appeals?|administrative|regional|state)
-    \ courts?|courts?|judges?|tribunal)
+    \ courts?|court\ of\ appeals?|courts?|judges?|tribunal)
 |(?P<governor>governor|(?-i:Gov\.))
 |(?P<mayor>mayor)
 |(?P<attorney_general>attorney\ general|(?-i:AG))
@@ -670,10 +685,11 @@ _ANAPHOR = re.compile(r"""(?<![\w-])(?:[Tt]he|[Ii]ts)\ (?:(?P<scope>country|nati
 |(?P<police>police)(?:\ and\ (?P<fire>fire)\ departments)?
 |(?P<dpa>(?:privacy|data\ protection|information)\ (?:commissioner|regulator|watchdog|authority))
 |(?P<competition>(?:competition|antitrust)\ (?:regulator|watchdog|authority))
+|(?P<courts>(?-i:(?:Supreme|High|Constitutional|Federal|Administrative)\ Court|Court\ of\ Appeals?))
 )(?![\w-])""", re.VERBOSE)
 _PRIVACY_FINE = re.compile(r"(?<![\w-])(?:privacy|data[- ]protection|GDPR) (?:fines?|penalt(?:y|ies))(?!\w)", re.I)
 _ANAPHOR_WORDS = frozenset("government administration parliament legislature lawmakers police commissioner regulator "
-                           "watchdog authority".split())
+                           "watchdog authority court".split())
 _FINE_WORDS = frozenset("fine fines penalty penalties".split())
 _MEMBER_WORDS = frozenset("sen sens senator senators rep reps representative representatives congressman congresswoman "
                           "congressmen congresswomen".split())
@@ -727,7 +743,7 @@ _FINE_VERB = re.compile(r"fine|fined|fines|slap|penali", re.IGNORECASE)
 _PRIVACY_CONTEXT = re.compile(r"privacy|data protection|personal data|GDPR|biometric data", re.IGNORECASE)
 _COMPETITION_CONTEXT = re.compile(r"antitrust|competition law|anti-competitive|anticompetitive|monopol", re.IGNORECASE)
 _RULING = re.compile(
-    r"(?<!\w)(?:rul(?:e|es|ed|ing)|order(?:s|ed)?|blocks?|blocked|decid\w*|decision|verdict|upheld|uphold\w*|"
+    r"(?<!\w)(?:rul(?:e|es|ed|ing)|order(?:s|ed)?|blocks?|blocked|decid\w*|decision|verdict|upheld|uphold\w*|suspend\w*|"
     r"struck|strikes? down|dismiss\w*|halt\w*|convict\w*|sentenc\w*|judgment|injunction|found that|overturn\w*|"
     r"acquit\w*|throws? out|threw out)(?!\w)", re.IGNORECASE)
 # Words between a place and a body word that make it someone else's body.
@@ -759,7 +775,8 @@ _IN_BEFORE = re.compile(r"(?:^|\s)(?:in|at|across)(?: the)? $")
 # Generated names: "<place> Government" etc. Designation kind -> name pattern, per kind of place.
 _SCHEME = {
     "country": {"government": "{} Government", "legislature": "{} Legislature", "police": "{} Police",
-                "courts": "{} courts", "dpa": "{} DPA", "competition": "{} competition authority"},
+                "courts": "{} courts", "dpa": "{} DPA", "competition": "{} competition authority",
+                "telecom": "{} telecom regulator", "financial": "{} financial regulator"},
     "subdivision": {"government": "{} Government", "legislature": "{} Legislature", "police": "{} Police",
                     "courts": "{} courts", "dpa": "{} DPA", "governor": "{} Governor",
                     "attorney_general": "{} Attorney General"},
@@ -770,7 +787,8 @@ _SCHEME = {
 }
 _SCHEME_KIND = {"government": "government", "governor": "government", "mayor": "government",
                 "attorney_general": "government", "legislature": "legislature", "council": "legislature",
-                "police": "police", "fire": "government", "courts": "court", "dpa": "regulator", "competition": "regulator"}
+                "police": "police", "fire": "government", "courts": "court", "dpa": "regulator", "competition": "regulator",
+                "telecom": "regulator", "financial": "regulator"}
 _GENERATED_KIND = {pattern.format("").strip(): _SCHEME_KIND[kind]
                    for table in _SCHEME.values() for kind, pattern in table.items()}
 
@@ -862,6 +880,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     reacting: dict = {}        # weakest: "Chinese officials said": a body only when no other acts
     consumed: list = []        # spans whose regulator names a designation replaced
     places_named: set = set()  # top-level countries named unambiguously (for US-only bodies)
+    subjects: set = set()      # those named as a place or before a body word ("Brazil", "Brazilian lawmakers")
     events: set = set()        # starts of hits that are an event's venue
     coordinated = None         # (kind, end) of a place designated by the body before it
     for start, end, roles in hits:
@@ -869,6 +888,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         for r in place_roles:
             if not r.ambiguous:
                 places_named.add(_top(compiled, r.target))
+                if r.kind == "alias" or _BODY_AFTER.match(text, end):
+                    subjects.add(_top(compiled, r.target))   # not "Chinese AI investments"
         if not place_roles and not any(r.kind == "metonym" for r in roles):
             continue
         before_in = _preposition_before(text, start)
@@ -971,6 +992,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if len(named) == 1:
                 kinds = [k for k, v in match.groupdict().items() if v is not None and k != "scope"]
                 place = next(iter(named))
+                if kinds == ["courts"] and (place == "United States" or not _RULING.search(
+                        text, max(0, match.start() - 80), match.end() + 80)):
+                    continue   # US courts are named by the gazetteer ("the Supreme Court" may be a state's)
                 for kind in kinds:   # "the city's police and fire departments": both
                     name = _designated_body(compiled, place, kind)
                     if name:
@@ -1009,6 +1033,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     passive: set = set()      # bodies named only as the addressee of a company's filing
     by_party: set = set()     # confirmed through "Democrats/Republicans" with a bill
     not_by_party: set = set()
+    unnamed: list = []        # (body, kind) named by a generic name ("the Senate", "the High Court")
     places: list = []   # (start, end, surface, roles) with place-type roles
     pending = hits[::-1]
     while pending:
@@ -1019,6 +1044,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             regulator_roles = []
             if not [r for r in roles if r.kind != "regulator"]:
                 continue
+        if regulator_roles and _is_unnamed(surface):
+            unnamed.extend((r.target, compiled.body_kinds[r.target]) for r in regulator_roles
+                           if compiled.body_kinds[r.target] in ("legislature", "court"))
         confirmed = {r.target for r in regulator_roles
                      if (not r.ambiguous or in_context(r.context) or (r.alone and not foreign))
                      and not (r.federal_only and (foreign or named_by_scope["state"]))}
@@ -1073,6 +1101,19 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     if "US Senate" in regulators and "House of Representatives" in regulators:
         # senators and House members together: the Congress
         regulators["US Congress"] += regulators.pop("US Senate") + regulators.pop("House of Representatives")
+    # a body named as such ("U.S. House", "FTC") says its country is in the story too
+    home = (subjects | {_top(compiled, compiled.regulator_jurisdiction[n]) for n in specific}) - {"International"}
+    if len(home) == 1 and unnamed and "United States" not in home and not us_story:
+        # "the Senate", "the Supreme Court", "the High Court" in a story about one other country
+        # (Brazil): that country's legislature or courts, not the US or UK body of that name
+        country = next(iter(home))
+        for name, kind in unnamed:
+            if _top(compiled, compiled.regulator_jurisdiction[name]) in home:
+                continue
+            regulators.pop(name, None)
+            body = _designated_body(compiled, country, "courts" if kind == "court" else kind)
+            if body:
+                designated.setdefault(body, compiled.regulator_jurisdiction.get(body, country))
     if not (regulators or designated or any(place is not None for place in acting.values())):
         designated.update(reacting)   # "Chinese officials said" is a body when nobody else acts
     if not generic_bodies:
