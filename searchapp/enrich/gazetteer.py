@@ -619,6 +619,7 @@ def _dateline_end(text: str, start: int, end: int, surface: str) -> int:
 _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ ){0,2}?)(?:
  (?P<named>(?-i:(?:State\ )?(?:Department|Dept\.|Ministry|Office|Bureau|Agency|Board|Commission)\ (?:of|for|on)
     \ (?:the\ )?[A-Z][a-z]+(?:(?:,|\ and|\ &)?\ [A-Z][a-z]+){0,4}))
+| (?P<ministry>(?-i:[A-Z][a-z]+(?:\ and\ [A-Z][a-z]+)?\ (?:Ministry|Department))(?!\ of))
 | (?P<dpa>(?:privacy|data[- ]protection|data|information|personal[- ]data)(?:\ (?:protection|privacy))?
     \ (?:regulators?|watchdogs?|authority|agency|commissioner|office|supervisor|ombudsman|commission|board))
 |(?P<competition>(?:competition|antitrust|anti-trust|fair[- ]trade|cartel|consumer[- ]protection)
@@ -765,8 +766,11 @@ _EVENT_BEFORE = re.compile(
 _VENUE_AFTER = re.compile(r" (?:(?:Convention|Conference|Exhibition|Congress|Expo) (?:Center|Centre)|Expo|Arena|Stadium"
                           r"|(?:International )?Airport)(?!\w)")
 # An organisation's home: "the Royal Free NHS Trust in London", "offices in Dublin".
-_HOME_BEFORE = re.compile(r"(?:(?:based|headquartered|located|offices?|headquarters|campus|Trust|Hospital|University|"
-                          r"College|School|Inc\.?|Ltd\.?|plant|factory|lab|store|stores) (?:in|at)"
+_HOME_BEFORE = re.compile(r"(?:(?:based|headquartered|located|founded|born|lives|lived|living|grew up|raised|moved|relocated|"
+                          r"offices?|headquarters|campus|Trust|Hospital|University|"
+                          r"College|School|Inc\.?|Ltd\.?|plant|factory|lab|store|stores|operations|operates|users|"
+                          r"customers|available|launched|sells|sold) (?:in|at)"
+                          r"|(?:moved|relocated|expanded|expanding|expansion) (?:in)?to"
                           r"|(?:University|College|Institute|Museum|Bank|Port|Archdiocese|Diocese) of) (?:the )?$")
 # "Berkeley's Girls Garage": a name owned by a city is an organisation's.
 _ORG_POSSESSIVE = re.compile(r"'s (?:[A-Z][a-z]+ ){0,2}(?:[A-Z][a-z]+)(?! (?:of|for)\b)")
@@ -793,6 +797,7 @@ _GENERATED_KIND = {pattern.format("").strip(): _SCHEME_KIND[kind]
                    for table in _SCHEME.values() for kind, pattern in table.items()}
 
 
+_LOCAL_KINDS = frozenset(("police", "council", "mayor", "fire"))
 _NAMED_BODY = re.compile(r" (?:State )?(?:Department|Ministry|Office|Bureau|Agency|Board|Commission) (?:of|for|on) ")
 
 
@@ -882,6 +887,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     places_named: set = set()  # top-level countries named unambiguously (for US-only bodies)
     subjects: set = set()      # those named as a place or before a body word ("Brazil", "Brazilian lawmakers")
     events: set = set()        # starts of hits that are an event's venue
+    event_end = 0              # end of the last such hit, if it was the last place hit
     coordinated = None         # (kind, end) of a place designated by the body before it
     for start, end, roles in hits:
         place_roles = [r for r in roles if r.kind in ("alias", "demonym")]
@@ -892,12 +898,25 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                     subjects.add(_top(compiled, r.target))   # not "Chinese AI investments"
         if not place_roles and not any(r.kind == "metonym" for r in roles):
             continue
-        before_in = _preposition_before(text, start)
+        before_in = _preposition_before(text, start) or text.endswith((" to ", " into "), 0, start)
         if (before_in and (_EVENT_BEFORE.search(text, max(0, start - 40), start)
-                           or _HOME_BEFORE.search(text, max(0, start - 30), start))) or _VENUE_AFTER.match(text, end):
-            events.add(start)
+                           or _HOME_BEFORE.search(text, max(0, start - 30), start))) or _VENUE_AFTER.match(text, end) \
+                or (event_end and text[event_end:start] in _AND):
+            events.add(start)   # "operations in Germany and Argentina": both are the company's
+            event_end = end
             continue
+        event_end = 0
         if not place_roles:
+            city = jurisdictions.get(text[start:end]) or jurisdictions.get(text[start:end].title())
+            if city is None or compiled.jurisdiction_kinds[city.name] != "city":
+                continue
+            found = _designation(text, start, end)
+            if found and found[0] in _LOCAL_KINDS:
+                # "Moscow police", "police in Paris": a capital's own force, not its country's government
+                name = _designated_body(compiled, city.name, found[0])
+                if name:
+                    designated[name] = compiled.regulator_jurisdiction.get(name, city.name)
+                    consumed.append(found[1:])
             continue
         if (_ORG_POSSESSIVE.match(text, end) and not _DESIGNATION_AFTER.match(text, end)
                 and all(compiled.jurisdiction_kinds[r.target] == "city" for r in place_roles)):
@@ -917,11 +936,14 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             kind, lo, hi = found
             if kind == "courts" and not _RULING.search(text, max(0, lo - 80), hi + 80):
                 continue   # a court is a body here only when it rules
-            if kind == "named":
+            if kind in ("named", "ministry"):
                 # "the Rhode Island Department of Labor and Training": its own name, unless the
                 # gazetteer lists it ("U.S. Department of Commerce" is the Commerce Department)
                 if not any(r.kind == "regulator" for _, _, rs in _scan(compiled, text, end, hi) for r in rs):
                     words = text[end:hi].strip().removeprefix("'s ").replace("Dept.", "Department")
+                    if kind == "ministry":   # "Israel's Justice Ministry" = "Israel Ministry of Justice"
+                        topic, _, office = words.rpartition(" ")
+                        words = f"{office} of {topic}"
                     listed = [r.target for key in (f"{text[start:end]} {words}", f"{target} {words}")
                               for _, r in compiled.forms.get(key.lower(), ()) if r.kind == "regulator"]
                     if listed:   # "California's Department of Motor Vehicles" is the California DMV
