@@ -460,7 +460,7 @@ def _compiled() -> _Compiled:
 # "Congress", "Supreme Court"): such a name is the US body only in a US story.
 _GENERIC_WORDS = frozenset(
     "the of house representatives congress congressional senate senators supreme court courts justice department "
-    "commerce attorney general district judge appeals appeal circuit lawmakers bill legislation members".split())
+    "commerce attorney general district judge appeals appeal circuit lawmakers bill legislation members federal".split())
 
 
 def _is_generic(alias) -> bool:
@@ -475,7 +475,7 @@ _UNNAMED_WORDS = _GENERIC_WORDS | frozenset("high constitutional parliament nati
 
 def _is_unnamed(surface: str) -> bool:
     words = surface.lower().replace("'s", "").split()
-    return bool(words) and all(w in _UNNAMED_WORDS for w in words) and "federal" not in words
+    return bool(words) and all(w in _UNNAMED_WORDS for w in words)
 
 
 def _place_kind(entry: dict) -> str:
@@ -640,6 +640,7 @@ _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ 
 |(?P<governor>governor|(?-i:Gov\.))
 |(?P<mayor>mayor)
 |(?P<attorney_general>attorney\ general|(?-i:AG))
+|(?P<regulator>regulators?|watchdogs?)
 |(?P<government>government|govt|administration|cabinet|authorities|officials|ministry|ministries|ministers?
     |prime\ minister|premier|president|chancellor|regime)
 )(?!\w)""", re.IGNORECASE | re.VERBOSE)
@@ -658,6 +659,7 @@ _DESIGNATION_BEFORE = re.compile(r"""(?:^|(?<=\W))(?:
     |shelved))
 |(?P<dpa>data\ protection\ (?:authority|commissioner|agency)|privacy\ commissioner|information\ commissioner)
 |(?P<competition>competition\ (?:authority|commission|bureau))
+|(?P<regulator>(?-i:[Rr]egulators?|[Ww]atchdogs?))
 )\ (?:of|in)\ (?:the\ )?$""", re.IGNORECASE | re.VERBOSE)
 # A place that opens a clause and acts: "India tells tech firms", "U.S. tightens
 # curbs", "California suspended permits", "China published measures".
@@ -768,8 +770,7 @@ _VENUE_AFTER = re.compile(r" (?:(?:Convention|Conference|Exhibition|Congress|Exp
 # An organisation's home: "the Royal Free NHS Trust in London", "offices in Dublin".
 _HOME_BEFORE = re.compile(r"(?:(?:based|headquartered|located|founded|born|lives|lived|living|grew up|raised|moved|relocated|"
                           r"offices?|headquarters|campus|Trust|Hospital|University|"
-                          r"College|School|Inc\.?|Ltd\.?|plant|factory|lab|store|stores|operations|operates|users|"
-                          r"customers|available|launched|sells|sold) (?:in|at)"
+                          r"College|School|Inc\.?|Ltd\.?|plant|factory|lab|store|stores|has operations) (?:in|at)"
                           r"|(?:moved|relocated|expanded|expanding|expansion) (?:in)?to"
                           r"|(?:University|College|Institute|Museum|Bank|Port|Archdiocese|Diocese) of) (?:the )?$")
 # "Berkeley's Girls Garage": a name owned by a city is an organisation's.
@@ -934,6 +935,13 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         coordinated = (found[0], end) if found and found[2] in (start, end) and found[1] != end else None
         if found:
             kind, lo, hi = found
+            if kind == "regulator":
+                # "Ireland's regulator", "regulators in India": its DPA or competition authority
+                # when the item is about privacy or competition, else no body is said
+                kind = "dpa" if _PRIVACY_CONTEXT.search(text) else \
+                    "competition" if _COMPETITION_CONTEXT.search(text) else None
+                if kind is None:
+                    continue
             if kind == "courts" and not _RULING.search(text, max(0, lo - 80), hi + 80):
                 continue   # a court is a body here only when it rules
             if kind in ("named", "ministry"):
