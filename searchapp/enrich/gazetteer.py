@@ -164,7 +164,12 @@ def _public_action(text: str, words: frozenset | None = None) -> bool:
         words = set(_WORDS.findall(low))
     if not words.isdisjoint(_ACTION_WORDS):
         return True
+    if "-" in low:   # "government-funded services" describe a provider, not a public act
+        low = _FUNDED.sub(" ", low)
     return _ACTION_PHRASES.search(low) is not None
+
+
+_FUNDED = re.compile(r"(?:government|state|publicly)-(?:funded|backed|owned|run|sponsored|subsidi[sz]ed|supported)")
 
 # Postal codes count only after a city: "Portland, ME".
 _POSTAL_BEFORE = re.compile(r"[A-Z][a-z]+, $")
@@ -622,11 +627,12 @@ _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ 
 | (?P<ministry>(?-i:[A-Z][a-z]+(?:\ and\ [A-Z][a-z]+)?\ (?:Ministry|Department))(?!\ of))
 | (?P<dpa>(?:privacy|data[- ]protection|data|information|personal[- ]data)(?:\ (?:protection|privacy))?
     \ (?:regulators?|watchdogs?|authority|agency|commissioner|office|supervisor|ombudsman|commission|board))
-|(?P<competition>(?:competition|antitrust|anti-trust|fair[- ]trade|cartel|consumer[- ]protection)
+|(?P<competition>(?:competition|antitrust|anti-trust|fair[- ]trade|cartel|consumer[- ]protection|market)
     (?:\ and\ [a-z]+)?\ (?:regulators?|watchdogs?|authority|agency|commission|office|enforcers?|board))
-|(?P<telecom>(?:telecoms?|telecommunications?|communications|media|broadcasting|internet)
+|(?P<telecom>(?:telecoms?|telecommunications?|communications|media|broadcasting)
     \ (?:regulators?|watchdogs?|authority|agency|commission|office))
-|(?P<financial>(?:financial|finance|securities|markets?|banking)
+|(?P<internet>(?:internet|cyberspace|online\ safety)\ (?:regulators?|watchdogs?|authority|agency|commission|office))
+|(?P<financial>(?:financial|finance|securities|banking)
     (?:\ (?:services|conduct|supervisory|markets))?\ (?:regulators?|watchdogs?|authority|agency|commission|supervisor))
 |(?P<legislature>parliament|congress|senate|house\ of\ (?:representatives|commons|lords|deputies)|lower\ house
     |upper\ house|chamber\ of\ deputies|national\ assembly|legislative\ assembly|general\ assembly|state\ assembly
@@ -781,7 +787,8 @@ _IN_BEFORE = re.compile(r"(?:^|\s)(?:in|at|across)(?: the)? $")
 _SCHEME = {
     "country": {"government": "{} Government", "legislature": "{} Legislature", "police": "{} Police",
                 "courts": "{} courts", "dpa": "{} DPA", "competition": "{} competition authority",
-                "telecom": "{} telecom regulator", "financial": "{} financial regulator"},
+                "telecom": "{} telecom regulator", "internet": "{} telecom regulator",
+                "financial": "{} financial regulator"},
     "subdivision": {"government": "{} Government", "legislature": "{} Legislature", "police": "{} Police",
                     "courts": "{} courts", "dpa": "{} DPA", "governor": "{} Governor",
                     "attorney_general": "{} Attorney General"},
@@ -793,7 +800,7 @@ _SCHEME = {
 _SCHEME_KIND = {"government": "government", "governor": "government", "mayor": "government",
                 "attorney_general": "government", "legislature": "legislature", "council": "legislature",
                 "police": "police", "fire": "government", "courts": "court", "dpa": "regulator", "competition": "regulator",
-                "telecom": "regulator", "financial": "regulator"}
+                "telecom": "regulator", "internet": "regulator", "financial": "regulator"}
 _GENERATED_KIND = {pattern.format("").strip(): _SCHEME_KIND[kind]
                    for table in _SCHEME.values() for kind, pattern in table.items()}
 
