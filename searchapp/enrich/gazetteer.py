@@ -649,7 +649,7 @@ _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ 
 |(?P<regulator>regulators?|watchdogs?)
 |(?P<government>government|govt|administration|cabinet|authorities|officials|ministry|ministries|ministers?
     |prime\ minister|premier|president|chancellor|regime)
-)(?!\w)""", re.IGNORECASE | re.VERBOSE)
+)(?![\w-])""", re.IGNORECASE | re.VERBOSE)   # "government-funded" designates no body
 # "<body> of (the) <place>": "the Supreme Court of India", "Government of Canada".
 _DESIGNATION_BEFORE = re.compile(r"""(?:^|(?<=\W))(?:
  (?P<government>government|administration|ministry\ of\ [a-z]+|prime\ minister|president)
@@ -1082,7 +1082,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if not [r for r in roles if r.kind != "regulator"]:
                 continue
         if regulator_roles and _is_unnamed(surface):
-            unnamed.extend((r.target, compiled.body_kinds[r.target]) for r in regulator_roles
+            unnamed.extend((r.target, compiled.body_kinds[r.target], start, end) for r in regulator_roles
                            if compiled.body_kinds[r.target] in ("legislature", "court"))
         confirmed = {r.target for r in regulator_roles
                      if (not r.ambiguous or in_context(r.context) or (r.alone and not foreign))
@@ -1139,14 +1139,17 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         # senators and House members together: the Congress
         regulators["US Congress"] += regulators.pop("US Senate") + regulators.pop("House of Representatives")
     # a body named as such ("U.S. House", "FTC") says its country is in the story too
-    home = (subjects | {_top(compiled, compiled.regulator_jurisdiction[n]) for n in specific}) - {"International"}
+    home = (subjects | {_top(compiled, compiled.regulator_jurisdiction[n]) for n in specific}
+            | {_top(compiled, p) for p in designated.values() if p in jurisdictions}) - {"International"}
     if len(home) == 1 and unnamed and "United States" not in home and not us_story:
         # "the Senate", "the Supreme Court", "the High Court" in a story about one other country
         # (Brazil): that country's legislature or courts, not the US or UK body of that name
         country = next(iter(home))
-        for name, kind in unnamed:
+        for name, kind, lo, hi in unnamed:
             if _top(compiled, compiled.regulator_jurisdiction[name]) in home:
                 continue
+            if kind == "court" and not _RULING.search(text, max(0, lo - 80), hi + 80):
+                continue   # a court is a body only when it rules
             regulators.pop(name, None)
             body = _designated_body(compiled, country, "courts" if kind == "court" else kind)
             if body:
@@ -1204,7 +1207,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if kind == "postal" and not (_POSTAL_BEFORE.search(text, max(0, start - 24), start)
                                          and not _POSTAL_AFTER.match(text, end)):
                 continue
-            if kind == "demonym" and not (_BODY_AFTER.match(text, end) or _LOCALITY_AFTER.match(text, end)):
+            if kind == "demonym" and not (_BODY_AFTER.match(text, end) or _LOCALITY_AFTER.match(text, end)
+                                          or (surface.endswith("s") and surface[:1].isupper())):
                 continue
             if kind == "metonym":
                 city = jurisdictions.get(surface) or jurisdictions.get(surface.title())
