@@ -806,6 +806,7 @@ _GENERATED_KIND = {pattern.format("").strip(): _SCHEME_KIND[kind]
 
 
 _LOCAL_KINDS = frozenset(("police", "council", "mayor", "fire"))
+_LOCAL_WORDS = frozenset("police policing cops council councilors councillors aldermen supervisors mayor fire".split())
 _NAMED_BODY = re.compile(r" (?:State )?(?:Department|Ministry|Office|Bureau|Agency|Board|Commission) (?:of|for|on) ")
 
 
@@ -915,6 +916,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             continue
         event_end = 0
         if not place_roles:
+            if text_words.isdisjoint(_LOCAL_WORDS):
+                continue
             city = jurisdictions.get(text[start:end]) or jurisdictions.get(text[start:end].title())
             if city is None or compiled.jurisdiction_kinds[city.name] != "city":
                 continue
