@@ -362,10 +362,10 @@ def report():
 # Floors: the figures reached when issue 13 was closed, rounded down.
 # The first test half became tuning data once its errors were read (second engineer, tag2).
 FLOORS = {
-    ("tune", "jurisdictions"): (0.95, 0.95), ("tune", "bodies"): (0.95, 0.98),
+    ("tune", "jurisdictions"): (0.96, 0.95), ("tune", "bodies"): (0.95, 0.98),
     ("test", "jurisdictions"): (0.99, 0.99), ("test", "bodies"): (0.93, 0.93),
     # test2, held out until issue 13's second pass (tag2), is a regression set since
-    ("test2", "jurisdictions"): (0.94, 0.90), ("test2", "bodies"): (0.87, 0.73),
+    ("test2", "jurisdictions"): (0.94, 0.90), ("test2", "bodies"): (0.87, 0.72),
 }
 
 
