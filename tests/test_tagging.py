@@ -300,6 +300,15 @@ def test_a_generic_body_name_in_a_story_about_one_other_country_is_that_countrys
     assert "US Senate" in b("The Senate passed the U.S. chip bill; India's government welcomed it.")
 
 
+def test_a_country_others_act_on_does_not_make_us_bodies_its_own():
+    # "exports to China", "curbs on China": China is what the US acts on, not who acts
+    tags = tag_item("The Senate approved a bill limiting chip sales to China.")
+    assert tags.regulators == ("US Senate",) and "United States" in tags.jurisdictions
+    assert "NPC" not in b("Lawmakers in the House questioned the app's owner about China. The Senate votes next.")
+    # members by title inside a story about the Congress fold into it
+    assert b("US lawmakers, led by Congresswoman Jane Roe, introduced a bill on face scans.") == ("US Congress",)
+
+
 def test_a_named_court_of_the_one_country_in_the_story_when_it_rules():
     assert b("The Court of Appeal in the UK ruled the police use of the cameras unlawful.") == \
         ("United Kingdom courts",)

@@ -805,6 +805,10 @@ _GENERATED_KIND = {pattern.format("").strip(): _SCHEME_KIND[kind]
                    for table in _SCHEME.values() for kind, pattern in table.items()}
 
 
+# A country after these is what others act on, not who acts ("curbs on China", "exports to China").
+_OBJECT_BEFORE = tuple(f" {word} {the}" for word in ("to", "on", "about", "against", "from", "with", "over", "into",
+                                                     "toward", "towards", "targeting", "for")
+                       for the in ("", "the "))
 _LOCAL_KINDS = frozenset(("police", "council", "mayor", "fire"))
 _LOCAL_WORDS = frozenset("police policing cops council councilors councillors aldermen supervisors mayor fire".split())
 _NAMED_BODY = re.compile(r" (?:State )?(?:Department|Ministry|Office|Bureau|Agency|Board|Commission) (?:of|for|on) ")
@@ -895,6 +899,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     consumed: list = []        # spans whose regulator names a designation replaced
     places_named: set = set()  # top-level countries named unambiguously (for US-only bodies)
     subjects: set = set()      # those named as a place or before a body word ("Brazil", "Brazilian lawmakers")
+    not_objects: set = set()   # those named at least once other than as what others act on ("curbs on China")
     events: set = set()        # starts of hits that are an event's venue
     event_end = 0              # end of the last such hit, if it was the last place hit
     coordinated = None         # (kind, end) of a place designated by the body before it
@@ -903,8 +908,11 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         for r in place_roles:
             if not r.ambiguous:
                 places_named.add(_top(compiled, r.target))
-                if r.kind == "alias" or _BODY_AFTER.match(text, end):
-                    subjects.add(_top(compiled, r.target))   # not "Chinese AI investments"
+                if not text.endswith(_OBJECT_BEFORE, max(0, start - 12), start):
+                    # not "curbs on China", "exports to China": what others act on
+                    not_objects.add(_top(compiled, r.target))
+                    if r.kind == "alias" or _BODY_AFTER.match(text, end):
+                        subjects.add(_top(compiled, r.target))   # not "Chinese AI investments"
         if not place_roles and not any(r.kind == "metonym" for r in roles):
             continue
         before_in = _preposition_before(text, start) or text.endswith((" to ", " into "), 0, start)
@@ -1067,7 +1075,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     def inside_designation(start: int) -> bool:  # noqa: E306
         return any(lo <= start < hi for lo, hi in consumed)
 
-    foreign = places_named - {"United States", "International", "European Union"}
+    foreign = (places_named & not_objects) - {"United States", "International", "European Union"}
     regulators: Counter = Counter()
     specific: set = set()     # bodies named at least once in a way that is not a generic US name
     passive: set = set()      # bodies named only as the addressee of a company's filing
@@ -1119,6 +1127,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 name = _designated_body(compiled, states[0], "legislature")
                 if name:
                     acting.setdefault(name, compiled.regulator_jurisdiction.get(name, states[0]))
+            continue
+        if "US Congress" in regulators and chamber not in regulators:
+            regulators["US Congress"] += 1   # "US lawmakers, led by Congresswoman X, introduced": the Congress
             continue
         if federal or (not named_by_scope["state"] and (us_named or not foreign)):
             regulators[chamber] += 1
