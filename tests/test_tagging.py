@@ -310,10 +310,10 @@ def test_a_country_others_act_on_does_not_make_us_bodies_its_own():
 
 
 def test_a_named_court_of_the_one_country_in_the_story_when_it_rules():
-    assert b("The Court of Appeal in the UK ruled the police use of the cameras unlawful.") == \
+    assert b("Police chiefs in the UK lost: the Court of Appeal ruled the cameras unlawful.") == \
         ("United Kingdom courts",)
-    assert b("Germany's Constitutional Court struck down the data retention law.") == ("Germany courts",)
-    assert b("Norway's Supreme Court heard a case on the scheme.") == ()     # no ruling word: no body
+    assert b("Poland's data retention law fell when the Constitutional Court struck it down.") == ("Poland courts",)
+    assert b("Norway's data law was discussed when the Supreme Court heard a case on it.") == ()   # no ruling
     assert b("The country's Supreme Court ruled on Section 230 in the US.") == ("US Supreme Court",)
 
 
