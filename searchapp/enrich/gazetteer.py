@@ -40,8 +40,12 @@ also designated through any place ("Greece's data protection authority",
 "Brazil's House of Representatives", "Canadian police", "India tells tech
 firms...") and named by the yaml's `designations` or the scheme
 "<Place> Government | Legislature | Police | courts | DPA | competition
-authority", "<State> Governor | Attorney General", "<City> City Council |
-Police Department | Mayor" (see `_SCHEME`), one name per body. Also read:
+authority | telecom regulator | financial regulator", "<State> Governor |
+Attorney General", "<City> City Council | Police Department | Mayor" (see
+`_SCHEME`), one name per body. A legislature or court named without saying
+whose ("the Senate", "the High Court") in an item about one other country is
+that country's; a country named only as what others act on ("exports to
+China") is not who acts. Also read:
 members of Congress and state or city offices by title ("U.S. Sen. Ed
 Markey" = US Senate, "Governor Jared Polis" = the governor of the one state
 named), named departments ("the Rhode Island Department of Labor and
