@@ -323,6 +323,16 @@ def test_a_countrys_bare_regulator_is_read_from_the_items_subject():
     assert b("Portugal's regulator approved the merger of two airlines.") == ()
 
 
+def test_a_seat_of_government_acting_is_its_government_and_its_courts_are_the_citys():
+    tags = tag_item("Ottawa unveiled rules for public-sector chatbots.")
+    assert tags.regulators == ("Canada Government",) and tags.jurisdictions == ("Canada",)
+    assert b("Tokyo drafted guidelines on training data.") == ("Japan Government",)
+    assert b("Canberra fined the platform under its privacy law.") == ("OAIC",)
+    assert b("Tokyo (Reuters) plans rules on chips.") == ()     # a dateline does not act
+    assert b("A Berlin court ruled that the scraping was unlawful.") == ("Berlin courts",)
+    assert b("A Berlin court hosted the meeting of the committee.") == ()    # no ruling
+
+
 def test_a_countrys_people_with_a_public_act_are_its_subject():
     assert j("Canadians will get a right to delete their data under the bill.") == ("Canada",)
     assert j("Canadians love the new phone, the company said.") == ()     # no public act

@@ -757,6 +757,7 @@ _PRIVACY_CONTEXT = re.compile(r"privacy|data protection|personal data|GDPR|biome
 _COMPETITION_CONTEXT = re.compile(r"antitrust|competition law|anti-competitive|anticompetitive|monopol", re.IGNORECASE)
 _RULING = re.compile(
     r"(?<!\w)(?:rul(?:e|es|ed|ing)|order(?:s|ed)?|blocks?|blocked|decid\w*|decision|verdict|upheld|uphold\w*|suspend\w*|"
+    r"fined|fines|"
     r"struck|strikes? down|dismiss\w*|halt\w*|convict\w*|sentenc\w*|judgment|injunction|found that|overturn\w*|"
     r"acquit\w*|throws? out|threw out)(?!\w)", re.IGNORECASE)
 # Words between a place and a body word that make it someone else's body.
@@ -813,8 +814,19 @@ _GENERATED_KIND = {pattern.format("").strip(): _SCHEME_KIND[kind]
 _OBJECT_BEFORE = tuple(f" {word} {the}" for word in ("to", "on", "about", "against", "from", "with", "over", "into",
                                                      "toward", "towards", "targeting", "for")
                        for the in ("", "the "))
-_LOCAL_KINDS = frozenset(("police", "council", "mayor", "fire"))
-_LOCAL_WORDS = frozenset("police policing cops council councilors councillors aldermen supervisors mayor fire".split())
+_LOCAL_KINDS = frozenset(("police", "council", "mayor", "fire", "courts"))
+_LOCAL_WORDS = frozenset("police policing cops council councilors councillors aldermen supervisors mayor fire "
+                         "court courts judge judges".split())
+
+
+def _acting_kind(text: str, verb: str) -> str:
+    """Which body of a place that acts: a fine in an item about privacy is its DPA's, and so on."""
+    if _FINE_VERB.match(verb):
+        if _PRIVACY_CONTEXT.search(text):
+            return "dpa"
+        if _COMPETITION_CONTEXT.search(text):
+            return "competition"
+    return "government"
 _NAMED_BODY = re.compile(r" (?:State )?(?:Department|Ministry|Office|Bureau|Agency|Board|Commission) (?:of|for|on) ")
 
 
@@ -928,14 +940,25 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             continue
         event_end = 0
         if not place_roles:
+            seats = [r.target for r in roles if r.kind == "metonym" and not r.ambiguous]
+            if seats and _CLAUSE_BEFORE.search(text, max(0, start - 12), start):
+                match = _ACT_AFTER.match(text, end)
+                if match and not text.startswith(" (", end):
+                    # "Tokyo plans guidelines", "New Delhi told firms": the seat acting is its government
+                    name = _designated_body(compiled, seats[0], _acting_kind(text, match.group("verb")))
+                    if name:
+                        acting[name] = compiled.regulator_jurisdiction.get(name, seats[0])
+                    continue
             if text_words.isdisjoint(_LOCAL_WORDS):
                 continue
             city = jurisdictions.get(text[start:end]) or jurisdictions.get(text[start:end].title())
             if city is None or compiled.jurisdiction_kinds[city.name] != "city":
                 continue
             found = _designation(text, start, end)
-            if found and found[0] in _LOCAL_KINDS:
-                # "Moscow police", "police in Paris": a capital's own force, not its country's government
+            if found and found[0] in _LOCAL_KINDS and (found[0] != "courts" or _RULING.search(
+                    text, max(0, found[1] - 80), found[2] + 80)):
+                # "Moscow police", "police in Paris", "a Paris court ruled": a capital's own, not its
+                # country's government
                 name = _designated_body(compiled, city.name, found[0])
                 if name:
                     designated[name] = compiled.regulator_jurisdiction.get(name, city.name)
@@ -1005,11 +1028,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                     acting[name] = compiled.regulator_jurisdiction.get(name, target)
                 continue
             if match:
-                kind = "government"
-                if _FINE_VERB.match(match.group("verb")) and _PRIVACY_CONTEXT.search(text):
-                    kind = "dpa"
-                elif _FINE_VERB.match(match.group("verb")) and _COMPETITION_CONTEXT.search(text):
-                    kind = "competition"
+                kind = _acting_kind(text, match.group("verb"))
                 if compiled.jurisdiction_kinds[target] == "city":
                     acting.setdefault(target, None)          # the place only: who acted is not said
                 else:
