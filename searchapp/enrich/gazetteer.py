@@ -827,6 +827,8 @@ def _acting_kind(text: str, verb: str) -> str:
         if _COMPETITION_CONTEXT.search(text):
             return "competition"
     return "government"
+
+
 _NAMED_BODY = re.compile(r" (?:State )?(?:Department|Ministry|Office|Bureau|Agency|Board|Commission) (?:of|for|on) ")
 
 
@@ -1104,7 +1106,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     passive: set = set()      # bodies named only as the addressee of a company's filing
     by_party: set = set()     # confirmed through "Democrats/Republicans" with a bill
     not_by_party: set = set()
-    unnamed: list = []        # (body, kind) named by a generic name ("the Senate", "the High Court")
+    unnamed: list = []        # (body, kind, start, end) named generically ("the Senate", "the High Court")
     places: list = []   # (start, end, surface, roles) with place-type roles
     pending = hits[::-1]
     while pending:
