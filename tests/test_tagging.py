@@ -251,6 +251,103 @@ def test_place_names_without_public_action_are_not_tagged():
         tag_item("")
 
 
+# ---------------------------------------------------------------- bodies of any country, second pass
+
+@pytest.mark.parametrize("text, body, kind", [
+    # regulators by kind: the gazetteer's body where it has one, else "<Country> <kind> regulator"
+    ("Chile's telecom regulator ordered operators to store call records.", "Chile telecom regulator", "regulator"),
+    ("Britain's media regulator will police the new online safety rules.", "Ofcom", "regulator"),
+    ("Thailand's financial regulator warned lenders about scoring models.", "Thailand financial regulator",
+     "regulator"),
+    ("The American securities regulator sued the trading platform.", "SEC", "regulator"),
+    ("China's market regulator fined the platform for abusing its dominance.", "SAMR", "regulator"),
+    ("China's internet regulator proposed labels for synthetic images.", "CAC", "regulator"),
+    ("Finland's data protection ombudsman ordered the deletion of the scans.", "Finland DPA", "regulator"),
+    ("Ghana's data protection commission fined the lender.", "Ghana DPA", "regulator"),
+    ("Egypt's competition board fined the delivery app.", "Egypt competition authority", "regulator"),
+    # legislatures and police known by their own name: one value with the generic designation
+    ("The Bundestag approved the surveillance bill.", "Germany Legislature", "legislature"),
+    ("Germany's parliament approved the surveillance bill.", "Germany Legislature", "legislature"),
+    ("Taiwan's Legislative Yuan passed the deepfake bill.", "Taiwan Legislature", "legislature"),
+    ("The Gardai want to use face matching on body cameras.", "Ireland Police", "police"),
+    ("The Peruvian National Police bought face matching software.", "Peru Police", "police"),
+    # a ministry by its short name is named like "Ministry of ..."
+    ("Chile's Justice Ministry drafted a bill on face surveillance.", "Chile Ministry of Justice", "government"),
+    ("Chile's Ministry of Justice drafted a bill on face surveillance.", "Chile Ministry of Justice", "government"),
+    # a capital's own police, not its country's government
+    ("Moscow police detained a man flagged by the cameras.", "Moscow Police Department", "police"),
+    ("Police in Paris tested cameras that flag abandoned bags.", "Paris Police Department", "police"),
+])
+def test_bodies_by_kind_and_by_own_name(text, body, kind):
+    assert body in b(text)
+    assert body_kind(body) == kind
+
+
+def test_a_generic_body_name_in_a_story_about_one_other_country_is_that_countrys():
+    assert b("Argentina's lawmakers debated the bill; the Senate approved it last year.") == \
+        ("Argentina Legislature",)
+    tags = tag_item("In Colombia, the House of Representatives shelved the platform bill.")
+    assert tags.regulators == ("Colombia Legislature",) and tags.jurisdictions == ("Colombia",)
+    tags = tag_item("Peru's congress passed the AI law. The Supreme Court later upheld it.")
+    assert tags.regulators == ("Peru Legislature", "Peru courts") and "United States" not in tags.jurisdictions
+    assert b("A federal judge in Mexico ordered the app blocked.") == ("Mexico courts",)
+    assert b("Kenya suspended the scheme. The High Court ruled the data collection unlawful.") == ("Kenya courts",)
+    # a demonym that qualifies no body does not make the story that country's
+    assert b("House committee questions a fund's Chinese chip investments | A congressional panel asked "
+             "the fund about them.") != ("NPC",)
+    # in a US story, or one that names no country, they stay the US bodies
+    assert b("The House of Representatives passed the TikTok bill.") == ("House of Representatives",)
+    assert "US Senate" in b("The Senate passed the U.S. chip bill; India's government welcomed it.")
+
+
+def test_a_country_others_act_on_does_not_make_us_bodies_its_own():
+    # "exports to China", "curbs on China": China is what the US acts on, not who acts
+    tags = tag_item("The Senate approved a bill limiting chip sales to China.")
+    assert tags.regulators == ("US Senate",) and "United States" in tags.jurisdictions
+    assert "NPC" not in b("Lawmakers in the House questioned the app's owner about China. The Senate votes next.")
+    # members by title inside a story about the Congress fold into it
+    assert b("US lawmakers, led by Congresswoman Jane Roe, introduced a bill on face scans.") == ("US Congress",)
+
+
+def test_a_named_court_of_the_one_country_in_the_story_when_it_rules():
+    assert b("Police chiefs in the UK lost: the Court of Appeal ruled the cameras unlawful.") == \
+        ("United Kingdom courts",)
+    assert b("Poland's data retention law fell when the Constitutional Court struck it down.") == ("Poland courts",)
+    assert b("Norway's data law was discussed when the Supreme Court heard a case on it.") == ()   # no ruling
+    assert b("The country's Supreme Court ruled on Section 230 in the US.") == ("US Supreme Court",)
+
+
+def test_a_countrys_bare_regulator_is_read_from_the_items_subject():
+    assert b("Portugal's regulator fined the app over its use of personal data.") == ("Portugal DPA",)
+    assert b("Regulators in Mexico fined the carrier under competition law.") == ("Mexico competition authority",)
+    assert b("Portugal's regulator approved the merger of two airlines.") == ()
+
+
+def test_a_seat_of_government_acting_is_its_government_and_its_courts_are_the_citys():
+    tags = tag_item("Ottawa unveiled rules for public-sector chatbots.")
+    assert tags.regulators == ("Canada Government",) and tags.jurisdictions == ("Canada",)
+    assert b("Tokyo drafted guidelines on training data.") == ("Japan Government",)
+    assert b("Canberra fined the platform under its privacy law.") == ("OAIC",)
+    assert b("Tokyo (Reuters) plans rules on chips.") == ()     # a dateline does not act
+    assert b("A Berlin court ruled that the scraping was unlawful.") == ("Berlin courts",)
+    assert b("A Berlin court hosted the meeting of the committee.") == ()    # no ruling
+
+
+def test_a_countrys_people_with_a_public_act_are_its_subject():
+    assert j("Canadians will get a right to delete their data under the bill.") == ("Canada",)
+    assert j("Canadians love the new phone, the company said.") == ()     # no public act
+    assert j("Canadian shoppers love the new phone, the lawyer said.") == ()
+
+
+def test_a_companys_or_persons_home_is_background():
+    tags = tag_item("Ghana's government suspended the scheme, whose founder was born in Canada and moved to "
+                    "Portugal.")
+    assert tags.jurisdictions == ("Ghana",)
+    tags = tag_item("Chile's privacy watchdog fined the firm, which has operations in Peru and Bolivia.")
+    assert tags.jurisdictions == ("Chile",)
+    assert "Australia" not in j("Hearing Care Australia runs government-funded clinics in Australia.")
+
+
 # ---------------------------------------------------------------- speed
 
 def test_tagging_is_fast_enough():
@@ -284,8 +381,10 @@ def report():
 # Floors: the figures reached when issue 13 was closed, rounded down.
 # The first test half became tuning data once its errors were read (second engineer, tag2).
 FLOORS = {
-    ("tune", "jurisdictions"): (0.95, 0.95), ("tune", "bodies"): (0.95, 0.98),
+    ("tune", "jurisdictions"): (0.96, 0.95), ("tune", "bodies"): (0.95, 0.98),
     ("test", "jurisdictions"): (0.99, 0.99), ("test", "bodies"): (0.93, 0.93),
+    # test2, held out until issue 13's second pass (tag2), is a regression set since
+    ("test2", "jurisdictions"): (0.94, 0.90), ("test2", "bodies"): (0.87, 0.72),
 }
 
 

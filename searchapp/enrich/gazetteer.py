@@ -40,8 +40,12 @@ also designated through any place ("Greece's data protection authority",
 "Brazil's House of Representatives", "Canadian police", "India tells tech
 firms...") and named by the yaml's `designations` or the scheme
 "<Place> Government | Legislature | Police | courts | DPA | competition
-authority", "<State> Governor | Attorney General", "<City> City Council |
-Police Department | Mayor" (see `_SCHEME`), one name per body. Also read:
+authority | telecom regulator | financial regulator", "<State> Governor |
+Attorney General", "<City> City Council | Police Department | Mayor" (see
+`_SCHEME`), one name per body. A legislature or court named without saying
+whose ("the Senate", "the High Court") in an item about one other country is
+that country's; a country named only as what others act on ("exports to
+China") is not who acts. Also read:
 members of Congress and state or city offices by title ("U.S. Sen. Ed
 Markey" = US Senate, "Governor Jared Polis" = the governor of the one state
 named), named departments ("the Rhode Island Department of Labor and
@@ -164,7 +168,12 @@ def _public_action(text: str, words: frozenset | None = None) -> bool:
         words = set(_WORDS.findall(low))
     if not words.isdisjoint(_ACTION_WORDS):
         return True
+    if "-" in low:   # "government-funded services" describe a provider, not a public act
+        low = _FUNDED.sub(" ", low)
     return _ACTION_PHRASES.search(low) is not None
+
+
+_FUNDED = re.compile(r"(?:government|state|publicly)-(?:funded|backed|owned|run|sponsored|subsidi[sz]ed|supported)")
 
 # Postal codes count only after a city: "Portland, ME".
 _POSTAL_BEFORE = re.compile(r"[A-Z][a-z]+, $")
@@ -460,12 +469,22 @@ def _compiled() -> _Compiled:
 # "Congress", "Supreme Court"): such a name is the US body only in a US story.
 _GENERIC_WORDS = frozenset(
     "the of house representatives congress congressional senate senators supreme court courts justice department "
-    "commerce attorney general district judge appeals appeal circuit lawmakers bill legislation members".split())
+    "commerce attorney general district judge appeals appeal circuit lawmakers bill legislation members federal".split())
 
 
 def _is_generic(alias) -> bool:
     words = _clean(alias).lower().replace("'s", "").split()
     return bool(words) and all(w in _GENERIC_WORDS for w in words)
+
+
+# Names of a legislature or court that do not say whose ("the Senate", "the High Court"): in a story
+# about one country they are that country's.
+_UNNAMED_WORDS = _GENERIC_WORDS | frozenset("high constitutional parliament national assembly commons lords".split())
+
+
+def _is_unnamed(surface: str) -> bool:
+    words = surface.lower().replace("'s", "").split()
+    return bool(words) and all(w in _UNNAMED_WORDS for w in words)
 
 
 def _place_kind(entry: dict) -> str:
@@ -609,24 +628,32 @@ def _dateline_end(text: str, start: int, end: int, surface: str) -> int:
 _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ ){0,2}?)(?:
  (?P<named>(?-i:(?:State\ )?(?:Department|Dept\.|Ministry|Office|Bureau|Agency|Board|Commission)\ (?:of|for|on)
     \ (?:the\ )?[A-Z][a-z]+(?:(?:,|\ and|\ &)?\ [A-Z][a-z]+){0,4}))
+| (?P<ministry>(?-i:[A-Z][a-z]+(?:\ and\ [A-Z][a-z]+)?\ (?:Ministry|Department))(?!\ of))
 | (?P<dpa>(?:privacy|data[- ]protection|data|information|personal[- ]data)(?:\ (?:protection|privacy))?
-    \ (?:regulators?|watchdogs?|authority|agency|commissioner|office|supervisor))
-|(?P<competition>(?:competition|antitrust|anti-trust|fair[- ]trade|cartel|consumer[- ]protection)
-    (?:\ and\ [a-z]+)?\ (?:regulators?|watchdogs?|authority|agency|commission|office|enforcers?))
+    \ (?:regulators?|watchdogs?|authority|agency|commissioner|office|supervisor|ombudsman|commission|board))
+|(?P<competition>(?:competition|antitrust|anti-trust|fair[- ]trade|cartel|consumer[- ]protection|market)
+    (?:\ and\ [a-z]+)?\ (?:regulators?|watchdogs?|authority|agency|commission|office|enforcers?|board))
+|(?P<telecom>(?:telecoms?|telecommunications?|communications|media|broadcasting)
+    \ (?:regulators?|watchdogs?|authority|agency|commission|office))
+|(?P<internet>(?:internet|cyberspace|online\ safety)\ (?:regulators?|watchdogs?|authority|agency|commission|office))
+|(?P<financial>(?:financial|finance|securities|banking)
+    (?:\ (?:services|conduct|supervisory|markets))?\ (?:regulators?|watchdogs?|authority|agency|commission|supervisor))
 |(?P<legislature>parliament|congress|senate|house\ of\ (?:representatives|commons|lords|deputies)|lower\ house
     |upper\ house|chamber\ of\ deputies|national\ assembly|legislative\ assembly|general\ assembly|state\ assembly
-    |legislature|legislators|lawmakers|(?-i:MPs)|(?-i:House|Assembly|Diet)|bundestag|duma|knesset)
+    |legislature|legislators|lawmakers|(?-i:MPs)|(?-i:House|Assembly|Diet)|bundestag|duma|knesset
+    |legislative\ yuan|lok\ sabha|rajya\ sabha|riksdag|sejm|storting|folketing|majlis)
 |(?P<council>city\ council|city\ councilors|council|councilors|councillors|aldermen|board\ of\ supervisors)
-|(?P<police>police(?:\ force|\ department|\ service)?|cops)
+|(?P<police>(?:national\ |federal\ )?police(?:\ force|\ department|\ service)?|cops)
 |(?P<fire>fire\ department|fire\ departments|fire\ service)
 |(?P<courts>(?:supreme|high|top|highest|constitutional|district|appeals?|administrative|regional|state)
-    \ courts?|courts?|judges?|tribunal)
+    \ courts?|court\ of\ appeals?|courts?|judges?|tribunal)
 |(?P<governor>governor|(?-i:Gov\.))
 |(?P<mayor>mayor)
 |(?P<attorney_general>attorney\ general|(?-i:AG))
+|(?P<regulator>regulators?|watchdogs?)
 |(?P<government>government|govt|administration|cabinet|authorities|officials|ministry|ministries|ministers?
     |prime\ minister|premier|president|chancellor|regime)
-)(?!\w)""", re.IGNORECASE | re.VERBOSE)
+)(?![\w-])""", re.IGNORECASE | re.VERBOSE)   # "government-funded" designates no body
 # "<body> of (the) <place>": "the Supreme Court of India", "Government of Canada".
 _DESIGNATION_BEFORE = re.compile(r"""(?:^|(?<=\W))(?:
  (?P<government>government|administration|ministry\ of\ [a-z]+|prime\ minister|president)
@@ -642,6 +669,7 @@ _DESIGNATION_BEFORE = re.compile(r"""(?:^|(?<=\W))(?:
     |shelved))
 |(?P<dpa>data\ protection\ (?:authority|commissioner|agency)|privacy\ commissioner|information\ commissioner)
 |(?P<competition>competition\ (?:authority|commission|bureau))
+|(?P<regulator>(?-i:[Rr]egulators?|[Ww]atchdogs?))
 )\ (?:of|in)\ (?:the\ )?$""", re.IGNORECASE | re.VERBOSE)
 # A place that opens a clause and acts: "India tells tech firms", "U.S. tightens
 # curbs", "California suspended permits", "China published measures".
@@ -670,10 +698,11 @@ _ANAPHOR = re.compile(r"""(?<![\w-])(?:[Tt]he|[Ii]ts)\ (?:(?P<scope>country|nati
 |(?P<police>police)(?:\ and\ (?P<fire>fire)\ departments)?
 |(?P<dpa>(?:privacy|data\ protection|information)\ (?:commissioner|regulator|watchdog|authority))
 |(?P<competition>(?:competition|antitrust)\ (?:regulator|watchdog|authority))
+|(?P<courts>(?-i:(?:Supreme|High|Constitutional|Federal|Administrative)\ Court|Court\ of\ Appeals?))
 )(?![\w-])""", re.VERBOSE)
 _PRIVACY_FINE = re.compile(r"(?<![\w-])(?:privacy|data[- ]protection|GDPR) (?:fines?|penalt(?:y|ies))(?!\w)", re.I)
 _ANAPHOR_WORDS = frozenset("government administration parliament legislature lawmakers police commissioner regulator "
-                           "watchdog authority".split())
+                           "watchdog authority court".split())
 _FINE_WORDS = frozenset("fine fines penalty penalties".split())
 _MEMBER_WORDS = frozenset("sen sens senator senators rep reps representative representatives congressman congresswoman "
                           "congressmen congresswomen".split())
@@ -727,7 +756,8 @@ _FINE_VERB = re.compile(r"fine|fined|fines|slap|penali", re.IGNORECASE)
 _PRIVACY_CONTEXT = re.compile(r"privacy|data protection|personal data|GDPR|biometric data", re.IGNORECASE)
 _COMPETITION_CONTEXT = re.compile(r"antitrust|competition law|anti-competitive|anticompetitive|monopol", re.IGNORECASE)
 _RULING = re.compile(
-    r"(?<!\w)(?:rul(?:e|es|ed|ing)|order(?:s|ed)?|blocks?|blocked|decid\w*|decision|verdict|upheld|uphold\w*|"
+    r"(?<!\w)(?:rul(?:e|es|ed|ing)|order(?:s|ed)?|blocks?|blocked|decid\w*|decision|verdict|upheld|uphold\w*|suspend\w*|"
+    r"fined|fines|"
     r"struck|strikes? down|dismiss\w*|halt\w*|convict\w*|sentenc\w*|judgment|injunction|found that|overturn\w*|"
     r"acquit\w*|throws? out|threw out)(?!\w)", re.IGNORECASE)
 # Words between a place and a body word that make it someone else's body.
@@ -749,8 +779,10 @@ _EVENT_BEFORE = re.compile(
 _VENUE_AFTER = re.compile(r" (?:(?:Convention|Conference|Exhibition|Congress|Expo) (?:Center|Centre)|Expo|Arena|Stadium"
                           r"|(?:International )?Airport)(?!\w)")
 # An organisation's home: "the Royal Free NHS Trust in London", "offices in Dublin".
-_HOME_BEFORE = re.compile(r"(?:(?:based|headquartered|located|offices?|headquarters|campus|Trust|Hospital|University|"
-                          r"College|School|Inc\.?|Ltd\.?|plant|factory|lab|store|stores) (?:in|at)"
+_HOME_BEFORE = re.compile(r"(?:(?:based|headquartered|located|founded|born|lives|lived|living|grew up|raised|moved|relocated|"
+                          r"offices?|headquarters|campus|Trust|Hospital|University|"
+                          r"College|School|Inc\.?|Ltd\.?|plant|factory|lab|store|stores|has operations) (?:in|at)"
+                          r"|(?:moved|relocated|expanded|expanding|expansion) (?:in)?to"
                           r"|(?:University|College|Institute|Museum|Bank|Port|Archdiocese|Diocese) of) (?:the )?$")
 # "Berkeley's Girls Garage": a name owned by a city is an organisation's.
 _ORG_POSSESSIVE = re.compile(r"'s (?:[A-Z][a-z]+ ){0,2}(?:[A-Z][a-z]+)(?! (?:of|for)\b)")
@@ -759,7 +791,9 @@ _IN_BEFORE = re.compile(r"(?:^|\s)(?:in|at|across)(?: the)? $")
 # Generated names: "<place> Government" etc. Designation kind -> name pattern, per kind of place.
 _SCHEME = {
     "country": {"government": "{} Government", "legislature": "{} Legislature", "police": "{} Police",
-                "courts": "{} courts", "dpa": "{} DPA", "competition": "{} competition authority"},
+                "courts": "{} courts", "dpa": "{} DPA", "competition": "{} competition authority",
+                "telecom": "{} telecom regulator", "internet": "{} telecom regulator",
+                "financial": "{} financial regulator"},
     "subdivision": {"government": "{} Government", "legislature": "{} Legislature", "police": "{} Police",
                     "courts": "{} courts", "dpa": "{} DPA", "governor": "{} Governor",
                     "attorney_general": "{} Attorney General"},
@@ -770,9 +804,29 @@ _SCHEME = {
 }
 _SCHEME_KIND = {"government": "government", "governor": "government", "mayor": "government",
                 "attorney_general": "government", "legislature": "legislature", "council": "legislature",
-                "police": "police", "fire": "government", "courts": "court", "dpa": "regulator", "competition": "regulator"}
+                "police": "police", "fire": "government", "courts": "court", "dpa": "regulator", "competition": "regulator",
+                "telecom": "regulator", "internet": "regulator", "financial": "regulator"}
 _GENERATED_KIND = {pattern.format("").strip(): _SCHEME_KIND[kind]
                    for table in _SCHEME.values() for kind, pattern in table.items()}
+
+
+# A country after these is what others act on, not who acts ("curbs on China", "exports to China").
+_OBJECT_BEFORE = tuple(f" {word} {the}" for word in ("to", "on", "about", "against", "from", "with", "over", "into",
+                                                     "toward", "towards", "targeting", "for")
+                       for the in ("", "the "))
+_LOCAL_KINDS = frozenset(("police", "council", "mayor", "fire", "courts"))
+_LOCAL_WORDS = frozenset("police policing cops council councilors councillors aldermen supervisors mayor fire "
+                         "court courts judge judges".split())
+
+
+def _acting_kind(text: str, verb: str) -> str:
+    """Which body of a place that acts: a fine in an item about privacy is its DPA's, and so on."""
+    if _FINE_VERB.match(verb):
+        if _PRIVACY_CONTEXT.search(text):
+            return "dpa"
+        if _COMPETITION_CONTEXT.search(text):
+            return "competition"
+    return "government"
 
 
 _NAMED_BODY = re.compile(r" (?:State )?(?:Department|Ministry|Office|Bureau|Agency|Board|Commission) (?:of|for|on) ")
@@ -862,21 +916,55 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     reacting: dict = {}        # weakest: "Chinese officials said": a body only when no other acts
     consumed: list = []        # spans whose regulator names a designation replaced
     places_named: set = set()  # top-level countries named unambiguously (for US-only bodies)
+    subjects: set = set()      # those named as a place or before a body word ("Brazil", "Brazilian lawmakers")
+    not_objects: set = set()   # those named at least once other than as what others act on ("curbs on China")
     events: set = set()        # starts of hits that are an event's venue
+    event_end = 0              # end of the last such hit, if it was the last place hit
     coordinated = None         # (kind, end) of a place designated by the body before it
     for start, end, roles in hits:
         place_roles = [r for r in roles if r.kind in ("alias", "demonym")]
         for r in place_roles:
             if not r.ambiguous:
                 places_named.add(_top(compiled, r.target))
+                if not text.endswith(_OBJECT_BEFORE, max(0, start - 12), start):
+                    # not "curbs on China", "exports to China": what others act on
+                    not_objects.add(_top(compiled, r.target))
+                    if r.kind == "alias" or _BODY_AFTER.match(text, end):
+                        subjects.add(_top(compiled, r.target))   # not "Chinese AI investments"
         if not place_roles and not any(r.kind == "metonym" for r in roles):
             continue
-        before_in = _preposition_before(text, start)
+        before_in = _preposition_before(text, start) or text.endswith((" to ", " into "), 0, start)
         if (before_in and (_EVENT_BEFORE.search(text, max(0, start - 40), start)
-                           or _HOME_BEFORE.search(text, max(0, start - 30), start))) or _VENUE_AFTER.match(text, end):
-            events.add(start)
+                           or _HOME_BEFORE.search(text, max(0, start - 30), start))) or _VENUE_AFTER.match(text, end) \
+                or (event_end and text[event_end:start] in _AND):
+            events.add(start)   # "operations in Germany and Argentina": both are the company's
+            event_end = end
             continue
+        event_end = 0
         if not place_roles:
+            seats = [r.target for r in roles if r.kind == "metonym" and not r.ambiguous]
+            if seats and _CLAUSE_BEFORE.search(text, max(0, start - 12), start):
+                match = _ACT_AFTER.match(text, end)
+                if match and not text.startswith(" (", end):
+                    # "Tokyo plans guidelines", "New Delhi told firms": the seat acting is its government
+                    name = _designated_body(compiled, seats[0], _acting_kind(text, match.group("verb")))
+                    if name:
+                        acting[name] = compiled.regulator_jurisdiction.get(name, seats[0])
+                    continue
+            if text_words.isdisjoint(_LOCAL_WORDS):
+                continue
+            city = jurisdictions.get(text[start:end]) or jurisdictions.get(text[start:end].title())
+            if city is None or compiled.jurisdiction_kinds[city.name] != "city":
+                continue
+            found = _designation(text, start, end)
+            if found and found[0] in _LOCAL_KINDS and (found[0] != "courts" or _RULING.search(
+                    text, max(0, found[1] - 80), found[2] + 80)):
+                # "Moscow police", "police in Paris", "a Paris court ruled": a capital's own, not its
+                # country's government
+                name = _designated_body(compiled, city.name, found[0])
+                if name:
+                    designated[name] = compiled.regulator_jurisdiction.get(name, city.name)
+                    consumed.append(found[1:])
             continue
         if (_ORG_POSSESSIVE.match(text, end) and not _DESIGNATION_AFTER.match(text, end)
                 and all(compiled.jurisdiction_kinds[r.target] == "city" for r in place_roles)):
@@ -894,13 +982,23 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         coordinated = (found[0], end) if found and found[2] in (start, end) and found[1] != end else None
         if found:
             kind, lo, hi = found
+            if kind == "regulator":
+                # "Ireland's regulator", "regulators in India": its DPA or competition authority
+                # when the item is about privacy or competition, else no body is said
+                kind = "dpa" if _PRIVACY_CONTEXT.search(text) else \
+                    "competition" if _COMPETITION_CONTEXT.search(text) else None
+                if kind is None:
+                    continue
             if kind == "courts" and not _RULING.search(text, max(0, lo - 80), hi + 80):
                 continue   # a court is a body here only when it rules
-            if kind == "named":
+            if kind in ("named", "ministry"):
                 # "the Rhode Island Department of Labor and Training": its own name, unless the
                 # gazetteer lists it ("U.S. Department of Commerce" is the Commerce Department)
                 if not any(r.kind == "regulator" for _, _, rs in _scan(compiled, text, end, hi) for r in rs):
                     words = text[end:hi].strip().removeprefix("'s ").replace("Dept.", "Department")
+                    if kind == "ministry":   # "Israel's Justice Ministry" = "Israel Ministry of Justice"
+                        topic, _, office = words.rpartition(" ")
+                        words = f"{office} of {topic}"
                     listed = [r.target for key in (f"{text[start:end]} {words}", f"{target} {words}")
                               for _, r in compiled.forms.get(key.lower(), ()) if r.kind == "regulator"]
                     if listed:   # "California's Department of Motor Vehicles" is the California DMV
@@ -932,11 +1030,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                     acting[name] = compiled.regulator_jurisdiction.get(name, target)
                 continue
             if match:
-                kind = "government"
-                if _FINE_VERB.match(match.group("verb")) and _PRIVACY_CONTEXT.search(text):
-                    kind = "dpa"
-                elif _FINE_VERB.match(match.group("verb")) and _COMPETITION_CONTEXT.search(text):
-                    kind = "competition"
+                kind = _acting_kind(text, match.group("verb"))
                 if compiled.jurisdiction_kinds[target] == "city":
                     acting.setdefault(target, None)          # the place only: who acted is not said
                 else:
@@ -971,6 +1065,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if len(named) == 1:
                 kinds = [k for k, v in match.groupdict().items() if v is not None and k != "scope"]
                 place = next(iter(named))
+                if kinds == ["courts"] and (place == "United States" or not _RULING.search(
+                        text, max(0, match.start() - 80), match.end() + 80)):
+                    continue   # US courts are named by the gazetteer ("the Supreme Court" may be a state's)
                 for kind in kinds:   # "the city's police and fire departments": both
                     name = _designated_body(compiled, place, kind)
                     if name:
@@ -1003,12 +1100,13 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     def inside_designation(start: int) -> bool:  # noqa: E306
         return any(lo <= start < hi for lo, hi in consumed)
 
-    foreign = places_named - {"United States", "International", "European Union"}
+    foreign = (places_named & not_objects) - {"United States", "International", "European Union"}
     regulators: Counter = Counter()
     specific: set = set()     # bodies named at least once in a way that is not a generic US name
     passive: set = set()      # bodies named only as the addressee of a company's filing
     by_party: set = set()     # confirmed through "Democrats/Republicans" with a bill
     not_by_party: set = set()
+    unnamed: list = []        # (body, kind, start, end) named generically ("the Senate", "the High Court")
     places: list = []   # (start, end, surface, roles) with place-type roles
     pending = hits[::-1]
     while pending:
@@ -1019,6 +1117,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             regulator_roles = []
             if not [r for r in roles if r.kind != "regulator"]:
                 continue
+        if regulator_roles and _is_unnamed(surface):
+            unnamed.extend((r.target, compiled.body_kinds[r.target], start, end) for r in regulator_roles
+                           if compiled.body_kinds[r.target] in ("legislature", "court"))
         confirmed = {r.target for r in regulator_roles
                      if (not r.ambiguous or in_context(r.context) or (r.alone and not foreign))
                      and not (r.federal_only and (foreign or named_by_scope["state"]))}
@@ -1052,6 +1153,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 if name:
                     acting.setdefault(name, compiled.regulator_jurisdiction.get(name, states[0]))
             continue
+        if "US Congress" in regulators and chamber not in regulators:
+            regulators["US Congress"] += 1   # "US lawmakers, led by Congresswoman X, introduced": the Congress
+            continue
         if federal or (not named_by_scope["state"] and (us_named or not foreign)):
             regulators[chamber] += 1
             if federal or us_named:
@@ -1073,6 +1177,22 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     if "US Senate" in regulators and "House of Representatives" in regulators:
         # senators and House members together: the Congress
         regulators["US Congress"] += regulators.pop("US Senate") + regulators.pop("House of Representatives")
+    # a body named as such ("U.S. House", "FTC") says its country is in the story too
+    home = (subjects | {_top(compiled, compiled.regulator_jurisdiction[n]) for n in specific}
+            | {_top(compiled, p) for p in designated.values() if p in jurisdictions}) - {"International"}
+    if len(home) == 1 and unnamed and "United States" not in home and not us_story:
+        # "the Senate", "the Supreme Court", "the High Court" in a story about one other country
+        # (Brazil): that country's legislature or courts, not the US or UK body of that name
+        country = next(iter(home))
+        for name, kind, lo, hi in unnamed:
+            if _top(compiled, compiled.regulator_jurisdiction[name]) in home:
+                continue
+            if kind == "court" and not _RULING.search(text, max(0, lo - 80), hi + 80):
+                continue   # a court is a body only when it rules
+            regulators.pop(name, None)
+            body = _designated_body(compiled, country, "courts" if kind == "court" else kind)
+            if body:
+                designated.setdefault(body, compiled.regulator_jurisdiction.get(body, country))
     if not (regulators or designated or any(place is not None for place in acting.values())):
         designated.update(reacting)   # "Chinese officials said" is a body when nobody else acts
     if not generic_bodies:
@@ -1126,7 +1246,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if kind == "postal" and not (_POSTAL_BEFORE.search(text, max(0, start - 24), start)
                                          and not _POSTAL_AFTER.match(text, end)):
                 continue
-            if kind == "demonym" and not (_BODY_AFTER.match(text, end) or _LOCALITY_AFTER.match(text, end)):
+            if kind == "demonym" and not (_BODY_AFTER.match(text, end) or _LOCALITY_AFTER.match(text, end)
+                                          or (surface.endswith("s") and surface[:1].isupper())):
                 continue
             if kind == "metonym":
                 city = jurisdictions.get(surface) or jurisdictions.get(surface.title())
