@@ -23,10 +23,11 @@ remaining threads stay free for other clients.
 
 A budget per address does not stop a flood from many addresses, each inside
 its own budget.  `FairGate` does: at most `slots` requests work at once in a
-worker, and when one finishes, the waiting request whose address used the
-least CPU in the last seconds goes next.  A person's occasional search is therefore next
-in line whatever the flood's size, and waits only for a running request to
-finish.  (A review found that per-address turns instead made 5 colleagues
+worker, and when one finishes, the waiting request with the earliest
+deadline goes next: its arrival plus 10 times its address's typical request
+cost.  An ordinary search therefore overtakes a flood's expensive requests
+however many addresses they come from, and waits only for a running request
+to finish; an expensive request is never passed over for ever.  (A review found that per-address turns instead made 5 colleagues
 behind one NAT address refuse each other.)
 
 A request is also charged `per_request` seconds for the server's work outside
@@ -56,7 +57,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-USAGE_HALF_LIFE = 1.0   # seconds: a flood's recent use, not a reader's use an hour ago, decides who waits
+COST_WEIGHT = 10.0      # a waiting request's turn comes COST_WEIGHT x its address's typical cost after it arrived
+COST_SMOOTHING = 0.3    # weight of the newest request in an address's typical cost
 MAX_ADDRESSES = 4096   # addresses remembered per worker (least recently seen forgotten first)
 
 
@@ -65,7 +67,7 @@ class _Account:
     balance: float        # seconds of CPU the address may still spend (negative: in debt)
     updated: float        # monotonic time of the last refill
     in_flight: int = 0    # requests of this address in this worker, waiting or working
-    usage: float = 0.0    # CPU seconds charged recently (halved every USAGE_HALF_LIFE seconds)
+    cost: float = 0.01    # CPU seconds a request of this address costs, on average lately
 
 
 class ClientBudget:
@@ -102,7 +104,6 @@ class ClientBudget:
             self.accounts.move_to_end(address)
             elapsed = now - account.updated
             account.balance = min(self.burst, account.balance + elapsed * self.share)
-            account.usage *= 0.5 ** (elapsed / USAGE_HALF_LIFE)
             account.updated = now
         return account
 
@@ -111,7 +112,6 @@ class ClientBudget:
         with self.lock:
             account = self._account(address, self.clock())
             account.balance -= self.per_request
-            account.usage += self.per_request
             if account.in_flight >= self.max_in_flight:
                 return None
             account.in_flight += 1
@@ -123,11 +123,12 @@ class ClientBudget:
             account = self._account(address, self.clock())
             return 0.0 if account.balance >= 0 else -account.balance / self.share
 
-    def charge(self, address: str, cpu_seconds: float) -> None:
+    def charge(self, address: str, cpu_seconds: float, whole_request: bool = False) -> None:
         with self.lock:
             account = self._account(address, self.clock())
             account.balance -= cpu_seconds
-            account.usage += cpu_seconds
+            if whole_request:
+                account.cost += COST_SMOOTHING * (cpu_seconds + self.per_request - account.cost)
 
     def release(self, address: str) -> None:
         with self.lock:
@@ -138,10 +139,15 @@ class ClientBudget:
     # -- WSGI
 
     def priority(self, address: str) -> float:
-        """Lower goes first: the address that used the least CPU lately (the lightest user).  Budget
-        left would not do: eight flooding addresses each stay inside their own budget."""
+        """Lower goes first: a turn is due COST_WEIGHT x the address's typical request cost after now
+        (earliest deadline first). A cheap search overtakes expensive requests that arrived up to
+        a few hundred ms before it, however many addresses send them, and an expensive request is
+        never passed over for ever. (Ordering by budget left did nothing against eight addresses
+        each inside its own budget; ordering by recent CPU use put a person searching 10 times a
+        second behind a flood spread thin over eight addresses.)"""
         with self.lock:
-            return self._account(address, self.clock()).usage
+            account = self._account(address, self.clock())
+            return self.clock() + COST_WEIGHT * account.cost
 
     def __call__(self, environ, start_response):
         address = environ.get("REMOTE_ADDR") or "?"
@@ -162,7 +168,7 @@ class ClientBudget:
                 try:
                     body = self.app(environ, start_response)
                 finally:
-                    self.charge(address, self.cpu_clock() - started)
+                    self.charge(address, self.cpu_clock() - started, whole_request=True)
             finally:
                 self.gate.leave()
             # a streamed body (an export) is charged as it is read
@@ -184,8 +190,8 @@ class FairGate:
     the lowest priority value goes next (ties: first come).
 
     Searching is CPU work under one GIL, so more requests working at once only share the core and
-    each takes longer; ordering who works next by recent use puts a person's occasional search
-    ahead of a flood's queue, whatever number of addresses the flood comes from."""
+    each takes longer. The priority is ClientBudget.priority: a deadline that puts a cheap search
+    ahead of a flood's expensive requests, whatever number of addresses the flood comes from."""
 
     def __init__(self, slots: int = 2):
         self.slots = max(1, slots)
