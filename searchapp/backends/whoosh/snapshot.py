@@ -20,7 +20,7 @@ from pathlib import Path
 from whoosh import highlight, index as whoosh_index, query as Q, scoring
 from whoosh.support import levenshtein
 
-from searchapp.backends.whoosh import compat
+from searchapp.backends.whoosh import compat, derived
 from searchapp.backends.whoosh.compile import analyze, compile_own_text, compile_query
 from searchapp.backends.whoosh.schema import FACET_FIELDS, NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS
 from searchapp.bitmaps import as_bytes, bits_of, docnums, has
@@ -411,6 +411,11 @@ class WhooshSnapshot:
         if concepts is not None:
             return self._top_by_word_scores(concepts, bits, limit, sort == "recent", boosts)
         searcher = self.recency_searcher() if sort == "recent" else self.searcher
+        # only the candidates whose score bound can still reach the top are scored (derived.py):
+        # "facial recognition ba" at 100k items scored 23,000 matches for 10 hits
+        top = derived.bounded_top(self, searcher, _compiled(tree), bits, limit, boosts, sort == "recent")
+        if top is not None:
+            return top
         # restricted: only the documents of `bits` are visited (skip_to), not every match of the
         # query ("gdpr" with its synonym phrases over 23 candidates: 1.1 s -> a few ms)
         within = docnums(bits) if restricted else None
@@ -421,21 +426,8 @@ class WhooshSnapshot:
 
     def _top_by_word_scores(self, concepts, bits, limit, recent, boosts=()):
         """The exact top `limit` of `bits` by the sum of weight x BM25F score
-        of the words each document has, ties by docnum."""
-        weighted = [(self.word_scores(t), w) for c in concepts for t, w in c]
-        docs = docnums(bits)
-        if all(w == 1.0 for _, w in weighted):   # typed words only: the sum Whoosh computes, term by term
-            maps = [m for m, _ in weighted]
-            scored = ((sum(m.get(d, 0.0) for m in maps), d) for d in docs)
-        else:
-            scored = ((sum(w * m.get(d, 0.0) for m, w in weighted), d) for d in docs)
-        if recent:
-            factors = self.decay()
-            scored = ((score * factors[d], d) for score, d in scored)
-        if boosts:
-            return _boosted(scored, boosts, limit)
-        top = heapq.nsmallest(limit, ((-score, d) for score, d in scored))
-        return [(-negative, d) for negative, d in top]
+        of the words each document has, ties by docnum (in arrays: derived.word_top)."""
+        return derived.word_top(self, [(t, w) for c in concepts for t, w in c], bits, limit, recent, boosts)
 
     def first_by_date(self, bits: int, sort: str, limit: int) -> list[int]:
         """The first `limit` documents of a bitmap in date order, without scoring."""
