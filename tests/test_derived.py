@@ -135,3 +135,23 @@ def test_word_scores_from_arrays_are_the_per_document_sums(engine):
         assert found == _per_document(snapshot, concepts, bits, limit, recent, boosts), (text, limit, recent)
         checked += 1
     assert checked > 50
+
+
+def test_phrase_bitmaps_are_whooshs_phrase_matches(engine):
+    """Phrases from positions (snapshot._phrase_bits) match what Whoosh's span matcher matches."""
+    from whoosh import query as Q
+    snapshot = engine._snapshot()
+    checked = 0
+    for text in ("facial recognition", "data protection authority", "european commission", "right to be forgotten",
+                 "the data", "protection data", "recognition recognition", "ai act", "fine fine fine"):
+        for field in ("title", "excerpt", "body", "related_text"):
+            words = list(snapshot.analyze(field, text))
+            if len(words) < 2:
+                continue
+            phrase = Q.Phrase(field, words, slop=1)
+            expected = 0
+            for d in snapshot.searcher.docs_for_query(phrase):
+                expected |= 1 << d
+            assert snapshot._phrase_bits(field, words) == expected & snapshot.live, (text, field)
+            checked += bool(expected)
+    assert checked >= 6
