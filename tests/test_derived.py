@@ -155,3 +155,42 @@ def test_phrase_bitmaps_are_whooshs_phrase_matches(engine):
             assert snapshot._phrase_bits(field, words) == expected & snapshot.live, (text, field)
             checked += bool(expected)
     assert checked >= 6
+
+
+def test_term_bitmaps_from_posting_blocks_are_whooshs_matches(engine):
+    """Word and facet-value bitmaps read a block of postings at a time: the
+    documents Whoosh finds for the term, every one (long posting lists span blocks)."""
+    from whoosh import query as Q
+    snapshot = engine._snapshot()
+    longest = 0
+    for field in ("title", "excerpt", "body", "related_text", "f_topic", "f_regulator", "f_year"):
+        for value in snapshot.values(field):
+            expected = 0
+            for d in snapshot.searcher.docs_for_query(Q.Term(field, value)):
+                expected |= 1 << d
+            snapshot._terms.pop((field, value), None)
+            snapshot._facet_terms.pop((field, value), None)
+            assert snapshot.term_bits(field, value) == expected & snapshot.live, (field, value)
+            longest = max(longest, expected.bit_count())
+    assert longest > 20
+
+
+def test_posting_blocks_read_every_block(tmp_path):
+    """A posting list longer than a block (Whoosh writes 128 postings a block) is read whole."""
+    from conftest import write_news
+    from searchapp.indexing import update_index
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    for n in range(300):
+        write_news(corpus, f"item-{n}.md", title=f"Privacy regulator fines company {n}" + " privacy" * (n % 3),
+                   excerpt="The authority fined it.", publishedDateTime=f"2023-01-{n % 28 + 1:02d}T10:00:00Z")
+    update_index(corpus, index, full=True)
+    with SearchEngine(index) as engine:
+        snapshot = engine._snapshot()
+        for leaf, _ in snapshot.searcher.leaf_searchers():
+            reader = leaf.reader()
+            expected = list(reader.postings("title", "privaci").items_as("weight"))
+            docs, weights = compat.posting_blocks(reader, "title", "privaci")
+            assert docs == [d for d, _ in expected]
+            assert weights == pytest.approx([w for _, w in expected], rel=1e-6)
+        assert snapshot.term_bits("title", "privaci") == snapshot.live
+        assert snapshot.live.bit_count() == 300

@@ -71,15 +71,7 @@ class Arrays:
         if found is not None:
             return found
         searcher = snapshot.searcher
-        ids, weights = [], []
-        for leaf, offset in searcher.leaf_searchers():
-            reader = leaf.reader()
-            if (fieldname, text) in reader:
-                for docnum, weight in reader.postings(fieldname, text).items_as("weight"):
-                    ids.append(docnum + offset)
-                    weights.append(weight)
-        docs = np.asarray(ids, dtype=np.int64)
-        tf = np.asarray(weights, dtype=np.float64)
+        docs, tf = postings(searcher, fieldname, text)
         if docs.size and snapshot.index.schema[fieldname].scorable:
             weighting = searcher.weighting   # BM25F (the recency searcher's too, before its final factor)
             idf = searcher.idf(fieldname, text)
@@ -92,6 +84,25 @@ class Arrays:
         found = (docs, scores)
         cache.put(key, found)
         return found
+
+
+def postings(searcher, fieldname: str, text) -> tuple[np.ndarray, np.ndarray]:
+    """(docnums, weights) of a term's postings in every segment (deleted documents included)."""
+    ids, weights = [np.zeros(0, dtype=np.int64)], [np.zeros(0)]
+    for leaf, offset in searcher.leaf_searchers():
+        reader = leaf.reader()
+        if (fieldname, text) in reader:
+            found, weight = compat.posting_blocks(reader, fieldname, text)
+            ids.append(np.asarray(found, dtype=np.int64) + offset)
+            weights.append(np.asarray(weight, dtype=np.float64))
+    return np.concatenate(ids), np.concatenate(weights)
+
+
+def bitmap(docs: np.ndarray, size: int) -> int:
+    """Docnums (an array) -> a bitmap int, as bitmaps.bits_of, without a Python loop per document."""
+    flags = np.zeros(max(size, int(docs.max()) + 1 if docs.size else 0), dtype=bool)
+    flags[docs] = True
+    return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")
 
 
 def _entries(value) -> int:

@@ -189,11 +189,9 @@ class WhooshSnapshot:
             reader = self.searcher.reader()
             if (fieldname, value) not in reader:
                 return 0  # never pinned: a request may send any value
-            if reader.has_deletions():
-                ids = (d for d in self.searcher.docs_for_query(Q.Term(fieldname, value)))
-            else:
-                ids = reader.postings(fieldname, value).all_ids()
-            bits = bits_of(ids) & self.live
+            # a block of postings at a time, into an array (one Python step per posting took
+            # 54 of 147 s of the 100k suggestion profile); deleted documents go with `live`
+            bits = derived.bitmap(derived.postings(self.searcher, fieldname, value)[0], 0) & self.live
             if pinned:
                 self._facet_terms[key] = bits
             else:
