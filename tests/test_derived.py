@@ -194,3 +194,38 @@ def test_posting_blocks_read_every_block(tmp_path):
             assert weights == pytest.approx([w for _, w in expected], rel=1e-6)
         assert snapshot.term_bits("title", "privaci") == snapshot.live
         assert snapshot.live.bit_count() == 300
+
+
+def test_highlights_from_cached_tokens_are_whooshs(engine, monkeypatch):
+    """Titles and excerpts are analysed once: the snippets equal Whoosh's own
+    highlighter's, the first time and from the cache, and the second time
+    nothing is analysed or read from the stored documents again."""
+    from whoosh import highlight
+    from searchapp.backends.whoosh import snapshot as whoosh_snapshot
+    snapshot = engine._snapshot()
+    plain = {"_WHOLE": highlight.Highlighter(fragmenter=highlight.WholeFragmenter(),
+                                             formatter=compat.EscapingFormatter()),
+             "_CONTEXT": highlight.Highlighter(fragmenter=highlight.ContextFragmenter(maxchars=240, surround=60),
+                                               formatter=compat.EscapingFormatter())}
+    cases = []
+    for text in SCORED + WORDS + ("rules", "court"):
+        tree = engine.read(text)
+        for score, docnum in snapshot.ranked(tree, snapshot.matches(tree), 10, "relevance", False):
+            cases.append((tree, docnum, score))
+    assert len(cases) > 50
+    cached = [snapshot.highlights(*case) for case in cases]
+    with monkeypatch.context() as patch:
+        for name, highlighter in plain.items():
+            patch.setattr(whoosh_snapshot, name, highlighter)
+        expected = [snapshot.highlights(*case) for case in cases]
+    assert cached == expected
+    assert any("<mark>" in title for _, title, _ in cached) and any("<mark>" in s for _, _, s in cached)
+
+    def fails(*args, **kwargs):
+        raise AssertionError("analysed or read again")
+
+    for field in ("title", "excerpt"):
+        monkeypatch.setattr(snapshot.searcher.schema[field], "analyzer", fails)
+    monkeypatch.setattr(snapshot.searcher, "stored_fields", fails)
+    assert [snapshot.highlights(*case) for case in cases if len(snapshot.record(case[1])["excerpt"]) > 0] == [
+        e for case, e in zip(cases, expected) if len(snapshot.record(case[1])["excerpt"]) > 0]
