@@ -31,7 +31,7 @@ from searchapp.lru import Lru
 
 MARGIN = 1e-6           # bounds are raised by this share: summation order and rounding differ from Whoosh's
 FIRST_BATCH = 32        # candidates scored exactly in the first round (then twice as many each round)
-TERM_CACHE_ENTRIES = 4_000_000   # postings kept as (docnums, scores) arrays per generation (~12 B each: ~48 MB)
+TERM_CACHE_ENTRIES = 1_000_000   # postings kept as (docnums, scores) arrays per generation, each cache (16 B each: 16 MB)
 
 
 def mask(bits: int, size: int) -> np.ndarray:

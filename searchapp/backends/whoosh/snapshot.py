@@ -31,7 +31,7 @@ from searchapp.query import ast
 TERM_CACHE_SIZE = 2048    # word bitmaps kept per generation (N/8 bytes each: 37 kB at 300,000 items)
 SCORE_CACHE_SIZE = 2_000_000  # documents in the words' score maps kept per generation (~100 B each: ~200 MB)
 SNIPPET_CHARS = 300
-STORED_CACHE_CHARS = 20_000_000   # stored documents kept per generation, by the characters of their texts
+STORED_CACHE_CHARS = 5_000_000    # stored documents kept per generation, by the characters of their texts
 _FACET_FIELD = {**FACET_FIELDS, "month": "f_month"}
 
 _WHOLE = compat.CachingHighlighter(fragmenter=highlight.WholeFragmenter(), formatter=compat.EscapingFormatter())
