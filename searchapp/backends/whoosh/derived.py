@@ -47,7 +47,6 @@ class Arrays:
     """One generation's arrays, shared by its threads (kept in the snapshot's shared dict)."""
 
     def __init__(self, snapshot):
-        self.snapshot = snapshot
         self.size = snapshot.searcher.reader().doc_count_all()
         self._lengths: dict[str, np.ndarray] = {}
         self._decay: np.ndarray | None = None
