@@ -121,21 +121,31 @@ class CachingHighlighter(highlight.Highlighter):
     from the cache as fresh copies: the same tokens, so the same snippets."""
 
     MAX_CHARS = 2_000            # longer texts (bodies) are analysed each time, as before
-    MAX_TOKENS = 100_000         # cached tokens in all (~150 B each)
+    MAX_TOKENS = 100_000         # cached tokens in all (~200 B each: a tuple of values, the text)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         from searchapp.lru import Lru
-        self._tokens = Lru(self.MAX_TOKENS, weigh=lambda tokens: max(1, len(tokens)))
+        self._tokens = Lru(self.MAX_TOKENS, weigh=lambda tokens: max(1, len(tokens[1])))
 
     def _analysed(self, field, fieldname: str, text: str):
         key = (fieldname, text)
         found = self._tokens.get_fresh(key)
         if found is None:
-            found = tuple(tuple(t.__dict__.items()) for t in field.analyzer(
-                text, positions=True, chars=True, mode="index", removestops=False))
+            # each token's attribute values, with its names shared when every token has the same
+            # (a tuple of (name, value) pairs per token took ~800 B)
+            tokens = [t.__dict__.copy() for t in field.analyzer(
+                text, positions=True, chars=True, mode="index", removestops=False)]
+            names = tuple(tokens[0]) if tokens else ()
+            if all(tuple(t) == names for t in tokens):
+                found = (names, tuple(tuple(t.values()) for t in tokens))
+            else:
+                found = (None, tuple(tuple(t.items()) for t in tokens))
             self._tokens.put(key, found)
-        return (Token(**dict(items)) for items in found)
+        names, values = found
+        if names is None:
+            return (Token(**dict(items)) for items in values)
+        return (Token(**dict(zip(names, row))) for row in values)
 
     def highlight_hit(self, hitobj, fieldname, text=None, top=3, minscore=1, strict_phrase=False):
         results = hitobj.results
