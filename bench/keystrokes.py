@@ -3,6 +3,7 @@
     python bench/keystrokes.py --index /tmp/index-100k --corpus /tmp/corpus-100k [--db /tmp/fts-100k.db]
     python bench/keystrokes.py --index /tmp/index-10k --corpus /tmp/corpus-10k --reindex 5   # + switches, memory
     python bench/keystrokes.py --index /tmp/index-10k --skip-datasette --project ../main     # another checkout
+    python bench/keystrokes.py --index /tmp/index-100k --corpus /tmp/corpus-100k --before ../main  # before/after
 
 For each query, every prefix of 2 or more characters is sent as `/api/suggest`
 then `/api/search?typed=1` (what the page does on a keypress) by one
@@ -10,6 +11,8 @@ keep-alive client to a freshly started `searchapp serve`; then the same
 prefixes go to Datasette over the FTS5 file of bench/peers.py with
 `_search="w1" "w2"*` (raw mode: the last, unfinished word as a prefix), in the
 same run. The FTS5 file is built from the corpus when `--db` does not exist.
+`--before CHECKOUT` first measures that checkout's server the same way (the
+code before a change), so before and after share the run and Datasette.
 
 `--reindex N` then edits one file of `--corpus` (it must be a writable copy)
 N times, runs `searchapp index` after each edit and, after each switch, times
@@ -171,10 +174,19 @@ def main() -> None:
     parser.add_argument("--skip-datasette", action="store_true")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--project", type=Path, default=PROJECT, help="the checkout whose server is measured")
+    parser.add_argument("--before", type=Path, help="another checkout measured first, in the same run (before/after)")
     args = parser.parse_args()
     texts = prefixes(QUERIES[: args.queries])
     result: dict = {"requests": len(texts)}
 
+    if args.before:   # another checkout first (the code before a change), in the same run
+        proc, port = start_ours(args.index, args.before.resolve())
+        try:
+            suggest, search, slowest = ours(port, texts)
+            result["before"] = {"suggest": stats(suggest), "search": stats(search), "slowest": slowest,
+                                "worker_private_mb": [round(private_mb(p), 1) for p in workers(proc.pid)]}
+        finally:
+            stop(proc)
     proc, port = start_ours(args.index, args.project.resolve())
     try:
         suggest, search, slowest = ours(port, texts)
@@ -195,12 +207,17 @@ def main() -> None:
             result["datasette"] = stats(datasette(ds, texts))
         finally:
             stop(ds)
-        ours_s, theirs = result["search"], result["datasette"]
-        result["ratios"] = {
-            "search_p95": ours_s["p95"] / theirs["p95"], "search_p99": ours_s["p99"] / theirs["p99"],
-            "search_max": ours_s["max"] / theirs["max"],
-        }
-    result.setdefault("ratios", {})["suggest_p99_over_search_p99"] = result["suggest"]["p99"] / result["search"]["p99"]
+        for measured in (result, result.get("before")):
+            if measured:
+                ours_s, theirs = measured["search"], result["datasette"]
+                measured["ratios"] = {
+                    "search_p95": ours_s["p95"] / theirs["p95"], "search_p99": ours_s["p99"] / theirs["p99"],
+                    "search_max": ours_s["max"] / theirs["max"],
+                }
+    for measured in (result, result.get("before")):
+        if measured:
+            measured.setdefault("ratios", {})["suggest_p99_over_search_p99"] = (
+                measured["suggest"]["p99"] / measured["search"]["p99"])
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

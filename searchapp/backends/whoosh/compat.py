@@ -19,7 +19,8 @@ from pathlib import Path
 
 import whoosh
 from whoosh import collectors, highlight
-from whoosh.codec.whoosh3 import W3PerDocReader
+from whoosh.analysis import Token
+from whoosh.codec.whoosh3 import W3LeafMatcher, W3PerDocReader
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 from whoosh.searching import Results
@@ -67,6 +68,15 @@ def check() -> None:
     # 5. The collector options that make the top-N exact.
     if "usequality" not in _params(collectors.TopCollector.__init__):
         _fail("collectors.TopCollector lost usequality")
+    # 7. highlight_hit, as CachingHighlighter repeats it with cached tokens.
+    if _params(highlight.Highlighter.highlight_hit) != ["self", "hitobj", "fieldname", "text", "top", "minscore",
+                                                         "strict_phrase"] or not all(
+            callable(getattr(highlight, name, None)) for name in ("set_matched_filter", "top_fragments")):
+        _fail("highlight.Highlighter.highlight_hit changed")
+    # 6. A posting list's blocks, read whole (posting_blocks).
+    block = set(W3LeafMatcher._goto.__code__.co_names) if hasattr(W3LeafMatcher, "_goto") else set()
+    if not callable(getattr(W3LeafMatcher, "_next_block", None)) or not {"_ids", "_weights", "_i"} <= block:
+        _fail("W3LeafMatcher's posting blocks changed (_goto, _ids, _weights, _i, _next_block)")
 
 
 def remember_missing_columns() -> None:
@@ -99,6 +109,57 @@ def read_segments(folder: Path) -> list:
 def write_segments_toc(folder: Path, schema, segments: list) -> None:
     """Make `folder`'s index consist of these segments, in this order."""
     TOC(schema, segments, 1).write(FileStorage(str(folder)), "MAIN")
+
+
+class CachingHighlighter(highlight.Highlighter):
+    """Whoosh's Highlighter, keeping the analysed tokens of short texts
+    (titles, excerpts): Whoosh re-analyses and stems the text of every hit it
+    highlights (a third of the typing profile's highlighting), and while a
+    query is typed the same items are highlighted keystroke after keystroke.
+    highlight_hit is Whoosh 2.7.5's own for fragmenters that retokenize
+    (check() verifies its signature), with the analyser's tokens replayed
+    from the cache as fresh copies: the same tokens, so the same snippets."""
+
+    MAX_CHARS = 2_000            # longer texts (bodies) are analysed each time, as before
+    MAX_TOKENS = 100_000         # cached tokens in all (~200 B each: a tuple of values, the text)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from searchapp.lru import Lru
+        self._tokens = Lru(self.MAX_TOKENS, weigh=lambda tokens: max(1, len(tokens[1])))
+
+    def _analysed(self, field, fieldname: str, text: str):
+        key = (fieldname, text)
+        found = self._tokens.get_fresh(key)
+        if found is None:
+            # each token's attribute values, with its names shared when every token has the same
+            # (a tuple of (name, value) pairs per token took ~800 B)
+            tokens = [t.__dict__.copy() for t in field.analyzer(
+                text, positions=True, chars=True, mode="index", removestops=False)]
+            names = tuple(tokens[0]) if tokens else ()
+            if all(tuple(t) == names for t in tokens):
+                found = (names, tuple(tuple(t.values()) for t in tokens))
+            else:
+                found = (None, tuple(tuple(t.items()) for t in tokens))
+            self._tokens.put(key, found)
+        names, values = found
+        if names is None:
+            return (Token(**dict(items)) for items in values)
+        return (Token(**dict(zip(names, row))) for row in values)
+
+    def highlight_hit(self, hitobj, fieldname, text=None, top=3, minscore=1, strict_phrase=False):
+        results = hitobj.results
+        if (strict_phrase or text is None or len(text) > self.MAX_CHARS or results.has_matched_terms()
+                or self.can_load_chars(results, fieldname)):
+            return super().highlight_hit(hitobj, fieldname, text, top, minscore, strict_phrase)
+        field = results.searcher.schema[fieldname]
+        bterms = results.query_terms(expand=True, fieldname=fieldname)
+        words = frozenset(field.from_bytes(term[1]) for term in bterms)
+        tokens = highlight.set_matched_filter(self._analysed(field, fieldname, text), words)
+        tokens = self._merge_matched_tokens(tokens)
+        fragments = self.fragmenter.fragment_tokens(text, tokens)
+        fragments = highlight.top_fragments(fragments, top, self.scorer, self.order, minscore=minscore)
+        return self.formatter.format(fragments)
 
 
 class EscapingFormatter(highlight.Formatter):
@@ -167,3 +228,24 @@ class _Within(collectors.WrappingCollector):
 
 
 check()
+
+
+def posting_blocks(reader, fieldname: str, text) -> tuple[list[int], list[float]]:
+    """(docnums, weights) of one segment's postings of a term, a block of
+    postings at a time instead of four Python calls per posting (a common
+    word's bitmap at 100k items: ~20,000 postings). The weights are the
+    block's (single precision), what Whoosh's scorer reads; `items_as("weight")`
+    decodes them from the values instead (0.3, not 0.30000001192092896)."""
+    matcher = reader.postings(fieldname, text)
+    if type(matcher) is not W3LeafMatcher:   # postings kept inline in the term's info
+        pairs = list(matcher.items_as("weight"))
+        return [d for d, _ in pairs], [w for _, w in pairs]
+    ids: list[int] = []
+    weights: list[float] = []
+    while matcher.is_active():
+        matcher.id()        # loads the block's ids
+        matcher.weight()    # ... and its weights
+        ids.extend(matcher._ids[matcher._i:])
+        weights.extend(matcher._weights[matcher._i:])
+        matcher._next_block()
+    return ids, weights

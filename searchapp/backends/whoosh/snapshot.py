@@ -20,7 +20,7 @@ from pathlib import Path
 from whoosh import highlight, index as whoosh_index, query as Q, scoring
 from whoosh.support import levenshtein
 
-from searchapp.backends.whoosh import compat
+from searchapp.backends.whoosh import compat, derived
 from searchapp.backends.whoosh.compile import analyze, compile_own_text, compile_query
 from searchapp.backends.whoosh.schema import FACET_FIELDS, NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS
 from searchapp.bitmaps import as_bytes, bits_of, docnums, has
@@ -31,10 +31,11 @@ from searchapp.query import ast
 TERM_CACHE_SIZE = 2048    # word bitmaps kept per generation (N/8 bytes each: 37 kB at 300,000 items)
 SCORE_CACHE_SIZE = 2_000_000  # documents in the words' score maps kept per generation (~100 B each: ~200 MB)
 SNIPPET_CHARS = 300
+STORED_CACHE_CHARS = 5_000_000    # stored documents kept per generation, by the characters of their texts
 _FACET_FIELD = {**FACET_FIELDS, "month": "f_month"}
 
-_WHOLE = highlight.Highlighter(fragmenter=highlight.WholeFragmenter(), formatter=compat.EscapingFormatter())
-_CONTEXT = highlight.Highlighter(
+_WHOLE = compat.CachingHighlighter(fragmenter=highlight.WholeFragmenter(), formatter=compat.EscapingFormatter())
+_CONTEXT = compat.CachingHighlighter(
     fragmenter=highlight.ContextFragmenter(maxchars=240, surround=60), formatter=compat.EscapingFormatter()
 )
 
@@ -70,6 +71,11 @@ def _boosted(scored, boosts, limit: int) -> list[tuple[float, int]]:
         return score
     top = heapq.nsmallest(limit, ((-boost(score, d), d) for score, d in scored))
     return [(-negative, d) for negative, d in top]
+
+
+def _stored_size(fields: dict) -> int:
+    doc = fields.get("doc") or {}
+    return 500 + len(fields.get("body") or "") + len(doc.get("title") or "") + len(doc.get("excerpt") or "")
 
 
 def _shorten(text: str, limit: int = SNIPPET_CHARS) -> str:
@@ -189,11 +195,9 @@ class WhooshSnapshot:
             reader = self.searcher.reader()
             if (fieldname, value) not in reader:
                 return 0  # never pinned: a request may send any value
-            if reader.has_deletions():
-                ids = (d for d in self.searcher.docs_for_query(Q.Term(fieldname, value)))
-            else:
-                ids = reader.postings(fieldname, value).all_ids()
-            bits = bits_of(ids) & self.live
+            # a block of postings at a time, into an array (one Python step per posting took
+            # 54 of 147 s of the 100k suggestion profile); deleted documents go with `live`
+            bits = derived.bitmap(derived.postings(self.searcher, fieldname, value)[0], 0) & self.live
             if pinned:
                 self._facet_terms[key] = bits
             else:
@@ -248,7 +252,41 @@ class WhooshSnapshot:
             return self.query_bits(query.a) & ~self.query_bits(query.b) & self.live
         if kind is Q.Not:
             return self.live & ~self.query_bits(query.query)
+        if kind is Q.Phrase and query.slop == 1:
+            return self._phrase_bits(query.fieldname, query.words)
         return bits_of(self.searcher.docs_for_query(query)) & self.live
+
+    def _phrase_bits(self, fieldname: str, words) -> int:
+        """The live documents with the words at consecutive positions: what
+        Whoosh's Phrase (slop 1: its SpanNear2, ordered, each next word one
+        position after the span so far) matches. Only documents having every
+        word (their cached bitmaps) have positions read, each posting once;
+        Whoosh's span matchers took 13 of 40 s of the 100k "facial…" typing
+        profile computing the proximity pairs' and synonym phrases' bitmaps."""
+        candidates = self.live
+        for word in words:
+            candidates &= self.term_bits(fieldname, word)
+            if not candidates:
+                return 0
+        found, every = [], docnums(candidates)
+        for leaf, offset in self.searcher.leaf_searchers():
+            reader = leaf.reader()
+            end = offset + reader.doc_count_all()
+            local = [d - offset for d in every if offset <= d < end]
+            if not local:
+                continue
+            matchers = [reader.postings(fieldname, word) for word in words]
+            for docnum in local:
+                starts = None
+                for n, matcher in enumerate(matchers):
+                    matcher.skip_to(docnum)   # every word is in this document (the candidates' bitmaps)
+                    positions = set(matcher.value_as("positions"))
+                    starts = positions if n == 0 else {p for p in starts if p + n in positions}
+                    if not starts:
+                        break
+                if starts:
+                    found.append(docnum + offset)
+        return bits_of(found)
 
     def order(self, sort: str) -> list[int]:
         """Live docnums in date order ("newest" or "oldest"; undated last), ties by docnum."""
@@ -411,6 +449,11 @@ class WhooshSnapshot:
         if concepts is not None:
             return self._top_by_word_scores(concepts, bits, limit, sort == "recent", boosts)
         searcher = self.recency_searcher() if sort == "recent" else self.searcher
+        # only the candidates whose score bound can still reach the top are scored (derived.py):
+        # "facial recognition ba" at 100k items scored 23,000 matches for 10 hits
+        top = derived.bounded_top(self, searcher, _compiled(tree), bits, limit, boosts, sort == "recent")
+        if top is not None:
+            return top
         # restricted: only the documents of `bits` are visited (skip_to), not every match of the
         # query ("gdpr" with its synonym phrases over 23 candidates: 1.1 s -> a few ms)
         within = docnums(bits) if restricted else None
@@ -421,21 +464,8 @@ class WhooshSnapshot:
 
     def _top_by_word_scores(self, concepts, bits, limit, recent, boosts=()):
         """The exact top `limit` of `bits` by the sum of weight x BM25F score
-        of the words each document has, ties by docnum."""
-        weighted = [(self.word_scores(t), w) for c in concepts for t, w in c]
-        docs = docnums(bits)
-        if all(w == 1.0 for _, w in weighted):   # typed words only: the sum Whoosh computes, term by term
-            maps = [m for m, _ in weighted]
-            scored = ((sum(m.get(d, 0.0) for m in maps), d) for d in docs)
-        else:
-            scored = ((sum(w * m.get(d, 0.0) for m, w in weighted), d) for d in docs)
-        if recent:
-            factors = self.decay()
-            scored = ((score * factors[d], d) for score, d in scored)
-        if boosts:
-            return _boosted(scored, boosts, limit)
-        top = heapq.nsmallest(limit, ((-score, d) for score, d in scored))
-        return [(-negative, d) for negative, d in top]
+        of the words each document has, ties by docnum (in arrays: derived.word_top)."""
+        return derived.word_top(self, [(t, w) for c in concepts for t, w in c], bits, limit, recent, boosts)
 
     def first_by_date(self, bits: int, sort: str, limit: int) -> list[int]:
         """The first `limit` documents of a bitmap in date order, without scoring."""
@@ -453,7 +483,18 @@ class WhooshSnapshot:
 
     def record(self, docnum: int) -> dict:
         """What the index stored for a document (see backends/whoosh/schema.stored_doc)."""
-        return self.searcher.stored_fields(docnum)["doc"]
+        return self.stored(docnum)["doc"]
+
+    def stored(self, docnum: int) -> dict:
+        """A document's stored fields, kept for the generation (bounded by their text's size): the
+        same items are listed and highlighted keystroke after keystroke, and reading one cost
+        1.6 ms at 10k items (13 of 152 s of the typing profile), 20 ms at 100k."""
+        cache = self.shared_cache("stored", lambda: Lru(STORED_CACHE_CHARS, weigh=_stored_size))
+        found = cache.get_fresh(docnum)
+        if found is None:
+            found = self.searcher.stored_fields(docnum)
+            cache.put(docnum, found)
+        return found
 
     def document(self, item_id: str) -> dict | None:
         found = self.searcher.document(id=item_id)
@@ -464,15 +505,16 @@ class WhooshSnapshot:
         escaped, the query's words in <mark>; the excerpt, else the best
         passages of the body, else the start of the excerpt or body."""
         hit = compat.results(self.searcher, _compiled(tree), [(score, docnum)], _WHOLE)[0]
-        doc = hit["doc"]
+        stored = self.stored(docnum)   # texts are given to the highlighter: the hit's own fields are never read
+        doc = stored["doc"]
         title_html = _WHOLE.highlight_hit(hit, "title", text=doc["title"], top=1, minscore=1)
         snippet = _WHOLE.highlight_hit(hit, "excerpt", text=doc["excerpt"], top=1, minscore=1)
         if not snippet:
-            body = hit.get("body") or ""
+            body = stored.get("body") or ""
             if body:
                 snippet = _CONTEXT.highlight_hit(hit, "body", text=body, top=2, minscore=1)
         if not snippet:
-            snippet = html.escape(_shorten(doc["excerpt"] or hit.get("body", "")), quote=True)
+            snippet = html.escape(_shorten(doc["excerpt"] or stored.get("body", "")), quote=True)
         return doc, title_html or html.escape(doc["title"], quote=True), snippet
 
     # -- words: spelling and completion

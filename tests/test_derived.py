@@ -1,0 +1,231 @@
+"""Ranking from per-generation arrays (backends/whoosh/derived.py) gives the
+answers of scoring every match: the same (score, docnum) pairs, bit for bit,
+while Whoosh scores only the candidates whose bound can reach the top."""
+
+from __future__ import annotations
+
+import heapq
+
+import pytest
+
+from searchapp.backends.whoosh import compat, derived
+from searchapp.backends.whoosh.snapshot import _boosted, _compiled, word_concepts
+from searchapp.bitmaps import as_bytes, bits_of, docnums, has
+from searchapp.core.service import SearchEngine, proximity_boosts
+from searchapp.query.expand import adjacent_pairs
+
+# synonym groups with phrases, entities (tags scored by weight), OR, phrases, relaxed words
+SCORED = ("facial recognition ban", "face recognition", "gdpr fine", '"data protection" OR privacy',
+          "european commission antitrust", "china facial recognition consent", "ai act", "clearview",
+          "right to be forgotten", "data protection authority fine")
+WORDS = ("privacy", "fine regulator", "data protection", "google antitrust", "privacy OR data", "privacy law")
+
+
+def _every_match(snapshot, query, bits, limit, boosts, recent):
+    """The reference: Whoosh scores every document of `bits`, then the boosts pick the top."""
+    searcher = snapshot.recency_searcher() if recent else snapshot.searcher
+    everything = compat.exact_top(searcher, query, 10_000_000, None, None, docnums(bits)).top_n
+    return _boosted(everything, boosts, limit)
+
+
+@pytest.fixture()
+def engine(sample_index):
+    with SearchEngine(sample_index) as engine:
+        yield engine
+
+
+def _cases(engine, texts):
+    snapshot = engine._snapshot()
+    for text in texts:
+        tree = engine.read(text)
+        bits = snapshot.matches(tree)
+        if not bits:
+            continue
+        boosts = proximity_boosts(snapshot, adjacent_pairs(tree))
+        for subset in (bits, bits_of(d for n, d in enumerate(docnums(bits)) if n % 3 != 1) or bits):
+            for limit in (1, 3, 10, 1000):
+                for recent in (False, True):
+                    for boost in (boosts, ()):
+                        yield text, tree, subset, limit, recent, boost
+
+
+def test_bounded_top_is_scoring_every_match(engine, monkeypatch):
+    monkeypatch.setattr(derived, "FIRST_BATCH", 1)   # several rounds of candidates, even on a small index
+    snapshot = engine._snapshot()
+    checked = 0
+    for text, tree, bits, limit, recent, boosts in _cases(engine, SCORED):
+        query = _compiled(tree)
+        searcher = snapshot.recency_searcher() if recent else snapshot.searcher
+        found = derived.bounded_top(snapshot, searcher, query, bits, limit, boosts, recent)
+        assert found is not None, text   # every query here is modelled
+        assert found == _every_match(snapshot, query, bits, limit, boosts, recent), (text, limit, recent)
+        checked += 1
+    assert checked > 100
+
+
+def test_only_candidates_that_can_reach_the_top_are_scored(engine, monkeypatch):
+    monkeypatch.setattr(derived, "FIRST_BATCH", 1)
+    scored = []
+    exact_top = compat.exact_top
+
+    def counting(searcher, query, limit, allow, restrict, within=None):
+        scored.append(len(within) if within is not None else searcher.doc_count())
+        return exact_top(searcher, query, limit, allow, restrict, within)
+
+    monkeypatch.setattr(compat, "exact_top", counting)
+    snapshot = engine._snapshot()
+    tree = engine.read("facial recognition")   # a synonym group ("face recognition"): scored by Whoosh
+    bits = snapshot.matches(tree)
+    assert bits.bit_count() >= 10
+    top = snapshot.ranked(tree, bits, 1, "relevance", False, proximity_boosts(snapshot, adjacent_pairs(tree)))
+    assert len(top) == 1
+    assert sum(scored) < bits.bit_count()
+
+
+def test_a_bound_that_does_not_hold_falls_back_to_scoring_every_match(engine, monkeypatch):
+    snapshot = engine._snapshot()
+    tree = engine.read("facial recognition ban")
+    query, bits = _compiled(tree), snapshot.matches(tree)
+    term = derived.Arrays.term
+
+    def too_low(self, snap, fieldname, text):
+        docs, scores = term(self, snap, fieldname, text)
+        return docs, scores * 0.5
+
+    monkeypatch.setattr(derived.Arrays, "term", too_low)
+    snapshot._shared.pop("derived-arrays", None)
+    snapshot._shared.pop("term-arrays", None)
+    assert derived.bounded_top(snapshot, snapshot.searcher, query, bits, 3) is None
+    assert snapshot.ranked(tree, bits, 3, "relevance", False) == _every_match(snapshot, query, bits, 3, (), False)
+    snapshot._shared.pop("derived-arrays", None)
+    snapshot._shared.pop("term-arrays", None)
+
+
+def test_a_query_the_bound_does_not_model_is_left_to_whoosh(engine):
+    snapshot = engine._snapshot()
+    tree = engine.read("priva*")
+    assert derived.bounded_top(snapshot, snapshot.searcher, _compiled(tree), snapshot.matches(tree), 3) is None
+    assert snapshot.ranked(tree, snapshot.matches(tree), 3, "relevance", False)
+
+
+def _per_document(snapshot, concepts, bits, limit, recent, boosts):
+    """The reference: each document's sum of weight x word score, in Python, one by one."""
+    weighted = [(snapshot.word_scores(t), w) for c in concepts for t, w in c]
+    factors = snapshot.decay()
+    marks = [(as_bytes(b), f) for b, f in boosts]
+    scored = []
+    for d in docnums(bits):
+        score = sum(w * m.get(d, 0.0) for m, w in weighted)
+        if recent:
+            score *= factors[d]
+        for data, factor in marks:
+            if has(data, d):
+                score *= factor
+        scored.append((-score, d))
+    return [(-negative, d) for negative, d in heapq.nsmallest(limit, scored)]
+
+
+def test_word_scores_from_arrays_are_the_per_document_sums(engine):
+    snapshot = engine._snapshot()
+    checked = 0
+    for text, tree, bits, limit, recent, boosts in _cases(engine, WORDS):
+        concepts = word_concepts(tree, snapshot.analyze)
+        assert concepts is not None, text
+        found = snapshot.ranked(tree, bits, limit, "recent" if recent else "relevance", False, boosts)
+        assert found == _per_document(snapshot, concepts, bits, limit, recent, boosts), (text, limit, recent)
+        checked += 1
+    assert checked > 50
+
+
+def test_phrase_bitmaps_are_whooshs_phrase_matches(engine):
+    """Phrases from positions (snapshot._phrase_bits) match what Whoosh's span matcher matches."""
+    from whoosh import query as Q
+    snapshot = engine._snapshot()
+    checked = 0
+    for text in ("facial recognition", "data protection authority", "european commission", "right to be forgotten",
+                 "the data", "protection data", "recognition recognition", "ai act", "fine fine fine"):
+        for field in ("title", "excerpt", "body", "related_text"):
+            words = list(snapshot.analyze(field, text))
+            if len(words) < 2:
+                continue
+            phrase = Q.Phrase(field, words, slop=1)
+            expected = 0
+            for d in snapshot.searcher.docs_for_query(phrase):
+                expected |= 1 << d
+            assert snapshot._phrase_bits(field, words) == expected & snapshot.live, (text, field)
+            checked += bool(expected)
+    assert checked >= 6
+
+
+def test_term_bitmaps_from_posting_blocks_are_whooshs_matches(engine):
+    """Word and facet-value bitmaps read a block of postings at a time: the
+    documents Whoosh finds for the term, every one (long posting lists span blocks)."""
+    from whoosh import query as Q
+    snapshot = engine._snapshot()
+    longest = 0
+    for field in ("title", "excerpt", "body", "related_text", "f_topic", "f_regulator", "f_year"):
+        for value in snapshot.values(field):
+            expected = 0
+            for d in snapshot.searcher.docs_for_query(Q.Term(field, value)):
+                expected |= 1 << d
+            snapshot._terms.pop((field, value), None)
+            snapshot._facet_terms.pop((field, value), None)
+            assert snapshot.term_bits(field, value) == expected & snapshot.live, (field, value)
+            longest = max(longest, expected.bit_count())
+    assert longest > 20
+
+
+def test_posting_blocks_read_every_block(tmp_path):
+    """A posting list longer than a block (Whoosh writes 128 postings a block) is read whole."""
+    from conftest import write_news
+    from searchapp.indexing import update_index
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    for n in range(300):
+        write_news(corpus, f"item-{n}.md", title=f"Privacy regulator fines company {n}" + " privacy" * (n % 3),
+                   excerpt="The authority fined it.", publishedDateTime=f"2023-01-{n % 28 + 1:02d}T10:00:00Z")
+    update_index(corpus, index, full=True)
+    with SearchEngine(index) as engine:
+        snapshot = engine._snapshot()
+        for leaf, _ in snapshot.searcher.leaf_searchers():
+            reader = leaf.reader()
+            expected = list(reader.postings("title", "privaci").items_as("weight"))
+            docs, weights = compat.posting_blocks(reader, "title", "privaci")
+            assert docs == [d for d, _ in expected]
+            assert weights == pytest.approx([w for _, w in expected], rel=1e-6)
+        assert snapshot.term_bits("title", "privaci") == snapshot.live
+        assert snapshot.live.bit_count() == 300
+
+
+def test_highlights_from_cached_tokens_are_whooshs(engine, monkeypatch):
+    """Titles and excerpts are analysed once: the snippets equal Whoosh's own
+    highlighter's, the first time and from the cache, and the second time
+    nothing is analysed or read from the stored documents again."""
+    from whoosh import highlight
+    from searchapp.backends.whoosh import snapshot as whoosh_snapshot
+    snapshot = engine._snapshot()
+    plain = {"_WHOLE": highlight.Highlighter(fragmenter=highlight.WholeFragmenter(),
+                                             formatter=compat.EscapingFormatter()),
+             "_CONTEXT": highlight.Highlighter(fragmenter=highlight.ContextFragmenter(maxchars=240, surround=60),
+                                               formatter=compat.EscapingFormatter())}
+    cases = []
+    for text in SCORED + WORDS + ("rules", "court"):
+        tree = engine.read(text)
+        for score, docnum in snapshot.ranked(tree, snapshot.matches(tree), 10, "relevance", False):
+            cases.append((tree, docnum, score))
+    assert len(cases) > 50
+    cached = [snapshot.highlights(*case) for case in cases]
+    with monkeypatch.context() as patch:
+        for name, highlighter in plain.items():
+            patch.setattr(whoosh_snapshot, name, highlighter)
+        expected = [snapshot.highlights(*case) for case in cases]
+    assert cached == expected
+    assert any("<mark>" in title for _, title, _ in cached) and any("<mark>" in s for _, _, s in cached)
+
+    def fails(*args, **kwargs):
+        raise AssertionError("analysed or read again")
+
+    for field in ("title", "excerpt"):
+        monkeypatch.setattr(snapshot.searcher.schema[field], "analyzer", fails)
+    monkeypatch.setattr(snapshot.searcher, "stored_fields", fails)
+    assert [snapshot.highlights(*case) for case in cases if len(snapshot.record(case[1])["excerpt"]) > 0] == [
+        e for case, e in zip(cases, expected) if len(snapshot.record(case[1])["excerpt"]) > 0]
