@@ -176,6 +176,9 @@ def _stat(real_root: Path, path: str, rel: str) -> FileState:
     return FileState(rel, info.st_size, info.st_mtime_ns, "", info.st_ctime_ns, info.st_ino)
 
 
+_STREAMED = (None, None)
+
+
 def _scan(root: Path, paths: Iterable[str], old: dict[str, tuple[FileState, str | None]] | None,
           wrap=lambda iterable, desc, unit: iterable, sink=None):
     """Each file -> (state, record or problem, or None when the previous
@@ -183,7 +186,7 @@ def _scan(root: Path, paths: Iterable[str], old: dict[str, tuple[FileState, str 
     files parsed (or found unreadable) in this run, and how many got as far as
     parsing. Files to read are read by worker processes when there are many,
     in path order (merge order). With `sink`, each record parsed goes to
-    `sink(path, state, record)` and is not kept (its entry says None)."""
+    `sink(path, state, record)` and is not kept (its entry is (None, None))."""
     files: dict[str, tuple[FileState, FileRecord | Problem | None]] = {}
     fresh: set[str] = set()
     real_root = root.resolve()
@@ -222,7 +225,7 @@ def _scan(root: Path, paths: Iterable[str], old: dict[str, tuple[FileState, str 
             parsed += result[2]
             if sink is not None and isinstance(result[1], FileRecord):
                 sink(rel, result[0], result[1])
-                files[rel] = (result[0], None)
+                files[rel] = _STREAMED   # its state went to the sink: not kept
             else:
                 files[rel] = result[:2]
     return files, fresh, parsed
