@@ -164,3 +164,34 @@ def test_writer_processes_do_not_inherit_the_builders_memory(tmp_path):
     writer_peak_mb = int(out.stdout.split()[-1])   # 0: no writer ran a program of its own (forks)
     assert 0 < writer_peak_mb < 400, writer_peak_mb
     assert len(open_current(tmp_path / "index").reader().leaf_readers()) == 2
+
+
+def test_a_full_build_holds_one_record_and_one_document_at_a_time(tmp_path):
+    """Bounded memory: a full build streams each parsed file into the new
+    state and the merger, and makes each document when the writer takes it.
+    (It used to hold every record, item and document: 9 GB at 300k items.)
+    Watched through the progress hook, counting the live objects."""
+    import gc
+
+    from searchapp.ingest.reader import FileRecord
+    from searchapp.model import NewsItem
+
+    corpus = tmp_path / "corpus"
+    for n in range(30):
+        write_news(corpus, f"n{n:02}.md", f"body text marker{n} " * 20, title=f"Story {n}",
+                   related=[{"title": f"Other {n}", "webUrl": f"https://example.org/other-{n}"}])
+    most = {"Reading": 0, "Indexing": 0}
+
+    def watch(iterable, desc, unit):
+        for value in iterable:
+            yield value
+            held = sum(isinstance(o, FileRecord) and "marker" in o.own.body
+                       or isinstance(o, NewsItem) and "marker" in o.body   # this build's, not other tests'
+                       for o in gc.get_objects())   # no list of them: it would keep them alive
+            most[desc] = max(most[desc], held)
+
+    info = update_index(corpus, tmp_path / "index", full=True, progress=watch)
+    assert info.items == 60
+    assert most["Reading"] <= 2 and 1 <= most["Indexing"] <= 2, most
+    with SearchEngine(tmp_path / "index") as engine:
+        assert engine.search("marker7").total == 1

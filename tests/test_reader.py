@@ -202,3 +202,53 @@ def test_a_topic_with_a_comma_is_one_facet_value(tmp_path):
         assert engine.search("", Filters(topic=("Privacy, Data",))).total == 1
     finally:
         engine.close()
+
+
+def _entry(url, title="", excerpt="", body="", **fields):
+    from searchapp.ingest.reader import Entry
+    from searchapp.model import Provider
+
+    values = dict(published=None, provider=Provider(), topics=(), type="", quality=None, heat=None,
+                  is_published=None, image_url="")
+    values.update(fields)
+    return Entry(url, title, excerpt, body, **values)
+
+
+def test_a_streaming_merger_keeps_no_bodies_and_merges_like_merge_records():
+    """A full build merges one record at a time and holds no body: each is
+    read back (by the record's path) only when its item is written."""
+    from searchapp.ingest.reader import FileRecord, Merger, merge_records
+    from searchapp.model import Provider
+
+    when = dt.datetime(2024, 5, 1, tzinfo=UTC)
+    records = [
+        # a copy of c seen before c's own file; its fields only fill gaps
+        FileRecord("a.md", _entry("https://x/a", "A", "a lede", "body of a " * 50, topics=("AI",)),
+                   (_entry("https://x/c", "copy title", "copy lede", quality=0, image_url="i.png"),
+                    _entry("https://x/d", "D only listed", published=when))),
+        FileRecord("b.md", _entry("https://x/b", "B", body="", topics=("Privacy",)),
+                   (_entry("https://x/d", "D again", "d lede", provider=Provider("Wire", "wire.example")),
+                    _entry("https://x/a", "a copy", "ignored lede"))),
+        FileRecord("c.md", _entry("https://x/c", "", "own lede", "body of c", heat=3, is_published=False)),
+        FileRecord("c2.md", _entry("https://x/c", "C later own", "", "second own body", topics=("Law",))),
+    ]
+    merger = Merger(keep_bodies=False)
+    for record in records:
+        merger.add(record)
+    assert not any(isinstance(value, str) and "body of" in value
+                   for slots in merger.slots.values() for value in slots)
+    bodies = {r.path: r.own.body for r in records}
+    asked = []
+
+    def body(path):
+        asked.append(path)
+        return bodies[path]
+
+    assert list(merger.items(body=body)) == merge_records(reversed(records))
+    assert sorted(asked) == ["a.md", "c.md"]   # only the records that hold an item's body
+    c = merger.item(item_id("https://x/c"), body)
+    assert (c.title, c.excerpt, c.body, c.quality, c.image_url) == ("C later own", "own lede", "body of c", 0, "i.png")
+    assert c.topics == ("Law",) and c.source_files == ("c.md", "c2.md", "a.md")
+    d = merger.item(item_id("https://x/d"), body)
+    assert (d.title, d.excerpt, d.published, d.provider.name) == ("D only listed", "d lede", when, "Wire")
+    assert d.topics == ("AI", "Privacy") and d.related_by_ids == (item_id("https://x/a"), item_id("https://x/b"))

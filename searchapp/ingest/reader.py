@@ -20,7 +20,7 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -428,9 +428,10 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     return data, text[match.end():]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileState:
-    """What says whether a file changed since the last run."""
+    """What says whether a file changed since the last run (slots: a build
+    holds one per file, 56 bytes + values instead of about 350)."""
 
     path: str
     size: int
@@ -515,6 +516,11 @@ def parse_bytes(raw: bytes, rel_path: str) -> FileRecord:
 
 def list_news_files(root: Path) -> list[Path]:
     """News files below root, sorted; follows no symlinked folders (no loops)."""
+    return [Path(name) for name in news_file_names(root)]
+
+
+def news_file_names(root: Path) -> list[str]:
+    """list_news_files as strings: a million Path objects take about 0.5 GB."""
     found = []
     for folder, dirs, files in os.walk(root, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -522,7 +528,7 @@ def list_news_files(root: Path) -> list[Path]:
             if name.startswith(".") or is_folder_doc(name):
                 continue
             if os.path.splitext(name)[1].lower() in NEWS_SUFFIXES:
-                found.append(Path(folder) / name)
+                found.append(os.path.join(folder, name))
     return found
 
 
@@ -556,62 +562,143 @@ def merge_records(records: Iterable[FileRecord]) -> list[NewsItem]:
     for an item known only from related lists, the union of the topics of
     the files that list it.
     """
-    records = sorted(records, key=lambda r: r.path)
-    own: dict[str, list[tuple[str, Entry]]] = {}
-    copies: dict[str, list[tuple[str, Entry]]] = {}
-    lists: dict[str, dict[str, None]] = {}      # id -> ids it lists
-    listed_by: dict[str, dict[str, None]] = {}  # id -> ids listing it
-    listing_topics: dict[str, dict[str, None]] = {}
-    order: dict[str, None] = {}
-    for record in records:
+    merger = Merger()
+    for record in sorted(records, key=lambda r: r.path):
+        merger.add(record)
+    return list(merger.items())
+
+
+# Slots of one item in a Merger (a list per item: about 200 bytes, no Entry kept).
+_FIELDS = ("url", "title", "excerpt", "published", "provider", "type", "quality", "heat", "is_published",
+           "image_url")
+_BODY, _OWN_TOPICS, _LISTING_TOPICS, _OWN_FILES, _COPY_FILES, _LISTS, _LISTED_BY, _OWN_BITS = range(10, 18)
+_EMPTY = (None, "", ())
+
+
+class Merger:
+    """merge_records, one record at a time, keeping per item only its merged
+    fields so far (no Entry, no related copy): records must come in path
+    order. The body is kept as text, or (`keep_bodies=False`) as the number
+    of the record that has it, read back through `items(body=...)` when the
+    item is written: a build then holds titles and excerpts, not bodies."""
+
+    def __init__(self, keep_bodies: bool = True):
+        self.keep_bodies = keep_bodies
+        self.paths: list[str] = []
+        self.slots: dict[str, list] = {}   # item id -> slots; insertion order = merge_records' order
+        self.shared: dict = {}   # one object per distinct id, provider, type (a million items repeat them)
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def _slots(self, iid: str) -> list:
+        slots = self.slots.get(iid)
+        if slots is None:
+            slots = self.slots[iid] = [None] * 10 + ["", (), (), [], [], (), (), 0]
+        return slots
+
+    def _take(self, slots: list, entry: Entry, own: bool) -> None:
+        """First non-empty value per field: an own entry's beats any copy's."""
+        bits = slots[_OWN_BITS]
+        values = (entry.url, entry.title, entry.excerpt, entry.published,
+                  entry.provider if entry.provider.name else None, entry.type, entry.quality, entry.heat,
+                  entry.is_published, entry.image_url)
+        for n, value in enumerate(values):
+            if bits >> n & 1:
+                continue
+            if n == 0:   # the url: the first entry's, empty or not (own entries first)
+                if own or slots[0] is None:
+                    slots[0] = value
+                    if own:
+                        bits |= 1
+                continue
+            if value in _EMPTY:
+                continue
+            if n == 4 or n == 5:   # provider, type
+                value = self.shared.setdefault(value, value)
+            if own:
+                slots[n] = value
+                bits |= 1 << n
+            elif slots[n] is None:
+                slots[n] = value
+        slots[_OWN_BITS] = bits
+
+    def add(self, record: FileRecord) -> None:
+        number = len(self.paths)
+        self.paths.append(record.path)
+        shared = self.shared
         own_id = item_id(record.own.url)
-        order.setdefault(own_id)
-        own.setdefault(own_id, []).append((record.path, record.own))
+        own_id = shared.setdefault(own_id, own_id)
+        own = self._slots(own_id)
+        self._take(own, record.own, True)
+        if record.own.body and not own[_BODY]:
+            own[_BODY] = record.own.body if self.keep_bodies else number + 1   # 0 and "" mean none
+        if record.own.topics:
+            own[_OWN_TOPICS] = tuple(dict.fromkeys(own[_OWN_TOPICS] + record.own.topics))
+        own[_OWN_FILES].append(number)
+        lists = dict.fromkeys(own[_LISTS])
         for entry in record.related:
             rid = item_id(entry.url)
             if rid == own_id:
                 continue
-            order.setdefault(rid)
-            copies.setdefault(rid, []).append((record.path, entry))
-            lists.setdefault(own_id, {})[rid] = None
-            listed_by.setdefault(rid, {})[own_id] = None
-            listing_topics.setdefault(rid, {}).update(dict.fromkeys(record.own.topics))
+            rid = shared.setdefault(rid, rid)
+            copy = self._slots(rid)
+            self._take(copy, entry, False)
+            copy[_COPY_FILES].append(number)
+            if own_id not in copy[_LISTED_BY]:
+                copy[_LISTED_BY] += (own_id,)
+            if record.own.topics:
+                copy[_LISTING_TOPICS] = tuple(dict.fromkeys(copy[_LISTING_TOPICS] + record.own.topics))
+            lists[rid] = None
+        own[_LISTS] = tuple(lists)
 
-    fields: dict[str, dict] = {}
-    for iid in order:
-        seen = own.get(iid, []) + copies.get(iid, [])
-        entries = [e for _, e in seen]
-        own_entries = [e for _, e in own.get(iid, [])]
-        if own_entries:
-            topics = dict.fromkeys(t for e in own_entries for t in e.topics)
-        else:
-            topics = listing_topics.get(iid, {})
-        fields[iid] = dict(
-            id=iid,
-            url=entries[0].url,
-            title=_first(e.title for e in entries) or entries[0].url,
-            excerpt=_first(e.excerpt for e in entries) or "",
-            body=_first(e.body for e in own_entries) or "",
-            published=_first(e.published for e in entries),
-            provider=_first(e.provider if e.provider.name else None for e in entries) or Provider(),
-            topics=tuple(topics),
-            type=_first(e.type for e in entries) or "",
-            quality=_first(e.quality for e in entries),
-            heat=_first(e.heat for e in entries),
-            is_published=_first(e.is_published for e in entries),
-            image_url=_first(e.image_url for e in entries) or "",
-            source_files=tuple(dict.fromkeys(path for path, _ in seen)),
-            has_own_file=bool(own_entries),
-            related_ids=tuple(lists.get(iid, {})),
-            related_by_ids=tuple(listed_by.get(iid, {})),
-        )
-    items = []
-    for iid, kwargs in fields.items():
+    def _title(self, slots: list) -> str:
+        return slots[1] or slots[0]
+
+    def story_input(self, iid: str) -> NewsItem:
+        """The fields story grouping reads (indexing's story_input of the merged item)."""
+        slots = self.slots[iid]
+        return NewsItem(id=iid, url=slots[0], title=self._title(slots), excerpt=slots[2] or "",
+                        published=slots[3], provider=slots[4] or Provider())
+
+    def item(self, iid: str, body=None) -> NewsItem:
+        """The merged item; `body(path)` reads the own body of the record at `path`
+        (needed when bodies are not kept)."""
+        slots = self.slots[iid]
+        has_own = bool(slots[_OWN_FILES])
+        text = slots[_BODY]
+        if not self.keep_bodies:
+            text = body(self.paths[text - 1]) if text else ""
         related_text = " \n".join(
-            f"{fields[rid]['title']} {fields[rid]['excerpt']}".strip() for rid in kwargs["related_ids"]
+            f"{self._title(self.slots[rid])} {self.slots[rid][2] or ''}".strip() for rid in slots[_LISTS])
+        paths = self.paths
+        return NewsItem(
+            id=iid,
+            url=slots[0],
+            title=self._title(slots),
+            excerpt=slots[2] or "",
+            body=text or "",
+            published=slots[3],
+            provider=slots[4] or Provider(),
+            topics=slots[_OWN_TOPICS] if has_own else slots[_LISTING_TOPICS],
+            type=slots[5] or "",
+            quality=slots[6],
+            heat=slots[7],
+            is_published=slots[8],
+            image_url=slots[9] or "",
+            source_files=tuple(dict.fromkeys(paths[n] for n in slots[_OWN_FILES] + slots[_COPY_FILES])),
+            has_own_file=has_own,
+            related_ids=slots[_LISTS],
+            related_by_ids=slots[_LISTED_BY],
+            related_text=related_text[:MAX_TEXT_CHARS],
         )
-        items.append(NewsItem(**kwargs, related_text=related_text[:MAX_TEXT_CHARS]))
-    return items
+
+    def ids(self) -> list[str]:
+        return list(self.slots)
+
+    def items(self, ids: Iterable[str] | None = None, body=None) -> Iterator[NewsItem]:
+        for iid in (self.slots if ids is None else ids):
+            yield self.item(iid, body)
 
 
 def read_corpus(root: str | Path, paths: Iterable[Path] | None = None) -> Corpus:

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
@@ -91,7 +92,9 @@ class StateReader:
             raise StateError(f"{generation.name} has no incremental state ({STATE})")
         try:
             # immutable=1: no lock or journal files are created in the generation.
-            self.db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+            # check_same_thread=False: a rewrite's feeder threads read records (one at a time: the lock).
+            self.db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            self.lock = threading.Lock()
             meta = dict(self.db.execute("SELECT key, value FROM meta"))
         except (sqlite3.Error, ValueError) as error:
             raise StateError(f"its incremental state is unreadable ({error})") from None
@@ -123,8 +126,10 @@ class StateReader:
             "SELECT path, mentions FROM files WHERE record IS NOT NULL")}
 
     def record(self, path: str) -> FileRecord:
-        for (text,) in self._rows("SELECT record FROM files WHERE path = ? AND record IS NOT NULL", (path,)):
-            return decode_record(path, text)
+        with self.lock:
+            rows = list(self._rows("SELECT record FROM files WHERE path = ? AND record IS NOT NULL", (path,)))
+        if rows:
+            return decode_record(path, rows[0][0])
         raise StateError(f"its incremental state has no record of {path}")
 
     def records(self) -> Iterator[FileRecord]:
@@ -173,6 +178,72 @@ class Records(Mapping):
 
 # -------------------------------------------------------------- writing
 
+class StateWriter:
+    """The state of the generation being built in `building`, written in
+    steps: a copy of `base`'s (or a new one), then rows as they come (a full
+    build streams each file's row as it is parsed, so no record stays in
+    memory). Nothing is visible to readers until the folder is renamed."""
+
+    def __init__(self, building: Path, corpus: str, base: Path | None = None):
+        self.path = building / STATE
+        if base is not None:
+            shutil.copyfile(base / STATE, self.path)
+        # check_same_thread=False: a build's feeder threads read bodies back (one at a time: the lock).
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.lock = threading.Lock()
+        # The folder is fsynced and renamed only when complete: no journal needed.
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("BEGIN")
+        if base is None:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                self.db.execute(statement)
+            self.db.executemany("INSERT INTO meta VALUES (?, ?)",
+                                [("format", json.dumps(FORMAT)), ("corpus", corpus)])
+
+    def files(self, files: Iterable[tuple[str, FileState, FileRecord | Problem | None, tuple[str, ...]]],
+              gone: Iterable[str] = ()) -> None:
+        """(path, state, record or problem or None for "as before", mentions) rows; `gone`: paths no longer there."""
+        self.db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
+        changed, touched = [], []
+        for rel, state, record, mentions in files:
+            if record is None:   # the same content as before (a touch): only the stat moves
+                touched.append((state.size, state.mtime_ns, state.ctime_ns, state.inode, state.sha256, rel))
+            else:
+                changed.append((rel, state.size, state.mtime_ns, state.ctime_ns, state.inode, state.sha256,
+                                record.reason if isinstance(record, Problem) else None,
+                                encode_record(record) if isinstance(record, FileRecord) else None,
+                                json.dumps(mentions, ensure_ascii=False) if isinstance(record, FileRecord) else None))
+        self.db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", changed)
+        self.db.executemany(
+            "UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, inode = ?, sha256 = ? WHERE path = ?", touched)
+
+    def items(self, items: Iterable[tuple[str, tuple[str, str, NewsItem] | None]]) -> None:
+        """(id, (fingerprint, story, story input) or None for an item that is gone) rows."""
+        for iid, value in items:
+            if value is None:
+                self.db.execute("DELETE FROM items WHERE id = ?", (iid,))
+            else:
+                fingerprint, story, inp = value
+                self.db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)",
+                                (iid, fingerprint, story, encode_story_input(inp)))
+
+    def body(self, path: str) -> str:
+        """The own body of the record written for `path` (a build reads bodies back as it writes documents)."""
+        with self.lock:
+            row = self.db.execute("SELECT record FROM files WHERE path = ?", (path,)).fetchone()
+        if row is None or row[0] is None:
+            raise StateError(f"no record of {path} was written")
+        return json.loads(row[0])[0][3]
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Without commit(), nothing written is kept."""
+        self.db.close()
+
+
 def write_state(
     building: Path,
     *,
@@ -188,34 +259,10 @@ def write_state(
     `files`: path -> (state, record or problem or None for "as before", mentions); `gone`: paths no
     longer in the corpus; `items`: id -> (fingerprint, story, story input),
     None for an item that is gone."""
-    path = building / STATE
-    if base is not None:
-        shutil.copyfile(base / STATE, path)
-    db = sqlite3.connect(path, isolation_level=None)
+    writer = StateWriter(building, corpus, base)
     try:
-        # The folder is fsynced and renamed only when complete: no journal needed.
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
-        db.execute("BEGIN")
-        if base is None:
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                db.execute(statement)
-            db.executemany("INSERT INTO meta VALUES (?, ?)", [("format", json.dumps(FORMAT)), ("corpus", corpus)])
-        db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
-        db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (
-            (rel, state.size, state.mtime_ns, state.ctime_ns, state.inode, state.sha256,
-             record.reason if isinstance(record, Problem) else None,
-             encode_record(record) if isinstance(record, FileRecord) else None,
-             json.dumps(mentions, ensure_ascii=False) if isinstance(record, FileRecord) else None)
-            for rel, (state, record, mentions) in files.items() if record is not None))
-        # None: the same content as before (a touch): only the stat moves.
-        db.executemany("UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, inode = ?, sha256 = ? WHERE path = ?", (
-            (state.size, state.mtime_ns, state.ctime_ns, state.inode, state.sha256, rel)
-            for rel, (state, record, _) in files.items() if record is None))
-        db.executemany("DELETE FROM items WHERE id = ?", ((i,) for i, v in items.items() if v is None))
-        db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)", (
-            (iid, fingerprint, story, encode_story_input(inp))
-            for iid, value in items.items() if value is not None for fingerprint, story, inp in (value,)))
-        db.execute("COMMIT")
+        writer.files(((rel, *value) for rel, value in files.items()), gone)
+        writer.items(items.items())
+        writer.commit()
     finally:
-        db.close()
+        writer.close()

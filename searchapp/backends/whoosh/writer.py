@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Sequence
 
 from whoosh import index as whoosh_index
 
@@ -23,9 +24,12 @@ def open_index(generation: Path):
     return whoosh_index.open_dir(str(generation))
 
 
-def write_segments(building: Path, entries: list[tuple[NewsItem, str]], *, base_copied: bool,
+def write_segments(building: Path, entries: Sequence[tuple[NewsItem, str]], *, base_copied: bool,
                    remove: set[str], progress=None) -> int:
     """Write `entries` ((item, story id) pairs, in order) into the folder `building`.
+
+    `entries` needs only a length, iteration and slices that iterate: the
+    builder's documents are made as a writer takes them, never all at once.
 
     `base_copied`: the previous generation's files are already linked into it,
     so the entries and deletions go on top. Returns the live document count."""
@@ -112,17 +116,27 @@ def _write_part(folder: str, connection, counter) -> None:
     writer.commit()
 
 
-def _feed(connection, entries) -> None:
-    """Send one writer its entries in chunks, then the end mark (a parent thread per writer)."""
+def _feed(connection, entries, errors: list) -> None:
+    """Send one writer its entries in chunks, then the end mark (a parent thread per writer).
+    An error making the entries closes the pipe (the writer exits) and is kept for the builder."""
     try:
-        for start in range(0, len(entries), CHUNK):
-            connection.send(entries[start:start + CHUNK])
+        chunk = []
+        for entry in entries:
+            chunk.append(entry)
+            if len(chunk) == CHUNK:
+                connection.send(chunk)
+                chunk = []
+        if chunk:
+            connection.send(chunk)
         connection.send([])
     except (OSError, EOFError, ValueError):
         pass  # the writer died: its exit status says so
+    except BaseException as error:
+        errors.append(error)
+        connection.close()
 
 
-def _write_parts(building: Path, entries: list[tuple[NewsItem, str]], progress):
+def _write_parts(building: Path, entries: Sequence[tuple[NewsItem, str]], progress):
     """A full build on every core that ranks exactly like one writer's.
 
     Whoosh's own multi-process writer hands documents to workers as they come
@@ -149,12 +163,13 @@ def _write_parts(building: Path, entries: list[tuple[NewsItem, str]], progress):
     processes = [context.Process(target=_write_part, args=(str(folder), child, counter), daemon=True)
                  for (folder, _), (_, child) in zip(parts, pipes)]
     feeders = []
+    errors: list[BaseException] = []
     try:
         for process in processes:
             process.start()
         for (_, child) in pipes:
             child.close()
-        feeders = [threading.Thread(target=_feed, args=(parent, part), daemon=True)
+        feeders = [threading.Thread(target=_feed, args=(parent, part, errors), daemon=True)
                    for (parent, _), (_, part) in zip(pipes, parts)]
         for feeder in feeders:
             feeder.start()
@@ -174,6 +189,8 @@ def _write_parts(building: Path, entries: list[tuple[NewsItem, str]], progress):
             pass
         for process in processes:
             process.join()
+        if errors:
+            raise errors[0]
         failed = [p.exitcode for p in processes if p.exitcode != 0]
         if failed:
             raise IndexerError(f"an index writer process failed (exit status {failed[0]})")
