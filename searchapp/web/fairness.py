@@ -23,11 +23,10 @@ remaining threads stay free for other clients.
 
 A budget per address does not stop a flood from many addresses, each inside
 its own budget.  `FairGate` does: at most `slots` requests work at once in a
-worker, and when one finishes, the waiting request with the earliest
-deadline goes next: its arrival plus 10 times its address's typical request
-cost.  An ordinary search therefore overtakes a flood's expensive requests
-however many addresses they come from, and waits only for a running request
-to finish; an expensive request is never passed over for ever.  (A review found that per-address turns instead made 5 colleagues
+worker, and when one finishes, the next is chosen by start-time fair
+queueing over addresses (see `ClientBudget.priority`): a flood's work is
+queued far ahead whatever the number of its addresses, and a person's
+search is next, waiting only for a running request to finish.  (A review found that per-address turns instead made 5 colleagues
 behind one NAT address refuse each other.)
 
 A request is also charged `per_request` seconds for the server's work outside
@@ -57,10 +56,6 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-# A waiting request's turn is due COST_WEIGHT x its address's typical cost after it arrived: a 15 ms
-# search then overtakes a flood's 30 ms requests that arrived up to 450 ms before it (a queue of
-# eight flooding clients on two slots is about 200 ms long), and any request's turn comes in time.
-COST_WEIGHT = 30.0
 COST_SMOOTHING = 0.3    # weight of the newest request in an address's typical cost
 MAX_ADDRESSES = 4096   # addresses remembered per worker (least recently seen forgotten first)
 
@@ -71,6 +66,7 @@ class _Account:
     updated: float        # monotonic time of the last refill
     in_flight: int = 0    # requests of this address in this worker, waiting or working
     cost: float = 0.01    # CPU seconds a request of this address costs, on average lately
+    finish: float = 0.0   # the fair queue's virtual time at which this address's queued work ends
 
 
 class ClientBudget:
@@ -78,7 +74,7 @@ class ClientBudget:
 
     def __init__(self, app, *, share: float = 0.25, burst: float | None = None, max_wait: float = 1.0,
                  queue_wait: float = 5.0,
-                 max_in_flight: int = 2, slots: int = 2, per_request: float = 0.0007, clock=time.monotonic,
+                 max_in_flight: int = 2, slots: int = 1, per_request: float = 0.0007, clock=time.monotonic,
                  cpu_clock=time.thread_time, sleep=time.sleep):
         if share <= 0:
             raise ValueError("share must be positive (leave the middleware out to turn it off)")
@@ -145,15 +141,22 @@ class ClientBudget:
     # -- WSGI
 
     def priority(self, address: str) -> float:
-        """Lower goes first: a turn is due COST_WEIGHT x the address's typical request cost after now
-        (earliest deadline first). A cheap search overtakes expensive requests that arrived up to
-        a few hundred ms before it, however many addresses send them, and an expensive request is
-        never passed over for ever. (Ordering by budget left did nothing against eight addresses
-        each inside its own budget; ordering by recent CPU use put a person searching 10 times a
-        second behind a flood spread thin over eight addresses.)"""
+        """The request's start tag in start-time fair queueing (lower goes first).
+
+        Every address's work is laid end to end on the gate's virtual clock, which stands at the
+        tag of the last request to start: a request starts at the later of that clock and the end
+        of its address's earlier work, and its address's work then ends its typical cost later.
+        A flood, always asking again, has work queued far ahead of the clock, from one address or
+        from eight; a person's search starts at the clock, so it is next. Two orders tried before
+        failed review: budget left (eight addresses each stay inside their own budget) and recent
+        CPU use (a person searching 10 times a second went behind a flood spread over eight
+        addresses); a deadline from each address's typical cost failed once a flood's requests
+        were as cheap as a person's (6.4x)."""
         with self.lock:
             account = self._account(address, self.clock())
-            return self.clock() + COST_WEIGHT * account.cost
+            start = max(self.gate.virtual, account.finish)
+            account.finish = start + account.cost
+            return start
 
     def __call__(self, environ, start_response):
         address = environ.get("REMOTE_ADDR") or "?"
@@ -196,12 +199,13 @@ class FairGate:
     the lowest priority value goes next (ties: first come).
 
     Searching is CPU work under one GIL, so more requests working at once only share the core and
-    each takes longer. The priority is ClientBudget.priority: a deadline that puts a cheap search
-    ahead of a flood's expensive requests, whatever number of addresses the flood comes from."""
+    each takes longer. The priority is ClientBudget.priority (start-time fair queueing), which puts
+    a person's search ahead of a flood's queued work, whatever number of addresses it comes from."""
 
-    def __init__(self, slots: int = 2):
+    def __init__(self, slots: int = 1):
         self.slots = max(1, slots)
         self.working = 0
+        self.virtual = 0.0   # the start tag of the last request to start (ClientBudget.priority)
         self.waiting: list[tuple[float, int, threading.Event]] = []   # a heap
         self.order = itertools.count()
         self.lock = threading.Lock()
@@ -211,6 +215,7 @@ class FairGate:
         with self.lock:
             if self.working < self.slots and not self.waiting:
                 self.working += 1
+                self.virtual = max(self.virtual, priority)
                 return True
             turn = threading.Event()
             entry = (priority, next(self.order), turn)
@@ -228,7 +233,9 @@ class FairGate:
         """End a turn: hand it to the first waiting request, or free the slot."""
         with self.lock:
             if self.waiting:
-                heapq.heappop(self.waiting)[2].set()   # the slot passes on: `working` is unchanged
+                priority, _, turn = heapq.heappop(self.waiting)
+                self.virtual = max(self.virtual, priority)
+                turn.set()   # the slot passes on: `working` is unchanged
             else:
                 self.working -= 1
 
