@@ -262,6 +262,7 @@ def serve_command(host: str, port: int, workers: int, threads: int, base_url: st
     from searchapp.web import worker
 
     worker_class = worker.WORKER_CLASS if worker.usable() else "gthread"
+    worker.limit_per_address = bool(client_share)
     if worker_class == "gthread":
         click.echo("warning: this gunicorn lacks what the slow-client limits rely on; serving without them "
                    "(put a buffering proxy in front)", err=True)

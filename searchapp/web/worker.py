@@ -32,6 +32,11 @@ FREE_THREADS = 2       # threads of a worker that one address can never occupy (
 
 WORKER_CLASS = "searchapp.web.worker.GuardedThreadWorker"
 
+# `serve --client-share 0` turns the per-address thread limit off too: behind a reverse proxy (or in
+# a benchmark replaying many users) every request has one address. Set in the server process before
+# the workers fork.
+limit_per_address = True
+
 
 def usable() -> bool:
     """Whether the installed gunicorn has what GuardedThreadWorker relies on."""
@@ -133,7 +138,7 @@ def _worker_class():
             address = conn.client[0] if isinstance(conn.client, tuple) and conn.client else str(conn.client)
             with self.per_address_lock:
                 busy = self.per_address.get(address, 0)
-                if busy >= self.max_per_address:
+                if busy >= self.max_per_address and limit_per_address:
                     refuse(conn)
                     return False
                 self.per_address[address] = busy + 1
