@@ -120,6 +120,9 @@ class Server:
         return status, json.loads(body)
 
 
+SESSION_SERVER_ARGS = ["--client-share", "0"]
+
+
 @contextmanager
 def running_server(index_dir: Path, corpus_dir: Path | None = None, extra_args: list[str] = ()):
     """`searchapp serve` as a user starts it, on a free port; stopped afterwards."""
@@ -158,13 +161,15 @@ def running_server(index_dir: Path, corpus_dir: Path | None = None, extra_args: 
 def sample_server(tmp_path_factory):
     """Started on a folder with no index yet: `serve` builds it from the corpus first."""
     index_dir = tmp_path_factory.mktemp("served") / "index"
-    with running_server(index_dir, SAMPLE_CORPUS) as server:
+    # the whole session's tests ask from one address, far beyond a person's pace: the per-client budget
+    # (tested on its own in test_fairness.py) would make them wait and time out
+    with running_server(index_dir, SAMPLE_CORPUS, extra_args=SESSION_SERVER_ARGS) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def shared_server(shared_index):
-    with running_server(shared_index) as server:
+    with running_server(shared_index, extra_args=SESSION_SERVER_ARGS) as server:
         yield server
 
 
