@@ -211,6 +211,15 @@ def warm_worker(engine) -> None:
         pass
 
 
+def client_budget_settings(client_share: float, threads: int) -> dict | None:
+    """ClientBudget's settings for `serve` (None: no budget).
+
+    The threads an address may hold are limited by the worker (threads - 2, counting only connections
+    that sent something); a lower limit here counted requests queued for their turn and refused
+    colleagues behind one address (16 at once from one address got a 429)."""
+    return dict(share=client_share, max_in_flight=threads) if client_share else None
+
+
 def bind_address(host: str, port: int) -> str:
     """gunicorn's bind string: "[::1]:8000" for an IPv6 host, "127.0.0.1:8000" otherwise."""
     if ":" in host and not host.startswith("["):
@@ -281,8 +290,7 @@ def serve_command(host: str, port: int, workers: int, threads: int, base_url: st
             from searchapp.core.service import SearchEngine
 
             # a new generation is warmed in the background and served once ready
-            # an address may hold all but 4 of a worker's threads (waiting or working): others always find one
-            budget = dict(share=client_share, max_in_flight=max(1, threads - 4)) if client_share else None
+            budget = client_budget_settings(client_share, threads)
             engine = SearchEngine(index_dir, warm_switch=True)
             # the first search of a worker loads its tables (about 1 s at 100k items): done here in the
             # background, it is neither the first user's wait nor charged to their CPU budget

@@ -520,3 +520,22 @@ def test_finish_off_leaves_the_socket_for_gunicorn_to_close():
     finally:
         for sock in (client, ours, server):
             sock.close()
+
+
+def test_requests_queued_for_their_turn_do_not_count_against_their_address(sample_index, tmp_path):
+    """Third check: with one request working per worker, the budget's own in-flight limit (threads - 4)
+    counted the requests queued for their turn, and a burst from one address (colleagues behind a NAT)
+    got a 429. Only the worker limits an address's threads now (threads - 2)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from searchapp.cli import client_budget_settings
+    from searchapp.web.worker import FREE_THREADS
+
+    for threads in (4, 16, 64):
+        assert client_budget_settings(0.25, threads)["max_in_flight"] > threads - FREE_THREADS
+    assert client_budget_settings(0, 16) is None
+    with running_server(_copied_index(sample_index, tmp_path), extra_args=["--workers", "1", "--threads", "16"]) as server:
+        port = int(server.base.rsplit(":", 1)[1])
+        with ThreadPoolExecutor(13) as pool:
+            statuses = list(pool.map(lambda n: fetch(port, f"/api/search?q=data+{n}", "127.0.0.4")[0], range(13)))
+        assert statuses == [200] * 13

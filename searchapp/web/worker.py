@@ -27,8 +27,7 @@ import threading
 import time
 
 HEAD_SECONDS = 10.0    # a phone on a poor network sends a head in well under a second
-FREE_THREADS = 2       # threads of a worker that one address can never occupy (the request budget,
-                       # web/fairness.py, leaves 4: its 429 with Retry-After comes first)
+FREE_THREADS = 2       # threads of a worker that one address can never occupy
 
 WORKER_CLASS = "searchapp.web.worker.GuardedThreadWorker"
 
