@@ -229,3 +229,18 @@ def test_highlights_from_cached_tokens_are_whooshs(engine, monkeypatch):
     monkeypatch.setattr(snapshot.searcher, "stored_fields", fails)
     assert [snapshot.highlights(*case) for case in cases if len(snapshot.record(case[1])["excerpt"]) > 0] == [
         e for case, e in zip(cases, expected) if len(snapshot.record(case[1])["excerpt"]) > 0]
+
+
+def test_word_arrays_are_the_per_posting_scores_bit_for_bit(engine):
+    """Ranking reads a word's scores as arrays built from posting blocks (single-precision
+    weights turned back into frequency x field boost); they equal the per-posting loop."""
+    snapshot = engine._snapshot()
+    reader = snapshot.searcher.reader()
+    words = {t.decode() if isinstance(t, bytes) else t
+             for field in ("title", "excerpt", "body", "related_text")
+             for _, t in reader.most_frequent_terms(field, 40)}
+    words |= {"privacy", "recognition", "zebra"}
+    for word in sorted(words):
+        docs, scores = derived._word_arrays(snapshot, word)
+        assert dict(zip(docs.tolist(), scores.tolist())) == snapshot.word_scores(word), word
+    assert len(words) > 40

@@ -29,7 +29,6 @@ from searchapp.model import RECENCY_HALF_LIFE_DAYS, Filters
 from searchapp.query import ast
 
 TERM_CACHE_SIZE = 2048    # word bitmaps kept per generation (N/8 bytes each: 37 kB at 300,000 items)
-SCORE_CACHE_SIZE = 2_000_000  # documents in the words' score maps kept per generation (~100 B each: ~200 MB)
 SNIPPET_CHARS = 300
 STORED_CACHE_CHARS = 5_000_000    # stored documents kept per generation, by the characters of their texts
 _FACET_FIELD = {**FACET_FIELDS, "month": "f_month"}
@@ -155,7 +154,7 @@ class WhooshSnapshot:
         with shared["lock"]:  # the first thread of a generation sets it up; the others wait for it
             if "live" not in shared:
                 shared.update(live=bits_of(reader.all_doc_ids()), facet_terms={}, terms=Lru(TERM_CACHE_SIZE),
-                              values={}, queries=Lru(1024), order={}, scores=Lru(SCORE_CACHE_SIZE, weigh=len))
+                              values={}, queries=Lru(1024), order={})
             self._setup(index, shared)
             if not shared.get("warm"):
                 self.warm()
@@ -170,7 +169,6 @@ class WhooshSnapshot:
         self._values: dict[str, list[str]] = shared["values"]
         self._queries: Lru = shared["queries"]
         self._order: dict = shared["order"]
-        self._scores: Lru = shared["scores"]
         # Spelling fields this index has (an index built by an older version may lack some).
         self.spelling = tuple(f for f in SPELLING_FIELDS if f in index.schema)
 
@@ -317,11 +315,9 @@ class WhooshSnapshot:
 
     def word_scores(self, text: str) -> dict[int, float]:
         """docnum -> the score Whoosh's BM25F gives one bare word (its Or over
-        the text fields), for every document that has it. Cached, so a word's
-        postings are read once, not on every query that uses it."""
-        scores = self._scores.get_fresh(text)
-        if scores is not None:
-            return scores
+        the text fields), for every document that has it, one posting at a
+        time: the reference that derived.word_arrays (what ranking reads)
+        equals bit for bit. Not cached: a dict of ~100 B per posting."""
         searcher, weighting = self.searcher, self.searcher.weighting
         per_field = []
         for fieldname in TEXT_FIELDS:
@@ -343,7 +339,6 @@ class WhooshSnapshot:
         for docnum in set().union(*per_field):
             scores[docnum] = ((title.get(docnum, 0.0) + excerpt.get(docnum, 0.0))
                               + (body.get(docnum, 0.0) + related.get(docnum, 0.0)))
-        self._scores.put(text, scores)
         return scores
 
     # -- stories: items of one story share a `story` value (singletons have none)
