@@ -16,6 +16,17 @@ class Lru(dict):
         self.weight = 0
         self.lock = threading.Lock()
 
+    def clear(self) -> None:
+        with self.lock:
+            super().clear()
+            self.weight = 0
+
+    def discard(self, key) -> None:
+        with self.lock:
+            value = self.pop(key, None)
+            if value is not None and self.weigh is not None:
+                self.weight -= self.weigh(value)
+
     def get_fresh(self, key):
         value = self.pop(key, None)
         if value is not None:

@@ -13,22 +13,25 @@ import datetime as dt
 import heapq
 import html
 import threading
-import time
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from whoosh import highlight, index as whoosh_index, query as Q, scoring
 from whoosh.support import levenshtein
 
-from searchapp.backends.whoosh import compat, derived
+from searchapp.backends.whoosh import compat, derived, tables
 from searchapp.backends.whoosh.compile import analyze, compile_own_text, compile_query
-from searchapp.backends.whoosh.schema import FACET_FIELDS, NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS
+from searchapp.backends.whoosh.schema import FACET_FIELDS, SPELLING_FIELDS, TEXT_FIELDS
 from searchapp.bitmaps import as_bytes, bits_of, docnums, has
 from searchapp.lru import Lru
-from searchapp.model import RECENCY_HALF_LIFE_DAYS, Filters
+from searchapp.model import Filters
 from searchapp.query import ast
 
-TERM_CACHE_SIZE = 2048    # word bitmaps kept per generation (N/8 bytes each: 37 kB at 300,000 items)
+# Bitmaps are N/8 bytes each (37 kB at 300,000 items), so their caches are bounded by bytes, not
+# entries: 2,048 word bitmaps and 1,024 query bitmaps were up to 115 MB per worker at 300k.
+TERM_CACHE_BYTES = 16_000_000    # word bitmaps kept per generation (~430 at 300k; a typed query reuses a few dozen)
+QUERY_CACHE_BYTES = 8_000_000    # query bitmaps kept per generation
 SNIPPET_CHARS = 300
 STORED_CACHE_CHARS = 5_000_000    # stored documents kept per generation, by the characters of their texts
 _FACET_FIELD = {**FACET_FIELDS, "month": "f_month"}
@@ -70,6 +73,10 @@ def _boosted(scored, boosts, limit: int) -> list[tuple[float, int]]:
         return score
     top = heapq.nsmallest(limit, ((-boost(score, d), d) for score, d in scored))
     return [(-negative, d) for negative, d in top]
+
+
+def _bitmap_bytes(bits: int) -> int:
+    return bits.bit_length() // 8 + 64   # the int's digits, its header, the cache's entry
 
 
 def _stored_size(fields: dict) -> int:
@@ -131,7 +138,7 @@ class _RecencyBM25F(scoring.BM25F):
         self.factors = factors
 
     def final(self, searcher, docnum, score):
-        return score * self.factors[docnum]
+        return score * float(self.factors[docnum])   # a Python float, as before the factors were an array
 
 
 _PINNED_FIELDS = frozenset((*FACET_FIELDS.values(), "f_month"))
@@ -153,8 +160,8 @@ class WhooshSnapshot:
         shared = {"lock": threading.Lock()} if shared is None else shared
         with shared["lock"]:  # the first thread of a generation sets it up; the others wait for it
             if "live" not in shared:
-                shared.update(live=bits_of(reader.all_doc_ids()), facet_terms={}, terms=Lru(TERM_CACHE_SIZE),
-                              values={}, queries=Lru(1024), order={})
+                shared.update(live=bits_of(reader.all_doc_ids()), facet_terms={}, terms=Lru(TERM_CACHE_BYTES, weigh=_bitmap_bytes),
+                              values={}, queries=Lru(QUERY_CACHE_BYTES, weigh=_bitmap_bytes), order=self._mapped(generation, reader.doc_count_all()))
             self._setup(index, shared)
             if not shared.get("warm"):
                 self.warm()
@@ -286,31 +293,40 @@ class WhooshSnapshot:
                     found.append(docnum + offset)
         return bits_of(found)
 
-    def order(self, sort: str) -> list[int]:
-        """Live docnums in date order ("newest" or "oldest"; undated last), ties by docnum."""
-        if sort not in self._order:
-            column = self.searcher.reader().column_reader("newest_key" if sort == "newest" else "oldest_key")
-            self._order[sort] = sorted(docnums(self.live), key=lambda d: (column[d], d))
-        return self._order[sort]
+    @staticmethod
+    def _mapped(generation: Path | None, size: int) -> dict:
+        """The generation's tables written at indexing (tables.py), memory-mapped: shared by every
+        worker through the page cache, not computed by each. {} for a generation without them."""
+        found = tables.load(generation)
+        if any(len(values) != size for name, values in found.items() if not name.startswith("order-")):
+            return {}   # not this generation's documents: computed in memory instead
+        return found
 
-    def position(self, sort: str) -> dict[int, int]:
-        """docnum -> its rank in a date order."""
+    def _flags(self):
+        """The live documents as a boolean array."""
+        return derived.mask(self.live, self.searcher.reader().doc_count_all())
+
+    def order(self, sort: str):
+        """Live docnums in date order ("newest" or "oldest"; undated last), ties by docnum (an array)."""
+        key = "order-" + sort
+        if key not in self._order:
+            self._order[key] = tables.order(tables.date_keys(self.searcher, sort), self._flags())
+        return self._order[key]
+
+    def position(self, sort: str):
+        """docnum -> its rank in a date order (an array; -1 for deleted documents)."""
         key = "position-" + sort
         if key not in self._order:
-            self._order[key] = {d: n for n, d in enumerate(self.order(sort))}
+            self._order[key] = tables.positions(self.order(sort), self.searcher.reader().doc_count_all())
         return self._order[key]
 
     # -- scores: BM25F of bare words, computed once per word and generation
 
-    def lengths(self, fieldname: str) -> list:
-        """Each document's length in a field, as BM25F reads it (Whoosh keeps a byte)."""
+    def lengths(self, fieldname: str):
+        """Each document's length in a field, as BM25F reads it (Whoosh keeps a byte), as float64."""
         key = "length-" + fieldname
         if key not in self._order:
-            lengths = []
-            for leaf, _ in self.searcher.leaf_searchers():
-                reader = leaf.reader()
-                lengths.extend(reader.doc_field_length(d, fieldname, 1) or 1 for d in range(reader.doc_count_all()))
-            self._order[key] = lengths
+            self._order[key] = tables.lengths(self.searcher, fieldname)
         return self._order[key]
 
     def word_scores(self, text: str) -> dict[int, float]:
@@ -365,17 +381,10 @@ class WhooshSnapshot:
             self._order["stories"] = (copies, story_of, members)
         return self._order["stories"]
 
-    def decay(self) -> list[float]:
-        """docnum -> the recency factor of "relevance + recency", once per generation."""
+    def decay(self):
+        """docnum -> the recency factor of "relevance + recency" (an array), once per generation."""
         if "decay" not in self._order:
-            column = self.searcher.reader().column_reader("newest_key")
-            keys = [column[d] for d in range(self.searcher.reader().doc_count_all())]
-            dated = [-k for k in keys if k != NO_DATE_KEY]
-            reference = min(max(dated), int(time.time())) if dated else 0
-            half_life = RECENCY_HALF_LIFE_DAYS * 86400
-            self._order["decay"] = [
-                0.5 ** min(1000.0, (10 * 365 * 86400 if k == NO_DATE_KEY else max(0, reference + k)) / half_life)
-                for k in keys]
+            self._order["decay"] = tables.decay(tables.date_keys(self.searcher, "newest"))[0]
         return self._order["decay"]
 
     def recency_searcher(self):
@@ -464,16 +473,19 @@ class WhooshSnapshot:
 
     def first_by_date(self, bits: int, sort: str, limit: int) -> list[int]:
         """The first `limit` documents of a bitmap in date order, without scoring."""
-        if bits.bit_count() <= 2000:  # few: sort them
-            return sorted(docnums(bits), key=self.position(sort).__getitem__)[:limit]
-        data = as_bytes(bits)  # many: walk the order
-        size = len(data) * 8
-        top = []
-        for d in self.order(sort):
-            if d < size and data[d >> 3] >> (d & 7) & 1:
-                top.append(d)
-                if len(top) >= limit:
-                    break
+        if limit <= 0 or not bits:
+            return []
+        if bits.bit_count() <= 2000:  # few: sort them by their ranks
+            found = np.fromiter(docnums(bits), dtype=np.int64)
+            return found[np.argsort(self.position(sort)[found], kind="stable")][:limit].tolist()
+        order = self.order(sort)   # many: walk the order a slice at a time
+        flags = derived.mask(bits, self.searcher.reader().doc_count_all())
+        top: list[int] = []
+        for start in range(0, order.size, 4096):
+            part = order[start:start + 4096]
+            top += part[flags[part]][:limit - len(top)].tolist()
+            if len(top) >= limit:
+                break
         return top
 
     def record(self, docnum: int) -> dict:

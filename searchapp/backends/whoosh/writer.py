@@ -11,7 +11,7 @@ from typing import Sequence
 
 from whoosh import index as whoosh_index
 
-from searchapp.backends.whoosh import compat
+from searchapp.backends.whoosh import compat, tables
 from searchapp.backends.whoosh.schema import item_document, make_schema
 from searchapp.errors import IndexerError
 from searchapp.ingest.reader import NewsItem
@@ -62,6 +62,7 @@ def write_segments(building: Path, entries: Sequence[tuple[NewsItem, str]], *, b
         ix.writer(compound=False).commit(optimize=True)
     count = ix.doc_count()
     ix.close()
+    tables.write(building)   # date orders, field lengths, recency: computed once, mapped by every reader
     return count
 
 

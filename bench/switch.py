@@ -1,0 +1,173 @@
+"""What typing users get while `searchapp index` switches generations under a running server.
+
+    python bench/switch.py --index /tmp/index-100k --corpus /tmp/corpus-100k [--rounds 5] [--out r.json]
+    python bench/switch.py --index /tmp/index-10k --corpus /tmp/corpus-10k --project ../main   # another checkout
+
+One keep-alive client replays bench/keystrokes.py's workload (every prefix of
+its 40 queries, each as `/api/suggest` then `/api/search?typed=1`) against a
+fresh `searchapp serve`, without pause, for the whole run:
+
+1. one pass cold (not counted), then two warm passes: each request's warm
+   time is the lower of its two (the same request on the same generation;
+   40 queries are 763 distinct searches, more than the results cache keeps,
+   so a pass never answers from it), and the warm p50/p99 of each kind;
+2. `--rounds` times: `searchapp index --full` (a new generation of the same
+   corpus, read only) runs while typing goes on, then typing goes on for
+   `--after` seconds after the switch. Requests that start after the
+   build ended are "after the switch": their worst time ÷ the same request's
+   warm time, and ÷ the warm p50 and p99 of their kind. Requests during the
+   build share the 2 cores with it and are reported apart;
+3. each worker's private memory (USS: Private_Clean + Private_Dirty of
+   /proc/PID/smaps_rollup) after the rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+sys.path.insert(0, str(BENCH))
+
+from keystrokes import QUERIES, prefixes, private_mb, start_ours, workers  # noqa: E402
+from run import PROJECT, percentiles, stop  # noqa: E402
+
+
+def paths(texts: list[str]) -> list[tuple[str, str, str]]:
+    """(kind, text, path) in the page's order: a suggestion, then the search, per keypress."""
+    out = []
+    for text in texts:
+        out.append(("suggest", text, "/api/suggest?" + urlencode({"q": text})))
+        out.append(("search", text, "/api/search?" + urlencode({"q": text, "typed": "1"})))
+    return out
+
+
+class Typist(threading.Thread):
+    """Sends the requests in a loop on one keep-alive connection; records (start, kind, text, ms)."""
+
+    def __init__(self, port: int, requests: list[tuple[str, str, str]]):
+        super().__init__(daemon=True)
+        self.port, self.requests = port, requests
+        self.log: list[tuple[float, str, str, float]] = []
+        self.passes = 0
+        self.done = threading.Event()
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        try:
+            while not self.done.is_set():
+                for kind, text, path in self.requests:
+                    if self.done.is_set():
+                        break
+                    started = time.perf_counter()
+                    conn.request("GET", path)
+                    response = conn.getresponse()
+                    response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"{path}: HTTP {response.status}")
+                    self.log.append((started, kind, text, (time.perf_counter() - started) * 1000))
+                self.passes += 1
+        except Exception as error:   # reported by main()
+            self.error = error
+        finally:
+            conn.close()
+
+    def wait_passes(self, n: int) -> None:
+        while self.passes < n:
+            if self.error:
+                raise self.error
+            time.sleep(0.2)
+
+
+def reindex(index: Path, corpus: Path, project: Path) -> None:
+    subprocess.run([sys.executable, "-m", "searchapp", "index", "--full", "--corpus", str(corpus), "--index",
+                    str(index)], cwd=project, env=dict(os.environ, PYTHONPATH=str(project)), check=True,
+                   capture_output=True)
+
+
+def summary(rows: list[tuple[float, str, str, float]], warm: dict, kinds: dict) -> dict:
+    out = {}
+    for kind in ("suggest", "search"):
+        mine = [(ms, text) for _, k, text, ms in rows if k == kind]
+        if not mine:
+            continue
+        worst, text = max(mine)
+        same = max((ms / warm[(kind, t)], t) for ms, t in mine)
+        out[kind] = {"n": len(mine), "max_ms": round(worst, 1), "max_text": text,
+                     "max_over_warm_p50": round(worst / kinds[kind]["p50"], 2),
+                     "max_over_warm_p99": round(worst / kinds[kind]["p99"], 2),
+                     "worst_over_same_request_warm": round(same[0], 2), "worst_same_text": same[1],
+                     "first_ms": round(mine[0][0], 1),
+                     "first_over_same_request_warm": round(mine[0][0] / warm[(kind, mine[0][1])], 2)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--corpus", type=Path, required=True, help="the corpus the index was built from")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--after", type=float, default=20.0, help="seconds of typing measured after each switch")
+    parser.add_argument("--queries", type=int, default=len(QUERIES))
+    parser.add_argument("--project", type=Path, default=PROJECT, help="the checkout whose server is measured")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    project = args.project.resolve()
+    requests = paths(prefixes(QUERIES[: args.queries]))
+    proc, port = start_ours(args.index, project)
+    typist = Typist(port, requests)
+    result: dict = {"requests_per_pass": len(requests)}
+    try:
+        typist.start()
+        typist.wait_passes(1)
+        cold_end = len(typist.log)
+        typist.wait_passes(3)
+        warm_rows = typist.log[cold_end:cold_end + 2 * len(requests)]
+        warm: dict = {}
+        for _, kind, text, ms in warm_rows:
+            warm[(kind, text)] = min(ms, warm.get((kind, text), ms))
+        kinds = {kind: percentiles([ms for (k, _), ms in warm.items() if k == kind]) for kind in ("suggest", "search")}
+        result["warm"] = {k: {p: round(v, 1) for p, v in s.items()} for k, s in kinds.items()}
+        result["worker_private_mb_after_typing"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
+        rounds = []
+        for _ in range(args.rounds):
+            begun = time.perf_counter()
+            reindex(args.index, args.corpus, project)
+            switched = time.perf_counter()
+            time.sleep(args.after)
+            if typist.error:
+                raise typist.error
+            log = list(typist.log)
+            during = [r for r in log if begun <= r[0] < switched]
+            after = [r for r in log if switched <= r[0] < switched + args.after]
+            rounds.append({"build_s": round(switched - begun, 1), "after_switch": summary(after, warm, kinds),
+                           "during_build": summary(during, warm, kinds)})
+            print(json.dumps(rounds[-1]), file=sys.stderr)
+        result["rounds"] = rounds
+        result["worst_after_switch"] = {
+            kind: {m: max(r["after_switch"][kind][m] for r in rounds)
+                   for m in ("max_over_warm_p50", "max_over_warm_p99", "worst_over_same_request_warm")}
+            for kind in ("suggest", "search") if rounds}
+        result["worker_private_mb"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
+    finally:
+        typist.done.set()
+        typist.join(60)
+        stop(proc)
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Per-generation tables computed once, at indexing, and memory-mapped by every reader.
+
+Each server worker used to build these for itself on every new generation:
+the date orders and each document's rank in them (Python lists and dicts,
+~36 and ~100 B a document), the field lengths BM25F reads and the recency
+factors. They are written into the generation as `.npy` files (listed in its
+manifest like every other file) and opened with `np.load(mmap_mode="r")`, so
+the workers share the operating system's page cache instead of holding
+private copies, and a new generation starts with them ready.
+
+A generation written before these files existed (or a reader given no
+generation folder) computes the same arrays in memory: `compute`.
+
+The names carry the generation's name: an incremental build starts from hard
+links to the previous generation's files, so a table is never rewritten in
+place (that would change the previous generation's file too), and a file of
+the same name and size would keep its old checksum in the new manifest.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from searchapp.backends.whoosh.schema import NO_DATE_KEY, TEXT_FIELDS
+from searchapp.model import RECENCY_HALF_LIFE_DAYS
+
+PREFIX = "tables."
+SORTS = ("newest", "oldest")
+
+
+def _name(generation_name: str, table: str) -> str:
+    return f"{PREFIX}{generation_name}.{table}.npy"
+
+
+def generation_name(folder: Path) -> str:
+    """A generation's name, also while it is built (`.building-gen-…~pid`)."""
+    return folder.name.removeprefix(".building-").split("~")[0]
+
+
+def lengths(searcher, fieldname: str) -> np.ndarray:
+    """Each document's length in a field, as BM25F reads it (Whoosh keeps a byte), as float64."""
+    out = []
+    for leaf, _ in searcher.leaf_searchers():
+        reader = leaf.reader()
+        out.extend(reader.doc_field_length(d, fieldname, 1) or 1 for d in range(reader.doc_count_all()))
+    return np.asarray(out, dtype=np.float64)
+
+
+def date_keys(searcher, sort: str) -> np.ndarray:
+    column = searcher.reader().column_reader("newest_key" if sort == "newest" else "oldest_key")
+    return np.fromiter((column[d] for d in range(searcher.reader().doc_count_all())), dtype=np.int64)
+
+
+def order(keys: np.ndarray, live: np.ndarray) -> np.ndarray:
+    """Live docnums by (date key, docnum): what sorted(live, key=lambda d: (key[d], d)) gives."""
+    docs = np.flatnonzero(live)
+    return docs[np.lexsort((docs, keys[docs]))].astype(np.int32)
+
+
+def positions(ordered: np.ndarray, size: int) -> np.ndarray:
+    """docnum -> its rank in a date order (-1: deleted)."""
+    out = np.full(size, -1, dtype=np.int32)
+    out[ordered] = np.arange(ordered.size, dtype=np.int32)
+    return out
+
+
+def decay(newest_keys: np.ndarray, now: float | None = None) -> tuple[np.ndarray, bool]:
+    """docnum -> the recency factor of "relevance + recency" (see snapshot._RecencyBM25F),
+    and whether it holds for good: ages count from the newest item, or from now
+    when an item claims a later date (then the factors change as time passes)."""
+    keys = newest_keys.tolist()
+    now = int(time.time()) if now is None else int(now)
+    dated = [-k for k in keys if k != NO_DATE_KEY]
+    newest = max(dated) if dated else 0
+    reference = min(newest, now)
+    half_life = RECENCY_HALF_LIFE_DAYS * 86400
+    # Python's float power, document by document: numpy's may differ in the last bit
+    factors = [0.5 ** min(1000.0, (10 * 365 * 86400 if k == NO_DATE_KEY else max(0, reference + k)) / half_life)
+               for k in keys]
+    return np.asarray(factors, dtype=np.float64), newest <= now
+
+
+def compute(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
+    """Every table of a generation, from its Whoosh searcher and live-document flags."""
+    size = searcher.reader().doc_count_all()
+    found = {f"length-{f}": lengths(searcher, f) for f in TEXT_FIELDS if f in searcher.schema}
+    for sort in SORTS:
+        keys = date_keys(searcher, sort)
+        found[f"order-{sort}"] = order(keys, live)
+        found[f"position-{sort}"] = positions(found[f"order-{sort}"], size)
+        if sort == "newest":
+            factors, lasting = decay(keys)
+            if lasting:
+                found["decay"] = factors
+    return found
+
+
+def write(folder: Path) -> list[str]:
+    """Compute a just-written generation's tables and save them into it; the
+    file names. Tables of earlier generations (hard links) are removed."""
+    from whoosh import index as whoosh_index
+
+    for old in folder.glob(PREFIX + "*"):
+        old.unlink()   # links to the previous generation's tables: never written through
+    ix = whoosh_index.open_dir(str(folder))
+    try:
+        with ix.searcher() as searcher:
+            reader = searcher.reader()
+            live = np.zeros(reader.doc_count_all(), dtype=bool)
+            live[list(reader.all_doc_ids())] = True
+            found = compute(searcher, live)
+    finally:
+        ix.close()
+    name = generation_name(folder)
+    written = []
+    for table, values in found.items():
+        target = folder / _name(name, table)
+        temporary = target.with_name(target.name + ".tmp")
+        with open(temporary, "wb") as out:
+            np.save(out, values, allow_pickle=False)
+        os.replace(temporary, target)
+        written.append(target.name)
+    return written
+
+
+def load(generation: Path | None) -> dict[str, np.ndarray]:
+    """A generation's tables, memory-mapped (read-only, shared page cache); {} when it has none."""
+    if generation is None:
+        return {}
+    name, found = generation_name(generation), {}
+    for path in generation.glob(f"{PREFIX}{name}.*.npy"):
+        table = path.name[len(PREFIX) + len(name) + 1:-len(".npy")]
+        try:
+            found[table] = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            return {}   # unreadable: computed in memory instead (the checksums report the damage)
+    return found

@@ -1,0 +1,148 @@
+"""Worker memory: per-generation tables written at indexing and memory-mapped
+(shared page cache, not private copies), caches bounded by bytes, and an old
+generation's caches emptied at a switch even while idle threads hold it."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import numpy as np
+
+from conftest import write_news
+from searchapp.backends.whoosh import snapshot as snapshot_module
+from searchapp.backends.whoosh import tables
+from searchapp.bitmaps import bits_of, docnums
+from searchapp.core.service import SearchEngine
+from searchapp.indexing import update_index
+from searchapp.lru import Lru
+from searchapp.store.generations import current_generation, damaged_files, read_manifest
+
+
+def _corpus(root, n: int = 40, marker: str = "") -> None:
+    for i in range(n):
+        write_news(root, f"item-{i}.md", title=f"Privacy regulator fines company {i} {marker}",
+                   excerpt="The data protection authority fined it." + " again" * (i % 7),
+                   publishedDateTime=f"20{10 + i % 13}-0{1 + i % 9}-{1 + i % 28:02d}T10:00:00Z" if i % 5 else None)
+
+
+def _built(tmp_path, n: int = 40):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    _corpus(corpus, n)
+    update_index(corpus, index_dir, full=True)
+    return corpus, index_dir
+
+
+def test_tables_are_written_into_the_generation_and_mapped_not_copied(tmp_path):
+    _, index_dir = _built(tmp_path)
+    generation = current_generation(index_dir)
+    names = {p.name for p in generation.glob(tables.PREFIX + "*")}
+    assert f"tables.{generation.name}.order-newest.npy" in names
+    assert names <= set(read_manifest(generation))          # checksummed like every other file
+    with SearchEngine(index_dir) as engine:
+        snapshot = engine._snapshot()
+        for table in ("order-newest", "position-oldest", "length-title", "decay"):
+            assert isinstance(snapshot._order[table], np.memmap), table
+        # the same arrays as computed in memory (a generation written before tables existed)
+        computed = tables.compute(snapshot.searcher, snapshot._flags())
+        assert set(computed) <= set(snapshot._order)
+        for name, values in computed.items():
+            assert np.array_equal(values, snapshot._order[name]), name
+        assert snapshot.order("newest").tolist() == sorted(
+            docnums(snapshot.live), key=lambda d: (snapshot.searcher.reader().column_reader("newest_key")[d], d))
+
+
+def test_an_incremental_build_writes_new_tables_and_leaves_the_old_generations_intact(tmp_path):
+    corpus, index_dir = _built(tmp_path)
+    first = current_generation(index_dir)
+    write_news(corpus, "item-3.md", title="Antitrust court ruling", publishedDateTime="2030-01-01T00:00:00Z")
+    update_index(corpus, index_dir)
+    second = current_generation(index_dir)
+    assert second != first
+    assert damaged_files(first, full=True) == []     # its tables were linked, never written through
+    assert damaged_files(second, full=True) == []
+    assert not list(second.glob(f"tables.{first.name}.*"))
+    with SearchEngine(index_dir) as engine:
+        snapshot = engine._snapshot()
+        assert isinstance(snapshot._order["order-newest"], np.memmap)
+        assert snapshot.record(snapshot.first_by_date(snapshot.live, "newest", 1)[0])["title"] == "Antitrust court ruling"
+
+
+def test_recency_factors_are_not_kept_when_an_item_is_dated_in_the_future(tmp_path):
+    keys = np.asarray([-2_000_000_000, -1_000, tables.NO_DATE_KEY], dtype=np.int64)
+    _, lasting = tables.decay(keys, now=1_500_000_000)   # an item dated after "now"
+    assert not lasting
+    factors, lasting = tables.decay(keys, now=2_100_000_000)
+    assert lasting and factors[0] == 1.0
+
+
+def test_first_by_date_is_the_walk_of_the_order(tmp_path):
+    _, index_dir = _built(tmp_path, 60)
+    with SearchEngine(index_dir) as engine:
+        snapshot = engine._snapshot()
+        every = docnums(snapshot.live)
+        rng = random.Random(7)
+        for sort in ("newest", "oldest"):
+            order = snapshot.order(sort).tolist()
+            for _ in range(30):
+                chosen = set(rng.sample(every, rng.randint(1, len(every))))
+                bits = bits_of(chosen)
+                limit = rng.randint(1, 70)
+                expected = [d for d in order if d in chosen][:limit]
+                assert snapshot.first_by_date(bits, sort, limit) == expected
+                assert all(type(d) is int for d in snapshot.first_by_date(bits, sort, limit))
+
+
+def test_bitmap_caches_are_bounded_by_bytes(tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshot_module, "TERM_CACHE_BYTES", 2_000)
+    _, index_dir = _built(tmp_path)
+    with SearchEngine(index_dir) as engine:
+        snapshot = engine._snapshot()
+        for word in ("privacy", "regulator", "fines", "company", "data", "protection", "authority", "fined"):
+            for field in ("title", "excerpt"):
+                snapshot.term_bits(field, word)
+        terms = snapshot._terms
+        assert 1 <= len(terms) < 16 and terms.weight <= 2_000
+
+
+def test_lru_clear_and_discard_keep_its_weight():
+    cache = Lru(100, weigh=len)
+    cache.put("a", "x" * 30)
+    cache.put("b", "y" * 30)
+    cache.discard("a")
+    assert cache.weight == 30
+    cache.clear()
+    assert cache.weight == 0 and not cache
+    for n in range(5):
+        cache.put(n, "z" * 30)
+    assert len(cache) == 3   # a cleared cache holds as much as a new one
+
+
+def test_a_switch_empties_the_old_generations_caches_even_if_a_thread_still_holds_it(tmp_path):
+    corpus, index_dir = _built(tmp_path)
+    engine = SearchEngine(index_dir, warm_switch=True)
+    held = []
+
+    def idle_reader():   # a server thread that answered once, then waits for its next request
+        engine.search("privacy")
+        held.append(engine._local.snapshot)
+
+    thread = threading.Thread(target=idle_reader)
+    thread.start()
+    thread.join()
+    old = held[0]
+    assert old._order and len(old._terms) and old._shared.get("live")
+    engine.search("privacy fines")
+    _corpus(corpus, marker="Livemarker")
+    update_index(corpus, index_dir)
+    deadline = 200
+    while engine.search("livemarker").total == 0 and deadline:   # warmed in the background, then switched
+        threading.Event().wait(0.05)
+        deadline -= 1
+    assert engine.search("livemarker").total > 0
+    assert not old._order and not len(old._terms) and not old._facet_terms
+    assert set(old._shared) == {"lock"}
+    assert all(key[:2] == engine._ready for key in engine._results)   # the old generation's pages went too
+    # the old snapshot still answers (recomputing what it needs) if its thread wakes before moving on
+    assert old.first_by_date(old.live, "newest", 3)
+    engine.close()
