@@ -146,3 +146,18 @@ def test_a_switch_empties_the_old_generations_caches_even_if_a_thread_still_hold
     # the old snapshot still answers (recomputing what it needs) if its thread wakes before moving on
     assert old.first_by_date(old.live, "newest", 3)
     engine.close()
+
+
+def test_completions_from_the_word_table_are_the_term_dictionarys(sample_index):
+    with SearchEngine(sample_index) as engine:
+        snapshot = engine._snapshot()
+        assert tables.words(snapshot._order, "spell_title") is not None   # written at indexing
+        prefixes = ["a", "pr", "priv", "fac", "gdp", "z", "zzz", "ü", "data", "re"]
+        mapped = {p: snapshot.completions(p) for p in prefixes} | {"limited": snapshot.completions("p", 5)}
+        words = {n: snapshot._order.pop(n) for n in list(snapshot._order) if n.startswith("word")}
+        try:
+            walked = {p: snapshot.completions(p) for p in prefixes} | {"limited": snapshot.completions("p", 5)}
+        finally:
+            snapshot._order.update(words)
+        assert list(mapped.items()) == list(walked.items())
+        assert sum(bool(found) for found in walked.values()) >= 7

@@ -855,14 +855,18 @@ def _facet_suggestions(snapshot, head: str, prefix: str, scope: int, limit: int,
     (the whole name starting with it first), most items under the earlier
     words first; only those with at least `floor` such items."""
     found = []
+    # each value's words, once per generation (splitting every name on every keystroke was
+    # 0.6 of 9.9 s of suggestions in the 10k typing profile)
+    named = snapshot.shared_cache("facet-words", lambda: {
+        facet: [(value, value.casefold(), value.casefold().replace("(", " ").split())
+                for value in snapshot.facet_values(facet)] for facet in ("regulator", "jurisdiction")})
     for facet in ("regulator", "jurisdiction"):
-        for value in snapshot.facet_values(facet):
-            words = value.casefold().replace("(", " ").split()
+        for value, folded, words in named[facet]:
             if not any(w.startswith(prefix) for w in words):
                 continue
             count = (scope & snapshot.value_bits(facet, value)).bit_count()
             if count and count >= floor:
-                found.append((not value.casefold().startswith(prefix), -count, value, facet))
+                found.append((not folded.startswith(prefix), -count, value, facet))
     found.sort()
     return [Suggestion(text=value, kind="facet", facet=facet, value=value, query=head.strip())
             for _, _, value, facet in found[:limit]]

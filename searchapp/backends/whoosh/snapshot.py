@@ -298,7 +298,7 @@ class WhooshSnapshot:
         """The generation's tables written at indexing (tables.py), memory-mapped: shared by every
         worker through the page cache, not computed by each. {} for a generation without them."""
         found = tables.load(generation)
-        if any(len(values) != size for name, values in found.items() if not name.startswith("order-")):
+        if any(len(values) != size for name, values in found.items() if name.split("-")[0] in tables.PER_DOCUMENT):
             return {}   # not this generation's documents: computed in memory instead
         return found
 
@@ -572,6 +572,11 @@ class WhooshSnapshot:
         reader = self.searcher.reader()
         counts: dict[str, int] = {}
         for field in self.spelling:
+            table = tables.words(self._order, field)
+            if table is not None:   # written at indexing: the same words and counts, found faster
+                for word, count in table.prefixed(prefix, limit):
+                    counts[word] = counts.get(word, 0) + count
+                continue
             for n, term in enumerate(reader.expand_prefix(field, prefix)):
                 if n >= limit:
                     break

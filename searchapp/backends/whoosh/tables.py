@@ -19,17 +19,19 @@ the same name and size would keep its old checksum in the new manifest.
 
 from __future__ import annotations
 
+import bisect
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from searchapp.backends.whoosh.schema import NO_DATE_KEY, TEXT_FIELDS
+from searchapp.backends.whoosh.schema import NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS
 from searchapp.model import RECENCY_HALF_LIFE_DAYS
 
 PREFIX = "tables."
 SORTS = ("newest", "oldest")
+PER_DOCUMENT = ("length", "position", "decay")   # tables with one value per document
 
 
 def _name(generation_name: str, table: str) -> str:
@@ -84,10 +86,60 @@ def decay(newest_keys: np.ndarray, now: float | None = None) -> tuple[np.ndarray
     return np.asarray(factors, dtype=np.float64), newest <= now
 
 
+def spelling_words(reader, fieldname: str) -> dict[str, np.ndarray]:
+    """A spelling field's words in the term dictionary's order (UTF-8 bytes), as
+    one UTF-8 blob and offsets, with each word's document frequency."""
+    blob, offsets, counts = bytearray(), [0], []
+    for term in reader.lexicon(fieldname):
+        blob += term
+        offsets.append(len(blob))
+        counts.append(reader.doc_frequency(fieldname, term))
+    return {f"words-{fieldname}": np.frombuffer(bytes(blob), dtype=np.uint8),
+            f"word-offsets-{fieldname}": np.asarray(offsets, dtype=np.int64),
+            f"word-counts-{fieldname}": np.asarray(counts, dtype=np.int64)}
+
+
+class Words:
+    """Words starting with a prefix, with their document counts, from a spelling field's
+    table: a binary search and a slice, instead of walking Whoosh's term dictionary and
+    a hash lookup per word (14 of 22 s of suggestions in the 10k typing profile)."""
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray, counts: np.ndarray):
+        # plain views of the mapped arrays: slicing a memmap makes a memmap object each time
+        self.blob, self.offsets, self.counts = np.asarray(blob), np.asarray(offsets), np.asarray(counts)
+        self.size = len(self.counts)
+
+    def _word(self, n: int) -> bytes:
+        return self.blob[self.offsets[n]:self.offsets[n + 1]].tobytes()
+
+    def prefixed(self, prefix: str, limit: int):
+        """(word, count) of the first `limit` words starting with `prefix`, in term order."""
+        wanted = prefix.encode("utf-8")
+        n = bisect.bisect_left(range(self.size), wanted, key=self._word)
+        while n < self.size and limit > 0:
+            word = self._word(n)
+            if not word.startswith(wanted):
+                break
+            yield word.decode("utf-8"), int(self.counts[n])
+            n += 1
+            limit -= 1
+
+
+def words(found: dict[str, np.ndarray], fieldname: str) -> Words | None:
+    try:
+        return Words(found[f"words-{fieldname}"], found[f"word-offsets-{fieldname}"],
+                     found[f"word-counts-{fieldname}"])
+    except KeyError:
+        return None
+
+
 def compute(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
     """Every table of a generation, from its Whoosh searcher and live-document flags."""
     size = searcher.reader().doc_count_all()
     found = {f"length-{f}": lengths(searcher, f) for f in TEXT_FIELDS if f in searcher.schema}
+    for fieldname in SPELLING_FIELDS:
+        if fieldname in searcher.schema:
+            found.update(spelling_words(searcher.reader(), fieldname))
     for sort in SORTS:
         keys = date_keys(searcher, sort)
         found[f"order-{sort}"] = order(keys, live)
