@@ -295,6 +295,20 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def bench_reused(args) -> dict:
+    """Search and HTTP only, on a corpus, our index and an FTS5 file built before (`--reuse`):
+    the builds of a 100k run take most of its time on a shared machine."""
+    corpus, ours_dir, db = args.reuse
+    items = read_corpus(corpus).items
+    out: dict = {"size": len(items), "items": len(items), "reused": [str(p) for p in args.reuse]}
+    if not db.exists():
+        peers.Fts5Peer.build(items, db)
+    args.skip |= {"naive-search", "tantivy"}
+    queries = make_queries(items, args.queries)
+    del items
+    return measure(out, queries, ours_dir, db, None, args)
+
+
 def bench_size(size: int, args, work: Path) -> dict:
     out: dict = {"size": size}
     corpus = work / f"corpus-{size}"
@@ -340,15 +354,33 @@ def bench_size(size: int, args, work: Path) -> dict:
         peers.TantivyPeer.build(items, tantivy_dir)
         out["tantivy_build"] = {"seconds": time.perf_counter() - started, "index_mb": dir_mb(tantivy_dir)}
 
-    # -- in-process search
     queries = make_queries(items, args.queries)
-    out["query_kinds"] = {k: sum(1 for q in queries if q["kind"] == k) for k in dict.fromkeys(q["kind"] for q in queries)}
     del items
+    out = measure(out, queries, ours_dir, db, tantivy_dir, args)
+
+    # -- incremental: 1% of the files change, then a default (incremental) `searchapp index`
+    changed = make_corpus.change_fraction(corpus, 0.01)
+    inc = run_child([sys.executable, "-m", "searchapp", "index", "--corpus", str(corpus), "--index", str(ours_dir)])
+    out["incremental"] = {**inc, "files_changed": len(changed), "output": inc["output"].strip().splitlines()[-1:]}
+    log(f"[{size:,}] incremental after {len(changed)} changed files: {inc['seconds']:.1f} s")
+
+    if not args.keep:
+        for path in (corpus, ours_dir, naive_dir, tantivy_dir):
+            shutil.rmtree(path, ignore_errors=True)
+        db.unlink(missing_ok=True)
+    return out
+
+
+def measure(out: dict, queries: list[dict], ours_dir: Path, db: Path, tantivy_dir: Path | None, args) -> dict:
+    """In-process search and HTTP, ours against the peers."""
+    size = out["size"]
+    # -- in-process search
+    out["query_kinds"] = {k: sum(1 for q in queries if q["kind"] == k) for k in dict.fromkeys(q["kind"] for q in queries)}
     engines = [("ours", lambda: SearchEngine(ours_dir), our_search)]
     if "naive-search" not in args.skip and size <= args.naive_max:
         engines.append(("naive", lambda: peers.NaiveWhooshPeer(ours_dir), peer_search))
     engines.append(("fts5", lambda: peers.Fts5Peer(db), peer_search))
-    if have("tantivy"):
+    if have("tantivy") and "tantivy" not in args.skip:
         engines.append(("tantivy", lambda: peers.TantivyPeer(tantivy_dir), peer_search))
     out["search"] = {}
     for name, opener, wrap in engines:
@@ -395,17 +427,6 @@ def bench_size(size: int, args, work: Path) -> dict:
             finally:
                 stop(proc)
             log(f"[{size:,}] datasette HTTP c{concurrency}: p95 {out['http'][f'datasette_c{concurrency}']['p95']:.1f} ms")
-
-    # -- incremental: 1% of the files change, then a default (incremental) `searchapp index`
-    changed = make_corpus.change_fraction(corpus, 0.01)
-    inc = run_child([sys.executable, "-m", "searchapp", "index", "--corpus", str(corpus), "--index", str(ours_dir)])
-    out["incremental"] = {**inc, "files_changed": len(changed), "output": inc["output"].strip().splitlines()[-1:]}
-    log(f"[{size:,}] incremental after {len(changed)} changed files: {inc['seconds']:.1f} s")
-
-    if not args.keep:
-        for path in (corpus, ours_dir, naive_dir, tantivy_dir):
-            shutil.rmtree(path, ignore_errors=True)
-        db.unlink(missing_ok=True)
     return out
 
 
@@ -533,6 +554,9 @@ def main() -> None:
                         help="skip naive Whoosh (build and search) above this size: it is the slowest part")
     parser.add_argument("--skip", default="", help="comma-separated: datasette, naive-search")
     parser.add_argument("--keep", action="store_true", help="keep corpora and indexes")
+    parser.add_argument("--reuse", type=lambda s: [Path(p) for p in s.split(",")], metavar="CORPUS,INDEX,FTS5DB",
+                        help="search and HTTP only, on a corpus and our index built before (the FTS5 file is "
+                             "built when missing); no builds, no naive Whoosh or Tantivy")
     args = parser.parse_args()
     args.skip = set(filter(None, args.skip.split(",")))
     if not args.source.is_dir():
@@ -541,6 +565,12 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     stamp = f"{dt.datetime.now():%Y%m%dT%H%M%S}"
     results = []
+    if args.reuse:
+        args.sizes = []
+        results.append(bench_reused(args))
+        text = report(results, args)
+        (args.work / f"report-{stamp}.md").write_text(text, "utf-8")
+        (args.work / f"report-{stamp}.json").write_text(json.dumps(results, indent=1, default=str), "utf-8")
     for size in args.sizes:  # the report is rewritten after each size: a long run is never all lost
         results.append(bench_size(size, args, args.work))
         text = report(results, args)

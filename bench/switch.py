@@ -13,7 +13,9 @@ fresh `searchapp serve`, without pause, for the whole run:
    so a pass never answers from it), and the warm p50/p99 of each kind;
 2. `--rounds` times: `searchapp index --full` (a new generation of the same
    corpus, read only) runs while typing goes on, then typing goes on for
-   `--after` seconds after the switch. Requests that start after the
+   `--after` seconds after the switch (`--link`: the generation's files
+   hard-linked under a new name instead, then CURRENT switched: the switch
+   without a build's minutes of CPU, which at 100k make several rounds long). Requests that start after the
    build ended are "after the switch": their worst time ÷ the same request's
    warm time, and ÷ the warm p50 and p99 of their kind. Requests during the
    build share the 2 cores with it and are reported apart;
@@ -89,7 +91,33 @@ class Typist(threading.Thread):
             time.sleep(0.2)
 
 
-def reindex(index: Path, corpus: Path, project: Path) -> None:
+def relink(index: Path) -> None:
+    """A new generation without a build: the current one's files hard-linked under a new name
+    (its tables renamed to it, build.json and the manifest rewritten), then CURRENT switched,
+    as a build ends. The switch alone, without the minutes of CPU a build takes at 100k."""
+    from searchapp.store.generations import (BUILD_INFO, MANIFEST, current_generation, new_generation_name,
+                                             remove_old, switch_current, write_manifest)
+
+    old = current_generation(index)
+    name, _ = new_generation_name()
+    building = index / f".building-{name}~{os.getpid()}"
+    building.mkdir()
+    for path in old.iterdir():
+        if path.name in (MANIFEST, BUILD_INFO) or not path.is_file():
+            continue
+        os.link(path, building / path.name.replace(old.name, name))
+    info = json.loads((old / BUILD_INFO).read_text("utf-8"))
+    (building / BUILD_INFO).write_text(json.dumps({**info, "generation": name}, indent=1), "utf-8")
+    write_manifest(building)
+    os.rename(building, index / name)
+    switch_current(index, index / name)
+    remove_old(index, keep={index / name, old})
+
+
+def reindex(index: Path, corpus: Path, project: Path, link: bool = False) -> None:
+    if link:
+        relink(index)
+        return
     subprocess.run([sys.executable, "-m", "searchapp", "index", "--full", "--corpus", str(corpus), "--index",
                     str(index)], cwd=project, env=dict(os.environ, PYTHONPATH=str(project)), check=True,
                    capture_output=True)
@@ -115,13 +143,17 @@ def summary(rows: list[tuple[float, str, str, float]], warm: dict, kinds: dict) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True)
-    parser.add_argument("--corpus", type=Path, required=True, help="the corpus the index was built from")
+    parser.add_argument("--corpus", type=Path, help="the corpus the index was built from (to rebuild it)")
+    parser.add_argument("--link", action="store_true",
+                        help="switch to a hard-linked copy of the generation instead of rebuilding it")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--after", type=float, default=20.0, help="seconds of typing measured after each switch")
     parser.add_argument("--queries", type=int, default=len(QUERIES))
     parser.add_argument("--project", type=Path, default=PROJECT, help="the checkout whose server is measured")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if not args.link and args.corpus is None:
+        parser.error("--corpus is needed to rebuild (or --link)")
     project = args.project.resolve()
     requests = paths(prefixes(QUERIES[: args.queries]))
     proc, port = start_ours(args.index, project)
@@ -142,7 +174,7 @@ def main() -> None:
         rounds = []
         for _ in range(args.rounds):
             begun = time.perf_counter()
-            reindex(args.index, args.corpus, project)
+            reindex(args.index, args.corpus, project, args.link)
             switched = time.perf_counter()
             time.sleep(args.after)
             if typist.error:

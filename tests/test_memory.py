@@ -161,3 +161,26 @@ def test_completions_from_the_word_table_are_the_term_dictionarys(sample_index):
             snapshot._order.update(words)
         assert list(mapped.items()) == list(walked.items())
         assert sum(bool(found) for found in walked.values()) >= 7
+
+
+def test_a_new_generation_computes_what_the_serving_one_had_cached_before_it_serves(tmp_path, monkeypatch):
+    from searchapp.core import service
+    monkeypatch.setattr(service, "REPLAY_SECONDS", 0.0)   # no request replayed: only the caches' keys
+    corpus, index_dir = _built(tmp_path)
+    engine = SearchEngine(index_dir, warm_switch=True)
+    engine.search("privacy authority")
+    engine.search("data protection fined")
+    old = engine._snapshot()
+    words = set(old._shared["word-arrays"])
+    assert {"privaci", "author"} <= words
+    _corpus(corpus, marker="Livemarker")
+    update_index(corpus, index_dir)
+    deadline = 200
+    while engine.search("livemarker").total == 0 and deadline:
+        threading.Event().wait(0.05)
+        deadline -= 1
+    fresh = engine._snapshot()
+    assert fresh.generation != old.generation
+    assert words <= set(fresh._shared["word-arrays"])       # computed before the switch, not by a user
+    assert "previous" not in fresh._shared                  # the old caches are not kept alive by the new
+    engine.close()

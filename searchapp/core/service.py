@@ -304,12 +304,17 @@ class SearchEngine:
         recent requests on it (half the time: the old generation's requests
         share the interpreter), then switch to it."""
         try:
+            until = time.perf_counter() + REPLAY_SECONDS   # opening (and warming the caches' keys) included
             generation = current_generation(self.index_dir)
             if generation is None:
                 return
-            snapshot = self.backend.open(generation, key, self._shared_for(generation, key))
+            shared = self._shared_for(generation, key)
+            with self._shared_lock:   # the serving generation's caches: the backend computes their keys again
+                serving = self._shared.get(self._ready) if self._ready != (generation, key) else None
+                if serving and "lock" in shared and len(shared) == 1:
+                    shared["previous"] = serving
+            snapshot = self.backend.open(generation, key, shared)
             try:
-                until = time.perf_counter() + REPLAY_SECONDS
                 for request in reversed(list(self._recent)):
                     started = time.perf_counter()
                     if started > until:
