@@ -59,3 +59,33 @@ def test_benchmark_smoke_run(tmp_path):
     for row in ("searchapp full build, s", "build speed vs naive", "searchapp cold p95", "SQLite FTS5 warm p95",
                 "warm p95 / FTS5 p95", "/api/suggest p95", "searchapp private memory per server worker"):
         assert f"| {row}" in report or f"| **{row}" in report, row
+
+
+def test_reuse_measures_search_and_http_on_an_index_built_before(tmp_path, sample_index):
+    corpus = PROJECT / "corpus"
+    db = tmp_path / "fts5.db"
+    done = subprocess.run([sys.executable, str(PROJECT / "bench" / "run.py"), "--reuse", f"{corpus},{sample_index},{db}",
+                           "--queries", "10", "--work", str(tmp_path), "--skip", "datasette"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    [result] = json.loads(next(tmp_path.glob("report-*.json")).read_text())
+    assert set(result["search"]) == {"ours", "fts5"} and "ours_build" not in result and db.exists()
+    assert result["http"]["ours_c8"]["errors"] == 0
+    assert "| searchapp cold p95" in done.stdout
+
+
+def test_switch_bench_times_requests_after_each_switch(tmp_path, sample_index):
+    import shutil
+
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    done = subprocess.run([sys.executable, str(PROJECT / "bench" / "switch.py"), "--index", str(index), "--link",
+                           "--rounds", "2", "--after", "1", "--queries", "2"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert len(result["rounds"]) == 2 and len(list(index.glob("gen-*"))) >= 2
+    for kind in ("suggest", "search"):
+        assert result["rounds"][0]["after_switch"][kind]["n"] > 0
+        assert result["worst_after_switch"][kind]["worst_over_same_request_warm"] > 0
+    assert len(result["worker_private_mb"]) == 2 and all(mb > 0 for mb in result["worker_private_mb"])
