@@ -157,3 +157,10 @@ def test_the_service_answers_through_the_protocol(generated):
     assert page.total > 0 and len(page.hits) == 5
     assert set(page.facets) == {*FACETS, "month"}
     assert engine.search("", sort="newest").hits[0].published >= engine.search("", sort="oldest").hits[0].published
+
+
+def test_a_documents_title_is_its_records(generated):
+    _, snapshot = generated
+    for docnum in docnums(snapshot.live)[::97]:
+        record = snapshot.record(docnum)
+        assert snapshot.title(docnum) == (record["id"], record["title"])

@@ -184,3 +184,13 @@ def test_a_new_generation_computes_what_the_serving_one_had_cached_before_it_ser
     assert words <= set(fresh._shared["word-arrays"])       # computed before the switch, not by a user
     assert "previous" not in fresh._shared                  # the old caches are not kept alive by the new
     engine.close()
+
+
+def test_titles_come_from_the_table_without_reading_stored_documents(tmp_path, monkeypatch):
+    _, index_dir = _built(tmp_path)
+    with SearchEngine(index_dir) as engine:
+        snapshot = engine._snapshot()
+        expected = {d: (snapshot.record(d)["id"], snapshot.record(d)["title"]) for d in docnums(snapshot.live)}
+        monkeypatch.setattr(snapshot, "stored", lambda docnum: (_ for _ in ()).throw(AssertionError("read")))
+        assert {d: snapshot.title(d) for d in expected} == expected
+        assert [s.text for s in engine.suggest("privacy") if s.kind == "item"]   # listed from the table

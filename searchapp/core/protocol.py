@@ -47,6 +47,8 @@ class Snapshot(Protocol):
 
     # records and display
     def record(self, docnum: int) -> dict: ...
+    def title(self, docnum: int) -> tuple[str, str]:
+        """(item id, title) of a document, as record() has them: what a suggestion lists."""
     def document(self, item_id: str) -> dict | None: ...
     def highlights(self, tree, docnum: int, score) -> tuple[dict, str, str]:
         """(record, title HTML, snippet HTML): escaped, the query's words in <mark>."""

@@ -606,13 +606,13 @@ class SearchEngine:
             seen = set()
             _, story_of, _ = snapshot.stories()
             for docnum in snapshot.first_by_date(titles, "newest", 4 * limit):
-                doc = snapshot.record(docnum)
-                title_key = " ".join(doc["title"].casefold().split())
+                item_id, title = snapshot.title(docnum)   # not the stored record: 1.9 ms each at 100k
+                title_key = " ".join(title.casefold().split())
                 story = story_of.get(docnum)
                 if title_key in seen or (story and story in seen):
                     continue
                 seen.update({title_key, story} - {None})
-                found.append(Suggestion(text=doc["title"], kind="item", id=doc["id"]))
+                found.append(Suggestion(text=title, kind="item", id=item_id))
                 if len(found) >= limit:
                     break
         return found[:limit]

@@ -539,6 +539,16 @@ class WhooshSnapshot:
             cache.put(docnum, found)
         return found
 
+    def title(self, docnum: int) -> tuple[str, str]:
+        """(item id, title) of a document: from the generation's table, without reading the
+        stored document (its body included); what suggestions list for every keystroke."""
+        found = self.shared_cache("texts", lambda: (tables.texts(self._order, "ids"),
+                                                    tables.texts(self._order, "titles")))
+        if found[0] is None or found[1] is None:
+            doc = self.record(docnum)
+            return doc["id"], doc["title"]
+        return found[0][docnum], found[1][docnum]
+
     def document(self, item_id: str) -> dict | None:
         found = self.searcher.document(id=item_id)
         return found["doc"] if found is not None else None

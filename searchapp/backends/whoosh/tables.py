@@ -3,7 +3,8 @@
 Each server worker used to build these for itself on every new generation:
 the date orders and each document's rank in them (Python lists and dicts,
 ~36 and ~100 B a document), the field lengths BM25F reads and the recency
-factors. They are written into the generation as `.npy` files (listed in its
+factors; each spelling field's words with their counts (completions), each
+document's id and title (suggestions). They are written into the generation as `.npy` files (listed in its
 manifest like every other file) and opened with `np.load(mmap_mode="r")`, so
 the workers share the operating system's page cache instead of holding
 private copies, and a new generation starts with them ready.
@@ -133,6 +134,40 @@ def words(found: dict[str, np.ndarray], fieldname: str) -> Words | None:
         return None
 
 
+def _blob(name: str, texts: list[str]) -> dict[str, np.ndarray]:
+    encoded = [t.encode("utf-8") for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return {name: np.frombuffer(b"".join(encoded), dtype=np.uint8), f"{name}-offsets": offsets}
+
+
+def titles(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
+    """Each document's item id and title (what a suggestion lists), as two UTF-8 blobs and
+    offsets: reading a stored document decodes its body too (1.9 ms at random at 100k items)."""
+    ids, found = [], []
+    for docnum, alive in enumerate(live.tolist()):
+        doc = (searcher.stored_fields(docnum).get("doc") or {}) if alive else {}
+        ids.append(doc.get("id") or "")
+        found.append(doc.get("title") or "")
+    return {**_blob("ids", ids), **_blob("titles", found)}
+
+
+class Texts:
+    """docnum -> its text, from a blob and offsets."""
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray):
+        self.blob, self.offsets = np.asarray(blob), np.asarray(offsets)
+
+    def __getitem__(self, n: int) -> str:
+        return self.blob[self.offsets[n]:self.offsets[n + 1]].tobytes().decode("utf-8")
+
+
+def texts(found: dict[str, np.ndarray], name: str) -> Texts | None:
+    if name not in found or f"{name}-offsets" not in found:
+        return None
+    return Texts(found[name], found[f"{name}-offsets"])
+
+
 def compute(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
     """Every table of a generation, from its Whoosh searcher and live-document flags."""
     size = searcher.reader().doc_count_all()
@@ -140,6 +175,7 @@ def compute(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
     for fieldname in SPELLING_FIELDS:
         if fieldname in searcher.schema:
             found.update(spelling_words(searcher.reader(), fieldname))
+    found.update(titles(searcher, live))
     for sort in SORTS:
         keys = date_keys(searcher, sort)
         found[f"order-{sort}"] = order(keys, live)
