@@ -9,8 +9,8 @@ fresh `searchapp serve`, without pause, for the whole run:
 
 1. one pass cold (not counted), then two warm passes: each request's warm
    time is the lower of its two (the same request on the same generation;
-   40 queries are 763 distinct searches, more than the results cache keeps,
-   so a pass never answers from it), and the warm p50/p99 of each kind;
+   each prefix once: 40 queries are 817 distinct searches, more than the
+   results cache keeps, so a pass never answers from it), and the warm p50/p99 of each kind;
 2. `--rounds` times: `searchapp index --full` (a new generation of the same
    corpus, read only) runs while typing goes on, then typing goes on for
    `--after` seconds after the switch (`--link`: the generation's files
@@ -45,9 +45,10 @@ from run import PROJECT, percentiles, stop  # noqa: E402
 
 
 def paths(texts: list[str]) -> list[tuple[str, str, str]]:
-    """(kind, text, path) in the page's order: a suggestion, then the search, per keypress."""
+    """(kind, text, path) in the page's order: a suggestion, then the search, per keypress;
+    each text once (a repeated one would be answered from the results cache when warm)."""
     out = []
-    for text in texts:
+    for text in dict.fromkeys(texts):
         out.append(("suggest", text, "/api/suggest?" + urlencode({"q": text})))
         out.append(("search", text, "/api/search?" + urlencode({"q": text, "typed": "1"})))
     return out

@@ -194,3 +194,40 @@ def test_titles_come_from_the_table_without_reading_stored_documents(tmp_path, m
         monkeypatch.setattr(snapshot, "stored", lambda docnum: (_ for _ in ()).throw(AssertionError("read")))
         assert {d: snapshot.title(d) for d in expected} == expected
         assert [s.text for s in engine.suggest("privacy") if s.kind == "item"]   # listed from the table
+
+
+def test_what_was_not_warmed_before_the_switch_is_warmed_while_the_new_generation_serves(tmp_path, monkeypatch):
+    from searchapp.core import service
+    monkeypatch.setattr(service, "REPLAY_SECONDS", 0.0)
+    monkeypatch.setattr(snapshot_module, "WARM_LIKE_SECONDS", 0.0)   # nothing before it serves
+    corpus, index_dir = _built(tmp_path)
+    engine = SearchEngine(index_dir, warm_switch=True)
+    engine.search("privacy authority")
+    words = set(engine._snapshot()._shared["word-arrays"])
+    _corpus(corpus, marker="Livemarker")
+    update_index(corpus, index_dir)
+    for _ in range(200):
+        fresh = engine._snapshot()
+        if engine.search("livemarker").total and words <= set(fresh._shared.get("word-arrays", ())):
+            break
+        threading.Event().wait(0.05)
+    assert words <= set(engine._snapshot()._shared["word-arrays"])
+    engine.close()
+
+
+def test_a_switch_gives_freed_memory_back(tmp_path, monkeypatch):
+    from searchapp.core import service
+    trimmed = []
+    monkeypatch.setattr(service, "_trim_heap", lambda: trimmed.append(1))
+    corpus, index_dir = _built(tmp_path)
+    engine = SearchEngine(index_dir, warm_switch=True)
+    engine.search("privacy")
+    before = len(trimmed)
+    _corpus(corpus, marker="Livemarker")
+    update_index(corpus, index_dir)
+    for _ in range(200):
+        if engine.search("livemarker").total:
+            break
+        threading.Event().wait(0.05)
+    assert len(trimmed) > before
+    engine.close()

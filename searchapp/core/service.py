@@ -11,6 +11,7 @@ Whole results pages are cached, keyed on the index generation.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import html
 import logging
@@ -275,6 +276,7 @@ class SearchEngine:
         with self._shared_lock:
             self._ready = (generation, key)
             self._release(keep=(generation, key))
+        _trim_heap()
 
     def _release(self, keep) -> None:
         """Drop every generation's caches but `keep`'s, emptied, not just forgotten: a thread
@@ -678,6 +680,16 @@ class SearchEngine:
                 snapshot.close()
             except Exception:   # its files may be what is damaged
                 pass
+
+
+def _trim_heap() -> None:
+    """Give the pages of freed caches back to the system: glibc keeps a freed heap for reuse
+    (bitmaps are big ints, N/8 bytes, allocated by malloc), so a worker's private memory kept
+    growing over reindexes although the old generation's caches were gone. glibc only."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 # ---------------------------------------------------------------- stories and pages

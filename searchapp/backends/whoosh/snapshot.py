@@ -35,6 +35,7 @@ TERM_CACHE_BYTES = 16_000_000    # word bitmaps kept per generation (~430 at 300
 QUERY_CACHE_BYTES = 8_000_000    # query bitmaps kept per generation
 WARM_LIKE_SECONDS = 0.5          # a new generation computes the old one's cached words for at most this long
                                  # (then the server replays its recent requests: a reindex shows within ~1 s)
+WARM_AFTER_SECONDS = 10.0        # ... and the rest while it serves, working half the time
 SNIPPET_CHARS = 300
 STORED_CACHE_CHARS = 5_000_000    # stored documents kept per generation, by the characters of their texts
 _FACET_FIELD = {**FACET_FIELDS, "month": "f_month"}
@@ -82,6 +83,28 @@ def _recent(shared: dict, name: str) -> list:
     """A cache's keys, most recently used first."""
     cache = shared.get(name)
     return list(reversed(list(cache))) if cache else []
+
+
+def _cached_keys(shared: dict) -> list[tuple[str, object]]:
+    """(kind, key) of what a generation's caches hold, by kind, most recently used first."""
+    return ([("word", k) for k in _recent(shared, "word-arrays")] + [("term", k) for k in _recent(shared, "term-arrays")]
+            + [("bits", k) for k in _recent(shared, "terms")])
+
+
+def _keep_warming(generation: Path, key, shared: dict, keys: list) -> None:
+    """warm_like's rest, on its own searcher, while the generation serves."""
+    if "live" not in shared:
+        return
+    try:
+        snapshot = WhooshSnapshot(whoosh_index.open_dir(str(generation)), generation, key, shared)
+    except Exception:   # removed or damaged meanwhile: requests compute what they need
+        return
+    try:
+        snapshot._warm_keys(keys, time.perf_counter() + WARM_AFTER_SECONDS)
+    except Exception:
+        pass
+    finally:
+        snapshot.close()
 
 
 def _bitmap_bytes(bits: int) -> int:
@@ -210,20 +233,30 @@ class WhooshSnapshot:
         used first: each word's score arrays, each term's, and word bitmaps. The working set of
         everyone's queries, not only this process's last requests: after a switch, the first
         requests of words not replayed read their postings again (a search 260x its warm time
-        at 10k). At most `seconds`, working half the time: the old generation serves meanwhile
-        in the same interpreter. Returns how many entries were computed. (1,697 entries after
-        10 typed queries at 10k took 1.9 s of work: the most recent come first.)"""
-        deadline, done = time.perf_counter() + seconds, 0
-        table = derived.arrays(self)
-        work = [(lambda word=word: derived.word_arrays(self, word)) for word in _recent(previous, "word-arrays")]
-        work += [(lambda key=key: table.term(self, *key)) for key in _recent(previous, "term-arrays")
-                 if key[0] in self.index.schema]
-        work += [(lambda key=key: self.term_bits(*key)) for key in _recent(previous, "terms")]
-        for step in work:
+        at 10k). At most `seconds` before this generation serves, working half the time (the
+        old generation serves meanwhile in the same interpreter); what is left goes on in a
+        background thread for WARM_AFTER_SECONDS more, while it serves. (1,697 entries after
+        10 typed queries at 10k took 1.9 s of work.) Returns how many were computed first."""
+        keys = _cached_keys(previous)
+        done = self._warm_keys(keys, time.perf_counter() + seconds)
+        if done < len(keys) and self.generation is not None:
+            threading.Thread(target=_keep_warming, args=(self.generation, self.key, self._shared, keys[done:]),
+                             daemon=True, name="searchapp-warm-more").start()
+        return done
+
+    def _warm_keys(self, keys: list, deadline: float) -> int:
+        table, done = derived.arrays(self), 0
+        for kind, key in keys:
             started = time.perf_counter()
-            if started > deadline:
+            if started > deadline or "live" not in self._shared:   # or a newer generation took over
                 break
-            step()
+            if kind == "word":
+                derived.word_arrays(self, key)
+            elif kind == "term":
+                if key[0] in self.index.schema:
+                    table.term(self, *key)
+            else:
+                self.term_bits(*key)
             done += 1
             time.sleep(time.perf_counter() - started)
         return done
