@@ -37,7 +37,7 @@ def test_tables_are_written_into_the_generation_and_mapped_not_copied(tmp_path):
     _, index_dir = _built(tmp_path)
     generation = current_generation(index_dir)
     names = {p.name for p in generation.glob(tables.PREFIX + "*")}
-    assert f"tables.{generation.name}.order-newest.npy" in names
+    assert names == {f"tables.{generation.name}.bin"}         # one file
     assert names <= set(read_manifest(generation))          # checksummed like every other file
     with SearchEngine(index_dir) as engine:
         snapshot = engine._snapshot()

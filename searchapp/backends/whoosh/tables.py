@@ -4,16 +4,18 @@ Each server worker used to build these for itself on every new generation:
 the date orders and each document's rank in them (Python lists and dicts,
 ~36 and ~100 B a document), the field lengths BM25F reads and the recency
 factors; each spelling field's words with their counts (completions), each
-document's id and title (suggestions). They are written into the generation as `.npy` files (listed in its
-manifest like every other file) and opened with `np.load(mmap_mode="r")`, so
-the workers share the operating system's page cache instead of holding
-private copies, and a new generation starts with them ready.
+document's id and title (suggestions). They are written into the
+generation as one file, `tables.<generation>.bin` (the length of a JSON
+index of the arrays, the index, then each array, 64-byte aligned; listed in
+its manifest like every other file), and mapped with `np.memmap`, so the
+workers share the operating system's page cache instead of holding private
+copies, and a new generation starts with them ready.
 
 A generation written before these files existed (or a reader given no
 generation folder) computes the same arrays in memory: `compute`.
 
-The names carry the generation's name: an incremental build starts from hard
-links to the previous generation's files, so a table is never rewritten in
+The name carries the generation's name: an incremental build starts from hard
+links to the previous generation's files, so the tables are never rewritten in
 place (that would change the previous generation's file too), and a file of
 the same name and size would keep its old checksum in the new manifest.
 """
@@ -21,6 +23,7 @@ the same name and size would keep its old checksum in the new manifest.
 from __future__ import annotations
 
 import bisect
+import json
 import os
 import time
 from pathlib import Path
@@ -31,12 +34,13 @@ from searchapp.backends.whoosh.schema import NO_DATE_KEY, SPELLING_FIELDS, TEXT_
 from searchapp.model import RECENCY_HALF_LIFE_DAYS
 
 PREFIX = "tables."
+ALIGN = 64            # each table starts at a multiple of this many bytes
 SORTS = ("newest", "oldest")
 PER_DOCUMENT = ("length", "position", "decay")   # tables with one value per document
 
 
-def _name(generation_name: str, table: str) -> str:
-    return f"{PREFIX}{generation_name}.{table}.npy"
+def _name(generation_name: str) -> str:
+    return f"{PREFIX}{generation_name}.bin"
 
 
 def generation_name(folder: Path) -> str:
@@ -187,9 +191,9 @@ def compute(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
     return found
 
 
-def write(folder: Path) -> list[str]:
-    """Compute a just-written generation's tables and save them into it; the
-    file names. Tables of earlier generations (hard links) are removed."""
+def write(folder: Path) -> str:
+    """Compute a just-written generation's tables and save them into it, as one file; its
+    name. Tables of earlier generations (hard links) are removed."""
     from whoosh import index as whoosh_index
 
     for old in folder.glob(PREFIX + "*"):
@@ -203,27 +207,44 @@ def write(folder: Path) -> list[str]:
             found = compute(searcher, live)
     finally:
         ix.close()
-    name = generation_name(folder)
-    written = []
+    # One file, not one per table: a file per table took a page each on a small index
+    # (a 3 MiB disk-full test no longer had the room it expected).
+    index, offset = {}, 0
     for table, values in found.items():
-        target = folder / _name(name, table)
-        temporary = target.with_name(target.name + ".tmp")
-        with open(temporary, "wb") as out:
-            np.save(out, values, allow_pickle=False)
-        os.replace(temporary, target)
-        written.append(target.name)
-    return written
+        values = np.ascontiguousarray(values)
+        index[table] = [values.dtype.str, list(values.shape), offset]
+        offset += -(-values.nbytes // ALIGN) * ALIGN
+    header = json.dumps(index).encode("utf-8")
+    start = -(-(8 + len(header)) // ALIGN) * ALIGN
+    target = folder / _name(generation_name(folder))
+    temporary = target.with_name(target.name + ".tmp")
+    with open(temporary, "wb") as out:
+        out.write(len(header).to_bytes(8, "little") + header + b"\0" * (start - 8 - len(header)))
+        for table, values in found.items():
+            data = np.ascontiguousarray(values).tobytes()
+            out.write(data + b"\0" * (-(-len(data) // ALIGN) * ALIGN - len(data)))
+    os.replace(temporary, target)
+    return target.name
 
 
 def load(generation: Path | None) -> dict[str, np.ndarray]:
     """A generation's tables, memory-mapped (read-only, shared page cache); {} when it has none."""
     if generation is None:
         return {}
-    name, found = generation_name(generation), {}
-    for path in generation.glob(f"{PREFIX}{name}.*.npy"):
-        table = path.name[len(PREFIX) + len(name) + 1:-len(".npy")]
-        try:
-            found[table] = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError):
-            return {}   # unreadable: computed in memory instead (the checksums report the damage)
-    return found
+    path = generation / _name(generation_name(generation))
+    try:
+        if not path.is_file():
+            return {}
+        mapped = np.memmap(path, dtype=np.uint8, mode="r")
+        size = int.from_bytes(mapped[:8].tobytes(), "little")
+        index = json.loads(mapped[8:8 + size].tobytes())
+        start = -(-(8 + size) // ALIGN) * ALIGN
+        found = {}
+        for table, (dtype, shape, offset) in index.items():
+            dtype = np.dtype(dtype)
+            count = int(np.prod(shape)) if shape else 1
+            begin = start + offset
+            found[table] = mapped[begin:begin + count * dtype.itemsize].view(dtype).reshape(shape)
+        return found
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}   # unreadable: computed in memory instead (the checksums report the damage)
