@@ -1,7 +1,7 @@
 """Jurisdiction and body tagging against the hand labels.
 
     python bench/tagging.py [--corpus-root ../shared/corpus] [--speed N] [--speed-corpus DIR]
-                            [--errors tune|test|test2] [--json out.json]
+                            [--errors tune|test|test2a|...] [--json out.json] [--tuning-only]
 
 Fixtures (`tests/fixtures/`):
 - `tagging_selection.json`: 300 items, 240 `related:` entries of
@@ -278,9 +278,14 @@ def _fmt(value) -> str:
     return "  -  " if value is None else f"{value:.3f}"
 
 
-def print_report(report: dict) -> None:
-    halves = [h for h in REPORTED if h in report] + ["all"]
-    shown = [h for h in REPORTED if h in report]
+HELD_OUT = ("test2b", "test2", "all")   # printed only with --held-out: read once, at the end of a round
+
+
+def print_report(report: dict, held_out: bool = True) -> None:
+    halves = [h for h in REPORTED if h in report and (held_out or h not in HELD_OUT)]
+    shown = list(halves)
+    if held_out:
+        halves.append("all")
     print(f"{'half':6} {'what':14} {'P':>6} {'R':>6}   tp/fp/fn")
     for half in halves:
         for what in ("jurisdictions", "bodies"):
@@ -329,9 +334,11 @@ def main(argv=None) -> int:
     parser.add_argument("--speed-corpus", type=Path, help="also time the files of a generated corpus (make_corpus.py)")
     parser.add_argument("--errors", choices=REPORTED, help="list the items of that half with an error")
     parser.add_argument("--json", type=Path, help="write the figures as JSON")
+    parser.add_argument("--tuning-only", dest="held_out", action="store_false",
+                        help="hide the held-out test2b (and test2, all) while tuning")
     args = parser.parse_args(argv)
     report = evaluate(args.corpus_root)
-    print_report(report)
+    print_report(report, args.held_out)
     if args.speed:
         s = speed(args.corpus_root, args.speed)
         report["speed"] = s
@@ -346,8 +353,10 @@ def main(argv=None) -> int:
               f"mean {s['mean_chars']:.0f} chars)")
     if args.errors:
         print_errors(report, args.errors)
+    if args.errors in HELD_OUT and not args.held_out:
+        parser.error("--errors of a held-out half with --tuning-only")
     if args.json:
-        out = {k: v for k, v in report.items() if not k.startswith("_")}
+        out = {k: v for k, v in report.items() if not k.startswith("_") and (args.held_out or k not in HELD_OUT)}
         args.json.write_text(json.dumps(out, indent=1), encoding="utf-8")
     return 0
 
