@@ -350,6 +350,29 @@ def test_a_companys_or_persons_home_is_background():
 
 # ---------------------------------------------------------------- speed
 
+# ---------------------------------------------------------------- third pass (tag3): classes of test2a's misses
+
+def test_a_place_acting_in_a_subordinate_clause_is_its_government():
+    assert b("Chip prices rose after the U.S blocked sales of accelerators to China.") == ("White House",)
+    assert b("Vendors fear lost sales if U.S. bans more chip exports to China.") == ("White House",)
+    assert b("Sales fell when Japan restricted exports of chip tools.") == ("Japan Government",)
+    # not a clause of its own: the place is an object
+    assert b("Vendors fear lost sales in the U.S. as a cloud provider bans the app.") == ()
+
+
+def test_a_city_banning_is_its_council_while_an_aim_is_the_place_only():
+    assert b("Boston bans police from using face scanning software.") == ("Boston City Council",)
+    assert b("Denver has banned police from using face scanning software.") == ("Denver City Council",)
+    assert b("NYC wants to rein in automated hiring tools.") == ()
+    assert j("NYC wants to rein in automated hiring tools.") == ("New York", "New York City", "United States")
+
+
+def test_a_government_as_the_user_a_rule_is_about_is_no_actor():
+    assert b("Congress introduces a bill that bans face scanning use by the federal government.") == \
+        ("US Congress",)
+    assert b("The federal government bans face scanning software.") == ("White House",)
+
+
 def test_tagging_is_fast_enough():
     text = ("The European Commission and Italy's privacy watchdog questioned OpenAI, while U.S. lawmakers in "
             "Congress weighed a bill. Minneapolis police and the Canadian government commented. ") * 4

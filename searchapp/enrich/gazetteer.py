@@ -685,11 +685,12 @@ _ACT_VERBS = r"""
   |opens?\ (?:a\ )?(?:probe|investigation|inquiry)|rolls?\ out|rolled\ out|targets?|targeted|grants?|granted
   |allows?|allowed|closes?|closed|expands?|expanded|sets?\ out|finali[sz]es|finali[sz]ed|updates?|updated
   |ban|fine|regulate|restrict|tighten|curb|block|require|introduce|probe|investigate|unveil|propose|impose
-  |imposes|imposed|adds|added|puts|put|cuts?\ off
+  |imposes|imposed|adds|added|puts|put|cuts?\ off|reins?\ in|reined\ in|rein\ in
   |proposing|banning|fining|drafting|regulating|investigating|probing|restricting|mandating|introducing
   |targeting|tightening|weighing|planning|suspending|blocking|moving\ to|cracking\ down|preparing"""
 _ACT_AFTER = re.compile(r"""(?:'s\ government)?,?(?:\ (?:has\ decided\ to|has\ voted\ to|voted\ to|decided\ to|has|have|will|would|is|are|was|were|now|officially|formally|quietly
-  |also|on\ [A-Z][a-z]+day|to|plans\ to|moves\ to|moved\ to|is\ set\ to|wants\ to|seeks\ to|could))?\ (?P<verb>""" + _ACT_VERBS + r""")(?!\w)""", re.IGNORECASE | re.VERBOSE)
+  |also|on\ [A-Z][a-z]+day|to|plans\ to|moves\ to|moved\ to|is\ set\ to|wants\ to|seeks\ to|could
+  |aims\ to(?:\ be\ (?:the\ )?first(?:\ [a-z]+)?\ to)?))?\ (?P<verb>""" + _ACT_VERBS + r""")(?!\w)""", re.IGNORECASE | re.VERBOSE)
 # "the government", "the country's privacy commissioner", "the state yanked...":
 # the body of the one country (state, city) the item names.
 _ANAPHOR = re.compile(r"""(?<![\w-])(?:[Tt]he|[Ii]ts)\ (?:(?P<scope>country|nation|state|city)(?:'s)?\ )?(?:
@@ -740,12 +741,18 @@ _MEMBER = re.compile(r"""(?<![\w.])(?P<us>(?:U\.S\.|US|federal)\ )?(?P<state>[Ss
 # A government designated by its officials reacting to another's act: "Chinese officials said
 # that the new US chip restrictions...".
 _WITH_BEFORE = (" with ", " with the ", " with a ")
+# A government as the user a rule is about: "bans facial recognition use by the federal government".
+_USER_BEFORE = tuple(f" {word} by {the}" for word in ("use", "uses", "used", "usage", "purchases", "deployment")
+                     for the in ("", "the "))
 _REACTS_AFTER = re.compile(r" (?:have |had )?(?:said|say|says|told|warned|critici[sz]ed|condemned|responded|reacted|"
                            r"slammed|denounced|protested|complained|objected|hit back)(?!\w)")
 # A regulator addressed by a company: "US FDA submission by Imaging Biometrics".
 _FILED_WITH_AFTER = re.compile(r" (?:submissions?|filings?|applications?|registrations?|listings?|"
                                r"approval requests?|clearance requests?)(?!\w)", re.IGNORECASE)
-_CLAUSE_BEFORE = re.compile(r"(?:^|\| |[.!?;:] |\" )(?:The |the |And |But |Now |Meanwhile, )?$")
+# A subordinate clause opens one too: "after the U.S blocked China's access", "if U.S. bans exports".
+_CLAUSE_BEFORE = re.compile(r"(?:^|\| |[.!?;:] |\" |(?<![\w-])(?:[Aa]fter|[Ww]hen|[Ii]f|[Oo]nce|[Uu]nless|[Bb]ecause|"
+                            r"[Ss]ince|[Uu]ntil|[Bb]efore|[Ww]hile|[Aa]s) )(?:The |the |And |But |Now |Meanwhile, )?$")
+_CLAUSE_WINDOW = 20
 # A place opening a clause that deploys a technology: the place only ("India embraces facial recognition").
 _DEPLOYS_AFTER = re.compile(r"(?:'s government)? (?:is |has |now |also )?(?:uses|used|using|deploys|deployed|deploying|"
                             r"embraces|embraced|tests|tested|testing|turns to|turned to|taps|tapped|installs|installed)"
@@ -943,7 +950,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         event_end = 0
         if not place_roles:
             seats = [r.target for r in roles if r.kind == "metonym" and not r.ambiguous]
-            if seats and _CLAUSE_BEFORE.search(text, max(0, start - 12), start):
+            if seats and _CLAUSE_BEFORE.search(text, max(0, start - _CLAUSE_WINDOW), start):
                 match = _ACT_AFTER.match(text, end)
                 if match and not text.startswith(" (", end):
                     # "Tokyo plans guidelines", "New Delhi told firms": the seat acting is its government
@@ -1010,7 +1017,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             name = _designated_body(compiled, target, kind)
             if name:
                 if kind == "government" and ((text.endswith("officials", lo, hi) and _REACTS_AFTER.match(text, hi))
-                                             or text.endswith(_WITH_BEFORE, 0, start)):
+                                             or text.endswith(_WITH_BEFORE, 0, start)
+                                             or text.endswith(_USER_BEFORE, max(0, start - 20), start)):
                     # "Chinese officials said ...", "agreed with US government officials": they speak,
                     # someone else acts
                     reacting[name] = compiled.regulator_jurisdiction.get(name, target)   # decided below
@@ -1020,7 +1028,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             continue
         city_of = compiled.jurisdiction_kinds[target] == "city" and text.endswith("City of ", 0, start)
         clause_at = start - 8 if city_of else start
-        if (any(r.kind == "alias" for r in place_roles) and _CLAUSE_BEFORE.search(text, max(0, clause_at - 12), clause_at)
+        if (any(r.kind == "alias" for r in place_roles) and _CLAUSE_BEFORE.search(text, max(0, clause_at - _CLAUSE_WINDOW), clause_at)
                 and not any(r.ambiguous for r in place_roles)):
             match = _ACT_AFTER.match(text, end)
             if match and city_of and _LEGISLATIVE_VERB.match(match.group("verb")):
@@ -1032,6 +1040,13 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if match:
                 kind = _acting_kind(text, match.group("verb"))
                 if compiled.jurisdiction_kinds[target] == "city":
+                    if _LEGISLATIVE_VERB.match(match.group("verb")):
+                        # "Boston bans police from using...", "NYC aims to rein in AI hiring tools":
+                        # a city's rule is its council's ordinance
+                        name = _designated_body(compiled, target, "council")
+                        if name:
+                            acting[name] = compiled.regulator_jurisdiction.get(name, target)
+                            continue
                     acting.setdefault(target, None)          # the place only: who acted is not said
                 else:
                     name = _designated_body(compiled, target, kind)
