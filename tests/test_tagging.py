@@ -145,8 +145,9 @@ def test_facet_values_are_one_name_per_body_whatever_the_alias():
 
 
 def test_a_verb_or_function_word_ends_a_designation():
-    # "bans" is what Boston does, not a word of "Boston ... government"; "as" ends "Myanmar"
-    assert b("Boston bans government use of facial recognition") == ()
+    # "bans" is what Boston does, not a word of "Boston ... government" (a city's ban is its council's);
+    # "as" ends "Myanmar"
+    assert b("Boston bans government use of facial recognition") == ("Boston City Council",)
     assert tag_item("Tech rolled out in a Chinese city bordering Myanmar as authorities seek to squash an "
                     "outbreak.").jurisdictions == ("China",)
     assert b("The European Union Is Proposing Regulations For Artificial Intelligence") == ("European Commission",)
