@@ -374,6 +374,32 @@ def test_a_government_as_the_user_a_rule_is_about_is_no_actor():
     assert b("The federal government bans face scanning software.") == ("White House",)
 
 
+def test_a_country_followed_as_an_example_is_not_the_subject():
+    text = "Britain follows Norway in fining a face search firm as its privacy regulator imposes a fine."
+    assert j(text) == ("United Kingdom",)
+    assert b(text) == ("ICO",)
+    assert j("Britain followed in Norway's footsteps and banned the app over privacy.") == ("United Kingdom",)
+
+
+def test_europe_and_european_name_the_eu_as_a_rule_maker():
+    # "European" before a rule or a body is the bloc's; "Europe" acting, with EU context, is the Commission
+    assert j("An envoy warns that European AI rules could stymie the sector.") == ("European Union",)
+    assert b("Europe lays out a plan for AI rules | The EU proposal includes bans.") == ("European Commission",)
+    assert j("American police use face scanning at protests.") == ("United States",)
+    # the continent: no rule, no body
+    assert j("Startups across Europe raised money for facial recognition.") == ()
+    assert j("European startups raised money as rules loom.") == ()
+
+
+def test_a_places_decision_is_its_governments():
+    text = "Robotaxi expansion OK'd for San Francisco | California's approval is a turning point."
+    assert b(text) == ("California Government",)
+    assert j(text) == ("California", "San Francisco", "United States")
+    assert b("Kenya's ban on the crypto project stays.") == ("Kenya Government",)
+    assert b("Denver's ban on face scanning took effect.") == ("Denver City Council",)
+    assert b("Brazil's approach to AI rules is cautious.") == ()   # not a decision
+
+
 def test_tagging_is_fast_enough():
     text = ("The European Commission and Italy's privacy watchdog questioned OpenAI, while U.S. lawmakers in "
             "Congress weighed a bill. Minneapolis police and the Canadian government commented. ") * 4

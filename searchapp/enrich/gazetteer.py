@@ -130,11 +130,13 @@ _COMPANY_AFTER = re.compile(
 # Substrings without which _COMPANY_AFTER and _COMPARE_BEFORE cannot match (a cheap gate).
 _COMPANY_GATE = ("-based", "-headquartered", "universit", "college", "institute", "researchers", "fire chief", "start",
                  "compan", "firm", "corp", "inc", "maker", "giant", "unicorn", "conglomerate", "retailer", "brand")
-_COMPARE_GATE = ("like", "such as", "similar to", "as in", "bordering", "neighbo")
+_COMPARE_GATE = ("like", "such as", "similar to", "as in", "bordering", "neighbo", "follow")
 # "(D-Ore.)", "R-Texas": a member of Congress's home state.
 _PARTY_BEFORE = re.compile(r"(?:^|[\s(,])[DRI]-$")
 # "cities like San Francisco", "unlike the EU": a place cited for comparison.
-_COMPARE_BEFORE = re.compile(r"(?:^|\s)(?:like|unlike|such as|similar to|as in|bordering|neighbou?ring)(?: the)? $", re.IGNORECASE)
+# "the UK follows Australia in...", "followed in Australia's footsteps": the example, not the subject.
+_COMPARE_BEFORE = re.compile(r"(?:^|\s)(?:like|unlike|such as|similar to|as in|bordering|neighbou?ring"
+                             r"|follow(?:s|ed|ing)?(?: in)?)(?: the)? $", re.IGNORECASE)
 # "PORTLAND, Maine —", "San Francisco, Feb 22 (IANS):", "ILLINOIS, USA —".
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 _DATELINE_AFTER = re.compile(
@@ -686,6 +688,7 @@ _ACT_VERBS = r"""
   |allows?|allowed|closes?|closed|expands?|expanded|sets?\ out|finali[sz]es|finali[sz]ed|updates?|updated
   |ban|fine|regulate|restrict|tighten|curb|block|require|introduce|probe|investigate|unveil|propose|impose
   |imposes|imposed|adds|added|puts|put|cuts?\ off|reins?\ in|reined\ in|rein\ in
+  |lays?\ out|laid\ out|outlines?|outlined|agrees?|agreed
   |proposing|banning|fining|drafting|regulating|investigating|probing|restricting|mandating|introducing
   |targeting|tightening|weighing|planning|suspending|blocking|moving\ to|cracking\ down|preparing"""
 _ACT_AFTER = re.compile(r"""(?:'s\ government)?,?(?:\ (?:has\ decided\ to|has\ voted\ to|voted\ to|decided\ to|has|have|will|would|is|are|was|were|now|officially|formally|quietly
@@ -836,6 +839,10 @@ def _acting_kind(text: str, verb: str) -> str:
     return "government"
 
 
+# "<place>'s approval|decision|ban|crackdown": a decision of the place's government (a city's ban: its council's).
+_ACT_NOUN_AFTER = re.compile(r"'s (?:(?:new|latest|recent|proposed|planned|final|formal|sweeping|controversial) )?"
+                             r"(?:(?P<ban>ban|prohibition)|approval|decision|crackdown|clampdown|go-ahead|green light"
+                             r"|executive order|order to)(?![\w-])")
 _NAMED_BODY = re.compile(r" (?:State )?(?:Department|Ministry|Office|Bureau|Agency|Board|Commission) (?:of|for|on) ")
 
 
@@ -940,6 +947,10 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                         subjects.add(_top(compiled, r.target))   # not "Chinese AI investments"
         if not place_roles and not any(r.kind == "metonym" for r in roles):
             continue
+        before = text[max(0, start - 16):start]
+        if any(word in before for word in _COMPARE_GATE) and _COMPARE_BEFORE.search(before):
+            events.add(start)   # "follows Australia": an example, so not the place "its regulator" belongs to
+            continue
         before_in = _preposition_before(text, start) or text.endswith((" to ", " into "), 0, start)
         if (before_in and (_EVENT_BEFORE.search(text, max(0, start - 40), start)
                            or _HOME_BEFORE.search(text, max(0, start - 30), start))) or _VENUE_AFTER.match(text, end) \
@@ -984,6 +995,19 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             continue
         target = next(iter(targets))
         found = _designation(text, start, end) if _place_evidence(text, start, end, False) else None
+        if found is None and text.startswith("'s ", end) and not any(r.ambiguous for r in place_roles):
+            noun = _ACT_NOUN_AFTER.match(text, end)
+            if noun and _place_evidence(text, start, end, False):
+                # "California's approval", "India's ban on...": the place's government decided
+                if compiled.jurisdiction_kinds[target] == "city":
+                    name = _designated_body(compiled, target, "council") if noun.group("ban") else None
+                else:
+                    name = _designated_body(compiled, target, "government")
+                if name:
+                    acting.setdefault(name, compiled.regulator_jurisdiction.get(name, target))
+                else:
+                    acting.setdefault(target, None)
+                continue
         if found is None and coordinated and coordinated[1] < start and text[coordinated[1]:start] in _AND:
             found = (coordinated[0], start, start)   # "police in the U.S. and Canada": Canada's too
         coordinated = (found[0], end) if found and found[2] in (start, end) and found[1] != end else None
@@ -1029,7 +1053,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         city_of = compiled.jurisdiction_kinds[target] == "city" and text.endswith("City of ", 0, start)
         clause_at = start - 8 if city_of else start
         if (any(r.kind == "alias" for r in place_roles) and _CLAUSE_BEFORE.search(text, max(0, clause_at - _CLAUSE_WINDOW), clause_at)
-                and not any(r.ambiguous for r in place_roles)):
+                and not any(r.ambiguous and not in_context(jurisdictions[r.target].context) for r in place_roles)):
             match = _ACT_AFTER.match(text, end)
             if match and city_of and _LEGISLATIVE_VERB.match(match.group("verb")):
                 # "The City of Portland, Oregon, has decided to ban": the city's council
@@ -1264,6 +1288,10 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if kind == "demonym" and not (_BODY_AFTER.match(text, end) or _LOCALITY_AFTER.match(text, end)
                                           or (surface.endswith("s") and surface[:1].isupper())):
                 continue
+            if kind == "demonym" and role.ambiguous and _BODY_AFTER.match(text, end):
+                # "European AI rules", "American police": the adjective of a public body or rule names
+                # the state, not the continent or the people
+                role = _Role("demonym", role.target, False)
             if kind == "metonym":
                 city = jurisdictions.get(surface) or jurisdictions.get(surface.title())
                 if city is not None and _preposition_before(text, start) \
