@@ -400,6 +400,20 @@ def test_a_places_decision_is_its_governments():
     assert b("Brazil's approach to AI rules is cautious.") == ()   # not a decision
 
 
+def test_a_committee_of_congress_is_its_chamber():
+    assert b("A House committee probes a fund's stakes in Chinese AI startups.") == ("House of Representatives",)
+    assert j("A House committee probes a fund's stakes in Chinese AI startups.") == ("United States",)
+    assert b("The Senate Banking Committee held a hearing on AI rules.") == ("US Senate",)
+    assert b("A congressional committee asks a fund about its stakes.") == ("US Congress",)
+    # the congressional committee named first by its chamber is that chamber
+    assert b("House panel probes a fund | A House committee asks the fund about its stakes; the "
+             "congressional committee wants answers.") == ("House of Representatives",)
+    # a state's committees are the state's legislature, a committee in another country that country's
+    assert b("The Ohio House Technology Committee voted on a deepfake bill.") == ("Ohio Legislature",)
+    assert b("A state Senate committee in Texas advanced a bill on deepfakes.") == ("Texas Legislature",)
+    assert b("In Brazil, a Senate committee approved the AI bill.") == ("Brazil Legislature",)
+
+
 def test_tagging_is_fast_enough():
     text = ("The European Commission and Italy's privacy watchdog questioned OpenAI, while U.S. lawmakers in "
             "Congress weighed a bill. Minneapolis police and the Canadian government commented. ") * 4

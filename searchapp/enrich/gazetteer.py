@@ -741,6 +741,13 @@ _MEMBER = re.compile(r"""(?<![\w.])(?P<us>(?:U\.S\.|US|federal)\ )?(?P<state>[Ss
   (?:Sens?\.|Senators?|Reps?\.|Representatives?)(?=\ [A-Z][a-z]+)
  |(?:Congress(?:wo)?m[ae]n|U\.S\.\ congress(?:wo)?m[ae]n))(?!\w)
  (?P<party>(?:\ [A-Z][\w.'-]+){1,3},?\ \(?[DRI]-[A-Z])?""", re.VERBOSE)
+# A committee of Congress is its chamber: "a House committee probes", "the Senate Commerce Committee",
+# "a congressional committee" (Congress, unless a chamber's committee is named too); not a state's
+# ("the Michigan House Elections Committee", "a state Senate committee").
+_COMMITTEE = re.compile(r"(?<![\w.-])(?:(?P<us>U\.S\.|US|federal) )?(?P<chamber>House|Senate|[Cc]ongressional)"
+                        r"(?: (?:[A-Z][\w'&.-]*|and|on|for|&)){0,6}? (?:[Ss]ub)?[Cc]ommittees?(?!\w)")
+_COMMITTEE_WORDS = frozenset(("committee", "committees", "subcommittee", "subcommittees"))
+_STATE_BEFORE = re.compile(r"(?<![\w.])(?!(?:The|An?|In|For|On|At|By|And|But) )(?:[Ss]tate|[A-Z][a-z]+) $")
 # A government designated by its officials reacting to another's act: "Chinese officials said
 # that the new US chip restrictions...".
 _WITH_BEFORE = (" with ", " with the ", " with a ")
@@ -1147,6 +1154,28 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     not_by_party: set = set()
     unnamed: list = []        # (body, kind, start, end) named generically ("the Senate", "the High Court")
     places: list = []   # (start, end, surface, roles) with place-type roles
+    committees: list = []     # chambers of the committees of Congress named
+    for match in (_COMMITTEE.finditer(text) if not text_words.isdisjoint(_COMMITTEE_WORDS) else ()):
+        lo = match.start()
+        state = _STATE_BEFORE.search(text, max(0, lo - 16), lo) if not match.group("us") else None
+        if state:
+            # "Michigan House Elections Committee": a state's (read through its place); "a state Senate
+            # committee": the legislature of the one state named
+            consumed.append(match.span())
+            states = [p for p in named_by_scope["state"] if _top(compiled, p) == "United States"]
+            if state.group().lower() == "state " and len(states) == 1:
+                name = _designated_body(compiled, states[0], "legislature")
+                if name:
+                    designated.setdefault(name, compiled.regulator_jurisdiction.get(name, states[0]))
+            continue
+        chamber = {"h": "House of Representatives", "s": "US Senate"}.get(match.group("chamber")[0].lower(),
+                                                                            "US Congress")
+        if match.group("us") or (not named_by_scope["state"] and ("United States" in places_named or not (
+                subjects - {"United States", "International"}))):
+            # a committee says Congress more surely than "the Senate" does: "Chinese AI startups" (a
+            # company's home) does not make it another country's; "In Brazil, a Senate committee" does
+            committees.append(chamber)
+            consumed.append(match.span())
     pending = hits[::-1]
     while pending:
         start, end, roles = pending.pop()
@@ -1199,6 +1228,11 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             regulators[chamber] += 1
             if federal or us_named:
                 specific.add(chamber)
+    for chamber in committees:
+        if chamber == "US Congress" and set(committees) - {"US Congress"}:
+            continue   # "a House committee ... the congressional committee": the House's
+        regulators[chamber] += 1
+        specific.add(chamber)
     if by_party - not_by_party and ({"US Senate", "House of Representatives"} & set(regulators)):
         for name in by_party - not_by_party:   # "US House Democrats resurrect bill": the House, not Congress
             del regulators[name]
