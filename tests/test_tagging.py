@@ -414,6 +414,28 @@ def test_a_committee_of_congress_is_its_chamber():
     assert b("In Brazil, a Senate committee approved the AI bill.") == ("Brazil Legislature",)
 
 
+def test_police_and_fire_departments_named_together_are_both():
+    assert b("Oakland's police, fire departments complain about robotaxis.") == \
+        ("Oakland Fire Department", "Oakland Police Department")
+    assert b("Oakland police and fire departments complain about robotaxis.") == \
+        ("Oakland Fire Department", "Oakland Police Department")
+    assert b("Oakland police and residents complain about robotaxis.") == ("Oakland Police Department",)
+
+
+def test_a_federal_department_in_lower_case_in_a_federal_story():
+    assert b("Under the commerce department proposal, the US would widen export controls on chips.") == \
+        ("Commerce Department",)
+    assert b("The justice department sued the company over its pricing algorithm.") == ("DOJ",)
+    # a state's department is not the federal one
+    assert b("In Ohio, the transportation department issued permits for robotaxis.") == ()
+
+
+def test_a_companys_home_is_not_whose_regulator_its_regulator_is():
+    text = "In the UK, its privacy regulator says a US face search firm broke data protection law."
+    assert b(text) == ("ICO",)
+    assert j(text) == ("United Kingdom",)
+
+
 def test_tagging_is_fast_enough():
     text = ("The European Commission and Italy's privacy watchdog questioned OpenAI, while U.S. lawmakers in "
             "Congress weighed a bill. Minneapolis police and the Canadian government commented. ") * 4

@@ -428,6 +428,10 @@ def _compiled() -> _Compiled:
         us = entry["jurisdiction"] == "United States"
         for alias in entry.get("aliases") or ():
             add(alias, _Role("regulator", name, False, generic=us and _is_generic(alias)))
+            if us and _US_DEPARTMENT.fullmatch(_clean(alias)):
+                # "the commerce department proposal": a federal department in lower case, in a federal
+                # story only (not "the state's labor department")
+                add(_clean(alias).lower(), _Role("regulator", name, False, generic=True, federal_only=True))
         for item in entry.get("ambiguous_aliases") or ():
             context = frozenset(add_context(c) for c in item.get("context") or ())
             add(item["alias"], _Role("regulator", name, True, context, alone=bool(item.get("alone_without_other_country")),
@@ -465,6 +469,10 @@ def _compiled() -> _Compiled:
         designations=designations,
         capitals={e["name"]: e["parent"] for e in generated if e.get("capital_of")},
     )
+
+
+# "Commerce Department", "Justice Department": also written in lower case ("the commerce department").
+_US_DEPARTMENT = re.compile(r"(?!State )[A-Z][a-z]+ Department")
 
 
 # Words of a US body's name that do not say "US" ("House of Representatives",
@@ -863,6 +871,7 @@ def _designated_body(compiled: _Compiled, place: str, kind: str) -> str | None:
 
 
 _AND = (" and ", " and the ", ", ", " or ", " or the ")
+_AND_FIRE = re.compile(r"(?:,| and|, and) (?:the )?fire (?:departments?|services?)(?!\w)")
 _PREPOSITIONS = (" in ", " at ", " of ", " across ", " in the ", " at the ", " of the ", " across the ")
 
 
@@ -1055,6 +1064,10 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                     reacting[name] = compiled.regulator_jurisdiction.get(name, target)   # decided below
                 else:
                     designated[name] = compiled.regulator_jurisdiction.get(name, target)
+                    if kind == "police" and _AND_FIRE.match(text, hi):
+                        fire = _designated_body(compiled, target, "fire")   # "police, fire departments"
+                        if fire:
+                            designated[fire] = compiled.regulator_jurisdiction.get(fire, target)
                 consumed.append((lo, hi))
             continue
         city_of = compiled.jurisdiction_kinds[target] == "city" and text.endswith("City of ", 0, start)
@@ -1094,6 +1107,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     for start, end, roles in hits:
         if start in events:
             continue
+        if not _place_evidence(text, start, end, False) and any(r.kind == "alias" for r in roles):
+            continue   # "a US facial recognition firm": a company's home is not whose regulator "its regulator" is
         for r in roles:
             if r.kind == "alias" and not r.ambiguous and r.target != "International":
                 kind = compiled.jurisdiction_kinds[r.target]
