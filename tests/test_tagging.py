@@ -436,6 +436,35 @@ def test_a_companys_home_is_not_whose_regulator_its_regulator_is():
     assert j(text) == ("United Kingdom",)
 
 
+def test_a_citys_body_by_its_capitalised_name_without_the_city():
+    text = "Detroit police keep face scanning after a close vote by the Board of Police Commissioners."
+    assert b(text) == ("Detroit Board of Police Commissioners", "Detroit Police Department")
+    assert body_kind("Detroit Board of Police Commissioners") == "government"
+    assert b("In Oakland, the City Council voted to ban face scanning.") == ("Oakland City Council",)
+    # a company's board is no public body; two cities: whose is not said
+    assert b("The Board of Directors of a Detroit startup approved a face scanning product.") == ()
+    assert b("Oakland and Fresno debate robotaxis; the City Council voted.") == ()
+
+
+def test_a_county_sheriff_is_the_most_specific_police_force():
+    text = "Florida Police Embrace Face Scanning | The Pinellas County Sheriff's Office refuses to stop."
+    assert b(text) == ("Pinellas County Sheriff's Office",)
+    assert j(text) == ("Florida", "United States")
+    assert body_kind("Pinellas County Sheriff's Office") == "police"
+
+
+def test_envoys_and_ambassadors_designate_their_foreign_ministry():
+    assert b("U.S. Cyber Envoy Warns That European AI Rules Could Stymie Sector") == ("State Department",)
+    assert b("Japan's foreign minister said the rules on AI would be agreed.") == \
+        ("Japan Ministry of Foreign Affairs",)
+    assert body_kind("Japan Ministry of Foreign Affairs") == "government"
+
+
+def test_the_un_with_one_of_its_officers_or_bodies():
+    assert b("UN Urges Moratorium On Face Scanning | The UN human rights chief called for a pause.") == ("UN",)
+    assert b("UN Urges Moratorium On Face Scanning") == ()   # an all-capitals headline word may be "un"
+
+
 def test_tagging_is_fast_enough():
     text = ("The European Commission and Italy's privacy watchdog questioned OpenAI, while U.S. lawmakers in "
             "Congress weighed a bill. Minneapolis police and the Canadian government commented. ") * 4

@@ -638,6 +638,8 @@ def _dateline_end(text: str, start: int, end: int, surface: str) -> int:
 _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ ){0,2}?)(?:
  (?P<named>(?-i:(?:State\ )?(?:Department|Dept\.|Ministry|Office|Bureau|Agency|Board|Commission)\ (?:of|for|on)
     \ (?:the\ )?[A-Z][a-z]+(?:(?:,|\ and|\ &)?\ [A-Z][a-z]+){0,4}))
+| (?P<foreign>(?:(?:cyber|special|climate|tech|top|chief)\ )?(?:envoy|ambassador|diplomats?)|foreign\ (?:ministry|minister
+    |office|secretary))
 | (?P<ministry>(?-i:[A-Z][a-z]+(?:\ and\ [A-Z][a-z]+)?\ (?:Ministry|Department))(?!\ of))
 | (?P<dpa>(?:privacy|data[- ]protection|data|information|personal[- ]data)(?:\ (?:protection|privacy))?
     \ (?:regulators?|watchdogs?|authority|agency|commissioner|office|supervisor|ombudsman|commission|board))
@@ -818,7 +820,7 @@ _SCHEME = {
     "country": {"government": "{} Government", "legislature": "{} Legislature", "police": "{} Police",
                 "courts": "{} courts", "dpa": "{} DPA", "competition": "{} competition authority",
                 "telecom": "{} telecom regulator", "internet": "{} telecom regulator",
-                "financial": "{} financial regulator"},
+                "financial": "{} financial regulator", "foreign": "{} Ministry of Foreign Affairs"},
     "subdivision": {"government": "{} Government", "legislature": "{} Legislature", "police": "{} Police",
                     "courts": "{} courts", "dpa": "{} DPA", "governor": "{} Governor",
                     "attorney_general": "{} Attorney General"},
@@ -830,7 +832,8 @@ _SCHEME = {
 _SCHEME_KIND = {"government": "government", "governor": "government", "mayor": "government",
                 "attorney_general": "government", "legislature": "legislature", "council": "legislature",
                 "police": "police", "fire": "government", "courts": "court", "dpa": "regulator", "competition": "regulator",
-                "telecom": "regulator", "internet": "regulator", "financial": "regulator"}
+                "telecom": "regulator", "internet": "regulator", "financial": "regulator",
+                "foreign": "government"}
 _GENERATED_KIND = {pattern.format("").strip(): _SCHEME_KIND[kind]
                    for table in _SCHEME.values() for kind, pattern in table.items()}
 
@@ -854,6 +857,15 @@ def _acting_kind(text: str, verb: str) -> str:
     return "government"
 
 
+# A city's body by its capitalised name without the city ("a vote by the Board of Police Commissioners",
+# "the City Council voted"): that of the one city the item names.
+_LOCAL_BODY = re.compile(r"(?<![\w-])(?:[Tt]he|a|its) (?:(?P<council>City Council|Board of Supervisors|Board of Aldermen)"
+                         r"|(?P<police>Police Department)|(?P<named>(?:Board|Commission) of (?!Directors|Trustees|Advis"
+                         r"|Managers|Governors)[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}|Police Commission))(?!\w)")
+_LOCAL_BODY_WORDS = frozenset("council supervisors aldermen department board commission".split())
+# A county sheriff by name ("the Pinellas County Sheriff's Office"): a police force, of the one US state named.
+_SHERIFF = re.compile(r"(?<![\w-])(?!(?:The|A|An|In|At|By|Of) )(?:[A-Z][a-z]+ ){1,3}(?:County|Parish) Sheriff's (?:Office|Department)(?!\w)")
+_SHERIFF_SUFFIXES = ("Sheriff's Office", "Sheriff's Department")
 # "<place>'s approval|decision|ban|crackdown": a decision of the place's government (a city's ban: its council's).
 _ACT_NOUN_AFTER = re.compile(r"'s (?:(?:new|latest|recent|proposed|planned|final|formal|sweeping|controversial) )?"
                              r"(?:(?P<ban>ban|prohibition)|approval|decision|crackdown|clampdown|go-ahead|green light"
@@ -1110,6 +1122,10 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         if not _place_evidence(text, start, end, False) and any(r.kind == "alias" for r in roles):
             continue   # "a US facial recognition firm": a company's home is not whose regulator "its regulator" is
         for r in roles:
+            if r.kind == "regulator" and not r.ambiguous:
+                place = compiled.regulator_jurisdiction[r.target]
+                if compiled.jurisdiction_kinds[place] == "city":   # "Detroit police": Detroit's story
+                    named_by_scope["city"].add(place)
             if r.kind == "alias" and not r.ambiguous and r.target != "International":
                 kind = compiled.jurisdiction_kinds[r.target]
                 scope = {"country": "country", "bloc": "country", "subdivision": "state", "city": "city"}[kind]
@@ -1140,6 +1156,13 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             name = _designated_body(compiled, place, "dpa")
             if name:
                 acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
+        if len(named_by_scope["city"]) == 1 and not text_words.isdisjoint(_LOCAL_BODY_WORDS):
+            city = next(iter(named_by_scope["city"]))
+            for match in _LOCAL_BODY.finditer(text):
+                kind = match.lastgroup
+                name = f"{city} {match.group(kind)}" if kind == "named" else _designated_body(compiled, city, kind)
+                if name:
+                    designated.setdefault(name, compiled.regulator_jurisdiction.get(name, city))
         for match in (_STATE_ACTS.finditer(text) if ("state" in text_words or "city" in text_words) else ()):
             named = named_by_scope[match.group("scope")]
             if len(named) == 1:
@@ -1157,6 +1180,11 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 name = _designated_body(compiled, place, kind)
                 if name:
                     designated.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
+
+    if "Sheriff's" in text:
+        states = [p for p in named_by_scope["state"] if _top(compiled, p) == "United States"]
+        for match in _SHERIFF.finditer(text):
+            designated.setdefault(match.group(), states[0] if len(states) == 1 else "United States")
 
     def inside_designation(start: int) -> bool:  # noqa: E306
         return any(lo <= start < hi for lo, hi in consumed)
@@ -1298,6 +1326,16 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             continue
         if place not in body_places:   # the most specific body only
             regulators[name] += 1
+    for name in [n for n in regulators if n.endswith(" Police") and n[:-7] in jurisdictions]:
+        # "Florida Police ... the Pinellas County Sheriff's Office": the most specific force only
+        place = name[:-7]
+        if any(other != name and body_kind(other) == "police"
+               and (designated.get(other) or compiled.regulator_jurisdiction.get(other)) in jurisdictions
+               and (designated.get(other) or compiled.regulator_jurisdiction.get(other)) != "United States"
+               and place in (designated.get(other) or compiled.regulator_jurisdiction.get(other),
+                             *jurisdictions[designated.get(other) or compiled.regulator_jurisdiction.get(other)].ancestors)
+               for other in regulators):
+            del regulators[name]
 
     if not (regulators or acting or any(r.kind == "law" for *_, roles in places for r in roles)
             or _public_action(text, text_words)):
@@ -1396,6 +1434,8 @@ def body_kind(name: str) -> str:
     compiled = _compiled()
     if name in compiled.body_kinds:
         return compiled.body_kinds[name]
+    if name.endswith(_SHERIFF_SUFFIXES):
+        return "police"
     if _NAMED_BODY.search(name):
         return "government"
     for suffix, kind in sorted(_GENERATED_KIND.items(), key=lambda kv: -len(kv[0])):
