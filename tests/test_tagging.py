@@ -440,6 +440,9 @@ def test_a_citys_body_by_its_capitalised_name_without_the_city():
     text = "Detroit police keep face scanning after a close vote by the Board of Police Commissioners."
     assert b(text) == ("Detroit Board of Police Commissioners", "Detroit Police Department")
     assert body_kind("Detroit Board of Police Commissioners") == "government"
+    assert b("Oakland police must ask the Police Commission before buying drones.") == \
+        ("Oakland Police Commission", "Oakland Police Department")
+    assert body_kind("Oakland Police Commission") == "government"
     assert b("In Oakland, the City Council voted to ban face scanning.") == ("Oakland City Council",)
     # a company's board is no public body; two cities: whose is not said
     assert b("The Board of Directors of a Detroit startup approved a face scanning product.") == ()

@@ -1436,6 +1436,8 @@ def body_kind(name: str) -> str:
         return compiled.body_kinds[name]
     if name.endswith(_SHERIFF_SUFFIXES):
         return "police"
+    if name.endswith(" Police Commission"):   # a civilian board over the police, like a Board of Police Commissioners
+        return "government"
     if _NAMED_BODY.search(name):
         return "government"
     for suffix, kind in sorted(_GENERATED_KIND.items(), key=lambda kv: -len(kv[0])):
