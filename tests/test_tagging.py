@@ -468,6 +468,18 @@ def test_the_un_with_one_of_its_officers_or_bodies():
     assert b("UN Urges Moratorium On Face Scanning") == ()   # an all-capitals headline word may be "un"
 
 
+def test_a_leader_minister_or_commissioner_by_title_is_that_countrys_body():
+    assert b("Chancellor Olaf Scholz said Germany would back the AI Act.") == ("Germany Government",)
+    assert b("Japan's Prime Minister said AI rules would come.") == ("Japan Government",)
+    assert b("Irish Justice Minister Helen McEntee said the bill would pass.") == ("Ireland Ministry of Justice",)
+    assert b("Commissioner Margrethe Vestager warned tech firms over AI rules in the EU.") == \
+        ("European Commission",)
+    assert b("EU Commissioner Thierry Breton said the AI Act would be enforced.") == ("European Commission",)
+    # a US commissioner is an agency's or a state's; two countries: whose leader is not said
+    assert b("Commissioner Jane Roe of Ohio said the insurance rules would change.") == ()
+    assert b("Chancellor Olaf Scholz met officials from France and Germany on AI rules.") == ()
+
+
 def test_tagging_is_fast_enough():
     text = ("The European Commission and Italy's privacy watchdog questioned OpenAI, while U.S. lawmakers in "
             "Congress weighed a bill. Minneapolis police and the Canadian government commented. ") * 4

@@ -640,7 +640,7 @@ _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ 
     \ (?:the\ )?[A-Z][a-z]+(?:(?:,|\ and|\ &)?\ [A-Z][a-z]+){0,4}))
 | (?P<foreign>(?:(?:cyber|special|climate|tech|top|chief)\ )?(?:envoy|ambassador|diplomats?)|foreign\ (?:ministry|minister
     |office|secretary))
-| (?P<ministry>(?-i:[A-Z][a-z]+(?:\ and\ [A-Z][a-z]+)?\ (?:Ministry|Department))(?!\ of))
+| (?P<ministry>(?-i:(?!Prime\ |Foreign\ )[A-Z][A-Za-z]+(?:\ and\ [A-Z][a-z]+)?\ (?:Ministry|Department|[Mm]inister))(?!\ of))
 | (?P<dpa>(?:privacy|data[- ]protection|data|information|personal[- ]data)(?:\ (?:protection|privacy))?
     \ (?:regulators?|watchdogs?|authority|agency|commissioner|office|supervisor|ombudsman|commission|board))
 |(?P<competition>(?:competition|antitrust|anti-trust|fair[- ]trade|cartel|consumer[- ]protection|market)
@@ -663,6 +663,7 @@ _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ 
 |(?P<mayor>mayor)
 |(?P<attorney_general>attorney\ general|(?-i:AG))
 |(?P<regulator>regulators?|watchdogs?)
+|(?P<commissioner>commissioners?)
 |(?P<government>government|govt|administration|cabinet|authorities|officials|ministry|ministries|ministers?
     |prime\ minister|premier|president|chancellor|regime)
 )(?![\w-])""", re.IGNORECASE | re.VERBOSE)   # "government-funded" designates no body
@@ -740,6 +741,11 @@ def _privacy_fine_of(text: str, country_hits: list) -> bool:
 _SENTENCE_OPENS = re.compile(r"(?:(?:In|in) (?:the )?|The |the )?")
 _FEW_WORDS = re.compile(r"(?:'s?)?(?: [\w$.,€£-]+){0,2} ")
 _OFFICE_WORDS = frozenset("gov governor mayor attorney".split())
+# "Chancellor Olaf Scholz said Germany would...", "Commissioner Margrethe Vestager": the government (the
+# Commission) of the one country (bloc) the item names.
+_NATIONAL_TITLE = re.compile(r"(?<![\w.])(?:(?P<commissioner>(?:EU |European )?Commissioner)|(?P<government>Prime Minister"
+                             r"|Chancellor|Premier|President))(?= [A-Z][a-z]+ (?:[A-Z]\. )?[A-Z][a-z])")
+_NATIONAL_WORDS = frozenset("commissioner minister chancellor premier president".split())
 _OFFICE_TITLE = re.compile(r"(?<![\w.])(?<!Lt\. )(?<!Lieutenant )(?:(?P<governor>Gov\.|Governor)|(?P<mayor>Mayor)"
                            r"|(?P<attorney_general>Attorney General)) (?=[A-Z][a-z]+ (?:[A-Z]\. )?[A-Z][a-z])")
 _STATE_ACTS = re.compile(r"(?<![\w-])the (?P<scope>state|city) (?:has |have |will |also )?(?:banned|bans|yanked|revoked|"
@@ -1056,8 +1062,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 if not any(r.kind == "regulator" for _, _, rs in _scan(compiled, text, end, hi) for r in rs):
                     words = text[end:hi].strip().removeprefix("'s ").replace("Dept.", "Department")
                     if kind == "ministry":   # "Israel's Justice Ministry" = "Israel Ministry of Justice"
-                        topic, _, office = words.rpartition(" ")
-                        words = f"{office} of {topic}"
+                        topic, _, office = words.rpartition(" ")   # "Irish Justice Minister": his ministry
+                        words = f"{'Ministry' if office in ('Minister', 'minister') else office} of {topic}"
                     listed = [r.target for key in (f"{text[start:end]} {words}", f"{target} {words}")
                               for _, r in compiled.forms.get(key.lower(), ()) if r.kind == "regulator"]
                     if listed:   # "California's Department of Motor Vehicles" is the California DMV
@@ -1179,6 +1185,18 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 place = next(iter(named))
                 name = _designated_body(compiled, place, kind)
                 if name:
+                    designated.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
+
+        for match in (_NATIONAL_TITLE.finditer(text) if not text_words.isdisjoint(_NATIONAL_WORDS) else ()):
+            kind = match.lastgroup
+            named = named_by_scope["country"]
+            if kind == "commissioner":
+                # only the EU's: a US commissioner is a state's or an agency's
+                named = {"European Union"} if "European Union" in named or match.group().startswith("E") else set()
+            if len(named) == 1:
+                place = next(iter(named))
+                name = _designated_body(compiled, place, kind)
+                if name and place != "United States":   # "President Biden" is the gazetteer's White House
                     designated.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
 
     if "Sheriff's" in text:
