@@ -1180,6 +1180,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         # (city) named, like a member of Congress by title
         for match in (_OFFICE_TITLE.finditer(text) if not text_words.isdisjoint(_OFFICE_WORDS) else ()):
             kind = match.lastgroup
+            if text.endswith(_OBJECT_BEFORE, max(0, match.start() - 12), match.start()):
+                continue   # "the measure now goes to Mayor Marty Walsh": he has not acted
             named = named_by_scope["city" if kind == "mayor" else "state"]
             if len(named) == 1:
                 place = next(iter(named))
@@ -1189,6 +1191,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
 
         for match in (_NATIONAL_TITLE.finditer(text) if not text_words.isdisjoint(_NATIONAL_WORDS) else ()):
             kind = match.lastgroup
+            if text.endswith(_OBJECT_BEFORE, max(0, match.start() - 12), match.start()):
+                continue   # "a letter to Chancellor Olaf Scholz": addressed, not acting
             named = named_by_scope["country"]
             if kind == "commissioner":
                 # only the EU's: a US commissioner is a state's or an agency's
