@@ -484,6 +484,25 @@ def test_a_leader_minister_or_commissioner_by_title_is_that_countrys_body():
         ("Boston City Council",)
 
 
+def test_police_in_the_storys_background_are_not_its_body_when_someone_else_acts():
+    text = ("Members of Congress push to ban face scanning | Senators introduced a bill. It follows an "
+            "incident in which Detroit police wrongfully arrested a man.")
+    assert b(text) == ("US Congress", "US Senate")
+    assert j(text) == ("United States",)
+    assert b("The council's ban on face scanning follows the arrest of a man by Minneapolis police.") == \
+        ("Minneapolis City Council",)
+    # the police acting, or the only body
+    assert b("After an outcry, Detroit police changed their face scanning policy.") == \
+        ("Detroit Police Department",)
+    assert b("The lawsuit follows an incident in which Detroit police wrongfully arrested a man.") == \
+        ("Detroit Police Department",)
+
+
+def test_the_council_in_a_story_about_one_city_is_its_council():
+    assert b("In Oakland, the council voted to ban face scanning.") == ("Oakland City Council",)
+    assert b("Oakland and Fresno debate robotaxis; the council voted.") == ()
+
+
 def test_tagging_is_fast_enough():
     text = ("The European Commission and Italy's privacy watchdog questioned OpenAI, while U.S. lawmakers in "
             "Congress weighed a bill. Minneapolis police and the Canadian government commented. ") * 4

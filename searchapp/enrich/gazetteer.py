@@ -710,13 +710,14 @@ _ACT_AFTER = re.compile(r"""(?:'s\ government)?,?(?:\ (?:has\ decided\ to|has\ v
 _ANAPHOR = re.compile(r"""(?<![\w-])(?:[Tt]he|[Ii]ts)\ (?:(?P<scope>country|nation|state|city)(?:'s)?\ )?(?:
  (?P<government>government|administration)
 |(?P<legislature>parliament|legislature|lawmakers)
+|(?P<council>(?:city\ )?council)
 |(?P<police>police)(?:\ and\ (?P<fire>fire)\ departments)?
 |(?P<dpa>(?:privacy|data\ protection|information)\ (?:commissioner|regulator|watchdog|authority))
 |(?P<competition>(?:competition|antitrust)\ (?:regulator|watchdog|authority))
 |(?P<courts>(?-i:(?:Supreme|High|Constitutional|Federal|Administrative)\ Court|Court\ of\ Appeals?))
 )(?![\w-])""", re.VERBOSE)
 _PRIVACY_FINE = re.compile(r"(?<![\w-])(?:privacy|data[- ]protection|GDPR) (?:fines?|penalt(?:y|ies))(?!\w)", re.I)
-_ANAPHOR_WORDS = frozenset("government administration parliament legislature lawmakers police commissioner regulator "
+_ANAPHOR_WORDS = frozenset("government administration parliament legislature lawmakers police council commissioner regulator "
                            "watchdog authority court".split())
 _FINE_WORDS = frozenset("fine fines penalty penalties".split())
 _MEMBER_WORDS = frozenset("sen sens senator senators rep reps representative representatives congressman congresswoman "
@@ -764,6 +765,12 @@ _COMMITTEE = re.compile(r"(?<![\w.-])(?:(?P<us>U\.S\.|US|federal) )?(?P<chamber>
                         r"(?: (?:[A-Z][\w'&.-]*|and|on|for|&)){0,6}? (?:[Ss]ub)?[Cc]ommittees?(?!\w)")
 _COMMITTEE_WORDS = frozenset(("committee", "committees", "subcommittee", "subcommittees"))
 _STATE_BEFORE = re.compile(r"(?<![\w.])(?!(?:The|An?|In|For|On|At|By|And|But) )(?:[Ss]tate|[A-Z][a-z]+) $")
+# A police force in a clause that gives the story's background: "(the ban) follows an incident in which
+# Detroit police wrongfully arrested a man" (no comma in between: "After an outcry, Detroit police changed
+# the policy" is the police acting).
+_BACKGROUND_BEFORE = re.compile(r"(?<!\w)(?:follows?|followed|following|in the wake of|prompted by|in response to"
+                                r"|(?:comes|came) after|after an? (?:incident|case|arrest)|incident in which|case in which)"
+                                r"(?![\w-])[^.|;,!?]{0,80}$", re.IGNORECASE)
 # A government designated by its officials reacting to another's act: "Chinese officials said
 # that the new US chip restrictions...".
 _WITH_BEFORE = (" with ", " with the ", " with a ")
@@ -913,6 +920,14 @@ def _designation(text: str, start: int, end: int):
     return None
 
 
+def _background(text: str, start: int) -> bool:
+    """A mention inside a clause that gives the background ("follows an incident in which ...")."""
+    begin = max(0, start - 100)
+    return any(word in text[begin:start].lower() for word in ("follow", "after", "wake", "prompted", "response",
+                                                              "in which")) \
+        and _BACKGROUND_BEFORE.search(text, begin, start) is not None
+
+
 def _top(compiled: _Compiled, name: str) -> str:
     ancestors = compiled.jurisdictions[name].ancestors
     return ancestors[-1] if ancestors else name
@@ -960,6 +975,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     # Bodies designated through a place ("Brazil's House of Representatives"):
     # they replace whatever names the scan found inside the designation.
     designated: dict = {}      # body name -> its jurisdiction
+    background: set = set()    # police forces named in a clause giving the background ...
+    foreground: set = set()    # ... and named elsewhere too
     acting: dict = {}          # weaker: a place acting as its government ("India tells...")
     reacting: dict = {}        # weakest: "Chinese officials said": a body only when no other acts
     consumed: list = []        # spans whose regulator names a designation replaced
@@ -1082,6 +1099,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                     reacting[name] = compiled.regulator_jurisdiction.get(name, target)   # decided below
                 else:
                     designated[name] = compiled.regulator_jurisdiction.get(name, target)
+                    if kind == "police":
+                        (background if _background(text, start) else foreground).add(name)
                     if kind == "police" and _AND_FIRE.match(text, hi):
                         fire = _designated_body(compiled, target, "fire")   # "police, fire departments"
                         if fire:
@@ -1142,8 +1161,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         for match in (_ANAPHOR.finditer(text) if not text_words.isdisjoint(_ANAPHOR_WORDS) else ()):
             scope = match.group("scope") or "country"
             scope = "country" if scope == "nation" else scope
-            if match.group("police") and not match.group("scope") and len(named_by_scope["city"]) == 1:
-                scope = "city"   # "the police department" in a story about one city: the city's
+            if (match.group("police") or match.group("council")) and not match.group("scope") \
+                    and len(named_by_scope["city"]) == 1:
+                scope = "city"   # "the police department", "the council" in a story about one city: the city's
             named = named_by_scope[scope]
             if len(named) == 1:
                 kinds = [k for k, v in match.groupdict().items() if v is not None and k != "scope"]
@@ -1153,7 +1173,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                     continue   # US courts are named by the gazetteer ("the Supreme Court" may be a state's)
                 for kind in kinds:   # "the city's police and fire departments": both
                     name = _designated_body(compiled, place, kind)
-                    if name:
+                    if name and kind == "council":   # "the council voted": a body as named as "the police"
+                        designated.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
+                    elif name:
                         acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
         if len(named_by_scope["country"]) == 1 and not text_words.isdisjoint(_FINE_WORDS) \
                 and _privacy_fine_of(text, country_hits):
@@ -1260,6 +1282,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             passive.update(confirmed)     # "US FDA submission by <company>": the company acts
             confirmed = set()
         regulators.update(confirmed)
+        for name in confirmed:
+            if compiled.body_kinds[name] == "police":
+                (background if _background(text, start) else foreground).add(name)
         specific.update(r.target for r in regulator_roles if r.target in confirmed and not r.generic)
         by_party.update(r.target for r in regulator_roles
                         if r.target in confirmed and r.federal_only and r.target == "US Congress")
@@ -1348,6 +1373,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             continue
         if place not in body_places:   # the most specific body only
             regulators[name] += 1
+    if background - foreground and set(regulators) - (background - foreground):
+        for name in background - foreground:   # the police of the background, when someone else acts
+            regulators.pop(name, None)
     for name in [n for n in regulators if n.endswith(" Police") and n[:-7] in jurisdictions]:
         # "Florida Police ... the Pinellas County Sheriff's Office": the most specific force only
         place = name[:-7]
