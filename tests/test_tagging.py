@@ -478,6 +478,9 @@ def test_a_leader_minister_or_commissioner_by_title_is_that_countrys_body():
     # a US commissioner is an agency's or a state's; two countries: whose leader is not said
     assert b("Commissioner Jane Roe of Ohio said the insurance rules would change.") == ()
     assert b("Chancellor Olaf Scholz met officials from France and Germany on AI rules.") == ()
+    # a company's president, a vice president: not a country's office
+    assert b("Microsoft President Brad Smith praised Japan's digital plans and its AI rules.") == ()
+    assert b("Vice President Jane Roe met Japan's leaders on AI rules.") == ()
     # addressed, not acting
     assert b("Activists sent a letter to Chancellor Olaf Scholz about Germany's AI rules.") == ()
     assert b("Boston Lawmakers Vote To Ban Face Scanning | The measure now goes to Mayor Jane Roe.") == \

@@ -746,6 +746,7 @@ _OFFICE_WORDS = frozenset("gov governor mayor attorney".split())
 # Commission) of the one country (bloc) the item names.
 _NATIONAL_TITLE = re.compile(r"(?<![\w.])(?:(?P<commissioner>(?:EU |European )?Commissioner)|(?P<government>Prime Minister"
                              r"|Chancellor|Premier|President))(?= [A-Z][a-z]+ (?:[A-Z]\. )?[A-Z][a-z])")
+_WORD_BEFORE = re.compile(r"(?:^|[\s(])(?!(?:The|A|An|In|And|But|As|When|After|Former|Then|Now) )([A-Z][\w&.'-]*) $")
 _NATIONAL_WORDS = frozenset("commissioner minister chancellor premier president".split())
 _OFFICE_TITLE = re.compile(r"(?<![\w.])(?<!Lt\. )(?<!Lieutenant )(?:(?P<governor>Gov\.|Governor)|(?P<mayor>Mayor)"
                            r"|(?P<attorney_general>Attorney General)) (?=[A-Z][a-z]+ (?:[A-Z]\. )?[A-Z][a-z])")
@@ -1122,8 +1123,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 kind = _acting_kind(text, match.group("verb"))
                 if compiled.jurisdiction_kinds[target] == "city":
                     if _LEGISLATIVE_VERB.match(match.group("verb")):
-                        # "Boston bans police from using...", "NYC aims to rein in AI hiring tools":
-                        # a city's rule is its council's ordinance
+                        # "Boston bans police from using...": a city's rule is its council's ordinance
+                        # ("NYC wants to rein in AI hiring tools" says no body)
                         name = _designated_body(compiled, target, "council")
                         if name:
                             acting[name] = compiled.regulator_jurisdiction.get(name, target)
@@ -1215,6 +1216,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             kind = match.lastgroup
             if text.endswith(_OBJECT_BEFORE, max(0, match.start() - 12), match.start()):
                 continue   # "a letter to Chancellor Olaf Scholz": addressed, not acting
+            word = _WORD_BEFORE.search(text, max(0, match.start() - 30), match.start())
+            if word and not any(r.kind in ("alias", "demonym") for _, r in compiled.forms.get(word.group(1).lower(), ())):
+                continue   # "Microsoft President Brad Smith", "Vice President": not a country's office
             named = named_by_scope["country"]
             if kind == "commissioner":
                 # only the EU's: a US commissioner is a state's or an agency's
@@ -1378,14 +1382,12 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             regulators.pop(name, None)
     for name in [n for n in regulators if n.endswith(" Police") and n[:-7] in jurisdictions]:
         # "Florida Police ... the Pinellas County Sheriff's Office": the most specific force only
-        place = name[:-7]
-        if any(other != name and body_kind(other) == "police"
-               and (designated.get(other) or compiled.regulator_jurisdiction.get(other)) in jurisdictions
-               and (designated.get(other) or compiled.regulator_jurisdiction.get(other)) != "United States"
-               and place in (designated.get(other) or compiled.regulator_jurisdiction.get(other),
-                             *jurisdictions[designated.get(other) or compiled.regulator_jurisdiction.get(other)].ancestors)
-               for other in regulators):
-            del regulators[name]
+        for other in regulators:
+            where = designated.get(other) or compiled.regulator_jurisdiction.get(other)
+            if other != name and where in jurisdictions and where != "United States" and body_kind(other) == "police" \
+                    and name[:-7] in (where, *jurisdictions[where].ancestors):
+                del regulators[name]
+                break
 
     if not (regulators or acting or any(r.kind == "law" for *_, roles in places for r in roles)
             or _public_action(text, text_words)):
