@@ -357,6 +357,9 @@ def test_a_place_acting_in_a_subordinate_clause_is_its_government():
     assert b("Chip prices rose after the U.S blocked sales of accelerators to China.") == ("White House",)
     assert b("Vendors fear lost sales if U.S. bans more chip exports to China.") == ("White House",)
     assert b("Sales fell when Japan restricted exports of chip tools.") == ("Japan Government",)
+    # a subordinate clause is often background: its body counts only when nobody else acts
+    assert b("The Montana Legislature banned the app, three years after India banned it.") == \
+        ("Montana Legislature",)
     # not a clause of its own: the place is an object
     assert b("Vendors fear lost sales in the U.S. as a cloud provider bans the app.") == ()
 
@@ -398,6 +401,9 @@ def test_a_places_decision_is_its_governments():
     assert b("Kenya's ban on the crypto project stays.") == ("Kenya Government",)
     assert b("Denver's ban on face scanning took effect.") == ("Denver City Council",)
     assert b("Brazil's approach to AI rules is cautious.") == ()   # not a decision
+    # background when someone else acts
+    assert b("Since Kenya's ban on the crypto project, the Ugandan government has weighed rules.") == \
+        ("Uganda Government",)
 
 
 def test_a_committee_of_congress_is_its_chamber():

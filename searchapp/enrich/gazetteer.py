@@ -783,9 +783,12 @@ _REACTS_AFTER = re.compile(r" (?:have |had )?(?:said|say|says|told|warned|critic
 # A regulator addressed by a company: "US FDA submission by Imaging Biometrics".
 _FILED_WITH_AFTER = re.compile(r" (?:submissions?|filings?|applications?|registrations?|listings?|"
                                r"approval requests?|clearance requests?)(?!\w)", re.IGNORECASE)
-# A subordinate clause opens one too: "after the U.S blocked China's access", "if U.S. bans exports".
-_CLAUSE_BEFORE = re.compile(r"(?:^|\| |[.!?;:] |\" |(?<![\w-])(?:[Aa]fter|[Ww]hen|[Ii]f|[Oo]nce|[Uu]nless|[Bb]ecause|"
-                            r"[Ss]ince|[Uu]ntil|[Bb]efore|[Ww]hile|[Aa]s) )(?:The |the |And |But |Now |Meanwhile, )?$")
+_CLAUSE_BEFORE = re.compile(r"(?:^|\| |[.!?;:] |\" )(?:The |the |And |But |Now |Meanwhile, )?$")
+# A subordinate clause opens one too ("after the U.S blocked China's access", "if U.S. bans exports"), but
+# it is often background ("when India banned the app in 2020"): such an act names a body only when no
+# other body acts in the item.
+_SUBORDINATE_BEFORE = re.compile(r"(?<![\w-])(?:[Aa]fter|[Ww]hen|[Ii]f|[Oo]nce|[Uu]nless|[Bb]ecause|[Ss]ince|[Uu]ntil"
+                                 r"|[Bb]efore|[Ww]hile|[Aa]s) (?:the )?$")
 _CLAUSE_WINDOW = 20
 # A place opening a clause that deploys a technology: the place only ("India embraces facial recognition").
 _DEPLOYS_AFTER = re.compile(r"(?:'s government)? (?:is |has |now |also )?(?:uses|used|using|deploys|deployed|deploying|"
@@ -1013,13 +1016,14 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         event_end = 0
         if not place_roles:
             seats = [r.target for r in roles if r.kind == "metonym" and not r.ambiguous]
-            if seats and _CLAUSE_BEFORE.search(text, max(0, start - _CLAUSE_WINDOW), start):
+            main = seats and _CLAUSE_BEFORE.search(text, max(0, start - 12), start)
+            if seats and (main or _SUBORDINATE_BEFORE.search(text, max(0, start - _CLAUSE_WINDOW), start)):
                 match = _ACT_AFTER.match(text, end)
                 if match and not text.startswith(" (", end):
                     # "Tokyo plans guidelines", "New Delhi told firms": the seat acting is its government
                     name = _designated_body(compiled, seats[0], _acting_kind(text, match.group("verb")))
                     if name:
-                        acting[name] = compiled.regulator_jurisdiction.get(name, seats[0])
+                        (acting if main else reacting)[name] = compiled.regulator_jurisdiction.get(name, seats[0])
                     continue
             if text_words.isdisjoint(_LOCAL_WORDS):
                 continue
@@ -1055,10 +1059,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                     name = _designated_body(compiled, target, "council") if noun.group("ban") else None
                 else:
                     name = _designated_body(compiled, target, "government")
-                if name:
-                    acting.setdefault(name, compiled.regulator_jurisdiction.get(name, target))
-                else:
-                    acting.setdefault(target, None)
+                if name:   # often background ("since China's ban on mining"): if nobody else acts
+                    reacting.setdefault(name, compiled.regulator_jurisdiction.get(name, target))
                 continue
         if found is None and coordinated and coordinated[1] < start and text[coordinated[1]:start] in _AND:
             found = (coordinated[0], start, start)   # "police in the U.S. and Canada": Canada's too
@@ -1110,9 +1112,19 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             continue
         city_of = compiled.jurisdiction_kinds[target] == "city" and text.endswith("City of ", 0, start)
         clause_at = start - 8 if city_of else start
-        if (any(r.kind == "alias" for r in place_roles) and _CLAUSE_BEFORE.search(text, max(0, clause_at - _CLAUSE_WINDOW), clause_at)
+        main = _CLAUSE_BEFORE.search(text, max(0, clause_at - 12), clause_at)
+        if (any(r.kind == "alias" for r in place_roles)
+                and (main or _SUBORDINATE_BEFORE.search(text, max(0, clause_at - _CLAUSE_WINDOW), clause_at))
                 and not any(r.ambiguous and not in_context(jurisdictions[r.target].context) for r in place_roles)):
             match = _ACT_AFTER.match(text, end)
+            if match and not main:
+                # "after the U.S blocked China's access": the body, if nobody else acts
+                kind = "council" if compiled.jurisdiction_kinds[target] == "city" else _acting_kind(
+                    text, match.group("verb"))
+                name = _designated_body(compiled, target, kind)
+                if name and (kind != "council" or _LEGISLATIVE_VERB.match(match.group("verb"))):
+                    reacting[name] = compiled.regulator_jurisdiction.get(name, target)
+                continue
             if match and city_of and _LEGISLATIVE_VERB.match(match.group("verb")):
                 # "The City of Portland, Oregon, has decided to ban": the city's council
                 name = _designated_body(compiled, target, "council")
