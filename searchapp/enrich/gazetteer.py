@@ -1157,7 +1157,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     for start, end, roles in hits:
         if start in events:
             continue
-        if not _place_evidence(text, start, end, False) and any(r.kind == "alias" for r in roles):
+        if any(r.kind == "alias" for r in roles) and not _place_evidence(text, start, end, False):
             continue   # "a US facial recognition firm": a company's home is not whose regulator "its regulator" is
         for r in roles:
             if r.kind == "regulator" and not r.ambiguous:
