@@ -51,7 +51,12 @@ Markey" = US Senate, "Governor Jared Polis" = the governor of the one state
 named), named departments ("the Rhode Island Department of Labor and
 Training"), police "in the U.S. and Canada" (coordinated places), and what
 is no act: officials reacting ("Chinese officials said") when someone else
-acts, a company's filing with a regulator ("US FDA submission").
+acts, a company's filing with a regulator ("US FDA submission"). Third pass:
+committees of Congress, leaders, ministers, envoys and EU commissioners by
+title or post, a city's bodies without the city ("the Board of Police
+Commissioners"), county sheriffs, acts in subordinate clauses or as nouns
+("California's approval": only when nobody else acts), "European" before a
+rule, and police in the story's background.
 
 Everything is compiled once per process (about 3 s with the place data) and
 reused; tagging an item is one regex scan for names plus a few anchored
