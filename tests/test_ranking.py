@@ -65,7 +65,7 @@ def test_coverage_ranks_more_of_the_query_first(engine, monkeypatch):
     query = "new zanzibar drone rules"          # nothing has all four words: relaxed
     assert urls(engine.search(query))[0] == "covers-three"
     # without coverage tiers, summed BM25 of the common words wins
-    monkeypatch.setattr(service, "coverage_tiers", lambda snapshot, tree, bits: [bits])
+    monkeypatch.setattr(service, "coverage_levels", lambda snapshot, tree, bits: [(1.0, bits)])
     engine._results.clear()
     assert urls(engine.search(query))[0] != "covers-three"
 
