@@ -30,6 +30,7 @@ from searchapp.enrich.stories import STOP_WORDS
 from searchapp.query import ast
 
 FEEDBACK_DOCS = 3        # best results read (tuning half: 2 -> 0.896, 3 -> 0.906, 5 -> 0.897)
+FEEDBACK_DEPTH = 30      # places re-ranked with them (a page's ranking is then the same whatever its size)
 FEEDBACK_TEXTS = 10      # ... with their story's other copies, at most this many texts
 FEEDBACK_WORDS = 10      # words kept (tuning half: 5 -> 0.864, 10 and 20 -> 0.927 on "antitrust")
 MAX_ITEM_SHARE = 0.1     # a word in more items than this says nothing of one story ("ai", "law")
@@ -107,16 +108,22 @@ def texts_of(snapshot, docnums) -> list[str]:
     return [f"{r['title']} {r['excerpt']}" for r in records]
 
 
-def feedback_score(snapshot, words: tuple[FeedbackWord, ...], docnum: int) -> float:
-    """Sum of weight x BM25F score of the feedback words the document has (cached per word)."""
-    return sum(w.weight * snapshot.word_scores(w.term).get(docnum, 0.0) for w in words)
+def feedback_scores(snapshot, words: tuple[FeedbackWord, ...], docnums: list[int]) -> dict[int, float]:
+    """docnum -> sum of weight x BM25F score of the feedback words in its
+    title and excerpt (where they were found)."""
+    total = dict.fromkeys(docnums, 0.0)
+    for w in words:
+        for d, score in zip(docnums, snapshot.head_scores(w.term, docnums)):
+            total[d] += w.weight * score
+    return total
 
 
 def related_bits(snapshot, words: tuple[FeedbackWord, ...]) -> int:
-    """The items having at least MIN_RELATED_WORDS of the feedback words."""
+    """The items having at least MIN_RELATED_WORDS of the feedback words in
+    their title or excerpt (where the words were found)."""
     seen = enough = 0
     for w in words:
-        bits = snapshot.matches(ast.Word(w.word))
+        bits = snapshot.word_bits(w.word)
         enough |= seen & bits            # with MIN_RELATED_WORDS = 2: a second word found
         seen |= bits
     return enough

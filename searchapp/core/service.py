@@ -68,7 +68,7 @@ COVERAGE_CONCEPTS = 8     # the rarest concepts of a relaxed query weigh in its 
 # tiers first: an item matching a rare concept only (a place's tag) no longer outranks one with
 # every other word. Tuning half, nDCG@10: strict tiers 0.858; power 1 0.858, 2 0.868, 3 0.871, 4 0.863.
 COVERAGE_POWER = 3
-SOFT_TIERS = 16           # coverage levels merged by that product; the rest follow in coverage order
+SOFT_LEVELS = int(os.environ.get("SL", "8"))  # coverage levels merged by that product; the rest follow in coverage order
 CORRECTION_GAIN = 2       # a correction replaces the results when it finds at least twice as many
 FACET_LIMIT = facet_counts.FACET_LIMIT
 MAX_FACET_LIMIT = facet_counts.MAX_FACET_LIMIT
@@ -673,36 +673,65 @@ def _tiers(snapshot, q_all, q_any, relaxed, all_bits, some_bits, restricted, sor
 
 def _soft_ranking(snapshot, q_all, q_any, all_bits, some_bits, sort, start, end, boosts):
     """(score, docnum, tree) of the page's results of a relaxed query, and how
-    many there are. Each item ranks by its score x its coverage **
-    COVERAGE_POWER (coverage_levels), plus its score for the words the best
-    results share (feedback.py), weighed the same way.
+    many there are.
 
-    Each coverage level is ranked on its own (one per story, a story at its
-    best level) and only its first `end` can reach the page, so the merged
-    order is exact. Beyond SOFT_TIERS levels, the rest follow in coverage order."""
-    pool, listed, total = [], 0, 0
-    levels = coverage_levels(snapshot, q_all, some_bits)
-    for n, (level, bits) in enumerate(levels):
+    The items of the first SOFT_LEVELS coverage levels (coverage_levels) rank
+    by score x coverage ** COVERAGE_POWER: one ranking of them all, each
+    level's factor a boost, so the order is exact and as cheap as one tier.
+    Then the first FEEDBACK_DEPTH places are re-ranked with the words the
+    best results share (_with_feedback). Items of lower levels follow, level
+    by level, by score."""
+    levels = [(level, bits) for level, bits in coverage_levels(snapshot, q_all, some_bits) if bits]
+    soft = [(level, bits) for level, bits in levels[:SOFT_LEVELS] if level > 0]
+    rest = levels[len(soft):]
+    merged_bits, ranked, level_boosts = 0, [], ()
+    for _, bits in soft:
+        merged_bits |= bits
+    if soft:
+        lowest = soft[-1][0]
+        # factors relative to the lowest level's: every factor >= 1, as the score bounds need
+        level_boosts = tuple((bits, (level / lowest) ** COVERAGE_POWER) for level, bits in soft if level > lowest)
+        depth = max(end, feedback.FEEDBACK_DEPTH)
+        ranked = _leaders(snapshot, q_any, merged_bits, True, sort, depth, tuple(boosts) + level_boosts)
+    factors = [(as_bytes(bits), factor) for bits, factor in level_boosts]
+
+    def factor(d):
+        return next((f for data, f in factors if has(data, d)), 1.0)
+
+    ranked = _with_feedback(snapshot, q_all, [(score or 0.0, d, factor(d)) for score, d in ranked])
+    all_data = as_bytes(all_bits)
+    head_count = results_count(snapshot, merged_bits) if merged_bits else 0
+    found = [(score, d, q_all if has(all_data, d) else q_any) for score, d in ranked[start:min(end, head_count)]]
+    offset, listed = head_count, story_members(snapshot, merged_bits)
+    for _, bits in rest:
         bits &= ~listed
         if not bits:
             continue
-        total += results_count(snapshot, bits)
-        tree = q_all if not bits & ~all_bits else q_any
-        factor = level ** COVERAGE_POWER if n < SOFT_TIERS else 0.0
-        pool += [((score or 0.0) * factor, -n, score, d, tree, factor)
-                 for score, d in _leaders(snapshot, tree, bits, True, sort, end, boosts)]
+        count = results_count(snapshot, bits)
+        if offset < end and offset + count > start:
+            leaders = _leaders(snapshot, q_any, bits, True, sort, end - offset, boosts)
+            found += [(score, d, q_any) for score, d in leaders[max(0, start - offset):]]
+        offset += count
         listed |= story_members(snapshot, bits)
-        if len(pool) >= end and n >= SOFT_TIERS:
-            break
-    pool.sort(key=lambda p: (-p[0], -p[1], p[3]))
-    words = feedback.feedback_words(snapshot, feedback.texts_of(snapshot, [p[3] for p in pool[:feedback.FEEDBACK_DOCS]]),
+    return found, offset
+
+
+def _with_feedback(snapshot, q_all, ranked: list[tuple[float, int, float]]) -> list[tuple[float, int]]:
+    """(key, docnum, coverage factor) ranked, as (key, docnum): the first
+    FEEDBACK_DEPTH re-ranked by key + FEEDBACK_STRENGTH x factor x the item's
+    score for the words the best FEEDBACK_DOCS share (feedback.py)."""
+    head, tail = ranked[:feedback.FEEDBACK_DEPTH], ranked[feedback.FEEDBACK_DEPTH:]
+    best = [d for _, d, _ in head[:feedback.FEEDBACK_DOCS]]
+    if not best:
+        return []
+    words = feedback.feedback_words(snapshot, feedback.texts_of(snapshot, best),
                                     feedback.query_terms(q_all, snapshot.analyze))
     if words:
+        bonus = feedback.feedback_scores(snapshot, words, [d for _, d, _ in head])
         strength = feedback.FEEDBACK_STRENGTH
-        pool = [(key + strength * factor * feedback.feedback_score(snapshot, words, d), n, score, d, tree, factor)
-                for key, n, score, d, tree, factor in pool]
-        pool.sort(key=lambda p: (-p[0], -p[1], p[3]))
-    return [(score, d, tree) for _, _, score, d, tree, _ in pool[start:end]], total
+        head = sorted(((key + strength * factor * bonus[d], d, factor) for key, d, factor in head),
+                      key=lambda p: (-p[0], p[1]))
+    return [(key, d) for key, d, _ in head + tail]
 
 
 def _related(snapshot, q_all, shown: list[int], matched: int, filtered: int, wanted: int) -> list[Hit]:
