@@ -381,7 +381,7 @@ def format_results(results, color: bool = False) -> str:
     lines.append("")
     start = (results.page - 1) * results.per_page
     for n, hit in enumerate(results.hits, start + 1):
-        marker = "" if hit.matched_all else "  [some words]"
+        marker = "  [related]" if hit.related else "" if hit.matched_all else "  [some words]"
         lines.append(f"{n:>3}. {_plain(hit.title_html, color)}{marker}")
         meta = [hit.published[:10] if hit.published else "undated", hit.provider.name]
         if hit.topics:

@@ -29,8 +29,9 @@ def engine(tmp_path_factory):
     root = tmp_path_factory.mktemp("ranking-corpus")
 
     def news(name, title, excerpt=None, body="", **fields):
+        fields.setdefault("publishedDateTime", "2023-05-01T10:00:00Z")
         write_news(root, f"{name}.md", body=body, title=title, excerpt=excerpt or filler(name), topics=["AI"],
-                   publishedDateTime="2023-05-01T10:00:00Z", **fields)
+                   **fields)
 
     # coverage: three of the four words, in a long body, against two common words in a title
     news("covers-three", "Coastal update", body=filler("body", 150) + " Zanzibar drone rules. " + filler("b2", 150))
@@ -51,6 +52,21 @@ def engine(tmp_path_factory):
     news("longer", "Watershed action debated")
     # a typo with nothing as typed
     news("spelled", "Pangolin trafficking crackdown")
+    # score x coverage: every word in passing in a long body, against two of three in a headline
+    news("in-passing", "Harbour report", body=filler("p1", 200) + " ocelot " + filler("p2", 100) + " export "
+         + filler("p3", 100) + " permits " + filler("p4", 100))
+    news("headline", "Ocelot permits revoked", "Ocelot permits were revoked after the review.")
+    # feedback: the best results share "Quito" and "hearing"; two items match "quota" only
+    news("best", "Ocelot quota tribunal hearing in Quito", "The tribunal hearing in Quito set the ocelot quota.")
+    news("best-too", "Quito hearing: tribunal weighs ocelot quota", "A second day of the Quito hearing on the quota.")
+    news("quota-there", "Quota appeal at Quito hearing postponed", "Lawyers at the Quito hearing asked for time.")
+    news("quota-elsewhere", "Quota raised", "Quota raised.")
+    # related items: one item has the word; another tells the same news without it
+    news("armadillo", "Armadillo smuggling ring broken up in Lisbon harbour",
+         "Customs officers dismantled a smuggling ring operating from Lisbon harbour.")
+    news("no-word", "Smuggling ring dismantled in Lisbon harbour", "Customs officers found the ring's warehouse.",
+         publishedDateTime="2021-03-01T10:00:00Z")
+    news("one-word", "Lisbon tram fares rise", "Tram fares rise in spring.")
     update_index(root, tmp_path_factory.mktemp("ranking-index"), full=True)
     index_dir = next(p for p in root.parent.iterdir() if p.name.startswith("ranking-index"))
     with SearchEngine(index_dir) as engine:
@@ -65,9 +81,51 @@ def test_coverage_ranks_more_of_the_query_first(engine, monkeypatch):
     query = "new zanzibar drone rules"          # nothing has all four words: relaxed
     assert urls(engine.search(query))[0] == "covers-three"
     # without coverage tiers, summed BM25 of the common words wins
-    monkeypatch.setattr(service, "coverage_tiers", lambda snapshot, tree, bits: [bits])
+    monkeypatch.setattr(service, "coverage_levels", lambda snapshot, tree, bits: [(1.0, bits)])
     engine._results.clear()
     assert urls(engine.search(query))[0] != "covers-three"
+
+
+def test_a_headline_with_most_words_ranks_above_every_word_in_passing(engine, monkeypatch):
+    """A relaxed query ranks by score x coverage ** COVERAGE_POWER: coverage
+    counts, but three words in passing in a long body do not outrank a
+    headline with two of them (strict coverage tiers put it first)."""
+    query = "ocelot export permits"
+    assert engine.search(query).total_all_words == 1          # fewer than 10: relaxed
+    assert urls(engine.search(query))[:2] == ["headline", "in-passing"]
+    monkeypatch.setattr(service, "COVERAGE_POWER", 60)          # coverage first, as strict tiers were
+    engine._results.clear()
+    assert urls(engine.search(query))[:2] == ["in-passing", "headline"]
+
+
+def test_feedback_from_the_best_results_reranks_partial_matches(engine, monkeypatch):
+    """Of two items matching "quota" only, the one sharing the best results'
+    words ("Quito", "hearing") ranks first, though the other scores higher alone."""
+    from searchapp.core import feedback
+
+    order = urls(engine.search("ocelot quota tribunal"))
+    assert order.index("quota-there") < order.index("quota-elsewhere")
+    monkeypatch.setattr(feedback, "FEEDBACK_STRENGTH", 0.0)
+    engine._results.clear()
+    order = urls(engine.search("ocelot quota tribunal"))
+    assert order.index("quota-elsewhere") < order.index("quota-there")
+
+
+def test_a_short_first_page_is_completed_with_related_items(engine):
+    """"armadillo" matches one item; the same news told without the word
+    follows it, flagged related, not counted as a match; an item sharing one
+    word only does not; filters hold for related items too."""
+    from searchapp.model import Filters
+
+    page = engine.search("armadillo")
+    assert urls(page)[:2] == ["armadillo", "no-word"]
+    assert [h.related for h in page.hits[:2]] == [False, True]
+    assert "one-word" not in urls(page)
+    assert page.total == 1 and page.to_dict()["results"][1]["related"] is True
+    assert all(h.related for h in page.hits[1:])
+    assert urls(engine.search("armadillo", Filters(year=("2023",)))) == ["armadillo"]   # no-word is from 2021
+    assert all(not h.related for h in engine.search("armadillo", sort="newest").hits)
+    assert engine.search("armadillo", per_page=1).hits[0].related is False      # a full page: no related
 
 
 def test_words_together_rank_above_the_same_words_scattered(engine, monkeypatch):

@@ -17,6 +17,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from whoosh import highlight, index as whoosh_index, query as Q, scoring
 from whoosh.support import levenshtein
 
@@ -571,6 +572,19 @@ class WhooshSnapshot:
                 word = term.decode("utf-8") if isinstance(term, bytes) else term
                 counts[word] = counts.get(word, 0) + reader.doc_frequency(field, word)
         return counts
+
+    def head_scores(self, term: str, docnums: list[int]) -> list[float]:
+        """The BM25F score of an indexed term in the title and excerpt of each
+        document (0 without it), from the cached per-term arrays."""
+        table = derived.arrays(self)
+        wanted = np.asarray(docnums, dtype=np.int64)
+        total = np.zeros(wanted.size)
+        for fieldname in ("title", "excerpt"):
+            docs, scores = table.term(self, fieldname, term)
+            if docs.size:
+                at = np.minimum(np.searchsorted(docs, wanted), docs.size - 1)
+                total += np.where(docs[at] == wanted, scores[at], 0.0)
+        return total.tolist()
 
     def word_bits(self, word: str) -> int:
         """The documents with this word (stemmed) in the title or excerpt."""
