@@ -655,19 +655,26 @@ def _tiers(snapshot, q_all, q_any, relaxed, all_bits, some_bits, restricted, sor
     tiers = [(q_all, all_bits, restricted)]
     if relaxed:
         tiers.append((q_any, some_bits & ~all_bits, True))
-    found, offset, listed = [], 0, 0
-    for tree, bits, tier_restricted in tiers:
-        # a story listed in the first tier is listed there once, with its other matching copies
+    return _in_order(snapshot, tiers, sort, start, end, boosts)
+
+
+def _in_order(snapshot, tiers, sort, start, end, boosts, offset: int = 0, listed: int = 0):
+    """(score, docnum, tree) of the places start..end among `tiers`, (tree,
+    bitmap, restricted) listed one after the other from place `offset`, each
+    by score (or date); and the place after them. A story is listed once, in
+    the first tier having it (and not at all when in `listed`), with every
+    matching copy under it."""
+    found = []
+    for tree, bits, restricted in tiers:
         bits &= ~listed
         if not bits:
             continue
         count = results_count(snapshot, bits)
         if offset < end and offset + count > start:
-            leaders = _leaders(snapshot, tree, bits, tier_restricted, sort, end - offset, boosts)
+            leaders = _leaders(snapshot, tree, bits, restricted, sort, end - offset, boosts)
             found += [(score, d, tree) for score, d in leaders[max(0, start - offset):]]
         offset += count
-        if relaxed:
-            listed |= story_members(snapshot, bits)
+        listed |= story_members(snapshot, bits)
     return found, offset
 
 
@@ -702,18 +709,9 @@ def _soft_ranking(snapshot, q_all, q_any, all_bits, some_bits, sort, start, end,
     all_data = as_bytes(all_bits)
     head_count = results_count(snapshot, merged_bits) if merged_bits else 0
     found = [(score, d, q_all if has(all_data, d) else q_any) for score, d in ranked[start:min(end, head_count)]]
-    offset, listed = head_count, story_members(snapshot, merged_bits)
-    for _, bits in rest:
-        bits &= ~listed
-        if not bits:
-            continue
-        count = results_count(snapshot, bits)
-        if offset < end and offset + count > start:
-            leaders = _leaders(snapshot, q_any, bits, True, sort, end - offset, boosts)
-            found += [(score, d, q_any) for score, d in leaders[max(0, start - offset):]]
-        offset += count
-        listed |= story_members(snapshot, bits)
-    return found, offset
+    lower, total = _in_order(snapshot, [(q_any, bits, True) for _, bits in rest], sort, start, end, boosts,
+                             offset=head_count, listed=story_members(snapshot, merged_bits) if merged_bits else 0)
+    return found + lower, total
 
 
 def _with_feedback(snapshot, q_all, ranked: list[tuple[float, int, float]]) -> list[tuple[float, int]]:
