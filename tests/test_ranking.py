@@ -265,3 +265,13 @@ def test_marks_never_nest_and_expansions_sharing_a_typed_word_are_one_span():
 def test_a_typo_in_the_last_word_is_corrected_while_typing_when_completing_finds_nothing(engine):
     page = engine.search("pangolin traficking", typed=True)
     assert page.corrected_from == "pangolin traficking" and urls(page) == ["spelled"]
+
+
+def test_related_items_respect_the_query_s_exclusions(engine):
+    """"armadillo -warehouse": the same news told without "armadillo" says
+    "warehouse", the word the user excluded, so it is no related item either."""
+    assert urls(engine.search("armadillo"))[:2] == ["armadillo", "no-word"]
+    page = engine.search("armadillo -warehouse")
+    assert urls(page) == ["armadillo"]
+    assert engine.search("armadillo NOT warehouse").hits == page.hits
+    assert urls(engine.search("armadillo ANDNOT warehouse")) == ["armadillo"]

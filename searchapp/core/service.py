@@ -748,11 +748,26 @@ def _related(snapshot, q_all, shown: list[int], matched: int, filtered: int, wan
         return []
     taken = story_members(snapshot, matched) | matched
     bits = feedback.related_bits(snapshot, words) & filtered & ~taken
+    for node in _excluded(q_all):   # "antitrust -FTC": no related item says what the user ruled out
+        bits &= ~snapshot.matches(node)
     if not bits:
         return []
     tree = feedback.related_query(words)
     return [replace(_hit(snapshot, tree, score, d, False, bits), related=True)
             for score, d in _leaders(snapshot, tree, bits, True, "relevance", wanted)]
+
+
+def _excluded(tree) -> list:
+    """The parts of a query no result may match: its `-word`, `NOT word` and
+    `ANDNOT word`, as far as they bind the whole query (not inside an OR)."""
+    kind = type(tree)
+    if kind is ast.Not:
+        return [tree.child]
+    if kind is ast.AndNot:
+        return [tree.negative, *_excluded(tree.positive)]
+    if kind is ast.And:
+        return [n for child in tree.children for n in _excluded(child)]
+    return []
 
 
 def results_count(snapshot, bits: int) -> int:
