@@ -63,7 +63,8 @@ def engine(tmp_path_factory):
     news("quota-elsewhere", "Quota raised", "Quota raised.")
     # related items: one item has the word; another tells the same news without it
     news("armadillo", "Armadillo smuggling ring broken up in Lisbon harbour",
-         "Customs officers dismantled a smuggling ring operating from Lisbon harbour.")
+         "Customs officers dismantled a smuggling ring operating from Lisbon harbour.",
+         provider={"name": "Wirepost", "domain": "wirepost.example"})
     news("no-word", "Smuggling ring dismantled in Lisbon harbour", "Customs officers found the ring's warehouse.",
          publishedDateTime="2021-03-01T10:00:00Z")
     news("one-word", "Lisbon tram fares rise", "Tram fares rise in spring.")
@@ -275,3 +276,14 @@ def test_related_items_respect_the_query_s_exclusions(engine):
     assert urls(page) == ["armadillo"]
     assert engine.search("armadillo NOT warehouse").hits == page.hits
     assert urls(engine.search("armadillo ANDNOT warehouse")) == ["armadillo"]
+
+
+def test_related_items_respect_provider_and_topic_in_the_query(engine):
+    """"provider:wirepost armadillo" asks for one outlet, as the provider
+    filter does: the same news from another outlet is no related item."""
+    from searchapp.model import Filters
+
+    assert urls(engine.search("armadillo"))[:2] == ["armadillo", "no-word"]
+    assert urls(engine.search("armadillo", Filters(provider=("Wirepost",)))) == ["armadillo"]
+    assert urls(engine.search("armadillo provider:wirepost")) == ["armadillo"]
+    assert urls(engine.search("armadillo topic:AI"))[:2] == ["armadillo", "no-word"]   # both are AI

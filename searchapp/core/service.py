@@ -750,6 +750,8 @@ def _related(snapshot, q_all, shown: list[int], matched: int, filtered: int, wan
     bits = feedback.related_bits(snapshot, words) & filtered & ~taken
     for node in _excluded(q_all):   # "antitrust -FTC": no related item says what the user ruled out
         bits &= ~snapshot.matches(node)
+    for node in _required_metadata(q_all):   # "provider:reuters" is a filter written in the query
+        bits &= snapshot.matches(node)
     if not bits:
         return []
     tree = feedback.related_query(words)
@@ -767,6 +769,23 @@ def _excluded(tree) -> list:
         return [tree.negative, *_excluded(tree.positive)]
     if kind is ast.And:
         return [n for child in tree.children for n in _excluded(child)]
+    return []
+
+
+METADATA_FIELDS = ("provider", "topic")   # query fields that say which items, not which words
+
+
+def _required_metadata(tree) -> list:
+    """The parts of a query that name an outlet or a topic (`provider:reuters`,
+    `(topic:AI OR topic:Robotics)`) and bind the whole query, as a filter would."""
+    kind = type(tree)
+    if kind is ast.And:
+        return [n for child in tree.children for n in _required_metadata(child)]
+    if kind is ast.AndNot:
+        return _required_metadata(tree.positive)
+    leaves = [n for n in ast.walk(tree) if type(n) in (ast.Word, ast.Phrase, ast.Pattern)]
+    if leaves and all(n.field in METADATA_FIELDS for n in leaves) and kind is not ast.Not:
+        return [tree]
     return []
 
 
