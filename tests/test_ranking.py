@@ -287,3 +287,12 @@ def test_related_items_respect_provider_and_topic_in_the_query(engine):
     assert urls(engine.search("armadillo", Filters(provider=("Wirepost",)))) == ["armadillo"]
     assert urls(engine.search("armadillo provider:wirepost")) == ["armadillo"]
     assert urls(engine.search("armadillo topic:AI"))[:2] == ["armadillo", "no-word"]   # both are AI
+
+
+def test_related_items_mark_none_of_their_words(engine):
+    """A mark says "your word is here": a related item has none of the query's
+    words, so the feedback words that found it ("smuggling", "harbour") are not marked."""
+    related = engine.search("armadillo").hits[1]
+    assert related.related and related.title == "Smuggling ring dismantled in Lisbon harbour"
+    assert "<mark>" not in related.title_html + related.snippet
+    assert related.snippet                                    # the excerpt is still shown

@@ -755,7 +755,8 @@ def _related(snapshot, q_all, shown: list[int], matched: int, filtered: int, wan
     if not bits:
         return []
     tree = feedback.related_query(words)
-    return [replace(_hit(snapshot, tree, score, d, False, bits), related=True)
+    # highlighted by the query, so none of the feedback words ("between", "giants") is marked as the user's
+    return [replace(_hit(snapshot, q_all, score, d, False, bits), related=True)
             for score, d in _leaders(snapshot, tree, bits, True, "relevance", wanted)]
 
 
