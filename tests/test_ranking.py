@@ -296,3 +296,17 @@ def test_related_items_mark_none_of_their_words(engine):
     assert related.related and related.title == "Smuggling ring dismantled in Lisbon harbour"
     assert "<mark>" not in related.title_html + related.snippet
     assert related.snippet                                    # the excerpt is still shown
+
+
+def test_the_ranking_does_not_read_a_stray_environment_variable():
+    """A tuning hook read SOFT_LEVELS from $SL: any process with SL set ranked
+    differently, and SL=x stopped the engine from importing at all."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from searchapp.core import service; print(service.SOFT_LEVELS)"
+    for value in ("x", "1"):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env={**os.environ, "SL": value})
+        assert (done.returncode, done.stdout.strip()) == (0, "8"), done.stderr[-300:]

@@ -68,7 +68,7 @@ COVERAGE_CONCEPTS = 8     # the rarest concepts of a relaxed query weigh in its 
 # tiers first: an item matching a rare concept only (a place's tag) no longer outranks one with
 # every other word. Tuning half, nDCG@10: strict tiers 0.858; power 1 0.858, 2 0.868, 3 0.871, 4 0.863.
 COVERAGE_POWER = 3
-SOFT_LEVELS = int(os.environ.get("SL", "8"))  # coverage levels merged by that product; the rest follow in coverage order
+SOFT_LEVELS = 8            # coverage levels merged by that product; the rest follow in coverage order
 CORRECTION_GAIN = 2       # a correction replaces the results when it finds at least twice as many
 FACET_LIMIT = facet_counts.FACET_LIMIT
 MAX_FACET_LIMIT = facet_counts.MAX_FACET_LIMIT
