@@ -310,3 +310,14 @@ def test_the_ranking_does_not_read_a_stray_environment_variable():
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               env={**os.environ, "SL": value})
         assert (done.returncode, done.stdout.strip()) == (0, "8"), done.stderr[-300:]
+
+
+def test_the_cli_lists_related_items_apart_as_the_page_does(engine):
+    """"1 result" then an item numbered 2 read as a second result: the related
+    items follow a heading of their own and are numbered from 1 under it."""
+    from searchapp.cli import format_results
+
+    lines = format_results(engine.search("armadillo")).splitlines()
+    heading = lines.index("Related articles (not counted: they share the words of the results above)")
+    assert lines[0].startswith("1 result for") and lines.index(next(ln for ln in lines if ln.startswith("  1. Armadillo"))) < heading
+    assert lines[heading + 1] == "  1. Smuggling ring dismantled in Lisbon harbour  [related]"
