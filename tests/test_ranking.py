@@ -63,7 +63,8 @@ def engine(tmp_path_factory):
     news("quota-elsewhere", "Quota raised", "Quota raised.")
     # related items: one item has the word; another tells the same news without it
     news("armadillo", "Armadillo smuggling ring broken up in Lisbon harbour",
-         "Customs officers dismantled a smuggling ring operating from Lisbon harbour.")
+         "Customs officers dismantled a smuggling ring operating from Lisbon harbour.",
+         provider={"name": "Wirepost", "domain": "wirepost.example"})
     news("no-word", "Smuggling ring dismantled in Lisbon harbour", "Customs officers found the ring's warehouse.",
          publishedDateTime="2021-03-01T10:00:00Z")
     news("one-word", "Lisbon tram fares rise", "Tram fares rise in spring.")
@@ -265,3 +266,58 @@ def test_marks_never_nest_and_expansions_sharing_a_typed_word_are_one_span():
 def test_a_typo_in_the_last_word_is_corrected_while_typing_when_completing_finds_nothing(engine):
     page = engine.search("pangolin traficking", typed=True)
     assert page.corrected_from == "pangolin traficking" and urls(page) == ["spelled"]
+
+
+def test_related_items_respect_the_query_s_exclusions(engine):
+    """"armadillo -warehouse": the same news told without "armadillo" says
+    "warehouse", the word the user excluded, so it is no related item either."""
+    assert urls(engine.search("armadillo"))[:2] == ["armadillo", "no-word"]
+    page = engine.search("armadillo -warehouse")
+    assert urls(page) == ["armadillo"]
+    assert engine.search("armadillo NOT warehouse").hits == page.hits
+    assert urls(engine.search("armadillo ANDNOT warehouse")) == ["armadillo"]
+
+
+def test_related_items_respect_provider_and_topic_in_the_query(engine):
+    """"provider:wirepost armadillo" asks for one outlet, as the provider
+    filter does: the same news from another outlet is no related item."""
+    from searchapp.model import Filters
+
+    assert urls(engine.search("armadillo"))[:2] == ["armadillo", "no-word"]
+    assert urls(engine.search("armadillo", Filters(provider=("Wirepost",)))) == ["armadillo"]
+    assert urls(engine.search("armadillo provider:wirepost")) == ["armadillo"]
+    assert urls(engine.search("armadillo topic:AI"))[:2] == ["armadillo", "no-word"]   # both are AI
+
+
+def test_related_items_mark_none_of_their_words(engine):
+    """A mark says "your word is here": a related item has none of the query's
+    words, so the feedback words that found it ("smuggling", "harbour") are not marked."""
+    related = engine.search("armadillo").hits[1]
+    assert related.related and related.title == "Smuggling ring dismantled in Lisbon harbour"
+    assert "<mark>" not in related.title_html + related.snippet
+    assert related.snippet                                    # the excerpt is still shown
+
+
+def test_the_ranking_does_not_read_a_stray_environment_variable():
+    """A tuning hook read SOFT_LEVELS from $SL: any process with SL set ranked
+    differently, and SL=x stopped the engine from importing at all."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from searchapp.core import service; print(service.SOFT_LEVELS)"
+    for value in ("x", "1"):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env={**os.environ, "SL": value})
+        assert (done.returncode, done.stdout.strip()) == (0, "8"), done.stderr[-300:]
+
+
+def test_the_cli_lists_related_items_apart_as_the_page_does(engine):
+    """"1 result" then an item numbered 2 read as a second result: the related
+    items follow a heading of their own and are numbered from 1 under it."""
+    from searchapp.cli import format_results
+
+    lines = format_results(engine.search("armadillo")).splitlines()
+    heading = lines.index("Related articles (not counted: they share the words of the results above)")
+    assert lines[0].startswith("1 result for") and lines.index(next(ln for ln in lines if ln.startswith("  1. Armadillo"))) < heading
+    assert lines[heading + 1] == "  1. Smuggling ring dismantled in Lisbon harbour  [related]"

@@ -68,7 +68,7 @@ COVERAGE_CONCEPTS = 8     # the rarest concepts of a relaxed query weigh in its 
 # tiers first: an item matching a rare concept only (a place's tag) no longer outranks one with
 # every other word. Tuning half, nDCG@10: strict tiers 0.858; power 1 0.858, 2 0.868, 3 0.871, 4 0.863.
 COVERAGE_POWER = 3
-SOFT_LEVELS = int(os.environ.get("SL", "8"))  # coverage levels merged by that product; the rest follow in coverage order
+SOFT_LEVELS = 8            # coverage levels merged by that product; the rest follow in coverage order
 CORRECTION_GAIN = 2       # a correction replaces the results when it finds at least twice as many
 FACET_LIMIT = facet_counts.FACET_LIMIT
 MAX_FACET_LIMIT = facet_counts.MAX_FACET_LIMIT
@@ -746,11 +746,46 @@ def _related(snapshot, q_all, shown: list[int], matched: int, filtered: int, wan
         return []
     taken = story_members(snapshot, matched) | matched
     bits = feedback.related_bits(snapshot, words) & filtered & ~taken
+    for node in _excluded(q_all):   # "antitrust -FTC": no related item says what the user ruled out
+        bits &= ~snapshot.matches(node)
+    for node in _required_metadata(q_all):   # "provider:reuters" is a filter written in the query
+        bits &= snapshot.matches(node)
     if not bits:
         return []
     tree = feedback.related_query(words)
-    return [replace(_hit(snapshot, tree, score, d, False, bits), related=True)
+    # highlighted by the query, so none of the feedback words ("between", "giants") is marked as the user's
+    return [replace(_hit(snapshot, q_all, score, d, False, bits), related=True)
             for score, d in _leaders(snapshot, tree, bits, True, "relevance", wanted)]
+
+
+def _excluded(tree) -> list:
+    """The parts of a query no result may match: its `-word`, `NOT word` and
+    `ANDNOT word`, as far as they bind the whole query (not inside an OR)."""
+    kind = type(tree)
+    if kind is ast.Not:
+        return [tree.child]
+    if kind is ast.AndNot:
+        return [tree.negative, *_excluded(tree.positive)]
+    if kind is ast.And:
+        return [n for child in tree.children for n in _excluded(child)]
+    return []
+
+
+METADATA_FIELDS = ("provider", "topic")   # query fields that say which items, not which words
+
+
+def _required_metadata(tree) -> list:
+    """The parts of a query that name an outlet or a topic (`provider:reuters`,
+    `(topic:AI OR topic:Robotics)`) and bind the whole query, as a filter would."""
+    kind = type(tree)
+    if kind is ast.And:
+        return [n for child in tree.children for n in _required_metadata(child)]
+    if kind is ast.AndNot:
+        return _required_metadata(tree.positive)
+    leaves = [n for n in ast.walk(tree) if type(n) in (ast.Word, ast.Phrase, ast.Pattern)]
+    if leaves and all(n.field in METADATA_FIELDS for n in leaves) and kind is not ast.Not:
+        return [tree]
+    return []
 
 
 def results_count(snapshot, bits: int) -> int:
