@@ -68,6 +68,7 @@ def engine(tmp_path_factory):
     news("no-word", "Smuggling ring dismantled in Lisbon harbour", "Customs officers found the ring's warehouse.",
          publishedDateTime="2021-03-01T10:00:00Z")
     news("one-word", "Lisbon tram fares rise", "Tram fares rise in spring.")
+    news("two-in-passing", "Ring road reopens", "Customs said the long ring road past the port reopened after works ended.")
     update_index(root, tmp_path_factory.mktemp("ranking-index"), full=True)
     index_dir = next(p for p in root.parent.iterdir() if p.name.startswith("ranking-index"))
     with SearchEngine(index_dir) as engine:
@@ -127,6 +128,28 @@ def test_a_short_first_page_is_completed_with_related_items(engine):
     assert urls(engine.search("armadillo", Filters(year=("2023",)))) == ["armadillo"]   # no-word is from 2021
     assert all(not h.related for h in engine.search("armadillo", sort="newest").hits)
     assert engine.search("armadillo", per_page=1).hits[0].related is False      # a full page: no related
+
+
+def test_related_items_share_the_words_more_than_in_passing(engine, monkeypatch):
+    """An item sharing two of the feedback words ("ring", "customs") only in
+    passing is not listed: under half of the best related item's score, and
+    (once that item is excluded) under a quarter of the result's own."""
+    from searchapp.core import feedback
+
+    assert "two-in-passing" not in urls(engine.search("armadillo"))
+    assert "two-in-passing" not in urls(engine.search("armadillo -warehouse"))
+    monkeypatch.setattr(feedback, "RELATED_BEST_SHARE", 0.0)
+    engine._results.clear()
+    assert "two-in-passing" not in urls(engine.search("armadillo -warehouse"))
+    monkeypatch.setattr(feedback, "RELATED_MIN_SHARE", 0.0)
+    engine._results.clear()
+    assert "two-in-passing" in urls(engine.search("armadillo -warehouse"))
+    monkeypatch.setattr(feedback, "RELATED_BEST_SHARE", 0.5)    # the best-related floor alone
+    engine._results.clear()
+    assert "two-in-passing" not in urls(engine.search("armadillo"))
+    monkeypatch.setattr(feedback, "RELATED_BEST_SHARE", 0.0)
+    engine._results.clear()
+    assert "two-in-passing" in urls(engine.search("armadillo"))
 
 
 def test_words_together_rank_above_the_same_words_scattered(engine, monkeypatch):

@@ -752,10 +752,36 @@ def _related(snapshot, q_all, shown: list[int], matched: int, filtered: int, wan
         bits &= snapshot.matches(node)
     if not bits:
         return []
-    tree = feedback.related_query(words)
     # highlighted by the query, so none of the feedback words ("between", "giants") is marked as the user's
+    # as close to the feedback words as the results themselves, or nearly
+    own = feedback.feedback_scores(snapshot, words, best)
+    floor = feedback.RELATED_MIN_SHARE * min(own.values())
     return [replace(_hit(snapshot, q_all, score, d, False, bits), related=True)
-            for score, d in _leaders(snapshot, tree, bits, True, "relevance", wanted)]
+            for score, d in _related_leaders(snapshot, words, bits, wanted, floor)]
+
+
+def _related_leaders(snapshot, words, bits: int, wanted: int, floor: float) -> list[tuple[float, int]]:
+    """The best `wanted` of `bits` by their score for the feedback words, each
+    word weighed by its weight (an item sharing "FTC" and "inquiry" before one
+    sharing "tech" and "giants"), down to `floor`, one per story, ties by docnum."""
+    candidates = docnums(bits)
+    scores = feedback.feedback_scores(snapshot, words, candidates)
+    _, story_of, _ = snapshot.stories()
+    found, stories = [], set()
+    ranked = sorted(candidates, key=lambda d: (-scores[d], d))
+    if ranked:   # and half as close as the closest: the tail shares the words in passing
+        floor = max(floor, feedback.RELATED_BEST_SHARE * scores[ranked[0]])
+    for d in ranked:
+        if scores[d] < floor:   # the tail shares the words in passing
+            break
+        story = story_of.get(d)
+        if story is not None and story in stories:
+            continue
+        stories.add(story)
+        found.append((scores[d], d))
+        if len(found) >= wanted:
+            break
+    return found
 
 
 def _excluded(tree) -> list:
