@@ -344,3 +344,14 @@ def test_the_cli_lists_related_items_apart_as_the_page_does(engine):
     heading = lines.index("Related articles (not counted: they share the words of the results above)")
     assert lines[0].startswith("1 result for") and lines.index(next(ln for ln in lines if ln.startswith("  1. Armadillo"))) < heading
     assert lines[heading + 1] == "  1. Smuggling ring dismantled in Lisbon harbour  [related]"
+
+
+def test_an_andnot_query_lists_only_what_it_counts(shared_index):
+    """Whoosh's AndNot matcher let "antitrust ANDNOT FTC" rank the FTC story
+    that the count (our bitmaps) had left out (review of issue 12)."""
+    with SearchEngine(shared_index) as engine:
+        for query in ("antitrust ANDNOT FTC", "antitrust -FTC", "antitrust NOT FTC"):
+            page = engine.search(query)
+            assert len(page.hits) - sum(h.related for h in page.hits) == page.total, query
+            for hit in page.hits:
+                assert "FTC" not in f"{hit.title} {hit.excerpt}", (query, hit.title)

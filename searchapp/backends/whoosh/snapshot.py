@@ -56,6 +56,10 @@ def _compiled_own_text(tree) -> Q.Query:
     return compile_own_text(tree)
 
 
+def _negated(tree) -> bool:
+    return any(type(node) in (ast.AndNot, ast.Not) for node in ast.walk(tree))
+
+
 def _stem(word: str) -> str:
     tokens = analyze("title", word)
     return tokens[0] if tokens else word
@@ -456,8 +460,10 @@ class WhooshSnapshot:
         if top is not None:
             return top
         # restricted: only the documents of `bits` are visited (skip_to), not every match of the
-        # query ("gdpr" with its synonym phrases over 23 candidates: 1.1 s -> a few ms)
-        within = docnums(bits) if restricted else None
+        # query ("gdpr" with its synonym phrases over 23 candidates: 1.1 s -> a few ms). A query
+        # with ANDNOT always is: Whoosh's AndNot matcher let through an item its negative part
+        # matches ("antitrust ANDNOT FTC" ranked the FTC story our bitmaps had left out).
+        within = docnums(bits) if restricted or _negated(tree) else None
         if not boosts:
             return list(compat.exact_top(searcher, _compiled(tree), limit, None, None, within).top_n)
         everything = compat.exact_top(searcher, _compiled(tree), bits.bit_count(), None, None, within).top_n
