@@ -1,7 +1,7 @@
 """Jurisdiction and body tagging against the hand labels.
 
     python bench/tagging.py [--corpus-root ../shared/corpus] [--speed N] [--speed-corpus DIR]
-                            [--errors tune|test|test2] [--json out.json]
+                            [--errors tune|test|test2a|...] [--json out.json] [--tuning-only]
 
 Fixtures (`tests/fixtures/`):
 - `tagging_selection.json`: 300 items, 240 `related:` entries of
@@ -34,7 +34,11 @@ files have no body of their own, so the body is the titles and excerpts of
 up to 8 of their related entries (real news prose, about 1,500 characters).
 
 Since the first test half's errors were read, tune and test are both tuning
-data (`--errors tune|test` lists their errors); test2 is the held-out half.
+data (`--errors tune|test` lists their errors). test2 is split by item with a
+fixed rule (`split_test2`: positives and negatives apart, ordered by
+sha256(SPLIT_SEED + url), first half of each): test2a (90 + 20 items) is
+tuning data for the third pass, test2b (90 + 20) is held out; test2 reports
+both together.
 `--speed-corpus DIR` also times the files of a generated corpus
 (`python bench/make_corpus.py 5000 /tmp/gen5k`), with their own bodies.
 """
@@ -42,6 +46,7 @@ data (`--errors tune|test` lists their errors); test2 is the held-out half.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -77,6 +82,19 @@ def body_kind(name: str) -> str:
 # ---------------------------------------------------------------- loading
 
 HALVES = ("tune", "test", "test2")
+# test2 split by item (issue 13, third pass): test2a for tuning, test2b held out. The rule is fixed:
+# positives and negatives apart, each ordered by sha256(SPLIT_SEED + url), the first half of each -> test2a.
+SPLIT_SEED = "tag3-test2-split-2026-12-01:"
+REPORTED = ("tune", "test", "test2a", "test2b", "test2")
+
+
+def split_test2(items: list[dict]) -> None:
+    """Relabel the test2 items as test2a (tuning) or test2b (held out), deterministically."""
+    for negative in (False, True):
+        rows = sorted((i for i in items if i["split"] == "test2" and i["negative"] == negative),
+                      key=lambda i: hashlib.sha256((SPLIT_SEED + i["url"]).encode("utf-8")).hexdigest())
+        for n, item in enumerate(rows):
+            item["split"] = "test2a" if n < (len(rows) + 1) // 2 else "test2b"
 
 
 def load_items(corpus: Path) -> list[dict]:
@@ -115,6 +133,7 @@ def load_items(corpus: Path) -> list[dict]:
             "fields": fields, "jurisdictions": set(label["jurisdictions"]),
             "bodies": {b["name"]: b["kind"] for b in label["bodies"]},
         })
+    split_test2(items)
     return items
 
 
@@ -181,8 +200,9 @@ def evaluate(corpus: Path) -> dict:
     items = load_items(corpus)
     tag_all(items)
     positives = [i for i in items if not i["negative"]]
-    halves = {half: [i for i in items if i["split"] == half] for half in HALVES
-              if any(i["split"] == half for i in items)}
+    halves = {half: [i for i in items if i["split"] == half or (half == "test2" and i["split"].startswith("test2"))]
+              for half in REPORTED}
+    halves = {half: rows for half, rows in halves.items() if rows}
     halves["all"] = items
     report: dict = {}
     for half, rows in halves.items():
@@ -258,9 +278,14 @@ def _fmt(value) -> str:
     return "  -  " if value is None else f"{value:.3f}"
 
 
-def print_report(report: dict) -> None:
-    halves = [h for h in HALVES if h in report] + ["all"]
-    shown = [h for h in HALVES if h in report]
+HELD_OUT = ("test2b", "test2", "all")   # printed only with --held-out: read once, at the end of a round
+
+
+def print_report(report: dict, held_out: bool = True) -> None:
+    halves = [h for h in REPORTED if h in report and (held_out or h not in HELD_OUT)]
+    shown = list(halves)
+    if held_out:
+        halves.append("all")
     print(f"{'half':6} {'what':14} {'P':>6} {'R':>6}   tp/fp/fn")
     for half in halves:
         for what in ("jurisdictions", "bodies"):
@@ -277,7 +302,7 @@ def print_report(report: dict) -> None:
                 cells.append(f"{half} " + ("       -" if c is None else
                                            f"{_fmt(c['p'])} {_fmt(c['r'])} ({c['tagged']}/{c['labelled']})"))
             if any(report[h][what].get(kind) for h in shown):
-                print(f"  {kind:12} " + "   ".join(f"{cell:33}" for cell in cells).rstrip())
+                print(f"  {kind:12} " + "   ".join(f"{cell:36}" for cell in cells).rstrip())
     old = report["old_fixture"]
     print("\nold fixture (147 files, title+excerpt+body)")
     for what, label in (("jurisdictions", "jurisdictions"), ("regulators", "regulators (bodies named by a gazetteer alias, the fixture's scheme)"),
@@ -288,7 +313,7 @@ def print_report(report: dict) -> None:
 
 def print_errors(report: dict, half: str) -> None:
     for item in report["_items"]:
-        if item["split"] != half:
+        if item["split"] != half and not (half == "test2" and item["split"].startswith("test2")):
             continue
         jw, jg = item["jurisdictions"], item["got_jurisdictions"]
         bw, bg = set(item["bodies"]), item["got_bodies"]
@@ -307,11 +332,13 @@ def main(argv=None) -> int:
     parser.add_argument("--corpus-root", type=Path, default=DEFAULT_CORPUS_ROOT)
     parser.add_argument("--speed", type=int, default=5, help="passes over the texts for the speed figure (0: skip)")
     parser.add_argument("--speed-corpus", type=Path, help="also time the files of a generated corpus (make_corpus.py)")
-    parser.add_argument("--errors", choices=HALVES, help="list the items of that half with an error")
+    parser.add_argument("--errors", choices=REPORTED, help="list the items of that half with an error")
     parser.add_argument("--json", type=Path, help="write the figures as JSON")
+    parser.add_argument("--tuning-only", dest="held_out", action="store_false",
+                        help="hide the held-out test2b (and test2, all) while tuning")
     args = parser.parse_args(argv)
     report = evaluate(args.corpus_root)
-    print_report(report)
+    print_report(report, args.held_out)
     if args.speed:
         s = speed(args.corpus_root, args.speed)
         report["speed"] = s
@@ -326,8 +353,10 @@ def main(argv=None) -> int:
               f"mean {s['mean_chars']:.0f} chars)")
     if args.errors:
         print_errors(report, args.errors)
+    if args.errors in HELD_OUT and not args.held_out:
+        parser.error("--errors of a held-out half with --tuning-only")
     if args.json:
-        out = {k: v for k, v in report.items() if not k.startswith("_")}
+        out = {k: v for k, v in report.items() if not k.startswith("_") and (args.held_out or k not in HELD_OUT)}
         args.json.write_text(json.dumps(out, indent=1), encoding="utf-8")
     return 0
 

@@ -380,8 +380,12 @@ def format_results(results, color: bool = False) -> str:
         lines.append(f"page {results.page} of {results.pages}, sorted by {results.sort}")
     lines.append("")
     start = (results.page - 1) * results.per_page
-    for n, hit in enumerate(results.hits, start + 1):
-        marker = "" if hit.matched_all else "  [some words]"
+    related_from = next((i for i, hit in enumerate(results.hits) if hit.related), len(results.hits))
+    for i, hit in enumerate(results.hits):
+        if i == related_from:   # listed apart and numbered from 1, as on the page
+            lines.append("Related articles (not counted: they share the words of the results above)")
+        n = i - related_from + 1 if i >= related_from else start + i + 1
+        marker = "  [related]" if hit.related else "" if hit.matched_all else "  [some words]"
         lines.append(f"{n:>3}. {_plain(hit.title_html, color)}{marker}")
         meta = [hit.published[:10] if hit.published else "undated", hit.provider.name]
         if hit.topics:

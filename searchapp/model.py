@@ -144,6 +144,7 @@ class Hit:
     jurisdictions: tuple[str, ...] = ()
     regulators: tuple[str, ...] = ()
     also_reported_by: tuple[Report, ...] = ()   # the story's other matching items, newest first
+    related: bool = False    # listed because it shares the words of the results, not the query's (few results)
 
     def to_dict(self) -> dict:
         return {
@@ -159,6 +160,7 @@ class Hit:
             "regulators": list(self.regulators),
             "score": self.score,
             "matched_all": self.matched_all,
+            "related": self.related,
             "also_reported_by": [r.to_dict() for r in self.also_reported_by],
         }
 

@@ -923,3 +923,41 @@ def test_typing_from_the_blank_page_never_shows_empty_quotes(context_for, sample
     expect(page.locator(".stale-note")).to_contain_text("the newest news")
     expect(page.locator("#status")).to_contain_text("still showing the newest news")
     assert "“”" not in page.locator("#status").inner_text()
+
+
+# ---------------------------------------------------------------- related articles (issue 12)
+
+@pytest.fixture(scope="module")
+def related_server(tmp_path_factory):
+    """One item has "armadillo"; another tells the same news without it (a related item)."""
+    from conftest import running_server, write_news
+    from searchapp.indexing import update_index
+
+    root = tmp_path_factory.mktemp("related-corpus")
+    write_news(root, "a.md", title="Armadillo smuggling ring broken up in Lisbon harbour",
+               excerpt="Customs officers dismantled a smuggling ring operating from Lisbon harbour.", topics=["AI"])
+    write_news(root, "b.md", title="Smuggling ring dismantled in Lisbon harbour",
+               excerpt="Customs officers found the ring's warehouse.", topics=["AI"])
+    for n in range(20):   # words in more than a tenth of the items say nothing of one story
+        write_news(root, f"other{n}.md", title=f"Tram fares in district {n}", excerpt=f"Fares rise {n}.")
+    index_dir = tmp_path_factory.mktemp("related-index") / "index"
+    update_index(root, index_dir)
+    with running_server(index_dir) as server:
+        yield server
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_related_articles_line_up_with_the_results_and_pass_axe(context_for, related_server, scheme, viewport):
+    """The item page's `.related` lists are indented; the results' related
+    list took that indent twice (its list and each item) and looked nested."""
+    axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")
+    page = context_for(VIEWPORTS[viewport], scheme)
+    page.goto(related_server.base + "/search?q=armadillo")
+    expect(page.locator("h2.related-title")).to_have_text("Related articles")
+    hits = [page.locator(selector).first.bounding_box()
+            for selector in ("ol.hits:not(.related) > li .title", "ol.hits.related > li .title", "h2.related-title")]
+    assert hits[1]["x"] == hits[0]["x"] == hits[2]["x"] and hits[1]["width"] == hits[0]["width"]
+    assert page.locator("ol.hits.related .badge").all_inner_texts() == ["related"]
+    results = axe_module.Axe().run(page)
+    assert [(v["id"], v["impact"]) for v in results.response["violations"]] == []

@@ -29,8 +29,9 @@ def engine(tmp_path_factory):
     root = tmp_path_factory.mktemp("ranking-corpus")
 
     def news(name, title, excerpt=None, body="", **fields):
+        fields.setdefault("publishedDateTime", "2023-05-01T10:00:00Z")
         write_news(root, f"{name}.md", body=body, title=title, excerpt=excerpt or filler(name), topics=["AI"],
-                   publishedDateTime="2023-05-01T10:00:00Z", **fields)
+                   **fields)
 
     # coverage: three of the four words, in a long body, against two common words in a title
     news("covers-three", "Coastal update", body=filler("body", 150) + " Zanzibar drone rules. " + filler("b2", 150))
@@ -51,6 +52,23 @@ def engine(tmp_path_factory):
     news("longer", "Watershed action debated")
     # a typo with nothing as typed
     news("spelled", "Pangolin trafficking crackdown")
+    # score x coverage: every word in passing in a long body, against two of three in a headline
+    news("in-passing", "Harbour report", body=filler("p1", 200) + " ocelot " + filler("p2", 100) + " export "
+         + filler("p3", 100) + " permits " + filler("p4", 100))
+    news("headline", "Ocelot permits revoked", "Ocelot permits were revoked after the review.")
+    # feedback: the best results share "Quito" and "hearing"; two items match "quota" only
+    news("best", "Ocelot quota tribunal hearing in Quito", "The tribunal hearing in Quito set the ocelot quota.")
+    news("best-too", "Quito hearing: tribunal weighs ocelot quota", "A second day of the Quito hearing on the quota.")
+    news("quota-there", "Quota appeal at Quito hearing postponed", "Lawyers at the Quito hearing asked for time.")
+    news("quota-elsewhere", "Quota raised", "Quota raised.")
+    # related items: one item has the word; another tells the same news without it
+    news("armadillo", "Armadillo smuggling ring broken up in Lisbon harbour",
+         "Customs officers dismantled a smuggling ring operating from Lisbon harbour.",
+         provider={"name": "Wirepost", "domain": "wirepost.example"})
+    news("no-word", "Smuggling ring dismantled in Lisbon harbour", "Customs officers found the ring's warehouse.",
+         publishedDateTime="2021-03-01T10:00:00Z")
+    news("one-word", "Lisbon tram fares rise", "Tram fares rise in spring.")
+    news("two-in-passing", "Ring road reopens", "Customs said the long ring road past the port reopened after works ended.")
     update_index(root, tmp_path_factory.mktemp("ranking-index"), full=True)
     index_dir = next(p for p in root.parent.iterdir() if p.name.startswith("ranking-index"))
     with SearchEngine(index_dir) as engine:
@@ -65,9 +83,73 @@ def test_coverage_ranks_more_of_the_query_first(engine, monkeypatch):
     query = "new zanzibar drone rules"          # nothing has all four words: relaxed
     assert urls(engine.search(query))[0] == "covers-three"
     # without coverage tiers, summed BM25 of the common words wins
-    monkeypatch.setattr(service, "coverage_tiers", lambda snapshot, tree, bits: [bits])
+    monkeypatch.setattr(service, "coverage_levels", lambda snapshot, tree, bits: [(1.0, bits)])
     engine._results.clear()
     assert urls(engine.search(query))[0] != "covers-three"
+
+
+def test_a_headline_with_most_words_ranks_above_every_word_in_passing(engine, monkeypatch):
+    """A relaxed query ranks by score x coverage ** COVERAGE_POWER: coverage
+    counts, but three words in passing in a long body do not outrank a
+    headline with two of them (strict coverage tiers put it first)."""
+    query = "ocelot export permits"
+    assert engine.search(query).total_all_words == 1          # fewer than 10: relaxed
+    assert urls(engine.search(query))[:2] == ["headline", "in-passing"]
+    monkeypatch.setattr(service, "COVERAGE_POWER", 60)          # coverage first, as strict tiers were
+    engine._results.clear()
+    assert urls(engine.search(query))[:2] == ["in-passing", "headline"]
+
+
+def test_feedback_from_the_best_results_reranks_partial_matches(engine, monkeypatch):
+    """Of two items matching "quota" only, the one sharing the best results'
+    words ("Quito", "hearing") ranks first, though the other scores higher alone."""
+    from searchapp.core import feedback
+
+    order = urls(engine.search("ocelot quota tribunal"))
+    assert order.index("quota-there") < order.index("quota-elsewhere")
+    monkeypatch.setattr(feedback, "FEEDBACK_STRENGTH", 0.0)
+    engine._results.clear()
+    order = urls(engine.search("ocelot quota tribunal"))
+    assert order.index("quota-elsewhere") < order.index("quota-there")
+
+
+def test_a_short_first_page_is_completed_with_related_items(engine):
+    """"armadillo" matches one item; the same news told without the word
+    follows it, flagged related, not counted as a match; an item sharing one
+    word only does not; filters hold for related items too."""
+    from searchapp.model import Filters
+
+    page = engine.search("armadillo")
+    assert urls(page)[:2] == ["armadillo", "no-word"]
+    assert [h.related for h in page.hits[:2]] == [False, True]
+    assert "one-word" not in urls(page)
+    assert page.total == 1 and page.to_dict()["results"][1]["related"] is True
+    assert all(h.related for h in page.hits[1:])
+    assert urls(engine.search("armadillo", Filters(year=("2023",)))) == ["armadillo"]   # no-word is from 2021
+    assert all(not h.related for h in engine.search("armadillo", sort="newest").hits)
+    assert engine.search("armadillo", per_page=1).hits[0].related is False      # a full page: no related
+
+
+def test_related_items_share_the_words_more_than_in_passing(engine, monkeypatch):
+    """An item sharing two of the feedback words ("ring", "customs") only in
+    passing is not listed: under half of the best related item's score, and
+    (once that item is excluded) under a quarter of the result's own."""
+    from searchapp.core import feedback
+
+    assert "two-in-passing" not in urls(engine.search("armadillo"))
+    assert "two-in-passing" not in urls(engine.search("armadillo -warehouse"))
+    monkeypatch.setattr(feedback, "RELATED_BEST_SHARE", 0.0)
+    engine._results.clear()
+    assert "two-in-passing" not in urls(engine.search("armadillo -warehouse"))
+    monkeypatch.setattr(feedback, "RELATED_MIN_SHARE", 0.0)
+    engine._results.clear()
+    assert "two-in-passing" in urls(engine.search("armadillo -warehouse"))
+    monkeypatch.setattr(feedback, "RELATED_BEST_SHARE", 0.5)    # the best-related floor alone
+    engine._results.clear()
+    assert "two-in-passing" not in urls(engine.search("armadillo"))
+    monkeypatch.setattr(feedback, "RELATED_BEST_SHARE", 0.0)
+    engine._results.clear()
+    assert "two-in-passing" in urls(engine.search("armadillo"))
 
 
 def test_words_together_rank_above_the_same_words_scattered(engine, monkeypatch):
@@ -207,3 +289,69 @@ def test_marks_never_nest_and_expansions_sharing_a_typed_word_are_one_span():
 def test_a_typo_in_the_last_word_is_corrected_while_typing_when_completing_finds_nothing(engine):
     page = engine.search("pangolin traficking", typed=True)
     assert page.corrected_from == "pangolin traficking" and urls(page) == ["spelled"]
+
+
+def test_related_items_respect_the_query_s_exclusions(engine):
+    """"armadillo -warehouse": the same news told without "armadillo" says
+    "warehouse", the word the user excluded, so it is no related item either."""
+    assert urls(engine.search("armadillo"))[:2] == ["armadillo", "no-word"]
+    page = engine.search("armadillo -warehouse")
+    assert urls(page) == ["armadillo"]
+    assert engine.search("armadillo NOT warehouse").hits == page.hits
+    assert urls(engine.search("armadillo ANDNOT warehouse")) == ["armadillo"]
+
+
+def test_related_items_respect_provider_and_topic_in_the_query(engine):
+    """"provider:wirepost armadillo" asks for one outlet, as the provider
+    filter does: the same news from another outlet is no related item."""
+    from searchapp.model import Filters
+
+    assert urls(engine.search("armadillo"))[:2] == ["armadillo", "no-word"]
+    assert urls(engine.search("armadillo", Filters(provider=("Wirepost",)))) == ["armadillo"]
+    assert urls(engine.search("armadillo provider:wirepost")) == ["armadillo"]
+    assert urls(engine.search("armadillo topic:AI"))[:2] == ["armadillo", "no-word"]   # both are AI
+
+
+def test_related_items_mark_none_of_their_words(engine):
+    """A mark says "your word is here": a related item has none of the query's
+    words, so the feedback words that found it ("smuggling", "harbour") are not marked."""
+    related = engine.search("armadillo").hits[1]
+    assert related.related and related.title == "Smuggling ring dismantled in Lisbon harbour"
+    assert "<mark>" not in related.title_html + related.snippet
+    assert related.snippet                                    # the excerpt is still shown
+
+
+def test_the_ranking_does_not_read_a_stray_environment_variable():
+    """A tuning hook read SOFT_LEVELS from $SL: any process with SL set ranked
+    differently, and SL=x stopped the engine from importing at all."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from searchapp.core import service; print(service.SOFT_LEVELS)"
+    for value in ("x", "1"):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env={**os.environ, "SL": value})
+        assert (done.returncode, done.stdout.strip()) == (0, "8"), done.stderr[-300:]
+
+
+def test_the_cli_lists_related_items_apart_as_the_page_does(engine):
+    """"1 result" then an item numbered 2 read as a second result: the related
+    items follow a heading of their own and are numbered from 1 under it."""
+    from searchapp.cli import format_results
+
+    lines = format_results(engine.search("armadillo")).splitlines()
+    heading = lines.index("Related articles (not counted: they share the words of the results above)")
+    assert lines[0].startswith("1 result for") and lines.index(next(ln for ln in lines if ln.startswith("  1. Armadillo"))) < heading
+    assert lines[heading + 1] == "  1. Smuggling ring dismantled in Lisbon harbour  [related]"
+
+
+def test_an_andnot_query_lists_only_what_it_counts(shared_index):
+    """Whoosh's AndNot matcher let "antitrust ANDNOT FTC" rank the FTC story
+    that the count (our bitmaps) had left out (review of issue 12)."""
+    with SearchEngine(shared_index) as engine:
+        for query in ("antitrust ANDNOT FTC", "antitrust -FTC", "antitrust NOT FTC"):
+            page = engine.search(query)
+            assert len(page.hits) - sum(h.related for h in page.hits) == page.total, query
+            for hit in page.hits:
+                assert "FTC" not in f"{hit.title} {hit.excerpt}", (query, hit.title)

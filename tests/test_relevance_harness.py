@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from types import SimpleNamespace
 
@@ -163,3 +164,21 @@ def test_run_on_three_real_queries_scores_both_systems(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| q62 | autonomous vehic (typed) | prefix | tune |" in printed
     assert "FTS5 bm25 baseline" in printed
+
+
+# -- bench/ab.py: latency of two checkouts over one index
+
+def test_ab_compares_two_checkouts_over_one_index(tmp_path, sample_index, capsys):
+    """One round of the A/B latency script, the project against itself: every
+    search runs in both, and the table gives a ratio per percentile."""
+    import ab
+
+    queries = tmp_path / "queries.json"
+    queries.write_text(json.dumps({"queries": [{"query": "facial recognition"}, {"query": "ai act", "typed": True}]}))
+    work = ab.workload(queries)
+    assert ("facial recognition", False) in work and ("fa", True) in work and ("facial recognition", True) in work
+    assert ab.main(["--index", str(sample_index), "--before", str(PROJECT), "--after", str(PROJECT),
+                    "--rounds", "1", "--queries", str(queries)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(work)} searches per round" in out
+    assert re.search(r"\| p95 \| [\d,.]+ \| [\d,.]+ \| \d+\.\d\d \|", out)

@@ -145,8 +145,9 @@ def test_facet_values_are_one_name_per_body_whatever_the_alias():
 
 
 def test_a_verb_or_function_word_ends_a_designation():
-    # "bans" is what Boston does, not a word of "Boston ... government"; "as" ends "Myanmar"
-    assert b("Boston bans government use of facial recognition") == ()
+    # "bans" is what Boston does, not a word of "Boston ... government" (a city's ban is its council's);
+    # "as" ends "Myanmar"
+    assert b("Boston bans government use of facial recognition") == ("Boston City Council",)
     assert tag_item("Tech rolled out in a Chinese city bordering Myanmar as authorities seek to squash an "
                     "outbreak.").jurisdictions == ("China",)
     assert b("The European Union Is Proposing Regulations For Artificial Intelligence") == ("European Commission",)
@@ -350,6 +351,167 @@ def test_a_companys_or_persons_home_is_background():
 
 # ---------------------------------------------------------------- speed
 
+# ---------------------------------------------------------------- third pass (tag3): classes of test2a's misses
+
+def test_a_place_acting_in_a_subordinate_clause_is_its_government():
+    assert b("Chip prices rose after the U.S blocked sales of accelerators to China.") == ("White House",)
+    assert b("Vendors fear lost sales if U.S. bans more chip exports to China.") == ("White House",)
+    assert b("Sales fell when Japan restricted exports of chip tools.") == ("Japan Government",)
+    # a subordinate clause is often background: its body counts only when nobody else acts
+    assert b("The Montana Legislature banned the app, three years after India banned it.") == \
+        ("Montana Legislature",)
+    # not a clause of its own: the place is an object
+    assert b("Vendors fear lost sales in the U.S. as a cloud provider bans the app.") == ()
+
+
+def test_a_city_banning_is_its_council_while_an_aim_is_the_place_only():
+    assert b("Boston bans police from using face scanning software.") == ("Boston City Council",)
+    assert b("Denver has banned police from using face scanning software.") == ("Denver City Council",)
+    assert b("NYC wants to rein in automated hiring tools.") == ()
+    assert j("NYC wants to rein in automated hiring tools.") == ("New York", "New York City", "United States")
+
+
+def test_a_government_as_the_user_a_rule_is_about_is_no_actor():
+    assert b("Congress introduces a bill that bans face scanning use by the federal government.") == \
+        ("US Congress",)
+    assert b("The federal government bans face scanning software.") == ("White House",)
+
+
+def test_a_country_followed_as_an_example_is_not_the_subject():
+    text = "Britain follows Norway in fining a face search firm as its privacy regulator imposes a fine."
+    assert j(text) == ("United Kingdom",)
+    assert b(text) == ("ICO",)
+    assert j("Britain followed in Norway's footsteps and banned the app over privacy.") == ("United Kingdom",)
+
+
+def test_europe_and_european_name_the_eu_as_a_rule_maker():
+    # "European" before a rule or a body is the bloc's; "Europe" acting, with EU context, is the Commission
+    assert j("An envoy warns that European AI rules could stymie the sector.") == ("European Union",)
+    assert b("Europe lays out a plan for AI rules | The EU proposal includes bans.") == ("European Commission",)
+    assert j("American police use face scanning at protests.") == ("United States",)
+    # the continent: no rule, no body
+    assert j("Startups across Europe raised money for facial recognition.") == ()
+    assert j("European startups raised money as rules loom.") == ()
+
+
+def test_a_places_decision_is_its_governments():
+    text = "Robotaxi expansion OK'd for San Francisco | California's approval is a turning point."
+    assert b(text) == ("California Government",)
+    assert j(text) == ("California", "San Francisco", "United States")
+    assert b("Kenya's ban on the crypto project stays.") == ("Kenya Government",)
+    assert b("Denver's ban on face scanning took effect.") == ("Denver City Council",)
+    assert b("Brazil's approach to AI rules is cautious.") == ()   # not a decision
+    # background when someone else acts
+    assert b("Since Kenya's ban on the crypto project, the Ugandan government has weighed rules.") == \
+        ("Uganda Government",)
+
+
+def test_a_committee_of_congress_is_its_chamber():
+    assert b("A House committee probes a fund's stakes in Chinese AI startups.") == ("House of Representatives",)
+    assert j("A House committee probes a fund's stakes in Chinese AI startups.") == ("United States",)
+    assert b("The Senate Banking Committee held a hearing on AI rules.") == ("US Senate",)
+    assert b("A congressional committee asks a fund about its stakes.") == ("US Congress",)
+    # the congressional committee named first by its chamber is that chamber
+    assert b("House panel probes a fund | A House committee asks the fund about its stakes; the "
+             "congressional committee wants answers.") == ("House of Representatives",)
+    # a state's committees are the state's legislature, a committee in another country that country's
+    assert b("The Ohio House Technology Committee voted on a deepfake bill.") == ("Ohio Legislature",)
+    assert b("A state Senate committee in Texas advanced a bill on deepfakes.") == ("Texas Legislature",)
+    assert b("In Brazil, a Senate committee approved the AI bill.") == ("Brazil Legislature",)
+
+
+def test_police_and_fire_departments_named_together_are_both():
+    assert b("Oakland's police, fire departments complain about robotaxis.") == \
+        ("Oakland Fire Department", "Oakland Police Department")
+    assert b("Oakland police and fire departments complain about robotaxis.") == \
+        ("Oakland Fire Department", "Oakland Police Department")
+    assert b("Oakland police and residents complain about robotaxis.") == ("Oakland Police Department",)
+
+
+def test_a_federal_department_in_lower_case_in_a_federal_story():
+    assert b("Under the commerce department proposal, the US would widen export controls on chips.") == \
+        ("Commerce Department",)
+    assert b("The justice department sued the company over its pricing algorithm.") == ("DOJ",)
+    # a state's department is not the federal one
+    assert b("In Ohio, the transportation department issued permits for robotaxis.") == ()
+
+
+def test_a_companys_home_is_not_whose_regulator_its_regulator_is():
+    text = "In the UK, its privacy regulator says a US face search firm broke data protection law."
+    assert b(text) == ("ICO",)
+    assert j(text) == ("United Kingdom",)
+
+
+def test_a_citys_body_by_its_capitalised_name_without_the_city():
+    text = "Detroit police keep face scanning after a close vote by the Board of Police Commissioners."
+    assert b(text) == ("Detroit Board of Police Commissioners", "Detroit Police Department")
+    assert body_kind("Detroit Board of Police Commissioners") == "government"
+    assert b("Oakland police must ask the Police Commission before buying drones.") == \
+        ("Oakland Police Commission", "Oakland Police Department")
+    assert body_kind("Oakland Police Commission") == "government"
+    assert b("In Oakland, the City Council voted to ban face scanning.") == ("Oakland City Council",)
+    # a company's board is no public body; two cities: whose is not said
+    assert b("The Board of Directors of a Detroit startup approved a face scanning product.") == ()
+    assert b("Oakland and Fresno debate robotaxis; the City Council voted.") == ()
+
+
+def test_a_county_sheriff_is_the_most_specific_police_force():
+    text = "Florida Police Embrace Face Scanning | The Pinellas County Sheriff's Office refuses to stop."
+    assert b(text) == ("Pinellas County Sheriff's Office",)
+    assert j(text) == ("Florida", "United States")
+    assert body_kind("Pinellas County Sheriff's Office") == "police"
+
+
+def test_envoys_and_ambassadors_designate_their_foreign_ministry():
+    assert b("U.S. Cyber Envoy Warns That European AI Rules Could Stymie Sector") == ("State Department",)
+    assert b("Japan's foreign minister said the rules on AI would be agreed.") == \
+        ("Japan Ministry of Foreign Affairs",)
+    assert body_kind("Japan Ministry of Foreign Affairs") == "government"
+
+
+def test_the_un_with_one_of_its_officers_or_bodies():
+    assert b("UN Urges Moratorium On Face Scanning | The UN human rights chief called for a pause.") == ("UN",)
+    assert b("UN Urges Moratorium On Face Scanning") == ()   # an all-capitals headline word may be "un"
+
+
+def test_a_leader_minister_or_commissioner_by_title_is_that_countrys_body():
+    assert b("Chancellor Olaf Scholz said Germany would back the AI Act.") == ("Germany Government",)
+    assert b("Japan's Prime Minister said AI rules would come.") == ("Japan Government",)
+    assert b("Irish Justice Minister Helen McEntee said the bill would pass.") == ("Ireland Ministry of Justice",)
+    assert b("Commissioner Margrethe Vestager warned tech firms over AI rules in the EU.") == \
+        ("European Commission",)
+    assert b("EU Commissioner Thierry Breton said the AI Act would be enforced.") == ("European Commission",)
+    # a US commissioner is an agency's or a state's; two countries: whose leader is not said
+    assert b("Commissioner Jane Roe of Ohio said the insurance rules would change.") == ()
+    assert b("Chancellor Olaf Scholz met officials from France and Germany on AI rules.") == ()
+    # a company's president, a vice president: not a country's office
+    assert b("Microsoft President Brad Smith praised Japan's digital plans and its AI rules.") == ()
+    assert b("Vice President Jane Roe met Japan's leaders on AI rules.") == ()
+    # addressed, not acting
+    assert b("Activists sent a letter to Chancellor Olaf Scholz about Germany's AI rules.") == ()
+    assert b("Boston Lawmakers Vote To Ban Face Scanning | The measure now goes to Mayor Jane Roe.") == \
+        ("Boston City Council",)
+
+
+def test_police_in_the_storys_background_are_not_its_body_when_someone_else_acts():
+    text = ("Members of Congress push to ban face scanning | Senators introduced a bill. It follows an "
+            "incident in which Detroit police wrongfully arrested a man.")
+    assert b(text) == ("US Congress", "US Senate")
+    assert j(text) == ("United States",)
+    assert b("The council's ban on face scanning follows the arrest of a man by Minneapolis police.") == \
+        ("Minneapolis City Council",)
+    # the police acting, or the only body
+    assert b("After an outcry, Detroit police changed their face scanning policy.") == \
+        ("Detroit Police Department",)
+    assert b("The lawsuit follows an incident in which Detroit police wrongfully arrested a man.") == \
+        ("Detroit Police Department",)
+
+
+def test_the_council_in_a_story_about_one_city_is_its_council():
+    assert b("In Oakland, the council voted to ban face scanning.") == ("Oakland City Council",)
+    assert b("Oakland and Fresno debate robotaxis; the council voted.") == ()
+
+
 def test_tagging_is_fast_enough():
     text = ("The European Commission and Italy's privacy watchdog questioned OpenAI, while U.S. lawmakers in "
             "Congress weighed a bill. Minneapolis police and the Canadian government commented. ") * 4
@@ -381,10 +543,13 @@ def report():
 # Floors: the figures reached when issue 13 was closed, rounded down.
 # The first test half became tuning data once its errors were read (second engineer, tag2).
 FLOORS = {
-    ("tune", "jurisdictions"): (0.96, 0.95), ("tune", "bodies"): (0.95, 0.98),
+    ("tune", "jurisdictions"): (0.98, 0.95), ("tune", "bodies"): (0.96, 0.98),
     ("test", "jurisdictions"): (0.99, 0.99), ("test", "bodies"): (0.93, 0.93),
-    # test2, held out until issue 13's second pass (tag2), is a regression set since
-    ("test2", "jurisdictions"): (0.94, 0.90), ("test2", "bodies"): (0.87, 0.72),
+    # test2, held out until issue 13's second pass (tag2), is a regression set since; the third pass
+    # (tag3) tuned on its half test2a and measured test2b, held out, at the end
+    ("test2", "jurisdictions"): (0.95, 0.93), ("test2", "bodies"): (0.90, 0.83),
+    ("test2a", "jurisdictions"): (0.99, 0.93), ("test2a", "bodies"): (0.94, 0.90),
+    ("test2b", "jurisdictions"): (0.90, 0.93), ("test2b", "bodies"): (0.84, 0.76),
 }
 
 
@@ -395,8 +560,17 @@ def test_precision_and_recall_floors(report, half, what):
     assert figures["p"] >= least_p and figures["r"] >= least_r, figures
 
 
+def test_test2_is_split_by_item_into_a_tuning_and_a_held_out_half(report):
+    halves = {h: [i for i in report["_items"] if i["split"] == h] for h in ("test2a", "test2b")}
+    assert [len(rows) for rows in halves.values()] == [110, 110]
+    assert [sum(i["negative"] for i in rows) for rows in halves.values()] == [20, 20]
+    assert not {i["url"] for i in halves["test2a"]} & {i["url"] for i in halves["test2b"]}
+    again = _bench().load_items(need_shared())   # the rule is fixed: the same split every run
+    assert {i["url"] for i in again if i["split"] == "test2a"} == {i["url"] for i in halves["test2a"]}
+
+
 def test_negatives_get_almost_no_tags(report):
-    for half in ("tune", "test", "test2"):
+    for half in ("tune", "test", "test2a", "test2b", "test2"):
         if half in report:
             assert report[half]["negatives"]["false_tags_per_item"] <= 0.05
 

@@ -325,6 +325,36 @@ def test_a_corrected_search_offers_to_search_instead(tmp_path):
     assert client.get("/api/search?q=x&autocorrect=maybe").status_code == 400
 
 
+def test_related_items_are_listed_apart_and_not_counted(tmp_path):
+    """A first page the matches leave short is completed under "Related
+    articles"; the count says 1 result; the API flags them; an export holds
+    only what matched."""
+    from conftest import write_news
+    from searchapp.indexing import update_index
+    from searchapp.web import create_app
+
+    write_news(tmp_path / "c", "a.md", title="Armadillo smuggling ring broken up in Lisbon harbour",
+               excerpt="Customs officers dismantled a smuggling ring operating from Lisbon harbour.")
+    write_news(tmp_path / "c", "b.md", title="Smuggling ring dismantled in Lisbon harbour",
+               excerpt="Customs officers found the ring's warehouse.")
+    for n in range(20):   # words in more than a tenth of the items say nothing of one story
+        write_news(tmp_path / "c", f"other{n}.md", title=f"Tram fares in district {n}", excerpt=f"Fares rise {n}.")
+    update_index(tmp_path / "c", tmp_path / "ix", full=True)
+    client = create_app(tmp_path / "ix").test_client()
+    soup = BeautifulSoup(client.get("/search?q=armadillo").get_data(as_text=True), "html.parser")
+    assert soup.select_one(".count .range").get_text() == "1–1 of 1 result"
+    assert [h.select_one(".title").get_text() for h in soup.select("ol.hits:not(.related) > li")] == [
+        "Armadillo smuggling ring broken up in Lisbon harbour"]
+    assert soup.select_one("h2.related-title").get_text() == "Related articles"
+    related = soup.select("ol.hits.related > li")
+    assert [h.select_one(".title").get_text() for h in related] == ["Smuggling ring dismantled in Lisbon harbour"]
+    assert related[0].select_one(".badge").get_text() == "related"
+    data = client.get("/api/search?q=armadillo").get_json()
+    assert data["total"] == 1 and [r["related"] for r in data["results"]] == [False, True]
+    rows = list(csv.reader(io.StringIO(client.get("/search.csv?q=armadillo").get_data(as_text=True))))
+    assert [r[2] for r in rows[1:]] == ["Armadillo smuggling ring broken up in Lisbon harbour"]
+
+
 def test_no_junk_completions_from_the_issue(shared_server):
     """Issue 14 saw "facial reckless", "ai acted" and "eu aim" offered; a one-letter
     last word after another word got nothing."""

@@ -31,6 +31,8 @@ class Snapshot(Protocol):
     def matches(self, tree) -> int: ...
     def matches_own_text(self, tree) -> int:
         """Matches in the item's own text only (not the titles of the items it lists)."""
+    def head_scores(self, term: str, docnums: list[int]) -> list[float]:
+        """The BM25F score of an indexed term in each document's title and excerpt (0 without it)."""
     def filter_bits(self, filters: Filters) -> dict[str, int]:
         """One bitmap per active filter group: each facet with values, and "date"."""
     def facet_values(self, facet: str) -> list[str]: ...

@@ -51,7 +51,12 @@ Markey" = US Senate, "Governor Jared Polis" = the governor of the one state
 named), named departments ("the Rhode Island Department of Labor and
 Training"), police "in the U.S. and Canada" (coordinated places), and what
 is no act: officials reacting ("Chinese officials said") when someone else
-acts, a company's filing with a regulator ("US FDA submission").
+acts, a company's filing with a regulator ("US FDA submission"). Third pass:
+committees of Congress, leaders, ministers, envoys and EU commissioners by
+title or post, a city's bodies without the city ("the Board of Police
+Commissioners"), county sheriffs, acts in subordinate clauses or as nouns
+("California's approval": only when nobody else acts), "European" before a
+rule, and police in the story's background.
 
 Everything is compiled once per process (about 3 s with the place data) and
 reused; tagging an item is one regex scan for names plus a few anchored
@@ -130,11 +135,13 @@ _COMPANY_AFTER = re.compile(
 # Substrings without which _COMPANY_AFTER and _COMPARE_BEFORE cannot match (a cheap gate).
 _COMPANY_GATE = ("-based", "-headquartered", "universit", "college", "institute", "researchers", "fire chief", "start",
                  "compan", "firm", "corp", "inc", "maker", "giant", "unicorn", "conglomerate", "retailer", "brand")
-_COMPARE_GATE = ("like", "such as", "similar to", "as in", "bordering", "neighbo")
+_COMPARE_GATE = ("like", "such as", "similar to", "as in", "bordering", "neighbo", "follow")
 # "(D-Ore.)", "R-Texas": a member of Congress's home state.
 _PARTY_BEFORE = re.compile(r"(?:^|[\s(,])[DRI]-$")
 # "cities like San Francisco", "unlike the EU": a place cited for comparison.
-_COMPARE_BEFORE = re.compile(r"(?:^|\s)(?:like|unlike|such as|similar to|as in|bordering|neighbou?ring)(?: the)? $", re.IGNORECASE)
+# "the UK follows Australia in...", "followed in Australia's footsteps": the example, not the subject.
+_COMPARE_BEFORE = re.compile(r"(?:^|\s)(?:like|unlike|such as|similar to|as in|bordering|neighbou?ring"
+                             r"|follow(?:s|ed|ing)?(?: in)?)(?: the)? $", re.IGNORECASE)
 # "PORTLAND, Maine —", "San Francisco, Feb 22 (IANS):", "ILLINOIS, USA —".
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 _DATELINE_AFTER = re.compile(
@@ -426,6 +433,10 @@ def _compiled() -> _Compiled:
         us = entry["jurisdiction"] == "United States"
         for alias in entry.get("aliases") or ():
             add(alias, _Role("regulator", name, False, generic=us and _is_generic(alias)))
+            if us and _US_DEPARTMENT.fullmatch(_clean(alias)):
+                # "the commerce department proposal": a federal department in lower case, in a federal
+                # story only (not "the state's labor department")
+                add(_clean(alias).lower(), _Role("regulator", name, False, generic=True, federal_only=True))
         for item in entry.get("ambiguous_aliases") or ():
             context = frozenset(add_context(c) for c in item.get("context") or ())
             add(item["alias"], _Role("regulator", name, True, context, alone=bool(item.get("alone_without_other_country")),
@@ -463,6 +474,10 @@ def _compiled() -> _Compiled:
         designations=designations,
         capitals={e["name"]: e["parent"] for e in generated if e.get("capital_of")},
     )
+
+
+# "Commerce Department", "Justice Department": also written in lower case ("the commerce department").
+_US_DEPARTMENT = re.compile(r"(?!State )[A-Z][a-z]+ Department")
 
 
 # Words of a US body's name that do not say "US" ("House of Representatives",
@@ -628,7 +643,9 @@ def _dateline_end(text: str, start: int, end: int, surface: str) -> int:
 _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ ){0,2}?)(?:
  (?P<named>(?-i:(?:State\ )?(?:Department|Dept\.|Ministry|Office|Bureau|Agency|Board|Commission)\ (?:of|for|on)
     \ (?:the\ )?[A-Z][a-z]+(?:(?:,|\ and|\ &)?\ [A-Z][a-z]+){0,4}))
-| (?P<ministry>(?-i:[A-Z][a-z]+(?:\ and\ [A-Z][a-z]+)?\ (?:Ministry|Department))(?!\ of))
+| (?P<foreign>(?:(?:cyber|special|climate|tech|top|chief)\ )?(?:envoy|ambassador|diplomats?)|foreign\ (?:ministry|minister
+    |office|secretary))
+| (?P<ministry>(?-i:(?!Prime\ |Foreign\ )[A-Z][A-Za-z]+(?:\ and\ [A-Z][a-z]+)?\ (?:Ministry|Department|[Mm]inister))(?!\ of))
 | (?P<dpa>(?:privacy|data[- ]protection|data|information|personal[- ]data)(?:\ (?:protection|privacy))?
     \ (?:regulators?|watchdogs?|authority|agency|commissioner|office|supervisor|ombudsman|commission|board))
 |(?P<competition>(?:competition|antitrust|anti-trust|fair[- ]trade|cartel|consumer[- ]protection|market)
@@ -651,6 +668,7 @@ _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ 
 |(?P<mayor>mayor)
 |(?P<attorney_general>attorney\ general|(?-i:AG))
 |(?P<regulator>regulators?|watchdogs?)
+|(?P<commissioner>commissioners?)
 |(?P<government>government|govt|administration|cabinet|authorities|officials|ministry|ministries|ministers?
     |prime\ minister|premier|president|chancellor|regime)
 )(?![\w-])""", re.IGNORECASE | re.VERBOSE)   # "government-funded" designates no body
@@ -685,23 +703,26 @@ _ACT_VERBS = r"""
   |opens?\ (?:a\ )?(?:probe|investigation|inquiry)|rolls?\ out|rolled\ out|targets?|targeted|grants?|granted
   |allows?|allowed|closes?|closed|expands?|expanded|sets?\ out|finali[sz]es|finali[sz]ed|updates?|updated
   |ban|fine|regulate|restrict|tighten|curb|block|require|introduce|probe|investigate|unveil|propose|impose
-  |imposes|imposed|adds|added|puts|put|cuts?\ off
+  |imposes|imposed|adds|added|puts|put|cuts?\ off|reins?\ in|reined\ in|rein\ in
+  |lays?\ out|laid\ out|outlines?|outlined|agrees?|agreed
   |proposing|banning|fining|drafting|regulating|investigating|probing|restricting|mandating|introducing
   |targeting|tightening|weighing|planning|suspending|blocking|moving\ to|cracking\ down|preparing"""
 _ACT_AFTER = re.compile(r"""(?:'s\ government)?,?(?:\ (?:has\ decided\ to|has\ voted\ to|voted\ to|decided\ to|has|have|will|would|is|are|was|were|now|officially|formally|quietly
-  |also|on\ [A-Z][a-z]+day|to|plans\ to|moves\ to|moved\ to|is\ set\ to|wants\ to|seeks\ to|could))?\ (?P<verb>""" + _ACT_VERBS + r""")(?!\w)""", re.IGNORECASE | re.VERBOSE)
+  |also|on\ [A-Z][a-z]+day|to|plans\ to|moves\ to|moved\ to|is\ set\ to|wants\ to|seeks\ to|could
+  |aims\ to(?:\ be\ (?:the\ )?first(?:\ [a-z]+)?\ to)?))?\ (?P<verb>""" + _ACT_VERBS + r""")(?!\w)""", re.IGNORECASE | re.VERBOSE)
 # "the government", "the country's privacy commissioner", "the state yanked...":
 # the body of the one country (state, city) the item names.
 _ANAPHOR = re.compile(r"""(?<![\w-])(?:[Tt]he|[Ii]ts)\ (?:(?P<scope>country|nation|state|city)(?:'s)?\ )?(?:
  (?P<government>government|administration)
 |(?P<legislature>parliament|legislature|lawmakers)
+|(?P<council>(?:city\ )?council)
 |(?P<police>police)(?:\ and\ (?P<fire>fire)\ departments)?
 |(?P<dpa>(?:privacy|data\ protection|information)\ (?:commissioner|regulator|watchdog|authority))
 |(?P<competition>(?:competition|antitrust)\ (?:regulator|watchdog|authority))
 |(?P<courts>(?-i:(?:Supreme|High|Constitutional|Federal|Administrative)\ Court|Court\ of\ Appeals?))
 )(?![\w-])""", re.VERBOSE)
 _PRIVACY_FINE = re.compile(r"(?<![\w-])(?:privacy|data[- ]protection|GDPR) (?:fines?|penalt(?:y|ies))(?!\w)", re.I)
-_ANAPHOR_WORDS = frozenset("government administration parliament legislature lawmakers police commissioner regulator "
+_ANAPHOR_WORDS = frozenset("government administration parliament legislature lawmakers police council commissioner regulator "
                            "watchdog authority court".split())
 _FINE_WORDS = frozenset("fine fines penalty penalties".split())
 _MEMBER_WORDS = frozenset("sen sens senator senators rep reps representative representatives congressman congresswoman "
@@ -726,6 +747,12 @@ def _privacy_fine_of(text: str, country_hits: list) -> bool:
 _SENTENCE_OPENS = re.compile(r"(?:(?:In|in) (?:the )?|The |the )?")
 _FEW_WORDS = re.compile(r"(?:'s?)?(?: [\w$.,€£-]+){0,2} ")
 _OFFICE_WORDS = frozenset("gov governor mayor attorney".split())
+# "Chancellor Olaf Scholz said Germany would...", "Commissioner Margrethe Vestager": the government (the
+# Commission) of the one country (bloc) the item names.
+_NATIONAL_TITLE = re.compile(r"(?<![\w.])(?:(?P<commissioner>(?:EU |European )?Commissioner)|(?P<government>Prime Minister"
+                             r"|Chancellor|Premier|President))(?= [A-Z][a-z]+ (?:[A-Z]\. )?[A-Z][a-z])")
+_WORD_BEFORE = re.compile(r"(?:^|[\s(])(?!(?:The|A|An|In|And|But|As|When|After|Former|Then|Now) )([A-Z][\w&.'-]*) $")
+_NATIONAL_WORDS = frozenset("commissioner minister chancellor premier president".split())
 _OFFICE_TITLE = re.compile(r"(?<![\w.])(?<!Lt\. )(?<!Lieutenant )(?:(?P<governor>Gov\.|Governor)|(?P<mayor>Mayor)"
                            r"|(?P<attorney_general>Attorney General)) (?=[A-Z][a-z]+ (?:[A-Z]\. )?[A-Z][a-z])")
 _STATE_ACTS = re.compile(r"(?<![\w-])the (?P<scope>state|city) (?:has |have |will |also )?(?:banned|bans|yanked|revoked|"
@@ -737,15 +764,37 @@ _MEMBER = re.compile(r"""(?<![\w.])(?P<us>(?:U\.S\.|US|federal)\ )?(?P<state>[Ss
   (?:Sens?\.|Senators?|Reps?\.|Representatives?)(?=\ [A-Z][a-z]+)
  |(?:Congress(?:wo)?m[ae]n|U\.S\.\ congress(?:wo)?m[ae]n))(?!\w)
  (?P<party>(?:\ [A-Z][\w.'-]+){1,3},?\ \(?[DRI]-[A-Z])?""", re.VERBOSE)
+# A committee of Congress is its chamber: "a House committee probes", "the Senate Commerce Committee",
+# "a congressional committee" (Congress, unless a chamber's committee is named too); not a state's
+# ("the Michigan House Elections Committee", "a state Senate committee").
+_COMMITTEE = re.compile(r"(?<![\w.-])(?:(?P<us>U\.S\.|US|federal) )?(?P<chamber>House|Senate|[Cc]ongressional)"
+                        r"(?: (?:[A-Z][\w'&.-]*|and|on|for|&)){0,6}? (?:[Ss]ub)?[Cc]ommittees?(?!\w)")
+_COMMITTEE_WORDS = frozenset(("committee", "committees", "subcommittee", "subcommittees"))
+_STATE_BEFORE = re.compile(r"(?<![\w.])(?!(?:The|An?|In|For|On|At|By|And|But) )(?:[Ss]tate|[A-Z][a-z]+) $")
+# A police force in a clause that gives the story's background: "(the ban) follows an incident in which
+# Detroit police wrongfully arrested a man" (no comma in between: "After an outcry, Detroit police changed
+# the policy" is the police acting).
+_BACKGROUND_BEFORE = re.compile(r"(?<!\w)(?:follows?|followed|following|in the wake of|prompted by|in response to"
+                                r"|(?:comes|came) after|after an? (?:incident|case|arrest)|incident in which|case in which)"
+                                r"(?![\w-])[^.|;,!?]{0,80}$", re.IGNORECASE)
 # A government designated by its officials reacting to another's act: "Chinese officials said
 # that the new US chip restrictions...".
 _WITH_BEFORE = (" with ", " with the ", " with a ")
+# A government as the user a rule is about: "bans facial recognition use by the federal government".
+_USER_BEFORE = tuple(f" {word} by {the}" for word in ("use", "uses", "used", "usage", "purchases", "deployment")
+                     for the in ("", "the "))
 _REACTS_AFTER = re.compile(r" (?:have |had )?(?:said|say|says|told|warned|critici[sz]ed|condemned|responded|reacted|"
                            r"slammed|denounced|protested|complained|objected|hit back)(?!\w)")
 # A regulator addressed by a company: "US FDA submission by Imaging Biometrics".
 _FILED_WITH_AFTER = re.compile(r" (?:submissions?|filings?|applications?|registrations?|listings?|"
                                r"approval requests?|clearance requests?)(?!\w)", re.IGNORECASE)
 _CLAUSE_BEFORE = re.compile(r"(?:^|\| |[.!?;:] |\" )(?:The |the |And |But |Now |Meanwhile, )?$")
+# A subordinate clause opens one too ("after the U.S blocked China's access", "if U.S. bans exports"), but
+# it is often background ("when India banned the app in 2020"): such an act names a body only when no
+# other body acts in the item.
+_SUBORDINATE_BEFORE = re.compile(r"(?<![\w-])(?:[Aa]fter|[Ww]hen|[Ii]f|[Oo]nce|[Uu]nless|[Bb]ecause|[Ss]ince|[Uu]ntil"
+                                 r"|[Bb]efore|[Ww]hile|[Aa]s) (?:the )?$")
+_CLAUSE_WINDOW = 20
 # A place opening a clause that deploys a technology: the place only ("India embraces facial recognition").
 _DEPLOYS_AFTER = re.compile(r"(?:'s government)? (?:is |has |now |also )?(?:uses|used|using|deploys|deployed|deploying|"
                             r"embraces|embraced|tests|tested|testing|turns to|turned to|taps|tapped|installs|installed)"
@@ -793,7 +842,7 @@ _SCHEME = {
     "country": {"government": "{} Government", "legislature": "{} Legislature", "police": "{} Police",
                 "courts": "{} courts", "dpa": "{} DPA", "competition": "{} competition authority",
                 "telecom": "{} telecom regulator", "internet": "{} telecom regulator",
-                "financial": "{} financial regulator"},
+                "financial": "{} financial regulator", "foreign": "{} Ministry of Foreign Affairs"},
     "subdivision": {"government": "{} Government", "legislature": "{} Legislature", "police": "{} Police",
                     "courts": "{} courts", "dpa": "{} DPA", "governor": "{} Governor",
                     "attorney_general": "{} Attorney General"},
@@ -805,7 +854,8 @@ _SCHEME = {
 _SCHEME_KIND = {"government": "government", "governor": "government", "mayor": "government",
                 "attorney_general": "government", "legislature": "legislature", "council": "legislature",
                 "police": "police", "fire": "government", "courts": "court", "dpa": "regulator", "competition": "regulator",
-                "telecom": "regulator", "internet": "regulator", "financial": "regulator"}
+                "telecom": "regulator", "internet": "regulator", "financial": "regulator",
+                "foreign": "government"}
 _GENERATED_KIND = {pattern.format("").strip(): _SCHEME_KIND[kind]
                    for table in _SCHEME.values() for kind, pattern in table.items()}
 
@@ -829,6 +879,19 @@ def _acting_kind(text: str, verb: str) -> str:
     return "government"
 
 
+# A city's body by its capitalised name without the city ("a vote by the Board of Police Commissioners",
+# "the City Council voted"): that of the one city the item names.
+_LOCAL_BODY = re.compile(r"(?<![\w-])(?:[Tt]he|a|its) (?:(?P<council>City Council|Board of Supervisors|Board of Aldermen)"
+                         r"|(?P<police>Police Department)|(?P<named>(?:Board|Commission) of (?!Directors|Trustees|Advis"
+                         r"|Managers|Governors)[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}|Police Commission))(?!\w)")
+_LOCAL_BODY_WORDS = frozenset("council supervisors aldermen department board commission".split())
+# A county sheriff by name ("the Pinellas County Sheriff's Office"): a police force, of the one US state named.
+_SHERIFF = re.compile(r"(?<![\w-])(?!(?:The|A|An|In|At|By|Of) )(?:[A-Z][a-z]+ ){1,3}(?:County|Parish) Sheriff's (?:Office|Department)(?!\w)")
+_SHERIFF_SUFFIXES = ("Sheriff's Office", "Sheriff's Department")
+# "<place>'s approval|decision|ban|crackdown": a decision of the place's government (a city's ban: its council's).
+_ACT_NOUN_AFTER = re.compile(r"'s (?:(?:new|latest|recent|proposed|planned|final|formal|sweeping|controversial) )?"
+                             r"(?:(?P<ban>ban|prohibition)|approval|decision|crackdown|clampdown|go-ahead|green light"
+                             r"|executive order|order to)(?![\w-])")
 _NAMED_BODY = re.compile(r" (?:State )?(?:Department|Ministry|Office|Bureau|Agency|Board|Commission) (?:of|for|on) ")
 
 
@@ -842,6 +905,7 @@ def _designated_body(compiled: _Compiled, place: str, kind: str) -> str | None:
 
 
 _AND = (" and ", " and the ", ", ", " or ", " or the ")
+_AND_FIRE = re.compile(r"(?:,| and|, and) (?:the )?fire (?:departments?|services?)(?!\w)")
 _PREPOSITIONS = (" in ", " at ", " of ", " across ", " in the ", " at the ", " of the ", " across the ")
 
 
@@ -863,6 +927,14 @@ def _designation(text: str, start: int, end: int):
         kind = "legislature" if match.lastgroup == "bill" else match.lastgroup
         return kind, (start if kind == "legislature" and match.lastgroup == "bill" else match.start()), start
     return None
+
+
+def _background(text: str, start: int) -> bool:
+    """A mention inside a clause that gives the background ("follows an incident in which ...")."""
+    begin = max(0, start - 100)
+    return any(word in text[begin:start].lower() for word in ("follow", "after", "wake", "prompted", "response",
+                                                              "in which")) \
+        and _BACKGROUND_BEFORE.search(text, begin, start) is not None
 
 
 def _top(compiled: _Compiled, name: str) -> str:
@@ -912,6 +984,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     # Bodies designated through a place ("Brazil's House of Representatives"):
     # they replace whatever names the scan found inside the designation.
     designated: dict = {}      # body name -> its jurisdiction
+    background: set = set()    # police forces named in a clause giving the background ...
+    foreground: set = set()    # ... and named elsewhere too
     acting: dict = {}          # weaker: a place acting as its government ("India tells...")
     reacting: dict = {}        # weakest: "Chinese officials said": a body only when no other acts
     consumed: list = []        # spans whose regulator names a designation replaced
@@ -933,6 +1007,10 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                         subjects.add(_top(compiled, r.target))   # not "Chinese AI investments"
         if not place_roles and not any(r.kind == "metonym" for r in roles):
             continue
+        before = text[max(0, start - 16):start]
+        if any(word in before for word in _COMPARE_GATE) and _COMPARE_BEFORE.search(before):
+            events.add(start)   # "follows Australia": an example, so not the place "its regulator" belongs to
+            continue
         before_in = _preposition_before(text, start) or text.endswith((" to ", " into "), 0, start)
         if (before_in and (_EVENT_BEFORE.search(text, max(0, start - 40), start)
                            or _HOME_BEFORE.search(text, max(0, start - 30), start))) or _VENUE_AFTER.match(text, end) \
@@ -943,13 +1021,14 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         event_end = 0
         if not place_roles:
             seats = [r.target for r in roles if r.kind == "metonym" and not r.ambiguous]
-            if seats and _CLAUSE_BEFORE.search(text, max(0, start - 12), start):
+            main = seats and _CLAUSE_BEFORE.search(text, max(0, start - 12), start)
+            if seats and (main or _SUBORDINATE_BEFORE.search(text, max(0, start - _CLAUSE_WINDOW), start)):
                 match = _ACT_AFTER.match(text, end)
                 if match and not text.startswith(" (", end):
                     # "Tokyo plans guidelines", "New Delhi told firms": the seat acting is its government
                     name = _designated_body(compiled, seats[0], _acting_kind(text, match.group("verb")))
                     if name:
-                        acting[name] = compiled.regulator_jurisdiction.get(name, seats[0])
+                        (acting if main else reacting)[name] = compiled.regulator_jurisdiction.get(name, seats[0])
                     continue
             if text_words.isdisjoint(_LOCAL_WORDS):
                 continue
@@ -977,6 +1056,17 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             continue
         target = next(iter(targets))
         found = _designation(text, start, end) if _place_evidence(text, start, end, False) else None
+        if found is None and text.startswith("'s ", end) and not any(r.ambiguous for r in place_roles):
+            noun = _ACT_NOUN_AFTER.match(text, end)
+            if noun and _place_evidence(text, start, end, False):
+                # "California's approval", "India's ban on...": the place's government decided
+                if compiled.jurisdiction_kinds[target] == "city":
+                    name = _designated_body(compiled, target, "council") if noun.group("ban") else None
+                else:
+                    name = _designated_body(compiled, target, "government")
+                if name:   # often background ("since China's ban on mining"): if nobody else acts
+                    reacting.setdefault(name, compiled.regulator_jurisdiction.get(name, target))
+                continue
         if found is None and coordinated and coordinated[1] < start and text[coordinated[1]:start] in _AND:
             found = (coordinated[0], start, start)   # "police in the U.S. and Canada": Canada's too
         coordinated = (found[0], end) if found and found[2] in (start, end) and found[1] != end else None
@@ -997,8 +1087,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 if not any(r.kind == "regulator" for _, _, rs in _scan(compiled, text, end, hi) for r in rs):
                     words = text[end:hi].strip().removeprefix("'s ").replace("Dept.", "Department")
                     if kind == "ministry":   # "Israel's Justice Ministry" = "Israel Ministry of Justice"
-                        topic, _, office = words.rpartition(" ")
-                        words = f"{office} of {topic}"
+                        topic, _, office = words.rpartition(" ")   # "Irish Justice Minister": his ministry
+                        words = f"{'Ministry' if office in ('Minister', 'minister') else office} of {topic}"
                     listed = [r.target for key in (f"{text[start:end]} {words}", f"{target} {words}")
                               for _, r in compiled.forms.get(key.lower(), ()) if r.kind == "regulator"]
                     if listed:   # "California's Department of Motor Vehicles" is the California DMV
@@ -1010,19 +1100,36 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             name = _designated_body(compiled, target, kind)
             if name:
                 if kind == "government" and ((text.endswith("officials", lo, hi) and _REACTS_AFTER.match(text, hi))
-                                             or text.endswith(_WITH_BEFORE, 0, start)):
+                                             or text.endswith(_WITH_BEFORE, 0, start)
+                                             or text.endswith(_USER_BEFORE, max(0, start - 20), start)):
                     # "Chinese officials said ...", "agreed with US government officials": they speak,
                     # someone else acts
                     reacting[name] = compiled.regulator_jurisdiction.get(name, target)   # decided below
                 else:
                     designated[name] = compiled.regulator_jurisdiction.get(name, target)
+                    if kind == "police":
+                        (background if _background(text, start) else foreground).add(name)
+                    if kind == "police" and _AND_FIRE.match(text, hi):
+                        fire = _designated_body(compiled, target, "fire")   # "police, fire departments"
+                        if fire:
+                            designated[fire] = compiled.regulator_jurisdiction.get(fire, target)
                 consumed.append((lo, hi))
             continue
         city_of = compiled.jurisdiction_kinds[target] == "city" and text.endswith("City of ", 0, start)
         clause_at = start - 8 if city_of else start
-        if (any(r.kind == "alias" for r in place_roles) and _CLAUSE_BEFORE.search(text, max(0, clause_at - 12), clause_at)
-                and not any(r.ambiguous for r in place_roles)):
+        main = _CLAUSE_BEFORE.search(text, max(0, clause_at - 12), clause_at)
+        if (any(r.kind == "alias" for r in place_roles)
+                and (main or _SUBORDINATE_BEFORE.search(text, max(0, clause_at - _CLAUSE_WINDOW), clause_at))
+                and not any(r.ambiguous and not in_context(jurisdictions[r.target].context) for r in place_roles)):
             match = _ACT_AFTER.match(text, end)
+            if match and not main:
+                # "after the U.S blocked China's access": the body, if nobody else acts
+                kind = "council" if compiled.jurisdiction_kinds[target] == "city" else _acting_kind(
+                    text, match.group("verb"))
+                name = _designated_body(compiled, target, kind)
+                if name and (kind != "council" or _LEGISLATIVE_VERB.match(match.group("verb"))):
+                    reacting[name] = compiled.regulator_jurisdiction.get(name, target)
+                continue
             if match and city_of and _LEGISLATIVE_VERB.match(match.group("verb")):
                 # "The City of Portland, Oregon, has decided to ban": the city's council
                 name = _designated_body(compiled, target, "council")
@@ -1032,6 +1139,13 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if match:
                 kind = _acting_kind(text, match.group("verb"))
                 if compiled.jurisdiction_kinds[target] == "city":
+                    if _LEGISLATIVE_VERB.match(match.group("verb")):
+                        # "Boston bans police from using...": a city's rule is its council's ordinance
+                        # ("NYC wants to rein in AI hiring tools" says no body)
+                        name = _designated_body(compiled, target, "council")
+                        if name:
+                            acting[name] = compiled.regulator_jurisdiction.get(name, target)
+                            continue
                     acting.setdefault(target, None)          # the place only: who acted is not said
                 else:
                     name = _designated_body(compiled, target, kind)
@@ -1048,7 +1162,13 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     for start, end, roles in hits:
         if start in events:
             continue
+        if any(r.kind == "alias" for r in roles) and not _place_evidence(text, start, end, False):
+            continue   # "a US facial recognition firm": a company's home is not whose regulator "its regulator" is
         for r in roles:
+            if r.kind == "regulator" and not r.ambiguous:
+                place = compiled.regulator_jurisdiction[r.target]
+                if compiled.jurisdiction_kinds[place] == "city":   # "Detroit police": Detroit's story
+                    named_by_scope["city"].add(place)
             if r.kind == "alias" and not r.ambiguous and r.target != "International":
                 kind = compiled.jurisdiction_kinds[r.target]
                 scope = {"country": "country", "bloc": "country", "subdivision": "state", "city": "city"}[kind]
@@ -1059,8 +1179,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         for match in (_ANAPHOR.finditer(text) if not text_words.isdisjoint(_ANAPHOR_WORDS) else ()):
             scope = match.group("scope") or "country"
             scope = "country" if scope == "nation" else scope
-            if match.group("police") and not match.group("scope") and len(named_by_scope["city"]) == 1:
-                scope = "city"   # "the police department" in a story about one city: the city's
+            if (match.group("police") or match.group("council")) and not match.group("scope") \
+                    and len(named_by_scope["city"]) == 1:
+                scope = "city"   # "the police department", "the council" in a story about one city: the city's
             named = named_by_scope[scope]
             if len(named) == 1:
                 kinds = [k for k, v in match.groupdict().items() if v is not None and k != "scope"]
@@ -1070,7 +1191,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                     continue   # US courts are named by the gazetteer ("the Supreme Court" may be a state's)
                 for kind in kinds:   # "the city's police and fire departments": both
                     name = _designated_body(compiled, place, kind)
-                    if name:
+                    if name and kind == "council":   # "the council voted": a body as named as "the police"
+                        designated.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
+                    elif name:
                         acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
         if len(named_by_scope["country"]) == 1 and not text_words.isdisjoint(_FINE_WORDS) \
                 and _privacy_fine_of(text, country_hits):
@@ -1079,6 +1202,13 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             name = _designated_body(compiled, place, "dpa")
             if name:
                 acting.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
+        if len(named_by_scope["city"]) == 1 and not text_words.isdisjoint(_LOCAL_BODY_WORDS):
+            city = next(iter(named_by_scope["city"]))
+            for match in _LOCAL_BODY.finditer(text):
+                kind = match.lastgroup
+                name = f"{city} {match.group(kind)}" if kind == "named" else _designated_body(compiled, city, kind)
+                if name:
+                    designated.setdefault(name, compiled.regulator_jurisdiction.get(name, city))
         for match in (_STATE_ACTS.finditer(text) if ("state" in text_words or "city" in text_words) else ()):
             named = named_by_scope[match.group("scope")]
             if len(named) == 1:
@@ -1090,12 +1220,36 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         # (city) named, like a member of Congress by title
         for match in (_OFFICE_TITLE.finditer(text) if not text_words.isdisjoint(_OFFICE_WORDS) else ()):
             kind = match.lastgroup
+            if text.endswith(_OBJECT_BEFORE, max(0, match.start() - 12), match.start()):
+                continue   # "the measure now goes to Mayor Marty Walsh": he has not acted
             named = named_by_scope["city" if kind == "mayor" else "state"]
             if len(named) == 1:
                 place = next(iter(named))
                 name = _designated_body(compiled, place, kind)
                 if name:
                     designated.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
+
+        for match in (_NATIONAL_TITLE.finditer(text) if not text_words.isdisjoint(_NATIONAL_WORDS) else ()):
+            kind = match.lastgroup
+            if text.endswith(_OBJECT_BEFORE, max(0, match.start() - 12), match.start()):
+                continue   # "a letter to Chancellor Olaf Scholz": addressed, not acting
+            word = _WORD_BEFORE.search(text, max(0, match.start() - 30), match.start())
+            if word and not any(r.kind in ("alias", "demonym") for _, r in compiled.forms.get(word.group(1).lower(), ())):
+                continue   # "Microsoft President Brad Smith", "Vice President": not a country's office
+            named = named_by_scope["country"]
+            if kind == "commissioner":
+                # only the EU's: a US commissioner is a state's or an agency's
+                named = {"European Union"} if "European Union" in named or match.group().startswith("E") else set()
+            if len(named) == 1:
+                place = next(iter(named))
+                name = _designated_body(compiled, place, kind)
+                if name and place != "United States":   # "President Biden" is the gazetteer's White House
+                    designated.setdefault(name, compiled.regulator_jurisdiction.get(name, place))
+
+    if "Sheriff's" in text:
+        states = [p for p in named_by_scope["state"] if _top(compiled, p) == "United States"]
+        for match in _SHERIFF.finditer(text):
+            designated.setdefault(match.group(), states[0] if len(states) == 1 else "United States")
 
     def inside_designation(start: int) -> bool:  # noqa: E306
         return any(lo <= start < hi for lo, hi in consumed)
@@ -1108,6 +1262,28 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     not_by_party: set = set()
     unnamed: list = []        # (body, kind, start, end) named generically ("the Senate", "the High Court")
     places: list = []   # (start, end, surface, roles) with place-type roles
+    committees: list = []     # chambers of the committees of Congress named
+    for match in (_COMMITTEE.finditer(text) if not text_words.isdisjoint(_COMMITTEE_WORDS) else ()):
+        lo = match.start()
+        state = _STATE_BEFORE.search(text, max(0, lo - 16), lo) if not match.group("us") else None
+        if state:
+            # "Michigan House Elections Committee": a state's (read through its place); "a state Senate
+            # committee": the legislature of the one state named
+            consumed.append(match.span())
+            states = [p for p in named_by_scope["state"] if _top(compiled, p) == "United States"]
+            if state.group().lower() == "state " and len(states) == 1:
+                name = _designated_body(compiled, states[0], "legislature")
+                if name:
+                    designated.setdefault(name, compiled.regulator_jurisdiction.get(name, states[0]))
+            continue
+        chamber = {"h": "House of Representatives", "s": "US Senate"}.get(match.group("chamber")[0].lower(),
+                                                                            "US Congress")
+        if match.group("us") or (not named_by_scope["state"] and ("United States" in places_named or not (
+                subjects - {"United States", "International"}))):
+            # a committee says Congress more surely than "the Senate" does: "Chinese AI startups" (a
+            # company's home) does not make it another country's; "In Brazil, a Senate committee" does
+            committees.append(chamber)
+            consumed.append(match.span())
     pending = hits[::-1]
     while pending:
         start, end, roles = pending.pop()
@@ -1127,6 +1303,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             passive.update(confirmed)     # "US FDA submission by <company>": the company acts
             confirmed = set()
         regulators.update(confirmed)
+        for name in confirmed:
+            if compiled.body_kinds[name] == "police":
+                (background if _background(text, start) else foreground).add(name)
         specific.update(r.target for r in regulator_roles if r.target in confirmed and not r.generic)
         by_party.update(r.target for r in regulator_roles
                         if r.target in confirmed and r.federal_only and r.target == "US Congress")
@@ -1160,6 +1339,11 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             regulators[chamber] += 1
             if federal or us_named:
                 specific.add(chamber)
+    for chamber in committees:
+        if chamber == "US Congress" and set(committees) - {"US Congress"}:
+            continue   # "a House committee ... the congressional committee": the House's
+        regulators[chamber] += 1
+        specific.add(chamber)
     if by_party - not_by_party and ({"US Senate", "House of Representatives"} & set(regulators)):
         for name in by_party - not_by_party:   # "US House Democrats resurrect bill": the House, not Congress
             del regulators[name]
@@ -1210,6 +1394,17 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             continue
         if place not in body_places:   # the most specific body only
             regulators[name] += 1
+    if background - foreground and set(regulators) - (background - foreground):
+        for name in background - foreground:   # the police of the background, when someone else acts
+            regulators.pop(name, None)
+    for name in [n for n in regulators if n.endswith(" Police") and n[:-7] in jurisdictions]:
+        # "Florida Police ... the Pinellas County Sheriff's Office": the most specific force only
+        for other in regulators:
+            where = designated.get(other) or compiled.regulator_jurisdiction.get(other)
+            if other != name and where in jurisdictions and where != "United States" and body_kind(other) == "police" \
+                    and name[:-7] in (where, *jurisdictions[where].ancestors):
+                del regulators[name]
+                break
 
     if not (regulators or acting or any(r.kind == "law" for *_, roles in places for r in roles)
             or _public_action(text, text_words)):
@@ -1249,6 +1444,10 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if kind == "demonym" and not (_BODY_AFTER.match(text, end) or _LOCALITY_AFTER.match(text, end)
                                           or (surface.endswith("s") and surface[:1].isupper())):
                 continue
+            if kind == "demonym" and role.ambiguous and _BODY_AFTER.match(text, end):
+                # "European AI rules", "American police": the adjective of a public body or rule names
+                # the state, not the continent or the people
+                role = _Role("demonym", role.target, False)
             if kind == "metonym":
                 city = jurisdictions.get(surface) or jurisdictions.get(surface.title())
                 if city is not None and _preposition_before(text, start) \
@@ -1304,6 +1503,10 @@ def body_kind(name: str) -> str:
     compiled = _compiled()
     if name in compiled.body_kinds:
         return compiled.body_kinds[name]
+    if name.endswith(_SHERIFF_SUFFIXES):
+        return "police"
+    if name.endswith(" Police Commission"):   # a civilian board over the police, like a Board of Police Commissioners
+        return "government"
     if _NAMED_BODY.search(name):
         return "government"
     for suffix, kind in sorted(_GENERATED_KIND.items(), key=lambda kv: -len(kv[0])):

@@ -45,7 +45,7 @@ def collect(run_search, params) -> tuple[object, list]:
     while len(hits) < MAX_EXPORT_ROWS:
         results = run_search(replace(params, page=page, per_page=CHUNK, typed=False), 1)
         first = first or results
-        hits += results.hits
+        hits += [h for h in results.hits if not h.related]   # an export holds what matched
         if page >= results.pages or not results.hits:
             break
         page += 1

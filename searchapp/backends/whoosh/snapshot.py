@@ -61,6 +61,10 @@ def _compiled_own_text(tree) -> Q.Query:
     return compile_own_text(tree)
 
 
+def _negated(tree) -> bool:
+    return any(type(node) in (ast.AndNot, ast.Not) for node in ast.walk(tree))
+
+
 def _stem(word: str) -> str:
     tokens = analyze("title", word)
     return tokens[0] if tokens else word
@@ -528,8 +532,10 @@ class WhooshSnapshot:
         if top is not None:
             return top
         # restricted: only the documents of `bits` are visited (skip_to), not every match of the
-        # query ("gdpr" with its synonym phrases over 23 candidates: 1.1 s -> a few ms)
-        within = docnums(bits) if restricted else None
+        # query ("gdpr" with its synonym phrases over 23 candidates: 1.1 s -> a few ms). A query
+        # with ANDNOT always is: Whoosh's AndNot matcher let through an item its negative part
+        # matches ("antitrust ANDNOT FTC" ranked the FTC story our bitmaps had left out).
+        within = docnums(bits) if restricted or _negated(tree) else None
         if not boosts:
             return list(compat.exact_top(searcher, _compiled(tree), limit, None, None, within).top_n)
         everything = compat.exact_top(searcher, _compiled(tree), bits.bit_count(), None, None, within).top_n
@@ -662,6 +668,19 @@ class WhooshSnapshot:
                 word = term.decode("utf-8") if isinstance(term, bytes) else term
                 counts[word] = counts.get(word, 0) + reader.doc_frequency(field, word)
         return counts
+
+    def head_scores(self, term: str, docnums: list[int]) -> list[float]:
+        """The BM25F score of an indexed term in the title and excerpt of each
+        document (0 without it), from the cached per-term arrays."""
+        table = derived.arrays(self)
+        wanted = np.asarray(docnums, dtype=np.int64)
+        total = np.zeros(wanted.size)
+        for fieldname in ("title", "excerpt"):
+            docs, scores = table.term(self, fieldname, term)
+            if docs.size:
+                at = np.minimum(np.searchsorted(docs, wanted), docs.size - 1)
+                total += np.where(docs[at] == wanted, scores[at], 0.0)
+        return total.tolist()
 
     def word_bits(self, word: str) -> int:
         """The documents with this word (stemmed) in the title or excerpt."""
