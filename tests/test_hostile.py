@@ -208,7 +208,12 @@ def test_random_queries_answer_or_explain(random_engine, query, sort, page):
     except QueryError as error:
         assert str(error)
     else:
-        assert results.total >= len(results.hits)
+        matched = [h for h in results.hits if not h.related]
+        assert results.total >= len(matched)
+        # related items only complete a short first page sorted by relevance, after the matches
+        related = results.hits[len(matched):]
+        assert all(h.related for h in related) and len(results.hits) <= 5
+        assert not related or (sort == "relevance" and page == 1 and len(matched) < 5)
         random_engine.suggest(query)
 
 
