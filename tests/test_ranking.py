@@ -355,3 +355,20 @@ def test_an_andnot_query_lists_only_what_it_counts(shared_index):
             assert len(page.hits) - sum(h.related for h in page.hits) == page.total, query
             for hit in page.hits:
                 assert "FTC" not in f"{hit.title} {hit.excerpt}", (query, hit.title)
+
+
+def test_related_items_need_min_related_words_of_the_feedback_words(engine, monkeypatch):
+    """"Lisbon tram fares rise" shares one word ("Lisbon") with the armadillo
+    story: related only when one word is enough."""
+    from searchapp.core import feedback
+
+    monkeypatch.setattr(feedback, "RELATED_MIN_SHARE", 0.0)
+    monkeypatch.setattr(feedback, "RELATED_BEST_SHARE", 0.0)
+    engine._results.clear()
+    assert "one-word" not in urls(engine.search("armadillo"))
+    monkeypatch.setattr(feedback, "MIN_RELATED_WORDS", 1)
+    engine._results.clear()
+    assert "one-word" in urls(engine.search("armadillo"))
+    monkeypatch.setattr(feedback, "MIN_RELATED_WORDS", 8)   # no other item shares eight
+    engine._results.clear()
+    assert urls(engine.search("armadillo")) == ["armadillo"]

@@ -128,9 +128,11 @@ def feedback_scores(snapshot, words: tuple[FeedbackWord, ...], docnums: list[int
 def related_bits(snapshot, words: tuple[FeedbackWord, ...]) -> int:
     """The items having at least MIN_RELATED_WORDS of the feedback words in
     their title or excerpt (where the words were found)."""
-    seen = enough = 0
+    # having[k]: the items with at least k + 1 of the words read so far
+    having = [0] * MIN_RELATED_WORDS
     for w in words:
         bits = snapshot.word_bits(w.word)
-        enough |= seen & bits            # with MIN_RELATED_WORDS = 2: a second word found
-        seen |= bits
-    return enough
+        for k in range(MIN_RELATED_WORDS - 1, 0, -1):
+            having[k] |= having[k - 1] & bits
+        having[0] |= bits
+    return having[-1]

@@ -770,7 +770,7 @@ def _related(snapshot, q_all, shown: list[int], matched: int, filtered: int, wan
     of the words the best results and their copies share (feedback.py), one
     per story, flagged `related`."""
     best = shown[:feedback.FEEDBACK_DOCS]
-    readers = [d for d in best] + [d for d in docnums(story_members(snapshot, bits_of(best)) & matched)
+    readers = best + [d for d in docnums(story_members(snapshot, bits_of(best)) & matched)
                                    if d not in best]
     words = feedback.feedback_words(snapshot, feedback.texts_of(snapshot, readers[:feedback.FEEDBACK_TEXTS]),
                                     feedback.query_terms(q_all, snapshot.analyze))
