@@ -11,7 +11,8 @@ import pytest
 from searchapp.backends.whoosh import compat, derived
 from searchapp.backends.whoosh.snapshot import _boosted, _compiled, word_concepts
 from searchapp.bitmaps import as_bytes, bits_of, docnums, has
-from searchapp.core.service import SearchEngine, proximity_boosts
+from searchapp.core.ranking import proximity_boosts
+from searchapp.core.service import SearchEngine
 from searchapp.query.expand import adjacent_pairs
 
 # synonym groups with phrases, entities (tags scored by weight), OR, phrases, relaxed words

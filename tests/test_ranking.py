@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import write_news
-from searchapp.core import service
+from searchapp.core import ranking, service
 from searchapp.core.service import SearchEngine
 from searchapp.indexing import update_index
 
@@ -83,7 +83,7 @@ def test_coverage_ranks_more_of_the_query_first(engine, monkeypatch):
     query = "new zanzibar drone rules"          # nothing has all four words: relaxed
     assert urls(engine.search(query))[0] == "covers-three"
     # without coverage tiers, summed BM25 of the common words wins
-    monkeypatch.setattr(service, "coverage_levels", lambda snapshot, tree, bits: [(1.0, bits)])
+    monkeypatch.setattr(ranking, "coverage_levels", lambda snapshot, tree, bits: [(1.0, bits)])
     engine._results.clear()
     assert urls(engine.search(query))[0] != "covers-three"
 
@@ -95,7 +95,7 @@ def test_a_headline_with_most_words_ranks_above_every_word_in_passing(engine, mo
     query = "ocelot export permits"
     assert engine.search(query).total_all_words == 1          # fewer than 10: relaxed
     assert urls(engine.search(query))[:2] == ["headline", "in-passing"]
-    monkeypatch.setattr(service, "COVERAGE_POWER", 60)          # coverage first, as strict tiers were
+    monkeypatch.setattr(ranking, "COVERAGE_POWER", 60)          # coverage first, as strict tiers were
     engine._results.clear()
     assert urls(engine.search(query))[:2] == ["in-passing", "headline"]
 
@@ -154,7 +154,7 @@ def test_related_items_share_the_words_more_than_in_passing(engine, monkeypatch)
 
 def test_words_together_rank_above_the_same_words_scattered(engine, monkeypatch):
     assert urls(engine.search("quokka sanctuary closure"))[:2] == ["together", "scattered"]
-    monkeypatch.setattr(service, "PROXIMITY_BOOST", 0.0)
+    monkeypatch.setattr(ranking, "PROXIMITY_BOOST", 0.0)
     engine._results.clear()
     assert urls(engine.search("quokka sanctuary closure"))[:2] == ["scattered", "together"]
 
@@ -279,7 +279,7 @@ def test_completion_never_completes_a_dropped_stop_word(engine):
 
 
 def test_marks_never_nest_and_expansions_sharing_a_typed_word_are_one_span():
-    from searchapp.core.service import mark_phrases
+    from searchapp.core.highlight import mark_phrases
 
     assert mark_phrases("face <mark>recognition</mark> and Facebook", [("face", "recognition"), ("facebook",)]) == (
         "<mark>face recognition</mark> and <mark>Facebook</mark>")
@@ -328,7 +328,7 @@ def test_the_ranking_does_not_read_a_stray_environment_variable():
     import subprocess
     import sys
 
-    code = "from searchapp.core import service; print(service.SOFT_LEVELS)"
+    code = "from searchapp.core import ranking; print(ranking.SOFT_LEVELS)"
     for value in ("x", "1"):
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               env={**os.environ, "SL": value})

@@ -11,9 +11,9 @@ our cached per-word scores make cheap:
   weighted by how many of them have the word times its IDF; query words, stop
   words and words of more than a tenth of the items are left out;
 - a relaxed query's partial matches are re-ranked by their score plus their
-  BM25F score for the feedback words (service._soft_ranking);
+  BM25F score for the feedback words (ranking.soft_ranking);
 - a first page the matches do not fill is completed with *related* items,
-  items having at least two feedback words (service._related), flagged so.
+  items having at least two feedback words (related.related_hits), flagged so.
 
 Measured on the tuning half (bench/relevance.py, nDCG@10): re-ranking 0.886 ->
 0.906, the related items 0.871 -> 0.886 ("antitrust" 0.36 -> 0.93). The

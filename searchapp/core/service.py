@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import html
 import logging
-import math
 import os
 import re
 import threading
@@ -24,20 +22,22 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from searchapp.bitmaps import as_bytes, bits_of, docnums, has
+from searchapp.bitmaps import as_bytes, has
 from searchapp.core import facets as facet_counts
-from searchapp.core import feedback
 from searchapp.core import spelling
+from searchapp.core.highlight import make_hit
+from searchapp.core.ranking import proximity_boosts, soft_ranking, strict_tiers
+from searchapp.core.related import related_hits
 from searchapp.core.protocol import Backend, Snapshot
 from searchapp.enrich.entities import names
 from searchapp.enrich.synonyms import synonym_groups
 from searchapp.errors import NoIndex, QueryError
 from searchapp.lru import Lru
-from searchapp.model import (FACETS, RECENCY_HALF_LIFE_DAYS, SORTS, Filters, Hit, Interpretation, ItemPage,
-                             Provider, Report, ResultsPage, Suggestion)
+from searchapp.model import (FACETS, RECENCY_HALF_LIFE_DAYS, SORTS, Filters, Interpretation, ItemPage, ResultsPage,
+                             Suggestion)
 from searchapp.query import ast
-from searchapp.query.expand import (adjacent_pairs, complete_last_word, concepts, expand, expansion_words,
-                                    interpreted, prune, read_names, relax, synonym_table, typed_only)
+from searchapp.query.expand import (adjacent_pairs, complete_last_word, expand, interpreted, prune, read_names, relax,
+                                    synonym_table)
 from searchapp.query.parser import parse
 from searchapp.query.syntax import MAX_QUERY_CHARS
 from searchapp.store.generations import CURRENT, BuildInfo, current_generation, read_build_info
@@ -64,12 +64,6 @@ SUGGEST_FACET_MIN_ITEMS = 2  # ... and two items ("eu ai act f": no "FDA" from a
 RESULT_CACHE_SIZE = 256   # results pages kept per engine (a typed page with facets: ~47 kB at 100k, 24 MB for 512)
 RECENT_REQUESTS = 48      # replayed on a new generation before it serves (with warm_switch), newest first,
 REPLAY_SECONDS = 1.0      # ... for at most this long: a reindex shows within seconds, even on a busy machine
-COVERAGE_CONCEPTS = 8     # the rarest concepts of a relaxed query weigh in its coverage
-# A relaxed query's partial matches rank by score x coverage ** COVERAGE_POWER, not by coverage
-# tiers first: an item matching a rare concept only (a place's tag) no longer outranks one with
-# every other word. Tuning half, nDCG@10: strict tiers 0.858; power 1 0.858, 2 0.868, 3 0.871, 4 0.863.
-COVERAGE_POWER = 3
-SOFT_LEVELS = 8            # coverage levels merged by that product; the rest follow in coverage order
 CORRECTION_GAIN = 2       # a correction replaces the results when it finds at least twice as many
 FACET_LIMIT = facet_counts.FACET_LIMIT
 MAX_FACET_LIMIT = facet_counts.MAX_FACET_LIMIT
@@ -477,22 +471,22 @@ class SearchEngine:
         """The page's hits, each story once (its other matching items as
         also_reported_by), and how many results there are in all. Items
         matching all words come first. When the query is relaxed, the others
-        follow by score times coverage (_soft_ranking). A first page the
-        matches do not fill is completed with related items (_related)."""
+        follow by score times coverage (soft_ranking). A first page the
+        matches do not fill is completed with related items (related_hits)."""
         start, end = (page - 1) * per_page, page * per_page
         ranked = sort in ("relevance", "recent")
         boosts = proximity_boosts(snapshot, adjacent_pairs(q_all)) if ranked else ()
         if relaxed and ranked:
-            found, total = _soft_ranking(snapshot, q_all, q_any, all_bits, some_bits, sort, start, end, boosts)
+            found, total = soft_ranking(snapshot, q_all, q_any, all_bits, some_bits, sort, start, end, boosts)
         else:
-            found, total = _tiers(snapshot, q_all, q_any, relaxed, all_bits, some_bits, restricted, sort,
+            found, total = strict_tiers(snapshot, q_all, q_any, relaxed, all_bits, some_bits, restricted, sort,
                                   start, end, boosts)
         copies_from = some_bits if relaxed else all_bits
         all_data = as_bytes(all_bits)
-        hits = [_hit(snapshot, tree, score, d, bool(has(all_data, d)), copies_from) for score, d, tree in found]
+        hits = [make_hit(snapshot, tree, score, d, bool(has(all_data, d)), copies_from) for score, d, tree in found]
         if found and start == 0 and len(found) < per_page and sort == "relevance":
             shown = [d for _, d, _ in found]
-            hits += _related(snapshot, q_all, shown, copies_from, filtered, per_page - len(found))
+            hits += related_hits(snapshot, q_all, shown, copies_from, filtered, per_page - len(found))
         return hits, total
 
     # -- spelling, suggestions, items
@@ -676,347 +670,6 @@ def _trim_heap() -> None:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):
         pass
-
-
-# ---------------------------------------------------------------- stories and pages
-
-def _tiers(snapshot, q_all, q_any, relaxed, all_bits, some_bits, restricted, sort, start, end, boosts):
-    """(score, docnum, tree) of the page's results: the items matching all
-    words, then (a relaxed query sorted by date) those matching some; and
-    how many results there are."""
-    tiers = [(q_all, all_bits, restricted)]
-    if relaxed:
-        tiers.append((q_any, some_bits & ~all_bits, True))
-    return _in_order(snapshot, tiers, sort, start, end, boosts)
-
-
-def _in_order(snapshot, tiers, sort, start, end, boosts, offset: int = 0, listed: int = 0):
-    """(score, docnum, tree) of the places start..end among `tiers`, (tree,
-    bitmap, restricted) listed one after the other from place `offset`, each
-    by score (or date); and the place after them. A story is listed once, in
-    the first tier having it (and not at all when in `listed`), with every
-    matching copy under it."""
-    found = []
-    for tree, bits, restricted in tiers:
-        bits &= ~listed
-        if not bits:
-            continue
-        count = results_count(snapshot, bits)
-        if offset < end and offset + count > start:
-            leaders = _leaders(snapshot, tree, bits, restricted, sort, end - offset, boosts)
-            found += [(score, d, tree) for score, d in leaders[max(0, start - offset):]]
-        offset += count
-        listed |= story_members(snapshot, bits)
-    return found, offset
-
-
-def _soft_ranking(snapshot, q_all, q_any, all_bits, some_bits, sort, start, end, boosts):
-    """(score, docnum, tree) of the page's results of a relaxed query, and how
-    many there are.
-
-    The items of the first SOFT_LEVELS coverage levels (coverage_levels) rank
-    by score x coverage ** COVERAGE_POWER: one ranking of them all, each
-    level's factor a boost, so the order is exact and as cheap as one tier.
-    Then the first FEEDBACK_DEPTH places are re-ranked with the words the
-    best results share (_with_feedback). Items of lower levels follow, level
-    by level, by score."""
-    levels = [(level, bits) for level, bits in coverage_levels(snapshot, q_all, some_bits) if bits]
-    soft = [(level, bits) for level, bits in levels[:SOFT_LEVELS] if level > 0]
-    rest = levels[len(soft):]
-    merged_bits, ranked, level_boosts = 0, [], ()
-    for _, bits in soft:
-        merged_bits |= bits
-    if soft:
-        lowest = soft[-1][0]
-        # factors relative to the lowest level's: every factor >= 1, as the score bounds need
-        level_boosts = tuple((bits, (level / lowest) ** COVERAGE_POWER) for level, bits in soft if level > lowest)
-        depth = max(end, feedback.FEEDBACK_DEPTH)
-        ranked = _leaders(snapshot, q_any, merged_bits, True, sort, depth, tuple(boosts) + level_boosts)
-    factors = [(as_bytes(bits), factor) for bits, factor in level_boosts]
-
-    def factor(d):
-        return next((f for data, f in factors if has(data, d)), 1.0)
-
-    ranked = _with_feedback(snapshot, q_all, [(score or 0.0, d, factor(d)) for score, d in ranked])
-    all_data = as_bytes(all_bits)
-    head_count = results_count(snapshot, merged_bits) if merged_bits else 0
-    found = [(score, d, q_all if has(all_data, d) else q_any) for score, d in ranked[start:min(end, head_count)]]
-    lower, total = _in_order(snapshot, [(q_any, bits, True) for _, bits in rest], sort, start, end, boosts,
-                             offset=head_count, listed=story_members(snapshot, merged_bits) if merged_bits else 0)
-    return found + lower, total
-
-
-def _with_feedback(snapshot, q_all, ranked: list[tuple[float, int, float]]) -> list[tuple[float, int]]:
-    """(key, docnum, coverage factor) ranked, as (key, docnum): the first
-    FEEDBACK_DEPTH re-ranked by key + FEEDBACK_STRENGTH x factor x the item's
-    score for the words the best FEEDBACK_DOCS share (feedback.py)."""
-    head, tail = ranked[:feedback.FEEDBACK_DEPTH], ranked[feedback.FEEDBACK_DEPTH:]
-    best = [d for _, d, _ in head[:feedback.FEEDBACK_DOCS]]
-    if not best:
-        return []
-    words = feedback.feedback_words(snapshot, feedback.texts_of(snapshot, best),
-                                    feedback.query_terms(q_all, snapshot.analyze))
-    if words:
-        bonus = feedback.feedback_scores(snapshot, words, [d for _, d, _ in head])
-        strength = feedback.FEEDBACK_STRENGTH
-        head = sorted(((key + strength * factor * bonus[d], d, factor) for key, d, factor in head),
-                      key=lambda p: (-p[0], p[1]))
-    return [(key, d) for key, d, _ in head + tail]
-
-
-def _related(snapshot, q_all, shown: list[int], matched: int, filtered: int, wanted: int) -> list[Hit]:
-    """Up to `wanted` items related to the shown results, when they are too
-    few to fill a page: the items (under the same filters) having at least two
-    of the words the best results and their copies share (feedback.py), one
-    per story, flagged `related`."""
-    best = shown[:feedback.FEEDBACK_DOCS]
-    readers = best + [d for d in docnums(story_members(snapshot, bits_of(best)) & matched)
-                                   if d not in best]
-    words = feedback.feedback_words(snapshot, feedback.texts_of(snapshot, readers[:feedback.FEEDBACK_TEXTS]),
-                                    feedback.query_terms(q_all, snapshot.analyze))
-    if not words:
-        return []
-    taken = story_members(snapshot, matched) | matched
-    bits = feedback.related_bits(snapshot, words) & filtered & ~taken
-    for node in _excluded(q_all):   # "antitrust -FTC": no related item says what the user ruled out
-        bits &= ~snapshot.matches(node)
-    for node in _required_metadata(q_all):   # "provider:reuters" is a filter written in the query
-        bits &= snapshot.matches(node)
-    if not bits:
-        return []
-    # highlighted by the query, so none of the feedback words ("between", "giants") is marked as the user's
-    # as close to the feedback words as the results themselves, or nearly
-    own = feedback.feedback_scores(snapshot, words, best)
-    floor = feedback.RELATED_MIN_SHARE * min(own.values())
-    return [replace(_hit(snapshot, q_all, score, d, False, bits), related=True)
-            for score, d in _related_leaders(snapshot, words, bits, wanted, floor)]
-
-
-def _related_leaders(snapshot, words, bits: int, wanted: int, floor: float) -> list[tuple[float, int]]:
-    """The best `wanted` of `bits` by their score for the feedback words, each
-    word weighed by its weight (an item sharing "FTC" and "inquiry" before one
-    sharing "tech" and "giants"), down to `floor`, one per story, ties by docnum."""
-    candidates = docnums(bits)
-    scores = feedback.feedback_scores(snapshot, words, candidates)
-    _, story_of, _ = snapshot.stories()
-    found, stories = [], set()
-    ranked = sorted(candidates, key=lambda d: (-scores[d], d))
-    if ranked:   # and half as close as the closest: the tail shares the words in passing
-        floor = max(floor, feedback.RELATED_BEST_SHARE * scores[ranked[0]])
-    for d in ranked:
-        if scores[d] < floor:   # the tail shares the words in passing
-            break
-        story = story_of.get(d)
-        if story is not None and story in stories:
-            continue
-        stories.add(story)
-        found.append((scores[d], d))
-        if len(found) >= wanted:
-            break
-    return found
-
-
-def _excluded(tree) -> list:
-    """The parts of a query no result may match: its `-word`, `NOT word` and
-    `ANDNOT word`, as far as they bind the whole query (not inside an OR)."""
-    kind = type(tree)
-    if kind is ast.Not:
-        return [tree.child]
-    if kind is ast.AndNot:
-        return [tree.negative, *_excluded(tree.positive)]
-    if kind is ast.And:
-        return [n for child in tree.children for n in _excluded(child)]
-    return []
-
-
-METADATA_FIELDS = ("provider", "topic")   # query fields that say which items, not which words
-
-
-def _required_metadata(tree) -> list:
-    """The parts of a query that name an outlet or a topic (`provider:reuters`,
-    `(topic:AI OR topic:Robotics)`) and bind the whole query, as a filter would."""
-    kind = type(tree)
-    if kind is ast.And:
-        return [n for child in tree.children for n in _required_metadata(child)]
-    if kind is ast.AndNot:
-        return _required_metadata(tree.positive)
-    leaves = [n for n in ast.walk(tree) if type(n) in (ast.Word, ast.Phrase, ast.Pattern)]
-    if leaves and all(n.field in METADATA_FIELDS for n in leaves) and kind is not ast.Not:
-        return [tree]
-    return []
-
-
-def results_count(snapshot, bits: int) -> int:
-    """Matching items, each story's copies counted once."""
-    copies, story_of, members = snapshot.stories()
-    matched_copies = bits & copies
-    if not matched_copies:
-        return bits.bit_count()
-    matched = as_bytes(bits)
-    extra = {story_of[d] for d in docnums(matched_copies) if not has(matched, members[story_of[d]][0])}
-    return (bits & ~copies).bit_count() + len(extra)
-
-
-def story_members(snapshot, bits: int) -> int:
-    """Every member of the stories that have a member in `bits`."""
-    _, story_of, members = snapshot.stories()
-    every = snapshot.shared_cache("story-docs", lambda: bits_of(story_of))
-    found = {story_of[d] for d in docnums(bits & every) if d in story_of}
-    return bits_of(d for story in found for d in members[story])
-
-
-def _concept_weight(total: int, df: int) -> float:
-    # IDF: a rare word carries more of the query than a common one. Measured on
-    # the tuning half: sqrt(IDF) and a plain count of concepts rank the same
-    # within 0.002 nDCG@10; IDF is the documented rule.
-    return math.log(1 + total / max(1, df))
-
-
-def coverage_levels(snapshot, tree, bits: int) -> list[tuple[float, int]]:
-    """`bits` split by which of the query's concepts each item's own text
-    matches, as (coverage, bitmap), best coverage first: coverage is the
-    IDF-weighted share of the concepts matched (a synonym concept, or a word
-    with its completions, counts once)."""
-    found = concepts(tree, snapshot.analyze)
-    if len(found) < 2:
-        return [(1.0, bits)]
-    # what an item is about: a concept found only in the titles of the items it lists does not cover
-    matched = [snapshot.matches_own_text(c) for c in found]
-    total = max(1, snapshot.live.bit_count())
-    weights = [_concept_weight(total, m.bit_count()) for m in matched]
-    # A place or public body named in the query is what a regulation search is
-    # about ("China facial recognition consent" wants China's rules first): it
-    # weighs as much as the rarest concept, however many items carry its tag.
-    # (Tuning half: nDCG@10 0.833 -> 0.861.)
-    weights = [max(weights) if type(c) is ast.Entity else w for c, w in zip(found, weights)]
-    rarest = sorted(range(len(found)), key=lambda i: -weights[i])[:COVERAGE_CONCEPTS]
-    matched, weights = [matched[i] for i in rarest], [weights[i] for i in rarest]
-    whole = sum(weights)
-
-    def coverage(combo):
-        # exact shares: rounding them into buckets moved the tuning half's nDCG@10
-        # between 0.856 and 0.875 with no trend across bucket sizes (noise, not a rule)
-        return round(sum(w for i, w in enumerate(weights) if combo >> i & 1) / whole, 9)
-
-    combos = sorted(range(1, 1 << len(matched)), key=lambda m: (-coverage(m), m))
-    tiers, left = {}, bits
-    for combo in combos:
-        if not left:
-            break
-        tier = left
-        for i, concept_bits in enumerate(matched):
-            tier &= concept_bits if combo >> i & 1 else ~concept_bits
-            if not tier:
-                break
-        if tier:
-            level = coverage(combo)   # combinations of equal coverage share a level
-            tiers[level] = tiers.get(level, 0) | tier
-            left &= ~tier
-    ordered = [(level, tiers[level]) for level in sorted(tiers, reverse=True)]
-    if left:
-        ordered.append((0.0, left))
-    return ordered
-
-
-PROXIMITY_BOOST = 1.0    # every pair together: x2 (tuning half: 0.5, 1 and 2 within 0.001 nDCG@10)
-
-
-def proximity_boosts(snapshot, pairs: list) -> tuple[tuple[int, float], ...]:
-    """Each pair of neighbouring query words standing together in an item's
-    title or excerpt multiplies its score: "facial recognition ban" ranks
-    "... facial recognition ban ..." above the same words scattered."""
-    if not pairs:
-        return ()
-    factor = (1 + PROXIMITY_BOOST) ** (1 / len(pairs))   # every pair together: x(1 + PROXIMITY_BOOST)
-    return tuple((bits, factor) for bits in (snapshot.matches(pair) for pair in pairs) if bits)
-
-
-def _leaders(snapshot, tree, bits, restricted, sort, wanted, boosts=()) -> list[tuple[float | None, int]]:
-    """The first `wanted` results of `bits`, one per story (its best-ranked
-    matching item); asks for more when copies took places."""
-    copies, story_of, _ = snapshot.stories()
-    # Copies can take at most as many places as there are matching copies.
-    most = min(bits.bit_count(), wanted + (bits & copies).bit_count())
-    # A ranking of `limit` is the first `limit` of the whole ranking (ties by docnum), so a short
-    # one is asked first, and a longer one only when copies took too many places: at 100k items
-    # "facial recognit" had 10,000 matching copies, and a top 10,000 was asked for 10 hits.
-    limit = min(most, 2 * wanted + 8)
-    while True:
-        ranked = snapshot.ranked(tree, bits, limit, sort, restricted, boosts)
-        leaders, seen = [], set()
-        for score, docnum in ranked:
-            story = story_of.get(docnum)
-            if story is None or story not in seen:
-                seen.add(story)
-                leaders.append((score, docnum))
-                if len(leaders) >= wanted:
-                    return leaders
-        if limit >= most or len(ranked) < limit:
-            return leaders
-        limit = min(most, 4 * limit)
-
-
-def _hit(snapshot, tree, score, docnum: int, matched_all: bool, bits: int) -> Hit:
-    # Typed words are highlighted by the backend; each expansion (another name,
-    # a completion) as one span: "General Data Protection Regulation", never
-    # "Data" and "Protection" wherever they stand.
-    typed = typed_only(tree)
-    doc, title_html, snippet = snapshot.highlights(typed if typed is not ast.NOTHING else tree, docnum, score)
-    phrases = expansion_words(tree)
-    title_html, snippet = mark_phrases(title_html, phrases), mark_phrases(snippet, phrases)
-    return Hit(
-        id=doc["id"],
-        url=doc["url"],
-        title=doc["title"],
-        title_html=title_html,
-        excerpt=doc["excerpt"],
-        snippet=snippet,
-        published=doc["published"],
-        provider=Provider(**doc["provider"]),
-        topics=tuple(doc["topics"]),
-        score=round(score, 4) if isinstance(score, (int, float)) else None,
-        matched_all=matched_all,
-        jurisdictions=tuple(doc.get("jurisdictions", ())),
-        regulators=tuple(doc.get("regulators", ())),
-        also_reported_by=_copies(snapshot, docnum, bits),
-    )
-
-
-@lru_cache(maxsize=1024)
-def _phrases_pattern(phrases: tuple[tuple[str, ...], ...]) -> re.Pattern:
-    """One pattern for every phrase, longest first. Each word may already be
-    marked (a typed word inside the phrase: "face <mark>recognition</mark>")."""
-    def word(w, last):
-        return r"(?:<mark>)?" + re.escape(html.escape(w, quote=True)) + (r"\w*" if last else "") + r"(?:</mark>)?"
-    alternatives = [r"\s+".join(word(w, n == len(words) - 1) for n, w in enumerate(words)) for words in phrases]
-    return re.compile(r"(?<![\w&;>])(?:" + "|".join(alternatives) + r")(?![\w<])", re.I)
-
-
-def mark_phrases(fragment: str, phrases: list[tuple[str, ...]]) -> str:
-    """An escaped HTML fragment with each phrase's occurrences wrapped in one
-    <mark> (marks inside it merged), in one pass: marks never nest."""
-    if not phrases:
-        return fragment
-    pattern = _phrases_pattern(tuple(phrases))
-    return pattern.sub(lambda m: "<mark>" + m.group(0).replace("<mark>", "").replace("</mark>", "") + "</mark>",
-                       fragment)
-
-
-def _copies(snapshot, docnum: int, bits: int) -> tuple[Report, ...]:
-    """The other matching items of this hit's story, newest first."""
-    _, story_of, members = snapshot.stories()
-    story = story_of.get(docnum)
-    if story is None:
-        return ()
-    matched = as_bytes(bits)
-    others = bits_of(d for d in members[story] if d != docnum and has(matched, d))
-    found = []
-    for other in snapshot.first_by_date(others, "newest", 50):
-        doc = snapshot.record(other)
-        found.append(Report(id=doc["id"], title=doc["title"], url=doc["url"],
-                            provider=doc["provider"]["name"] or doc["provider"]["domain"],
-                            published=doc["published"]))
-    return tuple(found)
 
 
 def _facet_suggestions(snapshot, head: str, prefix: str, scope: int, limit: int, floor: float = 1) -> list[Suggestion]:
