@@ -39,6 +39,14 @@ fixed rule (`split_test2`: positives and negatives apart, ordered by
 sha256(SPLIT_SEED + url), first half of each): test2a (90 + 20 items) is
 tuning data for the third pass, test2b (90 + 20) is held out; test2 reports
 both together.
+`--swap` is a check of generalisation that needs no new labels: each tuning
+item (tune, test2a) about one country other than the US, whose bodies of that
+country are generic ("<Country> Government", "<Country> DPA"), that the tagger
+gets right and that names no gazetteer body of that country, is rewritten with
+the country's names and demonyms swapped for another country's, and its labels
+swapped alike; rules that hold for any country tag the copies as well as the
+originals. Two sets of countries: plain names (Brazil, Kenya, Poland...) and
+names that are also words or people's names (Peru, Cuba, Jordan, Chad...).
 `--speed-corpus DIR` also times the files of a generated corpus
 (`python bench/make_corpus.py 5000 /tmp/gen5k`), with their own bodies.
 """
@@ -272,6 +280,77 @@ def speed(corpus: Path, repeat: int = 20) -> dict:
     return _time(texts, repeat)
 
 
+# ---------------------------------------------------------------- country swap
+
+SWAP_PLAIN = {"Brazil": "Brazilian", "Kenya": "Kenyan", "Poland": "Polish", "Mexico": "Mexican",
+              "Indonesia": "Indonesian", "Nigeria": "Nigerian", "Argentina": "Argentine", "Vietnam": "Vietnamese",
+              "Egypt": "Egyptian", "Chile": "Chilean", "Thailand": "Thai", "Sweden": "Swedish"}
+SWAP_AMBIGUOUS = {"Peru": "Peruvian", "Cuba": "Cuban", "Oman": "Omani", "Panama": "Panamanian", "Jordan": "Jordanian",
+                  "Jamaica": "Jamaican", "Liberia": "Liberian", "Sudan": "Sudanese", "Mali": "Malian", "Chad": "Chadian"}
+
+
+def _generic_kind(compiled, place: str, body: str):
+    """The designation kind of a body of that place ("UK Government": government), or None."""
+    for kind, pattern in gazetteer._SCHEME["country"].items():
+        if pattern.format(place) == body or compiled.designations.get((place, kind)) == body:
+            return kind
+    return None
+
+
+def _forms_of(compiled, place: str, kind: str) -> list[str]:
+    return sorted({form for form, rules in compiled.forms.items() for _, r in rules
+                   if r.kind == kind and r.target == place and not r.ambiguous}, key=len, reverse=True)
+
+
+def swap_check(items: list[dict], targets: dict) -> dict:
+    """P/R on tuning items with their one non-US country swapped for each target country."""
+    import re
+    compiled = gazetteer._compiled()
+    counts = {"jurisdictions": [0, 0, 0], "bodies": [0, 0, 0]}
+    n = wrong = 0
+    for item in items:
+        if item["split"] not in ("tune", "test2a") or item["negative"]:
+            continue
+        countries = [j for j in item["jurisdictions"] if jurisdiction_kind(j) == "country" and j != "United States"]
+        if len(countries) != 1:
+            continue
+        x = countries[0]
+        if any(x in compiled.jurisdictions[j].ancestors for j in item["jurisdictions"]):
+            continue   # a city or state of it
+        own = {b: _generic_kind(compiled, x, b) for b in item["bodies"]
+               if compiled.regulator_jurisdiction.get(b) == x or b.startswith(x + " ")}
+        if None in own.values() or any(gazetteer._SCHEME["country"].get(k, "").format(x) != b for b, k in own.items()):
+            continue   # a gazetteer body of that country (ICO, CAC): its own name would stay in the text
+        got = tag_item(*item["fields"])
+        if (set(got.jurisdictions), set(got.regulators)) != (item["jurisdictions"], set(item["bodies"])):
+            continue   # only what the tagger gets right on the original
+        text = gazetteer.normalise(" | ".join(f for f in item["fields"] if f))
+        if any(r.kind == "regulator" and compiled.regulator_jurisdiction.get(r.target) == x
+               for *_, roles in gazetteer._scan(compiled, text, 0, len(text)) for r in roles):
+            continue
+        aliases, demonyms = _forms_of(compiled, x, "alias"), _forms_of(compiled, x, "demonym")
+        for y, demonym in targets.items():
+            if y in item["jurisdictions"]:
+                continue
+            new = text
+            for forms, to in ((aliases, y), (demonyms, demonym)):
+                for form in forms:
+                    new = re.sub(r"(?<![\w.])(?:[Tt]he )?" + re.escape(form) + r"(?!\w)", to, new, flags=re.I)
+            if new == text:
+                break
+            want_j = {y if j == x else j for j in item["jurisdictions"]}
+            want_b = {gazetteer._designated_body(compiled, y, own[b]) if b in own else b for b in item["bodies"]}
+            tags = tag_item(new)
+            for what, g, w in (("jurisdictions", set(tags.jurisdictions), want_j), ("bodies", set(tags.regulators), want_b)):
+                c = counts[what]
+                c[0] += len(g & w)
+                c[1] += len(g - w)
+                c[2] += len(w - g)
+            n += 1
+            wrong += (set(tags.jurisdictions), set(tags.regulators)) != (want_j, want_b)
+    return {"copies": n, "wrong": wrong, **{what: prf(*c) for what, c in counts.items()}}
+
+
 # ---------------------------------------------------------------- printing
 
 def _fmt(value) -> str:
@@ -334,11 +413,19 @@ def main(argv=None) -> int:
     parser.add_argument("--speed-corpus", type=Path, help="also time the files of a generated corpus (make_corpus.py)")
     parser.add_argument("--errors", choices=REPORTED, help="list the items of that half with an error")
     parser.add_argument("--json", type=Path, help="write the figures as JSON")
+    parser.add_argument("--swap", action="store_true",
+                        help="country-swap check of generalisation on the tuning items (no new labels)")
     parser.add_argument("--tuning-only", dest="held_out", action="store_false",
                         help="hide the held-out test2b (and test2, all) while tuning")
     args = parser.parse_args(argv)
     report = evaluate(args.corpus_root)
     print_report(report, args.held_out)
+    if args.swap:
+        for label, targets in (("plain names", SWAP_PLAIN), ("names that are also words or people", SWAP_AMBIGUOUS)):
+            r = report[f"swap_{'plain' if targets is SWAP_PLAIN else 'ambiguous'}"] = swap_check(report["_items"], targets)
+            j, b = r["jurisdictions"], r["bodies"]
+            print(f"\ncountry swap, {label}: {r['copies']} copies, {r['wrong']} with an error; "
+                  f"jurisdictions P {j['p']:.3f} R {j['r']:.3f}, bodies P {b['p']:.3f} R {b['r']:.3f}")
     if args.speed:
         s = speed(args.corpus_root, args.speed)
         report["speed"] = s

@@ -512,6 +512,37 @@ def test_the_council_in_a_story_about_one_city_is_its_council():
     assert b("Oakland and Fresno debate robotaxis; the council voted.") == ()
 
 
+def test_a_country_whose_name_is_also_a_word_counts_when_it_acts_or_is_where_things_happen():
+    # issue 13, fourth pass: the country-swap check lost most copies about Peru, Cuba or Jordan
+    assert b("Peru bans facial recognition in schools.") == ("Peru Government",)
+    assert j("Chile published measures to regulate generative AI.") == ("Chile",)
+    assert j("A privacy lawsuit was filed in Cuba against the carrier.") == ("Cuba",)
+    assert j("New US rules restrict AI chips exported to Oman.") == ("Oman", "United States")
+    # a person of that name in the item, a speech verb, a name shared with a US state: no country
+    assert j("Jordan bans the app, Rep. Jim Jordan said in a statement.") == ("United States",)
+    assert j("Jordan says AI rules hurt small firms.") == ()
+    assert "Georgia (country)" not in j("Lawmakers in Georgia passed a ban on the app.")
+    assert j("Chile peppers were banned from the canteen menu.") == ()
+
+
+def test_a_country_named_once_deep_in_the_body_with_no_act_is_background():
+    title, excerpt = "Kenya bans facial recognition in schools", "The ministry said the rule starts in May."
+    body = "The ministry announced the ban on Monday. The vendor, which also sells cameras in Brazil, declined to comment."
+    assert j(title, excerpt, body) == ("Kenya",)
+    # named in the lead, twice, or with an act of its own: part of the story
+    assert j(title, "Brazil weighs the same rule.", body) == ("Brazil", "Kenya")
+    assert j(title, excerpt, body + " Brazil's data protection authority is studying it.") == ("Brazil", "Kenya")
+    assert j(title, excerpt, "Cameras sold in Brazil are covered. Brazil is weighing a similar rule.") == ("Brazil", "Kenya")
+    # a title and an excerpt alone: a country named once there is mostly the rule's target
+    assert j("US tightens curbs on AI chips", "The rules make it harder to sell chips to China.") == (
+        "China", "United States")
+
+
+def test_the_government_is_that_of_the_country_that_is_not_only_acted_on():
+    text = "The government is weighing further restrictions on exporting chips to China, officials in the US said."
+    assert b(text) == ("White House",)
+
+
 def test_tagging_is_fast_enough():
     text = ("The European Commission and Italy's privacy watchdog questioned OpenAI, while U.S. lawmakers in "
             "Congress weighed a bill. Minneapolis police and the Canadian government commented. ") * 4

@@ -929,6 +929,40 @@ def _designation(text: str, start: int, end: int):
     return None
 
 
+# A country whose name is also a word or a person's ("Chile", "Peru", "Jordan", "Chad") counts without
+# its demonym or capital when it acts with a word of regulation ("Peru bans ...", "Chile published
+# rules") or is where something happens ("a lawsuit in Chile"), unless the item names a person by it
+# ("Rep. Jim Jordan", "Jordan said"): the country-swap check (bench/tagging.py --swap) lost every
+# item about Chile, Peru or Cuba that it keeps for Kenya or Poland.
+_SPEECH_VERB = re.compile(r"says|said|tells?|told|warns?|warned|asks?|asked|urges?|urged|plans?|planned|demands?"
+                          r"|demanded|agrees?|agreed|considers?|considering|eyes|weighs?|weighing|planning|preparing")
+_PERSON_BEFORE = re.compile(r"(?<![\w.])(?:(?P<title>(?:Mr|Ms|Mrs|Dr|Rep|Reps|Sen|Sens|Gov)\.)|(?P<word>[A-Z][a-z]+)) $")
+_NOT_GIVEN_NAMES = frozenset("In The And But For To From At With By On Of As Like Across Both Neighbouring Neighboring "
+                             "Meanwhile While After When If Since Where Why How What Republic Kingdom".split())
+_IN_ONLY_BEFORE = (" in ", " In ", "in ", "In ", " to ", " from ")
+
+
+def _country_evident(compiled: _Compiled, text: str, start: int, end: int, role: _Role) -> bool:
+    """An ambiguous country name used as the country: acting with a regulatory verb, or "in <country>"."""
+    if role.kind != "alias" or compiled.jurisdiction_kinds.get(role.target) != "country":
+        return False
+    surface = text[start:end]
+    if any(r.target != role.target for _, r in compiled.forms.get(surface.lower(), ())):
+        return False   # "Georgia" is also a US state: its own rules decide
+    for found, _ in _word_spans(text, surface):
+        person = _PERSON_BEFORE.search(text, max(0, found - 24), found)
+        if person and (person.group("title") or person.group("word") not in _NOT_GIVEN_NAMES):
+            return False   # "Rep. Jim Jordan": a person of that name is in the item
+    if text.startswith("'s ", end) or text.startswith("'", end):
+        return False
+    before = text[max(0, start - 4):start]
+    if before.endswith(_IN_ONLY_BEFORE) and start >= 3:
+        return True
+    act = _ACT_AFTER.match(text, end)
+    return bool(act) and not _SPEECH_VERB.fullmatch(act.group("verb")) and \
+        _CLAUSE_BEFORE.search(text, max(0, start - 12), start) is not None
+
+
 def _background(text: str, start: int) -> bool:
     """A mention inside a clause that gives the background ("follows an incident in which ...")."""
     begin = max(0, start - 100)
@@ -942,7 +976,7 @@ def _top(compiled: _Compiled, name: str) -> str:
     return ancestors[-1] if ancestors else name
 
 
-def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
+def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tuple[Counter, Counter]:
     """Mentions per jurisdiction (before roll-up, regulators' included) and per body.
 
     generic_bodies=False: bodies only where a gazetteer name or alias names
@@ -998,7 +1032,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     for start, end, roles in hits:
         place_roles = [r for r in roles if r.kind in ("alias", "demonym")]
         for r in place_roles:
-            if not r.ambiguous:
+            if not r.ambiguous or _country_evident(compiled, text, start, end, r):
                 places_named.add(_top(compiled, r.target))
                 if not text.endswith(_OBJECT_BEFORE, max(0, start - 12), start):
                     # not "curbs on China", "exports to China": what others act on
@@ -1120,7 +1154,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         main = _CLAUSE_BEFORE.search(text, max(0, clause_at - 12), clause_at)
         if (any(r.kind == "alias" for r in place_roles)
                 and (main or _SUBORDINATE_BEFORE.search(text, max(0, clause_at - _CLAUSE_WINDOW), clause_at))
-                and not any(r.ambiguous and not in_context(jurisdictions[r.target].context) for r in place_roles)):
+                and not any(r.ambiguous and not in_context(jurisdictions[r.target].context)
+                            and not _country_evident(compiled, text, start, end, r) for r in place_roles)):
             match = _ACT_AFTER.match(text, end)
             if match and not main:
                 # "after the U.S blocked China's access": the body, if nobody else acts
@@ -1175,6 +1210,11 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 named_by_scope[scope].add(r.target)
                 if scope == "country":
                     country_hits.append((start, end))
+    if len(named_by_scope["country"]) > 1:
+        # "the government ... exports to China": a country named only as what others act on is not
+        # whose government "the government" is
+        named_by_scope["country"] = {c for c in named_by_scope["country"] if c in not_objects} \
+            or named_by_scope["country"]
     if any(named_by_scope.values()):
         for match in (_ANAPHOR.finditer(text) if not text_words.isdisjoint(_ANAPHOR_WORDS) else ()):
             scope = match.group("scope") or "country"
@@ -1412,6 +1452,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
 
     # Unambiguous evidence first; it also confirms ambiguous names of children.
     strong: Counter = Counter()
+    mentions: dict = {}      # place -> starts of its plain mentions (salience, below)
     ambiguous_hits = []
     dateline_until = 0
     skip_until = 0
@@ -1444,6 +1485,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if kind == "demonym" and not (_BODY_AFTER.match(text, end) or _LOCALITY_AFTER.match(text, end)
                                           or (surface.endswith("s") and surface[:1].isupper())):
                 continue
+            if kind == "alias" and role.ambiguous and _country_evident(compiled, text, start, end, role):
+                role = _Role("alias", role.target, False)   # "Chile bans ...", "a lawsuit in Peru"
             if kind == "demonym" and role.ambiguous and _BODY_AFTER.match(text, end):
                 # "European AI rules", "American police": the adjective of a public body or rule names
                 # the state, not the continent or the people
@@ -1461,8 +1504,10 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         unambiguous = {r.target for r in candidates if not r.ambiguous}
         if unambiguous:
             strong.update(unambiguous)
+            for name in unambiguous:
+                mentions.setdefault(name, []).append(start)
         elif candidates:
-            ambiguous_hits.append((surface.lower(), candidates))
+            ambiguous_hits.append((surface.lower(), candidates, start))
 
     for name in list(regulators):
         place = compiled.regulator_jurisdiction.get(name) or designated.get(name) or acting.get(name)
@@ -1475,7 +1520,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     rolled = known.union(*(jurisdictions[name].ancestors for name in known))
 
     found = Counter(strong)
-    for key, candidates in ambiguous_hits:
+    for key, candidates, start in ambiguous_hits:
         levels = {}
         for role in candidates:
             entry = jurisdictions[role.target]
@@ -1487,10 +1532,42 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         if levels:
             best = max(levels.values())
             found.update(name for name, level in levels.items() if level == best)
+            for name, level in levels.items():
+                if level == best:
+                    mentions.setdefault(name, []).append(start)
+    if lead_end >= 0:
+        _drop_background(compiled, found, mentions, regulators, designated, acting, lead_end)
     for city in seats - not_seats:
         if compiled.capitals[city] in found and city in found:
             del found[city]   # "parliament in Tbilisi": the seat of a national body, not the city's rule
     return found, regulators
+
+
+def _drop_background(compiled: _Compiled, found: Counter, mentions: dict, regulators: Counter,
+                     designated: dict, acting: dict, lead_end: int) -> None:
+    """Drop the countries a long body names once in passing, when the item has a subject.
+
+    The subject is every country with a tagged body or an act, or named in the
+    lead (title and excerpt) or twice. A country the body names once, with no
+    body and no act ("the firm also operates in Brazil", "a crash in Arizona last
+    year"), is background. Only the body is read this way: in a title and an excerpt
+    a country named once is mostly the rule's target ("chip exports to China"),
+    which the labels count.
+    """
+    if lead_end < 0:
+        return
+    top = functools.partial(_top, compiled)
+    subject = {top(p) for p in list(designated.values()) + list(acting.values()) + list(acting)
+               if p in compiled.jurisdictions}
+    subject |= {top(compiled.regulator_jurisdiction[n]) for n in regulators if n in compiled.regulator_jurisdiction}
+    for name, starts in mentions.items():
+        if len(starts) >= 2 or min(starts) < lead_end:
+            subject.add(top(name))
+    if not subject:
+        return
+    for name in list(found):
+        if top(name) not in subject:
+            del found[name]
 
 
 def jurisdiction_kind(name: str) -> str:
@@ -1534,7 +1611,9 @@ def tag_item(title: str, excerpt: str = "", body: str = "", related_text: str = 
     """
     fields = (normalise(title or ""), normalise(excerpt or ""), normalise(body or ""))
     text = _SEGMENT.join(field for field in fields if field)
-    jurisdictions, regulators = _analyse(text, generic_bodies) if text else (Counter(), Counter())
+    # where the body starts: a country named there once, with no body or act, is background
+    lead_end = len(text) - len(fields[2]) if fields[2] and (fields[0] or fields[1]) else -1
+    jurisdictions, regulators = _analyse(text, generic_bodies, lead_end) if text else (Counter(), Counter())
     jurisdictions, regulators = set(jurisdictions), set(regulators)
     if related_text:
         related = normalise(related_text)
