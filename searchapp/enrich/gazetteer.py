@@ -1210,11 +1210,9 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
                 named_by_scope[scope].add(r.target)
                 if scope == "country":
                     country_hits.append((start, end))
-    if len(named_by_scope["country"]) > 1:
-        # "the government ... exports to China": a country named only as what others act on is not
-        # whose government "the government" is
-        named_by_scope["country"] = {c for c in named_by_scope["country"] if c in not_objects} \
-            or named_by_scope["country"]
+    # "the government ... exports to China": a country named only as what others act on is not whose
+    # government "the government" is (for these anaphors only: "officials from France and Germany")
+    anaphor_countries = {c for c in named_by_scope["country"] if c in not_objects} or named_by_scope["country"]
     if any(named_by_scope.values()):
         for match in (_ANAPHOR.finditer(text) if not text_words.isdisjoint(_ANAPHOR_WORDS) else ()):
             scope = match.group("scope") or "country"
@@ -1222,7 +1220,7 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
             if (match.group("police") or match.group("council")) and not match.group("scope") \
                     and len(named_by_scope["city"]) == 1:
                 scope = "city"   # "the police department", "the council" in a story about one city: the city's
-            named = named_by_scope[scope]
+            named = anaphor_countries if scope == "country" else named_by_scope[scope]
             if len(named) == 1:
                 kinds = [k for k, v in match.groupdict().items() if v is not None and k != "scope"]
                 place = next(iter(named))
