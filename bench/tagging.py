@@ -47,6 +47,11 @@ the country's names and demonyms swapped for another country's, and its labels
 swapped alike; rules that hold for any country tag the copies as well as the
 originals. Two sets of countries: plain names (Brazil, Kenya, Poland...) and
 names that are also words or people's names (Peru, Cuba, Jordan, Chad...).
+`--background` checks what a full body does to the tags (no labelled item
+has one): each tuning item the tagger gets right gets a body of neutral
+sentences with one hand-written background sentence naming another country
+in passing ("Similar tools are already sold in Brazil."); the tags should not
+change.
 `--speed-corpus DIR` also times the files of a generated corpus
 (`python bench/make_corpus.py 5000 /tmp/gen5k`), with their own bodies.
 """
@@ -351,6 +356,46 @@ def swap_check(items: list[dict], targets: dict) -> dict:
     return {"copies": n, "wrong": wrong, **{what: prf(*c) for what, c in counts.items()}}
 
 
+# ---------------------------------------------------------------- a body naming another country in passing
+
+BACKGROUND_SENTENCES = (   # hand-written, not news text
+    "The technology has also drawn attention in {y}.",
+    "Similar tools are already sold in {y}.",
+    "Last year a trial of the system took place in {y}.",
+    "Researchers in {y} published a study on the risks last month.",
+    "Shares of the company rose 3% in trading in {y} on Monday.",
+    "{d} users make up a large share of its customers.",
+    "The firm, which has a large office in {y}, did not respond to a request for comment.",
+    "Critics pointed to an earlier case in {y} as a warning.",
+    "The company also faces questions in {y}.",
+    "Analysts in {y} expect demand to grow.",
+)
+BACKGROUND_COUNTRIES = {"Brazil": "Brazilian", "Japan": "Japanese", "Canada": "Canadian", "Germany": "German",
+                        "India": "Indian", "Australia": "Australian"}
+NEUTRAL = "The announcement was made on Tuesday. Advocates and industry groups reacted quickly. "
+
+
+def background_check(items: list[dict]) -> dict:
+    """Copies of the tuning items with a body naming another country once in passing: how many change tags."""
+    copies = changed = 0
+    for item in items:
+        if item["split"] not in ("tune", "test2a") or item["negative"]:
+            continue
+        title, excerpt, _ = item["fields"]
+        base = tag_item(title, excerpt, "")
+        if not base.jurisdictions or (set(base.jurisdictions), set(base.regulators)) != (
+                item["jurisdictions"], set(item["bodies"])):
+            continue
+        for y, d in BACKGROUND_COUNTRIES.items():
+            if y in item["jurisdictions"]:
+                continue
+            for sentence in BACKGROUND_SENTENCES:
+                tags = tag_item(title, excerpt, NEUTRAL * 2 + sentence.format(y=y, d=d) + " " + NEUTRAL)
+                copies += 1
+                changed += tags != base
+    return {"copies": copies, "changed": changed, "rate": changed / max(1, copies)}
+
+
 # ---------------------------------------------------------------- printing
 
 def _fmt(value) -> str:
@@ -415,6 +460,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures as JSON")
     parser.add_argument("--swap", action="store_true",
                         help="country-swap check of generalisation on the tuning items (no new labels)")
+    parser.add_argument("--background", action="store_true",
+                        help="tuning items with a body naming another country in passing: how many change tags")
     parser.add_argument("--tuning-only", dest="held_out", action="store_false",
                         help="hide the held-out test2b (and test2, all) while tuning")
     args = parser.parse_args(argv)
@@ -426,6 +473,10 @@ def main(argv=None) -> int:
             j, b = r["jurisdictions"], r["bodies"]
             print(f"\ncountry swap, {label}: {r['copies']} copies, {r['wrong']} with an error; "
                   f"jurisdictions P {j['p']:.3f} R {j['r']:.3f}, bodies P {b['p']:.3f} R {b['r']:.3f}")
+    if args.background:
+        r = report["background"] = background_check(report["_items"])
+        print(f"\nbody naming another country in passing: {r['changed']} of {r['copies']} copies change tags "
+              f"({r['rate']:.3f})")
     if args.speed:
         s = speed(args.corpus_root, args.speed)
         report["speed"] = s

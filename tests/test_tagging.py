@@ -525,7 +525,7 @@ def test_a_country_whose_name_is_also_a_word_counts_when_it_acts_or_is_where_thi
     assert j("Chile peppers were banned from the canteen menu.") == ()
 
 
-def test_a_country_named_once_deep_in_the_body_with_no_act_is_background():
+def test_a_country_named_once_in_the_body_with_no_act_is_background():
     title, excerpt = "Kenya bans facial recognition in schools", "The ministry said the rule starts in May."
     body = "The ministry announced the ban on Monday. The vendor, which also sells cameras in Brazil, declined to comment."
     assert j(title, excerpt, body) == ("Kenya",)
@@ -533,6 +533,13 @@ def test_a_country_named_once_deep_in_the_body_with_no_act_is_background():
     assert j(title, "Brazil weighs the same rule.", body) == ("Brazil", "Kenya")
     assert j(title, excerpt, body + " Brazil's data protection authority is studying it.") == ("Brazil", "Kenya")
     assert j(title, excerpt, "Cameras sold in Brazil are covered. Brazil is weighing a similar rule.") == ("Brazil", "Kenya")
+    # nor the country a generic body belongs to: "Congress" stays the US Congress, "the government"
+    # the lead's country
+    background = "Advocates reacted quickly. Similar tools are already sold in Brazil."
+    assert b("Congress weighs a bill to ban face scanning", "Lawmakers met on Tuesday.", background) == (
+        "US Congress",)
+    assert b("Why firms want a say on AI rules in the UK", "The government's plan needs business input.",
+             background) == ("UK Government",)
     # a title and an excerpt alone: a country named once there is mostly the rule's target
     assert j("US tightens curbs on AI chips", "The rules make it harder to sell chips to China.") == (
         "China", "United States")
@@ -627,3 +634,9 @@ def test_country_swap_copies_are_tagged_like_their_originals(report):
     assert plain["jurisdictions"]["r"] >= 0.99 and plain["bodies"]["p"] >= 0.99, plain
     # 0.543 before ambiguous country names could act (issue 13, fourth pass)
     assert ambiguous["jurisdictions"]["r"] >= 0.95 and ambiguous["jurisdictions"]["p"] >= 0.99, ambiguous
+
+
+def test_a_body_naming_another_country_in_passing_changes_almost_no_tags(report):
+    # bench/tagging.py --background: 0.822 of the copies changed before this pass (issue 13, fourth pass)
+    figures = _bench().background_check(report["_items"])
+    assert figures["copies"] >= 5000 and figures["rate"] <= 0.01, figures

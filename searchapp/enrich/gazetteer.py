@@ -994,6 +994,8 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
             stops.append((start, end))
         else:
             hits.append((start, end, roles))
+    if lead_end >= 0:
+        hits = _without_background(compiled, text, hits, lead_end)
 
     context_seen: dict = {}
     low_text: list = []
@@ -1450,7 +1452,6 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
 
     # Unambiguous evidence first; it also confirms ambiguous names of children.
     strong: Counter = Counter()
-    mentions: dict = {}      # place -> starts of its plain mentions (salience, below)
     ambiguous_hits = []
     dateline_until = 0
     skip_until = 0
@@ -1502,10 +1503,8 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
         unambiguous = {r.target for r in candidates if not r.ambiguous}
         if unambiguous:
             strong.update(unambiguous)
-            for name in unambiguous:
-                mentions.setdefault(name, []).append(start)
         elif candidates:
-            ambiguous_hits.append((surface.lower(), candidates, start))
+            ambiguous_hits.append((surface.lower(), candidates))
 
     for name in list(regulators):
         place = compiled.regulator_jurisdiction.get(name) or designated.get(name) or acting.get(name)
@@ -1518,7 +1517,7 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
     rolled = known.union(*(jurisdictions[name].ancestors for name in known))
 
     found = Counter(strong)
-    for key, candidates, start in ambiguous_hits:
+    for key, candidates in ambiguous_hits:
         levels = {}
         for role in candidates:
             entry = jurisdictions[role.target]
@@ -1530,42 +1529,44 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
         if levels:
             best = max(levels.values())
             found.update(name for name, level in levels.items() if level == best)
-            for name, level in levels.items():
-                if level == best:
-                    mentions.setdefault(name, []).append(start)
-    if lead_end >= 0:
-        _drop_background(compiled, found, mentions, regulators, designated, acting, lead_end)
     for city in seats - not_seats:
         if compiled.capitals[city] in found and city in found:
             del found[city]   # "parliament in Tbilisi": the seat of a national body, not the city's rule
     return found, regulators
 
 
-def _drop_background(compiled: _Compiled, found: Counter, mentions: dict, regulators: Counter,
-                     designated: dict, acting: dict, lead_end: int) -> None:
-    """Drop the countries a long body names once in passing, when the item has a subject.
+def _without_background(compiled: _Compiled, text: str, hits: list, lead_end: int) -> list:
+    """The hits without the countries a body names once in passing, when the lead has a subject.
 
-    The subject is every country with a tagged body or an act, or named in the
-    lead (title and excerpt) or twice. A country the body names once, with no
-    body and no act ("the firm also operates in Brazil", "a crash in Arizona last
-    year"), is background. Only the body is read this way: in a title and an excerpt
-    a country named once is mostly the rule's target ("chip exports to China"),
-    which the labels count.
+    A country whose only mention is one in the body (after title and excerpt),
+    with no body designated through it and no act ("the firm also sells cameras in
+    Brazil", "a trial took place in Japan last year"), is background: it is neither
+    tagged nor taken as the country a generic body belongs to ("Congress" stays the
+    US Congress; "the government" stays the one country of the lead's). Only when
+    the lead names some place or body; only the body is read this way: in a title
+    and an excerpt a country named once is mostly a rule's target ("chip exports
+    to China"), which the labels count.
     """
-    if lead_end < 0:
-        return
-    top = functools.partial(_top, compiled)
-    subject = {top(p) for p in list(designated.values()) + list(acting.values()) + list(acting)
-               if p in compiled.jurisdictions}
-    subject |= {top(compiled.regulator_jurisdiction[n]) for n in regulators if n in compiled.regulator_jurisdiction}
-    for name, starts in mentions.items():
-        if len(starts) >= 2 or min(starts) < lead_end:
-            subject.add(top(name))
-    if not subject:
-        return
-    for name in list(found):
-        if top(name) not in subject:
-            del found[name]
+    if not any(start < lead_end for start, _, _ in hits):
+        return hits
+    by_top: dict = {}
+    for hit in hits:
+        for role in hit[2]:
+            if role.kind in ("alias", "demonym", "metonym") and role.target in compiled.jurisdictions:
+                by_top.setdefault(_top(compiled, role.target), {})[hit[0]] = hit
+    drop = set()
+    for top, mentions in by_top.items():
+        if len(mentions) != 1:
+            continue
+        start, end, roles = next(iter(mentions.values()))
+        if start < lead_end or any(r.kind == "regulator" for r in roles) or \
+                any(_top(compiled, r.target) != top for r in roles if r.target in compiled.jurisdictions):
+            continue
+        if _designation(text, start, end) or (_ACT_AFTER.match(text, end) and _CLAUSE_BEFORE.search(
+                text, max(0, start - 12), start)):
+            continue   # "Brazil's data protection authority", "Brazil bans ...": it acts
+        drop.add(start)
+    return [hit for hit in hits if hit[0] not in drop] if drop else hits
 
 
 def jurisdiction_kind(name: str) -> str:
