@@ -51,7 +51,8 @@ names that are also words or people's names (Peru, Cuba, Jordan, Chad...).
 has one): each tuning item the tagger gets right gets a body of neutral
 sentences with one hand-written background sentence naming another country
 in passing ("Similar tools are already sold in Brazil."); the tags should not
-change.
+change. It also puts a dateline of another place before each excerpt
+("TORONTO (AP) — "): the tags should not change either.
 `--speed-corpus DIR` also times the files of a generated corpus
 (`python bench/make_corpus.py 5000 /tmp/gen5k`), with their own bodies.
 """
@@ -396,6 +397,26 @@ def background_check(items: list[dict]) -> dict:
     return {"copies": copies, "changed": changed, "rate": changed / max(1, copies)}
 
 
+DATELINES = ("LONDON (Reuters) - ", "TOKYO, March 3 (Reuters) - ", "SAO PAULO -- ", "Berlin, Germany - ", "NEW DELHI: ",
+             "SYDNEY, Australia — ", "TORONTO (AP) — ", "PARIS, Feb 12 (AFP) - ")
+
+
+def dateline_check(items: list[dict]) -> dict:
+    """Copies of the tuning items with a dateline of another place before the excerpt: how many change tags."""
+    copies = changed = 0
+    for item in items:
+        if item["split"] not in ("tune", "test2a") or item["negative"]:
+            continue
+        title, excerpt, _ = item["fields"]
+        base = tag_item(title, excerpt)
+        if (set(base.jurisdictions), set(base.regulators)) != (item["jurisdictions"], set(item["bodies"])):
+            continue
+        for dateline in DATELINES:
+            copies += 1
+            changed += tag_item(title, dateline + excerpt) != base
+    return {"copies": copies, "changed": changed, "rate": changed / max(1, copies)}
+
+
 # ---------------------------------------------------------------- printing
 
 def _fmt(value) -> str:
@@ -461,7 +482,8 @@ def main(argv=None) -> int:
     parser.add_argument("--swap", action="store_true",
                         help="country-swap check of generalisation on the tuning items (no new labels)")
     parser.add_argument("--background", action="store_true",
-                        help="tuning items with a body naming another country in passing: how many change tags")
+                        help="tuning items with a body naming another country in passing, or a dateline of another "
+                             "place: how many change tags")
     parser.add_argument("--tuning-only", dest="held_out", action="store_false",
                         help="hide the held-out test2b (and test2, all) while tuning")
     args = parser.parse_args(argv)
@@ -476,6 +498,9 @@ def main(argv=None) -> int:
     if args.background:
         r = report["background"] = background_check(report["_items"])
         print(f"\nbody naming another country in passing: {r['changed']} of {r['copies']} copies change tags "
+              f"({r['rate']:.3f})")
+        r = report["datelines"] = dateline_check(report["_items"])
+        print(f"dateline of another place before the excerpt: {r['changed']} of {r['copies']} copies change tags "
               f"({r['rate']:.3f})")
     if args.speed:
         s = speed(args.corpus_root, args.speed)

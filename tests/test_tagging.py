@@ -640,3 +640,15 @@ def test_a_body_naming_another_country_in_passing_changes_almost_no_tags(report)
     # bench/tagging.py --background: 0.822 of the copies changed before this pass (issue 13, fourth pass)
     figures = _bench().background_check(report["_items"])
     assert figures["copies"] >= 5000 and figures["rate"] <= 0.01, figures
+
+
+def test_a_dateline_of_another_place_changes_no_tags(report):
+    # bench/tagging.py --background: "TORONTO (AP) — " made US bodies Canada's and AP the Dutch DPA before
+    figures = _bench().dateline_check(report["_items"])
+    assert figures["copies"] >= 1000 and figures["changed"] == 0, figures
+
+
+def test_a_dateline_is_not_whose_generic_body_the_text_names():
+    assert b("Congress weighs a ban on face scanning", "TORONTO (AP) — Lawmakers said the privacy bill would pass.") == (
+        "US Congress",)
+    assert j("Lawmakers back AI rules", "NEW DELHI: The government's privacy bill passed.") == ()

@@ -994,6 +994,7 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
             stops.append((start, end))
         else:
             hits.append((start, end, roles))
+    hits = _without_datelines(text, hits)
     if lead_end >= 0:
         hits = _without_background(compiled, text, hits, lead_end)
 
@@ -1533,6 +1534,27 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
         if compiled.capitals[city] in found and city in found:
             del found[city]   # "parliament in Tbilisi": the seat of a national body, not the city's rule
     return found, regulators
+
+
+def _without_datelines(text: str, hits: list) -> list:
+    """The hits without datelines and what they hold ("TORONTO (AP) —": neither Toronto nor the Dutch AP).
+
+    A dateline is where the reporter was, not what the story is about: it is
+    neither tagged nor the country whose "Congress" or "police" the text means.
+    """
+    until = 0
+    kept = []
+    for hit in hits:
+        start, end, roles = hit
+        if start < until:
+            continue
+        if any(r.kind in ("alias", "metonym") and not r.acronym for r in roles):
+            stop = _dateline_end(text, start, end, text[start:end])
+            if stop:
+                until = stop
+                continue
+        kept.append(hit)
+    return kept
 
 
 def _without_background(compiled: _Compiled, text: str, hits: list, lead_end: int) -> list:
