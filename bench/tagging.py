@@ -52,7 +52,8 @@ has one): each tuning item the tagger gets right gets a body of neutral
 sentences with one hand-written background sentence naming another country
 in passing ("Similar tools are already sold in Brazil."); the tags should not
 change. It also puts a dateline of another place before each excerpt
-("TORONTO (AP) — "): the tags should not change either.
+("TORONTO (AP) — ") or a body quoting a person whose given name is a place
+("said Georgia Brown, an advocate"): the tags should not change either.
 `--speed-corpus DIR` also times the files of a generated corpus
 (`python bench/make_corpus.py 5000 /tmp/gen5k`), with their own bodies.
 """
@@ -401,6 +402,28 @@ DATELINES = ("LONDON (Reuters) - ", "TOKYO, March 3 (Reuters) - ", "SAO PAULO --
              "SYDNEY, Australia — ", "TORONTO (AP) — ", "PARIS, Feb 12 (AFP) - ")
 
 
+PERSONS = ("Jordan Peterson, an analyst", "Victoria Lee, who studies the field", "Austin Smith, an engineer",
+           "Chad Miller, a spokesman", "Georgia Brown, an advocate", "Paris Hilton, a former customer",
+           "Kent Walker, the company's president", "Florence Welch, a researcher", "Sydney Young, a consultant",
+           "Dallas Green, a former engineer")
+
+
+def person_check(items: list[dict]) -> dict:
+    """Copies of the tuning items with a body quoting a person whose given name is a place: how many change."""
+    copies = changed = 0
+    for item in items:
+        if item["split"] not in ("tune", "test2a") or item["negative"]:
+            continue
+        title, excerpt, _ = item["fields"]
+        base = tag_item(title, excerpt)
+        if (set(base.jurisdictions), set(base.regulators)) != (item["jurisdictions"], set(item["bodies"])):
+            continue
+        for person in PERSONS:
+            copies += 1
+            changed += tag_item(title, excerpt, f"The tool is popular, said {person}.") != base
+    return {"copies": copies, "changed": changed, "rate": changed / max(1, copies)}
+
+
 def dateline_check(items: list[dict]) -> dict:
     """Copies of the tuning items with a dateline of another place before the excerpt: how many change tags."""
     copies = changed = 0
@@ -502,6 +525,9 @@ def main(argv=None) -> int:
         r = report["datelines"] = dateline_check(report["_items"])
         print(f"dateline of another place before the excerpt: {r['changed']} of {r['copies']} copies change tags "
               f"({r['rate']:.3f})")
+        r = report["persons"] = person_check(report["_items"])
+        print(f"body quoting a person whose given name is a place: {r['changed']} of {r['copies']} copies change "
+              f"tags ({r['rate']:.3f})")
     if args.speed:
         s = speed(args.corpus_root, args.speed)
         report["speed"] = s

@@ -652,3 +652,12 @@ def test_a_dateline_is_not_whose_generic_body_the_text_names():
     assert b("Congress weighs a ban on face scanning", "TORONTO (AP) — Lawmakers said the privacy bill would pass.") == (
         "US Congress",)
     assert j("Lawmakers back AI rules", "NEW DELHI: The government's privacy bill passed.") == ()
+
+
+def test_a_person_whose_given_name_is_a_place_is_not_that_place(report):
+    assert j("US lawmakers back a ban on face scanning", "The bill passed, said Georgia Brown, an advocate.") == (
+        "United States",)
+    assert j("Victoria Police trial face scanning under new state rules", "Australia's states differ.") == (
+        "Australia", "Victoria")
+    figures = _bench().person_check(report["_items"])   # bench/tagging.py --background
+    assert figures["copies"] >= 1500 and figures["rate"] <= 0.01, figures

@@ -942,6 +942,17 @@ _NOT_GIVEN_NAMES = frozenset("In The And But For To From At With By On Of As Lik
 _IN_ONLY_BEFORE = (" in ", " In ", "in ", "In ", " to ", " from ")
 
 
+# An ambiguous place name before a capitalised word that is no body or place word is a person's given name
+# ("said Georgia Brown", "Austin Smith, a lawyer"); "Georgia Senate", "Victoria Police" stay places.
+_GIVEN_NAME_AFTER = re.compile(
+    r" (?!(?:Police|Senate|House|Assembly|Legislature|Parliament|Government|Governor|Gov|Court|Courts|County|City"
+    r"|State|Department|Council|Tech|University|Supreme|Attorney|Public|Board|Commission|Mayor|Sheriff|Democrats"
+    r"|Republicans|Democratic|Republican|General|Lawmakers|Legislators|Premier|Minister|Ministry|Office|Agency"
+    r"|Authority|Health|Transportation|Transport|Metro|Metropolitan|Airport|Port|Street|Avenue|Road|Square"
+    r"|Regional|District|Municipal|Province|Provincial|Territory|Region|Island|Islands|Bay|River|Valley|Harbor"
+    r"|Harbour|Beach|Park|Center|Centre|Convention)(?![\w-]))[A-Z][a-z]+(?![\w.'-])")
+
+
 def _country_evident(compiled: _Compiled, text: str, start: int, end: int, role: _Role) -> bool:
     """An ambiguous country name used as the country: acting with a regulatory verb, or "in <country>"."""
     if role.kind != "alias" or compiled.jurisdiction_kinds.get(role.target) != "country":
@@ -1474,6 +1485,8 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
             seats.update(surface for r in roles if surface in compiled.capitals)
         else:
             not_seats.update(r.target for r in roles)
+        if all(r.ambiguous for r in roles) and _GIVEN_NAME_AFTER.match(text, end):
+            continue   # "said Georgia Brown", "Victoria Lee, a researcher": a person's given name
         candidates = []
         for role in roles:
             kind = role.kind
