@@ -950,7 +950,7 @@ _GIVEN_NAME_AFTER = re.compile(
     r"|Republicans|Democratic|Republican|General|Lawmakers|Legislators|Premier|Minister|Ministry|Office|Agency"
     r"|Authority|Health|Transportation|Transport|Metro|Metropolitan|Airport|Port|Street|Avenue|Road|Square"
     r"|Regional|District|Municipal|Province|Provincial|Territory|Region|Island|Islands|Bay|River|Valley|Harbor"
-    r"|Harbour|Beach|Park|Center|Centre|Convention)(?![\w-]))[A-Z][a-z]+(?![\w.'-])")
+    r"|Harbour|Beach|Park|Center|Centre|Convention)(?![\w-]))[A-Z][a-z]+(?![\w.'-])(?! [A-Z])")
 
 
 def _country_evident(compiled: _Compiled, text: str, start: int, end: int, role: _Role) -> bool:
@@ -1464,6 +1464,7 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
 
     # Unambiguous evidence first; it also confirms ambiguous names of children.
     strong: Counter = Counter()
+    title_end = text.find(_SEGMENT)
     ambiguous_hits = []
     dateline_until = 0
     skip_until = 0
@@ -1485,8 +1486,9 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
             seats.update(surface for r in roles if surface in compiled.capitals)
         else:
             not_seats.update(r.target for r in roles)
-        if all(r.ambiguous for r in roles) and _GIVEN_NAME_AFTER.match(text, end):
-            continue   # "said Georgia Brown", "Victoria Lee, a researcher": a person's given name
+        if all(r.ambiguous for r in roles) and start > title_end and _GIVEN_NAME_AFTER.match(text, end):
+            continue   # "said Georgia Brown", "Victoria Lee, a researcher": a person's given name (not in a
+            # title, where every word may be capitalised: "Peru Proposes Rules")
         candidates = []
         for role in roles:
             kind = role.kind
