@@ -53,7 +53,8 @@ sentences with one hand-written background sentence naming another country
 in passing ("Similar tools are already sold in Brazil."); the tags should not
 change. It also puts a dateline of another place before each excerpt
 ("TORONTO (AP) — ") or a body quoting a person whose given name is a place
-("said Georgia Brown, an advocate"): the tags should not change either.
+("said Georgia Brown, an advocate") or the title in headline case ("UK Follows
+Australia in..."): the tags should not change either.
 `--speed-corpus DIR` also times the files of a generated corpus
 (`python bench/make_corpus.py 5000 /tmp/gen5k`), with their own bodies.
 """
@@ -424,6 +425,30 @@ def person_check(items: list[dict]) -> dict:
     return {"copies": copies, "changed": changed, "rate": changed / max(1, copies)}
 
 
+_SMALL_WORDS = frozenset("a an the and or but nor of to in on at for by with from as is are was were be".split())
+
+
+def headline_case(title: str) -> str:
+    """Every word capitalised but the small ones (AP style): "UK Follows Australia in Clamping Down..."."""
+    return " ".join(w if (i and w.lower() in _SMALL_WORDS) else w[:1].upper() + w[1:]
+                    for i, w in enumerate(title.split(" ")))
+
+
+def headline_check(items: list[dict]) -> dict:
+    """Tuning items with their title in headline case: how many change tags."""
+    copies = changed = 0
+    for item in items:
+        if item["split"] not in ("tune", "test2a") or item["negative"]:
+            continue
+        title, excerpt, _ = item["fields"]
+        base = tag_item(title, excerpt)
+        if (set(base.jurisdictions), set(base.regulators)) != (item["jurisdictions"], set(item["bodies"])):
+            continue
+        copies += 1
+        changed += tag_item(headline_case(title), excerpt) != base
+    return {"copies": copies, "changed": changed, "rate": changed / max(1, copies)}
+
+
 def dateline_check(items: list[dict]) -> dict:
     """Copies of the tuning items with a dateline of another place before the excerpt: how many change tags."""
     copies = changed = 0
@@ -525,6 +550,8 @@ def main(argv=None) -> int:
         r = report["datelines"] = dateline_check(report["_items"])
         print(f"dateline of another place before the excerpt: {r['changed']} of {r['copies']} copies change tags "
               f"({r['rate']:.3f})")
+        r = report["headline_case"] = headline_check(report["_items"])
+        print(f"title in headline case: {r['changed']} of {r['copies']} copies change tags ({r['rate']:.3f})")
         r = report["persons"] = person_check(report["_items"])
         print(f"body quoting a person whose given name is a place: {r['changed']} of {r['copies']} copies change "
               f"tags ({r['rate']:.3f})")

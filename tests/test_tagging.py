@@ -661,3 +661,14 @@ def test_a_person_whose_given_name_is_a_place_is_not_that_place(report):
         "Australia", "Victoria")
     figures = _bench().person_check(report["_items"])   # bench/tagging.py --background
     assert figures["copies"] >= 1500 and figures["rate"] <= 0.01, figures
+
+
+def test_a_title_in_headline_case_is_read_like_one_in_sentence_case(report):
+    assert j("UK Follows Australia in Fining a Face Scanning Firm", "The ICO said the fine stands.") == (
+        "United Kingdom",)
+    assert b("Congress Introduces Bill That Bans Face Scanning Use by Federal Government") == ("US Congress",)
+    assert b("San Francisco's Police, Fire Departments Fret About Robotaxis") == (
+        "San Francisco Fire Department", "San Francisco Police Department")
+    assert j("India Embraces Facial Recognition for Railways") == ("India",)
+    figures = _bench().headline_check(report["_items"])   # bench/tagging.py --background
+    assert figures["copies"] >= 150 and figures["changed"] <= 2, figures

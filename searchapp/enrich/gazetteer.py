@@ -617,7 +617,7 @@ def _place_evidence(text: str, start: int, end: int, law: bool) -> bool:
     """False when a name is a company's home, a politician's state or a comparison."""
     before = text[max(0, start - 16):start]
     # cheap substring gates first: most names have none of these words around them
-    if any(word in before for word in _COMPARE_GATE) and _COMPARE_BEFORE.search(before):
+    if any(word in before.lower() for word in _COMPARE_GATE) and _COMPARE_BEFORE.search(before):
         return False
     if law:
         return True
@@ -796,10 +796,10 @@ _SUBORDINATE_BEFORE = re.compile(r"(?<![\w-])(?:[Aa]fter|[Ww]hen|[Ii]f|[Oo]nce|[
                                  r"|[Bb]efore|[Ww]hile|[Aa]s) (?:the )?$")
 _CLAUSE_WINDOW = 20
 # A place opening a clause that deploys a technology: the place only ("India embraces facial recognition").
-_DEPLOYS_AFTER = re.compile(r"(?:'s government)? (?:is |has |now |also )?(?:uses|used|using|deploys|deployed|deploying|"
+_DEPLOYS_AFTER = re.compile(r"(?:'s government)? (?i:is |has |now |also )?(?i:uses|used|using|deploys|deployed|deploying|"
                             r"embraces|embraced|tests|tested|testing|turns to|turned to|taps|tapped|installs|installed)"
-                            r"(?= (?:[\w-]+ ){0,3}?(?:facial|face|biometric|surveillance|AI|artificial|algorithm|"
-                            r"cameras|drones|robot))")
+                            r"(?= (?:[\w-]+ ){0,3}?(?:AI|(?i:facial|face|biometric|surveillance|artificial|algorithm|"
+                            r"cameras|drones|robot)))")
 _LEGISLATIVE_VERB = re.compile(r"ban|prohibit|outlaw|pass|adopt|approve|enact|vote|restrict|limit", re.IGNORECASE)
 _FINE_VERB = re.compile(r"fine|fined|fines|slap|penali", re.IGNORECASE)
 _PRIVACY_CONTEXT = re.compile(r"privacy|data protection|personal data|GDPR|biometric data", re.IGNORECASE)
@@ -905,7 +905,7 @@ def _designated_body(compiled: _Compiled, place: str, kind: str) -> str | None:
 
 
 _AND = (" and ", " and the ", ", ", " or ", " or the ")
-_AND_FIRE = re.compile(r"(?:,| and|, and) (?:the )?fire (?:departments?|services?)(?!\w)")
+_AND_FIRE = re.compile(r"(?:,| and|, and) (?:the )?fire (?:departments?|services?)(?!\w)", re.IGNORECASE)
 _PREPOSITIONS = (" in ", " at ", " of ", " across ", " in the ", " at the ", " of the ", " across the ")
 
 
@@ -1056,7 +1056,7 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
         if not place_roles and not any(r.kind == "metonym" for r in roles):
             continue
         before = text[max(0, start - 16):start]
-        if any(word in before for word in _COMPARE_GATE) and _COMPARE_BEFORE.search(before):
+        if any(word in before.lower() for word in _COMPARE_GATE) and _COMPARE_BEFORE.search(before):
             events.add(start)   # "follows Australia": an example, so not the place "its regulator" belongs to
             continue
         before_in = _preposition_before(text, start) or text.endswith((" to ", " into "), 0, start)
@@ -1149,7 +1149,7 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
             if name:
                 if kind == "government" and ((text.endswith("officials", lo, hi) and _REACTS_AFTER.match(text, hi))
                                              or text.endswith(_WITH_BEFORE, 0, start)
-                                             or text.endswith(_USER_BEFORE, max(0, start - 20), start)):
+                                             or text[max(0, start - 20):start].lower().endswith(_USER_BEFORE)):
                     # "Chinese officials said ...", "agreed with US government officials": they speak,
                     # someone else acts
                     reacting[name] = compiled.regulator_jurisdiction.get(name, target)   # decided below
