@@ -46,7 +46,9 @@ gets right and that names no gazetteer body of that country, is rewritten with
 the country's names and demonyms swapped for another country's, and its labels
 swapped alike; rules that hold for any country tag the copies as well as the
 originals. Two sets of countries: plain names (Brazil, Kenya, Poland...) and
-names that are also words or people's names (Peru, Cuba, Jordan, Chad...).
+names that are also words or people's names (Peru, Cuba, Jordan, Chad...);
+and US states alike (items about one state and no city: California to
+Oregon, Virginia...).
 `--background` checks what a full body does to the tags (no labelled item
 has one): each tuning item the tagger gets right gets a body of neutral
 sentences with one hand-written background sentence naming another country
@@ -359,6 +361,49 @@ def swap_check(items: list[dict], targets: dict) -> dict:
     return {"copies": n, "wrong": wrong, **{what: prf(*c) for what, c in counts.items()}}
 
 
+SWAP_STATES = ("Oregon", "Tennessee", "Arizona", "Colorado", "Minnesota", "Virginia", "Nevada", "Ohio")
+
+
+def state_swap_check(items: list[dict]) -> dict:
+    """Tuning items about one US state (no city) with the state swapped for each of SWAP_STATES."""
+    import re
+    compiled = gazetteer._compiled()
+    copies = wrong = 0
+    for item in items:
+        if item["split"] not in ("tune", "test2a") or item["negative"]:
+            continue
+        states = [x for x in item["jurisdictions"] if jurisdiction_kind(x) == "subdivision"]
+        if len(states) != 1 or any(jurisdiction_kind(x) == "city" for x in item["jurisdictions"]):
+            continue
+        state = states[0]
+        if compiled.jurisdictions[state].ancestors[-1:] != ("United States",):
+            continue
+        got = tag_item(*item["fields"])
+        if (set(got.jurisdictions), set(got.regulators)) != (item["jurisdictions"], set(item["bodies"])):
+            continue
+        text = gazetteer.normalise(" | ".join(f for f in item["fields"] if f))
+        if any(r.kind == "regulator" and compiled.regulator_jurisdiction.get(r.target) == state
+               for *_, roles in gazetteer._scan(compiled, text, 0, len(text)) for r in roles) \
+                or any(compiled.regulator_jurisdiction.get(b) == state and not b.startswith(state + " ")
+                       for b in item["bodies"]):
+            continue   # a gazetteer body of that state (CPUC, California DMV) keeps its own name
+        forms = [f for f in _forms_of(compiled, state, "alias") if len(f) > 2]
+        for other in SWAP_STATES:
+            if other == state:
+                continue
+            new = text
+            for form in forms:
+                new = re.sub(r"(?<![\w.])" + re.escape(form) + r"(?!\w)", other, new, flags=re.I)
+            if new == text:
+                break
+            want = ({other if x == state else x for x in item["jurisdictions"]},
+                    {other + b[len(state):] if b.startswith(state + " ") else b for b in item["bodies"]})
+            tags = tag_item(new)
+            copies += 1
+            wrong += (set(tags.jurisdictions), set(tags.regulators)) != want
+    return {"copies": copies, "wrong": wrong}
+
+
 # ---------------------------------------------------------------- a body naming another country in passing
 
 BACKGROUND_SENTENCES = (   # hand-written, not news text
@@ -543,6 +588,9 @@ def main(argv=None) -> int:
             j, b = r["jurisdictions"], r["bodies"]
             print(f"\ncountry swap, {label}: {r['copies']} copies, {r['wrong']} with an error; "
                   f"jurisdictions P {j['p']:.3f} R {j['r']:.3f}, bodies P {b['p']:.3f} R {b['r']:.3f}")
+    if args.swap:
+        r = report["swap_states"] = state_swap_check(report["_items"])
+        print(f"state swap: {r['copies']} copies, {r['wrong']} with an error")
     if args.background:
         r = report["background"] = background_check(report["_items"])
         print(f"\nbody naming another country in passing: {r['changed']} of {r['copies']} copies change tags "

@@ -523,6 +523,10 @@ def test_a_country_whose_name_is_also_a_word_counts_when_it_acts_or_is_where_thi
     assert j("Jordan says AI rules hurt small firms.") == ()
     assert "Georgia (country)" not in j("Lawmakers in Georgia passed a ban on the app.")
     assert j("Chile peppers were banned from the canteen menu.") == ()
+    # a US state alike; not a name two countries' subdivisions share, nor a company's incorporation
+    assert b("Virginia suspends self-driving taxis as not safe for the public.") == ("Virginia Government",)
+    assert j("Punjab bans AI deepfakes in elections.") == ()
+    assert j("The firm, incorporated in Delaware, faces a privacy lawsuit in Ohio.") == ("Ohio", "United States")
 
 
 def test_a_country_named_once_in_the_body_with_no_act_is_background():
@@ -634,6 +638,8 @@ def test_country_swap_copies_are_tagged_like_their_originals(report):
     assert plain["jurisdictions"]["r"] >= 0.99 and plain["bodies"]["p"] >= 0.99, plain
     # 0.543 before ambiguous country names could act (issue 13, fourth pass)
     assert ambiguous["jurisdictions"]["r"] >= 0.95 and ambiguous["jurisdictions"]["p"] >= 0.99, ambiguous
+    states = bench.state_swap_check(report["_items"])   # 3 copies wrong before (Virginia acting)
+    assert states["copies"] >= 30 and states["wrong"] <= 1, states
 
 
 def test_a_body_naming_another_country_in_passing_changes_almost_no_tags(report):

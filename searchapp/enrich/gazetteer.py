@@ -77,7 +77,7 @@ from pathlib import Path
 
 import yaml
 
-from searchapp.enrich.places import cached_regex, generated_jurisdictions
+from searchapp.enrich.places import cached_regex, generated_jurisdictions, shared_subdivision_names
 
 DATA_FILE = Path(__file__).with_name("gazetteer.yaml")
 
@@ -829,7 +829,7 @@ _VENUE_AFTER = re.compile(r" (?:(?:Convention|Conference|Exhibition|Congress|Exp
                           r"|(?:International )?Airport)(?!\w)")
 # An organisation's home: "the Royal Free NHS Trust in London", "offices in Dublin".
 _HOME_BEFORE = re.compile(r"(?:(?:based|headquartered|located|founded|born|lives|lived|living|grew up|raised|moved|relocated|"
-                          r"offices?|headquarters|campus|Trust|Hospital|University|"
+                          r"offices?|headquarters|campus|Trust|Hospital|University|incorporated|registered|"
                           r"College|School|Inc\.?|Ltd\.?|plant|factory|lab|store|stores|has operations) (?:in|at)"
                           r"|(?:moved|relocated|expanded|expanding|expansion) (?:in)?to"
                           r"|(?:University|College|Institute|Museum|Bank|Port|Archdiocese|Diocese) of) (?:the )?$")
@@ -929,11 +929,11 @@ def _designation(text: str, start: int, end: int):
     return None
 
 
-# A country whose name is also a word or a person's ("Chile", "Peru", "Jordan", "Chad") counts without
-# its demonym or capital when it acts with a word of regulation ("Peru bans ...", "Chile published
-# rules") or is where something happens ("a lawsuit in Chile"), unless the item names a person by it
-# ("Rep. Jim Jordan", "Jordan said"): the country-swap check (bench/tagging.py --swap) lost every
-# item about Chile, Peru or Cuba that it keeps for Kenya or Poland.
+# A country or state whose name is also a word or a person's ("Chile", "Peru", "Jordan", "Chad",
+# "Virginia") counts without its demonym, capital or parent when it acts with a word of regulation ("Peru
+# bans ...", "Virginia suspends permits") or is where something happens ("a lawsuit in Chile"), unless
+# the item names a person by it ("Rep. Jim Jordan", "Jordan said"): the country-swap check
+# (bench/tagging.py --swap) lost every item about Chile, Peru or Cuba that it keeps for Kenya or Poland.
 _SPEECH_VERB = re.compile(r"says|said|tells?|told|warns?|warned|asks?|asked|urges?|urged|plans?|planned|demands?"
                           r"|demanded|agrees?|agreed|considers?|considering|eyes|weighs?|weighing|planning|preparing")
 _PERSON_BEFORE = re.compile(r"(?<![\w.])(?:(?P<title>(?:Mr|Ms|Mrs|Dr|Rep|Reps|Sen|Sens|Gov)\.)|(?P<word>[A-Z][a-z]+)) $")
@@ -953,13 +953,15 @@ _GIVEN_NAME_AFTER = re.compile(
     r"|Harbour|Beach|Park|Center|Centre|Convention)(?![\w-]))[A-Z][a-z]+(?![\w.'-])(?! [A-Z])")
 
 
-def _country_evident(compiled: _Compiled, text: str, start: int, end: int, role: _Role) -> bool:
-    """An ambiguous country name used as the country: acting with a regulatory verb, or "in <country>"."""
-    if role.kind != "alias" or compiled.jurisdiction_kinds.get(role.target) != "country":
+def _place_evident(compiled: _Compiled, text: str, start: int, end: int, role: _Role) -> bool:
+    """An ambiguous country or state name used as the place: acting with a regulatory verb, or "in <place>"."""
+    if role.kind != "alias" or compiled.jurisdiction_kinds.get(role.target) not in ("country", "subdivision"):
         return False
     surface = text[start:end]
     if any(r.target != role.target for _, r in compiled.forms.get(surface.lower(), ())):
         return False   # "Georgia" is also a US state: its own rules decide
+    if compiled.jurisdiction_kinds[role.target] == "subdivision" and surface.lower() in shared_subdivision_names():
+        return False   # "Punjab" is India's and Pakistan's
     for found, _ in _word_spans(text, surface):
         person = _PERSON_BEFORE.search(text, max(0, found - 24), found)
         if person and (person.group("title") or person.group("word") not in _NOT_GIVEN_NAMES):
@@ -1046,7 +1048,7 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
     for start, end, roles in hits:
         place_roles = [r for r in roles if r.kind in ("alias", "demonym")]
         for r in place_roles:
-            if not r.ambiguous or _country_evident(compiled, text, start, end, r):
+            if not r.ambiguous or _place_evident(compiled, text, start, end, r):
                 places_named.add(_top(compiled, r.target))
                 if not text.endswith(_OBJECT_BEFORE, max(0, start - 12), start):
                     # not "curbs on China", "exports to China": what others act on
@@ -1169,7 +1171,7 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
         if (any(r.kind == "alias" for r in place_roles)
                 and (main or _SUBORDINATE_BEFORE.search(text, max(0, clause_at - _CLAUSE_WINDOW), clause_at))
                 and not any(r.ambiguous and not in_context(jurisdictions[r.target].context)
-                            and not _country_evident(compiled, text, start, end, r) for r in place_roles)):
+                            and not _place_evident(compiled, text, start, end, r) for r in place_roles)):
             match = _ACT_AFTER.match(text, end)
             if match and not main:
                 # "after the U.S blocked China's access": the body, if nobody else acts
@@ -1500,7 +1502,7 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
             if kind == "demonym" and not (_BODY_AFTER.match(text, end) or _LOCALITY_AFTER.match(text, end)
                                           or (surface.endswith("s") and surface[:1].isupper())):
                 continue
-            if kind == "alias" and role.ambiguous and _country_evident(compiled, text, start, end, role):
+            if kind == "alias" and role.ambiguous and _place_evident(compiled, text, start, end, role):
                 role = _Role("alias", role.target, False)   # "Chile bans ...", "a lawsuit in Peru"
             if kind == "demonym" and role.ambiguous and _BODY_AFTER.match(text, end):
                 # "European AI rules", "American police": the adjective of a public body or rule names
