@@ -39,6 +39,24 @@ fixed rule (`split_test2`: positives and negatives apart, ordered by
 sha256(SPLIT_SEED + url), first half of each): test2a (90 + 20 items) is
 tuning data for the third pass, test2b (90 + 20) is held out; test2 reports
 both together.
+`--swap` is a check of generalisation that needs no new labels: each tuning
+item (tune, test2a) about one country other than the US, whose bodies of that
+country are generic ("<Country> Government", "<Country> DPA"), that the tagger
+gets right and that names no gazetteer body of that country, is rewritten with
+the country's names and demonyms swapped for another country's, and its labels
+swapped alike; rules that hold for any country tag the copies as well as the
+originals. Two sets of countries: plain names (Brazil, Kenya, Poland...) and
+names that are also words or people's names (Peru, Cuba, Jordan, Chad...);
+and US states alike (items about one state and no city: California to
+Oregon, Virginia...).
+`--background` checks what a full body does to the tags (no labelled item
+has one): each tuning item the tagger gets right gets a body of neutral
+sentences with one hand-written background sentence naming another country
+in passing ("Similar tools are already sold in Brazil."); the tags should not
+change. It also puts a dateline of another place before each excerpt
+("TORONTO (AP) — ") or a body quoting a person whose given name is a place
+("said Georgia Brown, an advocate") or the title in headline case ("UK Follows
+Australia in..."): the tags should not change either.
 `--speed-corpus DIR` also times the files of a generated corpus
 (`python bench/make_corpus.py 5000 /tmp/gen5k`), with their own bodies.
 """
@@ -272,6 +290,226 @@ def speed(corpus: Path, repeat: int = 20) -> dict:
     return _time(texts, repeat)
 
 
+# ---------------------------------------------------------------- country swap
+
+SWAP_PLAIN = {"Brazil": "Brazilian", "Kenya": "Kenyan", "Poland": "Polish", "Mexico": "Mexican",
+              "Indonesia": "Indonesian", "Nigeria": "Nigerian", "Argentina": "Argentine", "Vietnam": "Vietnamese",
+              "Egypt": "Egyptian", "Chile": "Chilean", "Thailand": "Thai", "Sweden": "Swedish"}
+SWAP_AMBIGUOUS = {"Peru": "Peruvian", "Cuba": "Cuban", "Oman": "Omani", "Panama": "Panamanian", "Jordan": "Jordanian",
+                  "Jamaica": "Jamaican", "Liberia": "Liberian", "Sudan": "Sudanese", "Mali": "Malian", "Chad": "Chadian"}
+
+
+def _generic_kind(compiled, place: str, body: str):
+    """The designation kind of a body of that place ("UK Government": government), or None."""
+    for kind, pattern in gazetteer._SCHEME["country"].items():
+        if pattern.format(place) == body or compiled.designations.get((place, kind)) == body:
+            return kind
+    return None
+
+
+def _forms_of(compiled, place: str, kind: str) -> list[str]:
+    return sorted({form for form, rules in compiled.forms.items() for _, r in rules
+                   if r.kind == kind and r.target == place and not r.ambiguous}, key=len, reverse=True)
+
+
+def swap_check(items: list[dict], targets: dict) -> dict:
+    """P/R on tuning items with their one non-US country swapped for each target country."""
+    import re
+    compiled = gazetteer._compiled()
+    counts = {"jurisdictions": [0, 0, 0], "bodies": [0, 0, 0]}
+    n = wrong = 0
+    for item in items:
+        if item["split"] not in ("tune", "test2a") or item["negative"]:
+            continue
+        countries = [j for j in item["jurisdictions"] if jurisdiction_kind(j) == "country" and j != "United States"]
+        if len(countries) != 1:
+            continue
+        x = countries[0]
+        if any(x in compiled.jurisdictions[j].ancestors for j in item["jurisdictions"]):
+            continue   # a city or state of it
+        own = {b: _generic_kind(compiled, x, b) for b in item["bodies"]
+               if compiled.regulator_jurisdiction.get(b) == x or b.startswith(x + " ")}
+        if None in own.values() or any(gazetteer._SCHEME["country"].get(k, "").format(x) != b for b, k in own.items()):
+            continue   # a gazetteer body of that country (ICO, CAC): its own name would stay in the text
+        got = tag_item(*item["fields"])
+        if (set(got.jurisdictions), set(got.regulators)) != (item["jurisdictions"], set(item["bodies"])):
+            continue   # only what the tagger gets right on the original
+        text = gazetteer.normalise(" | ".join(f for f in item["fields"] if f))
+        if any(r.kind == "regulator" and compiled.regulator_jurisdiction.get(r.target) == x
+               for *_, roles in gazetteer._scan(compiled, text, 0, len(text)) for r in roles):
+            continue
+        aliases, demonyms = _forms_of(compiled, x, "alias"), _forms_of(compiled, x, "demonym")
+        for y, demonym in targets.items():
+            if y in item["jurisdictions"]:
+                continue
+            new = text
+            for forms, to in ((aliases, y), (demonyms, demonym)):
+                for form in forms:
+                    new = re.sub(r"(?<![\w.])(?:[Tt]he )?" + re.escape(form) + r"(?!\w)", to, new, flags=re.I)
+            if new == text:
+                break
+            want_j = {y if j == x else j for j in item["jurisdictions"]}
+            want_b = {gazetteer._designated_body(compiled, y, own[b]) if b in own else b for b in item["bodies"]}
+            tags = tag_item(new)
+            for what, g, w in (("jurisdictions", set(tags.jurisdictions), want_j), ("bodies", set(tags.regulators), want_b)):
+                c = counts[what]
+                c[0] += len(g & w)
+                c[1] += len(g - w)
+                c[2] += len(w - g)
+            n += 1
+            wrong += (set(tags.jurisdictions), set(tags.regulators)) != (want_j, want_b)
+    return {"copies": n, "wrong": wrong, **{what: prf(*c) for what, c in counts.items()}}
+
+
+SWAP_STATES = ("Oregon", "Tennessee", "Arizona", "Colorado", "Minnesota", "Virginia", "Nevada", "Ohio")
+
+
+def state_swap_check(items: list[dict]) -> dict:
+    """Tuning items about one US state (no city) with the state swapped for each of SWAP_STATES."""
+    import re
+    compiled = gazetteer._compiled()
+    copies = wrong = 0
+    for item in items:
+        if item["split"] not in ("tune", "test2a") or item["negative"]:
+            continue
+        states = [x for x in item["jurisdictions"] if jurisdiction_kind(x) == "subdivision"]
+        if len(states) != 1 or any(jurisdiction_kind(x) == "city" for x in item["jurisdictions"]):
+            continue
+        state = states[0]
+        if compiled.jurisdictions[state].ancestors[-1:] != ("United States",):
+            continue
+        got = tag_item(*item["fields"])
+        if (set(got.jurisdictions), set(got.regulators)) != (item["jurisdictions"], set(item["bodies"])):
+            continue
+        text = gazetteer.normalise(" | ".join(f for f in item["fields"] if f))
+        if any(r.kind == "regulator" and compiled.regulator_jurisdiction.get(r.target) == state
+               for *_, roles in gazetteer._scan(compiled, text, 0, len(text)) for r in roles) \
+                or any(compiled.regulator_jurisdiction.get(b) == state and not b.startswith(state + " ")
+                       for b in item["bodies"]):
+            continue   # a gazetteer body of that state (CPUC, California DMV) keeps its own name
+        forms = [f for f in _forms_of(compiled, state, "alias") if len(f) > 2]
+        for other in SWAP_STATES:
+            if other == state:
+                continue
+            new = text
+            for form in forms:
+                new = re.sub(r"(?<![\w.])" + re.escape(form) + r"(?!\w)", other, new, flags=re.I)
+            if new == text:
+                break
+            want = ({other if x == state else x for x in item["jurisdictions"]},
+                    {other + b[len(state):] if b.startswith(state + " ") else b for b in item["bodies"]})
+            tags = tag_item(new)
+            copies += 1
+            wrong += (set(tags.jurisdictions), set(tags.regulators)) != want
+    return {"copies": copies, "wrong": wrong}
+
+
+# ---------------------------------------------------------------- a body naming another country in passing
+
+BACKGROUND_SENTENCES = (   # hand-written, not news text
+    "The technology has also drawn attention in {y}.",
+    "Similar tools are already sold in {y}.",
+    "Last year a trial of the system took place in {y}.",
+    "Researchers in {y} published a study on the risks last month.",
+    "Shares of the company rose 3% in trading in {y} on Monday.",
+    "{d} users make up a large share of its customers.",
+    "The firm, which has a large office in {y}, did not respond to a request for comment.",
+    "Critics pointed to an earlier case in {y} as a warning.",
+    "The company also faces questions in {y}.",
+    "Analysts in {y} expect demand to grow.",
+)
+BACKGROUND_COUNTRIES = {"Brazil": "Brazilian", "Japan": "Japanese", "Canada": "Canadian", "Germany": "German",
+                        "India": "Indian", "Australia": "Australian"}
+NEUTRAL = "The announcement was made on Tuesday. Advocates and industry groups reacted quickly. "
+
+
+def background_check(items: list[dict]) -> dict:
+    """Copies of the tuning items with a body naming another country once in passing: how many change tags."""
+    copies = changed = 0
+    for item in items:
+        if item["split"] not in ("tune", "test2a") or item["negative"]:
+            continue
+        title, excerpt, _ = item["fields"]
+        base = tag_item(title, excerpt, "")
+        if not base.jurisdictions or (set(base.jurisdictions), set(base.regulators)) != (
+                item["jurisdictions"], set(item["bodies"])):
+            continue
+        for y, d in BACKGROUND_COUNTRIES.items():
+            if y in item["jurisdictions"]:
+                continue
+            for sentence in BACKGROUND_SENTENCES:
+                tags = tag_item(title, excerpt, NEUTRAL * 2 + sentence.format(y=y, d=d) + " " + NEUTRAL)
+                copies += 1
+                changed += tags != base
+    return {"copies": copies, "changed": changed, "rate": changed / max(1, copies)}
+
+
+DATELINES = ("LONDON (Reuters) - ", "TOKYO, March 3 (Reuters) - ", "SAO PAULO -- ", "Berlin, Germany - ", "NEW DELHI: ",
+             "SYDNEY, Australia — ", "TORONTO (AP) — ", "PARIS, Feb 12 (AFP) - ")
+
+
+PERSONS = ("Jordan Peterson, an analyst", "Victoria Lee, who studies the field", "Austin Smith, an engineer",
+           "Chad Miller, a spokesman", "Georgia Brown, an advocate", "Paris Hilton, a former customer",
+           "Kent Walker, the company's president", "Florence Welch, a researcher", "Sydney Young, a consultant",
+           "Dallas Green, a former engineer")
+
+
+def person_check(items: list[dict]) -> dict:
+    """Copies of the tuning items with a body quoting a person whose given name is a place: how many change."""
+    copies = changed = 0
+    for item in items:
+        if item["split"] not in ("tune", "test2a") or item["negative"]:
+            continue
+        title, excerpt, _ = item["fields"]
+        base = tag_item(title, excerpt)
+        if (set(base.jurisdictions), set(base.regulators)) != (item["jurisdictions"], set(item["bodies"])):
+            continue
+        for person in PERSONS:
+            copies += 1
+            changed += tag_item(title, excerpt, f"The tool is popular, said {person}.") != base
+    return {"copies": copies, "changed": changed, "rate": changed / max(1, copies)}
+
+
+_SMALL_WORDS = frozenset("a an the and or but nor of to in on at for by with from as is are was were be".split())
+
+
+def headline_case(title: str) -> str:
+    """Every word capitalised but the small ones (AP style): "UK Follows Australia in Clamping Down..."."""
+    return " ".join(w if (i and w.lower() in _SMALL_WORDS) else w[:1].upper() + w[1:]
+                    for i, w in enumerate(title.split(" ")))
+
+
+def headline_check(items: list[dict]) -> dict:
+    """Tuning items with their title in headline case: how many change tags."""
+    copies = changed = 0
+    for item in items:
+        if item["split"] not in ("tune", "test2a") or item["negative"]:
+            continue
+        title, excerpt, _ = item["fields"]
+        base = tag_item(title, excerpt)
+        if (set(base.jurisdictions), set(base.regulators)) != (item["jurisdictions"], set(item["bodies"])):
+            continue
+        copies += 1
+        changed += tag_item(headline_case(title), excerpt) != base
+    return {"copies": copies, "changed": changed, "rate": changed / max(1, copies)}
+
+
+def dateline_check(items: list[dict]) -> dict:
+    """Copies of the tuning items with a dateline of another place before the excerpt: how many change tags."""
+    copies = changed = 0
+    for item in items:
+        if item["split"] not in ("tune", "test2a") or item["negative"]:
+            continue
+        title, excerpt, _ = item["fields"]
+        base = tag_item(title, excerpt)
+        if (set(base.jurisdictions), set(base.regulators)) != (item["jurisdictions"], set(item["bodies"])):
+            continue
+        for dateline in DATELINES:
+            copies += 1
+            changed += tag_item(title, dateline + excerpt) != base
+    return {"copies": copies, "changed": changed, "rate": changed / max(1, copies)}
+
+
 # ---------------------------------------------------------------- printing
 
 def _fmt(value) -> str:
@@ -334,11 +572,37 @@ def main(argv=None) -> int:
     parser.add_argument("--speed-corpus", type=Path, help="also time the files of a generated corpus (make_corpus.py)")
     parser.add_argument("--errors", choices=REPORTED, help="list the items of that half with an error")
     parser.add_argument("--json", type=Path, help="write the figures as JSON")
+    parser.add_argument("--swap", action="store_true",
+                        help="country-swap check of generalisation on the tuning items (no new labels)")
+    parser.add_argument("--background", action="store_true",
+                        help="tuning items with a body naming another country in passing, or a dateline of another "
+                             "place: how many change tags")
     parser.add_argument("--tuning-only", dest="held_out", action="store_false",
                         help="hide the held-out test2b (and test2, all) while tuning")
     args = parser.parse_args(argv)
     report = evaluate(args.corpus_root)
     print_report(report, args.held_out)
+    if args.swap:
+        for label, targets in (("plain names", SWAP_PLAIN), ("names that are also words or people", SWAP_AMBIGUOUS)):
+            r = report[f"swap_{'plain' if targets is SWAP_PLAIN else 'ambiguous'}"] = swap_check(report["_items"], targets)
+            j, b = r["jurisdictions"], r["bodies"]
+            print(f"\ncountry swap, {label}: {r['copies']} copies, {r['wrong']} with an error; "
+                  f"jurisdictions P {j['p']:.3f} R {j['r']:.3f}, bodies P {b['p']:.3f} R {b['r']:.3f}")
+    if args.swap:
+        r = report["swap_states"] = state_swap_check(report["_items"])
+        print(f"state swap: {r['copies']} copies, {r['wrong']} with an error")
+    if args.background:
+        r = report["background"] = background_check(report["_items"])
+        print(f"\nbody naming another country in passing: {r['changed']} of {r['copies']} copies change tags "
+              f"({r['rate']:.3f})")
+        r = report["datelines"] = dateline_check(report["_items"])
+        print(f"dateline of another place before the excerpt: {r['changed']} of {r['copies']} copies change tags "
+              f"({r['rate']:.3f})")
+        r = report["headline_case"] = headline_check(report["_items"])
+        print(f"title in headline case: {r['changed']} of {r['copies']} copies change tags ({r['rate']:.3f})")
+        r = report["persons"] = person_check(report["_items"])
+        print(f"body quoting a person whose given name is a place: {r['changed']} of {r['copies']} copies change "
+              f"tags ({r['rate']:.3f})")
     if args.speed:
         s = speed(args.corpus_root, args.speed)
         report["speed"] = s

@@ -56,7 +56,13 @@ committees of Congress, leaders, ministers, envoys and EU commissioners by
 title or post, a city's bodies without the city ("the Board of Police
 Commissioners"), county sheriffs, acts in subordinate clauses or as nouns
 ("California's approval": only when nobody else acts), "European" before a
-rule, and police in the story's background.
+rule, and police in the story's background. Fourth pass (checked by swapping
+countries, adding background bodies, datelines, persons and headline case to
+the tuning items, `bench/tagging.py --swap --background`): datelines and a
+country the body names once with no body or act are dropped before any rule
+reads the hits; an ambiguous country or state ("Peru", "Virginia") counts when
+it acts or after "in"; a place name before a surname is a person's given name;
+headline case reads like sentence case.
 
 Everything is compiled once per process (about 3 s with the place data) and
 reused; tagging an item is one regex scan for names plus a few anchored
@@ -77,7 +83,7 @@ from pathlib import Path
 
 import yaml
 
-from searchapp.enrich.places import cached_regex, generated_jurisdictions
+from searchapp.enrich.places import cached_regex, generated_jurisdictions, shared_subdivision_names
 
 DATA_FILE = Path(__file__).with_name("gazetteer.yaml")
 
@@ -617,7 +623,7 @@ def _place_evidence(text: str, start: int, end: int, law: bool) -> bool:
     """False when a name is a company's home, a politician's state or a comparison."""
     before = text[max(0, start - 16):start]
     # cheap substring gates first: most names have none of these words around them
-    if any(word in before for word in _COMPARE_GATE) and _COMPARE_BEFORE.search(before):
+    if any(word in before.lower() for word in _COMPARE_GATE) and _COMPARE_BEFORE.search(before):
         return False
     if law:
         return True
@@ -796,10 +802,10 @@ _SUBORDINATE_BEFORE = re.compile(r"(?<![\w-])(?:[Aa]fter|[Ww]hen|[Ii]f|[Oo]nce|[
                                  r"|[Bb]efore|[Ww]hile|[Aa]s) (?:the )?$")
 _CLAUSE_WINDOW = 20
 # A place opening a clause that deploys a technology: the place only ("India embraces facial recognition").
-_DEPLOYS_AFTER = re.compile(r"(?:'s government)? (?:is |has |now |also )?(?:uses|used|using|deploys|deployed|deploying|"
+_DEPLOYS_AFTER = re.compile(r"(?:'s government)? (?i:is |has |now |also )?(?i:uses|used|using|deploys|deployed|deploying|"
                             r"embraces|embraced|tests|tested|testing|turns to|turned to|taps|tapped|installs|installed)"
-                            r"(?= (?:[\w-]+ ){0,3}?(?:facial|face|biometric|surveillance|AI|artificial|algorithm|"
-                            r"cameras|drones|robot))")
+                            r"(?= (?:[\w-]+ ){0,3}?(?:AI|(?i:facial|face|biometric|surveillance|artificial|algorithm|"
+                            r"cameras|drones|robot)))")
 _LEGISLATIVE_VERB = re.compile(r"ban|prohibit|outlaw|pass|adopt|approve|enact|vote|restrict|limit", re.IGNORECASE)
 _FINE_VERB = re.compile(r"fine|fined|fines|slap|penali", re.IGNORECASE)
 _PRIVACY_CONTEXT = re.compile(r"privacy|data protection|personal data|GDPR|biometric data", re.IGNORECASE)
@@ -829,7 +835,7 @@ _VENUE_AFTER = re.compile(r" (?:(?:Convention|Conference|Exhibition|Congress|Exp
                           r"|(?:International )?Airport)(?!\w)")
 # An organisation's home: "the Royal Free NHS Trust in London", "offices in Dublin".
 _HOME_BEFORE = re.compile(r"(?:(?:based|headquartered|located|founded|born|lives|lived|living|grew up|raised|moved|relocated|"
-                          r"offices?|headquarters|campus|Trust|Hospital|University|"
+                          r"offices?|headquarters|campus|Trust|Hospital|University|incorporated|registered|"
                           r"College|School|Inc\.?|Ltd\.?|plant|factory|lab|store|stores|has operations) (?:in|at)"
                           r"|(?:moved|relocated|expanded|expanding|expansion) (?:in)?to"
                           r"|(?:University|College|Institute|Museum|Bank|Port|Archdiocese|Diocese) of) (?:the )?$")
@@ -905,7 +911,7 @@ def _designated_body(compiled: _Compiled, place: str, kind: str) -> str | None:
 
 
 _AND = (" and ", " and the ", ", ", " or ", " or the ")
-_AND_FIRE = re.compile(r"(?:,| and|, and) (?:the )?fire (?:departments?|services?)(?!\w)")
+_AND_FIRE = re.compile(r"(?:,| and|, and) (?:the )?fire (?:departments?|services?)(?!\w)", re.IGNORECASE)
 _PREPOSITIONS = (" in ", " at ", " of ", " across ", " in the ", " at the ", " of the ", " across the ")
 
 
@@ -929,6 +935,53 @@ def _designation(text: str, start: int, end: int):
     return None
 
 
+# A country or state whose name is also a word or a person's ("Chile", "Peru", "Jordan", "Chad",
+# "Virginia") counts without its demonym, capital or parent when it acts with a word of regulation ("Peru
+# bans ...", "Virginia suspends permits") or is where something happens ("a lawsuit in Chile"), unless
+# the item names a person by it ("Rep. Jim Jordan", "Jordan said"): the country-swap check
+# (bench/tagging.py --swap) lost every item about Chile, Peru or Cuba that it keeps for Kenya or Poland.
+_SPEECH_VERB = re.compile(r"says|said|tells?|told|warns?|warned|asks?|asked|urges?|urged|plans?|planned|demands?"
+                          r"|demanded|agrees?|agreed|considers?|considering|eyes|weighs?|weighing|planning|preparing")
+_PERSON_BEFORE = re.compile(r"(?<![\w.])(?:(?P<title>(?:Mr|Ms|Mrs|Dr|Rep|Reps|Sen|Sens|Gov)\.)|(?P<word>[A-Z][a-z]+)) $")
+_NOT_GIVEN_NAMES = frozenset("In The And But For To From At With By On Of As Like Across Both Neighbouring Neighboring "
+                             "Meanwhile While After When If Since Where Why How What Republic Kingdom".split())
+_IN_ONLY_BEFORE = (" in ", " In ", "in ", "In ", " to ", " from ")
+
+
+# An ambiguous place name before a capitalised word that is no body or place word is a person's given name
+# ("said Georgia Brown", "Austin Smith, a lawyer"); "Georgia Senate", "Victoria Police" stay places.
+_GIVEN_NAME_AFTER = re.compile(
+    r" (?!(?:Police|Senate|House|Assembly|Legislature|Parliament|Government|Governor|Gov|Court|Courts|County|City"
+    r"|State|Department|Council|Tech|University|Supreme|Attorney|Public|Board|Commission|Mayor|Sheriff|Democrats"
+    r"|Republicans|Democratic|Republican|General|Lawmakers|Legislators|Premier|Minister|Ministry|Office|Agency"
+    r"|Authority|Health|Transportation|Transport|Metro|Metropolitan|Airport|Port|Street|Avenue|Road|Square"
+    r"|Regional|District|Municipal|Province|Provincial|Territory|Region|Island|Islands|Bay|River|Valley|Harbor"
+    r"|Harbour|Beach|Park|Center|Centre|Convention)(?![\w-]))[A-Z][a-z]+(?![\w.'-])(?! [A-Z])")
+
+
+def _place_evident(compiled: _Compiled, text: str, start: int, end: int, role: _Role) -> bool:
+    """An ambiguous country or state name used as the place: acting with a regulatory verb, or "in <place>"."""
+    if role.kind != "alias" or compiled.jurisdiction_kinds.get(role.target) not in ("country", "subdivision"):
+        return False
+    surface = text[start:end]
+    if any(r.target != role.target for _, r in compiled.forms.get(surface.lower(), ())):
+        return False   # "Georgia" is also a US state: its own rules decide
+    if compiled.jurisdiction_kinds[role.target] == "subdivision" and surface.lower() in shared_subdivision_names():
+        return False   # "Punjab" is India's and Pakistan's
+    for found, _ in _word_spans(text, surface):
+        person = _PERSON_BEFORE.search(text, max(0, found - 24), found)
+        if person and (person.group("title") or person.group("word") not in _NOT_GIVEN_NAMES):
+            return False   # "Rep. Jim Jordan": a person of that name is in the item
+    if text.startswith("'s ", end) or text.startswith("'", end):
+        return False
+    before = text[max(0, start - 4):start]
+    if before.endswith(_IN_ONLY_BEFORE) and start >= 3:
+        return True
+    act = _ACT_AFTER.match(text, end)
+    return bool(act) and not _SPEECH_VERB.fullmatch(act.group("verb")) and \
+        _CLAUSE_BEFORE.search(text, max(0, start - 12), start) is not None
+
+
 def _background(text: str, start: int) -> bool:
     """A mention inside a clause that gives the background ("follows an incident in which ...")."""
     begin = max(0, start - 100)
@@ -942,7 +995,7 @@ def _top(compiled: _Compiled, name: str) -> str:
     return ancestors[-1] if ancestors else name
 
 
-def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
+def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tuple[Counter, Counter]:
     """Mentions per jurisdiction (before roll-up, regulators' included) and per body.
 
     generic_bodies=False: bodies only where a gazetteer name or alias names
@@ -960,6 +1013,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             stops.append((start, end))
         else:
             hits.append((start, end, roles))
+    hits = _without_datelines(text, hits)
+    if lead_end >= 0:
+        hits = _without_background(compiled, text, hits, lead_end)
 
     context_seen: dict = {}
     low_text: list = []
@@ -998,7 +1054,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     for start, end, roles in hits:
         place_roles = [r for r in roles if r.kind in ("alias", "demonym")]
         for r in place_roles:
-            if not r.ambiguous:
+            if not r.ambiguous or _place_evident(compiled, text, start, end, r):
                 places_named.add(_top(compiled, r.target))
                 if not text.endswith(_OBJECT_BEFORE, max(0, start - 12), start):
                     # not "curbs on China", "exports to China": what others act on
@@ -1008,7 +1064,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         if not place_roles and not any(r.kind == "metonym" for r in roles):
             continue
         before = text[max(0, start - 16):start]
-        if any(word in before for word in _COMPARE_GATE) and _COMPARE_BEFORE.search(before):
+        if any(word in before.lower() for word in _COMPARE_GATE) and _COMPARE_BEFORE.search(before):
             events.add(start)   # "follows Australia": an example, so not the place "its regulator" belongs to
             continue
         before_in = _preposition_before(text, start) or text.endswith((" to ", " into "), 0, start)
@@ -1101,7 +1157,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if name:
                 if kind == "government" and ((text.endswith("officials", lo, hi) and _REACTS_AFTER.match(text, hi))
                                              or text.endswith(_WITH_BEFORE, 0, start)
-                                             or text.endswith(_USER_BEFORE, max(0, start - 20), start)):
+                                             or text[max(0, start - 20):start].lower().endswith(_USER_BEFORE)):
                     # "Chinese officials said ...", "agreed with US government officials": they speak,
                     # someone else acts
                     reacting[name] = compiled.regulator_jurisdiction.get(name, target)   # decided below
@@ -1120,7 +1176,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
         main = _CLAUSE_BEFORE.search(text, max(0, clause_at - 12), clause_at)
         if (any(r.kind == "alias" for r in place_roles)
                 and (main or _SUBORDINATE_BEFORE.search(text, max(0, clause_at - _CLAUSE_WINDOW), clause_at))
-                and not any(r.ambiguous and not in_context(jurisdictions[r.target].context) for r in place_roles)):
+                and not any(r.ambiguous and not in_context(jurisdictions[r.target].context)
+                            and not _place_evident(compiled, text, start, end, r) for r in place_roles)):
             match = _ACT_AFTER.match(text, end)
             if match and not main:
                 # "after the U.S blocked China's access": the body, if nobody else acts
@@ -1175,6 +1232,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
                 named_by_scope[scope].add(r.target)
                 if scope == "country":
                     country_hits.append((start, end))
+    # "the government ... exports to China": a country named only as what others act on is not whose
+    # government "the government" is (for these anaphors only: "officials from France and Germany")
+    anaphor_countries = {c for c in named_by_scope["country"] if c in not_objects} or named_by_scope["country"]
     if any(named_by_scope.values()):
         for match in (_ANAPHOR.finditer(text) if not text_words.isdisjoint(_ANAPHOR_WORDS) else ()):
             scope = match.group("scope") or "country"
@@ -1182,7 +1242,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if (match.group("police") or match.group("council")) and not match.group("scope") \
                     and len(named_by_scope["city"]) == 1:
                 scope = "city"   # "the police department", "the council" in a story about one city: the city's
-            named = named_by_scope[scope]
+            named = anaphor_countries if scope == "country" else named_by_scope[scope]
             if len(named) == 1:
                 kinds = [k for k, v in match.groupdict().items() if v is not None and k != "scope"]
                 place = next(iter(named))
@@ -1412,6 +1472,7 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
 
     # Unambiguous evidence first; it also confirms ambiguous names of children.
     strong: Counter = Counter()
+    title_end = text.find(_SEGMENT)
     ambiguous_hits = []
     dateline_until = 0
     skip_until = 0
@@ -1433,6 +1494,9 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             seats.update(surface for r in roles if surface in compiled.capitals)
         else:
             not_seats.update(r.target for r in roles)
+        if all(r.ambiguous for r in roles) and start > title_end and _GIVEN_NAME_AFTER.match(text, end):
+            continue   # "said Georgia Brown", "Victoria Lee, a researcher": a person's given name (not in a
+            # title, where every word may be capitalised: "Peru Proposes Rules")
         candidates = []
         for role in roles:
             kind = role.kind
@@ -1444,6 +1508,8 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
             if kind == "demonym" and not (_BODY_AFTER.match(text, end) or _LOCALITY_AFTER.match(text, end)
                                           or (surface.endswith("s") and surface[:1].isupper())):
                 continue
+            if kind == "alias" and role.ambiguous and _place_evident(compiled, text, start, end, role):
+                role = _Role("alias", role.target, False)   # "Chile bans ...", "a lawsuit in Peru"
             if kind == "demonym" and role.ambiguous and _BODY_AFTER.match(text, end):
                 # "European AI rules", "American police": the adjective of a public body or rule names
                 # the state, not the continent or the people
@@ -1493,6 +1559,61 @@ def _analyse(text: str, generic_bodies: bool = True) -> tuple[Counter, Counter]:
     return found, regulators
 
 
+def _without_datelines(text: str, hits: list) -> list:
+    """The hits without datelines and what they hold ("TORONTO (AP) —": neither Toronto nor the Dutch AP).
+
+    A dateline is where the reporter was, not what the story is about: it is
+    neither tagged nor the country whose "Congress" or "police" the text means.
+    """
+    until = 0
+    kept = []
+    for hit in hits:
+        start, end, roles = hit
+        if start < until:
+            continue
+        if any(r.kind in ("alias", "metonym") and not r.acronym for r in roles):
+            stop = _dateline_end(text, start, end, text[start:end])
+            if stop:
+                until = stop
+                continue
+        kept.append(hit)
+    return kept
+
+
+def _without_background(compiled: _Compiled, text: str, hits: list, lead_end: int) -> list:
+    """The hits without the countries a body names once in passing, when the lead has a subject.
+
+    A country whose only mention is one in the body (after title and excerpt),
+    with no body designated through it and no act ("the firm also sells cameras in
+    Brazil", "a trial took place in Japan last year"), is background: it is neither
+    tagged nor taken as the country a generic body belongs to ("Congress" stays the
+    US Congress; "the government" stays the one country of the lead's). Only when
+    the lead names some place or body; only the body is read this way: in a title
+    and an excerpt a country named once is mostly a rule's target ("chip exports
+    to China"), which the labels count.
+    """
+    if not any(start < lead_end for start, _, _ in hits):
+        return hits
+    by_top: dict = {}
+    for hit in hits:
+        for role in hit[2]:
+            if role.kind in ("alias", "demonym", "metonym") and role.target in compiled.jurisdictions:
+                by_top.setdefault(_top(compiled, role.target), {})[hit[0]] = hit
+    drop = set()
+    for top, mentions in by_top.items():
+        if len(mentions) != 1:
+            continue
+        start, end, roles = next(iter(mentions.values()))
+        if start < lead_end or any(r.kind == "regulator" for r in roles) or \
+                any(_top(compiled, r.target) != top for r in roles if r.target in compiled.jurisdictions):
+            continue
+        if _designation(text, start, end) or (_ACT_AFTER.match(text, end) and _CLAUSE_BEFORE.search(
+                text, max(0, start - 12), start)):
+            continue   # "Brazil's data protection authority", "Brazil bans ...": it acts
+        drop.add(start)
+    return [hit for hit in hits if hit[0] not in drop] if drop else hits
+
+
 def jurisdiction_kind(name: str) -> str:
     """country, subdivision, city or bloc (for reports): from the place data."""
     return _compiled().jurisdiction_kinds.get(name, "unknown")
@@ -1534,7 +1655,9 @@ def tag_item(title: str, excerpt: str = "", body: str = "", related_text: str = 
     """
     fields = (normalise(title or ""), normalise(excerpt or ""), normalise(body or ""))
     text = _SEGMENT.join(field for field in fields if field)
-    jurisdictions, regulators = _analyse(text, generic_bodies) if text else (Counter(), Counter())
+    # where the body starts: a country named there once, with no body or act, is background
+    lead_end = len(text) - len(fields[2]) if fields[2] and (fields[0] or fields[1]) else -1
+    jurisdictions, regulators = _analyse(text, generic_bodies, lead_end) if text else (Counter(), Counter())
     jurisdictions, regulators = set(jurisdictions), set(regulators)
     if related_text:
         related = normalise(related_text)

@@ -129,6 +129,17 @@ def _data():
     return pycountry, gc.get_countries(), gc.get_cities(), gc.get_us_states()
 
 
+@functools.lru_cache(maxsize=1)
+def shared_subdivision_names() -> frozenset:
+    """Lower-cased names of ISO 3166-2 subdivisions found in two or more countries (Punjab: India and
+    Pakistan): such a name alone does not say which country. Read once, lazily (about 0.3 s)."""
+    import pycountry
+    countries: dict[str, set] = {}
+    for sub in pycountry.subdivisions:
+        countries.setdefault(sub.name.split(" [")[0].lower(), set()).add(sub.country_code)
+    return frozenset(name for name, codes in countries.items() if len(codes) > 1)
+
+
 # ---------------------------------------------------------------- on-disk cache
 #
 # Compiling the place data cost every process about 3 s (1 s reading
