@@ -372,3 +372,44 @@ def test_related_items_need_min_related_words_of_the_feedback_words(engine, monk
     monkeypatch.setattr(feedback, "MIN_RELATED_WORDS", 8)   # no other item shares eight
     engine._results.clear()
     assert urls(engine.search("armadillo")) == ["armadillo"]
+
+
+def test_a_body_the_query_describes_matches_items_tagged_with_it(tmp_path, monkeypatch):
+    """"Dutch privacy regulator" and "Chinese government" are no aliases, but
+    the tagger reads them as the Dutch DPA and China's government: the query
+    finds the items tagged so that never say those words, and says how it read
+    the query. Without the tagger's reading it does not."""
+    from searchapp.query import expand
+
+    root = tmp_path / "corpus"
+    for name, title in [("dpa", "Autoriteit Persoonsgegevens fines kestrel camera maker"),
+                        ("beijing", "Beijing orders checks of kestrel cameras"),
+                        ("other", "Kestrel camera makers meet in Lisbon")]:
+        write_news(root, f"{name}.md", title=title, excerpt=filler(name), topics=["AI"],
+                   publishedDateTime="2023-05-01T10:00:00Z")
+    update_index(root, tmp_path / "index", full=True)
+    queries = {"Dutch privacy regulator kestrel": ("Dutch privacy regulator", "Dutch DPA", "dpa"),
+               "Chinese government kestrel": ("Chinese government", "China Government", "beijing")}
+    with SearchEngine(tmp_path / "index") as engine:
+        for query, (text, value, first) in queries.items():
+            page = engine.search(query)
+            assert [(i.text, i.facet, i.value) for i in page.interpreted] == [(text, "regulator", value)], query
+            assert (urls(page)[0], page.total_all_words) == (first, 1), query
+        assert engine.search("Congress kestrel").interpreted == ()   # a body no item is tagged with is not read
+    monkeypatch.setattr(expand, "BODY_SPAN_WORDS", 0)
+    with SearchEngine(tmp_path / "index") as engine:
+        for query in queries:
+            page = engine.search(query)
+            assert (page.interpreted, page.total_all_words) == ((), 0), query
+
+
+def test_a_described_body_is_read_from_its_shortest_description():
+    from searchapp.query.expand import bodies_described
+
+    every = lambda facet, value: True   # noqa: E731
+    found = bodies_described(["Boston", "city", "council", "facial", "recognition"], every)
+    assert [(f.start, f.end, f.value) for f in found] == [(0, 3, "Boston City Council")]
+    found = bodies_described(["fine", "\x00", "UK", "data", "watchdog"], every)   # never across a phrase
+    assert [(f.start, f.end, f.value) for f in found] == [(2, 5, "ICO")]
+    assert bodies_described(["facial", "recognition", "ban"], every) == []
+    assert bodies_described(["UK", "data", "watchdog"], lambda facet, value: False) == []

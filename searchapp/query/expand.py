@@ -7,9 +7,11 @@ them, and nothing here knows the search library.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable, Iterable
 
-from searchapp.enrich.entities import find_names
+from searchapp.enrich.entities import Found, find_names
+from searchapp.enrich.gazetteer import tag_item
 from searchapp.query import ast
 from searchapp.query.parser import parse
 
@@ -237,7 +239,8 @@ def read_names(tree, known) -> object:
     children = list(tree.children) if type(tree) is ast.And else [tree]
     out, n = [], 0
     words = [c.text if ast.is_bare_word(c) else "\x00" for c in children]
-    found = {f.start: f for f in find_names(words) if "\x00" not in words[f.start:f.end] and known(f.facet, f.value)}
+    named = [f for f in find_names(words) if "\x00" not in words[f.start:f.end] and known(f.facet, f.value)]
+    found = {f.start: f for f in _without_overlaps(named + bodies_described(words, known))}
     while n < len(children):
         hit = found.get(n)
         if hit is None:
@@ -251,6 +254,60 @@ def read_names(tree, known) -> object:
     if len(out) == 1:
         return out[0]
     return ast.And(tuple(out), tree.explicit if type(tree) is ast.And else False)
+
+
+BODY_SPAN_WORDS = 4   # the longest description of a body read from a query ("UK data protection watchdog")
+
+
+@lru_cache(maxsize=4096)
+def _bodies(text: str) -> tuple[str, ...]:
+    return tag_item(text).regulators
+
+
+def bodies_described(words: list[str], known) -> list[Found]:
+    """Public bodies a query describes rather than names, read by the
+    tagger's own patterns, so a query finds what the tagger tagged: "UK data
+    watchdog" is the ICO, "Illinois lawmakers" the Illinois General Assembly,
+    "Boston city council" Boston's. Each body is read from the shortest run
+    of words that describes it (at most BODY_SPAN_WORDS, never across a
+    phrase or an operator: those are "\x00" in `words`)."""
+    found = []
+    for run_start, run in _runs(words):
+        wanted = [v for v in _bodies(" ".join(run)) if known("regulator", v)]
+        for value in wanted:
+            span = _shortest_span(run, value)
+            if span is not None:
+                found.append(Found(run_start + span[0], run_start + span[1], "regulator", value))
+    return found
+
+
+def _runs(words: list[str]):
+    start = 0
+    for n, word in enumerate(words + ["\x00"]):
+        if word == "\x00":
+            if n > start:
+                yield start, words[start:n]
+            start = n + 1
+
+
+def _shortest_span(run: list[str], value: str) -> tuple[int, int] | None:
+    for size in range(1, min(BODY_SPAN_WORDS, len(run)) + 1):
+        for start in range(len(run) - size + 1):
+            if value in _bodies(" ".join(run[start:start + size])):
+                return start, start + size
+    return None
+
+
+def _without_overlaps(found: list[Found]) -> list[Found]:
+    """Longest first (a body described by "Illinois lawmakers" over the place
+    "Illinois" inside it), then leftmost; no two share a word."""
+    kept, used = [], set()
+    for f in sorted(found, key=lambda f: (-(f.end - f.start), f.start)):
+        words = set(range(f.start, f.end))
+        if not words & used:
+            kept.append(f)
+            used |= words
+    return sorted(kept, key=lambda f: f.start)
 
 
 def interpreted(tree) -> list:
