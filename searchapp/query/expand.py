@@ -240,7 +240,10 @@ def read_names(tree, known) -> object:
     out, n = [], 0
     words = [c.text if ast.is_bare_word(c) else "\x00" for c in children]
     named = [f for f in find_names(words) if "\x00" not in words[f.start:f.end] and known(f.facet, f.value)]
-    found = {f.start: f for f in _without_overlaps(named + bodies_described(words, known))}
+    # a body named by an alias keeps the alias's words ("Garante", not "Garante OpenAI": alone, the
+    # tagger wants context for the word)
+    described = [f for f in bodies_described(words, known) if f.value not in {n.value for n in named}]
+    found = {f.start: f for f in _without_overlaps(named + described)}
     while n < len(children):
         hit = found.get(n)
         if hit is None:
@@ -256,7 +259,13 @@ def read_names(tree, known) -> object:
     return ast.And(tuple(out), tree.explicit if type(tree) is ast.And else False)
 
 
-BODY_SPAN_WORDS = 4   # the longest description of a body read from a query ("UK data protection watchdog")
+BODY_SPAN_WORDS = 3   # the longest description of a body read from a query ("Dutch privacy regulator")
+# A description ends with a noun that designates a body: the tagger also
+# reads acting verbs as bodies in text ("US plans ...": the White House), which
+# in a query would swallow the words around them.
+BODY_NOUNS = frozenset("""congress senate house parliament assembly legislature legislatures lawmakers legislators
+    council government administration cabinet ministry department agency office commission commissioner
+    authority authorities regulator regulators watchdog watchdogs police court courts judiciary committee""".split())
 
 
 @lru_cache(maxsize=4096)
@@ -269,8 +278,9 @@ def bodies_described(words: list[str], known) -> list[Found]:
     tagger's own patterns, so a query finds what the tagger tagged: "UK data
     watchdog" is the ICO, "Illinois lawmakers" the Illinois General Assembly,
     "Boston city council" Boston's. Each body is read from the shortest run
-    of words that describes it (at most BODY_SPAN_WORDS, never across a
-    phrase or an operator: those are "\x00" in `words`)."""
+    of words that describes it and ends with a noun of BODY_NOUNS (at most
+    BODY_SPAN_WORDS, never across a phrase or an operator: those are "\x00"
+    in `words`)."""
     found = []
     for run_start, run in _runs(words):
         wanted = [v for v in _bodies(" ".join(run)) if known("regulator", v)]
@@ -293,7 +303,8 @@ def _runs(words: list[str]):
 def _shortest_span(run: list[str], value: str) -> tuple[int, int] | None:
     for size in range(1, min(BODY_SPAN_WORDS, len(run)) + 1):
         for start in range(len(run) - size + 1):
-            if value in _bodies(" ".join(run[start:start + size])):
+            last = run[start + size - 1].lower().replace("’", "'").removesuffix("'s").rstrip("'")
+            if last in BODY_NOUNS and value in _bodies(" ".join(run[start:start + size])):
                 return start, start + size
     return None
 
