@@ -415,4 +415,8 @@ def test_a_described_body_is_read_from_its_shortest_description():
     # the tagger reads acting verbs as bodies in text; in a query they would swallow the words around them
     assert bodies_described(["US", "plans", "chip", "export", "curbs"], every) == []
     assert bodies_described(["China", "proposes", "deepfake", "rules"], every) == []
+    # typed all in lower case, read as the tagger reads a headline; a capital anywhere means the case was meant
+    found = bodies_described(["chinese", "government", "ai", "rules"], every)
+    assert [(f.start, f.end, f.value) for f in found] == [(0, 2, "China Government")]
+    assert bodies_described(["chinese", "government", "AI", "rules"], every) == []
     assert bodies_described(["UK", "data", "watchdog"], lambda facet, value: False) == []

@@ -280,9 +280,14 @@ def bodies_described(words: list[str], known) -> list[Found]:
     "Boston city council" Boston's. Each body is read from the shortest run
     of words that describes it and ends with a noun of BODY_NOUNS (at most
     BODY_SPAN_WORDS, never across a phrase or an operator: those are "\x00"
-    in `words`)."""
+    in `words`). A query typed all in lower case is read with capitals, as
+    the tagger reads a headline ("congress" is Congress there; the guard
+    above keeps "reading police" from being anything but a known body)."""
     found = []
+    lower = not any(c.isupper() for w in words for c in w)
     for run_start, run in _runs(words):
+        if lower:
+            run = [w[:1].upper() + w[1:] for w in run]
         wanted = [v for v in _bodies(" ".join(run)) if known("regulator", v)]
         for value in wanted:
             span = _shortest_span(run, value)
