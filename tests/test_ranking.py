@@ -420,3 +420,28 @@ def test_a_described_body_is_read_from_its_shortest_description():
     assert [(f.start, f.end, f.value) for f in found] == [(0, 2, "China Government")]
     assert bodies_described(["chinese", "government", "AI", "rules"], every) == []
     assert bodies_described(["UK", "data", "watchdog"], lambda facet, value: False) == []
+
+
+def test_a_word_written_as_one_or_two_matches_both_ways(tmp_path, monkeypatch):
+    """"wombatcam" and "wombat cam" name one thing: each finds the other
+    spelling (as an expansion: the spelling typed ranks first); without the
+    rule each finds only its own."""
+    root = tmp_path / "corpus"
+    for name, title in [("one-word", "Wombatcam rules proposed by the council"),
+                        ("two-words", "Council drafts rules on wombat cams"),
+                        ("elsewhere", "Wombat sanctuary opens a gift shop"),
+                        ("cam-only", "Doorbell cam rules debated")]:
+        write_news(root, f"{name}.md", title=title, excerpt=filler(name), topics=["AI"],
+                   publishedDateTime="2023-05-01T10:00:00Z")
+    update_index(root, tmp_path / "index", full=True)
+    with SearchEngine(tmp_path / "index") as engine:
+        page = engine.search("wombatcam rules")
+        assert (urls(page)[:2], page.total_all_words) == (["one-word", "two-words"], 2)
+        page = engine.search("wombat cam rules")
+        assert (urls(page)[:2], page.total_all_words) == (["two-words", "one-word"], 2)
+        assert "<mark>wombat cams</mark>" in engine.search("wombatcam").hits[1].title_html   # one span
+        assert engine.search("cam").total == 2   # "cam" alone is no compound
+    monkeypatch.setattr(service, "COMPOUNDS", False)
+    with SearchEngine(tmp_path / "index") as engine:
+        assert (engine.search("wombatcam rules").total_all_words, engine.search("wombat cam rules").total_all_words) \
+            == (1, 1)

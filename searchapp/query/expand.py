@@ -220,6 +220,45 @@ def complete_last_word(tree, completions, analyze: Analyze, last_typed: str | No
     return ast.And(tuple(children), tree.explicit) if type(tree) is ast.And else children[0]
 
 
+# ---------------------------------------------------------------- compounds
+
+def compound_forms(tree, split, join):
+    """A word written as one or as two ("deepfake" / "deep fake", "antitrust"
+    / "anti-trust", "cyber security" / "cybersecurity") matches both ways, as
+    one concept whose other form weighs like an expansion. `split(word)` gives
+    the two words a typed word is written as elsewhere in the index (a phrase
+    that matches), `join(a, b)` the indexed word two typed neighbours make,
+    or None. Only typed bare words of the top level: phrases, fields,
+    completions and synonym concepts stay as they are."""
+    children = list(tree.children) if type(tree) is ast.And else [tree]
+    out, n, changed = [], 0, False
+    while n < len(children):
+        word = children[n]
+        if _plain_typed(word):
+            after = children[n + 1] if n + 1 < len(children) else None
+            joined = join(word.text, after.text) if _plain_typed(after) else None
+            if joined:
+                out.append(ast.Synonyms(ast.And((word, after)), (ast.Word(joined, origin=ast.EXPANDED),)))
+                n, changed = n + 2, True
+                continue
+            parts = split(word.text)
+            if parts:
+                out.append(ast.Synonyms(word, (ast.Phrase(parts, origin=ast.EXPANDED),)))
+                n, changed = n + 1, True
+                continue
+        out.append(word)
+        n += 1
+    if not changed:
+        return tree
+    if len(out) == 1:
+        return out[0]
+    return ast.And(tuple(out), tree.explicit if type(tree) is ast.And else False)
+
+
+def _plain_typed(node) -> bool:
+    return ast.is_bare_word(node) and node.origin == ast.TYPED and node.text.isalpha()
+
+
 # ---------------------------------------------------------------- coverage
 
 def concepts(tree, analyze: Analyze) -> list:
