@@ -445,3 +445,25 @@ def test_a_word_written_as_one_or_two_matches_both_ways(tmp_path, monkeypatch):
     with SearchEngine(tmp_path / "index") as engine:
         assert (engine.search("wombatcam rules").total_all_words, engine.search("wombat cam rules").total_all_words) \
             == (1, 1)
+
+
+def test_a_named_place_weighs_more_than_the_rarest_word(tmp_path, monkeypatch):
+    """"NYC okapi permits": nothing has all three. The city's own permits story
+    (tagged New York City, the acronym never written) ranks above permits for
+    okapis elsewhere, though those say a rarer word louder; weighed only as
+    much as the rarest word, the place loses."""
+    root = tmp_path / "corpus"
+    write_news(root, "city.md", title="New York City council passes street permits rule",
+               excerpt="The city will require permits for vendors.", topics=["AI"],
+               publishedDateTime="2023-05-01T10:00:00Z")
+    write_news(root, "okapi.md", title="Okapi keepers meet at the zoo", excerpt="Okapi keepers discussed permits.",
+               topics=["AI"], publishedDateTime="2023-05-01T10:00:00Z")
+    for n in range(8):
+        write_news(root, f"filler-{n}.md", title=f"Harbour news {n}", excerpt=filler(f"f{n}"), topics=["AI"],
+                   publishedDateTime="2023-05-01T10:00:00Z")
+    update_index(root, tmp_path / "index", full=True)
+    with SearchEngine(tmp_path / "index") as engine:
+        assert urls(engine.search("NYC okapi permits"))[:2] == ["city", "okapi"]
+    monkeypatch.setattr(ranking, "ENTITY_WEIGHT", 1.0)
+    with SearchEngine(tmp_path / "index") as engine:
+        assert urls(engine.search("NYC okapi permits"))[:2] == ["okapi", "city"]
