@@ -403,6 +403,30 @@ def test_a_body_the_query_describes_matches_items_tagged_with_it(tmp_path, monke
             assert (page.interpreted, page.total_all_words) == ((), 0), query
 
 
+def test_each_alternative_of_an_or_is_read_as_a_query_of_its_own(tmp_path):
+    """"Chinese government" finds the item the tagger tagged China's
+    government; adding an alternative with OR must not lose it (found in
+    review: "Congress" found 31 items, "Congress OR Senate" 20). Each
+    alternative is read as a query alone, with the whole query's case."""
+    root = tmp_path / "corpus"
+    for name, title in [("dpa", "Autoriteit Persoonsgegevens fines kestrel camera maker"),
+                        ("beijing", "Beijing orders checks of kestrel cameras"),
+                        ("other", "Kestrel camera makers meet in Lisbon")]:
+        write_news(root, f"{name}.md", title=title, excerpt=filler(name), topics=["AI"],
+                   publishedDateTime="2023-05-01T10:00:00Z")
+    update_index(root, tmp_path / "index", full=True)
+    with SearchEngine(tmp_path / "index") as engine:
+        assert urls(engine.search("Chinese government")) == ["beijing"]
+        page = engine.search("(Chinese government) OR (Dutch privacy regulator)")
+        assert sorted(urls(page)) == ["beijing", "dpa"]
+        assert [i.value for i in page.interpreted] == ["China Government", "Dutch DPA"]
+        page = engine.search("kestrel ((Chinese government) OR Lisbon)")
+        assert sorted(urls(page)) == ["beijing", "other"]
+        # a capital anywhere means the case was meant, in an alternative too
+        assert [i.value for i in engine.search("(chinese government) OR (Dutch privacy regulator)").interpreted] \
+            == ["Dutch DPA"]
+
+
 def test_a_described_body_is_read_from_its_shortest_description():
     from searchapp.query.expand import bodies_described
 

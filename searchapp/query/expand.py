@@ -270,23 +270,31 @@ def concepts(tree, analyze: Analyze) -> list:
 
 # ---------------------------------------------------------------- places and bodies
 
-def read_names(tree, known) -> object:
+def read_names(tree, known, lower: bool | None = None) -> object:
     """Runs of bare words that name a place or public body ("NYC", "New York
     City", "the U.S.", "FTC") become Entity concepts: those words, or items
     tagged with that jurisdiction or regulator. `known(facet, value)` says
-    whether the index has the tag (no point matching a tag nobody carries)."""
+    whether the index has the tag (no point matching a tag nobody carries).
+    Each alternative of an OR is read as a query of its own ("Congress OR
+    Senate" finds what each finds alone), with the whole query's case
+    (`lower`: typed all in lower case)."""
+    if lower is None:
+        lower = not any(c.isupper() for word in _words_read(tree) for c in word)
+    if type(tree) is ast.Or:
+        return ast.Or(tuple(read_names(c, known, lower) for c in tree.children), tree.keep)
     children = list(tree.children) if type(tree) is ast.And else [tree]
     out, n = [], 0
     words = [c.text if ast.is_bare_word(c) else "\x00" for c in children]
     named = [f for f in find_names(words) if "\x00" not in words[f.start:f.end] and known(f.facet, f.value)]
     # a body named by an alias keeps the alias's words ("Garante", not "Garante OpenAI": alone, the
     # tagger wants context for the word)
-    described = [f for f in bodies_described(words, known) if f.value not in {n.value for n in named}]
+    described = [f for f in bodies_described(words, known, lower) if f.value not in {n.value for n in named}]
     found = {f.start: f for f in _without_overlaps(named + described)}
     while n < len(children):
         hit = found.get(n)
         if hit is None:
-            out.append(children[n])
+            child = children[n]
+            out.append(read_names(child, known, lower) if type(child) is ast.Or else child)
             n += 1
             continue
         run = children[hit.start:hit.end]
@@ -296,6 +304,15 @@ def read_names(tree, known) -> object:
     if len(out) == 1:
         return out[0]
     return ast.And(tuple(out), tree.explicit if type(tree) is ast.And else False)
+
+
+def _words_read(tree):
+    """The bare words read_names reads: the top level's and its ORs'."""
+    for child in tree.children if type(tree) in (ast.And, ast.Or) else (tree,):
+        if ast.is_bare_word(child):
+            yield child.text
+        elif type(child) is ast.Or or (type(tree) is ast.Or and type(child) is ast.And):
+            yield from _words_read(child)
 
 
 BODY_SPAN_WORDS = 3   # the longest description of a body read from a query ("Dutch privacy regulator")
@@ -312,7 +329,7 @@ def _bodies(text: str) -> tuple[str, ...]:
     return tag_item(text).regulators
 
 
-def bodies_described(words: list[str], known) -> list[Found]:
+def bodies_described(words: list[str], known, lower: bool | None = None) -> list[Found]:
     """Public bodies a query describes rather than names, read by the
     tagger's own patterns, so a query finds what the tagger tagged: "UK data
     watchdog" is the ICO, "Illinois lawmakers" the Illinois General Assembly,
@@ -323,7 +340,8 @@ def bodies_described(words: list[str], known) -> list[Found]:
     the tagger reads a headline ("congress" is Congress there; the guard
     above keeps "reading police" from being anything but a known body)."""
     found = []
-    lower = not any(c.isupper() for w in words for c in w)
+    if lower is None:
+        lower = not any(c.isupper() for w in words for c in w)
     for run_start, run in _runs(words):
         if lower:
             run = [w[:1].upper() + w[1:] for w in run]
