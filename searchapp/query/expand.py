@@ -344,13 +344,25 @@ def bodies_described(words: list[str], known, lower: bool | None = None) -> list
         lower = not any(c.isupper() for w in words for c in w)
     for run_start, run in _runs(words):
         if lower:
-            run = [w[:1].upper() + w[1:] for w in run]
+            run = [_headline(w) for w in run]
         wanted = [v for v in _bodies(" ".join(run)) if known("regulator", v)]
         for value in wanted:
             span = _shortest_span(run, value)
             if span is not None:
                 found.append(Found(run_start + span[0], run_start + span[1], "regulator", value))
     return found
+
+
+ACRONYM_LETTERS = 3   # "uk", "eu", "nyc"; "iowa" is Iowa
+
+
+def _headline(word: str) -> str:
+    """A word typed in lower case as a headline writes it: a place's acronym
+    in capitals ("uk" is UK: the tagger reads no "Uk Data Watchdog"), any
+    other word capitalised ("us" is no place in lower case: it stays "Us")."""
+    if len(word) <= ACRONYM_LETTERS and find_names([word]):
+        return word.upper()
+    return word[:1].upper() + word[1:]
 
 
 def _runs(words: list[str]):
