@@ -477,6 +477,27 @@ def test_a_word_written_as_one_or_two_matches_both_ways(tmp_path, monkeypatch):
             == (1, 1)
 
 
+def test_two_words_join_while_the_last_is_being_typed(tmp_path):
+    """Typing "wombat cam" (no space yet: "cam" also finds "camping") finds
+    "Wombatcam" as Enter does (found in review: typing "face book" listed 87
+    items without Facebook, Enter 14 with it); the completions stay."""
+    root = tmp_path / "corpus"
+    for name, title in [("one-word", "Wombatcam rules proposed by the council"),
+                        ("two-words", "Council drafts rules on wombat cams"),
+                        ("camping", "Wombat camping season opens"),
+                        ("elsewhere", "Harbour news")]:
+        write_news(root, f"{name}.md", title=title, excerpt=filler(name), topics=["AI"],
+                   publishedDateTime="2023-05-01T10:00:00Z")
+    update_index(root, tmp_path / "index", full=True)
+    with SearchEngine(tmp_path / "index") as engine:
+        assert sorted(urls(engine.search("wombat cam"))) == ["one-word", "two-words"]
+        page = engine.search("wombat cam", typed=True)
+        assert sorted(urls(page)) == ["camping", "one-word", "two-words"]
+        assert urls(page)[0] == "two-words"   # the words as typed first
+        hit = page.hits[urls(page).index("one-word")]
+        assert "<mark>Wombatcam</mark>" in hit.title_html
+
+
 def test_a_named_place_weighs_more_than_the_rarest_word(tmp_path, monkeypatch):
     """"NYC okapi permits": nothing has all three. The city's own permits story
     (tagged New York City, the acronym never written) ranks above permits for

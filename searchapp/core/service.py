@@ -471,7 +471,7 @@ class SearchEngine:
             if typed:
                 q_all = complete_last_word(q_all, snapshot.completions, snapshot.analyze, query.split()[-1])
             if COMPOUNDS:
-                q_all = compound_forms(q_all, *_compounds(snapshot))
+                q_all = compound_forms(q_all, *_compounds(snapshot), typing=typed)
             q_any = relax(q_all, snapshot.analyze) or q_all
         else:
             q_all = q_any = ast.EVERYTHING

@@ -222,21 +222,24 @@ def complete_last_word(tree, completions, analyze: Analyze, last_typed: str | No
 
 # ---------------------------------------------------------------- compounds
 
-def compound_forms(tree, split, join):
+def compound_forms(tree, split, join, typing: bool = False):
     """A word written as one or as two ("deepfake" / "deep fake", "antitrust"
     / "anti-trust", "cyber security" / "cybersecurity") matches both ways, as
     one concept whose other form weighs like an expansion. `split(word)` gives
     the two words a typed word is written as elsewhere in the index (a phrase
     that matches), `join(a, b)` the indexed word two typed neighbours make,
     or None. Only typed bare words of the top level: phrases, fields,
-    completions and synonym concepts stay as they are."""
+    completions and synonym concepts stay as they are. `typing`: the last
+    word is being typed, and its completions (complete_last_word) are kept
+    inside the joined concept ("face book" finds Facebook before Enter too)."""
     children = list(tree.children) if type(tree) is ast.And else [tree]
     out, n, changed = [], 0, False
     while n < len(children):
         word = children[n]
         if _plain_typed(word):
             after = children[n + 1] if n + 1 < len(children) else None
-            joined = join(word.text, after.text) if _plain_typed(after) else None
+            typed_after = after.typed if typing and n + 2 == len(children) and type(after) is ast.Synonyms else after
+            joined = join(word.text, typed_after.text) if _plain_typed(typed_after) else None
             if joined:
                 out.append(ast.Synonyms(ast.And((word, after)), (ast.Word(joined, origin=ast.EXPANDED),)))
                 n, changed = n + 2, True
@@ -413,6 +416,8 @@ def adjacent_pairs(tree) -> list:
     for child in children:
         typed = child.typed if type(child) in (ast.Synonyms, ast.Entity) else child
         parts = typed.children if type(typed) is ast.And else (typed,)
+        # a joined compound's last word may be a word being completed
+        parts = tuple(p.typed if type(p) is ast.Synonyms else p for p in parts)
         if all(ast.is_bare_word(p) for p in parts):
             words.extend(parts)
         else:
