@@ -450,6 +450,9 @@ def test_a_described_body_is_read_from_its_shortest_description():
     assert [(f.start, f.end, f.value) for f in found] == [(0, 3, "ICO")]
     assert [f.value for f in bodies_described(["uk", "police", "face", "scans"], every)] == ["United Kingdom Police"]
     assert bodies_described(["us", "police"], every) == []
+    # a word with a stop after it still ends a description (found in review: "congress." read nothing)
+    for words in (["congress."], ["AI", "rules", "Congress,"], ["UK", "data", "watchdog!"]):
+        assert len(bodies_described(words, every)) == 1, words
 
 
 def test_a_word_written_as_one_or_two_matches_both_ways(tmp_path, monkeypatch):

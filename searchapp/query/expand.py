@@ -380,7 +380,8 @@ def _runs(words: list[str]):
 def _shortest_span(run: list[str], value: str) -> tuple[int, int] | None:
     for size in range(1, min(BODY_SPAN_WORDS, len(run)) + 1):
         for start in range(len(run) - size + 1):
-            last = run[start + size - 1].lower().replace("’", "'").removesuffix("'s").rstrip("'")
+            # "Congress's", "Congress’", "congress." and "Congress," end a description as "Congress" does
+            last = run[start + size - 1].lower().replace("’", "'").rstrip(".,;:!?").removesuffix("'s").rstrip("'")
             if last in BODY_NOUNS and value in _bodies(" ".join(run[start:start + size])):
                 return start, start + size
     return None
