@@ -238,7 +238,7 @@ def compound_forms(tree, split, join, typing: bool = False):
         word = children[n]
         if _plain_typed(word):
             after = children[n + 1] if n + 1 < len(children) else None
-            typed_after = after.typed if typing and n + 2 == len(children) and type(after) is ast.Synonyms else after
+            typed_after = after.typed if typing and n + 2 == len(children) and _completed(after) else after
             joined = join(word.text, typed_after.text) if _plain_typed(typed_after) else None
             if joined:
                 out.append(ast.Synonyms(ast.And((word, after)), (ast.Word(joined, origin=ast.EXPANDED),)))
@@ -256,6 +256,12 @@ def compound_forms(tree, split, join, typing: bool = False):
     if len(out) == 1:
         return out[0]
     return ast.And(tuple(out), tree.explicit if type(tree) is ast.And else False)
+
+
+def _completed(node) -> bool:
+    """A last word with its completions (complete_last_word), not a synonym concept."""
+    return (type(node) is ast.Synonyms and type(node.typed) is ast.Word
+            and all(type(o) is ast.Word and o.text.lower().startswith(node.typed.text.lower()) for o in node.others))
 
 
 def _plain_typed(node) -> bool:
