@@ -521,3 +521,30 @@ def test_a_named_place_weighs_more_than_the_rarest_word(tmp_path, monkeypatch):
     monkeypatch.setattr(ranking, "ENTITY_WEIGHT", 1.0)
     with SearchEngine(tmp_path / "index") as engine:
         assert urls(engine.search("NYC okapi permits"))[:2] == ["okapi", "city"]
+
+
+def test_a_compound_splits_only_where_its_two_words_stand_as_written(tmp_path, monkeypatch):
+    """The index stems and drops stop words, so its phrase "week end" holds
+    "week ending" and "date time" holds "date and time": neither is
+    "weekend" or "datetime" written as two words. "deep fakes" is "deepfake"."""
+    from searchapp.core import compounds
+
+    root = tmp_path / "corpus"
+    for name, title in [("weekend", "Weekend drone rules announced"),
+                        ("week-ending", "Drone sales in the week ending June 3"),
+                        ("datetime", "Datetime library rules"),
+                        ("date-and-time", "Date and time rules for drone logs"),
+                        ("deepfake", "Deepfake rules announced"),
+                        ("deep-fakes", "Council drafts rules on deep fakes")]:
+        write_news(root, f"{name}.md", title=title, excerpt=filler(name), topics=["AI"],
+                   publishedDateTime="2023-05-01T10:00:00Z")
+    update_index(root, tmp_path / "index", full=True)
+    with SearchEngine(tmp_path / "index") as engine:
+        assert sorted(urls(engine.search("weekend"))) == ["weekend"]
+        assert sorted(urls(engine.search("datetime"))) == ["datetime"]
+        assert sorted(urls(engine.search("deepfake"))) == ["deep-fakes", "deepfake"]
+    # trusting the index's phrase alone, "date and time" would be "datetime" ("week ending" is
+    # not even a candidate: "end" is written nowhere)
+    monkeypatch.setattr(compounds, "_as_written", lambda snapshot, bits, first, second: bits.bit_count())
+    with SearchEngine(tmp_path / "index") as engine:
+        assert sorted(urls(engine.search("datetime"))) == ["date-and-time", "datetime"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from searchapp.bitmaps import as_bytes, has
 from searchapp.core import facets as facet_counts
-from searchapp.core import spelling
+from searchapp.core import compounds, spelling
 from searchapp.core.highlight import make_hit
 from searchapp.core.ranking import proximity_boosts, soft_ranking, strict_tiers
 from searchapp.core.related import related_hits
@@ -92,51 +92,10 @@ def _known(snapshot):
     return lambda facet, value: value in values[facet]
 
 
-# A word written as one or two ("deepfake" / "deep fakes") matches both ways. Tuning half, nDCG@10:
-# 0.907 -> 0.912 ("China deepfake rules" 0.755 -> 0.854, "deepfake regualtion" 0.863 -> 0.931).
+# A word written as one or two ("deepfake" / "deep fakes") matches both ways (core/compounds.py).
+# Tuning half, nDCG@10: 0.907 -> 0.912 ("China deepfake rules" 0.755 -> 0.854, "deepfake regualtion"
+# 0.863 -> 0.931).
 COMPOUNDS = True
-COMPOUND_MIN_PART = 3    # letters in each half of a split compound ("deep fake"; no "e mail")
-
-
-def _compounds(snapshot):
-    """(split, join) for compound_forms, from this generation's words; each
-    word's answer is kept per generation (a phrase check reads postings)."""
-    cache = snapshot.shared_cache("compounds", dict)
-
-    def split(word: str):
-        word = word.lower()
-        if ("split", word) not in cache:
-            cache[("split", word)] = _best_split(snapshot, word)
-        return cache[("split", word)]
-
-    def join(first: str, second: str):
-        key = ("join", first.lower(), second.lower())
-        if key not in cache:
-            joined = first.lower() + second.lower()
-            cache[key] = joined if (snapshot.analyze(None, first) and snapshot.analyze(None, second)
-                                    and snapshot.known(joined)
-                                    and snapshot.matches(ast.Word(joined))) else None
-        return cache[key]
-
-    return split, join
-
-
-def _best_split(snapshot, word: str):
-    """The two words `word` is written as in the most items, as a phrase (none
-    a stop word), or None."""
-    best, most = None, 0
-    for cut in range(COMPOUND_MIN_PART, len(word) - COMPOUND_MIN_PART + 1):
-        first, second = word[:cut], word[cut:]
-        if not (snapshot.known(first) and snapshot.known(second)):
-            continue
-        if not (snapshot.analyze(None, first) and snapshot.analyze(None, second)):
-            continue
-        # in a title or an excerpt: in bodies "faces booked" (stemmed) or "face. Book" split "facebook"
-        together = (ast.Phrase((first, second), "title"), ast.Phrase((first, second), "excerpt"))
-        count = snapshot.matches(ast.Or(together)).bit_count()
-        if count > most:
-            best, most = (first, second), count
-    return best
 
 
 @lru_cache(maxsize=4)
@@ -471,7 +430,7 @@ class SearchEngine:
             if typed:
                 q_all = complete_last_word(q_all, snapshot.completions, snapshot.analyze, query.split()[-1])
             if COMPOUNDS:
-                q_all = compound_forms(q_all, *_compounds(snapshot), typing=typed)
+                q_all = compound_forms(q_all, *compounds.forms(snapshot), typing=typed)
             q_any = relax(q_all, snapshot.analyze) or q_all
         else:
             q_all = q_any = ast.EVERYTHING
