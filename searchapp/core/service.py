@@ -24,7 +24,7 @@ from pathlib import Path
 
 from searchapp.bitmaps import as_bytes, has
 from searchapp.core import facets as facet_counts
-from searchapp.core import spelling
+from searchapp.core import compounds, spelling
 from searchapp.core.highlight import make_hit
 from searchapp.core.ranking import proximity_boosts, soft_ranking, strict_tiers
 from searchapp.core.related import related_hits
@@ -36,8 +36,8 @@ from searchapp.lru import Lru
 from searchapp.model import (FACETS, RECENCY_HALF_LIFE_DAYS, SORTS, Filters, Interpretation, ItemPage, ResultsPage,
                              Suggestion)
 from searchapp.query import ast
-from searchapp.query.expand import (adjacent_pairs, complete_last_word, expand, interpreted, prune, read_names, relax,
-                                    synonym_table)
+from searchapp.query.expand import (adjacent_pairs, complete_last_word, compound_forms, expand, interpreted, prune,
+                                    read_names, relax, synonym_table)
 from searchapp.query.parser import parse
 from searchapp.query.syntax import MAX_QUERY_CHARS
 from searchapp.store.generations import CURRENT, BuildInfo, current_generation, read_build_info
@@ -90,6 +90,12 @@ def _known(snapshot):
     values = snapshot.shared_cache("tag-values", lambda: {
         facet: frozenset(snapshot.facet_values(facet)) for facet in ("jurisdiction", "regulator")})
     return lambda facet, value: value in values[facet]
+
+
+# A word written as one or two ("deepfake" / "deep fakes") matches both ways (core/compounds.py).
+# Tuning half, nDCG@10: 0.907 -> 0.912 ("China deepfake rules" 0.755 -> 0.854, "deepfake regualtion"
+# 0.863 -> 0.931).
+COMPOUNDS = True
 
 
 @lru_cache(maxsize=4)
@@ -423,6 +429,8 @@ class SearchEngine:
             q_all = read_query(query, snapshot.analyze, _known(snapshot))
             if typed:
                 q_all = complete_last_word(q_all, snapshot.completions, snapshot.analyze, query.split()[-1])
+            if COMPOUNDS:
+                q_all = compound_forms(q_all, *compounds.forms(snapshot), typing=typed)
             q_any = relax(q_all, snapshot.analyze) or q_all
         else:
             q_all = q_any = ast.EVERYTHING

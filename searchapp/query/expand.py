@@ -7,9 +7,11 @@ them, and nothing here knows the search library.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable, Iterable
 
-from searchapp.enrich.entities import find_names
+from searchapp.enrich.entities import Found, find_names
+from searchapp.enrich.gazetteer import tag_item
 from searchapp.query import ast
 from searchapp.query.parser import parse
 
@@ -218,6 +220,54 @@ def complete_last_word(tree, completions, analyze: Analyze, last_typed: str | No
     return ast.And(tuple(children), tree.explicit) if type(tree) is ast.And else children[0]
 
 
+# ---------------------------------------------------------------- compounds
+
+def compound_forms(tree, split, join, typing: bool = False):
+    """A word written as one or as two ("deepfake" / "deep fake", "antitrust"
+    / "anti-trust", "cyber security" / "cybersecurity") matches both ways, as
+    one concept whose other form weighs like an expansion. `split(word)` gives
+    the two words a typed word is written as elsewhere in the index (a phrase
+    that matches), `join(a, b)` the indexed word two typed neighbours make,
+    or None. Only typed bare words of the top level: phrases, fields,
+    completions and synonym concepts stay as they are. `typing`: the last
+    word is being typed, and its completions (complete_last_word) are kept
+    inside the joined concept ("face book" finds Facebook before Enter too)."""
+    children = list(tree.children) if type(tree) is ast.And else [tree]
+    out, n, changed = [], 0, False
+    while n < len(children):
+        word = children[n]
+        if _plain_typed(word):
+            after = children[n + 1] if n + 1 < len(children) else None
+            typed_after = after.typed if typing and n + 2 == len(children) and _completed(after) else after
+            joined = join(word.text, typed_after.text) if _plain_typed(typed_after) else None
+            if joined:
+                out.append(ast.Synonyms(ast.And((word, after)), (ast.Word(joined, origin=ast.EXPANDED),)))
+                n, changed = n + 2, True
+                continue
+            parts = split(word.text)
+            if parts:
+                out.append(ast.Synonyms(word, (ast.Phrase(parts, origin=ast.EXPANDED),)))
+                n, changed = n + 1, True
+                continue
+        out.append(word)
+        n += 1
+    if not changed:
+        return tree
+    if len(out) == 1:
+        return out[0]
+    return ast.And(tuple(out), tree.explicit if type(tree) is ast.And else False)
+
+
+def _completed(node) -> bool:
+    """A last word with its completions (complete_last_word), not a synonym concept."""
+    return (type(node) is ast.Synonyms and type(node.typed) is ast.Word
+            and all(type(o) is ast.Word and o.text.lower().startswith(node.typed.text.lower()) for o in node.others))
+
+
+def _plain_typed(node) -> bool:
+    return ast.is_bare_word(node) and node.origin == ast.TYPED and node.text.isalpha()
+
+
 # ---------------------------------------------------------------- coverage
 
 def concepts(tree, analyze: Analyze) -> list:
@@ -229,19 +279,31 @@ def concepts(tree, analyze: Analyze) -> list:
 
 # ---------------------------------------------------------------- places and bodies
 
-def read_names(tree, known) -> object:
+def read_names(tree, known, lower: bool | None = None) -> object:
     """Runs of bare words that name a place or public body ("NYC", "New York
     City", "the U.S.", "FTC") become Entity concepts: those words, or items
     tagged with that jurisdiction or regulator. `known(facet, value)` says
-    whether the index has the tag (no point matching a tag nobody carries)."""
+    whether the index has the tag (no point matching a tag nobody carries).
+    Each alternative of an OR is read as a query of its own ("Congress OR
+    Senate" finds what each finds alone), with the whole query's case
+    (`lower`: typed all in lower case)."""
+    if lower is None:
+        lower = not any(c.isupper() for word in _words_read(tree) for c in word)
+    if type(tree) is ast.Or:
+        return ast.Or(tuple(read_names(c, known, lower) for c in tree.children), tree.keep)
     children = list(tree.children) if type(tree) is ast.And else [tree]
     out, n = [], 0
     words = [c.text if ast.is_bare_word(c) else "\x00" for c in children]
-    found = {f.start: f for f in find_names(words) if "\x00" not in words[f.start:f.end] and known(f.facet, f.value)}
+    named = [f for f in find_names(words) if "\x00" not in words[f.start:f.end] and known(f.facet, f.value)]
+    # a body named by an alias keeps the alias's words ("Garante", not "Garante OpenAI": alone, the
+    # tagger wants context for the word)
+    described = [f for f in bodies_described(words, known, lower) if f.value not in {n.value for n in named}]
+    found = {f.start: f for f in _without_overlaps(named + described)}
     while n < len(children):
         hit = found.get(n)
         if hit is None:
-            out.append(children[n])
+            child = children[n]
+            out.append(read_names(child, known, lower) if type(child) is ast.Or else child)
             n += 1
             continue
         run = children[hit.start:hit.end]
@@ -251,6 +313,96 @@ def read_names(tree, known) -> object:
     if len(out) == 1:
         return out[0]
     return ast.And(tuple(out), tree.explicit if type(tree) is ast.And else False)
+
+
+def _words_read(tree):
+    """The bare words read_names reads: the top level's and its ORs'."""
+    for child in tree.children if type(tree) in (ast.And, ast.Or) else (tree,):
+        if ast.is_bare_word(child):
+            yield child.text
+        elif type(child) is ast.Or or (type(tree) is ast.Or and type(child) is ast.And):
+            yield from _words_read(child)
+
+
+BODY_SPAN_WORDS = 3   # the longest description of a body read from a query ("Dutch privacy regulator")
+# A description ends with a noun that designates a body: the tagger also
+# reads acting verbs as bodies in text ("US plans ...": the White House), which
+# in a query would swallow the words around them.
+BODY_NOUNS = frozenset("""congress senate house parliament assembly legislature legislatures lawmakers legislators
+    council government administration cabinet ministry department agency office commission commissioner
+    authority authorities regulator regulators watchdog watchdogs police court courts judiciary committee""".split())
+
+
+@lru_cache(maxsize=4096)
+def _bodies(text: str) -> tuple[str, ...]:
+    return tag_item(text).regulators
+
+
+def bodies_described(words: list[str], known, lower: bool | None = None) -> list[Found]:
+    """Public bodies a query describes rather than names, read by the
+    tagger's own patterns, so a query finds what the tagger tagged: "UK data
+    watchdog" is the ICO, "Illinois lawmakers" the Illinois General Assembly,
+    "Boston city council" Boston's. Each body is read from the shortest run
+    of words that describes it and ends with a noun of BODY_NOUNS (at most
+    BODY_SPAN_WORDS, never across a phrase or an operator: those are "\x00"
+    in `words`). A query typed all in lower case is read with capitals, as
+    the tagger reads a headline ("congress" is Congress there; the guard
+    above keeps "reading police" from being anything but a known body)."""
+    found = []
+    if lower is None:
+        lower = not any(c.isupper() for w in words for c in w)
+    for run_start, run in _runs(words):
+        if lower:
+            run = [_headline(w) for w in run]
+        wanted = [v for v in _bodies(" ".join(run)) if known("regulator", v)]
+        for value in wanted:
+            span = _shortest_span(run, value)
+            if span is not None:
+                found.append(Found(run_start + span[0], run_start + span[1], "regulator", value))
+    return found
+
+
+ACRONYM_LETTERS = 3   # "uk", "eu", "nyc"; "iowa" is Iowa
+
+
+def _headline(word: str) -> str:
+    """A word typed in lower case as a headline writes it: a place's acronym
+    in capitals ("uk" is UK: the tagger reads no "Uk Data Watchdog"), any
+    other word capitalised ("us" is no place in lower case: it stays "Us")."""
+    if len(word) <= ACRONYM_LETTERS and find_names([word]):
+        return word.upper()
+    return word[:1].upper() + word[1:]
+
+
+def _runs(words: list[str]):
+    start = 0
+    for n, word in enumerate(words + ["\x00"]):
+        if word == "\x00":
+            if n > start:
+                yield start, words[start:n]
+            start = n + 1
+
+
+def _shortest_span(run: list[str], value: str) -> tuple[int, int] | None:
+    for size in range(1, min(BODY_SPAN_WORDS, len(run)) + 1):
+        for start in range(len(run) - size + 1):
+            # "Congress's", "Congress’", "congress." and "Congress," end a description as "Congress" does
+            last = run[start + size - 1].lower().replace("’", "'").rstrip(".,;:!?").removesuffix("'s").rstrip("'")
+            if last in BODY_NOUNS and value in _bodies(" ".join(run[start:start + size])):
+                return start, start + size
+    return None
+
+
+def _without_overlaps(found: list[Found]) -> list[Found]:
+    """Longest first (a body described by "Illinois lawmakers" over the place
+    "Illinois" inside it), then leftmost; no two share a word."""
+    kept, used = [], set()
+    for f in sorted(found, key=lambda f: (-(f.end - f.start), f.start)):
+        words = set(range(f.start, f.end))
+        if not words & used:
+            kept.append(f)
+            used |= words
+    return sorted(kept, key=lambda f: f.start)
 
 
 def interpreted(tree) -> list:
@@ -271,6 +423,8 @@ def adjacent_pairs(tree) -> list:
     for child in children:
         typed = child.typed if type(child) in (ast.Synonyms, ast.Entity) else child
         parts = typed.children if type(typed) is ast.And else (typed,)
+        # a joined compound's last word may be a word being completed
+        parts = tuple(p.typed if type(p) is ast.Synonyms else p for p in parts)
         if all(ast.is_bare_word(p) for p in parts):
             words.extend(parts)
         else:
