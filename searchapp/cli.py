@@ -26,6 +26,7 @@ from searchapp.store.generations import (DAMAGE_MARK, damage_marked, damaged_fil
 from searchapp.core.service import MAX_PER_PAGE, RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine
 from searchapp.errors import QueryError
 from searchapp.model import CONTROLS, Filters, public_url
+from searchapp.query.expand import warm_body_reading
 
 DEFAULT_CORPUS = os.environ.get("SEARCHAPP_CORPUS", "corpus")
 DEFAULT_INDEX = os.environ.get("SEARCHAPP_INDEX", "index")
@@ -203,8 +204,10 @@ def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = F
 
 
 def warm_worker(engine) -> None:
-    """One search and one suggestion, so a new worker's tables are loaded before anyone asks."""
+    """One search and one suggestion, so a new worker's tables are loaded before anyone asks, and
+    the tagger that reads bodies a query describes ("Congress") is compiled (about 3 s)."""
     try:
+        warm_body_reading()
         engine.search("regulation")
         engine.suggest("re")
     except Exception:   # no index yet, or damaged: the first request reports it

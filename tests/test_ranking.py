@@ -548,3 +548,20 @@ def test_a_compound_splits_only_where_its_two_words_stand_as_written(tmp_path, m
     monkeypatch.setattr(compounds, "_as_written", lambda snapshot, bits, first, second: bits.bit_count())
     with SearchEngine(tmp_path / "index") as engine:
         assert sorted(urls(engine.search("datetime"))) == ["date-and-time", "datetime"]
+
+
+def test_a_query_without_a_body_noun_never_asks_the_tagger(monkeypatch):
+    """Compiling the tagger takes seconds in a new process (a one-shot CLI
+    search, a new worker's first query): a query that cannot describe a body
+    must not ask it."""
+    from searchapp.query import expand
+
+    def never(text):
+        raise AssertionError(f"tagger asked for {text!r}")
+
+    monkeypatch.setattr(expand, "_bodies", never)
+    every = lambda facet, value: True   # noqa: E731
+    assert expand.bodies_described(["gdpr", "fine", "meta"], every) == []
+    assert expand.bodies_described(["China", "deepfake", "rules"], every) == []
+    with pytest.raises(AssertionError):
+        expand.bodies_described(["Congress", "ai"], every)

@@ -352,6 +352,8 @@ def bodies_described(words: list[str], known, lower: bool | None = None) -> list
     if lower is None:
         lower = not any(c.isupper() for w in words for c in w)
     for run_start, run in _runs(words):
+        if not any(_body_noun(w) in BODY_NOUNS for w in run):
+            continue   # no description ends in this run: the tagger (3 s to compile in a new process) is not asked
         if lower:
             run = [_headline(w) for w in run]
         wanted = [v for v in _bodies(" ".join(run)) if known("regulator", v)]
@@ -374,6 +376,16 @@ def _headline(word: str) -> str:
     return word[:1].upper() + word[1:]
 
 
+def _body_noun(word: str) -> str:
+    # "Congress's", "Congress’", "congress." and "Congress," end a description as "Congress" does
+    return word.lower().replace("’", "'").rstrip(".,;:!?").removesuffix("'s").rstrip("'")
+
+
+def warm_body_reading() -> None:
+    """Compile the tagger now (about 3 s once per process), not in a user's first query."""
+    _bodies("Congress")
+
+
 def _runs(words: list[str]):
     start = 0
     for n, word in enumerate(words + ["\x00"]):
@@ -386,9 +398,7 @@ def _runs(words: list[str]):
 def _shortest_span(run: list[str], value: str) -> tuple[int, int] | None:
     for size in range(1, min(BODY_SPAN_WORDS, len(run)) + 1):
         for start in range(len(run) - size + 1):
-            # "Congress's", "Congress’", "congress." and "Congress," end a description as "Congress" does
-            last = run[start + size - 1].lower().replace("’", "'").rstrip(".,;:!?").removesuffix("'s").rstrip("'")
-            if last in BODY_NOUNS and value in _bodies(" ".join(run[start:start + size])):
+            if _body_noun(run[start + size - 1]) in BODY_NOUNS and value in _bodies(" ".join(run[start:start + size])):
                 return start, start + size
     return None
 
