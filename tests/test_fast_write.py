@@ -66,8 +66,7 @@ def test_fast_adder_writes_whooshs_bytes(tmp_path):
 
 
 def test_fast_adder_spilling_pool(tmp_path):
-    """A pool that spills to disk runs (limit 1 MB): still Whoosh's bytes."""
-    items = list(read_corpus(SAMPLE_CORPUS).items) * 8
-    documents = [item_document(item, "") for item in items]
+    """A pool that spills to disk runs (limit 1 MB; 108 documents make 3 runs): still Whoosh's bytes."""
+    documents = [item_document(item, "") for item in read_corpus(SAMPLE_CORPUS).items] * 2
     assert _write(tmp_path / "fast", documents, fast=True, limitmb=1) == \
         _write(tmp_path / "whoosh", documents, fast=False, limitmb=1)
