@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from searchapp.enrich.gazetteer import regulator_synonyms
 
 # Stop words that only join a name's words ("Department of Justice"); any other
 # stop word in a name would fall away from the query: "US House" becomes any
@@ -44,6 +43,8 @@ def synonym_groups(analyze) -> tuple[tuple[str, ...], ...]:
     acronyms), keeping the forms whose words all survive `analyze` (the
     index's analyser: `analyze(field, text) -> terms`) but for function words."""
     groups = []
+    from searchapp.enrich.gazetteer import regulator_synonyms  # here: loading the gazetteer takes 1.4 s,
+    # which `searchapp index` (importing the CLI's search side) paid on every run
     for group in CURATED + regulator_synonyms():
         usable = tuple(form for form in group if _keeps_its_words(form, analyze))
         if len(usable) > 1:

@@ -7,7 +7,6 @@ from dataclasses import fields
 from whoosh.analysis import RegexTokenizer, StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
-from searchapp.enrich.gazetteer import tag_item
 from searchapp.ingest.reader import NewsItem
 
 FACET_FIELDS = {"topic": "f_topic", "jurisdiction": "f_jurisdiction", "regulator": "f_regulator",
@@ -51,6 +50,8 @@ def make_schema() -> Schema:
 
 def item_document(item: NewsItem, story: str) -> dict:
     """The Whoosh document for one item (derived fields are computed here, once)."""
+    from searchapp.enrich.gazetteer import tag_item   # here: loading the gazetteer takes 1.4 s, and a
+    # nothing-changed run, which tags nothing, was mostly that (at 10k items)
     stamp = int(item.published.timestamp()) if item.published else None
     topics = item.topics
     tags = tag_item(item.title, item.excerpt, item.body, item.related_text)

@@ -45,11 +45,12 @@ def write_segments(building: Path, entries: Sequence[tuple[NewsItem, str]], *, b
         # into memory (BytesIO) for every searcher, 70 MB each at 20,000
         # items; separate files are read in place.
         writer = ix.writer(limitmb=1024, compound=False)
+        adder = compat.FastAdder(writer)
         try:
             for item_id in sorted(remove):
                 writer.delete_by_term("id", item_id)
             for item, story in (progress or iter)(entries):
-                writer.add_document(**item_document(item, story))
+                adder.add(item_document(item, story))
         except BaseException:
             writer.cancel()
             raise
@@ -103,6 +104,7 @@ def _write_part(folder: str, connection, counter) -> None:
     compat.remember_missing_columns()
     ix = whoosh_index.create_in(folder, make_schema())
     writer = ix.writer(limitmb=512, compound=False)
+    adder = compat.FastAdder(writer)
     while True:
         try:
             chunk = connection.recv()
@@ -111,7 +113,7 @@ def _write_part(folder: str, connection, counter) -> None:
         if not chunk:
             break
         for item, story in chunk:
-            writer.add_document(**item_document(item, story))
+            adder.add(item_document(item, story))
         with counter.get_lock():
             counter.value += len(chunk)
     writer.commit()
