@@ -11,7 +11,6 @@ from functools import lru_cache
 from typing import Callable, Iterable
 
 from searchapp.enrich.entities import Found, find_names
-from searchapp.enrich.gazetteer import tag_item
 from searchapp.query import ast
 from searchapp.query.parser import parse
 
@@ -335,6 +334,7 @@ BODY_NOUNS = frozenset("""congress senate house parliament assembly legislature 
 
 @lru_cache(maxsize=4096)
 def _bodies(text: str) -> tuple[str, ...]:
+    from searchapp.enrich.gazetteer import tag_item   # here: loading it costs 1.8 s, and `index` imports this module
     return tag_item(text).regulators
 
 
