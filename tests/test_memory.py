@@ -231,3 +231,39 @@ def test_a_switch_gives_freed_memory_back(tmp_path, monkeypatch):
         threading.Event().wait(0.05)
     assert len(trimmed) > before
     engine.close()
+
+
+def test_while_a_new_generation_warms_the_old_one_answers_what_would_read_many_postings(tmp_path, monkeypatch):
+    from searchapp.core import service
+    monkeypatch.setattr(service, "REPLAY_SECONDS", 0.0)
+    monkeypatch.setattr(snapshot_module, "WARM_LIKE_SECONDS", 0.0)   # everything left to the background
+    monkeypatch.setattr(snapshot_module, "COLD_POSTINGS", 5)        # "privacy" (40+ items) is costly, a new word not
+    release = threading.Event()
+    warm_more = snapshot_module._keep_warming
+    monkeypatch.setattr(snapshot_module, "_keep_warming", lambda *args: (release.wait(20), warm_more(*args)))
+    corpus, index_dir = _built(tmp_path)
+    engine = SearchEngine(index_dir, warm_switch=True)
+    before = engine.search("privacy").total
+    old = engine._snapshot()
+    write_news(corpus, "new-1.md", title="Privacy Quokkaword ruling")
+    write_news(corpus, "new-2.md", title="Privacy appeal decided")
+    update_index(corpus, index_dir)
+    for _ in range(200):   # a new word shows at once: its few postings are read by the request
+        if engine.search("quokkaword").total:
+            break
+        threading.Event().wait(0.05)
+    fresh = engine._snapshot()
+    assert fresh.generation != old.generation and fresh.warming
+    assert engine.search("privacy").total == before             # the old generation answered, from its caches
+    assert engine.suggest("privacy") == engine._suggest(old, "privacy")
+    assert "'privaci'" in repr(fresh._shared["wanted"])          # handed to the warming thread, first
+    assert old._shared.get("live")                              # kept while the new one warms
+    release.set()
+    for _ in range(200):
+        if not fresh.warming:
+            break
+        threading.Event().wait(0.05)
+    assert engine.search("privacy").total == before + 2          # warm now: the new generation answers
+    assert "privaci" in fresh._shared["word-arrays"]
+    assert set(old._shared) == {"lock"}                          # and the old one's caches are gone
+    engine.close()
