@@ -256,6 +256,11 @@ def test_while_a_new_generation_warms_the_old_one_answers_what_would_read_many_p
     assert fresh.generation != old.generation and fresh.warming
     assert engine.search("privacy").total == before             # the old generation answered, from its caches
     assert engine.suggest("privacy") == engine._suggest(old, "privacy")
+    elsewhere = []   # a thread that never read the old generation (a server's pool has 16) opens it
+    thread = threading.Thread(target=lambda: elsewhere.append(engine.search("privacy").total))
+    thread.start()
+    thread.join()
+    assert elsewhere == [before]
     assert "'privaci'" in repr(fresh._shared["wanted"])          # handed to the warming thread, first
     assert old._shared.get("live")                              # kept while the new one warms
     release.set()

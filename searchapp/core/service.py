@@ -286,21 +286,43 @@ class SearchEngine:
         after a switch the first requests needing common words read their postings again,
         at 7-20x a warm request (100k items). Each answer is one generation's. Once the
         warming ends (at most WARM_AFTER_SECONDS), the previous generation's caches go."""
-        if self._fallback is not None and not getattr(snapshot, "warming", False):
+        wanted = self._fallback
+        if wanted is not None and not getattr(snapshot, "warming", False):
             self._end_fallback()
-        fallback = getattr(self._local, "fallback", None)
-        if fallback is None:
-            return run(snapshot)
-        if self._fallback is None or (fallback.generation, fallback.key) != self._fallback:
+            wanted = None
+        if wanted is None or (snapshot.generation, snapshot.key) == wanted:
             self._drop_fallback()
             return run(snapshot)
         snapshot.cold = True
         try:
             return run(snapshot)
         except ColdMiss:
+            fallback = self._fallback_snapshot(wanted)
+            if fallback is None:
+                snapshot.cold = False
+                return run(snapshot)
             return run(fallback)
         finally:
             snapshot.cold = False
+
+    def _fallback_snapshot(self, wanted):
+        """This thread's snapshot of the generation `wanted` (the previous one), on the
+        caches it still has: kept from the thread's last request, else opened (a thread of
+        the pool may not have read it: one client's requests go to any of 16 threads)."""
+        fallback = getattr(self._local, "fallback", None)
+        if fallback is not None and (fallback.generation, fallback.key) == wanted:
+            return fallback
+        self._drop_fallback()
+        with self._shared_lock:
+            shared = self._shared.get(wanted) if self._fallback == wanted else None
+        if shared is None:
+            return None
+        try:
+            fallback = self.backend.open(wanted[0], wanted[1], shared)
+        except Exception:   # removed or damaged meanwhile: the new generation computes what it needs
+            return None
+        self._local.fallback = fallback
+        return fallback
 
     def _end_fallback(self) -> None:
         with self._shared_lock:
@@ -324,6 +346,8 @@ class SearchEngine:
         (`warming`: but the serving one's only once this one has computed what it had cached)."""
         with self._shared_lock:
             previous, self._ready = self._ready, (generation, key)
+            if previous in self._shared and previous != self._ready:
+                self._shared[previous]["superseded"] = True   # its warming (if any) stops: nobody moves to it
             self._fallback = previous if warming and previous in self._shared and previous != self._ready else None
             self._release(keep=self._ready, also=self._fallback)
         _trim_heap()

@@ -265,7 +265,7 @@ class WhooshSnapshot:
         wanted = self._shared.setdefault("wanted", [])
         while done < len(keys) or wanted:
             started = time.perf_counter()
-            if started > deadline or "live" not in self._shared:   # or a newer generation took over
+            if started > deadline or "live" not in self._shared or self._shared.get("superseded"):   # a newer one took over
                 break
             if wanted:
                 kind, key = wanted.pop()    # the latest request's first
