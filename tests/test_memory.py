@@ -5,6 +5,7 @@ generation's caches emptied at a switch even while idle threads hold it."""
 from __future__ import annotations
 
 import random
+import shutil
 import threading
 
 import numpy as np
@@ -263,6 +264,8 @@ def test_while_a_new_generation_warms_the_old_one_answers_what_would_read_many_p
     assert elsewhere == [before]
     assert "'privaci'" in repr(fresh._shared["wanted"])          # handed to the warming thread, first
     assert old._shared.get("live")                              # kept while the new one warms
+    shutil.rmtree(old.generation)   # a newer build keeps one previous generation: the new one answers
+    assert engine.search("privacy appeal").total_all_words == 1 and engine._fallback is None
     release.set()
     for _ in range(200):
         if not fresh.warming:
@@ -271,4 +274,5 @@ def test_while_a_new_generation_warms_the_old_one_answers_what_would_read_many_p
     assert engine.search("privacy").total == before + 2          # warm now: the new generation answers
     assert "privaci" in fresh._shared["word-arrays"]
     assert set(old._shared) == {"lock"}                          # and the old one's caches are gone
+    assert engine.info() is not None and current_generation(index_dir) == fresh.generation   # nothing set aside
     engine.close()

@@ -298,10 +298,15 @@ class SearchEngine:
             return run(snapshot)
         except ColdMiss:
             fallback = self._fallback_snapshot(wanted)
-            if fallback is None:
-                snapshot.cold = False
-                return run(snapshot)
-            return run(fallback)
+            if fallback is not None:
+                try:
+                    return run(fallback)
+                except QueryError:
+                    raise
+                except Exception:   # its folder removed meanwhile (a build keeps one previous generation):
+                    self._end_fallback(wanted)   # the ready generation answers, computing what it needs
+            snapshot.cold = False
+            return run(snapshot)
         finally:
             snapshot.cold = False
 
@@ -324,9 +329,10 @@ class SearchEngine:
         self._local.fallback = fallback
         return fallback
 
-    def _end_fallback(self) -> None:
+    def _end_fallback(self, which=None) -> None:
+        self._drop_fallback()
         with self._shared_lock:
-            if self._fallback is None:
+            if self._fallback is None or (which is not None and self._fallback != which):
                 return
             ended, self._fallback = self._fallback, None
             self._release(keep=self._ready, only=ended)   # not a newer generation being prepared
