@@ -9,6 +9,7 @@ import shutil
 import threading
 
 import numpy as np
+import pytest
 
 from conftest import write_news
 from searchapp.backends.whoosh import snapshot as snapshot_module
@@ -16,7 +17,7 @@ from searchapp.backends.whoosh import tables
 from searchapp.bitmaps import bits_of, docnums
 from searchapp.core.service import SearchEngine
 from searchapp.indexing import update_index
-from searchapp.lru import Lru
+from searchapp.lru import ColdMiss, Lru
 from searchapp.store.generations import current_generation, damaged_files, read_manifest
 
 
@@ -276,3 +277,20 @@ def test_while_a_new_generation_warms_the_old_one_answers_what_would_read_many_p
     assert set(old._shared) == {"lock"}                          # and the old one's caches are gone
     assert engine.info() is not None and current_generation(index_dir) == fresh.generation   # nothing set aside
     engine.close()
+
+
+def test_a_cold_request_reads_few_postings_in_all_not_few_per_word(tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshot_module, "COLD_POSTINGS", 50)
+    _, index_dir = _built(tmp_path)   # 40 items: "privaci" has 40 postings in titles, "compani" 40
+    with SearchEngine(index_dir) as engine:
+        snapshot = engine._snapshot()
+        snapshot._shared["warming"] = True
+        snapshot.cold = True
+        snapshot.term_bits("title", "privaci")       # 40 of the 50
+        with pytest.raises(ColdMiss):
+            snapshot.term_bits("title", "compani")   # 40 more: over the request's budget
+        assert ("bits", ("title", "compani")) in snapshot._shared["wanted"]
+        snapshot.cold = True                         # the next request has its own budget
+        snapshot.term_bits("title", "compani")
+        snapshot.cold = False
+        snapshot._shared.pop("warming")

@@ -37,8 +37,8 @@ WARM_LIKE_SECONDS = 0.5          # a new generation computes the old one's cache
                                  # (then the server replays its recent requests: a reindex shows within ~1 s)
 WARM_AFTER_SECONDS = 30.0        # ... and the rest while it serves, working half the time (meanwhile a request
                                  # needing a word it has not computed yet is answered by the old generation)
-COLD_POSTINGS = 3_000            # while it warms, a request computes a missing word itself only below this many
-                                 # postings (~4 ms); above, the old generation answers it (a common word's
+COLD_POSTINGS = 3_000            # while it warms, a request computes missing words itself up to this many postings
+                                 # in all (~4 ms); beyond, the old generation answers it (a common word's
                                  # postings at 100k: 20,000-60,000, 0.1-0.5 s with other misses in one request)
 SNIPPET_CHARS = 300
 STORED_CACHE_CHARS = 5_000_000    # stored documents kept per generation, by the characters of their texts
@@ -285,7 +285,17 @@ class WhooshSnapshot:
 
     # -- while this generation warms in the background, a request may be answered by the old one
 
-    cold = False     # set by the engine around a request that the old generation can answer instead
+    _cold = False
+    cold_budget = 0  # postings a cold request may still read itself
+
+    @property
+    def cold(self) -> bool:
+        """Set by the engine around a request that the old generation can answer instead."""
+        return self._cold
+
+    @cold.setter
+    def cold(self, value: bool) -> None:
+        self._cold, self.cold_budget = bool(value), COLD_POSTINGS if value else 0
 
     @property
     def warming(self) -> bool:
@@ -293,14 +303,19 @@ class WhooshSnapshot:
         return bool(self._shared.get("warming"))
 
     def check_cost(self, kind: str, key, postings) -> None:
-        """In a cold request, a missing entry with more than COLD_POSTINGS postings is not computed
-        here: it is handed to the warming thread, and ColdMiss raised (the old generation answers).
+        """In a cold request, missing entries of more than COLD_POSTINGS postings in all are not
+        computed here: the one over is handed to the warming thread, and ColdMiss raised (the old
+        generation answers).
         `postings`: a callable giving the count, read only in a cold request."""
-        if self.cold and self.warming and postings() > COLD_POSTINGS:
+        if not (self.cold and self.warming):
+            return
+        count = postings()
+        if count > self.cold_budget:   # per request, not per entry: "ch" completes to dozens of words
             wanted = self._shared.setdefault("wanted", [])
             if (kind, key) not in wanted:
                 wanted.append((kind, key))
             raise ColdMiss(kind)
+        self.cold_budget -= count
 
     def _frequency(self, fields, text) -> int:
         reader = self.searcher.reader()
