@@ -151,6 +151,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--after", type=float, default=20.0, help="seconds of typing measured after each switch")
     parser.add_argument("--queries", type=int, default=len(QUERIES))
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="then type on this many seconds more and read memory again (a new generation "
+                             "keeps the old one's caches while it warms, up to 30 s)")
     parser.add_argument("--project", type=Path, default=PROJECT, help="the checkout whose server is measured")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -195,6 +198,9 @@ def main() -> None:
             for kind in ("suggest", "search") if rounds}
         result["worker_private_mb"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
         result["worker_anonymous_mb"] = [round(anonymous_mb(p), 1) for p in workers(proc.pid)]
+        if args.settle:
+            time.sleep(args.settle)
+            result["worker_private_mb_settled"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
     finally:
         typist.done.set()
         typist.join(60)
