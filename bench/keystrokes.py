@@ -128,23 +128,10 @@ def workers(pid: int) -> list[int]:
     return found
 
 
-def _rollup(pid: int) -> dict[str, int]:
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
-    return {k: int(v.split()[0]) for k, v in fields.items()}
-
-
 def private_mb(pid: int) -> float:
-    """USS: what this process alone holds (shared page cache excluded). It counts the pages of
-    mapped index files that no other process has touched (Private_Clean): with one client, the
-    worker that answers it holds them all; see anonymous_mb."""
-    fields = _rollup(pid)
-    return (fields["Private_Clean"] + fields["Private_Dirty"]) / 1024
-
-
-def anonymous_mb(pid: int) -> float:
-    """The process's own heap and stacks (Anonymous): private memory that the page cache cannot
-    reclaim or share, unlike the mapped index files' clean pages that USS counts as well."""
-    return _rollup(pid)["Anonymous"] / 1024
+    """USS: what this process alone holds (shared page cache excluded)."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
+    return sum(int(fields[k].split()[0]) for k in ("Private_Clean", "Private_Dirty")) / 1024
 
 
 def switches(port: int, index: Path, corpus: Path, rounds: int, project: Path) -> list[dict]:

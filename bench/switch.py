@@ -20,8 +20,7 @@ fresh `searchapp serve`, without pause, for the whole run:
    warm time, and ÷ the warm p50 and p99 of their kind. Requests during the
    build share the 2 cores with it and are reported apart;
 3. each worker's private memory (USS: Private_Clean + Private_Dirty of
-   /proc/PID/smaps_rollup) after typing and after the rounds, and its
-   anonymous memory (heap: USS without the mapped index files' clean pages).
+   /proc/PID/smaps_rollup) after the rounds.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
-from keystrokes import QUERIES, anonymous_mb, prefixes, private_mb, start_ours, workers  # noqa: E402
+from keystrokes import QUERIES, prefixes, private_mb, start_ours, workers  # noqa: E402
 from run import PROJECT, percentiles, stop  # noqa: E402
 
 
@@ -151,9 +150,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--after", type=float, default=20.0, help="seconds of typing measured after each switch")
     parser.add_argument("--queries", type=int, default=len(QUERIES))
-    parser.add_argument("--settle", type=float, default=0.0,
-                        help="then type on this many seconds more and read memory again (a new generation "
-                             "keeps the old one's caches while it warms, up to 30 s)")
     parser.add_argument("--project", type=Path, default=PROJECT, help="the checkout whose server is measured")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -176,7 +172,6 @@ def main() -> None:
         kinds = {kind: percentiles([ms for (k, _), ms in warm.items() if k == kind]) for kind in ("suggest", "search")}
         result["warm"] = {k: {p: round(v, 1) for p, v in s.items()} for k, s in kinds.items()}
         result["worker_private_mb_after_typing"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
-        result["worker_anonymous_mb_after_typing"] = [round(anonymous_mb(p), 1) for p in workers(proc.pid)]
         rounds = []
         for _ in range(args.rounds):
             begun = time.perf_counter()
@@ -197,10 +192,6 @@ def main() -> None:
                    for m in ("max_over_warm_p50", "max_over_warm_p99", "worst_over_same_request_warm")}
             for kind in ("suggest", "search") if rounds}
         result["worker_private_mb"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
-        result["worker_anonymous_mb"] = [round(anonymous_mb(p), 1) for p in workers(proc.pid)]
-        if args.settle:
-            time.sleep(args.settle)
-            result["worker_private_mb_settled"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
     finally:
         typist.done.set()
         typist.join(60)

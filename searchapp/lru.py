@@ -5,11 +5,6 @@ from __future__ import annotations
 import threading
 
 
-class ColdMiss(Exception):
-    """A cache entry too costly to compute in this request: another source answers it
-    (while a new index generation warms, the previous one)."""
-
-
 class Lru(dict):
     """A small thread-safe LRU cache (GIL-atomic dict operations, a lock for
     eviction). `size` bounds the entries, or with `weigh` their total weight."""

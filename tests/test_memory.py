@@ -5,11 +5,9 @@ generation's caches emptied at a switch even while idle threads hold it."""
 from __future__ import annotations
 
 import random
-import shutil
 import threading
 
 import numpy as np
-import pytest
 
 from conftest import write_news
 from searchapp.backends.whoosh import snapshot as snapshot_module
@@ -17,7 +15,7 @@ from searchapp.backends.whoosh import tables
 from searchapp.bitmaps import bits_of, docnums
 from searchapp.core.service import SearchEngine
 from searchapp.indexing import update_index
-from searchapp.lru import ColdMiss, Lru
+from searchapp.lru import Lru
 from searchapp.store.generations import current_generation, damaged_files, read_manifest
 
 
@@ -233,64 +231,3 @@ def test_a_switch_gives_freed_memory_back(tmp_path, monkeypatch):
         threading.Event().wait(0.05)
     assert len(trimmed) > before
     engine.close()
-
-
-def test_while_a_new_generation_warms_the_old_one_answers_what_would_read_many_postings(tmp_path, monkeypatch):
-    from searchapp.core import service
-    monkeypatch.setattr(service, "REPLAY_SECONDS", 0.0)
-    monkeypatch.setattr(snapshot_module, "WARM_LIKE_SECONDS", 0.0)   # everything left to the background
-    monkeypatch.setattr(snapshot_module, "COLD_POSTINGS", 5)        # "privacy" (40+ items) is costly, a new word not
-    release = threading.Event()
-    warm_more = snapshot_module._keep_warming
-    monkeypatch.setattr(snapshot_module, "_keep_warming", lambda *args: (release.wait(20), warm_more(*args)))
-    corpus, index_dir = _built(tmp_path)
-    engine = SearchEngine(index_dir, warm_switch=True)
-    before = engine.search("privacy").total
-    old = engine._snapshot()
-    write_news(corpus, "new-1.md", title="Privacy Quokkaword ruling")
-    write_news(corpus, "new-2.md", title="Privacy appeal decided")
-    update_index(corpus, index_dir)
-    for _ in range(200):   # a new word shows at once: its few postings are read by the request
-        if engine.search("quokkaword").total:
-            break
-        threading.Event().wait(0.05)
-    fresh = engine._snapshot()
-    assert fresh.generation != old.generation and fresh.warming
-    assert engine.search("privacy").total == before             # the old generation answered, from its caches
-    assert engine.suggest("privacy") == engine._suggest(old, "privacy")
-    elsewhere = []   # a thread that never read the old generation (a server's pool has 16) opens it
-    thread = threading.Thread(target=lambda: elsewhere.append(engine.search("privacy").total))
-    thread.start()
-    thread.join()
-    assert elsewhere == [before]
-    assert "'privaci'" in repr(fresh._shared["wanted"])          # handed to the warming thread, first
-    assert old._shared.get("live")                              # kept while the new one warms
-    shutil.rmtree(old.generation)   # a newer build keeps one previous generation: the new one answers
-    assert engine.search("privacy appeal").total_all_words == 1 and engine._fallback is None
-    release.set()
-    for _ in range(200):
-        if not fresh.warming:
-            break
-        threading.Event().wait(0.05)
-    assert engine.search("privacy").total == before + 2          # warm now: the new generation answers
-    assert "privaci" in fresh._shared["word-arrays"]
-    assert set(old._shared) == {"lock"}                          # and the old one's caches are gone
-    assert engine.info() is not None and current_generation(index_dir) == fresh.generation   # nothing set aside
-    engine.close()
-
-
-def test_a_cold_request_reads_few_postings_in_all_not_few_per_word(tmp_path, monkeypatch):
-    monkeypatch.setattr(snapshot_module, "COLD_POSTINGS", 50)
-    _, index_dir = _built(tmp_path)   # 40 items: "privaci" has 40 postings in titles, "compani" 40
-    with SearchEngine(index_dir) as engine:
-        snapshot = engine._snapshot()
-        snapshot._shared["warming"] = True
-        snapshot.cold = True
-        snapshot.term_bits("title", "privaci")       # 40 of the 50
-        with pytest.raises(ColdMiss):
-            snapshot.term_bits("title", "compani")   # 40 more: over the request's budget
-        assert ("bits", ("title", "compani")) in snapshot._shared["wanted"]
-        snapshot.cold = True                         # the next request has its own budget
-        snapshot.term_bits("title", "compani")
-        snapshot.cold = False
-        snapshot._shared.pop("warming")

@@ -32,7 +32,7 @@ from searchapp.core.protocol import Backend, Snapshot
 from searchapp.enrich.entities import names
 from searchapp.enrich.synonyms import synonym_groups
 from searchapp.errors import NoIndex, QueryError
-from searchapp.lru import ColdMiss, Lru
+from searchapp.lru import Lru
 from searchapp.model import (FACETS, RECENCY_HALF_LIFE_DAYS, SORTS, Filters, Interpretation, ItemPage, ResultsPage,
                              Suggestion)
 from searchapp.query import ast
@@ -201,7 +201,6 @@ class SearchEngine:
         self._warm_switch = warm_switch
         self._ready = None          # (generation, key) requests read, when warm_switch
         self._preparing = None      # the CURRENT key being warmed in the background
-        self._fallback = None       # (generation, key) that answers what the ready one has not computed yet
         self._recent = {}           # recent requests (insertion-ordered), replayed on a new generation
         if backend is None:
             from searchapp.backends import default_backend   # the one place that picks a search library
@@ -257,86 +256,17 @@ class SearchEngine:
         return fresh
 
     def _open(self, generation: Path, key, old, raising: bool = False):
-        """This thread's snapshot of a generation (None if it cannot be opened). The one it
-        replaces is kept as the thread's fallback while its generation is (see _answered)."""
+        """This thread's snapshot of a generation (None if it cannot be opened)."""
         try:
             fresh = self.backend.open(generation, key, self._shared_for(generation, key))
         except Exception:
             if raising:
                 raise
             return None
-        self._drop_fallback()
         if old is not None:
-            if self._fallback is not None and (old.generation, old.key) == self._fallback:
-                self._local.fallback = old
-            else:
-                old.close()
+            old.close()
         self._local.snapshot = fresh
         return fresh
-
-    def _drop_fallback(self) -> None:
-        fallback, self._local.fallback = getattr(self._local, "fallback", None), None
-        if fallback is not None:
-            fallback.close()
-
-    def _answered(self, snapshot, run):
-        """run(snapshot); but while `snapshot`'s generation still computes (in the background)
-        what the previous one had cached, an entry too costly to compute in the request
-        (snapshot.check_cost) makes the previous generation, still warm, answer instead:
-        after a switch the first requests needing common words read their postings again,
-        at 7-20x a warm request (100k items). Each answer is one generation's. Once the
-        warming ends (at most WARM_AFTER_SECONDS), the previous generation's caches go."""
-        wanted = self._fallback
-        if wanted is not None and not getattr(snapshot, "warming", False):
-            self._end_fallback()
-            wanted = None
-        if wanted is None or (snapshot.generation, snapshot.key) == wanted:
-            self._drop_fallback()
-            return run(snapshot)
-        snapshot.cold = True
-        try:
-            return run(snapshot)
-        except ColdMiss:
-            fallback = self._fallback_snapshot(wanted)
-            if fallback is not None:
-                try:
-                    return run(fallback)
-                except QueryError:
-                    raise
-                except Exception:   # its folder removed meanwhile (a build keeps one previous generation):
-                    self._end_fallback(wanted)   # the ready generation answers, computing what it needs
-            snapshot.cold = False
-            return run(snapshot)
-        finally:
-            snapshot.cold = False
-
-    def _fallback_snapshot(self, wanted):
-        """This thread's snapshot of the generation `wanted` (the previous one), on the
-        caches it still has: kept from the thread's last request, else opened (a thread of
-        the pool may not have read it: one client's requests go to any of 16 threads)."""
-        fallback = getattr(self._local, "fallback", None)
-        if fallback is not None and (fallback.generation, fallback.key) == wanted:
-            return fallback
-        self._drop_fallback()
-        with self._shared_lock:
-            shared = self._shared.get(wanted) if self._fallback == wanted else None
-        if shared is None:
-            return None
-        try:
-            fallback = self.backend.open(wanted[0], wanted[1], shared)
-        except Exception:   # removed or damaged meanwhile: the new generation computes what it needs
-            return None
-        self._local.fallback = fallback
-        return fallback
-
-    def _end_fallback(self, which=None) -> None:
-        self._drop_fallback()
-        with self._shared_lock:
-            if self._fallback is None or (which is not None and self._fallback != which):
-                return
-            ended, self._fallback = self._fallback, None
-            self._release(keep=self._ready, only=ended)   # not a newer generation being prepared
-        _trim_heap()
 
     def _shared_for(self, generation: Path, key) -> dict:
         """The caches of one generation, shared by the threads reading it."""
@@ -347,31 +277,27 @@ class SearchEngine:
                 self._shared[(generation, key)] = {"lock": threading.Lock()}
             return self._shared[(generation, key)]
 
-    def _publish(self, generation: Path, key, warming: bool = False) -> None:
-        """Requests read this generation from now on; other generations' caches are dropped
-        (`warming`: but the serving one's only once this one has computed what it had cached)."""
+    def _publish(self, generation: Path, key) -> None:
+        """Requests read this generation from now on; other generations' caches are dropped."""
         with self._shared_lock:
-            previous, self._ready = self._ready, (generation, key)
-            if previous in self._shared and previous != self._ready:
-                self._shared[previous]["superseded"] = True   # its warming (if any) stops: nobody moves to it
-            self._fallback = previous if warming and previous in self._shared and previous != self._ready else None
-            self._release(keep=self._ready, also=self._fallback)
+            self._ready = (generation, key)
+            self._release(keep=(generation, key))
         _trim_heap()
 
-    def _release(self, keep, also=None, only=None) -> None:
+    def _release(self, keep) -> None:
         """Drop every generation's caches but `keep`'s, emptied, not just forgotten: a thread
         keeps its snapshot (which holds them) until its next request, and a gunicorn worker
         has 16 threads, so idle ones kept old generations' tables alive (private memory
         per worker went 309 -> 352 MB over reindexes at 100k). A request still reading
         an old generation recomputes what it needs. Its cached pages go too."""
-        for other in [k for k in self._shared if k not in (keep, also) and (only is None or k == only)]:
+        for other in [k for k in self._shared if k != keep]:
             shared = self._shared.pop(other)
             for name in [n for n in shared if n != "lock"]:
                 value = shared.pop(name, None)
                 if isinstance(value, dict):
                     value.clear()
         if keep is not None:
-            for page in [k for k in list(self._results) if k[:2] not in (keep, also)]:
+            for page in [k for k in list(self._results) if k[:2] != keep]:
                 self._results.discard(page)
 
     def _prepare(self, key) -> None:
@@ -409,10 +335,9 @@ class SearchEngine:
                     except QueryError:
                         pass
                     time.sleep(time.perf_counter() - started)
-                warming = bool(getattr(snapshot, "warming", False))
             finally:
                 snapshot.close()
-            self._publish(generation, key, warming)
+            self._publish(generation, key)
         except Exception:   # a generation removed or damaged under us: the next request tries again
             pass
         finally:
@@ -475,7 +400,7 @@ class SearchEngine:
         request = (query, filters, sort, page, per_page, facet_limit, tuple(sorted(facet_query.items())), typed,
                    autocorrect)
         self._remember(("search", *request))
-        return self._answered(snapshot, lambda chosen: self._answer(chosen, *request, started=started))
+        return self._answer(snapshot, *request, started=started)
 
     def _answer(self, snapshot, query, filters, sort, page, per_page, facet_limit, facet_items, typed, autocorrect,
                 started=None) -> ResultsPage:
@@ -616,7 +541,7 @@ class SearchEngine:
         if len(prefix) < (1 if head.strip() else 2):
             return []
         self._remember(("suggest", text, limit))
-        return self._answered(self._snapshot(), lambda chosen: self._suggest(chosen, text, limit))
+        return self._suggest(self._snapshot(), text, limit)
 
     def _suggest(self, snapshot, text: str, limit: int = 8, fixed_earlier: bool = False) -> list[Suggestion]:
         match = re.search(r"([^\W_][\w'’-]*)$", text)

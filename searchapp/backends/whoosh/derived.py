@@ -69,7 +69,6 @@ class Arrays:
         found = cache.get_fresh(key)
         if found is not None:
             return found
-        snapshot.check_cost("term", key, lambda: snapshot._frequency((fieldname,), text))
         searcher = snapshot.searcher
         docs, tf = postings(searcher, fieldname, text)
         if docs.size and snapshot.index.schema[fieldname].scorable:
@@ -219,9 +218,6 @@ def word_arrays(snapshot, text: str) -> tuple[np.ndarray, np.ndarray]:
     cache = snapshot.shared_cache("word-arrays", lambda: Lru(TERM_CACHE_ENTRIES, weigh=_entries))
     found = cache.get_fresh(text)
     if found is None:
-        from searchapp.backends.whoosh.schema import TEXT_FIELDS
-
-        snapshot.check_cost("word", text, lambda: snapshot._frequency(TEXT_FIELDS, text))
         found = _word_arrays(snapshot, text)
         cache.put(text, found)
     return found

@@ -25,7 +25,7 @@ from searchapp.backends.whoosh import compat, derived, tables
 from searchapp.backends.whoosh.compile import analyze, compile_own_text, compile_query
 from searchapp.backends.whoosh.schema import FACET_FIELDS, SPELLING_FIELDS, TEXT_FIELDS
 from searchapp.bitmaps import as_bytes, bits_of, docnums, has
-from searchapp.lru import ColdMiss, Lru
+from searchapp.lru import Lru
 from searchapp.model import Filters
 from searchapp.query import ast
 
@@ -35,11 +35,7 @@ TERM_CACHE_BYTES = 16_000_000    # word bitmaps kept per generation (~430 at 300
 QUERY_CACHE_BYTES = 8_000_000    # query bitmaps kept per generation
 WARM_LIKE_SECONDS = 0.5          # a new generation computes the old one's cached words for at most this long
                                  # (then the server replays its recent requests: a reindex shows within ~1 s)
-WARM_AFTER_SECONDS = 30.0        # ... and the rest while it serves, working half the time (meanwhile a request
-                                 # needing a word it has not computed yet is answered by the old generation)
-COLD_POSTINGS = 3_000            # while it warms, a request computes missing words itself up to this many postings
-                                 # in all (~4 ms); beyond, the old generation answers it (a common word's
-                                 # postings at 100k: 20,000-60,000, 0.1-0.5 s with other misses in one request)
+WARM_AFTER_SECONDS = 10.0        # ... and the rest while it serves, working half the time
 SNIPPET_CHARS = 300
 STORED_CACHE_CHARS = 5_000_000    # stored documents kept per generation, by the characters of their texts
 _FACET_FIELD = {**FACET_FIELDS, "month": "f_month"}
@@ -100,23 +96,19 @@ def _cached_keys(shared: dict) -> list[tuple[str, object]]:
 
 
 def _keep_warming(generation: Path, key, shared: dict, keys: list) -> None:
-    """warm_like's rest, on its own searcher, while the generation serves; what requests
-    found missing (shared["wanted"]) first. `shared["warming"]` is set meanwhile."""
+    """warm_like's rest, on its own searcher, while the generation serves."""
+    if "live" not in shared:
+        return
     try:
-        if "live" not in shared:
-            return
-        try:
-            snapshot = WhooshSnapshot(whoosh_index.open_dir(str(generation)), generation, key, shared)
-        except Exception:   # removed or damaged meanwhile: requests compute what they need
-            return
-        try:
-            snapshot._warm_keys(keys, time.perf_counter() + WARM_AFTER_SECONDS)
-        except Exception:
-            pass
-        finally:
-            snapshot.close()
+        snapshot = WhooshSnapshot(whoosh_index.open_dir(str(generation)), generation, key, shared)
+    except Exception:   # removed or damaged meanwhile: requests compute what they need
+        return
+    try:
+        snapshot._warm_keys(keys, time.perf_counter() + WARM_AFTER_SECONDS)
+    except Exception:
+        pass
     finally:
-        shared.pop("warming", None)
+        snapshot.close()
 
 
 def _bitmap_bytes(bits: int) -> int:
@@ -240,7 +232,7 @@ class WhooshSnapshot:
         for fieldname in TEXT_FIELDS:
             self.lengths(fieldname)
 
-    def warm_like(self, previous: dict, seconds: float | None = None) -> int:
+    def warm_like(self, previous: dict, seconds: float = WARM_LIKE_SECONDS) -> int:
         """Compute in this generation what the previous one had cached, by key, most recently
         used first: each word's score arrays, each term's, and word bitmaps. The working set of
         everyone's queries, not only this process's last requests: after a switch, the first
@@ -250,76 +242,28 @@ class WhooshSnapshot:
         background thread for WARM_AFTER_SECONDS more, while it serves. (1,697 entries after
         10 typed queries at 10k took 1.9 s of work.) Returns how many were computed first."""
         keys = _cached_keys(previous)
-        seconds = WARM_LIKE_SECONDS if seconds is None else seconds   # read at the call (tests change it)
         done = self._warm_keys(keys, time.perf_counter() + seconds)
         if done < len(keys) and self.generation is not None:
-            self._shared["warming"] = True   # requests may be answered by the old generation meanwhile
             threading.Thread(target=_keep_warming, args=(self.generation, self.key, self._shared, keys[done:]),
                              daemon=True, name="searchapp-warm-more").start()
         return done
 
     def _warm_keys(self, keys: list, deadline: float) -> int:
-        """Compute `keys` in order, what requests want first, working half the time, until
-        `deadline`; how many of `keys` were computed."""
         table, done = derived.arrays(self), 0
-        wanted = self._shared.setdefault("wanted", [])
-        while done < len(keys) or wanted:
+        for kind, key in keys:
             started = time.perf_counter()
-            if started > deadline or "live" not in self._shared or self._shared.get("superseded"):   # a newer one took over
+            if started > deadline or "live" not in self._shared:   # or a newer generation took over
                 break
-            if wanted:
-                kind, key = wanted.pop()    # the latest request's first
-            else:
-                (kind, key), done = keys[done], done + 1
             if kind == "word":
                 derived.word_arrays(self, key)
             elif kind == "term":
                 if key[0] in self.index.schema:
                     table.term(self, *key)
-            elif kind == "query":
-                self.query_bits(key)
             else:
                 self.term_bits(*key)
+            done += 1
             time.sleep(time.perf_counter() - started)
         return done
-
-    # -- while this generation warms in the background, a request may be answered by the old one
-
-    _cold = False
-    cold_budget = 0  # postings a cold request may still read itself
-
-    @property
-    def cold(self) -> bool:
-        """Set by the engine around a request that the old generation can answer instead."""
-        return self._cold
-
-    @cold.setter
-    def cold(self, value: bool) -> None:
-        self._cold, self.cold_budget = bool(value), COLD_POSTINGS if value else 0
-
-    @property
-    def warming(self) -> bool:
-        """Whether what the previous generation had cached is still being computed (a thread)."""
-        return bool(self._shared.get("warming"))
-
-    def check_cost(self, kind: str, key, postings) -> None:
-        """In a cold request, missing entries of more than COLD_POSTINGS postings in all are not
-        computed here: the one over is handed to the warming thread, and ColdMiss raised (the old
-        generation answers).
-        `postings`: a callable giving the count, read only in a cold request."""
-        if not (self.cold and self.warming):
-            return
-        count = postings()
-        if count > self.cold_budget:   # per request, not per entry: "ch" completes to dozens of words
-            wanted = self._shared.setdefault("wanted", [])
-            if (kind, key) not in wanted:
-                wanted.append((kind, key))
-            raise ColdMiss(kind)
-        self.cold_budget -= count
-
-    def _frequency(self, fields, text) -> int:
-        reader = self.searcher.reader()
-        return sum(reader.doc_frequency(f, text) for f in fields if (f, text) in reader)
 
     def term_bits(self, fieldname: str, value: str) -> int:
         key = (fieldname, value)
@@ -329,8 +273,6 @@ class WhooshSnapshot:
             reader = self.searcher.reader()
             if (fieldname, value) not in reader:
                 return 0  # never pinned: a request may send any value
-            if not pinned:
-                self.check_cost("bits", key, lambda: reader.doc_frequency(fieldname, value))
             # a block of postings at a time, into an array (one Python step per posting took
             # 54 of 147 s of the 100k suggestion profile); deleted documents go with `live`
             bits = derived.bitmap(derived.postings(self.searcher, fieldname, value)[0], 0) & self.live
@@ -364,8 +306,6 @@ class WhooshSnapshot:
         cached = self._queries.get_fresh(key)
         if cached is not None:
             return cached
-        if type(query) is Q.Phrase:   # positions of every document having all its words
-            self.check_cost("query", query, lambda: self._phrase_cost(query))
         bits = self._evaluate(query)
         self._queries.put(key, bits)
         return bits
@@ -393,14 +333,6 @@ class WhooshSnapshot:
         if kind is Q.Phrase and query.slop == 1:
             return self._phrase_bits(query.fieldname, query.words)
         return bits_of(self.searcher.docs_for_query(query)) & self.live
-
-    def _phrase_cost(self, query) -> int:
-        if query.slop != 1:
-            return self._frequency((query.fieldname,), query.words[0]) if query.words else 0
-        candidates = self.live
-        for word in query.words:   # term_bits checks each word's own cost
-            candidates &= self.term_bits(query.fieldname, word)
-        return candidates.bit_count() * len(query.words)
 
     def _phrase_bits(self, fieldname: str, words) -> int:
         """The live documents with the words at consecutive positions: what
