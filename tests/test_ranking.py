@@ -75,6 +75,16 @@ def engine(tmp_path_factory):
         yield engine
 
 
+def titled_index(tmp_path, titles: list[tuple[str, str]]) -> None:
+    """An index at tmp_path / "index" of one item per (name, title), each with
+    its own filler excerpt, all on one day."""
+    root = tmp_path / "corpus"
+    for name, title in titles:
+        write_news(root, f"{name}.md", title=title, excerpt=filler(name), topics=["AI"],
+                   publishedDateTime="2023-05-01T10:00:00Z")
+    update_index(root, tmp_path / "index", full=True)
+
+
 def urls(page):
     return [hit.url.rsplit("/", 1)[1].removesuffix(".md") for hit in page.hits]
 
@@ -381,13 +391,9 @@ def test_a_body_the_query_describes_matches_items_tagged_with_it(tmp_path, monke
     the query. Without the tagger's reading it does not."""
     from searchapp.query import expand
 
-    root = tmp_path / "corpus"
-    for name, title in [("dpa", "Autoriteit Persoonsgegevens fines kestrel camera maker"),
+    titled_index(tmp_path, [("dpa", "Autoriteit Persoonsgegevens fines kestrel camera maker"),
                         ("beijing", "Beijing orders checks of kestrel cameras"),
-                        ("other", "Kestrel camera makers meet in Lisbon")]:
-        write_news(root, f"{name}.md", title=title, excerpt=filler(name), topics=["AI"],
-                   publishedDateTime="2023-05-01T10:00:00Z")
-    update_index(root, tmp_path / "index", full=True)
+                        ("other", "Kestrel camera makers meet in Lisbon")])
     queries = {"Dutch privacy regulator kestrel": ("Dutch privacy regulator", "Dutch DPA", "dpa"),
                "Chinese government kestrel": ("Chinese government", "China Government", "beijing")}
     with SearchEngine(tmp_path / "index") as engine:
@@ -408,13 +414,9 @@ def test_each_alternative_of_an_or_is_read_as_a_query_of_its_own(tmp_path):
     government; adding an alternative with OR must not lose it (found in
     review: "Congress" found 31 items, "Congress OR Senate" 20). Each
     alternative is read as a query alone, with the whole query's case."""
-    root = tmp_path / "corpus"
-    for name, title in [("dpa", "Autoriteit Persoonsgegevens fines kestrel camera maker"),
+    titled_index(tmp_path, [("dpa", "Autoriteit Persoonsgegevens fines kestrel camera maker"),
                         ("beijing", "Beijing orders checks of kestrel cameras"),
-                        ("other", "Kestrel camera makers meet in Lisbon")]:
-        write_news(root, f"{name}.md", title=title, excerpt=filler(name), topics=["AI"],
-                   publishedDateTime="2023-05-01T10:00:00Z")
-    update_index(root, tmp_path / "index", full=True)
+                        ("other", "Kestrel camera makers meet in Lisbon")])
     with SearchEngine(tmp_path / "index") as engine:
         assert urls(engine.search("Chinese government")) == ["beijing"]
         page = engine.search("(Chinese government) OR (Dutch privacy regulator)")
@@ -459,14 +461,10 @@ def test_a_word_written_as_one_or_two_matches_both_ways(tmp_path, monkeypatch):
     """"wombatcam" and "wombat cam" name one thing: each finds the other
     spelling (as an expansion: the spelling typed ranks first); without the
     rule each finds only its own."""
-    root = tmp_path / "corpus"
-    for name, title in [("one-word", "Wombatcam rules proposed by the council"),
+    titled_index(tmp_path, [("one-word", "Wombatcam rules proposed by the council"),
                         ("two-words", "Council drafts rules on wombat cams"),
                         ("elsewhere", "Wombat sanctuary opens a gift shop"),
-                        ("cam-only", "Doorbell cam rules debated")]:
-        write_news(root, f"{name}.md", title=title, excerpt=filler(name), topics=["AI"],
-                   publishedDateTime="2023-05-01T10:00:00Z")
-    update_index(root, tmp_path / "index", full=True)
+                        ("cam-only", "Doorbell cam rules debated")])
     with SearchEngine(tmp_path / "index") as engine:
         page = engine.search("wombatcam rules")
         assert (urls(page)[:2], page.total_all_words) == (["one-word", "two-words"], 2)
@@ -484,14 +482,10 @@ def test_two_words_join_while_the_last_is_being_typed(tmp_path):
     """Typing "wombat cam" (no space yet: "cam" also finds "camping") finds
     "Wombatcam" as Enter does (found in review: typing "face book" listed 87
     items without Facebook, Enter 14 with it); the completions stay."""
-    root = tmp_path / "corpus"
-    for name, title in [("one-word", "Wombatcam rules proposed by the council"),
+    titled_index(tmp_path, [("one-word", "Wombatcam rules proposed by the council"),
                         ("two-words", "Council drafts rules on wombat cams"),
                         ("camping", "Wombat camping season opens"),
-                        ("elsewhere", "Harbour news")]:
-        write_news(root, f"{name}.md", title=title, excerpt=filler(name), topics=["AI"],
-                   publishedDateTime="2023-05-01T10:00:00Z")
-    update_index(root, tmp_path / "index", full=True)
+                        ("elsewhere", "Harbour news")])
     with SearchEngine(tmp_path / "index") as engine:
         assert sorted(urls(engine.search("wombat cam"))) == ["one-word", "two-words"]
         page = engine.search("wombat cam", typed=True)
@@ -529,16 +523,12 @@ def test_a_compound_splits_only_where_its_two_words_stand_as_written(tmp_path, m
     "weekend" or "datetime" written as two words. "deep fakes" is "deepfake"."""
     from searchapp.core import compounds
 
-    root = tmp_path / "corpus"
-    for name, title in [("weekend", "Weekend drone rules announced"),
+    titled_index(tmp_path, [("weekend", "Weekend drone rules announced"),
                         ("week-ending", "Drone sales in the week ending June 3"),
                         ("datetime", "Datetime library rules"),
                         ("date-and-time", "Date and time rules for drone logs"),
                         ("deepfake", "Deepfake rules announced"),
-                        ("deep-fakes", "Council drafts rules on deep fakes")]:
-        write_news(root, f"{name}.md", title=title, excerpt=filler(name), topics=["AI"],
-                   publishedDateTime="2023-05-01T10:00:00Z")
-    update_index(root, tmp_path / "index", full=True)
+                        ("deep-fakes", "Council drafts rules on deep fakes")])
     with SearchEngine(tmp_path / "index") as engine:
         assert sorted(urls(engine.search("weekend"))) == ["weekend"]
         assert sorted(urls(engine.search("datetime"))) == ["datetime"]
