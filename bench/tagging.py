@@ -423,25 +423,38 @@ BACKGROUND_COUNTRIES = {"Brazil": "Brazilian", "Japan": "Japanese", "Canada": "C
 NEUTRAL = "The announcement was made on Tuesday. Advocates and industry groups reacted quickly. "
 
 
-def background_check(items: list[dict]) -> dict:
-    """Copies of the tuning items with a body naming another country once in passing: how many change tags."""
-    copies = changed = 0
+def _right_tuning_items(items: list[dict]):
+    """(item, title, excerpt, tags) of the tuning items (tune, test2a) the tagger gets right on
+    title and excerpt: the base that the checks below change in one controlled way."""
     for item in items:
         if item["split"] not in ("tune", "test2a") or item["negative"]:
             continue
         title, excerpt, _ = item["fields"]
-        base = tag_item(title, excerpt, "")
-        if not base.jurisdictions or (set(base.jurisdictions), set(base.regulators)) != (
-                item["jurisdictions"], set(item["bodies"])):
-            continue
-        for y, d in BACKGROUND_COUNTRIES.items():
-            if y in item["jurisdictions"]:
-                continue
-            for sentence in BACKGROUND_SENTENCES:
-                tags = tag_item(title, excerpt, NEUTRAL * 2 + sentence.format(y=y, d=d) + " " + NEUTRAL)
-                copies += 1
-                changed += tags != base
+        base = tag_item(title, excerpt)
+        if (set(base.jurisdictions), set(base.regulators)) == (item["jurisdictions"], set(item["bodies"])):
+            yield item, title, excerpt, base
+
+
+def _changed(items: list[dict], copies_of) -> dict:
+    """How many copies change tags; `copies_of(item, title, excerpt)` yields each copy's (title, excerpt, body)."""
+    copies = changed = 0
+    for item, title, excerpt, base in _right_tuning_items(items):
+        for copy in copies_of(item, title, excerpt):
+            copies += 1
+            changed += tag_item(*copy) != base
     return {"copies": copies, "changed": changed, "rate": changed / max(1, copies)}
+
+
+def background_check(items: list[dict]) -> dict:
+    """Copies of the tuning items with a body naming another country once in passing: how many change tags."""
+    def copies_of(item, title, excerpt):
+        if not item["jurisdictions"]:
+            return
+        for y, d in BACKGROUND_COUNTRIES.items():
+            if y not in item["jurisdictions"]:
+                for sentence in BACKGROUND_SENTENCES:
+                    yield title, excerpt, NEUTRAL * 2 + sentence.format(y=y, d=d) + " " + NEUTRAL
+    return _changed(items, copies_of)
 
 
 DATELINES = ("LONDON (Reuters) - ", "TOKYO, March 3 (Reuters) - ", "SAO PAULO -- ", "Berlin, Germany - ", "NEW DELHI: ",
@@ -456,18 +469,8 @@ PERSONS = ("Jordan Peterson, an analyst", "Victoria Lee, who studies the field",
 
 def person_check(items: list[dict]) -> dict:
     """Copies of the tuning items with a body quoting a person whose given name is a place: how many change."""
-    copies = changed = 0
-    for item in items:
-        if item["split"] not in ("tune", "test2a") or item["negative"]:
-            continue
-        title, excerpt, _ = item["fields"]
-        base = tag_item(title, excerpt)
-        if (set(base.jurisdictions), set(base.regulators)) != (item["jurisdictions"], set(item["bodies"])):
-            continue
-        for person in PERSONS:
-            copies += 1
-            changed += tag_item(title, excerpt, f"The tool is popular, said {person}.") != base
-    return {"copies": copies, "changed": changed, "rate": changed / max(1, copies)}
+    return _changed(items, lambda item, title, excerpt: (
+        (title, excerpt, f"The tool is popular, said {person}.") for person in PERSONS))
 
 
 _SMALL_WORDS = frozenset("a an the and or but nor of to in on at for by with from as is are was were be".split())
@@ -481,33 +484,12 @@ def headline_case(title: str) -> str:
 
 def headline_check(items: list[dict]) -> dict:
     """Tuning items with their title in headline case: how many change tags."""
-    copies = changed = 0
-    for item in items:
-        if item["split"] not in ("tune", "test2a") or item["negative"]:
-            continue
-        title, excerpt, _ = item["fields"]
-        base = tag_item(title, excerpt)
-        if (set(base.jurisdictions), set(base.regulators)) != (item["jurisdictions"], set(item["bodies"])):
-            continue
-        copies += 1
-        changed += tag_item(headline_case(title), excerpt) != base
-    return {"copies": copies, "changed": changed, "rate": changed / max(1, copies)}
+    return _changed(items, lambda item, title, excerpt: [(headline_case(title), excerpt, "")])
 
 
 def dateline_check(items: list[dict]) -> dict:
     """Copies of the tuning items with a dateline of another place before the excerpt: how many change tags."""
-    copies = changed = 0
-    for item in items:
-        if item["split"] not in ("tune", "test2a") or item["negative"]:
-            continue
-        title, excerpt, _ = item["fields"]
-        base = tag_item(title, excerpt)
-        if (set(base.jurisdictions), set(base.regulators)) != (item["jurisdictions"], set(item["bodies"])):
-            continue
-        for dateline in DATELINES:
-            copies += 1
-            changed += tag_item(title, dateline + excerpt) != base
-    return {"copies": copies, "changed": changed, "rate": changed / max(1, copies)}
+    return _changed(items, lambda item, title, excerpt: ((title, dateline + excerpt, "") for dateline in DATELINES))
 
 
 # ---------------------------------------------------------------- printing
