@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from searchapp.bitmaps import docnums
 from searchapp.query import ast
 
 MIN_PART = 3          # letters in each half of a split compound ("deep fake"; no "e mail")
@@ -61,15 +62,11 @@ def best_split(snapshot, word: str):
 def _as_written(snapshot, bits: int, first: str, second: str) -> int:
     """How many of the first VERIFIED_ITEMS of `bits` have the two words as
     written, side by side (a space or a hyphen between, a plural allowed:
-    "deep fakes"): the index stems and
-    drops stop words, so its phrase also holds "week ending" for "weekend",
-    "date and time" for "datetime" and "your face is not a book"."""
+    "deep fakes"): the index stems and drops stop words, so its phrase also
+    holds "date and time" for "datetime" and "your face is not a book"."""
     pattern = re.compile(rf"(?<!\w){re.escape(first)}[\s-]+{re.escape(second)}(?:s|es)?(?!\w)", re.IGNORECASE)
-    found, n = 0, 0
-    while bits and n < VERIFIED_ITEMS:
-        docnum = (bits & -bits).bit_length() - 1
-        bits &= bits - 1
-        n += 1
+    found = 0
+    for docnum in docnums(bits)[:VERIFIED_ITEMS]:
         record = snapshot.record(docnum)
         if pattern.search(f"{record.get('title') or ''}\n{record.get('excerpt') or ''}"):
             found += 1

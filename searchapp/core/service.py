@@ -488,7 +488,7 @@ class SearchEngine:
             found, total = soft_ranking(snapshot, q_all, q_any, all_bits, some_bits, sort, start, end, boosts)
         else:
             found, total = strict_tiers(snapshot, q_all, q_any, relaxed, all_bits, some_bits, restricted, sort,
-                                  start, end, boosts)
+                                        start, end, boosts)
         copies_from = some_bits if relaxed else all_bits
         all_data = as_bytes(all_bits)
         hits = [make_hit(snapshot, tree, score, d, bool(has(all_data, d)), copies_from) for score, d, tree in found]

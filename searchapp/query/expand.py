@@ -296,7 +296,8 @@ def read_names(tree, known, lower: bool | None = None) -> object:
     named = [f for f in find_names(words) if "\x00" not in words[f.start:f.end] and known(f.facet, f.value)]
     # a body named by an alias keeps the alias's words ("Garante", not "Garante OpenAI": alone, the
     # tagger wants context for the word)
-    described = [f for f in bodies_described(words, known, lower) if f.value not in {n.value for n in named}]
+    aliased = {f.value for f in named}
+    described = [f for f in bodies_described(words, known, lower) if f.value not in aliased]
     found = {f.start: f for f in _without_overlaps(named + described)}
     while n < len(children):
         hit = found.get(n)
