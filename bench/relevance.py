@@ -1,14 +1,15 @@
 """Relevance of searchapp's ranking against a plain SQLite FTS5 baseline.
 
-    python bench/relevance.py [--corpus-root ../shared/corpus] [--split tune|test|both]
+    python bench/relevance.py [--corpus-root ../shared/corpus] [--split tune|test|tune2|test2|both]
                               [--queries q01,q05] [--json out.json]
 
 Copies the real news (`regulation-news/` and `seeds/` of the corpus root) to a
 temporary folder, builds a searchapp index there with the production build
 path, builds an FTS5 baseline over the same items (the same reader output),
-runs the queries of `bench/judgments/queries.json` through both and scores
-them against the graded judgments (`grades-tune.json`, `grades-test.json`,
-whichever exist).
+runs the queries of `bench/judgments/queries.json` (64 queries, halves `tune`
+and `test`) and `queries2.json` (32 more written in round 7, halves `tune2`
+and `test2`) through both and scores them against the graded judgments
+(`grades-<half>.json`, whichever exist).
 
 Metrics, per system, averaged over the queries of each half:
 - nDCG@10: gain = grade (0/1/2), discount log2(rank + 1), the ideal DCG from
@@ -52,7 +53,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
 JUDGMENTS = HERE / "judgments"
-GRADE_FILES = ("grades-tune.json", "grades-test.json")
+GRADE_FILES = ("grades-tune.json", "grades-test.json", "grades-tune2.json", "grades-test2.json")
+QUERY_FILES = ("queries.json", "queries2.json")   # round 7 added a second set, split tune2 / test2
+HALVES = ("tune", "test", "tune2", "test2")
 CORPUS_FOLDERS = ("regulation-news", "seeds")
 DEFAULT_CORPUS_ROOT = Path(os.environ.get("SEARCHAPP_SHARED", PROJECT.parent / "shared")) / "corpus"
 K = 10
@@ -199,8 +202,10 @@ def summarize(rows: list[dict]) -> dict:
 
 # -- inputs
 
-def load_queries(path: Path = JUDGMENTS / "queries.json") -> list[dict]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))["queries"]
+def load_queries(path: Path | None = None) -> list[dict]:
+    """The queries of `path`, or of every query file that exists."""
+    paths = [Path(path)] if path else [JUDGMENTS / name for name in QUERY_FILES if (JUDGMENTS / name).is_file()]
+    return [q for p in paths for q in json.loads(p.read_text(encoding="utf-8"))["queries"]]
 
 
 def load_grades(folder: Path = JUDGMENTS) -> tuple[dict[str, dict[str, int]], list[str]]:
@@ -269,7 +274,7 @@ def run(corpus_root: Path, queries: list[dict], grades: dict[str, dict[str, int]
         if callable(close):
             close()
     summary = {}
-    for half in ("tune", "test"):
+    for half in HALVES:
         rows = [r for r in per_query if r["split"] == half]
         if rows:
             summary[half] = {system: summarize([r["scores"][system] for r in rows]) for system in ("searchapp", "fts5")}
@@ -314,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus-root", type=Path, default=DEFAULT_CORPUS_ROOT,
                         help="folder holding regulation-news/ and seeds/ (default: %(default)s)")
-    parser.add_argument("--split", choices=("tune", "test", "both"), default="both")
+    parser.add_argument("--split", choices=(*HALVES, "both"), default="both",
+                        help="one half, or both (= every half that exists)")
     parser.add_argument("--queries", default="", help="comma-separated query ids (default: all of the split)")
     parser.add_argument("--json", type=Path, help="also write the rankings and scores here")
     parser.add_argument("--copies-as-rows", action="store_true",

@@ -80,7 +80,9 @@ def test_grade_files_merge_and_a_missing_one_is_skipped(tmp_path):
 
 def test_committed_grades_belong_to_their_half_and_use_the_scale():
     queries = {q["id"]: q for q in relevance.load_queries()}
-    for name, split in (("grades-tune.json", "tune"), ("grades-test.json", "test")):
+    assert len(queries) == len(relevance.load_queries()), "query ids are unique across the query files"
+    for split in relevance.HALVES:
+        name = f"grades-{split}.json"
         path = relevance.JUDGMENTS / name
         if not path.is_file():
             continue
