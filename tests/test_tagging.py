@@ -208,6 +208,16 @@ def test_a_place_deploying_a_technology_is_its_subject_without_a_body():
     assert "US Senate" not in b("Illinois senators passed the bill")
 
 
+def test_a_place_opening_a_headline_with_its_intent_is_its_subject_whatever_the_verb():
+    # no word of public action anywhere: only the headline's grammar says the country acts
+    assert tag_item("Ireland to share face scans with Portugal", "Officers will compare images.") == \
+        Tags(("Ireland", "Portugal"), ())
+    assert tag_item("Kenya is poised to audit its camera network") == Tags(("Kenya",), ())
+    # undergoing is not acting, and a place after "to" is what others act on
+    assert tag_item("Kenya to see record phone sales", "Shops expect a busy year.") == Tags((), ())
+    assert tag_item("Exports to Kenya to grow", "Shops expect a busy year.") == Tags((), ())
+
+
 def test_police_in_coordinated_places_and_bills_in_two_places():
     assert b("Police in the U.S. and Canada use facial recognition.") == ("Canada Police", "United States Police")
     assert b("Various police departments and businesses in the U.S. are using facial recognition.") == \
@@ -678,3 +688,10 @@ def test_a_title_in_headline_case_is_read_like_one_in_sentence_case(report):
     assert j("India Embraces Facial Recognition for Railways") == ("India",)
     figures = _bench().headline_check(report["_items"])   # bench/tagging.py --background
     assert figures["copies"] >= 150 and figures["changed"] <= 2, figures
+
+
+def test_a_titles_acting_verb_swapped_for_another_keeps_the_place(report):
+    # bench/tagging.py --background: 36 of 3,040 copies lost a jurisdiction before "<place> to <verb>"
+    # read as the place acting whatever the verb (issue 13, fifth pass)
+    figures = _bench().verb_check(report["_items"])
+    assert figures["copies"] >= 2000 and figures["changed"] <= 3, figures

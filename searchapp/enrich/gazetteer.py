@@ -806,6 +806,13 @@ _DEPLOYS_AFTER = re.compile(r"(?:'s government)? (?i:is |has |now |also )?(?i:us
                             r"embraces|embraced|tests|tested|testing|turns to|turned to|taps|tapped|installs|installed)"
                             r"(?= (?:[\w-]+ ){0,3}?(?:AI|(?i:facial|face|biometric|surveillance|artificial|algorithm|"
                             r"cameras|drones|robot)))")
+# A place opening a headline-style clause with what it intends ("Ireland to share face biometrics",
+# "Kenya will require ..."): the place acts, whatever the verb; which body is not said. Verbs of
+# undergoing ("China to face sanctions", "India to see growth") and "to <article>" are no act.
+_INTENT_AFTER = re.compile(r"(?:'s government)? (?:to|will|is to|is set to|set to|plans to|wants to|seeks to|aims to"
+                           r"|moves to|is poised to|poised to|prepares to|vows to|pledges to) "
+                           r"(?!(?:be|become|face|see|get|lose|suffer|receive|host|hit|overtake|lead|win|gain|reach"
+                           r"|grow|surpass|top|remain|stay|the|a|an|its|their|this|that|\d)\b)[a-z]{3,}\b")
 _LEGISLATIVE_VERB = re.compile(r"ban|prohibit|outlaw|pass|adopt|approve|enact|vote|restrict|limit", re.IGNORECASE)
 _FINE_VERB = re.compile(r"fine|fined|fines|slap|penali", re.IGNORECASE)
 _PRIVACY_CONTEXT = re.compile(r"privacy|data protection|personal data|GDPR|biometric data", re.IGNORECASE)
@@ -1208,9 +1215,10 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
                     name = _designated_body(compiled, target, kind)
                     if name:
                         acting[name] = compiled.regulator_jurisdiction.get(name, target)
-            elif _DEPLOYS_AFTER.match(text, end):
+            elif _DEPLOYS_AFTER.match(text, end) or (main and _INTENT_AFTER.match(text, end)):
                 # "India embraces facial recognition", "Russia uses facial recognition to track
-                # protesters": the place deploying it is the subject; which body does is not said
+                # protesters", "Ireland to share face biometrics": the place is the subject; which
+                # body acts is not said
                 acting.setdefault(target, None)
 
     # The body of the one place the item names, designated without naming it.
