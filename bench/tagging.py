@@ -405,6 +405,52 @@ def state_swap_check(items: list[dict]) -> dict:
     return {"copies": copies, "wrong": wrong}
 
 
+# Mid-size US cities whose names have several words (below the 250,000 at which a US city's name
+# stands alone): from GeoNames' list, not from news.
+SWAP_CITIES = ("Ann Arbor", "Grand Rapids", "Fort Collins", "Cedar Rapids", "Sioux Falls", "Overland Park",
+               "Thousand Oaks", "Round Rock")
+
+
+def city_swap_check(items: list[dict]) -> dict:
+    """Tuning items about one US city with the city swapped for each of SWAP_CITIES, without naming
+    its state (news names a city alone): how many copies come out wrong."""
+    compiled = gazetteer._compiled()
+    copies = wrong = 0
+    for item in items:
+        if item["split"] not in ("tune", "test2a") or item["negative"]:
+            continue
+        cities = [x for x in item["jurisdictions"] if jurisdiction_kind(x) == "city"]
+        if len(cities) != 1 or compiled.jurisdictions[cities[0]].ancestors[-1:] != ("United States",):
+            continue
+        city = cities[0]
+        state = compiled.jurisdictions[city].ancestors[0]
+        got = tag_item(*item["fields"])
+        if (set(got.jurisdictions), set(got.regulators)) != (item["jurisdictions"], set(item["bodies"])):
+            continue
+        if any(compiled.regulator_jurisdiction.get(b) in (city, state) and not b.startswith((city + " ", state + " "))
+               for b in item["bodies"]):
+            continue   # a body with a name of its own (NYPD, CPUC) would keep it
+        text = gazetteer.normalise(" | ".join(f for f in item["fields"] if f))
+        forms = [f for f in _forms_of(compiled, city, "alias") if len(f) > 2]
+        state_forms = [f for f in _forms_of(compiled, state, "alias") if len(f) > 2]
+        for other in SWAP_CITIES:
+            new = text
+            for form in forms:
+                new = re.sub(r"(?<![\w.])" + re.escape(form) + r"(?!\w)", other, new, flags=re.I)
+            if new == text:
+                break
+            if any(re.search(r"(?<![\w.])" + re.escape(f) + r"(?!\w)", new, flags=re.I) for f in state_forms):
+                break   # the old state is named too: the copy would be about two places
+            other_state = compiled.jurisdictions[other].ancestors[0]
+            swap = {city: other, state: other_state}
+            want = ({swap.get(x, x) for x in item["jurisdictions"]},
+                    {other + b[len(city):] if b.startswith(city + " ") else b for b in item["bodies"]})
+            tags = tag_item(new)
+            copies += 1
+            wrong += (set(tags.jurisdictions), set(tags.regulators)) != want
+    return {"copies": copies, "wrong": wrong}
+
+
 # ---------------------------------------------------------------- a body naming another country in passing
 
 BACKGROUND_SENTENCES = (   # hand-written, not news text
@@ -599,6 +645,8 @@ def main(argv=None) -> int:
     if args.swap:
         r = report["swap_states"] = state_swap_check(report["_items"])
         print(f"state swap: {r['copies']} copies, {r['wrong']} with an error")
+        r = report["swap_cities"] = city_swap_check(report["_items"])
+        print(f"US city swap (mid-size, several words): {r['copies']} copies, {r['wrong']} with an error")
     if args.background:
         r = report["background"] = background_check(report["_items"])
         print(f"\nbody naming another country in passing: {r['changed']} of {r['copies']} copies change tags "

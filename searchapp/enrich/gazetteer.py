@@ -905,6 +905,7 @@ _SHERIFF_SUFFIXES = ("Sheriff's Office", "Sheriff's Department")
 _ACT_NOUN_AFTER = re.compile(r"'s (?:(?:new|latest|recent|proposed|planned|final|formal|sweeping|controversial) )?"
                              r"(?:(?P<ban>ban|prohibition)|approval|decision|crackdown|clampdown|go-ahead|green light"
                              r"|executive order|order to)(?![\w-])")
+_SCHEME_DEPARTMENT = re.compile(r"(Police|Fire) (?:Department|Dept\.)")
 _NAMED_BODY = re.compile(r" (?:State )?(?:Department|Ministry|Office|Bureau|Agency|Board|Commission) (?:of|for|on) ")
 
 
@@ -1144,7 +1145,11 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
                     continue
             if kind == "courts" and not _RULING.search(text, max(0, lo - 80), hi + 80):
                 continue   # a court is a body here only when it rules
-            if kind in ("named", "ministry"):
+            if kind == "ministry" and _SCHEME_DEPARTMENT.fullmatch(text[end:hi].strip().removeprefix("'s ")):
+                # "Tulsa Police Department", "Oakland's Fire Department": the scheme's name, the one
+                # "Tulsa police" gets (not "Tulsa Department of Police")
+                kind = _SCHEME_DEPARTMENT.fullmatch(text[end:hi].strip().removeprefix("'s ")).group(1).lower()
+            elif kind in ("named", "ministry"):
                 # "the Rhode Island Department of Labor and Training": its own name, unless the
                 # gazetteer lists it ("U.S. Department of Commerce" is the Commerce Department)
                 if not any(r.kind == "regulator" for _, _, rs in _scan(compiled, text, end, hi) for r in rs):

@@ -356,7 +356,10 @@ def _generated_jurisdictions(yaml_entries: list[dict], ambiguous_names) -> tuple
         aliases = free(_forms(name))
         if not aliases:
             continue
-        alone = (city["population"] >= (US_CITY_ALONE_POPULATION if cc == "US" else CITY_ALONE_POPULATION)
+        # A big city's name stands alone; so does a smaller one's of several words ("Ann Arbor",
+        # "Grand Rapids"): unlike "Normal", "Mobile" or "Tyler", such a name is no word or person.
+        alone = ((city["population"] >= (US_CITY_ALONE_POPULATION if cc == "US" else CITY_ALONE_POPULATION)
+                  or " " in name)
                  and counts[name.lower()] == 1 and name.lower() not in ambiguous_names)
         context = [parent] if parent == country else [parent, country]
         out.append({"name": name, "kind": "city", "parent": parent, "aliases": aliases, "demonyms": [],
