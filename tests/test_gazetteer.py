@@ -183,15 +183,6 @@ def test_typographic_quotes_and_whitespace_are_normalised():
     assert r("The European Union’s executive branch\n  proposed rules.") == ("European Commission",)
 
 
-def test_related_text_needs_two_mentions():
-    assert tag_item("Tech news of the week", related_text="The FTC sued Amazon.") == Tags((), ())
-    assert tag_item("Tech news of the week",
-                    related_text="The FTC sued Amazon. \n FTC chair Lina Khan spoke.") == \
-        Tags(("United States",), ("FTC",))
-    # the item's own text needs one mention, whatever the related coverage says
-    assert r("The FTC sued Amazon.", related_text="Nothing here.") == ("FTC",)
-
-
 def test_empty_and_plain_items_get_nothing():
     assert tag_item("") == Tags((), ())
     assert tag_item("Nvidia unveils a new AI chip", "It is faster.", "Benchmarks follow.") == Tags((), ())

@@ -54,7 +54,7 @@ def item_document(item: NewsItem, story: str) -> dict:
     # nothing-changed run, which tags nothing, was mostly that (at 10k items)
     stamp = int(item.published.timestamp()) if item.published else None
     topics = item.topics
-    tags = tag_item(item.title, item.excerpt, item.body, item.related_text)
+    tags = tag_item(item.title, item.excerpt, item.body)   # not related_text: see gazetteer's docstring
     document = dict(
         id=item.id,
         title=item.title,
