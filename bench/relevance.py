@@ -171,10 +171,24 @@ def unjudged_at(ranking: list[str], grades: dict[str, int], k: int = K) -> tuple
     return sum(1 for url in top if url not in grades), len(top)
 
 
-def score_ranking(ranking: list[str], grades: dict[str, int]) -> dict:
+def by_story(ranking: list[str], grades: dict[str, int], story_of: dict[str, str]) -> tuple[list[str], dict[str, int]]:
+    """The ranking with each story once (its first row), and the grades per story (the best
+    grade of its copies), keyed by story: what a list that groups copies can be judged on.
+    The same for every system, so copies neither cost a grouped list places nor fill an
+    ungrouped one's."""
+    story_grades: dict[str, int] = {}
+    for url, grade in grades.items():
+        story = story_of.get(url, url)
+        story_grades[story] = max(grade, story_grades.get(story, 0))
+    return _unique(story_of.get(url, url) for url in ranking), story_grades
+
+
+def score_ranking(ranking: list[str], grades: dict[str, int], story_of: dict[str, str] | None = None) -> dict:
     unjudged, listed = unjudged_at(ranking, grades)
+    stories = ndcg_at(*by_story(ranking, grades, story_of)) if story_of is not None else None
     return {
         "ndcg10": ndcg_at(ranking, grades),
+        "ndcg10_stories": stories,
         "mrr": rr_at(ranking, grades),
         "mrr2": rr_at(ranking, grades, threshold=2),
         "p5": precision_at(ranking, grades),
@@ -192,6 +206,7 @@ def summarize(rows: list[dict]) -> dict:
     return {
         "queries": len(rows),
         "ndcg10": mean(r["ndcg10"] for r in rows),
+        "ndcg10_stories": mean(r.get("ndcg10_stories") for r in rows),
         "ndcg_queries": sum(1 for r in rows if r["ndcg10"] is not None),
         "mrr": mean(r["mrr"] for r in rows),
         "mrr2": mean(r["mrr2"] for r in rows),
@@ -233,6 +248,14 @@ def select_queries(queries: list[dict], split: str = "both", ids: list[str] | No
     return chosen
 
 
+def stories_by_url(items) -> dict[str, str]:
+    """url -> story id, from the same story grouping the index uses."""
+    from searchapp.enrich.stories import story_groups
+
+    groups = story_groups(items)
+    return {item.url: groups[item.id] for item in items}
+
+
 def copy_corpus(corpus_root: Path, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in CORPUS_FOLDERS:
@@ -252,6 +275,7 @@ def run(corpus_root: Path, queries: list[dict], grades: dict[str, dict[str, int]
     items = read_items(corpus_dir)
     engine = build_searchapp(corpus_dir, Path(workdir) / "index")
     conn = build_fts5(items)
+    story_of = stories_by_url(items)
     try:
         per_query = []
         for q in queries:
@@ -266,7 +290,7 @@ def run(corpus_root: Path, queries: list[dict], grades: dict[str, dict[str, int]
                 "judged": len(qgrades),
                 "relevant": sum(1 for g in qgrades.values() if g >= 1),
                 "rankings": rankings,
-                "scores": {system: score_ranking(r, qgrades) for system, r in rankings.items()},
+                "scores": {system: score_ranking(r, qgrades, story_of) for system, r in rankings.items()},
             })
     finally:
         conn.close()
@@ -294,11 +318,12 @@ def report(result: dict, grade_files: list[str]) -> str:
         lines.append(f"### {half} half: {any_system['queries']} queries "
                      f"(nDCG over the {any_system['ndcg_queries']} with a relevant item)")
         lines.append("")
-        lines.append("| system | nDCG@10 | MRR@10 | MRR2@10 (first grade 2) | P@5 | unjudged in top 10 |")
-        lines.append("|---|---|---|---|---|---|")
+        lines.append("| system | nDCG@10 | nDCG@10, each story once | MRR@10 | MRR2@10 (first grade 2) | P@5 "
+                     "| unjudged in top 10 |")
+        lines.append("|---|---|---|---|---|---|---|")
         for system, s in systems.items():
-            lines.append(f"| {names[system]} | {_fmt(s['ndcg10'])} | {_fmt(s['mrr'])} | {_fmt(s['mrr2'])} "
-                         f"| {_fmt(s['p5'])} | {s['unjudged10']:.1%} |")
+            lines.append(f"| {names[system]} | {_fmt(s['ndcg10'])} | {_fmt(s.get('ndcg10_stories'))} | {_fmt(s['mrr'])} "
+                         f"| {_fmt(s['mrr2'])} | {_fmt(s['p5'])} | {s['unjudged10']:.1%} |")
         lines.append("")
     lines.append("| id | query | class | split | searchapp nDCG@10 | baseline nDCG@10 |")
     lines.append("|---|---|---|---|---|---|")

@@ -47,6 +47,19 @@ def test_ndcg_looks_at_ten_places_only():
     assert relevance.ndcg_at(ranking, grades) == 0.0
 
 
+def test_each_story_once_neither_costs_a_grouped_list_places_nor_fills_an_ungrouped_one():
+    grades = {"a1": 2, "a2": 2, "b": 1, "c": 0}
+    story_of = {"a1": "A", "a2": "A", "b": "B", "c": "C"}
+    # one row for story A, then B: the ideal of stories (A=2, B=1), so perfect
+    grouped = relevance.score_ranking(["a1", "b"], grades, story_of)
+    assert grouped["ndcg10_stories"] == pytest.approx(1.0) and grouped["ndcg10"] < 1.0
+    # A's copy listed again adds nothing and takes no place from B's turn: B still counts at place 2
+    ungrouped = relevance.score_ranking(["a1", "a2", "b"], grades, story_of)
+    assert ungrouped["ndcg10_stories"] == pytest.approx(1.0) and ungrouped["ndcg10"] == pytest.approx(1.0)
+    worse = relevance.score_ranking(["c", "a2", "b"], grades, story_of)
+    assert worse["ndcg10_stories"] == pytest.approx((2 / math.log2(3) + 1 / 2) / (2 + 1 / math.log2(3)))
+
+
 def test_reciprocal_rank_precision_and_pool_coverage_on_a_tiny_case():
     ranking = ["x", "c", "b", "a"]            # x unjudged
     scores = relevance.score_ranking(ranking, GRADES)
