@@ -504,6 +504,23 @@ def background_check(items: list[dict]) -> dict:
     return _changed(items, copies_of)
 
 
+# US states and cities for the same check one level down, on the US items (names from GeoNames).
+BACKGROUND_LOCALITIES = ("Detroit", "Seattle", "Chicago", "Atlanta", "Denver", "Texas", "Ohio", "Florida", "Arizona")
+
+
+def local_background_check(items: list[dict]) -> dict:
+    """Copies of the tuning items about the US with a body naming a US state or city once in passing."""
+    def copies_of(item, title, excerpt):
+        if "United States" not in item["jurisdictions"]:
+            return
+        for y in BACKGROUND_LOCALITIES:
+            if y not in item["jurisdictions"]:
+                for sentence in BACKGROUND_SENTENCES:
+                    if "{d}" not in sentence:
+                        yield title, excerpt, NEUTRAL * 2 + sentence.format(y=y) + " " + NEUTRAL
+    return _changed(items, copies_of)
+
+
 DATELINES = ("LONDON (Reuters) - ", "TOKYO, March 3 (Reuters) - ", "SAO PAULO -- ", "Berlin, Germany - ", "NEW DELHI: ",
              "SYDNEY, Australia — ", "TORONTO (AP) — ", "PARIS, Feb 12 (AFP) - ")
 
@@ -651,6 +668,9 @@ def main(argv=None) -> int:
         r = report["background"] = background_check(report["_items"])
         print(f"\nbody naming another country in passing: {r['changed']} of {r['copies']} copies change tags "
               f"({r['rate']:.3f})")
+        r = report["local_background"] = local_background_check(report["_items"])
+        print(f"body naming a US state or city in passing (US items): {r['changed']} of {r['copies']} copies change "
+              f"tags ({r['rate']:.3f})")
         r = report["datelines"] = dateline_check(report["_items"])
         print(f"dateline of another place before the excerpt: {r['changed']} of {r['copies']} copies change tags "
               f"({r['rate']:.3f})")

@@ -1019,9 +1019,15 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
             stops.append((start, end))
         else:
             hits.append((start, end, roles))
-    hits = _without_datelines(text, hits)
+    kept = _without_datelines(text, hits)
     if lead_end >= 0:
-        hits = _without_background(compiled, text, hits, lead_end)
+        kept = _without_background(compiled, text, kept, lead_end)
+    if len(kept) != len(hits):
+        # what a dateline or a passing mention names is no context either ("city council" is
+        # Detroit's only in a Detroit story, not in one that mentions an earlier case in Detroit)
+        starts = {hit[0] for hit in kept}
+        stops.extend((start, end) for start, end, _ in hits if start not in starts)
+    hits = kept
 
     context_seen: dict = {}
     low_text: list = []
@@ -1622,7 +1628,48 @@ def _without_background(compiled: _Compiled, text: str, hits: list, lead_end: in
                 text, max(0, start - 12), start)):
             continue   # "Brazil's data protection authority", "Brazil bans ...": it acts
         drop.add(start)
+    drop |= _background_localities(compiled, text, hits, lead_end)
     return [hit for hit in hits if hit[0] not in drop] if drop else hits
+
+
+def _background_localities(compiled: _Compiled, text: str, hits: list, lead_end: int) -> set:
+    """Starts of the states and cities a body names once in passing ("stricter than the ban passed
+    in San Francisco", "an earlier case in Detroit"), in an item whose lead is about another place:
+    the country-level rule above, one level down. A place inside or around one the lead names
+    ("Illinois" for a Chicago story) is the same place, and stays."""
+    kinds = compiled.jurisdiction_kinds
+    mentions: dict = {}
+    lead_places: set = set()
+    lead_named = False
+    for hit in hits:
+        for role in hit[2]:
+            if hit[0] < lead_end:
+                lead_named = True   # a place or a body: the lead has a subject
+                place = compiled.regulator_jurisdiction.get(role.target) if role.kind == "regulator" else role.target
+                if place in compiled.jurisdictions and not (role.kind == "regulator" and role.ambiguous):
+                    # not every "city council"'s city; but both Portlands ("Oregon" below is not in passing)
+                    lead_places.add(place)
+            elif role.kind in ("alias", "demonym", "metonym") and role.target in compiled.jurisdictions \
+                    and kinds[role.target] in ("subdivision", "city"):
+                mentions.setdefault(role.target, []).append(hit)
+    if not lead_named:
+        return set()
+    local = {p for p in lead_places if kinds[p] in ("subdivision", "city")}
+    related = set(local)
+    for place in local:
+        related.update(compiled.jurisdictions[place].ancestors)
+    drop = set()
+    for place, found in mentions.items():
+        if len(found) != 1 or place in related or set(compiled.jurisdictions[place].ancestors) & local:
+            continue
+        start, end, roles = found[0]
+        if any(r.kind == "regulator" or (r.target in compiled.jurisdictions and r.target != place) for r in roles):
+            continue
+        if _designation(text, start, end) or (_ACT_AFTER.match(text, end) and _CLAUSE_BEFORE.search(
+                text, max(0, start - 12), start)):
+            continue   # "Detroit's police department", "Texas passed ...": it acts
+        drop.add(start)
+    return drop
 
 
 def jurisdiction_kind(name: str) -> str:
