@@ -727,3 +727,78 @@ def test_a_us_state_or_city_a_body_names_once_in_passing_is_background(report):
     # bench/tagging.py --background: 4,062 of 6,957 copies of US items changed tags before (issue 13, round 7)
     figures = _bench().local_background_check(report["_items"])
     assert figures["copies"] >= 5000 and figures["rate"] <= 0.02, figures
+
+
+# ---------------------------------------------------------------- round-7 review (rev7t): hand-written attacks
+
+def test_a_place_opening_a_headline_with_its_intent_needs_a_public_matter():
+    # product, sports and market news open with "<country> to <verb>" too: no tag without a word of public
+    # action or a surveillance topic after the verb (round 7 tagged each of these)
+    for title in ("Japan to launch new gaming console", "India to launch new phone",
+                  "Brazil to play Argentina in World Cup qualifier", "France to take on England in rugby final",
+                  "Ireland to beat Wales in Six Nations", "Kenya to record smartphone sales this year",
+                  "Nvidia earnings: Taiwan to supply more chips"):
+        assert tag_item(title) == Tags((), ()), title
+    # what the rule was written for still holds
+    assert j("Ireland to share face biometrics with EU") == ("European Union", "Ireland")
+    assert j("Kenya is poised to audit its camera network") == ("Kenya",)
+    assert j("Kenya to audit phone makers", "The move follows a new privacy law.") == ("Kenya",)
+
+
+def test_a_lead_naming_a_state_or_city_without_its_name_keeps_the_one_the_body_names():
+    # "US state ..." / "American city ...": the one state or city the body names is the subject, not
+    # background (round 7 dropped it, and with it every tag of the Minneapolis item)
+    filler = "The proposal drew criticism from civil liberties groups, who called it too weak. " * 3
+    assert "Colorado" in j("US state passes first AI hiring law", "Employers must now audit their hiring tools.",
+                           filler + "The law, passed in Colorado last week, takes effect in 2026. " + filler)
+    assert "Vermont" in j("US state bans police facial recognition", "Lawmakers approved the bill 30-5.",
+                          filler + "Under the Vermont law, police need a warrant. " + filler)
+    assert "Minneapolis" in j("American city bans face surveillance", "The council voted unanimously.",
+                              filler + "The ordinance makes Minneapolis the latest city to act. " + filler)
+    # a lead that names its own city keeps another city named once in passing as background
+    assert "Detroit" not in j("Oakland bans facial recognition in stores", "The city council voted on Tuesday.",
+                              "Critics pointed to an earlier case in Detroit as a warning.")
+
+
+def test_a_citys_fire_department_abbreviated_is_the_same_body():
+    # "Tulsa Police Dept." gets the police department; "Tulsa Fire Dept." got no body at all
+    for text in ("Tulsa Fire Department buys drones under new rule", "Tulsa fire department buys drones under new rule",
+                 "Tulsa Fire Dept. buys drones under new rule"):
+        assert b(text) == ("Tulsa Fire Department",), text
+
+
+def test_a_several_word_city_name_that_is_an_english_phrase_still_needs_context():
+    # standing alone (round 7) made phrases of headline case places: "High Point", "College Station"
+    for title in ("AI Regulation Reaches a High Point as EU Passes Act", "Police Ban Drones Near College Station Platforms",
+                  "New Privacy Rules: Grand Prairie of Regulation",
+                  "Privacy Watchdog Fines Firm Over Data Leak at Port Said Terminal"):
+        assert not {"High Point", "College Station", "Grand Prairie", "Port Said"} & set(j(title)), title
+    assert "High Point" in j("High Point, North Carolina bans facial recognition")
+    assert "Ann Arbor" in j("Ann Arbor bans facial recognition")
+
+
+@pytest.mark.xfail(strict=True, reason="a sports team's city is tagged (round-7 review; not fixed: needs team names)")
+def test_a_sports_teams_city_is_no_jurisdiction():
+    # a city of several words now stands alone, so its team's name tags it too
+    assert tag_item("Green Bay Packers sue league over ban") == Tags((), ())
+
+
+@pytest.mark.xfail(strict=True, reason="a lead naming its city by an alias the gazetteer lacks loses the city "
+                                        "the body names once (round-7 review; not fixed)")
+def test_a_city_the_lead_names_by_an_unknown_alias_is_not_background():
+    filler = "The proposal drew criticism from civil liberties groups, who called it too weak. " * 3
+    assert "San Francisco" in j("SF bans facial recognition", "Supervisors voted 8-1.",
+                                filler + "San Francisco is the first big city to do so. " + filler)
+
+
+def test_hostile_inputs_give_tags_in_bounded_time():
+    # no exception, and at most a few seconds for 1 MB (the worst found, 1 MB of one capitalised name
+    # repeated, takes about 4 s of CPU on the shared machine; most 1 MB inputs well under 2 s)
+    cases = [("", "", ""), ("\x00\x01\ufffd", bytes(range(256)).decode("latin-1") * 100, "\ud800 \udfff"),
+             ("\u05de\u05e9\u05d8\u05e8\u05d4 \u202e Israel bans", "\u0627\u0644\u0634\u0631\u0637\u0629 " * 100, "\u200f" * 100),
+             ("🚓 Tulsa police 🚨 ban facial recognition 👮", "🇮🇪 to share", "😀" * 10_000),
+             ("a" * 100_000, "", "Texas" * 50_000), ("T", "", "Tulsa " * 20_000)]
+    for case in cases:
+        start = time.process_time()
+        assert isinstance(tag_item(*case), Tags)
+        assert time.process_time() - start < 5

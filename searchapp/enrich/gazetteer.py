@@ -665,7 +665,7 @@ _DESIGNATION_AFTER = re.compile(r"""(?:'s?|s')?\ (?P<between>(?-i:[a-z][a-z-]*\ 
     |legislative\ yuan|lok\ sabha|rajya\ sabha|riksdag|sejm|storting|folketing|majlis)
 |(?P<council>city\ council|city\ councilors|council|councilors|councillors|aldermen|board\ of\ supervisors)
 |(?P<police>(?:national\ |federal\ )?police(?:\ force|\ department|\ service)?|cops)
-|(?P<fire>fire\ department|fire\ departments|fire\ service)
+|(?P<fire>fire\ department|fire\ departments|fire\ service|fire\ dept\.?)   # "Fire Dept." like "Police Dept."
 |(?P<courts>(?:supreme|high|top|highest|constitutional|district|appeals?|administrative|regional|state)
     \ courts?|court\ of\ appeals?|courts?|judges?|tribunal)
 |(?P<governor>governor|(?-i:Gov\.))
@@ -811,6 +811,11 @@ _INTENT_AFTER = re.compile(r"(?:'s government)? (?:to|will|is to|is set to|set t
                            r"|moves to|is poised to|poised to|prepares to|vows to|pledges to) "
                            r"(?!(?:be|become|face|see|get|lose|suffer|receive|host|hit|overtake|lead|win|gain|reach"
                            r"|grow|surpass|top|remain|stay|the|a|an|its|their|this|that|\d)\b)[a-z]{3,}\b")
+# ... and only about a public matter: an item with no word of public action acts only on what
+# _DEPLOYS_AFTER's topics name ("Ireland to share face biometrics"); "Japan to launch new gaming
+# console", "Brazil to play Argentina" are product and sports news (round-7 review).
+_INTENT_TOPIC = re.compile(r" (?:[\w-]+ ){0,3}?(?:AI|(?i:facial|face|biometric|surveillance|artificial|algorithm|"
+                           r"camera|drone|robot|spyware|encryption|personal data))")
 _LEGISLATIVE_VERB = re.compile(r"ban|prohibit|outlaw|pass|adopt|approve|enact|vote|restrict|limit", re.IGNORECASE)
 _FINE_VERB = re.compile(r"fine|fined|fines|slap|penali", re.IGNORECASE)
 _PRIVACY_CONTEXT = re.compile(r"privacy|data protection|personal data|GDPR|biometric data", re.IGNORECASE)
@@ -1224,7 +1229,7 @@ def _analyse(text: str, generic_bodies: bool = True, lead_end: int = -1) -> tupl
                     name = _designated_body(compiled, target, kind)
                     if name:
                         acting[name] = compiled.regulator_jurisdiction.get(name, target)
-            elif _DEPLOYS_AFTER.match(text, end) or (main and _INTENT_AFTER.match(text, end)):
+            elif _DEPLOYS_AFTER.match(text, end) or (main and _intends(text, end, text_words)):
                 # "India embraces facial recognition", "Russia uses facial recognition to track
                 # protesters", "Ireland to share face biometrics": the place is the subject; which
                 # body acts is not said
@@ -1632,6 +1637,18 @@ def _without_background(compiled: _Compiled, text: str, hits: list, lead_end: in
     return [hit for hit in hits if hit[0] not in drop] if drop else hits
 
 
+# one state or city the lead speaks of without naming it: "US state", "an American city", "a second state"
+_LEAD_ONE = r"\b(?:(?i:a|an|one|another|first|second|third)\ |(?:US|U\.S\.|American)\ )(?:(?:US|U\.S\.|American|new|second|third)\ )?"
+_LEAD_STATE = re.compile(_LEAD_ONE + r"state\b(?! (?:law|laws|department|agency|agencies|official|officials|level|court|courts|police)\b)")
+_LEAD_CITY = re.compile(_LEAD_ONE + r"(?:city|town)\b(?! (?:council|hall|officials?|police)\b)")
+
+
+def _intends(text: str, end: int, text_words: frozenset) -> bool:
+    """A place ending at `end` opens a clause of intent about a public matter (see _INTENT_TOPIC)."""
+    match = _INTENT_AFTER.match(text, end)
+    return bool(match) and bool(_INTENT_TOPIC.match(text, match.end()) or _public_action(text, text_words))
+
+
 def _background_localities(compiled: _Compiled, text: str, hits: list, lead_end: int) -> set:
     """Starts of the states and cities a body names once in passing ("stricter than the ban passed
     in San Francisco", "an earlier case in Detroit"), in an item whose lead is about another place:
@@ -1655,12 +1672,22 @@ def _background_localities(compiled: _Compiled, text: str, hits: list, lead_end:
     if not lead_named:
         return set()
     local = {p for p in lead_places if kinds[p] in ("subdivision", "city")}
+    # "US state passes ...", "American city bans ...": a lead naming no state or city but speaking of
+    # one makes the one the body names the subject, not background (round-7 review)
+    unnamed = set()
+    if not local:
+        lead = text[:lead_end]
+        if "state" in lead and _LEAD_STATE.search(lead):
+            unnamed.add("subdivision")
+        if ("city" in lead or "town" in lead) and _LEAD_CITY.search(lead):
+            unnamed.add("city")
     related = set(local)
     for place in local:
         related.update(compiled.jurisdictions[place].ancestors)
     drop = set()
     for place, found in mentions.items():
-        if len(found) != 1 or place in related or set(compiled.jurisdictions[place].ancestors) & local:
+        if len(found) != 1 or place in related or set(compiled.jurisdictions[place].ancestors) & local \
+                or kinds[place] in unnamed:
             continue
         start, end, roles = found[0]
         if any(r.kind == "regulator" or (r.target in compiled.jurisdictions and r.target != place) for r in roles):
