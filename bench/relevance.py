@@ -355,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     grades, grade_files = load_grades()
     ids = [q.strip() for q in args.queries.split(",") if q.strip()]
     queries = select_queries(load_queries(), args.split, ids)
+    if not queries:   # before building anything: an empty report after a full build says nothing
+        raise SystemExit(f"no query of half {args.split}" + (f" among {', '.join(ids)}" if ids else ""))
     missing = [q["id"] for q in queries if q["id"] not in grades]
     if missing:
         print(f"not judged yet (scored as all grade 0, left out of nDCG): {', '.join(missing)}", file=sys.stderr)

@@ -113,6 +113,12 @@ def test_query_selection_by_split_and_ids():
         relevance.select_queries(queries, "both", ["q999"])
 
 
+def test_a_split_and_ids_that_select_no_query_stop_before_building(tmp_path):
+    # "--split tune2 --queries q01" (q01 is a tune query) built the whole index, then printed empty tables
+    with pytest.raises(SystemExit, match="no query of half tune2 among q01"):
+        relevance.main(["--corpus-root", str(tmp_path / "absent"), "--split", "tune2", "--queries", "q01"])
+
+
 # -- the two systems' adapters
 
 
