@@ -270,17 +270,32 @@ class WhooshSnapshot:
         pinned = fieldname in _PINNED_FIELDS
         bits = self._facet_terms.get(key) if pinned else self._terms.get_fresh(key)
         if bits is None:
-            reader = self.searcher.reader()
-            if (fieldname, value) not in reader:
+            found = self.postings(fieldname, value)
+            if found is None:
                 return 0  # never pinned: a request may send any value
-            # a block of postings at a time, into an array (one Python step per posting took
-            # 54 of 147 s of the 100k suggestion profile); deleted documents go with `live`
-            bits = derived.bitmap(derived.postings(self.searcher, fieldname, value)[0], 0) & self.live
+            # from the stem tables, else a block of postings at a time, into an array (one Python
+            # step per posting took 54 of 147 s of the 100k suggestion profile); deleted documents
+            # go with `live`
+            bits = derived.bitmap(found[0], 0) & self.live
             if pinned:
                 self._facet_terms[key] = bits
             else:
                 self._terms.put(key, bits)
         return bits
+
+    def postings(self, fieldname: str, value):
+        """(docnums, weights) of a term's postings as arrays, None when the index does not have
+        it. A title or excerpt stem's come from the generation's stem tables (mapped, shared by
+        every worker, ready when a generation opens), the rest from Whoosh's posting blocks."""
+        if fieldname in tables.STEM_FIELDS:
+            table = self.shared_cache("stems", lambda: {f: tables.stems(self._order, f) for f in tables.STEM_FIELDS})
+            table = table.get(fieldname)
+            if table is not None:
+                n = table.find(value)
+                return None if n < 0 else table.postings(n)
+        if (fieldname, value) not in self.searcher.reader():
+            return None
+        return derived.postings(self.searcher, fieldname, value)
 
     def values(self, fieldname: str) -> list[str]:
         if fieldname not in self._values:
