@@ -37,11 +37,13 @@ from searchapp.model import RECENCY_HALF_LIFE_DAYS
 PREFIX = "tables."
 ALIGN = 64            # each table starts at a multiple of this many bytes
 SORTS = ("newest", "oldest")
-PER_DOCUMENT = ("length", "position", "decay")   # tables with one value per document
-# Fields whose every stem's postings are tables: suggestions read a dozen completions' title and
+PER_DOCUMENT = ("length", "position", "decay", "story")   # tables with one value per document
+# Fields whose every term's postings are tables: suggestions read a dozen completions' title and
 # excerpt documents per keystroke (3.5 of 4.0 s of suggest time at 100k went to Whoosh
-# unpickling their posting blocks), and a new generation's first requests read them again.
-STEM_FIELDS = ("title", "excerpt")
+# unpickling their posting blocks), and a new generation's first requests read them again;
+# every facet value's bitmap is computed when a generation opens (0.73 of its 1.5 s at 100k).
+POSTING_FIELDS = ("title", "excerpt", "f_topic", "f_jurisdiction", "f_regulator", "f_provider", "f_year", "f_month")
+_POSTING_TABLES = ("terms", "term-offsets", "term-starts", "term-docs", "term-weights")
 
 
 def _name(generation_name: str) -> str:
@@ -143,9 +145,9 @@ def words(found: dict[str, np.ndarray], fieldname: str) -> Words | None:
         return None
 
 
-def stem_postings(searcher, fieldname: str, live: np.ndarray) -> dict[str, np.ndarray]:
-    """Every stem of a text field with its postings, as CSR: the stems (term order, UTF-8 blob and
-    offsets), then per stem a slice `starts[n]:starts[n + 1]` of the live docnums (ascending,
+def term_postings(searcher, fieldname: str, live: np.ndarray) -> dict[str, np.ndarray]:
+    """Every term of a field with its postings, as CSR: the terms (term order, UTF-8 blob and
+    offsets), then per term a slice `starts[n]:starts[n + 1]` of the live docnums (ascending,
     uint32) and of their weights (Whoosh's block weights: frequency x field boost, float32, exact
     for the title's 3 and the excerpt's 1.5). What derived.postings reads from Whoosh."""
     per_term: dict[bytes, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -167,39 +169,38 @@ def stem_postings(searcher, fieldname: str, live: np.ndarray) -> dict[str, np.nd
     starts = np.zeros(len(terms) + 1, dtype=np.int64)
     np.cumsum([sum(len(ids) for ids, _ in per_term[t]) for t in terms], out=starts[1:])
     empty = (np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.float32))
-    return {f"stems-{fieldname}": np.frombuffer(blob, dtype=np.uint8),
-            f"stem-offsets-{fieldname}": offsets, f"stem-starts-{fieldname}": starts,
-            f"stem-docs-{fieldname}": np.concatenate([ids for ids, _ in chunks] or [empty[0]]),
-            f"stem-weights-{fieldname}": np.concatenate([w for _, w in chunks] or [empty[1]])}
+    return {f"terms-{fieldname}": np.frombuffer(blob, dtype=np.uint8),
+            f"term-offsets-{fieldname}": offsets, f"term-starts-{fieldname}": starts,
+            f"term-docs-{fieldname}": np.concatenate([ids for ids, _ in chunks] or [empty[0]]),
+            f"term-weights-{fieldname}": np.concatenate([w for _, w in chunks] or [empty[1]])}
 
 
-class Stems:
-    """A field's stems -> their postings (docnums, weights), from the tables: a binary search in
-    the stems, then two slices of the mapped arrays (nothing copied, nothing private)."""
+class Postings:
+    """A field's terms -> their postings (docnums, weights), from the tables: a binary search in
+    the terms, then two slices of the mapped arrays (nothing copied, nothing private)."""
 
     def __init__(self, blob, offsets, starts, docs, weights):
         self.blob, self.offsets = np.asarray(blob), np.asarray(offsets)
         self.starts, self.docs, self.weights = np.asarray(starts), np.asarray(docs), np.asarray(weights)
         self.size = len(self.offsets) - 1
 
-    def _stem(self, n: int) -> bytes:
+    def term(self, n: int) -> bytes:
         return self.blob[self.offsets[n]:self.offsets[n + 1]].tobytes()
 
     def find(self, text) -> int:
-        """The stem's number, -1 when the field does not have it."""
+        """The term's number, -1 when the field does not have it."""
         wanted = text if isinstance(text, bytes) else text.encode("utf-8")
-        n = bisect.bisect_left(range(self.size), wanted, key=self._stem)
-        return n if n < self.size and self._stem(n) == wanted else -1
+        n = bisect.bisect_left(range(self.size), wanted, key=self.term)
+        return n if n < self.size and self.term(n) == wanted else -1
 
     def postings(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         start, end = int(self.starts[n]), int(self.starts[n + 1])
         return self.docs[start:end], self.weights[start:end]
 
 
-def stems(found: dict[str, np.ndarray], fieldname: str) -> Stems | None:
+def postings(found: dict[str, np.ndarray], fieldname: str) -> Postings | None:
     try:
-        return Stems(*(found[f"{name}-{fieldname}"] for name in
-                       ("stems", "stem-offsets", "stem-starts", "stem-docs", "stem-weights")))
+        return Postings(*(found[f"{name}-{fieldname}"] for name in _POSTING_TABLES))
     except KeyError:
         return None
 
@@ -220,6 +221,19 @@ def titles(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
         ids.append(doc.get("id") or "")
         found.append(doc.get("title") or "")
     return {**_blob("ids", ids), **_blob("titles", found)}
+
+
+def story_table(searcher) -> dict[str, np.ndarray]:
+    """Each document's story (`story-of`: a number into the story ids' blob `story_ids`; -1 for
+    an item without copies): opening a generation walked the story column document by document."""
+    values = []
+    for leaf, _ in searcher.leaf_searchers():
+        reader = leaf.reader()
+        column = reader.column_reader("story") if reader.has_column("story") else None
+        values += [(column[d] if column is not None else None) or None for d in range(reader.doc_count_all())]
+    names = sorted({v for v in values if v})
+    number = {name: n for n, name in enumerate(names)}
+    return {"story-of": np.asarray([number.get(v, -1) for v in values], dtype=np.int32), **_blob("story_ids", names)}
 
 
 class Texts:
@@ -246,9 +260,11 @@ def compute(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
         if fieldname in searcher.schema:
             found.update(spelling_words(searcher.reader(), fieldname))
     found.update(titles(searcher, live))
-    for fieldname in STEM_FIELDS:
+    for fieldname in POSTING_FIELDS:
         if fieldname in searcher.schema:
-            found.update(stem_postings(searcher, fieldname, live))
+            found.update(term_postings(searcher, fieldname, live))
+    if "story" in searcher.schema:
+        found.update(story_table(searcher))
     for sort in SORTS:
         keys = date_keys(searcher, sort)
         found[f"order-{sort}"] = order(keys, live)
