@@ -492,13 +492,23 @@ class WhooshSnapshot:
     def _mapped_stories(self):
         """stories() from the generation's story table (tables.story_table): the same
         members, in docnum order, without a Python step per document (0.39 s at 100k)."""
-        names = tables.texts(self._order, "story_ids")
+        blob, offsets = bytes(np.asarray(self._order["story_ids"])), np.asarray(self._order["story_ids-offsets"]).tolist()
         of = np.asarray(self._order["story-of"])
         docs = np.flatnonzero((of >= 0) & self._flags())
+        if not docs.size:
+            return 0, {}, {}
         docs = docs[np.argsort(of[docs], kind="stable")]   # by story, then docnum
-        groups = np.split(docs, np.flatnonzero(np.diff(of[docs])) + 1) if docs.size else []
-        groups = sorted((g.tolist() for g in groups if g.size > 1), key=lambda g: g[0])
-        members = {names[int(of[g[0]])]: tuple(g) for g in groups}
+        keys = of[docs]
+        bounds = np.flatnonzero(np.diff(keys)) + 1
+        starts, ends = np.r_[0, bounds], np.r_[bounds, docs.size]
+        several = (ends - starts) > 1
+        listed = docs.tolist()
+        groups = sorted((listed[a:b] for a, b in zip(starts[several].tolist(), ends[several].tolist())),
+                        key=lambda g: g[0])
+        members = {}
+        for group in groups:
+            n = int(of[group[0]])
+            members[blob[offsets[n]:offsets[n + 1]].decode("utf-8")] = tuple(group)
         story_of = {d: story for story, docs in members.items() for d in docs}
         copies = bits_of(d for docs in members.values() for d in docs[1:])
         return copies, story_of, members
