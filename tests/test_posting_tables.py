@@ -143,3 +143,26 @@ def test_word_scores_and_bitmaps_from_the_tables_are_whooshs_bit_for_bit(sample_
         finally:
             snapshot._order = order
             snapshot._shared.pop("postings", None)
+
+
+def test_spelling_from_the_tables_is_whooshs_term_dictionary(sample_index):
+    """Did-you-mean's neighbours (words, counts), its vocabulary and `known` read the word and
+    postings tables: the same answers as Whoosh's term dictionary."""
+    words = ["privacy", "privcy", "facal", "recgnition", "gdrp", "cour", "polce", "zzzz", "ai", "data",
+             "regulaton", "biometirc", "ban", "clearview", "fines", "übers", "q"]
+    with SearchEngine(sample_index) as engine:
+        snapshot = engine._snapshot()
+        mapped = ({w: (snapshot.neighbours(w, 1), snapshot.neighbours(w, 2), snapshot.known(w)) for w in words},
+                  dict(snapshot.shared_cache("vocabulary", dict)))
+        order = snapshot._order
+        snapshot._order = {k: v for k, v in order.items() if not k.startswith(("term", "word"))}
+        snapshot._shared.pop("postings", None)
+        snapshot._shared.pop("vocabulary", None)
+        try:
+            walked = ({w: (snapshot.neighbours(w, 1), snapshot.neighbours(w, 2), snapshot.known(w)) for w in words},
+                      dict(snapshot.shared_cache("vocabulary", dict)))
+        finally:
+            snapshot._order = order
+            snapshot._shared.pop("postings", None)
+    assert mapped == walked
+    assert sum(bool(n1) for n1, _, _ in mapped[0].values()) >= 5 and sum(k for _, _, k in mapped[0].values()) >= 5

@@ -137,6 +137,13 @@ class Words:
             limit -= 1
 
 
+    def count(self, word: str) -> int:
+        """A word's document count (0 when the field does not have it)."""
+        wanted = word.encode("utf-8")
+        n = bisect.bisect_left(range(self.size), wanted, key=self._word)
+        return int(self.counts[n]) if n < self.size and self._word(n) == wanted else 0
+
+
 def words(found: dict[str, np.ndarray], fieldname: str) -> Words | None:
     try:
         return Words(found[f"words-{fieldname}"], found[f"word-offsets-{fieldname}"],
