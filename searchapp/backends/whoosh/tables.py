@@ -42,7 +42,11 @@ PER_DOCUMENT = ("length", "position", "decay", "story")   # tables with one valu
 # excerpt documents per keystroke (3.5 of 4.0 s of suggest time at 100k went to Whoosh
 # unpickling their posting blocks), and a new generation's first requests read them again;
 # every facet value's bitmap is computed when a generation opens (0.73 of its 1.5 s at 100k).
-POSTING_FIELDS = ("title", "excerpt", "f_topic", "f_jurisdiction", "f_regulator", "f_provider", "f_year", "f_month")
+# The body and the listed items' titles too: a bare word's bitmap and score arrays read all four
+# text fields, and a new generation read them from Whoosh again (at 10k generated items their
+# postings are 1.3x the title's and excerpt's).
+POSTING_FIELDS = ("title", "excerpt", "body", "related_text",
+                  "f_topic", "f_jurisdiction", "f_regulator", "f_provider", "f_year", "f_month")
 _POSTING_TABLES = ("terms", "term-offsets", "term-starts", "term-docs", "term-weights")
 
 
@@ -155,8 +159,9 @@ def words(found: dict[str, np.ndarray], fieldname: str) -> Words | None:
 def term_postings(searcher, fieldname: str, live: np.ndarray) -> dict[str, np.ndarray]:
     """Every term of a field with its postings, as CSR: the terms (term order, UTF-8 blob and
     offsets), then per term a slice `starts[n]:starts[n + 1]` of the live docnums (ascending,
-    uint32) and of their weights (Whoosh's block weights: frequency x field boost, float32, exact
-    for the title's 3 and the excerpt's 1.5). What derived.postings reads from Whoosh."""
+    uint32) and of their weights (what Whoosh's postings give: frequency x field boost; float32
+    when that is exact, as for the title's 3 and the excerpt's 1.5, else float64: a posting kept
+    inline in its term's info gives 0.3, not float32's 0.30000001). What derived.postings reads."""
     per_term: dict[bytes, list[tuple[np.ndarray, np.ndarray]]] = {}
     for leaf, offset in searcher.leaf_searchers():
         reader = leaf.reader()
@@ -167,7 +172,7 @@ def term_postings(searcher, fieldname: str, live: np.ndarray) -> dict[str, np.nd
             ids = np.asarray(ids, dtype=np.int64) + offset
             keep = live[ids]
             per_term.setdefault(term, []).append((ids[keep].astype(np.uint32),
-                                                  np.asarray(weights, dtype=np.float32)[keep]))
+                                                  np.asarray(weights, dtype=np.float64)[keep]))
     terms = sorted(per_term)
     blob = b"".join(terms)
     offsets = np.zeros(len(terms) + 1, dtype=np.int64)
@@ -175,11 +180,14 @@ def term_postings(searcher, fieldname: str, live: np.ndarray) -> dict[str, np.nd
     chunks = [chunk for t in terms for chunk in per_term[t]]
     starts = np.zeros(len(terms) + 1, dtype=np.int64)
     np.cumsum([sum(len(ids) for ids, _ in per_term[t]) for t in terms], out=starts[1:])
-    empty = (np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.float32))
+    empty = (np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.float64))
+    weights = np.concatenate([w for _, w in chunks] or [empty[1]])
+    if np.array_equal(weights.astype(np.float32).astype(np.float64), weights):
+        weights = weights.astype(np.float32)   # half the bytes, the same values
     return {f"terms-{fieldname}": np.frombuffer(blob, dtype=np.uint8),
             f"term-offsets-{fieldname}": offsets, f"term-starts-{fieldname}": starts,
             f"term-docs-{fieldname}": np.concatenate([ids for ids, _ in chunks] or [empty[0]]),
-            f"term-weights-{fieldname}": np.concatenate([w for _, w in chunks] or [empty[1]])}
+            f"term-weights-{fieldname}": weights}
 
 
 class Postings:
