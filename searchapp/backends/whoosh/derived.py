@@ -70,7 +70,8 @@ class Arrays:
         if found is not None:
             return found
         searcher = snapshot.searcher
-        docs, tf = postings(searcher, fieldname, text)
+        docs, tf = snapshot.postings(fieldname, text) or _NONE
+        tf = np.asarray(tf, dtype=np.float64)
         if docs.size and snapshot.index.schema[fieldname].scorable:
             weighting = searcher.weighting   # BM25F (the recency searcher's too, before its final factor)
             idf = searcher.idf(fieldname, text)
@@ -95,6 +96,9 @@ def postings(searcher, fieldname: str, text) -> tuple[np.ndarray, np.ndarray]:
             ids.append(np.asarray(found, dtype=np.int64) + offset)
             weights.append(np.asarray(weight, dtype=np.float64))
     return np.concatenate(ids), np.concatenate(weights)
+
+
+_NONE = (np.zeros(0, dtype=np.int64), np.zeros(0))
 
 
 def bitmap(docs: np.ndarray, size: int) -> int:
@@ -232,8 +236,9 @@ def _word_arrays(snapshot, text: str) -> tuple[np.ndarray, np.ndarray]:
     per_field = []
     for fieldname in TEXT_FIELDS:
         out = np.zeros(table.size)
-        if (fieldname, text) in searcher.reader():
-            docs, block = postings(searcher, fieldname, text)
+        found = snapshot.postings(fieldname, text)
+        if found is not None:
+            docs, block = found[0], np.asarray(found[1], dtype=np.float64)
             # word_scores reads weights as items_as("weight") does: the frequency
             # x the field's boost, in double precision; a block keeps that in single
             boost = schema[fieldname].format.field_boost

@@ -30,13 +30,24 @@ from pathlib import Path
 
 import numpy as np
 
+from searchapp.backends.whoosh import compat
 from searchapp.backends.whoosh.schema import NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS
 from searchapp.model import RECENCY_HALF_LIFE_DAYS
 
 PREFIX = "tables."
 ALIGN = 64            # each table starts at a multiple of this many bytes
 SORTS = ("newest", "oldest")
-PER_DOCUMENT = ("length", "position", "decay")   # tables with one value per document
+PER_DOCUMENT = ("length", "position", "decay", "story")   # tables with one value per document
+# Fields whose every term's postings are tables: suggestions read a dozen completions' title and
+# excerpt documents per keystroke (3.5 of 4.0 s of suggest time at 100k went to Whoosh
+# unpickling their posting blocks), and a new generation's first requests read them again;
+# every facet value's bitmap is computed when a generation opens (0.73 of its 1.5 s at 100k).
+# The body and the listed items' titles too: a bare word's bitmap and score arrays read all four
+# text fields, and a new generation read them from Whoosh again (at 10k generated items their
+# postings are 1.3x the title's and excerpt's).
+POSTING_FIELDS = ("title", "excerpt", "body", "related_text",
+                  "f_topic", "f_jurisdiction", "f_regulator", "f_provider", "f_year", "f_month")
+_POSTING_TABLES = ("terms", "term-offsets", "term-starts", "term-docs", "term-weights")
 
 
 def _name(generation_name: str) -> str:
@@ -130,10 +141,81 @@ class Words:
             limit -= 1
 
 
+    def count(self, word: str) -> int:
+        """A word's document count (0 when the field does not have it)."""
+        wanted = word.encode("utf-8")
+        n = bisect.bisect_left(range(self.size), wanted, key=self._word)
+        return int(self.counts[n]) if n < self.size and self._word(n) == wanted else 0
+
+
 def words(found: dict[str, np.ndarray], fieldname: str) -> Words | None:
     try:
         return Words(found[f"words-{fieldname}"], found[f"word-offsets-{fieldname}"],
                      found[f"word-counts-{fieldname}"])
+    except KeyError:
+        return None
+
+
+def term_postings(searcher, fieldname: str, live: np.ndarray) -> dict[str, np.ndarray]:
+    """Every term of a field with its postings, as CSR: the terms (term order, UTF-8 blob and
+    offsets), then per term a slice `starts[n]:starts[n + 1]` of the live docnums (ascending,
+    uint32) and of their weights (what Whoosh's postings give: frequency x field boost; float32
+    when that is exact, as for the title's 3 and the excerpt's 1.5, else float64: a posting kept
+    inline in its term's info gives 0.3, not float32's 0.30000001). What derived.postings reads."""
+    per_term: dict[bytes, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for leaf, offset in searcher.leaf_searchers():
+        reader = leaf.reader()
+        if fieldname not in reader.schema:
+            continue
+        for term in reader.lexicon(fieldname):
+            ids, weights = compat.posting_blocks(reader, fieldname, term)
+            ids = np.asarray(ids, dtype=np.int64) + offset
+            keep = live[ids]
+            per_term.setdefault(term, []).append((ids[keep].astype(np.uint32),
+                                                  np.asarray(weights, dtype=np.float64)[keep]))
+    terms = sorted(per_term)
+    blob = b"".join(terms)
+    offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in terms], out=offsets[1:])
+    chunks = [chunk for t in terms for chunk in per_term[t]]
+    starts = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum([sum(len(ids) for ids, _ in per_term[t]) for t in terms], out=starts[1:])
+    empty = (np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.float64))
+    weights = np.concatenate([w for _, w in chunks] or [empty[1]])
+    if np.array_equal(weights.astype(np.float32).astype(np.float64), weights):
+        weights = weights.astype(np.float32)   # half the bytes, the same values
+    return {f"terms-{fieldname}": np.frombuffer(blob, dtype=np.uint8),
+            f"term-offsets-{fieldname}": offsets, f"term-starts-{fieldname}": starts,
+            f"term-docs-{fieldname}": np.concatenate([ids for ids, _ in chunks] or [empty[0]]),
+            f"term-weights-{fieldname}": weights}
+
+
+class Postings:
+    """A field's terms -> their postings (docnums, weights), from the tables: a binary search in
+    the terms, then two slices of the mapped arrays (nothing copied, nothing private)."""
+
+    def __init__(self, blob, offsets, starts, docs, weights):
+        self.blob, self.offsets = np.asarray(blob), np.asarray(offsets)
+        self.starts, self.docs, self.weights = np.asarray(starts), np.asarray(docs), np.asarray(weights)
+        self.size = len(self.offsets) - 1
+
+    def term(self, n: int) -> bytes:
+        return self.blob[self.offsets[n]:self.offsets[n + 1]].tobytes()
+
+    def find(self, text) -> int:
+        """The term's number, -1 when the field does not have it."""
+        wanted = text if isinstance(text, bytes) else text.encode("utf-8")
+        n = bisect.bisect_left(range(self.size), wanted, key=self.term)
+        return n if n < self.size and self.term(n) == wanted else -1
+
+    def postings(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = int(self.starts[n]), int(self.starts[n + 1])
+        return self.docs[start:end], self.weights[start:end]
+
+
+def postings(found: dict[str, np.ndarray], fieldname: str) -> Postings | None:
+    try:
+        return Postings(*(found[f"{name}-{fieldname}"] for name in _POSTING_TABLES))
     except KeyError:
         return None
 
@@ -154,6 +236,19 @@ def titles(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
         ids.append(doc.get("id") or "")
         found.append(doc.get("title") or "")
     return {**_blob("ids", ids), **_blob("titles", found)}
+
+
+def story_table(searcher) -> dict[str, np.ndarray]:
+    """Each document's story (`story-of`: a number into the story ids' blob `story_ids`; -1 for
+    an item without copies): opening a generation walked the story column document by document."""
+    values = []
+    for leaf, _ in searcher.leaf_searchers():
+        reader = leaf.reader()
+        column = reader.column_reader("story") if reader.has_column("story") else None
+        values += [(column[d] if column is not None else None) or None for d in range(reader.doc_count_all())]
+    names = sorted({v for v in values if v})
+    number = {name: n for n, name in enumerate(names)}
+    return {"story-of": np.asarray([number.get(v, -1) for v in values], dtype=np.int32), **_blob("story_ids", names)}
 
 
 class Texts:
@@ -180,6 +275,11 @@ def compute(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
         if fieldname in searcher.schema:
             found.update(spelling_words(searcher.reader(), fieldname))
     found.update(titles(searcher, live))
+    for fieldname in POSTING_FIELDS:
+        if fieldname in searcher.schema:
+            found.update(term_postings(searcher, fieldname, live))
+    if "story" in searcher.schema:
+        found.update(story_table(searcher))
     for sort in SORTS:
         keys = date_keys(searcher, sort)
         found[f"order-{sort}"] = order(keys, live)
@@ -207,6 +307,11 @@ def write(folder: Path) -> str:
             found = compute(searcher, live)
     finally:
         ix.close()
+    return save(folder, found)
+
+
+def save(folder: Path, found: dict[str, np.ndarray]) -> str:
+    """Write tables into a generation folder as its one tables file; the file's name."""
     # One file, not one per table: a file per table took a page each on a small index
     # (a 3 MiB disk-full test no longer had the room it expected).
     index, offset = {}, 0
