@@ -15,13 +15,12 @@ import os
 import shutil
 import stat
 import time
-from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from searchapp.backends import default_backend
-from searchapp.backends.whoosh.writer import Counted, die_with_parent, write_segments
+from searchapp.backends.whoosh.writer import Counted, die_with_parent, segment_count, write_segments
 from searchapp.enrich.stories import story_groups as _story_groups
 from searchapp.errors import NothingToIndex, StrictFailure
 from searchapp.ingest.reader import (BadFile, FileRecord, FileState, Merger, NewsItem, Problem, check_inside, content_hash,
@@ -35,21 +34,24 @@ from searchapp.store.state import Records, StateError, StateReader, StateWriter,
 
 WORKERS = min(4, os.cpu_count() or 1)  # processes that read and parse files in big (re)builds
 PARALLEL_MIN_FILES = 2_000    # below this, starting worker processes costs more than it saves
+MAX_APPENDED_SEGMENTS = 10    # an append adds a segment; from this many, the next change rewrites all
 
 
 def fingerprint(item: NewsItem, story: str) -> str:
     """Changes whenever anything written for the item changes: its document is a
     pure function of the item and its story id (the tagging's version is in
-    FORMAT), and a dataclass repr shows every field."""
-    return hashlib.sha1(f"{item!r}\x00{story}".encode("utf-8", "surrogatepass")).hexdigest()
+    FORMAT), and a dataclass repr shows every field but the back-links, which
+    the document does not hold (the items and files listing it: see
+    schema.stored_doc)."""
+    own = replace(item, related_by_ids=(), source_files=())
+    return hashlib.sha1(f"{own!r}\x00{story}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def story_groups(items) -> dict[str, str]:
-    """item id -> story id, "" for an item that has no copies (most items):
-    only items with copies carry a `story` value in the index."""
-    groups = _story_groups(items)
-    sizes = Counter(groups.values())
-    return {item_id: story if sizes[story] > 1 else "" for item_id, story in groups.items()}
+    """item id -> story id, for every item: an item without copies is its
+    own story (readers count a story only when it has two members), so a copy
+    added later, the story's newest member, changes no existing document."""
+    return _story_groups(items)
 
 
 def story_input(item: NewsItem) -> NewsItem:
@@ -432,7 +434,8 @@ def _update(root: Path, index_dir: Path, paths: list[str], base: Path | None, ol
     info.update(mode="incremental", added=len(added), updated=len(changed - added), removed=len(removed))
     if not removed and not changed:
         return _unchanged(index_dir, base, info, parsed, started)
-    if removed or changed - added:
+    order = _append_order(records, fresh, old_files, added, base) if not removed and not changed - added else None
+    if order is None:
         # A deleted or replaced document still counts in BM25's statistics
         # until segments merge, and Whoosh's merge recounts field lengths
         # from their one-byte approximations: either way scores move and
@@ -447,9 +450,40 @@ def _update(root: Path, index_dir: Path, paths: list[str], base: Path | None, ol
         documents = _Documents(merger, stories, lambda rel: records[rel].own.body)
         return _write_generation(index_dir, _segments(documents, base=None, remove=set(), state=state, info=info,
                                                       wrap=wrap), base=None, started=started)
-    entries = [(items[i], stories[i]) for i in sorted(changed)]
-    return _write_generation(index_dir, _segments(entries, base=base, remove=removed | (changed - added), state=state,
-                                                  info=info, wrap=wrap), base=base, started=started)
+    entries = [(items[i], stories[i]) for i in order]
+    return _write_generation(index_dir, _segments(entries, base=base, remove=set(), state=state, info=info,
+                                                  wrap=wrap), base=base, started=started)
+
+
+def _append_order(records: Records, fresh: set[str], old_files: dict, added: set[str], base: Path) -> list[str] | None:
+    """The added items in a full build's order, when they can go on top of the
+    previous generation as one new segment and rank exactly as in a full
+    build; else None (every document is rewritten).
+
+    A full build's document numbers (the ranking's tie-break, a story's first
+    member) follow the merge order: files by path. Appended documents come
+    after every existing one, which is that order only when the new items
+    come only from new files that sort after every file already indexed, and
+    no existing file changed or went. Documents are never deleted here, so
+    BM25's statistics (document count, field lengths, document frequencies)
+    are a full build's too. Each append adds a segment; past
+    MAX_APPENDED_SEGMENTS a rewrite makes them few again."""
+    readable = records.paths
+    if any(rel in old_files for rel in fresh):   # an existing file was edited (or broke)
+        return None
+    if any(problem is None and rel not in readable for rel, (_, problem) in old_files.items()):
+        return None   # a file went
+    new = sorted(rel for rel in fresh if rel in readable)
+    kept = [rel for rel in readable if rel in old_files]
+    if kept and new[0] < max(kept):
+        return None
+    if segment_count(base) >= MAX_APPENDED_SEGMENTS:
+        return None
+    merger = Merger(keep_bodies=False)
+    for rel in new:
+        merger.add(records[rel])
+    order = [iid for iid in merger.ids() if iid in added]
+    return order if len(order) == len(added) else None
 
 
 def _check_readable(root: Path, files: dict, problems: list[Problem], strict: bool) -> None:
