@@ -120,6 +120,8 @@ def main() -> None:
     parser.add_argument("--no-copy", action="store_true", help="with --skip-incremental: read CORPUS in place")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--code", type=Path, default=PROJECT)
+    parser.add_argument("--steps", default="unchanged,add10,add10copies,change1pct",
+                        help="the incremental steps to run, in their order (a 100k rewrite step costs a full build)")
     args = parser.parse_args()
     global CODE
     CODE = args.code.resolve()
@@ -136,18 +138,19 @@ def main() -> None:
     results: dict = {"corpus": str(args.corpus), "files": files}
     results["full"] = index(corpus, index_dir, "--full")
     print(f"full: {results['full']}", flush=True)
-    if not args.skip_incremental:
-        results["unchanged"] = index(corpus, index_dir)
-        print(f"unchanged: {results['unchanged']}", flush=True)
-        make_corpus.add_new(corpus, 10)
-        results["add10"] = index(corpus, index_dir)
-        print(f"add10: {results['add10']}", flush=True)
-        add_copies(corpus, 10)
-        results["add10copies"] = index(corpus, index_dir)
-        print(f"add10copies: {results['add10copies']}", flush=True)
-        changed = make_corpus.change_fraction(corpus, 0.01)
-        results["change1pct"] = {**index(corpus, index_dir), "files_changed": len(changed)}
-        print(f"change1pct: {results['change1pct']}", flush=True)
+    steps = [] if args.skip_incremental else args.steps.split(",")
+    for step in steps:
+        extra = {}
+        if step == "add10":
+            make_corpus.add_new(corpus, 10)
+        elif step == "add10copies":
+            add_copies(corpus, 10)
+        elif step == "change1pct":
+            extra["files_changed"] = len(make_corpus.change_fraction(corpus, 0.01))
+        elif step != "unchanged":
+            parser.error(f"unknown step {step!r}")
+        results[step] = {**index(corpus, index_dir), **extra}
+        print(f"{step}: {results[step]}", flush=True)
     full = results["full"]
     full["items_per_s"] = round(files / full["seconds"], 1)
     full["items_per_cpu_s"] = round(files / full["cpu_s"], 1)
