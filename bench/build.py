@@ -132,13 +132,16 @@ def main() -> None:
     if args.no_copy and not args.skip_incremental:
         parser.error("--no-copy needs --skip-incremental (the incremental steps edit the corpus)")
     corpus = args.corpus.resolve() if args.no_copy else work / "corpus"
+    steps = [] if args.skip_incremental else args.steps.split(",")
     if not args.no_copy:
-        subprocess.run(["cp", "-a", str(args.corpus), str(corpus)], check=True)
+        # Hard links when no step edits a file in place (only change1pct does):
+        # copying 100k files took 9 minutes beside a 1M build reading its corpus.
+        links = ["-l"] if "change1pct" not in steps else []
+        subprocess.run(["cp", "-a", *links, str(args.corpus), str(corpus)], check=True)
     index_dir = work / "index"
     results: dict = {"corpus": str(args.corpus), "files": files}
     results["full"] = index(corpus, index_dir, "--full")
     print(f"full: {results['full']}", flush=True)
-    steps = [] if args.skip_incremental else args.steps.split(",")
     for step in steps:
         extra = {}
         if step == "add10":

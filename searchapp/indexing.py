@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator
 
 from searchapp.backends import default_backend
 from searchapp.backends.whoosh.writer import Counted, die_with_parent, segment_count, write_segments
-from searchapp.enrich.stories import story_groups as _story_groups
+from searchapp.enrich.stories import stories_after_adding, stories_and_parts
 from searchapp.errors import NothingToIndex, StrictFailure
 from searchapp.ingest.reader import (BadFile, FileRecord, FileState, Merger, NewsItem, Problem, check_inside, content_hash,
                                      display_path, item_id, merge_records, news_file_names, parse_bytes, read_bytes, stat_file)
@@ -51,7 +51,17 @@ def story_groups(items) -> dict[str, str]:
     """item id -> story id, for every item: an item without copies is its
     own story (readers count a story only when it has two members), so a copy
     added later, the story's newest member, changes no existing document."""
-    return _story_groups(items)
+    return stories_and_parts(items)[0]
+
+
+def stories(items, added=(), kept: tuple[dict[str, str], dict[str, str]] | None = None
+            ) -> tuple[dict[str, str], dict[str, str]]:
+    """(story ids, story parts) of `items` and `added`; with `kept`, the
+    stories and parts of `items` as before, only the parts `added` join are
+    regrouped (stories.stories_after_adding)."""
+    if kept is None:
+        return stories_and_parts(list(items) + list(added))
+    return stories_after_adding(items, *kept, list(added))
 
 
 def story_input(item: NewsItem) -> NewsItem:
@@ -409,28 +419,42 @@ def _update(root: Path, index_dir: Path, paths: list[str], base: Path | None, ol
                 for rel, (_, r) in files.items() if rel in readable}
     records = Records(fresh_records, readable - fresh, old)
     items = _affected_items(records, mentions, old_mentions, fresh | gone)
-    # Story groups span the whole corpus: regroup everything from the kept
-    # inputs, then also rewrite the unaffected items whose story id moved.
-    old_prints, old_stories, inputs = old.items()
+    # Story groups: from the kept inputs, only the parts that added items
+    # join when nothing else changed (stories_after_adding), else everything;
+    # then also rewrite the unaffected items whose story id moved.
+    old_prints, old_stories, old_parts, inputs = old.items()
+    new_inputs, only_added = {}, True
     for item_id_, item in items.items():
         if item is None:
+            only_added = only_added and item_id_ not in inputs
             inputs.pop(item_id_, None)
         else:
-            inputs[item_id_] = story_input(item)
-    stories = story_groups(list(inputs.values()))
-    moved = {i for i, story in stories.items() if i not in items and old_stories.get(i) != story}
+            new = story_input(item)
+            if item_id_ in inputs:
+                only_added = only_added and inputs[item_id_] == new
+            else:
+                new_inputs[item_id_] = new
+            inputs[item_id_] = new
+    if only_added:
+        kept = {i: x for i, x in inputs.items() if i not in new_inputs}
+        story_of, parts = stories(kept, new_inputs.values(), kept=(old_stories, old_parts))
+    else:
+        story_of, parts = stories(inputs.values())
+    moved = {i for i, story in story_of.items() if i not in items and old_stories.get(i) != story}
     if moved:
         items.update(_merged(records, mentions, moved))
-    prints = {i: (fingerprint(item, stories[i]) if item is not None else None) for i, item in items.items()}
-    info["items"] = len(stories)
+    prints = {i: (fingerprint(item, story_of[i]) if item is not None else None) for i, item in items.items()}
+    info["items"] = len(story_of)
     removed = {i for i, item in items.items() if item is None and i in old_prints}
     changed = {i for i, item in items.items() if item is not None and old_prints.get(i) != prints[i]}
     added = {i for i in changed if i not in old_prints}
     state = dict(corpus=corpus_key, base=base, gone=gone,
                  files={rel: (st, r, mentions.get(rel, ())) for rel, (st, r) in files.items()
                         if rel in fresh or st != old_files[rel][0]},  # parsed, or only its stat moved
-                 items={i: (prints[i], stories[i], inputs[i]) if item is not None else None
-                        for i, item in items.items()})
+                 items={**{i: (old_prints[i], story_of[i], inputs[i], parts[i]) for i, part in parts.items()
+                           if i not in items and old_parts.get(i) != part},   # only its part moved
+                        **{i: (prints[i], story_of[i], inputs[i], parts[i]) if item is not None else None
+                           for i, item in items.items()}})
     info.update(mode="incremental", added=len(added), updated=len(changed - added), removed=len(removed))
     if not removed and not changed:
         return _unchanged(index_dir, base, info, parsed, started)
@@ -447,10 +471,10 @@ def _update(root: Path, index_dir: Path, paths: list[str], base: Path | None, ol
         merger = Merger(keep_bodies=False)
         for rel in sorted(records):
             merger.add(records[rel])
-        documents = _Documents(merger, stories, lambda rel: records[rel].own.body)
+        documents = _Documents(merger, story_of, lambda rel: records[rel].own.body)
         return _write_generation(index_dir, _segments(documents, base=None, remove=set(), state=state, info=info,
                                                       wrap=wrap), base=None, started=started)
-    entries = [(items[i], stories[i]) for i in order]
+    entries = [(items[i], story_of[i]) for i in order]
     return _write_generation(index_dir, _segments(entries, base=base, remove=set(), state=state, info=info,
                                                   wrap=wrap), base=base, started=started)
 
@@ -519,11 +543,12 @@ def _full(root: Path, index_dir: Path, paths: list[str], *, strict: bool, repair
             info = dict(corpus=str(root), files_read=len(files), problems=tuple((p.path, p.reason) for p in problems),
                         files_parsed=parsed, repaired=repaired, items=len(merger), mode="full", added=len(merger))
             del files
-            stories = story_groups(merger.story_input(iid) for iid in merger.slots)
+            story_of, parts = stories(merger.story_input(iid) for iid in merger.slots)
             prints: dict[str, str] = {}
-            write_segments(building, _Documents(merger, stories, state.body, prints), base_copied=False,
+            write_segments(building, _Documents(merger, story_of, state.body, prints), base_copied=False,
                            remove=set(), progress=lambda docs: wrap(docs, "Indexing", "item"))
-            state.items((iid, (prints[iid], stories[iid], merger.story_input(iid))) for iid in merger.slots)
+            state.items((iid, (prints[iid], story_of[iid], merger.story_input(iid), parts[iid]))
+                        for iid in merger.slots)
             state.commit()
         finally:
             state.close()

@@ -346,7 +346,7 @@ def test_damaged_state_and_unexpected_errors_are_one_line(damaged_copy, monkeypa
     def broken(*args, **kwargs):
         raise KeyError("problems")
 
-    monkeypatch.setattr("searchapp.indexing.story_groups", broken)
+    monkeypatch.setattr("searchapp.indexing.stories", broken)
     write_news(corpus, "yet-another.md", title="Yet another")
     code, text = cli("index", "--corpus", corpus, "--index", index_dir)
     assert code == 1 and "unexpected error" in one_error_line(text)
