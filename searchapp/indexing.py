@@ -191,14 +191,16 @@ def _stat(real_root: Path, path: str, rel: str) -> FileState:
 _STREAMED = (None, None)
 
 
-def _scan(root: Path, paths: Iterable[str], old: dict[str, tuple[FileState, str | None]] | None,
+def _scan(root: Path, paths: Iterable[str], old: dict[str, tuple[tuple, str | None]] | None,
           wrap=lambda iterable, desc, unit: iterable, sink=None):
     """Each file -> (state, record or problem, or None when the previous
     state's record still holds); unchanged files are not read again. Also the
     files parsed (or found unreadable) in this run, and how many got as far as
     parsing. Files to read are read by worker processes when there are many,
     in path order (merge order). With `sink`, each record parsed goes to
-    `sink(path, state, record)` and is not kept (its entry is (None, None))."""
+    `sink(path, state, record)` and is not kept (its entry is (None, None)).
+    `old`: path -> ((size, mtime_ns, ctime_ns, inode, sha256), problem); an
+    unchanged file's entry keeps that tuple as its state (no FileState made)."""
     files: dict[str, tuple[FileState, FileRecord | Problem | None]] = {}
     fresh: set[str] = set()
     real_root = root.resolve()
@@ -207,6 +209,16 @@ def _scan(root: Path, paths: Iterable[str], old: dict[str, tuple[FileState, str 
     prefix = str(root) + os.sep
     for path in paths:
         rel = display_path(path[len(prefix):] if path.startswith(prefix) else Path(path).relative_to(root).as_posix())
+        before, problem = old.get(rel, (None, None))
+        if before is not None:   # the common case of a nothing-changed run: one lstat, no object
+            try:
+                info = os.lstat(path)
+            except OSError:
+                info = None
+            if (info is not None and stat.S_ISREG(info.st_mode)
+                    and (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino) == before[:4]):
+                files[rel] = (before, Problem(rel, problem) if problem is not None else None)
+                continue
         state = FileState(rel, -1, -1)
         try:
             state = _stat(real_root, path, rel)
@@ -218,12 +230,11 @@ def _scan(root: Path, paths: Iterable[str], old: dict[str, tuple[FileState, str 
             files[rel] = (state, Problem(rel, f"unexpected error: {type(error).__name__}: {error}"))
             fresh.add(rel)
             continue
-        before, problem = old.get(rel, (None, None))
-        if before is not None and before.same_stat(state):
-            files[rel] = (before, Problem(rel, problem) if problem is not None else None)
+        if before is not None and (state.size, state.mtime_ns, state.ctime_ns, state.inode) == before[:4]:
+            files[rel] = (before, Problem(rel, problem) if problem is not None else None)   # e.g. a symlink
             continue
         files[rel] = (state, None)  # placeholder keeps the walk's order; replaced below
-        jobs.append((path, rel, state, before.sha256 if before is not None else None))
+        jobs.append((path, rel, state, before[4] if before is not None else None))
     jobs.sort(key=lambda job: job[1])  # the walk lists a folder's files before its subfolders'
     use_workers = WORKERS > 1 and len(jobs) >= PARALLEL_MIN_FILES
     results = _parallel_map(_read_one, jobs) if use_workers else map(_read_one, jobs)
@@ -231,7 +242,7 @@ def _scan(root: Path, paths: Iterable[str], old: dict[str, tuple[FileState, str 
     for (path, rel, state, _), result in zip(jobs, wrap(Counted(results, len(jobs)), "Reading", "file")):
         if result is None:  # touched, not changed: the kept record (or problem) holds
             before, problem = old[rel]
-            files[rel] = (replace(state, sha256=before.sha256), Problem(rel, problem) if problem is not None else None)
+            files[rel] = (replace(state, sha256=before[4]), Problem(rel, problem) if problem is not None else None)
         else:
             fresh.add(rel)
             parsed += result[2]
