@@ -11,7 +11,8 @@ So term, facet and length distributions look like news, not random words.
 The same N, source and seed always give byte-identical files.
 
 `change_fraction(out_dir, 0.01)` rewrites 1% of the files (new excerpt and
-date), for incremental-reindex benchmarks.
+date), and `add_new(out_dir, 10)` adds 10 files dated after every other one
+(listing recent items), for incremental-reindex benchmarks.
 """
 
 from __future__ import annotations
@@ -190,6 +191,34 @@ def change_fraction(out_dir: Path, fraction: float, seed: int = 11) -> list[Path
         text = text.replace('\nexcerpt: "', '\nexcerpt: "Updated coverage follows. ', 1)
         path.write_text(text, encoding="utf-8")
     return changed
+
+
+def add_new(out_dir: Path, count: int, source_dir: Path = DEFAULT_SOURCE, seed: int = 13) -> list[Path]:
+    """`count` new files as news arrives: dated after every existing file (so
+    their paths sort last), each listing 1 to 4 of the 200 newest existing
+    items, as the generator's files list their neighbours in time."""
+    from searchapp.ingest.reader import parse_file
+
+    source = load_source(source_dir)
+    rng = random.Random(seed)
+    paths = sorted(out_dir.rglob("*.md"))
+    recent = []
+    for path in paths[-200:]:
+        own = parse_file(path, path.name).own
+        recent.append(Spec(number=-1, url=own.url, title=own.title, excerpt=own.excerpt, published=own.published,
+                           provider=(own.provider.name, own.provider.domain), topics=own.topics, body="",
+                           quality=own.quality or 0, heat=own.heat or 0))
+    newest = max(spec.published for spec in recent)
+    written = []
+    for n in range(count):
+        spec = make_spec(rng, source, len(paths) + n)
+        spec = Spec(**{**spec.__dict__, "published": newest + dt.timedelta(hours=n + 1)})
+        related = rng.sample(recent, rng.randint(1, 4))
+        path = path_for(out_dir, spec)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(spec, related), encoding="utf-8")
+        written.append(path)
+    return written
 
 
 def main() -> None:

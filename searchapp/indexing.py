@@ -15,14 +15,13 @@ import os
 import shutil
 import stat
 import time
-from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from searchapp.backends import default_backend
-from searchapp.backends.whoosh.writer import Counted, die_with_parent, write_segments
-from searchapp.enrich.stories import story_groups as _story_groups
+from searchapp.backends.whoosh.writer import Counted, die_with_parent, segment_count, write_segments
+from searchapp.enrich.stories import stories_after_adding, stories_and_parts
 from searchapp.errors import NothingToIndex, StrictFailure
 from searchapp.ingest.reader import (BadFile, FileRecord, FileState, Merger, NewsItem, Problem, check_inside, content_hash,
                                      display_path, item_id, merge_records, news_file_names, parse_bytes, read_bytes, stat_file)
@@ -35,21 +34,34 @@ from searchapp.store.state import Records, StateError, StateReader, StateWriter,
 
 WORKERS = min(4, os.cpu_count() or 1)  # processes that read and parse files in big (re)builds
 PARALLEL_MIN_FILES = 2_000    # below this, starting worker processes costs more than it saves
+MAX_APPENDED_SEGMENTS = 10    # an append adds a segment; from this many, the next change rewrites all
 
 
 def fingerprint(item: NewsItem, story: str) -> str:
     """Changes whenever anything written for the item changes: its document is a
     pure function of the item and its story id (the tagging's version is in
-    FORMAT), and a dataclass repr shows every field."""
-    return hashlib.sha1(f"{item!r}\x00{story}".encode("utf-8", "surrogatepass")).hexdigest()
+    FORMAT), and a dataclass repr shows every field but the back-links, which
+    the document does not hold (the items and files listing it: see
+    schema.stored_doc)."""
+    own = replace(item, related_by_ids=(), source_files=())
+    return hashlib.sha1(f"{own!r}\x00{story}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def story_groups(items) -> dict[str, str]:
-    """item id -> story id, "" for an item that has no copies (most items):
-    only items with copies carry a `story` value in the index."""
-    groups = _story_groups(items)
-    sizes = Counter(groups.values())
-    return {item_id: story if sizes[story] > 1 else "" for item_id, story in groups.items()}
+    """item id -> story id, for every item: an item without copies is its
+    own story (readers count a story only when it has two members), so a copy
+    added later, the story's newest member, changes no existing document."""
+    return stories_and_parts(items)[0]
+
+
+def stories(items, added=(), kept: tuple[dict[str, str], dict[str, str]] | None = None
+            ) -> tuple[dict[str, str], dict[str, str]]:
+    """(story ids, story parts) of `items` and `added`; with `kept`, the
+    stories and parts of `items` as before, only the parts `added` join are
+    regrouped (stories.stories_after_adding)."""
+    if kept is None:
+        return stories_and_parts(list(items) + list(added))
+    return stories_after_adding(items, *kept, list(added))
 
 
 def story_input(item: NewsItem) -> NewsItem:
@@ -179,14 +191,16 @@ def _stat(real_root: Path, path: str, rel: str) -> FileState:
 _STREAMED = (None, None)
 
 
-def _scan(root: Path, paths: Iterable[str], old: dict[str, tuple[FileState, str | None]] | None,
+def _scan(root: Path, paths: Iterable[str], old: dict[str, tuple[tuple, str | None]] | None,
           wrap=lambda iterable, desc, unit: iterable, sink=None):
     """Each file -> (state, record or problem, or None when the previous
     state's record still holds); unchanged files are not read again. Also the
     files parsed (or found unreadable) in this run, and how many got as far as
     parsing. Files to read are read by worker processes when there are many,
     in path order (merge order). With `sink`, each record parsed goes to
-    `sink(path, state, record)` and is not kept (its entry is (None, None))."""
+    `sink(path, state, record)` and is not kept (its entry is (None, None)).
+    `old`: path -> ((size, mtime_ns, ctime_ns, inode, sha256), problem); an
+    unchanged file's entry keeps that tuple as its state (no FileState made)."""
     files: dict[str, tuple[FileState, FileRecord | Problem | None]] = {}
     fresh: set[str] = set()
     real_root = root.resolve()
@@ -195,6 +209,16 @@ def _scan(root: Path, paths: Iterable[str], old: dict[str, tuple[FileState, str 
     prefix = str(root) + os.sep
     for path in paths:
         rel = display_path(path[len(prefix):] if path.startswith(prefix) else Path(path).relative_to(root).as_posix())
+        before, problem = old.get(rel, (None, None))
+        if before is not None:   # the common case of a nothing-changed run: one lstat, no object
+            try:
+                info = os.lstat(path)
+            except OSError:
+                info = None
+            if (info is not None and stat.S_ISREG(info.st_mode)
+                    and (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino) == before[:4]):
+                files[rel] = (before, Problem(rel, problem) if problem is not None else None)
+                continue
         state = FileState(rel, -1, -1)
         try:
             state = _stat(real_root, path, rel)
@@ -206,12 +230,11 @@ def _scan(root: Path, paths: Iterable[str], old: dict[str, tuple[FileState, str 
             files[rel] = (state, Problem(rel, f"unexpected error: {type(error).__name__}: {error}"))
             fresh.add(rel)
             continue
-        before, problem = old.get(rel, (None, None))
-        if before is not None and before.same_stat(state):
-            files[rel] = (before, Problem(rel, problem) if problem is not None else None)
+        if before is not None and (state.size, state.mtime_ns, state.ctime_ns, state.inode) == before[:4]:
+            files[rel] = (before, Problem(rel, problem) if problem is not None else None)   # e.g. a symlink
             continue
         files[rel] = (state, None)  # placeholder keeps the walk's order; replaced below
-        jobs.append((path, rel, state, before.sha256 if before is not None else None))
+        jobs.append((path, rel, state, before[4] if before is not None else None))
     jobs.sort(key=lambda job: job[1])  # the walk lists a folder's files before its subfolders'
     use_workers = WORKERS > 1 and len(jobs) >= PARALLEL_MIN_FILES
     results = _parallel_map(_read_one, jobs) if use_workers else map(_read_one, jobs)
@@ -219,7 +242,7 @@ def _scan(root: Path, paths: Iterable[str], old: dict[str, tuple[FileState, str 
     for (path, rel, state, _), result in zip(jobs, wrap(Counted(results, len(jobs)), "Reading", "file")):
         if result is None:  # touched, not changed: the kept record (or problem) holds
             before, problem = old[rel]
-            files[rel] = (replace(state, sha256=before.sha256), Problem(rel, problem) if problem is not None else None)
+            files[rel] = (replace(state, sha256=before[4]), Problem(rel, problem) if problem is not None else None)
         else:
             fresh.add(rel)
             parsed += result[2]
@@ -407,32 +430,47 @@ def _update(root: Path, index_dir: Path, paths: list[str], base: Path | None, ol
                 for rel, (_, r) in files.items() if rel in readable}
     records = Records(fresh_records, readable - fresh, old)
     items = _affected_items(records, mentions, old_mentions, fresh | gone)
-    # Story groups span the whole corpus: regroup everything from the kept
-    # inputs, then also rewrite the unaffected items whose story id moved.
-    old_prints, old_stories, inputs = old.items()
+    # Story groups: from the kept inputs, only the parts that added items
+    # join when nothing else changed (stories_after_adding), else everything;
+    # then also rewrite the unaffected items whose story id moved.
+    old_prints, old_stories, old_parts, inputs = old.items()
+    new_inputs, only_added = {}, True
     for item_id_, item in items.items():
         if item is None:
+            only_added = only_added and item_id_ not in inputs
             inputs.pop(item_id_, None)
         else:
-            inputs[item_id_] = story_input(item)
-    stories = story_groups(list(inputs.values()))
-    moved = {i for i, story in stories.items() if i not in items and old_stories.get(i) != story}
+            new = story_input(item)
+            if item_id_ in inputs:
+                only_added = only_added and inputs[item_id_] == new
+            else:
+                new_inputs[item_id_] = new
+            inputs[item_id_] = new
+    if only_added:
+        kept = {i: x for i, x in inputs.items() if i not in new_inputs}
+        story_of, parts = stories(kept, new_inputs.values(), kept=(old_stories, old_parts))
+    else:
+        story_of, parts = stories(inputs.values())
+    moved = {i for i, story in story_of.items() if i not in items and old_stories.get(i) != story}
     if moved:
         items.update(_merged(records, mentions, moved))
-    prints = {i: (fingerprint(item, stories[i]) if item is not None else None) for i, item in items.items()}
-    info["items"] = len(stories)
+    prints = {i: (fingerprint(item, story_of[i]) if item is not None else None) for i, item in items.items()}
+    info["items"] = len(story_of)
     removed = {i for i, item in items.items() if item is None and i in old_prints}
     changed = {i for i, item in items.items() if item is not None and old_prints.get(i) != prints[i]}
     added = {i for i in changed if i not in old_prints}
     state = dict(corpus=corpus_key, base=base, gone=gone,
                  files={rel: (st, r, mentions.get(rel, ())) for rel, (st, r) in files.items()
                         if rel in fresh or st != old_files[rel][0]},  # parsed, or only its stat moved
-                 items={i: (prints[i], stories[i], inputs[i]) if item is not None else None
-                        for i, item in items.items()})
+                 items={**{i: (old_prints[i], story_of[i], inputs[i], parts[i]) for i, part in parts.items()
+                           if i not in items and old_parts.get(i) != part},   # only its part moved
+                        **{i: (prints[i], story_of[i], inputs[i], parts[i]) if item is not None else None
+                           for i, item in items.items()}})
     info.update(mode="incremental", added=len(added), updated=len(changed - added), removed=len(removed))
     if not removed and not changed:
         return _unchanged(index_dir, base, info, parsed, started)
-    if removed or changed - added:
+    order = _append_order(records, fresh, old_files, added, base) if not removed and not changed - added else None
+    if order is None:
         # A deleted or replaced document still counts in BM25's statistics
         # until segments merge, and Whoosh's merge recounts field lengths
         # from their one-byte approximations: either way scores move and
@@ -444,12 +482,43 @@ def _update(root: Path, index_dir: Path, paths: list[str], base: Path | None, ol
         merger = Merger(keep_bodies=False)
         for rel in sorted(records):
             merger.add(records[rel])
-        documents = _Documents(merger, stories, lambda rel: records[rel].own.body)
+        documents = _Documents(merger, story_of, lambda rel: records[rel].own.body)
         return _write_generation(index_dir, _segments(documents, base=None, remove=set(), state=state, info=info,
                                                       wrap=wrap), base=None, started=started)
-    entries = [(items[i], stories[i]) for i in sorted(changed)]
-    return _write_generation(index_dir, _segments(entries, base=base, remove=removed | (changed - added), state=state,
-                                                  info=info, wrap=wrap), base=base, started=started)
+    entries = [(items[i], story_of[i]) for i in order]
+    return _write_generation(index_dir, _segments(entries, base=base, remove=set(), state=state, info=info,
+                                                  wrap=wrap), base=base, started=started)
+
+
+def _append_order(records: Records, fresh: set[str], old_files: dict, added: set[str], base: Path) -> list[str] | None:
+    """The added items in a full build's order, when they can go on top of the
+    previous generation as one new segment and rank exactly as in a full
+    build; else None (every document is rewritten).
+
+    A full build's document numbers (the ranking's tie-break, a story's first
+    member) follow the merge order: files by path. Appended documents come
+    after every existing one, which is that order only when the new items
+    come only from new files that sort after every file already indexed, and
+    no existing file changed or went. Documents are never deleted here, so
+    BM25's statistics (document count, field lengths, document frequencies)
+    are a full build's too. Each append adds a segment; past
+    MAX_APPENDED_SEGMENTS a rewrite makes them few again."""
+    readable = records.paths
+    if any(rel in old_files for rel in fresh):   # an existing file was edited (or broke)
+        return None
+    if any(problem is None and rel not in readable for rel, (_, problem) in old_files.items()):
+        return None   # a file went
+    new = sorted(rel for rel in fresh if rel in readable)
+    kept = [rel for rel in readable if rel in old_files]
+    if kept and new[0] < max(kept):
+        return None
+    if segment_count(base) >= MAX_APPENDED_SEGMENTS:
+        return None
+    merger = Merger(keep_bodies=False)
+    for rel in new:
+        merger.add(records[rel])
+    order = [iid for iid in merger.ids() if iid in added]
+    return order if len(order) == len(added) else None
 
 
 def _check_readable(root: Path, files: dict, problems: list[Problem], strict: bool) -> None:
@@ -485,11 +554,12 @@ def _full(root: Path, index_dir: Path, paths: list[str], *, strict: bool, repair
             info = dict(corpus=str(root), files_read=len(files), problems=tuple((p.path, p.reason) for p in problems),
                         files_parsed=parsed, repaired=repaired, items=len(merger), mode="full", added=len(merger))
             del files
-            stories = story_groups(merger.story_input(iid) for iid in merger.slots)
+            story_of, parts = stories(merger.story_input(iid) for iid in merger.slots)
             prints: dict[str, str] = {}
-            write_segments(building, _Documents(merger, stories, state.body, prints), base_copied=False,
+            write_segments(building, _Documents(merger, story_of, state.body, prints), base_copied=False,
                            remove=set(), progress=lambda docs: wrap(docs, "Indexing", "item"))
-            state.items((iid, (prints[iid], stories[iid], merger.story_input(iid))) for iid in merger.slots)
+            state.items((iid, (prints[iid], story_of[iid], merger.story_input(iid), parts[iid]))
+                        for iid in merger.slots)
             state.commit()
         finally:
             state.close()

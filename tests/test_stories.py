@@ -291,3 +291,21 @@ def test_real_groups_are_stars_within_the_window(shared_corpus, real):
         assert first is min(group, key=stories._order_key)
         if first.published is not None:
             assert all((item.published - first.published).total_seconds() <= stories.WINDOW_SECONDS for item in group)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_adding_items_regroups_only_the_parts_they_join_and_equals_grouping_everything(shared_corpus, seed):
+    """stories_after_adding (an incremental run's grouping) gives exactly the
+    stories and parts of grouping every item again, on the real corpus's
+    groups, for added items that join, bridge and found stories."""
+    items = list(shared_corpus.items)
+    every = stories.stories_and_parts(items)
+    grouped = [item for item in items if list(every[0].values()).count(every[0][item.id]) > 1]
+    rng = random.Random(seed)
+    added = rng.sample(grouped, 25) + rng.sample(items, 25)
+    added = list({item.id: item for item in added}.values())
+    kept = [item for item in items if item.id not in {a.id for a in added}]
+    before = stories.stories_and_parts(kept)
+    after = stories.stories_after_adding({item.id: item for item in kept}, *before, added)
+    assert after == every
+    assert any(before[0][i] != every[0][i] for i in before[0])   # some kept item's story moved

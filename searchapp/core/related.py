@@ -64,6 +64,32 @@ def _related_leaders(snapshot, words, bits: int, wanted: int, floor: float) -> l
             break
     return found
 
+def complete_record(snapshot, doc: dict) -> dict:
+    """A stored record with what other files say of it: `related_by_ids` (the
+    items whose files list it, in the order of the first such file) and
+    `source_files` (its own files, then every file listing it, by path), as
+    the reader's merge gives them. The index stores only what an item's own
+    files give (adding a file that lists X then changes no document of X);
+    the rest is one lookup of the items listing X (their `lists` terms)."""
+    iid = doc["id"]
+    first_file: dict[str, str] = {}
+    copies: set[str] = set()
+    for docnum in docnums(snapshot.matches(ast.Word(iid, field="lists"))):
+        lister = snapshot.record(docnum)
+        if lister["id"] == iid:
+            continue
+        files = lister["source_files"]   # its own files: one unless `lists_from` says which of them list X
+        if "lists_from" in lister:
+            files = lister["lists_from"][lister["related_ids"].index(iid)]
+        if files:
+            copies.update(files)
+            first_file[lister["id"]] = min(files)
+    complete = {**doc, "source_files": tuple(dict.fromkeys((*doc["source_files"], *sorted(copies)))),
+                "related_by_ids": tuple(sorted(first_file, key=first_file.get))}
+    complete.pop("lists_from", None)
+    return complete
+
+
 def _excluded(tree) -> list:
     """The parts of a query no result may match: its `-word`, `NOT word` and
     `ANDNOT word`, as far as they bind the whole query (not inside an OR)."""

@@ -27,7 +27,7 @@ from searchapp.core import facets as facet_counts
 from searchapp.core import compounds, spelling
 from searchapp.core.highlight import make_hit
 from searchapp.core.ranking import proximity_boosts, soft_ranking, strict_tiers
-from searchapp.core.related import related_hits
+from searchapp.core.related import complete_record, related_hits
 from searchapp.core.protocol import Backend, Snapshot
 from searchapp.enrich.entities import names
 from searchapp.enrich.synonyms import synonym_groups
@@ -616,8 +616,9 @@ class SearchEngine:
 
         def fetch(ids):
             found = (snapshot.document(i) for i in ids[:200])
-            return tuple(d for d in found if d is not None)
+            return tuple(complete_record(snapshot, d) for d in found if d is not None)
 
+        item = complete_record(snapshot, item)
         return ItemPage(item=item, lists=fetch(item["related_ids"]), listed_by=fetch(item["related_by_ids"]))
 
     def info(self) -> BuildInfo | None:

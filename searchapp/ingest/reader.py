@@ -571,7 +571,7 @@ def merge_records(records: Iterable[FileRecord]) -> list[NewsItem]:
 # Slots of one item in a Merger (a list per item: about 200 bytes, no Entry kept).
 _FIELDS = ("url", "title", "excerpt", "published", "provider", "type", "quality", "heat", "is_published",
            "image_url")
-_BODY, _OWN_TOPICS, _LISTING_TOPICS, _OWN_FILES, _COPY_FILES, _LISTS, _LISTED_BY, _OWN_BITS = range(10, 18)
+_BODY, _OWN_TOPICS, _LISTING_TOPICS, _OWN_FILES, _COPY_FILES, _LISTS, _LISTED_BY, _OWN_BITS, _FILE_LISTS = range(10, 19)
 _EMPTY = (None, "", ())
 
 
@@ -594,7 +594,7 @@ class Merger:
     def _slots(self, iid: str) -> list:
         slots = self.slots.get(iid)
         if slots is None:
-            slots = self.slots[iid] = [None] * 10 + ["", (), (), [], [], (), (), 0]
+            slots = self.slots[iid] = [None] * 10 + ["", (), (), [], [], (), (), 0, None]
         return slots
 
     def _take(self, slots: list, entry: Entry, own: bool) -> None:
@@ -636,7 +636,10 @@ class Merger:
         if record.own.topics:
             own[_OWN_TOPICS] = tuple(dict.fromkeys(own[_OWN_TOPICS] + record.own.topics))
         own[_OWN_FILES].append(number)
+        if len(own[_OWN_FILES]) == 2:   # which own file lists what: kept only for the rare item with several
+            own[_FILE_LISTS] = {own[_OWN_FILES][0]: own[_LISTS]}
         lists = dict.fromkeys(own[_LISTS])
+        listed_here = []
         for entry in record.related:
             rid = item_id(entry.url)
             if rid == own_id:
@@ -650,7 +653,10 @@ class Merger:
             if record.own.topics:
                 copy[_LISTING_TOPICS] = tuple(dict.fromkeys(copy[_LISTING_TOPICS] + record.own.topics))
             lists[rid] = None
+            listed_here.append(rid)
         own[_LISTS] = tuple(lists)
+        if own[_FILE_LISTS] is not None:
+            own[_FILE_LISTS][number] = tuple(listed_here)
 
     def _title(self, slots: list) -> str:
         return slots[1] or slots[0]
@@ -672,6 +678,10 @@ class Merger:
         related_text = " \n".join(
             f"{self._title(self.slots[rid])} {self.slots[rid][2] or ''}".strip() for rid in slots[_LISTS])
         paths = self.paths
+        lists_from = ()
+        if slots[_FILE_LISTS] is not None:
+            lists_from = tuple(tuple(paths[n] for n in slots[_OWN_FILES] if rid in slots[_FILE_LISTS][n])
+                               for rid in slots[_LISTS])
         return NewsItem(
             id=iid,
             url=slots[0],
@@ -691,6 +701,8 @@ class Merger:
             related_ids=slots[_LISTS],
             related_by_ids=slots[_LISTED_BY],
             related_text=related_text[:MAX_TEXT_CHARS],
+            own_files=tuple(dict.fromkeys(paths[n] for n in slots[_OWN_FILES])),
+            lists_from=lists_from,
         )
 
     def ids(self) -> list[str]:

@@ -35,13 +35,14 @@ def _gazetteer_stamp() -> str:
     return hashlib.sha1(data.read_bytes()).hexdigest()[:16]
 
 
-FORMAT = (11, _gazetteer_stamp())  # bump when the schema, the state or the tagging changes: forces a full rebuild
+FORMAT = (12, _gazetteer_stamp())  # bump when the schema, the state or the tagging changes: forces a full rebuild
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER,
                     sha256 TEXT, problem TEXT, record TEXT, mentions TEXT);
-CREATE TABLE items (id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, story TEXT NOT NULL, story_input TEXT NOT NULL);
+CREATE TABLE items (id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, story TEXT NOT NULL, story_input TEXT NOT NULL,
+                    part TEXT NOT NULL);
 """
 
 
@@ -125,9 +126,11 @@ class StateReader:
         except sqlite3.Error as error:
             raise StateError(f"its incremental state is unreadable ({error})") from None
 
-    def stats(self) -> dict[str, tuple[FileState, str | None]]:
-        """Every file: (its state, its problem or None)."""
-        return {path: (FileState(path, size, mtime, sha or "", ctime, inode), problem)
+    def stats(self) -> dict[str, tuple[tuple, str | None]]:
+        """Every file: ((size, mtime_ns, ctime_ns, inode, sha256), its problem or None).
+        Plain tuples: a FileState per file was a third of a nothing-changed run's
+        reading of the state (most files are unchanged and need no object)."""
+        return {path: ((size, mtime, ctime, inode, sha or ""), problem)
                 for path, size, mtime, ctime, inode, sha, problem in self._rows(
                     "SELECT path, size, mtime_ns, ctime_ns, inode, sha256, problem FROM files")}
 
@@ -147,14 +150,16 @@ class StateReader:
         for path, text in self._rows("SELECT path, record FROM files WHERE record IS NOT NULL"):
             yield decode_record(path, text)
 
-    def items(self) -> tuple[dict[str, str], dict[str, str], dict[str, NewsItem]]:
-        """Fingerprints, story ids and story inputs of every item."""
-        prints, stories, inputs = {}, {}, {}
-        for iid, fingerprint, story, text in self._rows("SELECT id, fingerprint, story, story_input FROM items"):
+    def items(self) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, NewsItem]]:
+        """Fingerprints, story ids, story parts (stories.stories_and_parts) and story inputs of every item."""
+        prints, stories, parts, inputs = {}, {}, {}, {}
+        for iid, fingerprint, story, part, text in self._rows(
+                "SELECT id, fingerprint, story, part, story_input FROM items"):
             prints[iid] = fingerprint
             stories[iid] = story
+            parts[iid] = part
             inputs[iid] = decode_story_input(iid, text)
-        return prints, stories, inputs
+        return prints, stories, parts, inputs
 
 
 class Records(Mapping):
@@ -229,15 +234,15 @@ class StateWriter:
         self.db.executemany(
             "UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, inode = ?, sha256 = ? WHERE path = ?", touched)
 
-    def items(self, items: Iterable[tuple[str, tuple[str, str, NewsItem] | None]]) -> None:
-        """(id, (fingerprint, story, story input) or None for an item that is gone) rows."""
+    def items(self, items: Iterable[tuple[str, tuple[str, str, NewsItem, str] | None]]) -> None:
+        """(id, (fingerprint, story, story input, story part) or None for an item that is gone) rows."""
         for iid, value in items:
             if value is None:
                 self.db.execute("DELETE FROM items WHERE id = ?", (iid,))
             else:
-                fingerprint, story, inp = value
-                self.db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)",
-                                (iid, fingerprint, story, encode_story_input(inp)))
+                fingerprint, story, inp, part = value
+                self.db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?)",
+                                (iid, fingerprint, story, encode_story_input(inp), part))
 
     def body(self, path: str) -> str:
         """The own body of the record written for `path` (a build reads bodies back as it writes documents)."""
@@ -262,13 +267,13 @@ def write_state(
     base: Path | None,
     files: Mapping[str, tuple[FileState, FileRecord | Problem, tuple[str, ...]]],
     gone: Iterable[str] = (),
-    items: Mapping[str, tuple[str, str, NewsItem] | None],
+    items: Mapping[str, tuple[str, str, NewsItem, str] | None],
 ) -> None:
     """The state of the generation being built in `building`: a copy of
     `base`'s with these rows replaced (all of them when `base` is None).
 
     `files`: path -> (state, record or problem or None for "as before", mentions); `gone`: paths no
-    longer in the corpus; `items`: id -> (fingerprint, story, story input),
+    longer in the corpus; `items`: id -> (fingerprint, story, story input, story part),
     None for an item that is gone."""
     writer = StateWriter(building, corpus, base)
     try:

@@ -38,6 +38,9 @@ def make_schema() -> Schema:
         f_provider=ID(sortable=True),
         f_year=ID(sortable=True),
         f_month=ID(),   # YYYY-MM, for the timeline
+        # The ids of the items this one lists (not stored): "which items list X" is a
+        # lookup at query time, so a file added later changes no document it lists.
+        lists=KEYWORD(analyzer=RegexTokenizer(r"[^\x1f]+")),
         # Near-duplicate reports of one story share its id (see stories.py).
         story=ID(sortable=True),
         published=DATETIME(sortable=True),
@@ -46,6 +49,9 @@ def make_schema() -> Schema:
         # Everything a result or an item page shows, in one stored blob.
         doc=STORED(),
     )
+
+
+_NOT_STORED = ("body", "related_text", "own_files", "lists_from")
 
 
 def item_document(item: NewsItem, story: str) -> dict:
@@ -67,6 +73,7 @@ def item_document(item: NewsItem, story: str) -> dict:
         f_jurisdiction=MULTI_VALUED.join(tags.jurisdictions),
         f_regulator=MULTI_VALUED.join(tags.regulators),
         f_provider=item.provider.name,
+        lists=MULTI_VALUED.join(item.related_ids),
         story=story,
         newest_key=-stamp if stamp is not None else NO_DATE_KEY,
         oldest_key=stamp if stamp is not None else NO_DATE_KEY,
@@ -80,8 +87,17 @@ def item_document(item: NewsItem, story: str) -> dict:
 
 
 def stored_doc(item: NewsItem, tags) -> dict:
-    """Every field but the long texts (built by hand: `asdict` deep-copies, 10x slower)."""
-    doc = {f.name: getattr(item, f.name) for f in fields(NewsItem) if f.name not in ("body", "related_text")}
+    """Every field but the long texts (built by hand: `asdict` deep-copies, 10x
+    slower), and only what the item's own files give: its own files as
+    `source_files` and no `related_by_ids` (an empty placeholder keeps the
+    keys' order); the items and files listing it are found when a page asks
+    (core/related.complete_record). So adding a file that lists existing
+    items changes none of their documents."""
+    doc = {f.name: getattr(item, f.name) for f in fields(NewsItem) if f.name not in _NOT_STORED}
+    doc["source_files"] = item.own_files
+    doc["related_by_ids"] = ()
+    if item.lists_from:
+        doc["lists_from"] = item.lists_from
     doc["provider"] = {"name": item.provider.name, "domain": item.provider.domain}
     doc["jurisdictions"] = tags.jurisdictions
     doc["regulators"] = tags.regulators

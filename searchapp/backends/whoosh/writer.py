@@ -54,7 +54,10 @@ def write_segments(building: Path, entries: Sequence[tuple[NewsItem, str]], *, b
         except BaseException:
             writer.cancel()
             raise
-        writer.commit()
+        # merge=False: Whoosh's default policy merges small segments, which
+        # reorders them (docnums move) and recounts field lengths from their
+        # one-byte approximations (scores move); deletions merge below.
+        writer.commit(merge=False)
     if ix.doc_count_all() > ix.doc_count():
         # Any deleted document still counts in BM25's statistics (document
         # count, average field length, document frequencies) until segments
@@ -65,6 +68,10 @@ def write_segments(building: Path, entries: Sequence[tuple[NewsItem, str]], *, b
     ix.close()
     tables.write(building)   # date orders, field lengths, recency: computed once, mapped by every reader
     return count
+
+
+def segment_count(generation: Path) -> int:
+    return len(compat.read_segments(generation))
 
 
 class Counted:
