@@ -250,7 +250,7 @@ def similarity(a: Features, b: Features, threshold: float | None = None) -> floa
 
 
 def _similar_pairs(sets: list[frozenset[bytes]], times: list[float], threshold: float,
-                   min_size: int) -> list[tuple[int, int]]:
+                   min_size: int, capped: list | None = None) -> list[tuple[int, int]]:
     """All pairs (i < j) of positions within the date window whose sets (of at
     least min_size words) have Jaccard >= threshold. Exact, by prefix
     filtering: order the words rarest first; Jaccard >= t needs an overlap of
@@ -292,6 +292,8 @@ def _similar_pairs(sets: list[frozenset[bytes]], times: list[float], threshold: 
                 start += 1
             if len(members) - start > MAX_WINDOW + 1:
                 start = len(members) - 1 - MAX_WINDOW
+                if capped is not None:
+                    capped.append(word)
             starts[word] = start
             window = members[start:-1]
             if window:
@@ -319,7 +321,7 @@ def story_groups(items: Sequence[NewsItem]) -> dict[str, str]:
     return stories_and_parts(items)[0]
 
 
-def stories_and_parts(items: Sequence[NewsItem]) -> tuple[dict[str, str], dict[str, str]]:
+def stories_and_parts(items: Sequence[NewsItem], capped: list | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """(item id -> story id, item id -> part id). A part is a connected set of
     verified pairs (named by its earliest member): grouping never looks past
     a part, so the stories of a part depend on its items only, and adding
@@ -327,7 +329,7 @@ def stories_and_parts(items: Sequence[NewsItem]) -> tuple[dict[str, str], dict[s
     collecting = gc.isenabled()
     gc.disable()  # ~10^6 small acyclic objects: the cycle collector would rescan them again and again
     try:
-        return _story_groups(items)
+        return _story_groups(items, capped)
     finally:
         if collecting:
             gc.enable()
@@ -353,7 +355,13 @@ def stories_after_adding(inputs: dict[str, NewsItem], stories: dict[str, str], p
 
     window = [item for item in inputs.values() if near(item)]
     new_ids = {item.id for item in added}
-    _, window_parts = stories_and_parts(window + added)
+    capped: list = []
+    _, window_parts = stories_and_parts(window + added, capped)
+    if capped:
+        # a crowded month: a word's comparisons stop at its MAX_WINDOW latest uses, so which pairs
+        # are found depends on all the items (a review found 5 items grouped otherwise than by a
+        # full build, 300 similar items in 20 days): group everything, as a full build does
+        return stories_and_parts(list(inputs.values()) + added)
     joined = {window_parts[item.id] for item in added}
     touched = {parts[item.id] for item in window if window_parts[item.id] in joined}
     regrouped = [item for iid, item in inputs.items() if parts[iid] in touched] + added
@@ -365,7 +373,7 @@ def stories_after_adding(inputs: dict[str, NewsItem], stories: dict[str, str], p
     return stories, parts
 
 
-def _story_groups(items: Sequence[NewsItem]) -> tuple[dict[str, str], dict[str, str]]:
+def _story_groups(items: Sequence[NewsItem], capped: list | None = None) -> tuple[dict[str, str], dict[str, str]]:
     unique: dict[str, NewsItem] = {}
     for item in items:
         unique.setdefault(item.id, item)
@@ -374,8 +382,8 @@ def _story_groups(items: Sequence[NewsItem]) -> tuple[dict[str, str], dict[str, 
     feats = [features(item, words) for item in ordered]
     del words
     times = [_UNDATED if f.time is None else f.time for f in feats]
-    pairs = set(_similar_pairs([f.title for f in feats], times, THRESHOLD, MIN_TITLE_WORDS))
-    pairs.update(_similar_pairs([f.excerpt for f in feats], times, THRESHOLD, MIN_EXCERPT_WORDS))
+    pairs = set(_similar_pairs([f.title for f in feats], times, THRESHOLD, MIN_TITLE_WORDS, capped))
+    pairs.update(_similar_pairs([f.excerpt for f in feats], times, THRESHOLD, MIN_EXCERPT_WORDS, capped))
     edges = []
     for i, j in pairs:
         score = similarity(feats[i], feats[j])
