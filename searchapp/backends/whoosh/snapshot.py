@@ -415,25 +415,28 @@ class WhooshSnapshot:
     def order(self, sort: str):
         """Live docnums in date order ("newest" or "oldest"; undated last), ties by docnum (an array)."""
         key = "order-" + sort
-        if key not in self._order:
-            self._order[key] = tables.order(tables.date_keys(self.searcher, sort), self._flags())
-        return self._order[key]
+        found = self._order.get(key)
+        if found is None:   # the value itself is returned: a switch may empty this cache meanwhile
+            found = self._order[key] = tables.order(tables.date_keys(self.searcher, sort), self._flags())
+        return found
 
     def position(self, sort: str):
         """docnum -> its rank in a date order (an array; -1 for deleted documents)."""
         key = "position-" + sort
-        if key not in self._order:
-            self._order[key] = tables.positions(self.order(sort), self.searcher.reader().doc_count_all())
-        return self._order[key]
+        found = self._order.get(key)
+        if found is None:
+            found = self._order[key] = tables.positions(self.order(sort), self.searcher.reader().doc_count_all())
+        return found
 
     # -- scores: BM25F of bare words, computed once per word and generation
 
     def lengths(self, fieldname: str):
         """Each document's length in a field, as BM25F reads it (Whoosh keeps a byte), as float64."""
         key = "length-" + fieldname
-        if key not in self._order:
-            self._order[key] = tables.lengths(self.searcher, fieldname)
-        return self._order[key]
+        found = self._order.get(key)
+        if found is None:
+            found = self._order[key] = tables.lengths(self.searcher, fieldname)
+        return found
 
     def word_scores(self, text: str) -> dict[int, float]:
         """docnum -> the score Whoosh's BM25F gives one bare word (its Or over
@@ -469,9 +472,10 @@ class WhooshSnapshot:
         """(bitmap of every story member but the first of each story, docnum ->
         story id, story id -> its live members), once per generation. One pass
         over the story column; only items with copies have a value."""
-        if "stories" not in self._order and "story-of" in self._order and "story_ids-offsets" in self._order:
-            self._order["stories"] = self._mapped_stories()
-        if "stories" not in self._order:
+        found = self._order.get("stories")
+        if found is None:
+            found = self._mapped_stories()
+        if found is None:
             members: dict[str, list[int]] = {}
             live = as_bytes(self.live)
             for leaf, offset in self.searcher.leaf_searchers():
@@ -486,14 +490,21 @@ class WhooshSnapshot:
             members = {story: tuple(docs) for story, docs in members.items() if len(docs) > 1}
             story_of = {d: story for story, docs in members.items() for d in docs}
             copies = bits_of(d for docs in members.values() for d in docs[1:])
-            self._order["stories"] = (copies, story_of, members)
-        return self._order["stories"]
+            found = (copies, story_of, members)
+        # the value itself is returned: a switch may empty this generation's caches meanwhile
+        # (a request still reading it then got a KeyError, a 500, in a review's live-refresh run)
+        self._order["stories"] = found
+        return found
 
     def _mapped_stories(self):
         """stories() from the generation's story table (tables.story_table): the same
-        members, in docnum order, without a Python step per document (0.39 s at 100k)."""
-        blob, offsets = bytes(np.asarray(self._order["story_ids"])), np.asarray(self._order["story_ids-offsets"]).tolist()
-        of = np.asarray(self._order["story-of"])
+        members, in docnum order, without a Python step per document (0.39 s at 100k). None
+        without the table (a generation written before it, or caches a switch emptied)."""
+        names, offsets, of = (self._order.get(k) for k in ("story_ids", "story_ids-offsets", "story-of"))
+        if names is None or offsets is None or of is None:
+            return None
+        blob, offsets = bytes(np.asarray(names)), np.asarray(offsets).tolist()
+        of = np.asarray(of)
         docs = np.flatnonzero((of >= 0) & self._flags())
         if not docs.size:
             return 0, {}, {}
@@ -515,9 +526,10 @@ class WhooshSnapshot:
 
     def decay(self):
         """docnum -> the recency factor of "relevance + recency" (an array), once per generation."""
-        if "decay" not in self._order:
-            self._order["decay"] = tables.decay(tables.date_keys(self.searcher, "newest"))[0]
-        return self._order["decay"]
+        found = self._order.get("decay")
+        if found is None:
+            found = self._order["decay"] = tables.decay(tables.date_keys(self.searcher, "newest"))[0]
+        return found
 
     def recency_searcher(self):
         """A second searcher on the same reader whose scores decay with age."""
