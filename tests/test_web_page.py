@@ -70,7 +70,7 @@ def test_page_facets_show_more_and_a_search_box_without_scroll_boxes(sample_serv
     assert more > 0, "the sample needs more than 12 places for this test"
     assert len(places.select("input[type=checkbox]")) == 12
     link = places.select_one("a.more")
-    assert link.get_text(strip=True) == f"Show {more} more places"
+    assert link.get_text(strip=True) == f"Show {more} more {'place' if more == 1 else 'places'}"
     assert parse_qs(urlsplit(link["href"]).query)["facet_limit"] == ["1000"]
     box = places.select_one("input.facet-search")
     assert box["name"] == "facet_query.jurisdiction" and box["aria-label"] == "Search places"
