@@ -365,22 +365,44 @@ def swap_check(items: list[dict], targets: dict) -> dict:
 SWAP_STATES = ("Oregon", "Tennessee", "Arizona", "Colorado", "Minnesota", "Virginia", "Nevada", "Ohio")
 
 
+def _name(form: str) -> str:
+    """A pattern for a place name as a whole word, case-insensitive."""
+    return r"(?<![\w.])" + re.escape(form) + r"(?!\w)"
+
+
+def _replace_names(text: str, forms: list[str], to: str) -> str:
+    for form in forms:
+        text = re.sub(_name(form), to, text, flags=re.I)
+    return text
+
+
+def _swap_copies(others, swap_of) -> tuple[int, int]:
+    """(copies, wrong) of the copies `swap_of(other)` makes for each other place,
+    as (text or None to stop, wanted jurisdictions, wanted bodies), or None to skip it."""
+    copies = wrong = 0
+    for other in others:
+        swapped = swap_of(other)
+        if swapped is None:
+            continue
+        new, want = swapped[0], swapped[1:]
+        if new is None:
+            break
+        tags = tag_item(new)
+        copies += 1
+        wrong += (set(tags.jurisdictions), set(tags.regulators)) != want
+    return copies, wrong
+
+
 def state_swap_check(items: list[dict]) -> dict:
     """Tuning items about one US state (no city) with the state swapped for each of SWAP_STATES."""
-    import re
     compiled = gazetteer._compiled()
     copies = wrong = 0
-    for item in items:
-        if item["split"] not in ("tune", "test2a") or item["negative"]:
-            continue
+    for item, *_ in _right_tuning_items(items):
         states = [x for x in item["jurisdictions"] if jurisdiction_kind(x) == "subdivision"]
         if len(states) != 1 or any(jurisdiction_kind(x) == "city" for x in item["jurisdictions"]):
             continue
         state = states[0]
         if compiled.jurisdictions[state].ancestors[-1:] != ("United States",):
-            continue
-        got = tag_item(*item["fields"])
-        if (set(got.jurisdictions), set(got.regulators)) != (item["jurisdictions"], set(item["bodies"])):
             continue
         text = gazetteer.normalise(" | ".join(f for f in item["fields"] if f))
         if any(r.kind == "regulator" and compiled.regulator_jurisdiction.get(r.target) == state
@@ -389,19 +411,16 @@ def state_swap_check(items: list[dict]) -> dict:
                        for b in item["bodies"]):
             continue   # a gazetteer body of that state (CPUC, California DMV) keeps its own name
         forms = [f for f in _forms_of(compiled, state, "alias") if len(f) > 2]
-        for other in SWAP_STATES:
+
+        def swap_of(other):
             if other == state:
-                continue
-            new = text
-            for form in forms:
-                new = re.sub(r"(?<![\w.])" + re.escape(form) + r"(?!\w)", other, new, flags=re.I)
-            if new == text:
-                break
-            want = ({other if x == state else x for x in item["jurisdictions"]},
+                return None
+            new = _replace_names(text, forms, other)
+            return (None if new == text else new,
+                    {other if x == state else x for x in item["jurisdictions"]},
                     {other + b[len(state):] if b.startswith(state + " ") else b for b in item["bodies"]})
-            tags = tag_item(new)
-            copies += 1
-            wrong += (set(tags.jurisdictions), set(tags.regulators)) != want
+        n, w = _swap_copies(SWAP_STATES, swap_of)
+        copies, wrong = copies + n, wrong + w
     return {"copies": copies, "wrong": wrong}
 
 
@@ -416,38 +435,28 @@ def city_swap_check(items: list[dict]) -> dict:
     its state (news names a city alone): how many copies come out wrong."""
     compiled = gazetteer._compiled()
     copies = wrong = 0
-    for item in items:
-        if item["split"] not in ("tune", "test2a") or item["negative"]:
-            continue
+    for item, *_ in _right_tuning_items(items):
         cities = [x for x in item["jurisdictions"] if jurisdiction_kind(x) == "city"]
         if len(cities) != 1 or compiled.jurisdictions[cities[0]].ancestors[-1:] != ("United States",):
             continue
         city = cities[0]
         state = compiled.jurisdictions[city].ancestors[0]
-        got = tag_item(*item["fields"])
-        if (set(got.jurisdictions), set(got.regulators)) != (item["jurisdictions"], set(item["bodies"])):
-            continue
         if any(compiled.regulator_jurisdiction.get(b) in (city, state) and not b.startswith((city + " ", state + " "))
                for b in item["bodies"]):
             continue   # a body with a name of its own (NYPD, CPUC) would keep it
         text = gazetteer.normalise(" | ".join(f for f in item["fields"] if f))
         forms = [f for f in _forms_of(compiled, city, "alias") if len(f) > 2]
         state_forms = [f for f in _forms_of(compiled, state, "alias") if len(f) > 2]
-        for other in SWAP_CITIES:
-            new = text
-            for form in forms:
-                new = re.sub(r"(?<![\w.])" + re.escape(form) + r"(?!\w)", other, new, flags=re.I)
-            if new == text:
-                break
-            if any(re.search(r"(?<![\w.])" + re.escape(f) + r"(?!\w)", new, flags=re.I) for f in state_forms):
-                break   # the old state is named too: the copy would be about two places
-            other_state = compiled.jurisdictions[other].ancestors[0]
-            swap = {city: other, state: other_state}
-            want = ({swap.get(x, x) for x in item["jurisdictions"]},
+
+        def swap_of(other):
+            new = _replace_names(text, forms, other)
+            if new == text or any(re.search(_name(f), new, flags=re.I) for f in state_forms):
+                new = None   # nothing to swap, or the old state is named too: about two places
+            swap = {city: other, state: compiled.jurisdictions[other].ancestors[0]}
+            return (new, {swap.get(x, x) for x in item["jurisdictions"]},
                     {other + b[len(city):] if b.startswith(city + " ") else b for b in item["bodies"]})
-            tags = tag_item(new)
-            copies += 1
-            wrong += (set(tags.jurisdictions), set(tags.regulators)) != want
+        n, w = _swap_copies(SWAP_CITIES, swap_of)
+        copies, wrong = copies + n, wrong + w
     return {"copies": copies, "wrong": wrong}
 
 
