@@ -517,54 +517,6 @@ def test_a_named_place_weighs_more_than_the_rarest_word(tmp_path, monkeypatch):
         assert urls(engine.search("NYC okapi permits"))[:2] == ["okapi", "city"]
 
 
-def test_words_that_stand_together_as_a_name_count_as_one_concept(tmp_path, monkeypatch):
-    """"Vantor Bay zircon": nothing has all three. "Vantor" and "Bay" stand
-    together wherever "Vantor" is written, so "Vantor Bay" is one thing, weighed
-    once: the item about zircon ranks above an item naming only Vantor Bay. Counted
-    as two words, the name outweighs the rarer word beside it."""
-    root = tmp_path / "corpus"
-    def news(name, title):
-        write_news(root, f"{name}.md", title=title, excerpt=filler(name), topics=["AI"],
-                   publishedDateTime="2023-05-01T10:00:00Z")
-    for n in range(8):
-        news(f"bay-{n}", f"Vantor Bay harbour notice {n}")
-    for n in range(8):
-        news(f"other-bay-{n}", f"Quiet bay moorings list {n}")
-    for n in range(3):
-        news(f"zircon-{n}", f"Zircon smelter audit {n}")
-    for n in range(10):
-        news(f"filler-{n}", f"Harbour news {n}")
-    update_index(root, tmp_path / "index", full=True)
-    with SearchEngine(tmp_path / "index") as engine:
-        assert urls(engine.search("Vantor Bay zircon"))[0].startswith("zircon-")
-    monkeypatch.setattr(ranking, "COLLOCATION_SHARE", 2.0)   # never joined
-    with SearchEngine(tmp_path / "index") as engine:
-        assert urls(engine.search("Vantor Bay zircon"))[0].startswith("bay-")
-
-
-def test_words_merely_near_each_other_stay_two_concepts(tmp_path):
-    """Two words that meet in a phrase in only a few of the items having them
-    are not a name: each counts on its own."""
-    from searchapp.core.ranking import concept_groups
-    root = tmp_path / "corpus"
-    for n in range(8):
-        write_news(root, f"a-{n}.md", title=f"Ocelot census {n}", excerpt=filler(f"a{n}"), topics=["AI"],
-                   publishedDateTime="2023-05-01T10:00:00Z")
-    write_news(root, "both.md", title="Ocelot permits granted", excerpt=filler("both"), topics=["AI"],
-               publishedDateTime="2023-05-01T10:00:00Z")
-    for n in range(8):
-        write_news(root, f"p-{n}.md", title=f"Permits backlog {n}", excerpt=filler(f"p{n}"), topics=["AI"],
-                   publishedDateTime="2023-05-01T10:00:00Z")
-    update_index(root, tmp_path / "index", full=True)
-    with SearchEngine(tmp_path / "index") as engine:
-        snapshot = engine._snapshot()
-        tree = engine.read("ocelot permits")
-        from searchapp.query.expand import concepts
-        assert [len(g) for g in concept_groups(snapshot, concepts(tree, snapshot.analyze))] == [1, 1]
-        tree = engine.read("ocelot census")
-        assert [len(g) for g in concept_groups(snapshot, concepts(tree, snapshot.analyze))] == [2]
-
-
 def test_a_compound_splits_only_where_its_two_words_stand_as_written(tmp_path, monkeypatch):
     """The index stems and drops stop words, so its phrase "week end" holds
     "week ending" and "date time" holds "date and time": neither is

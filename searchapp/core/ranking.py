@@ -117,19 +117,13 @@ def _concept_weight(total: int, df: int) -> float:
 def coverage_levels(snapshot, tree, bits: int) -> list[tuple[float, int]]:
     """`bits` split by which of the query's concepts each item's own text
     matches, as (coverage, bitmap), best coverage first: coverage is the
-    IDF-weighted share of the concepts matched (a synonym concept, a word
-    with its completions, or a run of words naming one thing counts once)."""
-    groups = concept_groups(snapshot, concepts(tree, snapshot.analyze))
-    if len(groups) < 2:
+    IDF-weighted share of the concepts matched (a synonym concept, or a word
+    with its completions, counts once)."""
+    found = concepts(tree, snapshot.analyze)
+    if len(found) < 2:
         return [(1.0, bits)]
     # what an item is about: a concept found only in the titles of the items it lists does not cover
-    matched = []
-    for group in groups:
-        covers = snapshot.live
-        for concept in group:
-            covers &= snapshot.matches_own_text(concept)
-        matched.append(covers)
-    found = [group[0] if len(group) == 1 else None for group in groups]
+    matched = [snapshot.matches_own_text(c) for c in found]
     total = max(1, snapshot.live.bit_count())
     weights = [_concept_weight(total, m.bit_count()) for m in matched]
     # A place or public body named in the query is what a regulation search is
@@ -163,38 +157,6 @@ def coverage_levels(snapshot, tree, bits: int) -> list[tuple[float, int]]:
     if left:
         ordered.append((0.0, left))
     return ordered
-
-# Neighbouring typed words that stand together in at least this share of the items having the
-# rarer of them name one thing ("New York", "Getty Images", "code of conduct"): they count as one
-# concept in coverage, weighed by the IDF of the items having them all, not as two or three words
-# each. A three-word name outweighed the one rare word beside it ("New York Times vs OpenAI" ranked
-# items citing the Times above ones about OpenAI). Tuning halves, nDCG@10 tune / tune2: without
-# 0.923 / 0.810; share 0.3: 0.919 / 0.823; 0.5: 0.923 / 0.818; 0.7: 0.923 / 0.816.
-COLLOCATION_SHARE = 0.5
-
-def concept_groups(snapshot, found: list) -> list[list]:
-    """The query's concepts in order, runs of neighbouring typed words that
-    name one thing joined into one group (COLLOCATION_SHARE); a run grows a
-    word at a time while the whole run still stands together that often."""
-    groups: list[list] = []
-    for concept in found:
-        run = groups[-1] if groups else None
-        if run is not None and all(_typed_word(c) for c in (*run, concept)):
-            words = tuple(c.text for c in run) + (concept.text,)
-            together = snapshot.matches(_in_title_or_excerpt(words)).bit_count()
-            rarest = min(snapshot.matches_own_text(c).bit_count() for c in (*run, concept))
-            if together and together >= COLLOCATION_SHARE * rarest:
-                run.append(concept)
-                continue
-        groups.append([concept])
-    return groups
-
-def _typed_word(node) -> bool:
-    return ast.is_bare_word(node) and node.origin == ast.TYPED
-
-def _in_title_or_excerpt(words: tuple[str, ...]):
-    # the same tree as query/expand.adjacent_pairs builds for a pair, so the snapshot's cache serves both
-    return ast.Or((ast.Phrase(words, "title"), ast.Phrase(words, "excerpt")))
 
 PROXIMITY_BOOST = 1.0    # every pair together: x2 (tuning half: 0.5, 1 and 2 within 0.001 nDCG@10)
 def proximity_boosts(snapshot, pairs: list) -> tuple[tuple[int, float], ...]:
