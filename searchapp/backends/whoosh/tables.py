@@ -291,12 +291,236 @@ def compute(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
     return found
 
 
-def write(folder: Path) -> str:
+# ---------------------------------------------------------------- appending (issue 15)
+#
+# An append (indexing.py: new documents on top of hard links to the previous
+# generation's segments, none deleted) used to recompute every table from the
+# whole index: at 10k items most of an append's time, growing with the index
+# (every term's postings of ten fields, every stored title, every length).
+# Here the previous generation's tables are the start, and only the new
+# segments are read: per-document tables are extended, term tables get the
+# new terms inserted in order and the new postings after the old ones of the
+# same term (docnums ascending), counts add up, story numbers are renumbered
+# into the merged sorted names. The date orders and recency factors depend on
+# every date key (new items move the newest date), so they are computed as a
+# full build does, from the key columns. The result is byte for byte what
+# `compute` gives (tests/test_incr8_tables.py compares the files).
+
+
+def _leaves(searcher, start: int) -> list | None:
+    """The leaf readers and offsets of the documents from `start` on, or None when
+    `start` is not a segment boundary (the segments are not the previous ones plus new)."""
+    leaves = list(searcher.leaf_searchers())
+    offsets = [offset for _, offset in leaves]
+    if start not in offsets and start != searcher.reader().doc_count_all():
+        return None
+    return [(leaf.reader(), offset) for leaf, offset in leaves if offset >= start]
+
+
+def _insertions(old_blob: np.ndarray, old_offsets: np.ndarray, new_terms: list[bytes]) -> tuple[list[int], list[bool]]:
+    """Per new term (sorted): where it goes among the old terms (sorted), and whether it is one of them."""
+    blob = old_blob.tobytes()
+    offsets = old_offsets.tolist()
+    size = len(offsets) - 1
+    term = lambda n: blob[offsets[n]:offsets[n + 1]]   # noqa: E731
+    places, same = [], []
+    low = 0
+    for text in new_terms:
+        n = bisect.bisect_left(range(size), text, lo=low, key=term)
+        places.append(n)
+        same.append(n < size and term(n) == text)
+        low = n
+    return places, same
+
+
+def _merged_terms(old_blob, old_offsets, new_terms, places, same) -> tuple[np.ndarray, np.ndarray]:
+    """The merged sorted terms as a blob and offsets (old and new terms, each once)."""
+    pieces, done = [], 0
+    old_offsets = np.asarray(old_offsets)
+    blob = np.asarray(old_blob)
+    for text, place, known in zip(new_terms, places, same):
+        if known:
+            continue
+        pieces.append(blob[old_offsets[done]:old_offsets[place]])
+        pieces.append(np.frombuffer(text, dtype=np.uint8))
+        done = place
+    pieces.append(blob[old_offsets[done]:old_offsets[-1]])
+    lengths = np.diff(old_offsets)
+    fresh = [n for n, known in enumerate(same) if not known]
+    lengths = np.insert(lengths, [places[n] for n in fresh], [len(new_terms[n]) for n in fresh])
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return np.concatenate(pieces).astype(np.uint8, copy=False), offsets
+
+
+def _merged_counts(old_counts: np.ndarray, new_counts: list[int], places, same) -> np.ndarray:
+    """Per merged term: its old count plus its new one."""
+    counts = np.array(old_counts, dtype=old_counts.dtype)
+    known = [n for n, k in enumerate(same) if k]
+    np.add.at(counts, [places[n] for n in known], np.asarray([new_counts[n] for n in known], dtype=counts.dtype))
+    fresh = [n for n, k in enumerate(same) if not k]
+    return np.insert(counts, [places[n] for n in fresh], np.asarray([new_counts[n] for n in fresh], dtype=counts.dtype))
+
+
+def _appended_words(previous, fieldname: str, leaves) -> dict[str, np.ndarray]:
+    """spelling_words of the whole index: the previous words, with the new segments' words and counts."""
+    counts: dict[bytes, int] = {}
+    for reader, _ in leaves:
+        if fieldname in reader.schema:
+            for term in reader.lexicon(fieldname):
+                counts[term] = counts.get(term, 0) + reader.doc_frequency(fieldname, term)
+    new_terms = sorted(counts)
+    blob, offsets = previous[f"words-{fieldname}"], previous[f"word-offsets-{fieldname}"]
+    places, same = _insertions(blob, offsets, new_terms)
+    merged_blob, merged_offsets = _merged_terms(blob, offsets, new_terms, places, same)
+    return {f"words-{fieldname}": merged_blob, f"word-offsets-{fieldname}": merged_offsets,
+            f"word-counts-{fieldname}": _merged_counts(previous[f"word-counts-{fieldname}"],
+                                                       [counts[t] for t in new_terms], places, same)}
+
+
+def _appended_postings(previous, fieldname: str, leaves) -> dict[str, np.ndarray]:
+    """term_postings of the whole index: each term's previous postings, then the new segments' (higher docnums)."""
+    new: dict[bytes, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for reader, offset in leaves:
+        if fieldname not in reader.schema:
+            continue
+        for term in reader.lexicon(fieldname):
+            ids, weights = compat.posting_blocks(reader, fieldname, term)
+            new.setdefault(term, []).append(((np.asarray(ids, dtype=np.int64) + offset).astype(np.uint32),
+                                             np.asarray(weights, dtype=np.float64)))
+    new_terms = sorted(new)
+    blob, offsets = previous[f"terms-{fieldname}"], previous[f"term-offsets-{fieldname}"]
+    starts = np.asarray(previous[f"term-starts-{fieldname}"])
+    old_docs = np.asarray(previous[f"term-docs-{fieldname}"])
+    old_weights = np.asarray(previous[f"term-weights-{fieldname}"])
+    # term_postings keeps float32 when every weight survives it: the old ones did when they are float32
+    exact = old_weights.dtype == np.float32 and all(
+        np.array_equal(w.astype(np.float32).astype(np.float64), w) for chunks in new.values() for _, w in chunks)
+    kind = np.float32 if exact else np.float64
+    old_weights = old_weights.astype(kind, copy=False)
+    places, same = _insertions(blob, offsets, new_terms)
+    merged_blob, merged_offsets = _merged_terms(blob, offsets, new_terms, places, same)
+    docs, weights, done = [], [], 0
+    for text, place, known in zip(new_terms, places, same):
+        end = int(starts[place + 1] if known else starts[place])   # a known term's old postings come first
+        docs.append(old_docs[done:end])
+        weights.append(old_weights[done:end])
+        docs += [ids for ids, _ in new[text]]
+        weights += [w.astype(kind) for _, w in new[text]]
+        done = end
+    docs.append(old_docs[done:])
+    weights.append(old_weights[done:])
+    counts = _merged_counts(np.diff(starts), [sum(len(ids) for ids, _ in new[t]) for t in new_terms], places, same)
+    merged_starts = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=merged_starts[1:])
+    all_weights = np.concatenate(weights)
+    if not exact and np.array_equal(all_weights.astype(np.float32).astype(np.float64), all_weights):
+        all_weights = all_weights.astype(np.float32)   # as term_postings decides, on the whole array
+    return {f"terms-{fieldname}": merged_blob, f"term-offsets-{fieldname}": merged_offsets,
+            f"term-starts-{fieldname}": merged_starts,
+            f"term-docs-{fieldname}": np.concatenate(docs).astype(np.uint32, copy=False),
+            f"term-weights-{fieldname}": all_weights}
+
+
+def _appended_blob(previous, name: str, texts: list[str]) -> dict[str, np.ndarray]:
+    more = _blob(name, texts)
+    offsets = np.asarray(previous[f"{name}-offsets"])
+    return {name: np.concatenate([np.asarray(previous[name]), more[name]]),
+            f"{name}-offsets": np.concatenate([offsets, offsets[-1] + more[f"{name}-offsets"][1:]])}
+
+
+def _blob_texts(blob, offsets) -> list[str]:
+    data, ends = np.asarray(blob).tobytes(), np.asarray(offsets).tolist()
+    return [data[ends[n]:ends[n + 1]].decode("utf-8") for n in range(len(ends) - 1)]
+
+
+def appended(searcher, live: np.ndarray, previous: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """`compute`'s tables for an index that is `previous`'s documents plus new
+    segments after them (no document deleted), reading only the new segments;
+    None when it is not that (then `compute`)."""
+    schema = searcher.schema
+    expected = _expected_keys(schema)
+    if not all(key in previous for key in expected) or not live.all():
+        return None
+    start = int(previous["position-newest"].shape[0])
+    size = searcher.reader().doc_count_all()
+    leaves = _leaves(searcher, start)
+    if leaves is None or start > size:
+        return None
+    found: dict[str, np.ndarray] = {}
+    for fieldname in TEXT_FIELDS:
+        if fieldname in schema:
+            more = [reader.doc_field_length(d, fieldname, 1) or 1 for reader, _ in leaves
+                    for d in range(reader.doc_count_all())]
+            found[f"length-{fieldname}"] = np.concatenate([np.asarray(previous[f"length-{fieldname}"]),
+                                                           np.asarray(more, dtype=np.float64)])
+    for fieldname in SPELLING_FIELDS:
+        if fieldname in schema:
+            found.update(_appended_words(previous, fieldname, leaves))
+    ids, names = [], []
+    for docnum in range(start, size):
+        doc = searcher.stored_fields(docnum).get("doc") or {}
+        ids.append(doc.get("id") or "")
+        names.append(doc.get("title") or "")
+    found.update(_appended_blob(previous, "ids", ids))
+    found.update(_appended_blob(previous, "titles", names))
+    for fieldname in POSTING_FIELDS:
+        if fieldname in schema:
+            found.update(_appended_postings(previous, fieldname, leaves))
+    if "story" in schema:
+        old_names = _blob_texts(previous["story_ids"], previous["story_ids-offsets"])
+        values = []
+        for reader, _ in leaves:
+            column = reader.column_reader("story") if reader.has_column("story") else None
+            values += [(column[d] if column is not None else None) or None for d in range(reader.doc_count_all())]
+        merged = sorted(set(old_names) | {v for v in values if v})
+        number = {name: n for n, name in enumerate(merged)}
+        renumber = np.asarray([number[name] for name in old_names] + [-1], dtype=np.int32)   # -1 stays -1
+        old_of = np.asarray(previous["story-of"])
+        found["story-of"] = np.concatenate([renumber[old_of], np.asarray([number.get(v, -1) for v in values],
+                                                                         dtype=np.int32)]).astype(np.int32)
+        found.update(_blob("story_ids", merged))
+    for sort in SORTS:
+        keys = date_keys(searcher, sort)
+        found[f"order-{sort}"] = order(keys, live)
+        found[f"position-{sort}"] = positions(found[f"order-{sort}"], size)
+        if sort == "newest":
+            factors, lasting = decay(keys)
+            if lasting:
+                found["decay"] = factors
+    return found
+
+
+def _expected_keys(schema) -> list[str]:
+    """The tables `compute` makes for this schema (but the optional `decay`)."""
+    keys = [f"length-{f}" for f in TEXT_FIELDS if f in schema]
+    for fieldname in SPELLING_FIELDS:
+        if fieldname in schema:
+            keys += [f"words-{fieldname}", f"word-offsets-{fieldname}", f"word-counts-{fieldname}"]
+    keys += ["ids", "ids-offsets", "titles", "titles-offsets"]
+    for fieldname in POSTING_FIELDS:
+        if fieldname in schema:
+            keys += [f"{name}-{fieldname}" for name in _POSTING_TABLES]
+    if "story" in schema:
+        keys += ["story-of", "story_ids", "story_ids-offsets"]
+    return keys + [f"{name}-{sort}" for sort in SORTS for name in ("order", "position")]
+
+
+def write(folder: Path, appending: bool = False) -> str:
     """Compute a just-written generation's tables and save them into it, as one file; its
-    name. Tables of earlier generations (hard links) are removed."""
+    name. Tables of earlier generations (hard links) are removed.
+
+    `appending`: the folder holds the previous generation's segments (hard
+    links) and new ones after them, nothing deleted; the previous
+    generation's tables (linked in too) are extended with the new segments'
+    (`appended`), not computed again from the whole index."""
     from whoosh import index as whoosh_index
 
-    for old in folder.glob(PREFIX + "*"):
+    previous: dict[str, np.ndarray] = {}
+    own = _name(generation_name(folder))
+    for old in sorted(folder.glob(PREFIX + "*")):
+        if appending and not previous and old.name != own:
+            previous = _read(old)   # mapped: still readable once unlinked
         old.unlink()   # links to the previous generation's tables: never written through
     ix = whoosh_index.open_dir(str(folder))
     try:
@@ -304,7 +528,9 @@ def write(folder: Path) -> str:
             reader = searcher.reader()
             live = np.zeros(reader.doc_count_all(), dtype=bool)
             live[list(reader.all_doc_ids())] = True
-            found = compute(searcher, live)
+            found = appended(searcher, live, previous) if previous else None
+            if found is None:
+                found = compute(searcher, live)
     finally:
         ix.close()
     return save(folder, found)
@@ -326,8 +552,9 @@ def save(folder: Path, found: dict[str, np.ndarray]) -> str:
     with open(temporary, "wb") as out:
         out.write(len(header).to_bytes(8, "little") + header + b"\0" * (start - 8 - len(header)))
         for table, values in found.items():
-            data = np.ascontiguousarray(values).tobytes()
-            out.write(data + b"\0" * (-(-len(data) // ALIGN) * ALIGN - len(data)))
+            data = np.ascontiguousarray(values)
+            out.write(data.data if data.size else b"")   # no copy of a big table as bytes
+            out.write(b"\0" * (-(-data.nbytes // ALIGN) * ALIGN - data.nbytes))
     os.replace(temporary, target)
     return target.name
 
@@ -336,7 +563,11 @@ def load(generation: Path | None) -> dict[str, np.ndarray]:
     """A generation's tables, memory-mapped (read-only, shared page cache); {} when it has none."""
     if generation is None:
         return {}
-    path = generation / _name(generation_name(generation))
+    return _read(generation / _name(generation_name(generation)))
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    """One tables file, memory-mapped; {} when it is missing or unreadable."""
     try:
         if not path.is_file():
             return {}
