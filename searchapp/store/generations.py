@@ -316,12 +316,18 @@ def unverified_files(index_dir: Path, generation: Path) -> tuple[frozenset[str],
 
 
 def trust_verified(index_dir: Path, generation: Path) -> bool:
-    """True when every file of `generation` is exactly as the writer verified it
-    (no hash needed); readers' cheap check then remembers it as good (no trial
-    open: its verdict was given on these very bytes)."""
+    """True when every file of `generation` is as the writer verified it: not
+    moved since, or hashed now and equal to a manifest that did not move (then
+    remembered again); this process's cheap check then takes it as good (no
+    trial open: its verdict was given on these very bytes). For the writer only."""
     found = unverified_files(index_dir, generation)
-    if found is None or found[1]:
+    if found is None:
         return False
+    same, moved = found
+    if moved:
+        if damage_marked(generation) or damaged_files(generation, full=True, unchanged=same):
+            return False
+        record_verified(index_dir, generation)
     try:
         stats = tuple(sorted((p.name, s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino)
                              for p in generation.iterdir() for s in [p.stat()]))
