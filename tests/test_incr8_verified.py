@@ -145,6 +145,15 @@ def test_a_nothing_changed_index_command_imports_no_whoosh_numpy_or_search_servi
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_a_dead_writers_record_temporary_is_removed_and_a_live_ones_kept(tmp_path):
+    corpus, index_dir, _ = _corpus(tmp_path)
+    dead, live = index_dir / f"{G.VERIFIED}.999999999.tmp", index_dir / f"{G.VERIFIED}.{os.getpid()}.tmp"
+    dead.write_text("{")
+    live.write_text("{")
+    assert update_index(corpus, index_dir).mode == "unchanged"
+    assert not dead.exists() and live.exists()
+
+
 def test_the_clis_page_size_bound_is_the_services():
     from searchapp import cli
     from searchapp.core import service

@@ -576,7 +576,7 @@ def _pid_alive(pid: int) -> bool:
 
 def _leftover_of_dead_writer(path: Path) -> bool:
     """A `.building-*` or `.CURRENT.*.tmp` whose writer is gone (or unknown: older versions)."""
-    match = re.search(r"~(\d+)$", path.name) or re.match(r"\.(?:CURRENT|writer\.lock)\.(\d+)\.tmp$", path.name)
+    match = re.search(r"~(\d+)$", path.name) or re.match(r"\.(?:CURRENT|writer\.lock|verified)\.(\d+)\.tmp$", path.name)
     if match is None:
         return True
     return not _pid_alive(int(match.group(1)))
@@ -585,8 +585,8 @@ def _leftover_of_dead_writer(path: Path) -> bool:
 def remove_old(index_dir: Path, keep: set[Path]) -> list[str]:
     """Drop leftovers of killed builds and generations no reader should need; the names removed.
 
-    Removed: `.building-*` folders and CURRENT temporaries of writers that
-    are gone; generations newer than CURRENT's that CURRENT never named
+    Removed: `.building-*` folders and CURRENT (or `.verified`) temporaries
+    of writers that are gone; generations newer than CURRENT's that CURRENT never named
     (a build killed or out of space at the switch); older generations beyond
     the one CURRENT replaced. Kept: CURRENT's generation, `keep`, the newest
     older one, and any generation younger than GRACE_SECONDS (a reader may
@@ -594,7 +594,7 @@ def remove_old(index_dir: Path, keep: set[Path]) -> list[str]:
     removed = []
     try:
         for stale in (list(index_dir.glob(".building-*")) + list(index_dir.glob(f".{CURRENT}.*.tmp"))
-                      + list(index_dir.glob(".writer.lock.*.tmp"))):
+                      + list(index_dir.glob(".writer.lock.*.tmp")) + list(index_dir.glob(f"{VERIFIED}.*.tmp"))):
             if _leftover_of_dead_writer(stale):
                 if stale.is_dir() and not stale.is_symlink():
                     shutil.rmtree(stale, ignore_errors=True)
