@@ -517,7 +517,7 @@ def _update(root: Path, index_dir: Path, paths: list[str], base: Path | None, ol
     # Story groups: from the kept inputs, only the parts that added items
     # join when nothing else changed (stories_after_adding), else everything;
     # then also rewrite the unaffected items whose story id moved.
-    old_prints, old_stories, old_parts, inputs = old.items()
+    old_prints, old_stories, old_parts, inputs = old.item_rows()   # story inputs read when asked
     new_inputs, only_added = {}, True
     for item_id_, item in items.items():
         if item is None:
@@ -531,8 +531,8 @@ def _update(root: Path, index_dir: Path, paths: list[str], base: Path | None, ol
                 new_inputs[item_id_] = new
             inputs[item_id_] = new
     if only_added:
-        kept = {i: x for i, x in inputs.items() if i not in new_inputs}
-        story_of, parts = stories(kept, new_inputs.values(), kept=(old_stories, old_parts))
+        story_of, parts = stories(inputs.without(set(new_inputs)), new_inputs.values(),
+                                  kept=(old_stories, old_parts))
     else:
         story_of, parts = stories(inputs.values())
     moved = {i for i, story in story_of.items() if i not in items and old_stories.get(i) != story}
@@ -570,6 +570,11 @@ def _update(root: Path, index_dir: Path, paths: list[str], base: Path | None, ol
         return _write_generation(index_dir, _segments(documents, base=None, remove=set(), state=state, info=info,
                                                       wrap=wrap), base=None, started=started)
     entries = [(items[i], story_of[i]) for i in order]
+    # What the corpus-wide bookkeeping held (every file's stat and mentions, every item's
+    # fingerprint, story and story input: 250 MB at 100k items) is not needed to write an
+    # append: let it go before the segment and tables are written (issue 15: peak memory).
+    del files, mentions, old_mentions, old_files, old_prints, old_stories, old_parts, inputs, story_of, parts
+    del items, prints, records
     return _write_generation(index_dir, _segments(entries, base=base, remove=set(), state=state, info=info,
                                                   wrap=wrap), base=base, started=started)
 
