@@ -2,6 +2,7 @@
 and peak memory summed over every process of the build.
 
     python bench/build.py CORPUS [--work /tmp/build-bench] [--skip-incremental] [--no-copy] [--json out.json] [--code DIR]
+                                 [--steps unchanged,add10] [--keep] [--reuse] [--pycache]
 
 `--code DIR` builds with another checkout's code (e.g. `git archive main`
 unpacked), for before/after ratios measured in the same session.
