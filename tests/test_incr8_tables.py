@@ -151,3 +151,20 @@ def test_merging_term_tables_inserts_new_terms_in_order_and_sums_counts():
     assert words == sorted(set(old) | set(new))
     counts = tables._merged_counts(np.asarray([1, 2, 3], dtype=np.int64), [10, 20, 30, 40], places, same)
     assert counts.tolist() == [10, 1, 22, 30, 3, 40]
+
+
+def test_tables_written_as_they_come_leave_no_scratch_file_when_making_one_fails(tmp_path):
+    folder = tmp_path / "gen-20260101T000000000000-abcdef"
+    folder.mkdir()
+
+    def pairs():
+        yield "a", np.arange(5, dtype=np.int64)
+        raise RuntimeError("making the next table failed")
+
+    with pytest.raises(RuntimeError):
+        tables.save_tables(folder, pairs())
+    assert list(folder.iterdir()) == []
+    name = tables.save_tables(folder, iter([("a", np.arange(5, dtype=np.int64)), ("b", np.zeros(0))]))
+    assert [p.name for p in folder.iterdir()] == [name]
+    found = tables.load(folder)
+    assert found["a"].tolist() == [0, 1, 2, 3, 4] and found["b"].size == 0
