@@ -2,6 +2,7 @@
 and peak memory summed over every process of the build.
 
     python bench/build.py CORPUS [--work /tmp/build-bench] [--skip-incremental] [--no-copy] [--json out.json] [--code DIR]
+                                 [--steps unchanged,add10] [--keep] [--reuse] [--pycache]
 
 `--code DIR` builds with another checkout's code (e.g. `git archive main`
 unpacked), for before/after ratios measured in the same session.
@@ -68,12 +69,13 @@ CODE = PROJECT   # whose searchapp the builds run
 # build's own main process got on a loaded machine); a build's memory grows
 # over seconds, not milliseconds.
 SAMPLE_S = 0.5
+ENV: dict[str, str] = {}   # more environment for the builds (--pycache)
 
 
 def run(command: list[str]) -> dict:
     """Wall time, peak summed RSS and the last output line of one command."""
     started = time.perf_counter()
-    env = dict(os.environ, PYTHONPATH=str(CODE))
+    env = dict(os.environ, PYTHONPATH=str(CODE), **ENV)
     proc = subprocess.Popen(command, cwd=CODE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     peak = [0.0, 0.0]
 
@@ -122,25 +124,42 @@ def main() -> None:
     parser.add_argument("--code", type=Path, default=PROJECT)
     parser.add_argument("--steps", default="unchanged,add10,add10copies,change1pct",
                         help="the incremental steps to run, in their order (a 100k rewrite step costs a full build)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep WORK (corpus copy, index, full.json) for --reuse")
+    parser.add_argument("--reuse", action="store_true",
+                        help="no copy and no full build: the steps run on what --keep left in WORK, compared "
+                             "with its full build (files the steps added before are removed first)")
+    parser.add_argument("--pycache", action="store_true",
+                        help="keep the builds' compiled bytecode in WORK/pycache (PYTHONPYCACHEPREFIX), as an "
+                             "installed package has it, instead of compiling every module in every run when "
+                             "PYTHONDONTWRITEBYTECODE is set")
     args = parser.parse_args()
     global CODE
     CODE = args.code.resolve()
     files = sum(1 for _ in args.corpus.rglob("*.md"))
     work = args.work
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    if args.pycache:
+        ENV.update(PYTHONPYCACHEPREFIX=str(work.resolve() / "pycache"), PYTHONDONTWRITEBYTECODE="")
+    if not args.reuse:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
     if args.no_copy and not args.skip_incremental:
         parser.error("--no-copy needs --skip-incremental (the incremental steps edit the corpus)")
     corpus = args.corpus.resolve() if args.no_copy else work / "corpus"
     steps = [] if args.skip_incremental else args.steps.split(",")
-    if not args.no_copy:
+    if not args.no_copy and not args.reuse:
         # Hard links when no step edits a file in place (only change1pct does):
         # copying 100k files took 9 minutes beside a 1M build reading its corpus.
         links = ["-l"] if "change1pct" not in steps else []
         subprocess.run(["cp", "-a", *links, str(args.corpus), str(corpus)], check=True)
     index_dir = work / "index"
     results: dict = {"corpus": str(args.corpus), "files": files}
-    results["full"] = index(corpus, index_dir, "--full")
+    if args.reuse:
+        results["full"] = json.loads((work / "full.json").read_text())
+        _forget_steps(args.corpus, corpus, index_dir, results["full"]["output"])
+    else:
+        results["full"] = index(corpus, index_dir, "--full")
+        (work / "full.json").write_text(json.dumps(results["full"]))
     print(f"full: {results['full']}", flush=True)
     for step in steps:
         extra = {}
@@ -166,7 +185,23 @@ def main() -> None:
     print(json.dumps(results, indent=1))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _forget_steps(original: Path, corpus: Path, index_dir: Path, full_output: str) -> None:
+    """--reuse: the corpus and index as the full build left them: files not in the original corpus
+    removed (in-place edits of change1pct are not undone), CURRENT back at the full build's
+    generation, later generations removed. (The links the steps made and removed moved the ctime of
+    the full generation's files: the first step after this hashes them again.)"""
+    for path in corpus.rglob("*.md"):
+        if not (original / path.relative_to(corpus)).exists():
+            path.unlink()
+    generation = full_output.rsplit("/", 1)[-1].strip()
+    for other in index_dir.glob("gen-*"):
+        if other.name != generation:
+            shutil.rmtree(other)
+    (index_dir / "CURRENT").write_text(generation + "\n")
 
 
 if __name__ == "__main__":

@@ -18,15 +18,45 @@ from pathlib import Path
 import click
 
 from searchapp.errors import IndexerError, NoIndex, StrictFailure
-from searchapp.indexing import update_index
 from searchapp.ingest.reader import display_path
-from searchapp.backends import default_backend
 from searchapp.store.generations import (DAMAGE_MARK, damage_marked, damaged_files, mark_damaged,
-                                         read_current, recorded_items, serving_generation)
-from searchapp.core.service import MAX_PER_PAGE, RECENCY_HALF_LIFE_DAYS, SORTS, SearchEngine
+                                         read_current, recorded_items, serving_generation, use_trial_open)
 from searchapp.errors import QueryError
-from searchapp.model import CONTROLS, Filters, public_url
-from searchapp.query.expand import warm_body_reading
+from searchapp.model import CONTROLS, RECENCY_HALF_LIFE_DAYS, SORTS, Filters, public_url
+
+# Imported when a command needs them: `searchapp index` with nothing changed
+# needs no search service, backend (Whoosh, numpy) or query code (issue 15:
+# a nothing-changed run is to cost 1% of a full build; imports were 0.3 s of it).
+MAX_PER_PAGE = 100   # core.service.MAX_PER_PAGE (a test checks they agree): --limit's bound
+
+
+def default_backend():
+    from searchapp.backends import default_backend as backend
+
+    return backend()
+
+
+def update_index(*args, **kwargs):
+    from searchapp.indexing import update_index as update
+
+    return update(*args, **kwargs)
+
+
+def SearchEngine(*args, **kwargs):
+    from searchapp.core.service import SearchEngine as Engine
+
+    return Engine(*args, **kwargs)
+
+
+def warm_body_reading():
+    from searchapp.query.expand import warm_body_reading as warm
+
+    return warm()
+
+
+def _trial_open(generation, items):
+    """The backend's trial open, imported only when a generation must be opened to be checked."""
+    return default_backend().usable(generation, items)
 
 DEFAULT_CORPUS = os.environ.get("SEARCHAPP_CORPUS", "corpus")
 DEFAULT_INDEX = os.environ.get("SEARCHAPP_INDEX", "index")
@@ -111,7 +141,7 @@ class SafeGroup(click.Group):
 @click.version_option(package_name="searchapp")
 def main() -> None:
     """Search engine over technology-regulation news."""
-    default_backend()   # installs its trial open: a generation is opened for real before it is served or built on
+    use_trial_open(_trial_open)   # a generation is opened for real before it is served or built on
 
 
 @main.command("index")

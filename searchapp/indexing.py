@@ -19,18 +19,74 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from searchapp.backends import default_backend
-from searchapp.backends.whoosh.writer import Counted, die_with_parent, segment_count, write_segments
-from searchapp.enrich.stories import stories_after_adding, stories_and_parts
 from searchapp.errors import NothingToIndex, StrictFailure
 from searchapp.ingest.reader import (BadFile, FileRecord, FileState, Merger, NewsItem, Problem, check_inside, content_hash,
                                      display_path, item_id, merge_records, news_file_names, parse_bytes, read_bytes, stat_file)
-from searchapp.store.generations import (BUILD_INFO, BuildInfo, building_name, current_generation, damage_marked,
-                                         damaged_files, generations_on_disk,
-                                         fsync_tree, link_copy, new_generation_name, recorded_items,
-                                         read_build_info, read_current, remove_old, switch_current, write_manifest)
+from searchapp.store.generations import (BUILD_INFO, GOOD, BuildInfo, building_name, check_generation,
+                                         current_generation, damage_marked, damaged_files, forget_verified,
+                                         generations_on_disk, fsync_tree, link_copy, new_generation_name,
+                                         read_build_info, read_current, record_verified, recorded_items, remove_old,
+                                         switch_current, trust_verified, unverified_files, write_manifest)
 from searchapp.store.lock import writer_lock
 from searchapp.store.state import Records, StateError, StateReader, StateWriter, write_state
+
+# The backend (Whoosh, numpy) and story grouping are imported when a run writes
+# or opens a generation: a nothing-changed run needs neither (issue 15: 1%).
+
+
+def default_backend():
+    from searchapp.backends import default_backend as backend
+
+    return backend()
+
+
+def write_segments(*args, **kwargs):
+    from searchapp.backends.whoosh.writer import write_segments as write
+
+    return write(*args, **kwargs)
+
+
+def segment_count(generation: Path) -> int:
+    from searchapp.backends.whoosh.writer import segment_count as count
+
+    return count(generation)
+
+
+def stories_and_parts(items):
+    from searchapp.enrich.stories import stories_and_parts as group
+
+    return group(items)
+
+
+def stories_after_adding(*args):
+    from searchapp.enrich.stories import stories_after_adding as regroup
+
+    return regroup(*args)
+
+
+class Counted:
+    """An iterator with a known length (for a progress bar's total)."""
+
+    def __init__(self, iterable, length: int):
+        self.iterable, self.length = iterable, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+
+def die_with_parent() -> None:
+    """Read workers must not outlive a killed build (writer.die_with_parent, without importing Whoosh)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
 
 WORKERS = min(4, os.cpu_count() or 1)  # processes that read and parse files in big (re)builds
 PARALLEL_MIN_FILES = 2_000    # below this, starting worker processes costs more than it saves
@@ -102,7 +158,20 @@ def _write_generation(index_dir: Path, build: Callable[[Path], dict], *, base: P
         raise
     switch_current(index_dir, generation)
     remove_old(index_dir, keep={generation} | ({previous} if previous else set()))
+    _remember_verified(index_dir, generation)
     return build_info
+
+
+def _remember_verified(index_dir: Path, generation: Path) -> None:
+    """A generation just written is whole: its new files' checksums were
+    computed from them, the files linked from its base were verified before
+    this run built on it; once it also passes the trial open, the next run
+    need not hash it again (only files that moved since)."""
+    default_backend()   # installs the trial open: check_generation runs it (the cleanup just did, in the CLI)
+    if check_generation(generation)[0] == GOOD:
+        record_verified(index_dir, generation)
+    else:
+        forget_verified(index_dir)
 
 
 def _segments(entries, *, base: Path | None, remove: set[str], state: dict, info: dict, wrap):
@@ -317,11 +386,22 @@ def _trusted_base(index_dir: Path) -> tuple[Path | None, str]:
     marked = damage_marked(generation)
     if marked:   # a server found it damaged while answering (a full check confirmed it)
         return None, f"{name} is marked damaged ({marked})"
-    damaged = damaged_files(generation, full=True)
+    # Files found exactly as this writer verified them (same size, mtime,
+    # ctime and inode: no write can keep all four) are not hashed again;
+    # every other file is, in full (store.generations.record_verified).
+    verified = unverified_files(index_dir, generation)
+    damaged = damaged_files(generation, full=True, unchanged=verified[0] if verified else frozenset())
     if damaged:
+        forget_verified(index_dir)
         listed = ", ".join(f"{file} {why}" for file, why in damaged[:3])
         more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
         return None, f"{name} is damaged ({listed}{more})"
+    if verified is not None:
+        # Every file either unmoved or hashed equal to a manifest that did not
+        # move: the very bytes that passed the trial open when it was recorded.
+        if verified[1]:
+            record_verified(index_dir, generation)   # the moved ones (a link count changed their ctime) again
+        return generation, ""
     # The sampled trial, not the full decode: the full check costs about 110x
     # the trial (2.8 s at 1,291 items, so minutes at 100k), which would make
     # a "nothing changed" run cost as much as a full build. Damage the samples
@@ -330,6 +410,7 @@ def _trusted_base(index_dir: Path) -> tuple[Path | None, str]:
     why = default_backend().usable(generation, recorded_items(generation))
     if why:
         return None, f"{name} is damaged ({why})"
+    record_verified(index_dir, generation)
     return generation, ""
 
 
@@ -374,6 +455,9 @@ def update_index(
     if not paths:
         raise NothingToIndex(f"no news files (.md, .markdown, .html, .htm) in {root}")
     with writer_lock(index_dir, wait):
+        named = read_current(index_dir)[0]
+        if named is not None:   # a generation exactly as verified needs no check to be called good (cleanup asks)
+            trust_verified(index_dir, index_dir / named)
         remove_old(index_dir, keep=set())   # leftovers of killed builds, on every run
         base, repaired = _trusted_base(index_dir)
         old = None
@@ -433,7 +517,7 @@ def _update(root: Path, index_dir: Path, paths: list[str], base: Path | None, ol
     # Story groups: from the kept inputs, only the parts that added items
     # join when nothing else changed (stories_after_adding), else everything;
     # then also rewrite the unaffected items whose story id moved.
-    old_prints, old_stories, old_parts, inputs = old.items()
+    old_prints, old_stories, old_parts, inputs = old.item_rows()   # story inputs read when asked
     new_inputs, only_added = {}, True
     for item_id_, item in items.items():
         if item is None:
@@ -447,8 +531,8 @@ def _update(root: Path, index_dir: Path, paths: list[str], base: Path | None, ol
                 new_inputs[item_id_] = new
             inputs[item_id_] = new
     if only_added:
-        kept = {i: x for i, x in inputs.items() if i not in new_inputs}
-        story_of, parts = stories(kept, new_inputs.values(), kept=(old_stories, old_parts))
+        story_of, parts = stories(inputs.without(set(new_inputs)), new_inputs.values(),
+                                  kept=(old_stories, old_parts))
     else:
         story_of, parts = stories(inputs.values())
     moved = {i for i, story in story_of.items() if i not in items and old_stories.get(i) != story}
@@ -486,6 +570,11 @@ def _update(root: Path, index_dir: Path, paths: list[str], base: Path | None, ol
         return _write_generation(index_dir, _segments(documents, base=None, remove=set(), state=state, info=info,
                                                       wrap=wrap), base=None, started=started)
     entries = [(items[i], story_of[i]) for i in order]
+    # What the corpus-wide bookkeeping held (every file's stat and mentions, every item's
+    # fingerprint, story and story input: 250 MB at 100k items) is not needed to write an
+    # append: let it go before the segment and tables are written (issue 15: peak memory).
+    del files, mentions, old_mentions, old_files, old_prints, old_stories, old_parts, inputs, story_of, parts
+    del items, prints, records
     return _write_generation(index_dir, _segments(entries, base=base, remove=set(), state=state, info=info,
                                                   wrap=wrap), base=base, started=started)
 

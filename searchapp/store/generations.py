@@ -149,12 +149,15 @@ def recorded_items(generation: Path) -> int | None:
     return info.items if info is not None and info.mode != "unknown" else None
 
 
-def damaged_files(generation: Path, *, full: bool = True) -> list[tuple[str, str]]:
+def damaged_files(generation: Path, *, full: bool = True, unchanged: frozenset[str] = frozenset()
+                  ) -> list[tuple[str, str]]:
     """(file name, what is wrong) for every damaged file of a generation; [] when it is whole.
 
     full=True hashes every file completely (`searchapp index --verify`, and
-    every reindex before it builds on a generation); full=False compares
-    sizes and the sample hashes (cheap: at most 192 KiB read per file)."""
+    a reindex before it builds on a generation, but for the files in
+    `unchanged`: those the writer verified before and finds with the same
+    size, mtime, ctime and inode, see `unverified_files`); full=False
+    compares sizes and the sample hashes (cheap: at most 192 KiB read per file)."""
     files = read_manifest(generation)
     if files is None:
         reason = "missing" if not (generation / MANIFEST).exists() else "unreadable or damaged"
@@ -166,6 +169,8 @@ def damaged_files(generation: Path, *, full: bool = True) -> list[tuple[str, str
             size = path.stat().st_size
             if size != recorded["size"]:
                 problems.append((name, f"size is {size:,} bytes, {recorded['size']:,} were written"))
+            elif full and name in unchanged:
+                continue
             elif full and _full_hash(path) != recorded["sha256"]:
                 problems.append((name, "content does not match its SHA-256 checksum"))
             elif not full and recorded.get("sample") and _sample_hash(path, size) != recorded["sample"]:
@@ -216,6 +221,124 @@ def check_generation(generation: Path) -> tuple[str, str | None]:
             _checked.clear()
         _checked[key] = verdict
     return verdict
+
+
+# ---------------------------------------------------------------- what the writer verified
+
+VERIFIED = ".verified"        # <index>/.verified: the files of the generation the writer last verified in full
+VERIFIED_BYTES = 1 << 20      # a stamp bigger than this is not read (a generation has tens of files)
+
+
+def _listing(generation: Path) -> dict[str, list[int]] | None:
+    """Every entry of a generation folder: name -> [size, mtime_ns, ctime_ns, inode, is a regular file]."""
+    try:
+        found = {}
+        for entry in os.scandir(generation):
+            info = entry.stat(follow_symlinks=False)
+            found[entry.name] = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino,
+                                 int(stat.S_ISREG(info.st_mode))]
+        return found
+    except OSError:
+        return None
+
+
+def record_verified(index_dir: Path, generation: Path) -> None:
+    """Remember that every file of `generation`, as it is now, was verified in
+    full (each matches its SHA-256 checksum, and the backend's trial open
+    passed): the next run hashes only files whose size, mtime, ctime or inode
+    moved since. Called by the writer only, under its lock. Never raises.
+
+    A file whose ctime is not older than this stamp's own creation is left
+    out (hashed next time): file times are kept at the clock's tick, so a
+    change in the same tick as the file's last one would not move them (git's
+    "racy" entries). The ctime cannot be set by hand: a write that restores
+    size and mtime (`touch -d`, `os.utime`) still moves it."""
+    temporary = Path(index_dir) / f"{VERIFIED}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as out:
+            stamp = os.fstat(out.fileno()).st_mtime_ns
+            listing = _listing(generation)
+            if listing is None:
+                raise OSError("cannot list the generation")
+            files = {name: entry[:4] for name, entry in listing.items()
+                     if entry[4] and entry[1] < stamp and entry[2] < stamp}
+            out.write(json.dumps({"generation": generation.name, "names": sorted(listing), "files": files}))
+        os.replace(temporary, Path(index_dir) / VERIFIED)
+    except OSError:
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def forget_verified(index_dir: Path) -> None:
+    """No generation counts as verified any more (the next run hashes in full). Never raises."""
+    try:
+        (Path(index_dir) / VERIFIED).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def unverified_files(index_dir: Path, generation: Path) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(files of `generation` found exactly as `record_verified` saw them,
+    files to hash again). None when there is no usable record for it
+    (none, another generation's, unreadable, files added or gone, or its
+    manifest moved): then everything is hashed and trial-opened again.
+    Read only as a regular file of our own, never through a link or from a FIFO."""
+    try:
+        descriptor = os.open(Path(index_dir) / VERIFIED, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        raw = os.read(descriptor, VERIFIED_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        if len(raw) > VERIFIED_BYTES or data["generation"] != generation.name:
+            return None
+        files, names = data["files"], data["names"]
+        if not isinstance(files, dict) or not isinstance(names, list):
+            return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    listing = _listing(generation)
+    if listing is None or sorted(listing) != names:
+        return None
+    if MANIFEST not in listing or files.get(MANIFEST) != listing[MANIFEST][:4]:
+        return None   # the manifest moved (or is not there): what it says may differ from what was verified
+    same = frozenset(name for name, entry in listing.items() if files.get(name) == entry[:4])
+    return same, frozenset(listing) - same
+
+
+def trust_verified(index_dir: Path, generation: Path) -> bool:
+    """True when every file of `generation` is as the writer verified it: not
+    moved since, or hashed now and equal to a manifest that did not move (then
+    remembered again); this process's cheap check then takes it as good (no
+    trial open: its verdict was given on these very bytes). For the writer only."""
+    found = unverified_files(index_dir, generation)
+    if found is None:
+        return False
+    same, moved = found
+    if moved:
+        if damage_marked(generation) or damaged_files(generation, full=True, unchanged=same):
+            return False
+        record_verified(index_dir, generation)
+    try:
+        stats = tuple(sorted((p.name, s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino)
+                             for p in generation.iterdir() for s in [p.stat()]))
+    except OSError:
+        return False
+    if damage_marked(generation):
+        return False
+    with _checked_lock:
+        for trial in (False, True):
+            _checked[(str(generation), stats, trial)] = (GOOD, None)
+    return True
 
 
 # ---------------------------------------------------------------- damage found while answering
@@ -453,7 +576,7 @@ def _pid_alive(pid: int) -> bool:
 
 def _leftover_of_dead_writer(path: Path) -> bool:
     """A `.building-*` or `.CURRENT.*.tmp` whose writer is gone (or unknown: older versions)."""
-    match = re.search(r"~(\d+)$", path.name) or re.match(r"\.(?:CURRENT|writer\.lock)\.(\d+)\.tmp$", path.name)
+    match = re.search(r"~(\d+)$", path.name) or re.match(r"\.(?:CURRENT|writer\.lock|verified)\.(\d+)\.tmp$", path.name)
     if match is None:
         return True
     return not _pid_alive(int(match.group(1)))
@@ -462,8 +585,8 @@ def _leftover_of_dead_writer(path: Path) -> bool:
 def remove_old(index_dir: Path, keep: set[Path]) -> list[str]:
     """Drop leftovers of killed builds and generations no reader should need; the names removed.
 
-    Removed: `.building-*` folders and CURRENT temporaries of writers that
-    are gone; generations newer than CURRENT's that CURRENT never named
+    Removed: `.building-*` folders and CURRENT (or `.verified`) temporaries
+    of writers that are gone; generations newer than CURRENT's that CURRENT never named
     (a build killed or out of space at the switch); older generations beyond
     the one CURRENT replaced. Kept: CURRENT's generation, `keep`, the newest
     older one, and any generation younger than GRACE_SECONDS (a reader may
@@ -471,7 +594,7 @@ def remove_old(index_dir: Path, keep: set[Path]) -> list[str]:
     removed = []
     try:
         for stale in (list(index_dir.glob(".building-*")) + list(index_dir.glob(f".{CURRENT}.*.tmp"))
-                      + list(index_dir.glob(".writer.lock.*.tmp"))):
+                      + list(index_dir.glob(".writer.lock.*.tmp")) + list(index_dir.glob(f"{VERIFIED}.*.tmp"))):
             if _leftover_of_dead_writer(stale):
                 if stale.is_dir() and not stale.is_symlink():
                     shutil.rmtree(stale, ignore_errors=True)

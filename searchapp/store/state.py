@@ -17,7 +17,7 @@ import shutil
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Iterable, Iterator, Mapping, MutableMapping
 
 from searchapp.ingest.reader import Entry, FileRecord, FileState, NewsItem, Problem
 from searchapp.model import Provider
@@ -150,6 +150,28 @@ class StateReader:
         for path, text in self._rows("SELECT path, record FROM files WHERE record IS NOT NULL"):
             yield decode_record(path, text)
 
+    def item_rows(self) -> tuple[dict[str, str], dict[str, str], dict[str, str], "StoryInputs"]:
+        """items(), with the story inputs read from the file when asked (StoryInputs): at 100k
+        items they were 100 MB of an append's peak, and grouping an addition reads few of them."""
+        prints, stories, parts = {}, {}, {}
+        for iid, fingerprint, story, part in self._rows(
+                "SELECT id, fingerprint, story, part FROM items ORDER BY rowid"):
+            prints[iid] = fingerprint
+            stories[iid] = story
+            parts[iid] = part
+        return prints, stories, parts, StoryInputs(self, list(prints))
+
+    def story_input(self, iid: str) -> NewsItem:
+        with self.lock:
+            rows = list(self._rows("SELECT story_input FROM items WHERE id = ?", (iid,)))
+        if not rows:
+            raise KeyError(iid)
+        return decode_story_input(iid, rows[0][0])
+
+    def story_inputs(self) -> Iterator[tuple[str, NewsItem]]:
+        for iid, text in self._rows("SELECT id, story_input FROM items ORDER BY rowid"):
+            yield iid, decode_story_input(iid, text)
+
     def items(self) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, NewsItem]]:
         """Fingerprints, story ids, story parts (stories.stories_and_parts) and story inputs of every item."""
         prints, stories, parts, inputs = {}, {}, {}, {}
@@ -160,6 +182,94 @@ class StateReader:
             parts[iid] = part
             inputs[iid] = decode_story_input(iid, text)
         return prints, stories, parts, inputs
+
+
+class StoryInputs(MutableMapping):
+    """Every item's story input as a dict of them would hold it (the same order: the file's
+    rows, changed ones in place, new ones at the end), read from the state when asked and
+    streamed when iterated; only what is set here is kept in memory."""
+
+    def __init__(self, reader: StateReader, ids: list[str]):
+        self.reader, self.ids, self.stored = reader, ids, set(ids)
+        self.changed: dict[str, NewsItem] = {}   # set here: replaces the stored one, or is new
+        self.added: list[str] = []               # new ids (and ids removed then set again), in order
+        self.removed: set[str] = set()           # stored ids removed (their stored place is skipped)
+
+    def _stored(self, iid: str) -> bool:
+        return iid in self.stored and iid not in self.removed
+
+    def __contains__(self, iid) -> bool:
+        return iid in self.changed or self._stored(iid)
+
+    def __getitem__(self, iid: str) -> NewsItem:
+        if iid in self.changed:
+            return self.changed[iid]
+        if not self._stored(iid):
+            raise KeyError(iid)
+        return self.reader.story_input(iid)
+
+    def __setitem__(self, iid: str, item: NewsItem) -> None:
+        if iid not in self:
+            self.added.append(iid)
+        self.changed[iid] = item
+
+    def __delitem__(self, iid: str) -> None:
+        if iid not in self:
+            raise KeyError(iid)
+        self.changed.pop(iid, None)
+        if iid in self.added:
+            self.added.remove(iid)
+        else:
+            self.removed.add(iid)
+
+    def __iter__(self) -> Iterator[str]:
+        for iid in self.ids:
+            if iid not in self.removed:
+                yield iid
+        yield from self.added
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def items(self) -> Iterator[tuple[str, NewsItem]]:  # type: ignore[override]
+        for iid, item in self.reader.story_inputs():
+            if iid not in self.removed:
+                yield iid, self.changed.get(iid, item)
+        for iid in self.added:
+            yield iid, self.changed[iid]
+
+    def values(self) -> Iterator[NewsItem]:  # type: ignore[override]
+        for _, item in self.items():
+            yield item
+
+    def without(self, ids: set[str]) -> "Mapping[str, NewsItem]":
+        """A view of these inputs but `ids` (streamed too)."""
+        return _Without(self, ids)
+
+
+class _Without(Mapping):
+    def __init__(self, inputs: StoryInputs, ids: set[str]):
+        self.inputs, self.ids = inputs, ids
+
+    def __contains__(self, iid) -> bool:
+        return iid not in self.ids and iid in self.inputs
+
+    def __getitem__(self, iid: str) -> NewsItem:
+        if iid in self.ids:
+            raise KeyError(iid)
+        return self.inputs[iid]
+
+    def __iter__(self) -> Iterator[str]:
+        return (iid for iid in self.inputs if iid not in self.ids)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def items(self) -> Iterator[tuple[str, NewsItem]]:  # type: ignore[override]
+        return ((iid, item) for iid, item in self.inputs.items() if iid not in self.ids)
+
+    def values(self) -> Iterator[NewsItem]:  # type: ignore[override]
+        return (item for _, item in self.items())
 
 
 class Records(Mapping):

@@ -26,6 +26,7 @@ import bisect
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -291,44 +292,353 @@ def compute(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
     return found
 
 
-def write(folder: Path) -> str:
+# ---------------------------------------------------------------- appending (issue 15)
+#
+# An append (indexing.py: new documents on top of hard links to the previous
+# generation's segments, none deleted) used to recompute every table from the
+# whole index: at 10k items most of an append's time, growing with the index
+# (every term's postings of ten fields, every stored title, every length).
+# Here the previous generation's tables are the start, and only the new
+# segments are read: per-document tables are extended, term tables get the
+# new terms inserted in order and the new postings after the old ones of the
+# same term (docnums ascending), counts add up, story numbers are renumbered
+# into the merged sorted names. The date orders and recency factors depend on
+# every date key (new items move the newest date), so they are computed as a
+# full build does, from the key columns. The result is byte for byte what
+# `compute` gives (tests/test_incr8_tables.py compares the files).
+
+
+def _leaves(searcher, start: int) -> list | None:
+    """The leaf readers and offsets of the documents from `start` on, or None when
+    `start` is not a segment boundary (the segments are not the previous ones plus new)."""
+    leaves = list(searcher.leaf_searchers())
+    offsets = [offset for _, offset in leaves]
+    if start not in offsets and start != searcher.reader().doc_count_all():
+        return None
+    return [(leaf.reader(), offset) for leaf, offset in leaves if offset >= start]
+
+
+def _insertions(old_blob: np.ndarray, old_offsets: np.ndarray, new_terms: list[bytes]) -> tuple[list[int], list[bool]]:
+    """Per new term (sorted): where it goes among the old terms (sorted), and whether it is one of them."""
+    blob = old_blob.tobytes()
+    offsets = old_offsets.tolist()
+    size = len(offsets) - 1
+    term = lambda n: blob[offsets[n]:offsets[n + 1]]   # noqa: E731
+    places, same = [], []
+    low = 0
+    for text in new_terms:
+        n = bisect.bisect_left(range(size), text, lo=low, key=term)
+        places.append(n)
+        same.append(n < size and term(n) == text)
+        low = n
+    return places, same
+
+
+def _merged_terms(old_blob, old_offsets, new_terms, places, same) -> tuple[np.ndarray, np.ndarray]:
+    """The merged sorted terms as a blob and offsets (old and new terms, each once)."""
+    pieces, done = [], 0
+    old_offsets = np.asarray(old_offsets)
+    blob = np.asarray(old_blob)
+    for text, place, known in zip(new_terms, places, same):
+        if known:
+            continue
+        pieces.append(blob[old_offsets[done]:old_offsets[place]])
+        pieces.append(np.frombuffer(text, dtype=np.uint8))
+        done = place
+    pieces.append(blob[old_offsets[done]:old_offsets[-1]])
+    lengths = np.diff(old_offsets)
+    fresh = [n for n, known in enumerate(same) if not known]
+    lengths = np.insert(lengths, [places[n] for n in fresh], [len(new_terms[n]) for n in fresh])
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return np.concatenate(pieces).astype(np.uint8, copy=False), offsets
+
+
+def _merged_counts(old_counts: np.ndarray, new_counts: list[int], places, same) -> np.ndarray:
+    """Per merged term: its old count plus its new one."""
+    counts = np.array(old_counts, dtype=old_counts.dtype)
+    known = [n for n, k in enumerate(same) if k]
+    np.add.at(counts, [places[n] for n in known], np.asarray([new_counts[n] for n in known], dtype=counts.dtype))
+    fresh = [n for n, k in enumerate(same) if not k]
+    return np.insert(counts, [places[n] for n in fresh], np.asarray([new_counts[n] for n in fresh], dtype=counts.dtype))
+
+
+def _appended_words(previous, fieldname: str, leaves) -> dict[str, np.ndarray]:
+    """spelling_words of the whole index: the previous words, with the new segments' words and counts."""
+    counts: dict[bytes, int] = {}
+    for reader, _ in leaves:
+        if fieldname in reader.schema:
+            for term in reader.lexicon(fieldname):
+                counts[term] = counts.get(term, 0) + reader.doc_frequency(fieldname, term)
+    new_terms = sorted(counts)
+    blob, offsets = previous[f"words-{fieldname}"], previous[f"word-offsets-{fieldname}"]
+    places, same = _insertions(blob, offsets, new_terms)
+    merged_blob, merged_offsets = _merged_terms(blob, offsets, new_terms, places, same)
+    return {f"words-{fieldname}": merged_blob, f"word-offsets-{fieldname}": merged_offsets,
+            f"word-counts-{fieldname}": _merged_counts(previous[f"word-counts-{fieldname}"],
+                                                       [counts[t] for t in new_terms], places, same)}
+
+
+def _appended_postings(previous, fieldname: str, leaves) -> dict[str, np.ndarray]:
+    """term_postings of the whole index: each term's previous postings, then the new segments' (higher docnums)."""
+    new: dict[bytes, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for reader, offset in leaves:
+        if fieldname not in reader.schema:
+            continue
+        for term in reader.lexicon(fieldname):
+            ids, weights = compat.posting_blocks(reader, fieldname, term)
+            new.setdefault(term, []).append(((np.asarray(ids, dtype=np.int64) + offset).astype(np.uint32),
+                                             np.asarray(weights, dtype=np.float64)))
+    new_terms = sorted(new)
+    blob, offsets = previous[f"terms-{fieldname}"], previous[f"term-offsets-{fieldname}"]
+    starts = np.asarray(previous[f"term-starts-{fieldname}"])
+    old_docs = np.asarray(previous[f"term-docs-{fieldname}"])
+    old_weights = np.asarray(previous[f"term-weights-{fieldname}"])
+    # term_postings keeps float32 when every weight survives it: the old ones did when they are float32
+    exact = old_weights.dtype == np.float32 and all(
+        np.array_equal(w.astype(np.float32).astype(np.float64), w) for chunks in new.values() for _, w in chunks)
+    kind = np.float32 if exact else np.float64
+    old_weights = old_weights.astype(kind, copy=False)
+    places, same = _insertions(blob, offsets, new_terms)
+    merged_blob, merged_offsets = _merged_terms(blob, offsets, new_terms, places, same)
+    docs, weights, done = [], [], 0
+    for text, place, known in zip(new_terms, places, same):
+        end = int(starts[place + 1] if known else starts[place])   # a known term's old postings come first
+        docs.append(old_docs[done:end])
+        weights.append(old_weights[done:end])
+        docs += [ids for ids, _ in new[text]]
+        weights += [w.astype(kind) for _, w in new[text]]
+        done = end
+    docs.append(old_docs[done:])
+    weights.append(old_weights[done:])
+    counts = _merged_counts(np.diff(starts), [sum(len(ids) for ids, _ in new[t]) for t in new_terms], places, same)
+    merged_starts = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=merged_starts[1:])
+    all_weights = np.concatenate(weights)
+    if not exact and np.array_equal(all_weights.astype(np.float32).astype(np.float64), all_weights):
+        all_weights = all_weights.astype(np.float32)   # as term_postings decides, on the whole array
+    return {f"terms-{fieldname}": merged_blob, f"term-offsets-{fieldname}": merged_offsets,
+            f"term-starts-{fieldname}": merged_starts,
+            f"term-docs-{fieldname}": np.concatenate(docs).astype(np.uint32, copy=False),
+            f"term-weights-{fieldname}": all_weights}
+
+
+def _appended_blob(previous, name: str, texts: list[str]) -> dict[str, np.ndarray]:
+    more = _blob(name, texts)
+    offsets = np.asarray(previous[f"{name}-offsets"])
+    return {name: np.concatenate([np.asarray(previous[name]), more[name]]),
+            f"{name}-offsets": np.concatenate([offsets, offsets[-1] + more[f"{name}-offsets"][1:]])}
+
+
+def _blob_texts(blob, offsets) -> list[str]:
+    data, ends = np.asarray(blob).tobytes(), np.asarray(offsets).tolist()
+    return [data[ends[n]:ends[n + 1]].decode("utf-8") for n in range(len(ends) - 1)]
+
+
+def appended(searcher, live: np.ndarray, previous) -> dict[str, np.ndarray] | None:
+    """`compute`'s tables for an index that is `previous`'s documents plus new
+    segments after them (no document deleted), reading only the new segments;
+    None when it is not that (then `compute`)."""
+    tables = appending_tables(searcher, live, previous)
+    return None if tables is None else dict(tables)
+
+
+def appending_tables(searcher, live: np.ndarray, previous):
+    """`appended` as (name, array) pairs in `compute`'s order, made one group at a time
+    (`save_tables` writes each and lets it go); None when the index is not `previous` plus
+    new segments. `previous`: a Mapping of the previous tables (`Stored`: each read when asked)."""
+    schema = searcher.schema
+    if not all(key in previous for key in _expected_keys(schema)) or not live.all():
+        return None
+    start = int(previous.shape("position-newest")[0] if isinstance(previous, Stored)
+                else previous["position-newest"].shape[0])
+    size = searcher.reader().doc_count_all()
+    leaves = _leaves(searcher, start)
+    if leaves is None or start > size:
+        return None
+    return _appending(searcher, live, previous, start, size, leaves)
+
+
+def _appending(searcher, live, previous, start: int, size: int, leaves):
+    schema = searcher.schema
+    for fieldname in TEXT_FIELDS:
+        if fieldname in schema:
+            more = [reader.doc_field_length(d, fieldname, 1) or 1 for reader, _ in leaves
+                    for d in range(reader.doc_count_all())]
+            yield f"length-{fieldname}", np.concatenate([np.asarray(previous[f"length-{fieldname}"]),
+                                                         np.asarray(more, dtype=np.float64)])
+    for fieldname in SPELLING_FIELDS:
+        if fieldname in schema:
+            yield from _appended_words(previous, fieldname, leaves).items()
+    ids, names = [], []
+    for docnum in range(start, size):
+        doc = searcher.stored_fields(docnum).get("doc") or {}
+        ids.append(doc.get("id") or "")
+        names.append(doc.get("title") or "")
+    yield from _appended_blob(previous, "ids", ids).items()
+    yield from _appended_blob(previous, "titles", names).items()
+    for fieldname in POSTING_FIELDS:
+        if fieldname in schema:
+            yield from _appended_postings(previous, fieldname, leaves).items()
+    if "story" in schema:
+        old_names = _blob_texts(previous["story_ids"], previous["story_ids-offsets"])
+        values = []
+        for reader, _ in leaves:
+            column = reader.column_reader("story") if reader.has_column("story") else None
+            values += [(column[d] if column is not None else None) or None for d in range(reader.doc_count_all())]
+        merged = sorted(set(old_names) | {v for v in values if v})
+        number = {name: n for n, name in enumerate(merged)}
+        renumber = np.asarray([number[name] for name in old_names] + [-1], dtype=np.int32)   # -1 stays -1
+        old_of = np.asarray(previous["story-of"])
+        yield "story-of", np.concatenate([renumber[old_of], np.asarray([number.get(v, -1) for v in values],
+                                                                       dtype=np.int32)]).astype(np.int32)
+        yield from _blob("story_ids", merged).items()
+    for sort in SORTS:
+        keys = date_keys(searcher, sort)
+        ordered = order(keys, live)
+        yield f"order-{sort}", ordered
+        yield f"position-{sort}", positions(ordered, size)
+        if sort == "newest":
+            factors, lasting = decay(keys)
+            if lasting:
+                yield "decay", factors
+
+
+def _expected_keys(schema) -> list[str]:
+    """The tables `compute` makes for this schema (but the optional `decay`)."""
+    keys = [f"length-{f}" for f in TEXT_FIELDS if f in schema]
+    for fieldname in SPELLING_FIELDS:
+        if fieldname in schema:
+            keys += [f"words-{fieldname}", f"word-offsets-{fieldname}", f"word-counts-{fieldname}"]
+    keys += ["ids", "ids-offsets", "titles", "titles-offsets"]
+    for fieldname in POSTING_FIELDS:
+        if fieldname in schema:
+            keys += [f"{name}-{fieldname}" for name in _POSTING_TABLES]
+    if "story" in schema:
+        keys += ["story-of", "story_ids", "story_ids-offsets"]
+    return keys + [f"{name}-{sort}" for sort in SORTS for name in ("order", "position")]
+
+
+def write(folder: Path, appending: bool = False) -> str:
     """Compute a just-written generation's tables and save them into it, as one file; its
-    name. Tables of earlier generations (hard links) are removed."""
+    name. Tables of earlier generations (hard links) are removed.
+
+    `appending`: the folder holds the previous generation's segments (hard
+    links) and new ones after them, nothing deleted; the previous
+    generation's tables (linked in too) are extended with the new segments'
+    (`appended`), not computed again from the whole index."""
     from whoosh import index as whoosh_index
 
-    for old in folder.glob(PREFIX + "*"):
-        old.unlink()   # links to the previous generation's tables: never written through
-    ix = whoosh_index.open_dir(str(folder))
+    previous = None
+    own = _name(generation_name(folder))
     try:
-        with ix.searcher() as searcher:
-            reader = searcher.reader()
-            live = np.zeros(reader.doc_count_all(), dtype=bool)
-            live[list(reader.all_doc_ids())] = True
-            found = compute(searcher, live)
+        for old in sorted(folder.glob(PREFIX + "*")):
+            if appending and previous is None and old.name != own:
+                previous = Stored.open(old)   # an open file: still readable once unlinked
+            old.unlink()   # links to the previous generation's tables: never written through
+        ix = whoosh_index.open_dir(str(folder))
+        try:
+            with ix.searcher() as searcher:
+                reader = searcher.reader()
+                live = np.zeros(reader.doc_count_all(), dtype=bool)
+                live[list(reader.all_doc_ids())] = True
+                pairs = appending_tables(searcher, live, previous) if previous is not None else None
+                if pairs is not None:   # each table written as it is made: no copy of them all at once
+                    return save_tables(folder, pairs)
+                found = compute(searcher, live)
+        finally:
+            ix.close()
     finally:
-        ix.close()
+        if previous is not None:
+            previous.close()
     return save(folder, found)
+
+
+class Stored(Mapping):
+    """A tables file's arrays, each read from the file when asked (into memory of its
+    own, let go when dropped): an append reads the previous tables one at a time, where a
+    memory map would keep every page it touched (90 MB at 100k items) in the process."""
+
+    def __init__(self, handle, index: dict, start: int):
+        self.handle, self.index, self.start = handle, index, start
+
+    @classmethod
+    def open(cls, path: Path) -> "Stored | None":
+        handle = open(path, "rb")
+        try:
+            size = int.from_bytes(handle.read(8), "little")
+            index = json.loads(handle.read(size))
+            return cls(handle, index, -(-(8 + size) // ALIGN) * ALIGN)
+        except (OSError, ValueError):
+            handle.close()
+            return None
+
+    def shape(self, table: str) -> tuple[int, ...]:
+        return tuple(self.index[table][1])
+
+    def __getitem__(self, table: str) -> np.ndarray:
+        dtype, shape, offset = self.index[table]
+        dtype = np.dtype(dtype)
+        count = int(np.prod(shape)) if shape else 1
+        self.handle.seek(self.start + offset)
+        data = self.handle.read(count * dtype.itemsize)
+        if len(data) != count * dtype.itemsize:
+            raise ValueError(f"tables file too short for {table}")
+        return np.frombuffer(bytearray(data), dtype=dtype).reshape(shape)
+
+    def __iter__(self):
+        return iter(self.index)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 def save(folder: Path, found: dict[str, np.ndarray]) -> str:
     """Write tables into a generation folder as its one tables file; the file's name."""
+    return save_tables(folder, found.items())
+
+
+def save_tables(folder: Path, pairs) -> str:
+    """Write (name, array) pairs, in order, into a generation folder as its one tables file; its
+    name. Each array is written as it comes (then let go); the index at the file's start is known
+    only at the end, so the arrays go to a scratch file first, copied after the index."""
     # One file, not one per table: a file per table took a page each on a small index
     # (a 3 MiB disk-full test no longer had the room it expected).
-    index, offset = {}, 0
-    for table, values in found.items():
-        values = np.ascontiguousarray(values)
-        index[table] = [values.dtype.str, list(values.shape), offset]
-        offset += -(-values.nbytes // ALIGN) * ALIGN
-    header = json.dumps(index).encode("utf-8")
-    start = -(-(8 + len(header)) // ALIGN) * ALIGN
     target = folder / _name(generation_name(folder))
     temporary = target.with_name(target.name + ".tmp")
-    with open(temporary, "wb") as out:
-        out.write(len(header).to_bytes(8, "little") + header + b"\0" * (start - 8 - len(header)))
-        for table, values in found.items():
-            data = np.ascontiguousarray(values).tobytes()
-            out.write(data + b"\0" * (-(-len(data) // ALIGN) * ALIGN - len(data)))
-    os.replace(temporary, target)
+    scratch = target.with_name(target.name + ".data.tmp")
+    try:
+        index, offset = {}, 0
+        with open(scratch, "wb") as data:
+            for table, values in pairs:
+                values = np.ascontiguousarray(values)
+                index[table] = [values.dtype.str, list(values.shape), offset]
+                padded = -(-values.nbytes // ALIGN) * ALIGN
+                data.write(values.data if values.size else b"")   # no copy of a big table as bytes
+                data.write(b"\0" * (padded - values.nbytes))
+                offset += padded
+                del values
+        header = json.dumps(index).encode("utf-8")
+        start = -(-(8 + len(header)) // ALIGN) * ALIGN
+        with open(temporary, "wb") as out, open(scratch, "rb") as data:
+            out.write(len(header).to_bytes(8, "little") + header + b"\0" * (start - 8 - len(header)))
+            out.flush()
+            remaining = offset
+            while remaining:
+                sent = os.sendfile(out.fileno(), data.fileno(), None, min(remaining, 1 << 30))
+                if sent == 0:
+                    raise OSError("tables scratch file ended early")
+                remaining -= sent
+        os.replace(temporary, target)
+    finally:
+        for leftover in (scratch, temporary):
+            try:
+                leftover.unlink()
+            except FileNotFoundError:
+                pass
     return target.name
 
 
@@ -336,7 +646,11 @@ def load(generation: Path | None) -> dict[str, np.ndarray]:
     """A generation's tables, memory-mapped (read-only, shared page cache); {} when it has none."""
     if generation is None:
         return {}
-    path = generation / _name(generation_name(generation))
+    return _read(generation / _name(generation_name(generation)))
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    """One tables file, memory-mapped; {} when it is missing or unreadable."""
     try:
         if not path.is_file():
             return {}

@@ -58,6 +58,7 @@ def write_segments(building: Path, entries: Sequence[tuple[NewsItem, str]], *, b
         # reorders them (docnums move) and recounts field lengths from their
         # one-byte approximations (scores move); deletions merge below.
         writer.commit(merge=False)
+    appending = base_copied and not remove and ix.doc_count_all() == ix.doc_count()
     if ix.doc_count_all() > ix.doc_count():
         # Any deleted document still counts in BM25's statistics (document
         # count, average field length, document frequencies) until segments
@@ -66,7 +67,9 @@ def write_segments(building: Path, entries: Sequence[tuple[NewsItem, str]], *, b
         ix.writer(compound=False).commit(optimize=True)
     count = ix.doc_count()
     ix.close()
-    tables.write(building)   # date orders, field lengths, recency: computed once, mapped by every reader
+    # date orders, field lengths, recency, postings: computed once, mapped by every reader; an
+    # append (new segments on the previous ones, nothing deleted) extends the previous tables
+    tables.write(building, appending=appending)
     return count
 
 
