@@ -30,3 +30,24 @@ def test_generated_places_come_back_equal_from_the_cache(tmp_path, monkeypatch):
     for path in tmp_path.glob("places-*.json"):
         path.write_text("[1]")
     assert places.generated_jurisdictions(yaml_entries, ["reading"]) == computed
+
+
+def test_the_compiled_gazetteer_comes_back_equal_from_the_cache_and_a_damaged_one_is_rebuilt(tmp_path, monkeypatch):
+    from searchapp.enrich import gazetteer
+    monkeypatch.setenv("SEARCHAPP_CACHE", str(tmp_path))
+    gazetteer._compiled.cache_clear()
+    try:
+        built = gazetteer._compiled()                  # no cache yet: built and written
+        [cached] = tmp_path.glob("gazetteer-*.json")
+        gazetteer._compiled.cache_clear()
+        assert gazetteer._compiled() == built          # read back: every table equal
+        text = ("The FTC fined Meta in California; Italy's privacy watchdog, the Garante, "
+                "and Brazil's Congress acted. SPRINGFIELD, Mass. -- the city council voted.")
+        want = gazetteer.tag_item(text)
+        for damage in ("not json", '{"version": 8}', '{"version": 8, "pattern": "(", "forms": {}}', ""):
+            cached.write_text(damage)
+            gazetteer._compiled.cache_clear()
+            assert gazetteer._compiled() == built
+            assert gazetteer.tag_item(text) == want
+    finally:
+        gazetteer._compiled.cache_clear()

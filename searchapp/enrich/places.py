@@ -367,3 +367,13 @@ def _generated_jurisdictions(yaml_entries: list[dict], ambiguous_names) -> tuple
                     "population": city["population"], "capital_of": country if (cc, name) in capitals else None})
         claim(name, aliases)
     return out, code_to_name
+
+
+# Public names of the on-disk cache for the gazetteer's compiled tables (gazetteer.py).
+cache_key = _cache_key
+cache_read = _cache_read
+cache_write = _cache_write
+
+
+def data_versions() -> list:
+    return _data_versions()
