@@ -67,6 +67,7 @@ SUGGEST_FACET_MIN_ITEMS = 2  # ... and two items ("eu ai act f": no "FDA" from a
 RESULT_CACHE_SIZE = 256   # results pages kept per engine (a typed page with facets: ~47 kB at 100k, 24 MB for 512)
 RECENT_REQUESTS = 48      # replayed on a new generation before it serves (with warm_switch), newest first,
 REPLAY_SECONDS = 1.0      # ... for at most this long: a reindex shows within seconds, even on a busy machine
+ANSWERS_SECONDS = 0.3     # ... after the serving generation's spelling and compound answers, most recent first
 WATCH_SECONDS = 0.05      # how often a serving engine looks for a NEXT generation to warm (one stat)
 IDLE_REFERENCES = 4       # sys.getrefcount of a thread's snapshot nobody is reading: its thread's local, and
                           # the list, the loop variable and the argument of the check (_close_idle)
@@ -396,7 +397,6 @@ class SearchEngine:
         replay the recent requests on it (half the time: the old generation's requests
         share the interpreter), then switch to it (`publish`). Whether it was warmed."""
         try:
-            until = time.perf_counter() + REPLAY_SECONDS   # opening (and warming the caches' keys) included
             if generation is None:
                 generation = current_generation(self.index_dir)
             if generation is None:
@@ -406,8 +406,11 @@ class SearchEngine:
                 serving = self._shared.get(self._ready) if self._ready != (generation, key) else None
                 if serving and "lock" in shared and len(shared) == 1:
                     shared["previous"] = serving
-            snapshot = self.backend.open(generation, key, shared)
+            snapshot = self.backend.open(generation, key, shared)   # computes the serving one's cached keys
             try:
+                if serving:
+                    _warm_answers(snapshot, serving, time.perf_counter() + ANSWERS_SECONDS)
+                until = time.perf_counter() + REPLAY_SECONDS
                 for request in reversed(list(self._recent)):
                     started = time.perf_counter()
                     if started > until:
@@ -761,6 +764,21 @@ class SearchEngine:
                 snapshot.close()
             except Exception:   # its files may be what is damaged
                 pass
+
+
+def _warm_answers(snapshot, previous: dict, deadline: float) -> None:
+    """Work out on a new generation the spelling corrections and compound forms the serving
+    one had cached (per generation, so after a switch each typo's neighbour search, 20-60 ms,
+    was a user's again), at half duty, until `deadline`."""
+    split, join = compounds.forms(snapshot)
+    work = [(spelling.closest, (snapshot, w)) for w in reversed(list(previous.get("closest") or ()))]
+    work += [(split, k[1:]) if k[0] == "split" else (join, k[1:]) for k in list(previous.get("compounds") or ())]
+    for function, args in work:
+        started = time.perf_counter()
+        if started > deadline:
+            break
+        function(*args)
+        time.sleep(time.perf_counter() - started)
 
 
 def _watching(ref) -> None:

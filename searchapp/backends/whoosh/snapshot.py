@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from whoosh import highlight, index as whoosh_index, query as Q, scoring
+from whoosh import highlight, query as Q, scoring
 from whoosh.support import levenshtein
 
 from searchapp.backends.whoosh import compat, derived, tables
@@ -33,8 +33,11 @@ from searchapp.query import ast
 # entries: 2,048 word bitmaps and 1,024 query bitmaps were up to 115 MB per worker at 300k.
 TERM_CACHE_BYTES = 16_000_000    # word bitmaps kept per generation (~430 at 300k; a typed query reuses a few dozen)
 QUERY_CACHE_BYTES = 8_000_000    # query bitmaps kept per generation
-WARM_LIKE_SECONDS = 0.5          # a new generation computes the old one's cached words for at most this long
-                                 # (then the server replays its recent requests: a reindex shows within ~1 s)
+WARM_LIKE_SECONDS = 2.0          # a new generation computes the old one's cached words for at most this long
+                                 # (then the server replays its recent requests), while a build waits for it
+                                 # (store/generations.switch_current) and the old generation serves
+QUERY_OBJECTS = 4096             # the Whoosh queries behind the cached query bitmaps (their keys are reprs),
+                                 # kept so that a new generation can compute the same bitmaps before it serves
 WARM_AFTER_SECONDS = 10.0        # ... and the rest while it serves, working half the time
 SNIPPET_CHARS = 300
 STORED_CACHE_CHARS = 5_000_000    # stored documents kept per generation, by the characters of their texts
@@ -48,7 +51,7 @@ _CONTEXT = compat.CachingHighlighter(
 
 def open_snapshot(generation: Path, key, shared: dict) -> "WhooshSnapshot":
     """A snapshot of one generation; `shared` holds its caches for every thread."""
-    return WhooshSnapshot(whoosh_index.open_dir(str(generation)), generation, key, shared)
+    return WhooshSnapshot(compat.open_generation(generation), generation, key, shared)
 
 
 @lru_cache(maxsize=4096)
@@ -90,9 +93,17 @@ def _recent(shared: dict, name: str) -> list:
 
 
 def _cached_keys(shared: dict) -> list[tuple[str, object]]:
-    """(kind, key) of what a generation's caches hold, by kind, most recently used first."""
+    """(kind, key) of what a generation's caches hold, by kind, most recently used first: what
+    a typing pass after a switch found cold (profile at 10k: words' and terms' score arrays, idf
+    values, phrase and prefix bitmaps, the spelling vocabulary, stored documents)."""
+    queries = shared.get("query-objects") or {}
+    stored = shared.get("stored") or {}
     return ([("word", k) for k in _recent(shared, "word-arrays")] + [("term", k) for k in _recent(shared, "term-arrays")]
-            + [("bits", k) for k in _recent(shared, "terms")])
+            + [("bits", k) for k in _recent(shared, "terms")] + [("idf", k) for k in list(shared.get("idf") or ())]
+            + [("query", queries[k]) for k in _recent(shared, "queries") if k in queries]
+            + [("vocabulary", k) for k in list(shared.get("vocabulary") or ())]
+            + [("stored", (k, v["doc"].get("id"))) for k in _recent(shared, "stored")
+               for v in [stored.get(k)] if v and isinstance(v.get("doc"), dict)])
 
 
 def _keep_warming(generation: Path, key, shared: dict, keys: list) -> None:
@@ -100,7 +111,7 @@ def _keep_warming(generation: Path, key, shared: dict, keys: list) -> None:
     if "live" not in shared:
         return
     try:
-        snapshot = WhooshSnapshot(whoosh_index.open_dir(str(generation)), generation, key, shared)
+        snapshot = WhooshSnapshot(compat.open_generation(generation), generation, key, shared)
     except Exception:   # removed or damaged meanwhile: requests compute what they need
         return
     try:
@@ -189,6 +200,7 @@ class WhooshSnapshot:
         self.index = index
         self.generation = generation
         self.key = key
+        self._closed = False
         self.searcher = index.searcher()
         reader = self.searcher.reader()
         # Bitmaps depend only on the generation's docnums: threads reading the
@@ -204,6 +216,7 @@ class WhooshSnapshot:
                 shared.update(live=live, facet_terms={}, terms=Lru(TERM_CACHE_BYTES, weigh=_bitmap_bytes),
                               values={}, queries=Lru(QUERY_CACHE_BYTES, weigh=_bitmap_bytes), order=mapped)
             self._setup(index, shared)
+            compat.share_idf(self.searcher, shared.setdefault("idf", {}))
             previous = None
             if not shared.get("warm"):
                 self.warm()
@@ -237,7 +250,7 @@ class WhooshSnapshot:
         for fieldname in TEXT_FIELDS:
             self.lengths(fieldname)
 
-    def warm_like(self, previous: dict, seconds: float = WARM_LIKE_SECONDS) -> int:
+    def warm_like(self, previous: dict, seconds: float | None = None) -> int:
         """Compute in this generation what the previous one had cached, by key, most recently
         used first: each word's score arrays, each term's, and word bitmaps. The working set of
         everyone's queries, not only this process's last requests: after a switch, the first
@@ -247,7 +260,7 @@ class WhooshSnapshot:
         background thread for WARM_AFTER_SECONDS more, while it serves. (1,697 entries after
         10 typed queries at 10k took 1.9 s of work.) Returns how many were computed first."""
         keys = _cached_keys(previous)
-        done = self._warm_keys(keys, time.perf_counter() + seconds)
+        done = self._warm_keys(keys, time.perf_counter() + (WARM_LIKE_SECONDS if seconds is None else seconds))
         if done < len(keys) and self.generation is not None:
             threading.Thread(target=_keep_warming, args=(self.generation, self.key, self._shared, keys[done:]),
                              daemon=True, name="searchapp-warm-more").start()
@@ -264,8 +277,20 @@ class WhooshSnapshot:
             elif kind == "term":
                 if key[0] in self.index.schema:
                     table.term(self, *key)
-            else:
+            elif kind == "bits":
                 self.term_bits(*key)
+            elif kind == "idf":
+                if key[0] in self.index.schema:
+                    self.searcher.idf(*key)
+            elif kind == "query":
+                self.query_bits(key)
+            elif kind == "vocabulary":
+                if key[0] in self.index.schema:
+                    self._vocabulary(*key)
+            elif kind == "stored":   # the same document only: an incremental build keeps docnums, not contents' ids
+                docnum, item_id = key
+                if docnum < self.searcher.reader().doc_count_all() and self.title(docnum)[0] == item_id:
+                    self.stored(docnum)
             done += 1
             time.sleep(time.perf_counter() - started)
         return done
@@ -341,6 +366,7 @@ class WhooshSnapshot:
             return cached
         bits = self._evaluate(query)
         self._queries.put(key, bits)
+        self.shared_cache("query-objects", lambda: Lru(QUERY_OBJECTS)).put(key, query)
         return bits
 
     def _evaluate(self, query: Q.Query) -> int:
@@ -538,12 +564,13 @@ class WhooshSnapshot:
 
             self._recency = Searcher(self.searcher.reader(), weighting=_RecencyBM25F(self.decay()),
                                      closereader=False, fromindex=self.index)
+            compat.share_idf(self._recency, self._shared.setdefault("idf", {}))
         return self._recency
 
     def close(self) -> None:
         """Close the searcher (its files); closing again does nothing (a switch may close an
         idle thread's snapshot before the thread itself moves on)."""
-        if not getattr(self, "_closed", False):
+        if not self._closed:
             self._closed = True
             self.searcher.close()
 
