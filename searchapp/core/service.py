@@ -68,6 +68,7 @@ RESULT_CACHE_SIZE = 256   # results pages kept per engine (a typed page with fac
 RECENT_REQUESTS = 48      # replayed on a new generation before it serves (with warm_switch), newest first,
 REPLAY_SECONDS = 1.0      # ... for at most this long: a reindex shows within seconds, even on a busy machine
 ANSWERS_SECONDS = 0.3     # ... after the serving generation's spelling and compound answers, most recent first
+WARM_SLICE_SECONDS = 0.02
 WATCH_SECONDS = 0.05      # how often a serving engine looks for a NEXT generation to warm (one stat)
 IDLE_REFERENCES = 4       # sys.getrefcount of a thread's snapshot nobody is reading: its thread's local, and
                           # the list, the loop variable and the argument of the check (_close_idle)
@@ -772,13 +773,16 @@ def _warm_answers(snapshot, previous: dict, deadline: float) -> None:
     was a user's again), at half duty, until `deadline`."""
     split, join = compounds.forms(snapshot)
     work = [(spelling.closest, (snapshot, w)) for w in reversed(list(previous.get("closest") or ()))]
-    work += [(split, k[1:]) if k[0] == "split" else (join, k[1:]) for k in list(previous.get("compounds") or ())]
+    work += [(split, k[1:]) if k[0] == "split" else (join, k[1:]) for k in reversed(list(previous.get("compounds") or ()))]
+    slice_start = time.perf_counter()
     for function, args in work:
         started = time.perf_counter()
         if started > deadline:
             break
+        if started - slice_start >= WARM_SLICE_SECONDS:   # half duty, in slices (a sleep per answer cost a GIL wait each)
+            time.sleep(started - slice_start)
+            slice_start = time.perf_counter()
         function(*args)
-        time.sleep(time.perf_counter() - started)
 
 
 def _watching(ref) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import html
+import itertools
 import threading
 import time
 from functools import lru_cache
@@ -36,6 +37,7 @@ QUERY_CACHE_BYTES = 8_000_000    # query bitmaps kept per generation
 WARM_LIKE_SECONDS = 2.0          # a new generation computes the old one's cached words for at most this long
                                  # (then the server replays its recent requests), while a build waits for it
                                  # (store/generations.switch_current) and the old generation serves
+WARM_SLICE_SECONDS = 0.02        # warming works this long, then sleeps as long (the old generation serves meanwhile)
 QUERY_OBJECTS = 4096             # the Whoosh queries behind the cached query bitmaps (their keys are reprs),
                                  # kept so that a new generation can compute the same bitmaps before it serves
 WARM_AFTER_SECONDS = 10.0        # ... and the rest while it serves, working half the time
@@ -93,17 +95,20 @@ def _recent(shared: dict, name: str) -> list:
 
 
 def _cached_keys(shared: dict) -> list[tuple[str, object]]:
-    """(kind, key) of what a generation's caches hold, by kind, most recently used first: what
-    a typing pass after a switch found cold (profile at 10k: words' and terms' score arrays, idf
-    values, phrase and prefix bitmaps, the spelling vocabulary, stored documents)."""
+    """(kind, key) of what a generation's caches hold, most recently used first: what a typing
+    pass after a switch found cold (profile at 10k: words' and terms' score arrays, idf values,
+    phrase and prefix bitmaps, the spelling vocabulary, stored documents). Kinds in turn (one of
+    each, then the next of each), so that a spent budget leaves no kind wholly cold; plain
+    dicts (idf, vocabulary) newest entry first."""
     queries = shared.get("query-objects") or {}
     stored = shared.get("stored") or {}
-    return ([("word", k) for k in _recent(shared, "word-arrays")] + [("term", k) for k in _recent(shared, "term-arrays")]
-            + [("bits", k) for k in _recent(shared, "terms")] + [("idf", k) for k in list(shared.get("idf") or ())]
-            + [("query", queries[k]) for k in _recent(shared, "queries") if k in queries]
-            + [("vocabulary", k) for k in list(shared.get("vocabulary") or ())]
-            + [("stored", (k, v["doc"].get("id"))) for k in _recent(shared, "stored")
-               for v in [stored.get(k)] if v and isinstance(v.get("doc"), dict)])
+    kinds = [[("word", k) for k in _recent(shared, "word-arrays")], [("term", k) for k in _recent(shared, "term-arrays")],
+             [("bits", k) for k in _recent(shared, "terms")], [("idf", k) for k in _recent(shared, "idf")],
+             [("query", queries[k]) for k in _recent(shared, "queries") if k in queries],
+             [("vocabulary", k) for k in _recent(shared, "vocabulary")],
+             [("stored", (k, v["doc"].get("id"))) for k in _recent(shared, "stored")
+              for v in [stored.get(k)] if v and isinstance(v.get("doc"), dict)]]
+    return [key for turn in itertools.zip_longest(*kinds) for key in turn if key is not None]
 
 
 def _keep_warming(generation: Path, key, shared: dict, keys: list) -> None:
@@ -267,11 +272,18 @@ class WhooshSnapshot:
         return done
 
     def _warm_keys(self, keys: list, deadline: float) -> int:
+        """Compute `keys` until `deadline`, working half the time in slices of WARM_SLICE_SECONDS:
+        a sleep per key (most take microseconds) cost a GIL hand-over each, up to 5 ms while a
+        request runs, so at 10k items 14,000 keys took longer than the whole budget."""
         table, done = derived.arrays(self), 0
+        slice_start = time.perf_counter()
         for kind, key in keys:
             started = time.perf_counter()
             if started > deadline or "live" not in self._shared:   # or a newer generation took over
                 break
+            if started - slice_start >= WARM_SLICE_SECONDS:
+                time.sleep(started - slice_start)
+                slice_start = time.perf_counter()
             if kind == "word":
                 derived.word_arrays(self, key)
             elif kind == "term":
@@ -292,7 +304,6 @@ class WhooshSnapshot:
                 if docnum < self.searcher.reader().doc_count_all() and self.title(docnum)[0] == item_id:
                     self.stored(docnum)
             done += 1
-            time.sleep(time.perf_counter() - started)
         return done
 
     def term_bits(self, fieldname: str, value: str) -> int:
