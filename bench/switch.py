@@ -19,8 +19,15 @@ fresh `searchapp serve`, without pause, for the whole run:
    build ended are "after the switch": their worst time ÷ the same request's
    warm time, and ÷ the warm p50 and p99 of their kind. Requests during the
    build share the 2 cores with it and are reported apart;
-3. each worker's private memory (USS: Private_Clean + Private_Dirty of
+3. `--control` windows of `--after` seconds with no switch at all, summed up the same way: on
+   a machine shared with other work the worst request of any 20 s window is several times the
+   warm p99, and this is the floor to read the after-switch figures against;
+4. each worker's private memory (USS: Private_Clean + Private_Dirty of
    /proc/PID/smaps_rollup) after the rounds.
+
+With a server of round 8 or later, `searchapp index` (and `--link`'s switch, which goes through the
+same `switch_current`) first names the new generation in NEXT and waits, at most
+SWITCH_WAIT_SECONDS, while the servers warm it: `build_s` includes that wait.
 """
 
 from __future__ import annotations
@@ -149,6 +156,7 @@ def main() -> None:
                         help="switch to a hard-linked copy of the generation instead of rebuilding it")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--after", type=float, default=20.0, help="seconds of typing measured after each switch")
+    parser.add_argument("--control", type=int, default=0, help="windows of --after seconds without a switch")
     parser.add_argument("--queries", type=int, default=len(QUERIES))
     parser.add_argument("--project", type=Path, default=PROJECT, help="the checkout whose server is measured")
     parser.add_argument("--out", type=Path)
@@ -187,6 +195,21 @@ def main() -> None:
                            "during_build": summary(during, warm, kinds)})
             print(json.dumps(rounds[-1]), file=sys.stderr)
         result["rounds"] = rounds
+        controls = []
+        for _ in range(args.control):
+            begun = time.perf_counter()
+            time.sleep(args.after)
+            if typist.error:
+                raise typist.error
+            window = [r for r in list(typist.log) if begun <= r[0] < begun + args.after]
+            controls.append(summary(window, warm, kinds))
+            print(json.dumps({"control": controls[-1]}), file=sys.stderr)
+        if controls:
+            result["control"] = controls
+            result["worst_without_switch"] = {
+                kind: {m: max(c[kind][m] for c in controls)
+                       for m in ("max_over_warm_p50", "max_over_warm_p99", "worst_over_same_request_warm")}
+                for kind in ("suggest", "search")}
         result["worst_after_switch"] = {
             kind: {m: max(r["after_switch"][kind][m] for r in rounds)
                    for m in ("max_over_warm_p50", "max_over_warm_p99", "worst_over_same_request_warm")}
