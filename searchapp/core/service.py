@@ -66,8 +66,9 @@ SUGGEST_FACET_SHARE = 0.1   # ... with earlier words: a tenth of the best comple
 SUGGEST_FACET_MIN_ITEMS = 2  # ... and two items ("eu ai act f": no "FDA" from a single item)
 RESULT_CACHE_SIZE = 256   # results pages kept per engine (a typed page with facets: ~47 kB at 100k, 24 MB for 512)
 RECENT_REQUESTS = 48      # replayed on a new generation before it serves (with warm_switch), newest first,
-REPLAY_SECONDS = 1.0      # ... for at most this long: a reindex shows within seconds, even on a busy machine
-ANSWERS_SECONDS = 0.3     # ... after the serving generation's spelling and compound answers, most recent first
+REPLAY_SECONDS = 0.5      # ... for at most this long, after the caches' keys (snapshot.warm_like) and answers below
+ANSWERS_SECONDS = 1.0     # ... the serving generation's spelling and compound answers, most recent first, before
+                          # (a typo's neighbour search is the costliest thing a request still found cold at 10k)
 WARM_SLICE_SECONDS = 0.02
 WATCH_SECONDS = 0.05      # how often a serving engine looks for a NEXT generation to warm (one stat)
 IDLE_REFERENCES = 4       # sys.getrefcount of a thread's snapshot nobody is reading: its thread's local, and
