@@ -19,8 +19,21 @@ fresh `searchapp serve`, without pause, for the whole run:
    build ended are "after the switch": their worst time ÷ the same request's
    warm time, and ÷ the warm p50 and p99 of their kind. Requests during the
    build share the 2 cores with it and are reported apart;
-3. each worker's private memory (USS: Private_Clean + Private_Dirty of
+3. `--control` windows of `--after` seconds with no switch at all, summed up the same way: on
+   a machine shared with other work the worst request of any 20 s window is several times the
+   warm p99, and this is the floor to read the after-switch figures against;
+4. each worker's private memory (USS: Private_Clean + Private_Dirty of
    /proc/PID/smaps_rollup) after the rounds.
+
+`--in-process` measures the work instead, without HTTP or the machine's load: one engine as a
+server's (warm_switch), registered as a server so that the switch waits for it; typing goes on
+in one thread while another switches (`--link` only); each request's CPU time in its own thread
+(`time.thread_time`: the warming thread's work and other processes' are not counted), the first
+pass after the switch against the lower of two warm passes of the same request.
+
+With a server of round 8 or later, `searchapp index` (and `--link`'s switch, which goes through the
+same `switch_current`) first names the new generation in NEXT and waits, at most
+SWITCH_WAIT_SECONDS, while the servers warm it: `build_s` includes that wait.
 """
 
 from __future__ import annotations
@@ -141,6 +154,63 @@ def summary(rows: list[tuple[float, str, str, float]], warm: dict, kinds: dict) 
     return out
 
 
+def in_process(index: Path, queries: int, rounds: int) -> dict:
+    """See the module's doc: `--in-process`."""
+    from searchapp.core.service import SearchEngine
+    from searchapp.store import generations
+
+    texts = list(dict.fromkeys(prefixes(QUERIES[:queries])))
+    requests = [(kind, text) for text in texts for kind in ("suggest", "search")]
+    engine = SearchEngine(index, warm_switch=True)
+    if getattr(engine, "_registration", None) is not None:   # as another process's server: the switch waits for it
+        foreign = index / generations.SERVERS / f"1-{os.getpid()}"
+        os.rename(engine._registration.path, foreign)
+        engine._registration.path = foreign
+
+    def run(kind, text):
+        started = time.thread_time()
+        engine.suggest(text) if kind == "suggest" else engine.search(text, typed=True)
+        return (time.thread_time() - started) * 1000
+
+    for request in requests:
+        run(*request)
+    warm: dict = {}
+    for _ in range(2):
+        for request in requests:
+            ms = run(*request)
+            warm[request] = min(ms, warm.get(request, ms))
+    kinds = {kind: percentiles([ms for (k, _), ms in warm.items() if k == kind]) for kind in ("suggest", "search")}
+    out = {"warm_cpu_ms": {k: {p: round(v, 2) for p, v in s.items()} for k, s in kinds.items()}, "rounds": []}
+    at = 0
+    for _ in range(rounds):
+        switcher = threading.Thread(target=relink, args=(index,))
+        started = time.perf_counter()
+        switcher.start()
+        while switcher.is_alive():   # typing goes on, on the old generation
+            run(*requests[at % len(requests)])
+            at += 1
+        waited = time.perf_counter() - started
+        rows = []
+        for n in range(len(requests)):   # one pass from where typing was
+            request = requests[(at + n) % len(requests)]
+            rows.append((run(*request), request))
+        at += len(requests)
+        one = {"switch_s": round(waited, 2)}
+        for kind in ("suggest", "search"):
+            mine = [(ms, text) for ms, (k, text) in rows if k == kind]
+            worst, text = max(mine)
+            same = max((ms / max(warm[(kind, t)], 0.01), t) for ms, t in mine)
+            one[kind] = {"max_cpu_ms": round(worst, 1), "max_text": text,
+                         "max_over_warm_p99": round(worst / kinds[kind]["p99"], 2),
+                         "first_pass_cpu_over_warm": round(sum(ms for ms, _ in mine)
+                                                           / sum(warm[(kind, t)] for _, t in mine), 2),
+                         "worst_over_same_request_warm": round(same[0], 1), "worst_same_text": same[1]}
+        out["rounds"].append(one)
+        print(json.dumps(one), file=sys.stderr)
+    engine.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True)
@@ -149,10 +219,20 @@ def main() -> None:
                         help="switch to a hard-linked copy of the generation instead of rebuilding it")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--after", type=float, default=20.0, help="seconds of typing measured after each switch")
+    parser.add_argument("--control", type=int, default=0, help="windows of --after seconds without a switch")
     parser.add_argument("--queries", type=int, default=len(QUERIES))
     parser.add_argument("--project", type=Path, default=PROJECT, help="the checkout whose server is measured")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--in-process", action="store_true", help="CPU time per request in one engine (see above)")
     args = parser.parse_args()
+    if args.in_process:
+        if not args.link:
+            parser.error("--in-process needs --link")
+        text = json.dumps(in_process(args.index, args.queries, args.rounds), indent=1)
+        print(text)
+        if args.out:
+            args.out.write_text(text)
+        return
     if not args.link and args.corpus is None:
         parser.error("--corpus is needed to rebuild (or --link)")
     project = args.project.resolve()
@@ -187,6 +267,21 @@ def main() -> None:
                            "during_build": summary(during, warm, kinds)})
             print(json.dumps(rounds[-1]), file=sys.stderr)
         result["rounds"] = rounds
+        controls = []
+        for _ in range(args.control):
+            begun = time.perf_counter()
+            time.sleep(args.after)
+            if typist.error:
+                raise typist.error
+            window = [r for r in list(typist.log) if begun <= r[0] < begun + args.after]
+            controls.append(summary(window, warm, kinds))
+            print(json.dumps({"control": controls[-1]}), file=sys.stderr)
+        if controls:
+            result["control"] = controls
+            result["worst_without_switch"] = {
+                kind: {m: max(c[kind][m] for c in controls)
+                       for m in ("max_over_warm_p50", "max_over_warm_p99", "worst_over_same_request_warm")}
+                for kind in ("suggest", "search")}
         result["worst_after_switch"] = {
             kind: {m: max(r["after_switch"][kind][m] for r in rounds)
                    for m in ("max_over_warm_p50", "max_over_warm_p99", "worst_over_same_request_warm")}

@@ -1,7 +1,9 @@
 """Review of serve7 (issue 15): what a user typing while the operator reindexes sees.
 
 Both tests fail on serve7 at 5eab512 and on main at 243e80e alike (the behaviour predates the
-postings tables); they state what the issue asks of a switch."""
+postings tables); they state what the issue asks of a switch. Both pass since round 8: a build
+announces its generation as NEXT and waits while the servers warm it (store/generations.switch_current),
+and a switch closes idle threads' snapshots of old generations (service._close_idle)."""
 
 from __future__ import annotations
 
@@ -40,8 +42,6 @@ def _typing(server, stop: threading.Event, failures: list) -> None:
                     failures.append((path, typed[:i], status, body[:200]))
 
 
-@pytest.mark.xfail(reason="known, also on round 6's code: the server answers from the old generation while it "
-                          "warms the new one (0.5-1.2 s at 800 items); not fixed in round 7", strict=False)
 def test_an_edited_items_rare_word_is_found_on_the_first_request_after_the_switch(tmp_path):
     """Got (serve7 and main): the first 11-33 requests after `searchapp index` returned (0.5-1.2 s
     at 800 generated items, 2 workers) still answer from the old generation: total 0."""
@@ -85,8 +85,6 @@ def _held_generations(pid: int) -> set[str]:
     return held
 
 
-@pytest.mark.xfail(reason="known, also on round 6's code: idle threads' snapshots keep old generations' files "
-                          "open after a switch; not fixed in round 7", strict=False)
 def test_no_server_process_keeps_an_old_generations_files_open_after_the_switch(tmp_path):
     """Got (serve7 and main): each worker keeps the first generation's MAIN_*.pst and .trm (main:
     and .story.col) open through every later switch (an idle thread's snapshot); a read-only

@@ -16,8 +16,10 @@ import functools
 import logging
 import os
 import re
+import sys
 import threading
 import time
+import weakref
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +45,7 @@ from searchapp.query.syntax import MAX_QUERY_CHARS
 from searchapp.store.generations import CURRENT, BuildInfo, current_generation, read_build_info
 from searchapp.store.generations import (DAMAGED, check_generation, damage_marked, mark_damaged,
                                          recorded_items)
+from searchapp.store.generations import GEN_NAME, NEXT, register_server, server_ready, unregister_server
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
@@ -63,7 +66,13 @@ SUGGEST_FACET_SHARE = 0.1   # ... with earlier words: a tenth of the best comple
 SUGGEST_FACET_MIN_ITEMS = 2  # ... and two items ("eu ai act f": no "FDA" from a single item)
 RESULT_CACHE_SIZE = 256   # results pages kept per engine (a typed page with facets: ~47 kB at 100k, 24 MB for 512)
 RECENT_REQUESTS = 48      # replayed on a new generation before it serves (with warm_switch), newest first,
-REPLAY_SECONDS = 1.0      # ... for at most this long: a reindex shows within seconds, even on a busy machine
+REPLAY_SECONDS = 0.5      # ... for at most this long, after the caches' keys (snapshot.warm_like) and answers below
+ANSWERS_SECONDS = 1.0     # ... the serving generation's spelling and compound answers, most recent first, before
+                          # (a typo's neighbour search is the costliest thing a request still found cold at 10k)
+WARM_SLICE_SECONDS = 0.02
+WATCH_SECONDS = 0.05      # how often a serving engine looks for a NEXT generation to warm (one stat)
+IDLE_REFERENCES = 4       # sys.getrefcount of a thread's snapshot nobody is reading: its thread's local, and
+                          # the list, the loop variable and the argument of the check (_close_idle)
 CORRECTION_GAIN = 2       # a correction replaces the results when it finds at least twice as many
 FACET_LIMIT = facet_counts.FACET_LIMIT
 MAX_FACET_LIMIT = facet_counts.MAX_FACET_LIMIT
@@ -202,6 +211,11 @@ class SearchEngine:
         self._ready = None          # (generation, key) requests read, when warm_switch
         self._preparing = None      # the CURRENT key being warmed in the background
         self._recent = {}           # recent requests (insertion-ordered), replayed on a new generation
+        self._prepared = None       # (generation, key) warmed from NEXT: served once CURRENT is that file
+        self._next_seen = None      # the NEXT file last looked at (its key)
+        self._snapshots = weakref.WeakSet()   # the threads' snapshots: idle ones of old generations are closed
+        self._registration = None   # this engine's file under <index>/.servers (warm_switch)
+        self._closed = False
         if backend is None:
             from searchapp.backends import default_backend   # the one place that picks a search library
             backend = default_backend()
@@ -213,6 +227,8 @@ class SearchEngine:
         snapshot = self._snapshot()  # fail now, with NoIndex, if there is no index
         _synonym_table(snapshot.analyze)  # compiled once per process, not in a user's first query
         names()                           # the place and body names read from queries, likewise
+        if warm_switch:
+            self._watch_next()
 
     def __enter__(self) -> "SearchEngine":
         return self
@@ -237,7 +253,12 @@ class SearchEngine:
         ready = self._ready
         if ready is not None:
             if ready[1] != key:
-                self._prepare(key)   # the old generation answers until the new one is warm
+                prepared = self._prepared
+                if prepared is not None and prepared[1] == key:   # NEXT, warmed, became CURRENT
+                    self._publish(*prepared)
+                    ready = self._ready
+                else:
+                    self._prepare(key)   # the old generation answers until the new one is warm
             if snapshot is not None and snapshot.key == ready[1]:
                 return snapshot
             fresh = self._open(*ready, snapshot)
@@ -266,6 +287,7 @@ class SearchEngine:
         if old is not None:
             old.close()
         self._local.snapshot = fresh
+        self._snapshots.add(fresh)
         return fresh
 
     def _shared_for(self, generation: Path, key) -> dict:
@@ -281,8 +303,26 @@ class SearchEngine:
         """Requests read this generation from now on; other generations' caches are dropped."""
         with self._shared_lock:
             self._ready = (generation, key)
+            if self._prepared is not None and self._prepared[0] != generation:
+                self._prepared = None
             self._release(keep=(generation, key))
+        self._close_idle(generation)
         _trim_heap()
+
+    def _close_idle(self, serving: Path) -> None:
+        """Close the snapshots of other generations that no request is reading: an idle
+        thread kept its snapshot, so its generation's files open (and a pruned generation's
+        disk space taken), until its next request. A snapshot a request still reads is
+        referenced by that request too (sys.getrefcount above IDLE_REFERENCES) and is left
+        to its thread, which closes it at its next request; a thread whose snapshot was
+        closed here opens the serving generation at its next request (CURRENT's key differs)."""
+        for snapshot in list(self._snapshots):
+            if snapshot.generation != serving and sys.getrefcount(snapshot) <= IDLE_REFERENCES:
+                self._snapshots.discard(snapshot)
+                try:
+                    snapshot.close()
+                except Exception:
+                    pass
 
     def _release(self, keep) -> None:
         """Drop every generation's caches but `keep`'s, emptied, not just forgotten: a thread
@@ -307,22 +347,72 @@ class SearchEngine:
             self._preparing = key
         threading.Thread(target=self._warm_up, args=(key,), daemon=True, name="searchapp-warm").start()
 
-    def _warm_up(self, key) -> None:
-        """Open the generation CURRENT names, compute its tables and replay the
-        recent requests on it (half the time: the old generation's requests
-        share the interpreter), then switch to it."""
+    def _watch_next(self) -> None:
+        """Register this engine (store/generations.register_server) and look for NEXT every
+        WATCH_SECONDS in a background thread: a build announces its generation there and
+        waits (boundedly) while the servers warm it, then renames NEXT to CURRENT."""
+        self._registration = register_server(self.index_dir)
+        if self._registration is None:   # a read-only index folder: switches are warmed after CURRENT changes
+            return
+        served = self._ready
+        if served is not None:
+            server_ready(self._registration, served[0].name)
+        threading.Thread(target=_watching, args=(weakref.ref(self),), daemon=True, name="searchapp-next").start()
+
+    def _look_for_next(self) -> None:
+        """Warm the generation NEXT names (not yet CURRENT), then say so to the waiting build."""
         try:
-            until = time.perf_counter() + REPLAY_SECONDS   # opening (and warming the caches' keys) included
-            generation = current_generation(self.index_dir)
+            stamp = os.stat(self.index_dir / NEXT)
+            name = (self.index_dir / NEXT).read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return
+        key = (stamp.st_ino, stamp.st_mtime_ns)
+        if key == self._next_seen or not GEN_NAME.match(name):
+            return
+        self._next_seen = key
+        generation = self.index_dir / name
+        ready = self._ready
+        if ready is None or ready[0] != generation:
+            with self._shared_lock:
+                if self._preparing == key:   # a request saw it as CURRENT already and warms it
+                    return
+                self._preparing = key
+            try:
+                warmed = check_generation(generation)[0] != DAMAGED and self._warm_up(key, generation, publish=False)
+            finally:
+                with self._shared_lock:
+                    if self._preparing == key:
+                        self._preparing = None
+            if warmed:
+                with self._shared_lock:
+                    self._prepared = (generation, key)
+                try:   # the build may have stopped waiting and switched meanwhile
+                    now = os.stat(self.index_dir / CURRENT)
+                    if (now.st_ino, now.st_mtime_ns) == key:
+                        self._publish(generation, key)
+                except OSError:
+                    pass
+        server_ready(self._registration, name)   # warmed, or it cannot be: the build need not wait longer
+
+    def _warm_up(self, key, generation: Path | None = None, publish: bool = True) -> bool:
+        """Open the generation CURRENT names (or `generation`), compute its tables and
+        replay the recent requests on it (half the time: the old generation's requests
+        share the interpreter), then switch to it (`publish`). Whether it was warmed."""
+        try:
             if generation is None:
-                return
+                generation = current_generation(self.index_dir)
+            if generation is None:
+                return False
             shared = self._shared_for(generation, key)
             with self._shared_lock:   # the serving generation's caches: the backend computes their keys again
                 serving = self._shared.get(self._ready) if self._ready != (generation, key) else None
                 if serving and "lock" in shared and len(shared) == 1:
                     shared["previous"] = serving
-            snapshot = self.backend.open(generation, key, shared)
+            snapshot = self.backend.open(generation, key, shared)   # computes the serving one's cached keys
             try:
+                if serving:
+                    _warm_answers(snapshot, serving, time.perf_counter() + ANSWERS_SECONDS)
+                until = time.perf_counter() + REPLAY_SECONDS
                 for request in reversed(list(self._recent)):
                     started = time.perf_counter()
                     if started > until:
@@ -337,13 +427,16 @@ class SearchEngine:
                     time.sleep(time.perf_counter() - started)
             finally:
                 snapshot.close()
-            self._publish(generation, key)
+            if publish:
+                self._publish(generation, key)
+            return True
         except Exception:   # a generation removed or damaged under us: the next request tries again
-            pass
+            return False
         finally:
-            with self._shared_lock:
-                if self._preparing == key:
-                    self._preparing = None
+            if publish:
+                with self._shared_lock:
+                    if self._preparing == key:
+                        self._preparing = None
 
     def _remember(self, request: tuple) -> None:
         if self._warm_switch:
@@ -360,6 +453,10 @@ class SearchEngine:
         if snapshot is not None:
             snapshot.close()
             self._local.snapshot = None
+        self._closed = True
+        if self._registration is not None:
+            unregister_server(self._registration)
+            self._registration = None
 
     @property
     @_falls_back
@@ -669,6 +766,38 @@ class SearchEngine:
                 snapshot.close()
             except Exception:   # its files may be what is damaged
                 pass
+
+
+def _warm_answers(snapshot, previous: dict, deadline: float) -> None:
+    """Work out on a new generation the spelling corrections and compound forms the serving
+    one had cached (per generation, so after a switch each typo's neighbour search, 20-60 ms,
+    was a user's again), at half duty, until `deadline`."""
+    split, join = compounds.forms(snapshot)
+    work = [(spelling.closest, (snapshot, w)) for w in reversed(list(previous.get("closest") or ()))]
+    work += [(split, k[1:]) if k[0] == "split" else (join, k[1:]) for k in reversed(list(previous.get("compounds") or ()))]
+    slice_start = time.perf_counter()
+    for function, args in work:
+        started = time.perf_counter()
+        if started > deadline:
+            break
+        if started - slice_start >= WARM_SLICE_SECONDS:   # half duty, in slices (a sleep per answer cost a GIL wait each)
+            time.sleep(started - slice_start)
+            slice_start = time.perf_counter()
+        function(*args)
+
+
+def _watching(ref) -> None:
+    """A serving engine's look for NEXT, until the engine is closed or gone."""
+    while True:
+        engine = ref()
+        if engine is None or engine._closed:
+            return
+        try:
+            engine._look_for_next()
+        except Exception:   # never let the watch die: the next look tries again
+            pass
+        del engine
+        time.sleep(WATCH_SECONDS)
 
 
 def _trim_heap() -> None:

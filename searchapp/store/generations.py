@@ -523,7 +523,13 @@ def _minimal(generation: Path) -> dict:
                 seconds=0.0, mode="unknown", format=())
 
 
-def switch_current(index_dir: Path, generation: Path) -> None:
+def switch_current(index_dir: Path, generation: Path, wait: float | None = None) -> None:
+    """Make CURRENT name `generation`. When servers are running on this index (see
+    register_server), the new CURRENT is first written as NEXT and they are given up to
+    `wait` seconds (SWITCH_WAIT_SECONDS) to open and warm that generation while the old one
+    serves; then NEXT is renamed to CURRENT (the same file: its inode and mtime, which readers
+    key on, are those they warmed for), so their first request after `searchapp index`
+    returns is answered from the new generation, warm. Without servers: no wait."""
     tmp = index_dir / f".{CURRENT}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as out:
         out.write(generation.name + "\n")
@@ -532,8 +538,105 @@ def switch_current(index_dir: Path, generation: Path) -> None:
     target = index_dir / CURRENT
     if target.is_dir() and not target.is_symlink():   # damaged: a folder where the file should be
         shutil.rmtree(target, ignore_errors=True)
+    # an engine of this very process (a test, a script) is not waited for: it would share the
+    # interpreter with this build, and a library user expects the next search to see the build
+    servers = [p for p in live_servers(index_dir) if not p.name.startswith(f"{os.getpid()}-")]
+    if servers:
+        try:
+            os.replace(tmp, index_dir / NEXT)
+            tmp = index_dir / NEXT
+            _wait_until_warm(servers, generation.name, SWITCH_WAIT_SECONDS if wait is None else wait)
+        except OSError:
+            pass
     os.replace(tmp, target)
     fsync_dir(index_dir)
+
+
+# ---------------------------------------------------------------- servers warming the next generation
+
+NEXT = "NEXT"                  # the CURRENT-to-be while running servers warm its generation
+SERVERS = ".servers"           # <index>/.servers/<pid>-<token>: one file per serving engine, locked while it lives
+SWITCH_WAIT_SECONDS = 5.0      # a switch waits at most this long for servers to warm the next generation
+_POLL_SECONDS = 0.02
+
+
+def register_server(index_dir: str | Path):
+    """Announce a serving engine: a file under .servers, locked (flock) for as long as the
+    returned handle (an open file) lives, in which the engine writes the name of the
+    generation it has warmed (server_ready). None when the index folder is read-only."""
+    import fcntl
+
+    folder = Path(index_dir) / SERVERS
+    try:
+        folder.mkdir(exist_ok=True)
+        name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        tmp = folder / f".{name}.tmp"
+        handle = open(tmp, "w+", encoding="utf-8")
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)   # locked before it can be seen
+        os.rename(tmp, folder / name)
+        handle.path = folder / name
+        return handle
+    except OSError:
+        return None
+
+
+def server_ready(handle, generation_name: str) -> None:
+    """Tell a waiting switch that this engine has warmed `generation_name`."""
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(generation_name + "\n")
+        handle.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def unregister_server(handle) -> None:
+    try:
+        Path(handle.path).unlink(missing_ok=True)
+        handle.close()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def live_servers(index_dir: Path) -> list[Path]:
+    """The registration files of engines still running (a file nobody holds locked is a dead
+    engine's: removed). Never raises."""
+    import fcntl
+
+    alive = []
+    try:
+        entries = [p for p in (Path(index_dir) / SERVERS).iterdir() if not p.name.startswith(".")]
+    except OSError:
+        return []
+    for path in entries:
+        try:
+            with open(path, "rb") as probe:
+                try:
+                    fcntl.flock(probe.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    alive.append(path)
+                    continue
+            path.unlink(missing_ok=True)   # its engine is gone
+        except OSError:
+            continue
+    return alive
+
+
+def _wait_until_warm(servers: list[Path], name: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    waiting = list(servers)
+    while waiting and time.monotonic() < deadline:
+        still = []
+        for path in waiting:
+            try:
+                if path.read_text("utf-8").strip() != name:
+                    still.append(path)
+            except OSError:   # unregistered meanwhile
+                continue
+        waiting = still
+        if waiting:
+            time.sleep(_POLL_SECONDS)
 
 
 def fsync_dir(path: Path) -> None:

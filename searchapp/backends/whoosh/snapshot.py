@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import html
+import itertools
 import threading
 import time
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from whoosh import highlight, index as whoosh_index, query as Q, scoring
+from whoosh import highlight, query as Q, scoring
 from whoosh.support import levenshtein
 
 from searchapp.backends.whoosh import compat, derived, tables
@@ -33,8 +34,12 @@ from searchapp.query import ast
 # entries: 2,048 word bitmaps and 1,024 query bitmaps were up to 115 MB per worker at 300k.
 TERM_CACHE_BYTES = 16_000_000    # word bitmaps kept per generation (~430 at 300k; a typed query reuses a few dozen)
 QUERY_CACHE_BYTES = 8_000_000    # query bitmaps kept per generation
-WARM_LIKE_SECONDS = 0.5          # a new generation computes the old one's cached words for at most this long
-                                 # (then the server replays its recent requests: a reindex shows within ~1 s)
+WARM_LIKE_SECONDS = 2.0          # a new generation computes the old one's cached words for at most this long
+                                 # (then the server replays its recent requests), while a build waits for it
+                                 # (store/generations.switch_current) and the old generation serves
+WARM_SLICE_SECONDS = 0.02        # warming works this long, then sleeps as long (the old generation serves meanwhile)
+QUERY_OBJECTS = 4096             # the Whoosh queries behind the cached query bitmaps (their keys are reprs),
+                                 # kept so that a new generation can compute the same bitmaps before it serves
 WARM_AFTER_SECONDS = 10.0        # ... and the rest while it serves, working half the time
 SNIPPET_CHARS = 300
 STORED_CACHE_CHARS = 5_000_000    # stored documents kept per generation, by the characters of their texts
@@ -48,7 +53,7 @@ _CONTEXT = compat.CachingHighlighter(
 
 def open_snapshot(generation: Path, key, shared: dict) -> "WhooshSnapshot":
     """A snapshot of one generation; `shared` holds its caches for every thread."""
-    return WhooshSnapshot(whoosh_index.open_dir(str(generation)), generation, key, shared)
+    return WhooshSnapshot(compat.open_generation(generation), generation, key, shared)
 
 
 @lru_cache(maxsize=4096)
@@ -90,9 +95,20 @@ def _recent(shared: dict, name: str) -> list:
 
 
 def _cached_keys(shared: dict) -> list[tuple[str, object]]:
-    """(kind, key) of what a generation's caches hold, by kind, most recently used first."""
-    return ([("word", k) for k in _recent(shared, "word-arrays")] + [("term", k) for k in _recent(shared, "term-arrays")]
-            + [("bits", k) for k in _recent(shared, "terms")])
+    """(kind, key) of what a generation's caches hold, most recently used first: what a typing
+    pass after a switch found cold (profile at 10k: words' and terms' score arrays, idf values,
+    phrase and prefix bitmaps, the spelling vocabulary, stored documents). Kinds in turn (one of
+    each, then the next of each), so that a spent budget leaves no kind wholly cold; plain
+    dicts (idf, vocabulary) newest entry first."""
+    queries = shared.get("query-objects") or {}
+    stored = shared.get("stored") or {}
+    kinds = [[("word", k) for k in _recent(shared, "word-arrays")], [("term", k) for k in _recent(shared, "term-arrays")],
+             [("bits", k) for k in _recent(shared, "terms")], [("idf", k) for k in _recent(shared, "idf")],
+             [("query", queries[k]) for k in _recent(shared, "queries") if k in queries],
+             [("vocabulary", k) for k in _recent(shared, "vocabulary")],
+             [("stored", (k, v["doc"].get("id"))) for k in _recent(shared, "stored")
+              for v in [stored.get(k)] if v and isinstance(v.get("doc"), dict)]]
+    return [key for turn in itertools.zip_longest(*kinds) for key in turn if key is not None]
 
 
 def _keep_warming(generation: Path, key, shared: dict, keys: list) -> None:
@@ -100,7 +116,7 @@ def _keep_warming(generation: Path, key, shared: dict, keys: list) -> None:
     if "live" not in shared:
         return
     try:
-        snapshot = WhooshSnapshot(whoosh_index.open_dir(str(generation)), generation, key, shared)
+        snapshot = WhooshSnapshot(compat.open_generation(generation), generation, key, shared)
     except Exception:   # removed or damaged meanwhile: requests compute what they need
         return
     try:
@@ -189,6 +205,7 @@ class WhooshSnapshot:
         self.index = index
         self.generation = generation
         self.key = key
+        self._closed = False
         self.searcher = index.searcher()
         reader = self.searcher.reader()
         # Bitmaps depend only on the generation's docnums: threads reading the
@@ -204,6 +221,7 @@ class WhooshSnapshot:
                 shared.update(live=live, facet_terms={}, terms=Lru(TERM_CACHE_BYTES, weigh=_bitmap_bytes),
                               values={}, queries=Lru(QUERY_CACHE_BYTES, weigh=_bitmap_bytes), order=mapped)
             self._setup(index, shared)
+            compat.share_idf(self.searcher, shared.setdefault("idf", {}))
             previous = None
             if not shared.get("warm"):
                 self.warm()
@@ -237,7 +255,7 @@ class WhooshSnapshot:
         for fieldname in TEXT_FIELDS:
             self.lengths(fieldname)
 
-    def warm_like(self, previous: dict, seconds: float = WARM_LIKE_SECONDS) -> int:
+    def warm_like(self, previous: dict, seconds: float | None = None) -> int:
         """Compute in this generation what the previous one had cached, by key, most recently
         used first: each word's score arrays, each term's, and word bitmaps. The working set of
         everyone's queries, not only this process's last requests: after a switch, the first
@@ -247,27 +265,45 @@ class WhooshSnapshot:
         background thread for WARM_AFTER_SECONDS more, while it serves. (1,697 entries after
         10 typed queries at 10k took 1.9 s of work.) Returns how many were computed first."""
         keys = _cached_keys(previous)
-        done = self._warm_keys(keys, time.perf_counter() + seconds)
+        done = self._warm_keys(keys, time.perf_counter() + (WARM_LIKE_SECONDS if seconds is None else seconds))
         if done < len(keys) and self.generation is not None:
             threading.Thread(target=_keep_warming, args=(self.generation, self.key, self._shared, keys[done:]),
                              daemon=True, name="searchapp-warm-more").start()
         return done
 
     def _warm_keys(self, keys: list, deadline: float) -> int:
+        """Compute `keys` until `deadline`, working half the time in slices of WARM_SLICE_SECONDS:
+        a sleep per key (most take microseconds) cost a GIL hand-over each, up to 5 ms while a
+        request runs, so at 10k items 14,000 keys took longer than the whole budget."""
         table, done = derived.arrays(self), 0
+        slice_start = time.perf_counter()
         for kind, key in keys:
             started = time.perf_counter()
             if started > deadline or "live" not in self._shared:   # or a newer generation took over
                 break
+            if started - slice_start >= WARM_SLICE_SECONDS:
+                time.sleep(started - slice_start)
+                slice_start = time.perf_counter()
             if kind == "word":
                 derived.word_arrays(self, key)
             elif kind == "term":
                 if key[0] in self.index.schema:
                     table.term(self, *key)
-            else:
+            elif kind == "bits":
                 self.term_bits(*key)
+            elif kind == "idf":
+                if key[0] in self.index.schema:
+                    self.searcher.idf(*key)
+            elif kind == "query":
+                self.query_bits(key)
+            elif kind == "vocabulary":
+                if key[0] in self.index.schema:
+                    self._vocabulary(*key)
+            elif kind == "stored":   # the same document only: an incremental build keeps docnums, not contents' ids
+                docnum, item_id = key
+                if docnum < self.searcher.reader().doc_count_all() and self.title(docnum)[0] == item_id:
+                    self.stored(docnum)
             done += 1
-            time.sleep(time.perf_counter() - started)
         return done
 
     def term_bits(self, fieldname: str, value: str) -> int:
@@ -341,6 +377,7 @@ class WhooshSnapshot:
             return cached
         bits = self._evaluate(query)
         self._queries.put(key, bits)
+        self.shared_cache("query-objects", lambda: Lru(QUERY_OBJECTS)).put(key, query)
         return bits
 
     def _evaluate(self, query: Q.Query) -> int:
@@ -538,10 +575,15 @@ class WhooshSnapshot:
 
             self._recency = Searcher(self.searcher.reader(), weighting=_RecencyBM25F(self.decay()),
                                      closereader=False, fromindex=self.index)
+            compat.share_idf(self._recency, self._shared.setdefault("idf", {}))
         return self._recency
 
     def close(self) -> None:
-        self.searcher.close()
+        """Close the searcher (its files); closing again does nothing (a switch may close an
+        idle thread's snapshot before the thread itself moves on)."""
+        if not self._closed:
+            self._closed = True
+            self.searcher.close()
 
     # ---------------------------------------------------------------- the protocol
 
@@ -549,8 +591,11 @@ class WhooshSnapshot:
     def doc_count(self) -> int:
         return self.searcher.doc_count()
 
-    def analyze(self, field: str | None, text: str) -> tuple[str, ...]:
-        return analyze(field, text)
+    # The module's function itself, the same object for every snapshot: the service keys its compiled
+    # synonym table (lru_cache) on it. A bound method was a new key per snapshot, so every server
+    # thread recompiled the table (0.4 s) on its first request after each switch, and the cache held
+    # the last four snapshots, their searchers and files, alive.
+    analyze = staticmethod(analyze)
 
     def matches(self, tree) -> int:
         """The live documents matching a query tree, as a bitmap."""
