@@ -559,7 +559,7 @@ def main() -> None:
                              "built when missing); no builds, no naive Whoosh or Tantivy")
     args = parser.parse_args()
     args.skip = set(filter(None, args.skip.split(",")))
-    if not args.source.is_dir():
+    if not args.reuse and not args.source.is_dir():   # --reuse generates nothing: no source needed
         raise SystemExit(f"source corpus {args.source} not found (the shared real news corpus)")
     peers.Fts5Peer.check_fts5()
     args.work.mkdir(parents=True, exist_ok=True)
