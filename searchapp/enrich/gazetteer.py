@@ -355,12 +355,12 @@ def _compiled() -> _Compiled:
     took 0.8 CPU s per process, most of an append's tagging of 10 items (and
     each read worker of a build paid it); reading the cache takes a tenth."""
     key = _compiled_cache_key()
-    cached = cache_read(f"gazetteer-{key}.json")
+    cached = cache_read(f"gazetteer-{key}.json")   # None unless exactly what was written (checksum)
     if cached is not None:
         try:
             return _from_json(cached)
-        except (KeyError, TypeError, ValueError, re.error):
-            pass   # damaged or foreign: built again below, never trusted
+        except Exception:   # a file of another shape: built again below, never trusted
+            pass
     compiled, pattern = _build()
     cache_write(f"gazetteer-{key}.json", _to_json(compiled, pattern))
     return compiled

@@ -162,9 +162,17 @@ def _cache_key(*parts) -> str:
 
 
 def _cache_read(name: str):
+    """The cached value, or None when missing or not exactly what was written:
+    each file holds its JSON text with that text's SHA-256 (review 8: a file
+    edited in place but still of the right shape was trusted, and the items
+    tagged with it kept their wrong tags). Any reading error is a miss."""
     try:
-        return json.loads((cache_dir() / name).read_text("utf-8"))
-    except (OSError, ValueError):
+        wrapper = json.loads((cache_dir() / name).read_text("utf-8"))
+        text = wrapper["text"]
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() != wrapper["sha256"]:
+            return None
+        return json.loads(text)
+    except Exception:   # OSError, ValueError, RecursionError, a wrapper of another shape: recompute
         return None
 
 
@@ -173,7 +181,9 @@ def _cache_write(name: str, value) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f".{name}.{os.getpid()}~"
-        temporary.write_text(json.dumps(value), "utf-8")
+        text = json.dumps(value)
+        temporary.write_text(json.dumps({"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "text": text}),
+                             "utf-8")
         os.replace(temporary, folder / name)
     except (OSError, TypeError, ValueError):
         pass  # no cache: the next process computes it again

@@ -689,7 +689,7 @@ def remove_old(index_dir: Path, keep: set[Path]) -> list[str]:
     """Drop leftovers of killed builds and generations no reader should need; the names removed.
 
     Removed: `.building-*` folders and CURRENT (or `.verified`) temporaries
-    of writers that are gone; generations newer than CURRENT's that CURRENT never named
+    of writers that are gone; a NEXT left by a build killed at its switch; generations newer than CURRENT's that CURRENT never named
     (a build killed or out of space at the switch); older generations beyond
     the one CURRENT replaced. Kept: CURRENT's generation, `keep`, the newest
     older one, and any generation younger than GRACE_SECONDS (a reader may
@@ -704,6 +704,12 @@ def remove_old(index_dir: Path, keep: set[Path]) -> list[str]:
                 else:
                     stale.unlink(missing_ok=True)
                 removed.append(stale.name)
+        # NEXT outlives only a build killed while servers warmed it (a run renames it to CURRENT);
+        # the caller holds the writer lock, so no build is announcing one now (review 8: servers
+        # started later warmed that dead generation for nothing)
+        if (index_dir / NEXT).is_file():
+            (index_dir / NEXT).unlink(missing_ok=True)
+            removed.append(NEXT)
         named = named_generation(index_dir)
         current = named if named is not None and named.is_dir() else current_generation(index_dir)
         removed += _drop_marked(index_dir, current)
