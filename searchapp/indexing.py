@@ -29,6 +29,7 @@ from searchapp.store.generations import (BUILD_INFO, GOOD, BuildInfo, building_n
                                          switch_current, trust_verified, unverified_files, write_manifest)
 from searchapp.store.lock import writer_lock
 from searchapp.store.state import Records, StateError, StateReader, StateWriter, write_state
+from searchapp.processes import Counted, die_with_parent
 
 # The backend (Whoosh, numpy) and story grouping are imported when a run writes
 # or opens a generation: a nothing-changed run needs neither (issue 15: 1%).
@@ -64,28 +65,6 @@ def stories_after_adding(*args):
     return regroup(*args)
 
 
-class Counted:
-    """An iterator with a known length (for a progress bar's total)."""
-
-    def __init__(self, iterable, length: int):
-        self.iterable, self.length = iterable, length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __iter__(self):
-        return iter(self.iterable)
-
-
-def die_with_parent() -> None:
-    """Read workers must not outlive a killed build (writer.die_with_parent, without importing Whoosh)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
-    except (OSError, AttributeError):
-        pass
 
 
 WORKERS = min(4, os.cpu_count() or 1)  # processes that read and parse files in big (re)builds

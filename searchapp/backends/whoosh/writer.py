@@ -15,6 +15,7 @@ from searchapp.backends.whoosh import compat, tables
 from searchapp.backends.whoosh.schema import item_document, make_schema
 from searchapp.errors import IndexerError
 from searchapp.ingest.reader import NewsItem
+from searchapp.processes import Counted, die_with_parent
 
 WORKERS = min(4, os.cpu_count() or 1)  # processes that write segments in big builds
 PARALLEL_MIN_ITEMS = 5_000    # full builds from this size write one segment per core
@@ -77,28 +78,6 @@ def segment_count(generation: Path) -> int:
     return len(compat.read_segments(generation))
 
 
-class Counted:
-    """An iterator with a known length (for a progress bar's total)."""
-
-    def __init__(self, iterable, length: int):
-        self.iterable, self.length = iterable, length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __iter__(self):
-        return iter(self.iterable)
-
-
-def die_with_parent() -> None:
-    """Workers must not outlive a killed build: they would hold the writer lock."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
-    except (OSError, AttributeError):
-        pass
 
 
 CHUNK = 200   # entries per message to a writer process
