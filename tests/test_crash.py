@@ -49,7 +49,11 @@ def test_sigkill_at_random_moments_leaves_the_previous_or_the_new_index(tmp_path
         shutil.copytree(shared / folder, corpus / folder)
     index_dir = tmp_path / "index"
     env = dict(os.environ, PYTHONWARNINGS="ignore")
+    started = time.monotonic()
     assert subprocess.run(index_command(corpus, index_dir), env=env, capture_output=True).returncode == 0
+    # kill delays scale with this machine's build time: fixed ranges (7 s and 5 s) let most
+    # kills land after the build had finished once builds got faster (round 8's CI: 6 of 16 mid-build)
+    build_seconds = time.monotonic() - started
     items, marked = observe(index_dir)
     assert marked == 0
     # Only files whose URL no other file shares: of two files with one URL the
@@ -72,9 +76,9 @@ def test_sigkill_at_random_moments_leaves_the_previous_or_the_new_index(tmp_path
         before = current_generation(index_dir)
         process = subprocess.Popen(index_command(corpus, index_dir, *(["--full"] if full else [])), env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # builds now hash the generation they start from, and edits rewrite
-        # every document: long enough delays that some builds complete
-        delay = rng.uniform(0.0, 7.0 if full else 5.0)
+        # edits rewrite every document, so a run takes about a full build's time: delays up to
+        # a little more than it, so that some builds complete and most are killed mid-build
+        delay = rng.uniform(0.0, build_seconds * (1.1 if full else 0.9))
         timings.append(round(delay, 2))
         time.sleep(delay)
         if process.poll() is None:      # still building: this kill lands mid-build
