@@ -46,6 +46,18 @@ def write_news(folder: Path, name: str, body: str = "", **fields) -> Path:
     return path
 
 
+def small_index(tmp_path: Path, count: int = 5, title: str = "Story {n}") -> tuple[Path, Path, Path]:
+    """(corpus, index folder, current generation) of `count` one-line items built at tmp_path."""
+    from searchapp.indexing import update_index
+    from searchapp.store.generations import current_generation
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    for n in range(count):
+        write_news(corpus, f"{n}.md", title=title.format(n=n), topics=["AI"])
+    update_index(corpus, index_dir)
+    return corpus, index_dir, current_generation(index_dir)
+
+
 def related(name: str, **fields) -> dict:
     fields.setdefault("title", name)
     fields.setdefault("webUrl", f"https://example.org/{name}")

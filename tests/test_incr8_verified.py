@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_news
+from conftest import small_index, write_news
 from searchapp.indexing import update_index
 from searchapp.store import generations as G
 
@@ -21,11 +21,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 
 def _corpus(tmp_path, count=6):
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    for n in range(count):
-        write_news(corpus, f"{n}.md", title=f"Story {n} about facial recognition", topics=["AI"])
-    update_index(corpus, index_dir)
-    return corpus, index_dir, G.current_generation(index_dir)
+    return small_index(tmp_path, count, title="Story {n} about facial recognition")
 
 
 @pytest.fixture

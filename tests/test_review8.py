@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import write_news
+from conftest import small_index
 from searchapp.indexing import update_index
 from searchapp.store import generations as G
 
@@ -89,10 +89,7 @@ def test_verify_finds_a_tables_file_that_disagrees_with_the_segments(tmp_path):
     # (tables.write(appending=True)) instead of recomputing it, the damage is carried into
     # every later generation with an honest manifest.
     from searchapp.backends.whoosh import tables
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    for n in range(4):
-        write_news(corpus, f"{n}.md", title=f"Story {n} about facial recognition", topics=["AI"])
-    update_index(corpus, index_dir)
+    corpus, index_dir, _ = small_index(tmp_path, 4, "Story {n} about facial recognition")
     generation = G.current_generation(index_dir)
     found = {k: np.array(v) for k, v in tables.load(generation).items()}
     titles, offsets = found["titles"], found["titles-offsets"]
@@ -116,10 +113,7 @@ def test_a_next_file_left_by_a_killed_build_is_removed_by_the_next_run(tmp_path)
     # server started afterwards warms that dead generation (or the missing one) at start and
     # reports it ready. Expected, as for the other leftovers of killed builds: removed by the
     # next run (it holds the writer lock, so no build of its own is announcing).
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    for n in range(3):
-        write_news(corpus, f"{n}.md", title=f"Story {n} about facial recognition", topics=["AI"])
-    update_index(corpus, index_dir)
+    corpus, index_dir, _ = small_index(tmp_path, 3, "Story {n} about facial recognition")
     (index_dir / G.NEXT).write_text("gen-20200101T000000000000-000000\n")   # what the killed build left
     update_index(corpus, index_dir)
     assert not (index_dir / G.NEXT).exists()

@@ -6,18 +6,14 @@ import os
 import pickle
 import sqlite3
 
-from conftest import write_news
+from conftest import small_index, write_news
 from searchapp.indexing import update_index
 from searchapp.store import generations as G
 from searchapp.store.state import STATE
 
 
 def _corpus(tmp_path, count=5):
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    for n in range(count):
-        write_news(corpus, f"{n}.md", title=f"Story {n}", topics=["AI"])
-    update_index(corpus, index_dir)
-    return corpus, index_dir, G.current_generation(index_dir)
+    return small_index(tmp_path, count)
 
 
 class _Payload:

@@ -157,11 +157,11 @@ def cache_dir() -> Path:
     return Path(base) / "searchapp"
 
 
-def _cache_key(*parts) -> str:
+def cache_key(*parts) -> str:
     return hashlib.sha256(json.dumps([sys.version, *parts], sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _cache_read(name: str):
+def cache_read(name: str):
     """The cached value, or None when missing or not exactly what was written:
     each file holds its JSON text with that text's SHA-256 (review 8: a file
     edited in place but still of the right shape was trusted, and the items
@@ -176,7 +176,7 @@ def _cache_read(name: str):
         return None
 
 
-def _cache_write(name: str, value) -> None:
+def cache_write(name: str, value) -> None:
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -194,8 +194,8 @@ def cached_regex(pattern: str, flags: int = 0) -> re.Pattern:
 
     CPython's `_sre.compile` checks a program before it runs it (a damaged
     one raises); the key holds the exact Python build. Any doubt: plain compile."""
-    name = f"regex-{_cache_key(pattern, flags)}.json"
-    data = _cache_read(name)
+    name = f"regex-{cache_key(pattern, flags)}.json"
+    data = cache_read(name)
     try:
         import _sre
 
@@ -214,14 +214,14 @@ def cached_regex(pattern: str, flags: int = 0) -> re.Pattern:
         indexgroup = [None] * parsed.state.groups
         for key, index in groupindex.items():
             indexgroup[index] = key
-        _cache_write(name, {"flags": flags | parsed.state.flags, "code": list(code), "groups": parsed.state.groups - 1,
+        cache_write(name, {"flags": flags | parsed.state.flags, "code": list(code), "groups": parsed.state.groups - 1,
                             "groupindex": groupindex, "indexgroup": indexgroup})
     except Exception:
         pass
     return re.compile(pattern, flags)
 
 
-def _data_versions() -> list:
+def data_versions() -> list:
     from importlib.metadata import PackageNotFoundError, version
 
     versions = []
@@ -236,13 +236,13 @@ def _data_versions() -> list:
 def generated_jurisdictions(yaml_entries: list[dict], ambiguous_names) -> tuple[list[dict], dict]:
     """`_generated_jurisdictions`, cached on disk (see above)."""
     ambiguous_names = list(ambiguous_names)
-    name = "places-" + _cache_key(yaml_entries, ambiguous_names, _data_versions(),
+    name = "places-" + cache_key(yaml_entries, ambiguous_names, data_versions(),
                                   hashlib.sha256(Path(__file__).read_bytes()).hexdigest()) + ".json"
-    cached = _cache_read(name)
+    cached = cache_read(name)
     if isinstance(cached, list) and len(cached) == 2 and isinstance(cached[0], list) and isinstance(cached[1], dict):
         return cached[0], cached[1]
     entries, codes = _generated_jurisdictions(yaml_entries, ambiguous_names)
-    _cache_write(name, [entries, codes])
+    cache_write(name, [entries, codes])
     return entries, codes
 
 
@@ -378,12 +378,3 @@ def _generated_jurisdictions(yaml_entries: list[dict], ambiguous_names) -> tuple
         claim(name, aliases)
     return out, code_to_name
 
-
-# Public names of the on-disk cache for the gazetteer's compiled tables (gazetteer.py).
-cache_key = _cache_key
-cache_read = _cache_read
-cache_write = _cache_write
-
-
-def data_versions() -> list:
-    return _data_versions()
