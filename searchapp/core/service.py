@@ -363,7 +363,8 @@ class SearchEngine:
         """Warm the generation NEXT names (not yet CURRENT), then say so to the waiting build."""
         try:
             stamp = os.stat(self.index_dir / NEXT)
-            name = (self.index_dir / NEXT).read_text("utf-8").strip()
+            with open(self.index_dir / NEXT, "rb") as handle:   # a generation's name: bounded read
+                name = handle.read(256).decode("utf-8").strip()
         except (OSError, UnicodeDecodeError):
             return
         key = (stamp.st_ino, stamp.st_mtime_ns)
