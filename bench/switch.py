@@ -104,6 +104,12 @@ class Typist(threading.Thread):
                 raise self.error
             time.sleep(0.2)
 
+    def wait_rows(self, n: int) -> None:
+        while len(self.log) < n:
+            if self.error:
+                raise self.error
+            time.sleep(0.05)
+
 
 def relink(index: Path) -> None:
     """A new generation without a build: the current one's files hard-linked under a new name
@@ -244,12 +250,17 @@ def main() -> None:
         typist.start()
         typist.wait_passes(1)
         cold_end = len(typist.log)
-        typist.wait_passes(3)
+        # two passes' worth of rows after the first pass, counted in rows: on a small index the
+        # typist can finish passes faster than this thread looks, and waiting on the pass count
+        # then returned before any warm row was logged (a crash in CI, round 8)
+        typist.wait_rows(cold_end + 2 * len(requests))
         warm_rows = typist.log[cold_end:cold_end + 2 * len(requests)]
         warm: dict = {}
         for _, kind, text, ms in warm_rows:
             warm[(kind, text)] = min(ms, warm.get((kind, text), ms))
         kinds = {kind: percentiles([ms for (k, _), ms in warm.items() if k == kind]) for kind in ("suggest", "search")}
+        if any(s["n"] == 0 for s in kinds.values()):
+            raise SystemExit(f"no warm requests of a kind were timed: {kinds}")
         result["warm"] = {k: {p: round(v, 1) for p, v in s.items()} for k, s in kinds.items()}
         result["worker_private_mb_after_typing"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
         rounds = []
