@@ -128,6 +128,34 @@ def test_an_unfinished_query_keeps_filters_and_results(page, sample_server):
     expect(page.locator(".chip", has_text="Antitrust")).to_have_count(1)
 
 
+def test_a_late_suggestion_list_keeps_the_choice_made_with_the_arrow_keys(page, sample_server):
+    """CI (round 8): ArrowDown chose "facial recognition" from the list of "facial re";
+    the list of "facial rec" arrived next and wiped the choice, so Enter searched
+    for what was typed. The late list must keep a choice it still holds."""
+    page.goto(sample_server.base + "/")
+    held = []
+    page.route(re.compile(r".*/api/suggest\?q=facial(\+|%20)rec$"), lambda route: held.append(route))
+    page.keyboard.type("facial re", delay=50)
+    options = page.locator("#suggestions [role=option]")
+    expect(options.first).to_have_text("facial recognition")
+    page.keyboard.type("c")
+    for _ in range(100):                  # the request for "facial rec" is held
+        if held:
+            break
+        page.wait_for_timeout(20)
+    assert held, "the page asked for no suggestions for 'facial rec'"
+    page.keyboard.press("ArrowDown")
+    assert options.first.get_attribute("aria-selected") == "true"
+    held[0].continue_()
+    page.wait_for_function("() => !document.querySelector('#suggestions [role=option]') "
+                           "|| document.querySelector('#suggestions b')?.textContent.toLowerCase() === 'facial rec'")
+    expect(options.first).to_have_text("facial recognition")
+    assert options.first.get_attribute("aria-selected") == "true"
+    assert page.get_attribute("#q", "aria-activedescendant") == options.first.get_attribute("id")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/search\?q=facial\+recognition$"), timeout=20_000)
+
+
 def test_autocomplete_with_the_keyboard(page, sample_server):
     page.goto(sample_server.base + "/")
     expect(page.locator("#q")).to_be_focused()

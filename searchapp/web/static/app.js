@@ -662,6 +662,9 @@
       seen.add(s.kind + key);
       kept.push(s);
     }
+    // A list arriving after the user has moved into the one on screen (a late answer
+    // for the same words: CI caught ArrowDown's choice wiped this way) keeps that choice.
+    const chosen = active >= 0 && items[active] ? suggestionKey(items[active]) : null;
     items = [];
     active = -1;
     list.replaceChildren();
@@ -701,6 +704,12 @@
     list.hidden = !open;
     input.setAttribute("aria-expanded", String(open));
     input.removeAttribute("aria-activedescendant");
+    const again = chosen === null ? -1 : items.findIndex((s) => suggestionKey(s) === chosen);
+    if (again >= 0) highlight(again);
+  }
+
+  function suggestionKey(s) {
+    return s.kind + ":" + (s.kind === "facet" ? s.facet + ":" + s.value : s.text).toLowerCase();
   }
 
   function closeList() {
