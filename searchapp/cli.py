@@ -321,6 +321,9 @@ def serve_command(host: str, port: int, workers: int, threads: int, base_url: st
 
         def load(self):  # in each worker: its own searchers and caches
             from searchapp.core.service import SearchEngine
+            from searchapp.processes import limit_malloc_arenas
+
+            limit_malloc_arenas()   # before this worker's threads allocate
 
             # a new generation is warmed in the background and served once ready
             budget = client_budget_settings(client_share, threads)

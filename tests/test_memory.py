@@ -8,6 +8,7 @@ import random
 import threading
 
 import numpy as np
+import pytest
 
 from conftest import write_news
 from searchapp.backends.whoosh import snapshot as snapshot_module
@@ -231,3 +232,47 @@ def test_a_switch_gives_freed_memory_back(tmp_path, monkeypatch):
         threading.Event().wait(0.05)
     assert len(trimmed) > before
     engine.close()
+
+
+ARENAS_PROBE = """
+import ctypes, sys, threading
+from searchapp.processes import limit_malloc_arenas
+if sys.argv[1] == "capped":
+    assert limit_malloc_arenas(2)
+start = threading.Barrier(8)
+def work():
+    start.wait()
+    kept = [bytearray(300_000) for _ in range(20)]   # each thread allocates at once
+    start.wait()
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+ctypes.CDLL(None).malloc_stats()   # one "Arena N:" block per arena, on stderr
+"""
+
+
+def _arenas(mode: str) -> int:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", ARENAS_PROBE, mode], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return sum(line.startswith("Arena ") for line in done.stderr.splitlines())
+
+
+def test_a_server_worker_caps_its_malloc_arenas():
+    """Each thread of a worker got its own glibc arena, keeping its own freed pages (one
+    worker after typing and 5 switches at 100k: 374 MB private, 319 MB with 2 arenas)."""
+    import ctypes
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc arenas are glibc's")
+    assert _arenas("free") > 2            # the probe does make arenas: 8 threads at once
+    assert _arenas("capped") <= 2
+    # and the server's workers set it before their threads start
+    import inspect
+
+    from searchapp import cli
+    assert "limit_malloc_arenas()" in inspect.getsource(cli.serve_command.callback)
+    assert ctypes.CDLL(None).mallopt   # the call it relies on exists here
