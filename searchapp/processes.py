@@ -39,10 +39,12 @@ def limit_malloc_arenas(arenas: int = SERVER_ARENAS) -> bool:
     glibc gives threads up to 8 arenas per core, each keeping its own freed
     pages; a server worker's 16 threads each allocate big-int bitmaps and
     score arrays, and what one arena freed another could not reuse. Measured
-    at 100k items, one worker after typing and 5 switches: 374 MB private
-    without the cap, 319 MB with 2 arenas (bench/switch.py --link, one run
-    each). The same as MALLOC_ARENA_MAX=2 in the environment, which gunicorn's
-    forked workers would only see if set before the server started.
+    at 100k items, one engine after typing on one thread, then 16 threads
+    searching: 260 MB anonymous memory without the cap, 150 MB with 2 arenas,
+    147 with 1, 154 with 4; one server worker after typing and 5 switches:
+    374 -> 319 MB private (bench/switch.py --link, one run each). The same
+    as MALLOC_ARENA_MAX=2 in the environment, which gunicorn's forked workers
+    would only see if set before the server started.
     Whether the cap was set (glibc only)."""
     try:
         import ctypes
