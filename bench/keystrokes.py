@@ -128,10 +128,23 @@ def workers(pid: int) -> list[int]:
     return found
 
 
+def _rollup(pid: int) -> dict[str, int]:
+    lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
+    return {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in lines)}
+
+
 def private_mb(pid: int) -> float:
-    """USS: what this process alone holds (shared page cache excluded)."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
-    return sum(int(fields[k].split()[0]) for k in ("Private_Clean", "Private_Dirty")) / 1024
+    """USS: what this process alone holds (shared page cache excluded). It counts the pages of
+    the mapped tables file that only this worker has read (Private_Clean): one keep-alive
+    client's requests all go to one worker, whose reads of the file are then its own."""
+    fields = _rollup(pid)
+    return sum(fields[k] for k in ("Private_Clean", "Private_Dirty")) / 1024
+
+
+def anonymous_mb(pid: int) -> float:
+    """What the worker allocated (heap, arenas, stacks): USS without the mapped file pages,
+    which the kernel can drop and other workers share once they read them too."""
+    return _rollup(pid)["Anonymous"] / 1024
 
 
 def switches(port: int, index: Path, corpus: Path, rounds: int, project: Path) -> list[dict]:
@@ -184,7 +197,8 @@ def main() -> None:
         try:
             suggest, search, slowest = ours(port, texts)
             result["before"] = {"suggest": stats(suggest), "search": stats(search), "slowest": slowest,
-                                "worker_private_mb": [round(private_mb(p), 1) for p in workers(proc.pid)]}
+                                "worker_private_mb": [round(private_mb(p), 1) for p in workers(proc.pid)],
+                                "worker_anonymous_mb": [round(anonymous_mb(p), 1) for p in workers(proc.pid)]}
         finally:
             stop(proc)
     proc, port = start_ours(args.index, args.project.resolve())
@@ -194,6 +208,7 @@ def main() -> None:
         if args.reindex:
             result["switches"] = switches(port, args.index, args.corpus, args.reindex, args.project.resolve())
         result["worker_private_mb"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
+        result["worker_anonymous_mb"] = [round(anonymous_mb(p), 1) for p in workers(proc.pid)]
     finally:
         stop(proc)
 

@@ -53,7 +53,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
-from keystrokes import QUERIES, prefixes, private_mb, start_ours, workers  # noqa: E402
+from keystrokes import QUERIES, anonymous_mb, prefixes, private_mb, start_ours, workers  # noqa: E402
 from run import PROJECT, percentiles, stop  # noqa: E402
 
 
@@ -263,6 +263,7 @@ def main() -> None:
             raise SystemExit(f"no warm requests of a kind were timed: {kinds}")
         result["warm"] = {k: {p: round(v, 1) for p, v in s.items()} for k, s in kinds.items()}
         result["worker_private_mb_after_typing"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
+        result["worker_anonymous_mb_after_typing"] = [round(anonymous_mb(p), 1) for p in workers(proc.pid)]
         rounds = []
         for _ in range(args.rounds):
             begun = time.perf_counter()
@@ -298,6 +299,7 @@ def main() -> None:
                    for m in ("max_over_warm_p50", "max_over_warm_p99", "worst_over_same_request_warm")}
             for kind in ("suggest", "search") if rounds}
         result["worker_private_mb"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
+        result["worker_anonymous_mb"] = [round(anonymous_mb(p), 1) for p in workers(proc.pid)]
     finally:
         typist.done.set()
         typist.join(60)
