@@ -141,6 +141,18 @@ def private_mb(pid: int) -> float:
     return sum(fields[k] for k in ("Private_Clean", "Private_Dirty")) / 1024
 
 
+SETTLE_SECONDS = 4.0   # a worker trims its heap once requests stop for a second (processes.IdleTrimmer)
+
+
+def worker_memory(pid: int, settle: float = SETTLE_SECONDS) -> dict[str, list[float]]:
+    """Each worker's USS and anonymous memory, `settle` seconds after the last request:
+    what a worker holds between bursts (a server whose code does not trim holds the same
+    after the wait; the peak during a burst is not this figure)."""
+    time.sleep(settle)
+    return {"worker_private_mb": [round(private_mb(p), 1) for p in workers(pid)],
+            "worker_anonymous_mb": [round(anonymous_mb(p), 1) for p in workers(pid)]}
+
+
 def anonymous_mb(pid: int) -> float:
     """What the worker allocated (heap, arenas, stacks): USS without the mapped file pages,
     which the kernel can drop and other workers share once they read them too."""
@@ -197,8 +209,7 @@ def main() -> None:
         try:
             suggest, search, slowest = ours(port, texts)
             result["before"] = {"suggest": stats(suggest), "search": stats(search), "slowest": slowest,
-                                "worker_private_mb": [round(private_mb(p), 1) for p in workers(proc.pid)],
-                                "worker_anonymous_mb": [round(anonymous_mb(p), 1) for p in workers(proc.pid)]}
+                                **worker_memory(proc.pid)}
         finally:
             stop(proc)
     proc, port = start_ours(args.index, args.project.resolve())
@@ -207,8 +218,7 @@ def main() -> None:
         result["suggest"], result["search"], result["slowest"] = stats(suggest), stats(search), slowest
         if args.reindex:
             result["switches"] = switches(port, args.index, args.corpus, args.reindex, args.project.resolve())
-        result["worker_private_mb"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
-        result["worker_anonymous_mb"] = [round(anonymous_mb(p), 1) for p in workers(proc.pid)]
+        result.update(worker_memory(proc.pid))
     finally:
         stop(proc)
 

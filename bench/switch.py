@@ -53,7 +53,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
-from keystrokes import QUERIES, anonymous_mb, prefixes, private_mb, start_ours, workers  # noqa: E402
+from keystrokes import QUERIES, anonymous_mb, prefixes, private_mb, start_ours, worker_memory, workers  # noqa: E402
 from run import PROJECT, percentiles, stop  # noqa: E402
 
 
@@ -298,8 +298,10 @@ def main() -> None:
             kind: {m: max(r["after_switch"][kind][m] for r in rounds)
                    for m in ("max_over_warm_p50", "max_over_warm_p99", "worst_over_same_request_warm")}
             for kind in ("suggest", "search") if rounds}
-        result["worker_private_mb"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
-        result["worker_anonymous_mb"] = [round(anonymous_mb(p), 1) for p in workers(proc.pid)]
+        result["worker_busy_private_mb"] = [round(private_mb(p), 1) for p in workers(proc.pid)]   # typing goes on
+        typist.done.set()
+        typist.join(60)
+        result.update(worker_memory(proc.pid))   # after the typist stopped: between bursts
     finally:
         typist.done.set()
         typist.join(60)

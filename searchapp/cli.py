@@ -321,7 +321,7 @@ def serve_command(host: str, port: int, workers: int, threads: int, base_url: st
 
         def load(self):  # in each worker: its own searchers and caches
             from searchapp.core.service import SearchEngine
-            from searchapp.processes import limit_malloc_arenas
+            from searchapp.processes import IdleTrimmer, limit_malloc_arenas
 
             limit_malloc_arenas()   # before this worker's threads allocate
 
@@ -331,7 +331,15 @@ def serve_command(host: str, port: int, workers: int, threads: int, base_url: st
             # the first search of a worker loads its tables (about 1 s at 100k items): done here in the
             # background, it is neither the first user's wait nor charged to their CPU budget
             threading.Thread(target=warm_worker, args=(engine,), daemon=True, name="searchapp-boot-warm").start()
-            return create_app(index_dir, base_url=base_url, engine=engine, client_budget=budget)
+            app = create_app(index_dir, base_url=base_url, engine=engine, client_budget=budget)
+            trimmer = IdleTrimmer().start()   # freed memory back to the system once a burst is over
+
+            @app.after_request
+            def _count_request(response):
+                trimmer.touch()
+                return response
+
+            return app
 
     click.echo(f"searchapp serving {index_dir} on http://{bind_address(host, port)}/ "
                f"with {workers} worker(s) x {threads} threads", err=True)

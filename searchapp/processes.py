@@ -52,3 +52,65 @@ def limit_malloc_arenas(arenas: int = SERVER_ARENAS) -> bool:
         return bool(ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas))
     except (OSError, AttributeError):
         return False
+
+
+def trim_heap() -> None:
+    """Give the pages of freed memory back to the system: glibc keeps a freed heap for reuse
+    (bitmaps are big ints, N/8 bytes, allocated by malloc), so a worker's private memory kept
+    growing over reindexes although the old generation's caches were gone. glibc only."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+IDLE_TRIM_CHECK_SECONDS = 2.0
+IDLE_TRIM_QUIET_SECONDS = 1.0
+
+
+class IdleTrimmer:
+    """Trims the heap (trim_heap) once requests have stopped for a moment.
+
+    A typing burst frees as much as it keeps: at 300k items one engine's heap
+    held 274 MB after the typing workload and 206 MB once trimmed; glibc gives
+    freed pages back only at the top of its heap, so without a trim a worker
+    keeps its peak. Trimming 23 MB took 11 ms at 100k; done in a quiet moment
+    (no request for IDLE_TRIM_QUIET_SECONDS), no request waits on it. `touch()`
+    at every request; the thread looks every IDLE_TRIM_CHECK_SECONDS."""
+
+    def __init__(self, check: float = IDLE_TRIM_CHECK_SECONDS, quiet: float = IDLE_TRIM_QUIET_SECONDS):
+        import threading
+        import time
+
+        self._clock = time.monotonic
+        self.check, self.quiet = check, quiet
+        self.last_request = 0.0
+        self.dirty = False
+        self.trims = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="searchapp-idle-trim")
+
+    def start(self) -> "IdleTrimmer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def touch(self) -> None:
+        self.last_request = self._clock()
+        self.dirty = True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.check):
+            self.trim_if_quiet()
+
+    def trim_if_quiet(self) -> bool:
+        if not self.dirty or self._clock() - self.last_request < self.quiet:
+            return False
+        self.dirty = False
+        trim_heap()
+        self.trims += 1
+        return True

@@ -11,7 +11,6 @@ Whole results pages are cached, keyed on the index generation.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import logging
 import os
@@ -33,6 +32,7 @@ from searchapp.core.related import complete_record, related_hits
 from searchapp.core.protocol import Backend, Snapshot
 from searchapp.enrich.entities import names
 from searchapp.enrich.synonyms import synonym_groups
+from searchapp.processes import trim_heap
 from searchapp.errors import NoIndex, QueryError
 from searchapp.lru import Lru
 from searchapp.model import (FACETS, RECENCY_HALF_LIFE_DAYS, SORTS, Filters, Interpretation, ItemPage, ResultsPage,
@@ -307,7 +307,7 @@ class SearchEngine:
                 self._prepared = None
             self._release(keep=(generation, key))
         self._close_idle(generation)
-        _trim_heap()
+        trim_heap()
 
     def _close_idle(self, serving: Path) -> None:
         """Close the snapshots of other generations that no request is reading: an idle
@@ -799,16 +799,6 @@ def _watching(ref) -> None:
             pass
         del engine
         time.sleep(WATCH_SECONDS)
-
-
-def _trim_heap() -> None:
-    """Give the pages of freed caches back to the system: glibc keeps a freed heap for reuse
-    (bitmaps are big ints, N/8 bytes, allocated by malloc), so a worker's private memory kept
-    growing over reindexes although the old generation's caches were gone. glibc only."""
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _facet_suggestions(snapshot, head: str, prefix: str, scope: int, limit: int, floor: float = 1) -> list[Suggestion]:
