@@ -332,18 +332,21 @@ def serve_command(host: str, port: int, workers: int, threads: int, base_url: st
             # background, it is neither the first user's wait nor charged to their CPU budget
             threading.Thread(target=warm_worker, args=(engine,), daemon=True, name="searchapp-boot-warm").start()
             app = create_app(index_dir, base_url=base_url, engine=engine, client_budget=budget)
-            trimmer = IdleTrimmer().start()   # freed memory back to the system once a burst is over
-
-            @app.after_request
-            def _count_request(response):
-                trimmer.touch()
-                return response
+            count_requests(app, IdleTrimmer().start())   # freed memory back to the system once a burst is over
 
             return app
 
     click.echo(f"searchapp serving {index_dir} on http://{bind_address(host, port)}/ "
                f"with {workers} worker(s) x {threads} threads", err=True)
     Server().run()
+
+
+def count_requests(app, trimmer) -> None:
+    """Every request of `app` begins and ends counted by `trimmer` (processes.IdleTrimmer):
+    its begin is the first before-request function, so a request another one answers early
+    is counted too, and teardown runs for every request, failed ones included."""
+    app.before_request_funcs.setdefault(None, []).insert(0, trimmer.begin)
+    app.teardown_request(lambda error: trimmer.end())
 
 
 @main.command("search")

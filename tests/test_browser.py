@@ -156,6 +156,27 @@ def test_a_late_suggestion_list_keeps_the_choice_made_with_the_arrow_keys(page, 
     expect(page).to_have_url(re.compile(r"/search\?q=facial\+recognition$"), timeout=20_000)
 
 
+def test_typing_on_after_choosing_with_the_arrow_keys_drops_the_choice(page, sample_server):
+    """Review 9: an article chosen with ArrowDown on "facial re" stayed chosen through every
+    list while "cognition" was typed (each still held it), and Enter opened the article
+    instead of searching for the words in the box."""
+    page.goto(sample_server.base + "/")
+    page.keyboard.type("facial re", delay=50)
+    options = page.locator("#suggestions [role=option]")
+    expect(options.first).to_have_text("facial recognition")
+    classes = options.evaluate_all("options => options.map((o) => o.className)")
+    assert "item" in classes, classes
+    for _ in range(classes.index("item") + 1):
+        page.keyboard.press("ArrowDown")
+    expect(page.locator("#suggestions [role=option].item[aria-selected=true]")).to_have_count(1)
+    page.keyboard.type("cognition", delay=50)
+    page.wait_for_timeout(600)                  # the lists of every word typed have arrived
+    expect(page.locator("#suggestions [role=option][aria-selected=true]")).to_have_count(0)
+    assert page.get_attribute("#q", "aria-activedescendant") is None
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/search\?q=facial\+recognition$"), timeout=20_000)
+
+
 def test_autocomplete_with_the_keyboard(page, sample_server):
     page.goto(sample_server.base + "/")
     expect(page.locator("#q")).to_be_focused()

@@ -346,6 +346,9 @@
   }
 
   input.addEventListener("input", () => {
+    // A choice made with the arrow keys is for the words it was made on: typing on drops it,
+    // or a later list still holding it would keep it and Enter would open it (review 9).
+    if (active >= 0) highlight(-1);
     scheduleTyping();
     clearTimeout(settleTimer);
     settleTimer = setTimeout(() => {      // the user stopped: a kept list gives way to the real answer
@@ -709,7 +712,9 @@
   }
 
   function suggestionKey(s) {
-    return s.kind + ":" + (s.kind === "facet" ? s.facet + ":" + s.value : s.text).toLowerCase();
+    // an article by its address: two articles may share a title
+    const what = s.kind === "facet" ? s.facet + ":" + s.value : s.kind === "item" ? (s.url || s.text) : s.text;
+    return s.kind + ":" + what.toLowerCase();
   }
 
   function closeList() {
