@@ -149,8 +149,9 @@ def worker_memory(pid: int, settle: float = SETTLE_SECONDS) -> dict[str, list[fl
     what a worker holds between bursts (a server whose code does not trim holds the same
     after the wait; the peak during a burst is not this figure)."""
     time.sleep(settle)
-    return {"worker_private_mb": [round(private_mb(p), 1) for p in workers(pid)],
-            "worker_anonymous_mb": [round(anonymous_mb(p), 1) for p in workers(pid)]}
+    found = workers(pid)
+    return {"worker_private_mb": [round(private_mb(p), 1) for p in found],
+            "worker_anonymous_mb": [round(anonymous_mb(p), 1) for p in found]}
 
 
 def anonymous_mb(pid: int) -> float:

@@ -4,6 +4,11 @@ server's workers; the indexer must not import Whoosh to get them)."""
 
 from __future__ import annotations
 
+import ctypes
+import signal
+import threading
+import time
+
 
 class Counted:
     """An iterator with a known length (for a progress bar's total)."""
@@ -20,13 +25,15 @@ class Counted:
 
 def die_with_parent() -> None:
     """Workers must not outlive a killed build: they would hold the writer lock."""
-    try:
-        import ctypes
-        import signal
+    _libc("prctl", 1, signal.SIGKILL)   # PR_SET_PDEATHSIG (Linux)
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+
+def _libc(function: str, *args):
+    """Call a C library function of this platform's libc; None where it has no such function."""
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), function)(*args)
     except (OSError, AttributeError):
-        pass
+        return None
 
 
 M_ARENA_MAX = -8        # glibc's mallopt parameter number (malloc.h)
@@ -46,24 +53,14 @@ def limit_malloc_arenas(arenas: int = SERVER_ARENAS) -> bool:
     as MALLOC_ARENA_MAX=2 in the environment, which gunicorn's forked workers
     would only see if set before the server started.
     Whether the cap was set (glibc only)."""
-    try:
-        import ctypes
-
-        return bool(ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas))
-    except (OSError, AttributeError):
-        return False
+    return bool(_libc("mallopt", M_ARENA_MAX, arenas))
 
 
 def trim_heap() -> None:
     """Give the pages of freed memory back to the system: glibc keeps a freed heap for reuse
     (bitmaps are big ints, N/8 bytes, allocated by malloc), so a worker's private memory kept
     growing over reindexes although the old generation's caches were gone. glibc only."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    _libc("malloc_trim", 0)
 
 
 IDLE_TRIM_CHECK_SECONDS = 2.0
@@ -83,9 +80,6 @@ class IdleTrimmer:
     thread looks every IDLE_TRIM_CHECK_SECONDS."""
 
     def __init__(self, check: float = IDLE_TRIM_CHECK_SECONDS, quiet: float = IDLE_TRIM_QUIET_SECONDS):
-        import threading
-        import time
-
         self._clock = time.monotonic
         self.check, self.quiet = check, quiet
         self._lock = threading.Lock()

@@ -32,11 +32,11 @@ from searchapp.core.related import complete_record, related_hits
 from searchapp.core.protocol import Backend, Snapshot
 from searchapp.enrich.entities import names
 from searchapp.enrich.synonyms import synonym_groups
-from searchapp.processes import trim_heap
 from searchapp.errors import NoIndex, QueryError
 from searchapp.lru import Lru
 from searchapp.model import (FACETS, RECENCY_HALF_LIFE_DAYS, SORTS, Filters, Interpretation, ItemPage, ResultsPage,
                              Suggestion)
+from searchapp.processes import trim_heap
 from searchapp.query import ast
 from searchapp.query.expand import (adjacent_pairs, complete_last_word, compound_forms, expand, interpreted, prune,
                                     read_names, relax, synonym_table)
