@@ -226,8 +226,7 @@ def main() -> None:
     if not args.skip_datasette:
         db = args.db or Path(f"{args.index}-fts5.db")  # no dot in the name: Datasette reads one as a format
         if not db.exists():
-            from searchapp.ingest.reader import read_corpus
-            peers.Fts5Peer.build(read_corpus(args.corpus).items, db)
+            peers.Fts5Peer.build(peers.stream_items(args.corpus), db)
         ds = peers.start_datasette(db)
         try:
             result["datasette"] = stats(datasette(ds, texts))

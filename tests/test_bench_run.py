@@ -5,6 +5,8 @@ carries every row and ratio."""
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 import subprocess
 import sys
 
@@ -13,6 +15,7 @@ from conftest import PROJECT, need_shared
 sys.path.insert(0, str(PROJECT / "bench"))
 
 import make_corpus  # noqa: E402
+import peers  # noqa: E402
 from searchapp.ingest.reader import read_corpus  # noqa: E402
 
 
@@ -35,6 +38,25 @@ def test_generated_corpus_is_deterministic_and_reads_cleanly(tmp_path):
     changed = make_corpus.change_fraction(tmp_path / "a", 0.05)
     assert len(changed) == 3
     assert all("Updated coverage follows." in p.read_text() for p in changed)
+
+
+def test_the_fts5_peer_streams_the_same_items_read_corpus_holds(tmp_path):
+    """At a million items the FTS5 peer is built from a stream (merged fields
+    kept, bodies read back per item); it must be the items read_corpus makes,
+    related copies merged and a damaged file skipped."""
+    folder = tmp_path / "corpus"
+    shutil.copytree(PROJECT / "corpus", folder)
+    (folder / "zz-broken.md").write_text("---\ntitle: [unclosed\n---\n")
+    held = read_corpus(folder)
+    assert len(held.problems) == 1
+    streamed = list(peers.stream_items(folder))
+    assert streamed == list(held.items) and len(streamed) >= 20
+    db = tmp_path / "fts.db"
+    peers.Fts5Peer.build(peers.stream_items(folder), db)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == len(streamed)
+        topics = sum(len(set(item.topics)) for item in streamed)
+        assert conn.execute("SELECT count(*) FROM item_topics").fetchone()[0] == topics > 0
 
 
 def test_benchmark_smoke_run(tmp_path):
