@@ -69,7 +69,20 @@ def _pattern(field: str, node: ast.Pattern) -> Q.Query:
 def compile_query(node, searched: tuple[str, ...] = TEXT_FIELDS) -> Q.Query:
     """The Whoosh query for a tree; bare words search the `searched` fields.
     (A pure function of its arguments: threads compile at once.)"""
-    return _plain(_compile(node, searched))
+    return _union_trees(_plain(_compile(node, searched)))
+
+
+def _union_trees(query: Q.Query) -> Q.Query:
+    """Every Or matched as a tree of union matchers, which skip to the few
+    candidates a ranking scores. Left to choose, Whoosh preloads an Or of
+    more than two parts in a segment of up to 5,000 documents, scoring every
+    posting of every part in blocks of 2,048 documents: at 10k items (two
+    such segments) 170,000 score calls for "facial recognition ba", 0.38 s."""
+    if isinstance(query, Q.Or):
+        query.matcher_type = Q.Or.DEFAULT_MATCHER
+    for child in query.children():
+        _union_trees(child)
+    return query
 
 
 def _weighted(query: Q.Query, node) -> Q.Query:
