@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 
 def bits_of(docnums) -> int:
     """Docnums -> a bitmap int (bit n set = doc n)."""
@@ -45,3 +47,17 @@ def docnums(bits: int) -> list[int]:
             base = index << 3
             extend([base + bit for bit in _BITS[byte]])
     return found
+
+
+def flags_of(bits: int, size: int) -> np.ndarray:
+    """A bitmap int -> a boolean array of `size` documents."""
+    data = np.frombuffer(as_bytes(bits), dtype=np.uint8)
+    flags = np.unpackbits(data, bitorder="little")[:size].astype(bool)
+    if flags.size < size:
+        flags = np.concatenate([flags, np.zeros(size - flags.size, dtype=bool)])
+    return flags
+
+
+def bits_of_flags(flags: np.ndarray) -> int:
+    """A boolean array -> a bitmap int (the inverse of flags_of)."""
+    return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")

@@ -7,13 +7,11 @@ from __future__ import annotations
 import heapq
 
 import pytest
-from conftest import write_news
 
 from searchapp.backends.whoosh import compat, derived
 from searchapp.backends.whoosh.snapshot import _boosted, _compiled, word_concepts
 from searchapp.bitmaps import as_bytes, bits_of, docnums, has
 from searchapp.core.ranking import proximity_boosts
-from searchapp.indexing import update_index
 from searchapp.core.service import SearchEngine
 from searchapp.query.expand import adjacent_pairs
 
@@ -44,27 +42,24 @@ def _cases(engine, texts):
         bits = snapshot.matches(tree)
         if not bits:
             continue
-        lazy = proximity_boosts(adjacent_pairs(tree))   # query trees, resolved by the snapshot
-        eager = tuple((snapshot.matches(pair), factor) for pair, factor in lazy)   # whole bitmaps
-        # a coverage level's boost (a bitmap) beside the lazy ones, as soft_ranking gives them
-        level = ((bits_of(d for n, d in enumerate(docnums(bits)) if n % 2), 3.0),)
+        boosts = proximity_boosts(snapshot, adjacent_pairs(tree))
         for subset in (bits, bits_of(d for n, d in enumerate(docnums(bits)) if n % 3 != 1) or bits):
             for limit in (1, 3, 10, 1000):
                 for recent in (False, True):
-                    for given, reference in ((lazy, eager), (eager, eager), ((), ()), (lazy + level, eager + level)):
-                        yield text, tree, subset, limit, recent, given, reference
+                    for boost in (boosts, ()):
+                        yield text, tree, subset, limit, recent, boost
 
 
 def test_bounded_top_is_scoring_every_match(engine, monkeypatch):
     monkeypatch.setattr(derived, "FIRST_BATCH", 1)   # several rounds of candidates, even on a small index
     snapshot = engine._snapshot()
     checked = 0
-    for text, tree, bits, limit, recent, boosts, reference in _cases(engine, SCORED):
+    for text, tree, bits, limit, recent, boosts in _cases(engine, SCORED):
         query = _compiled(tree)
         searcher = snapshot.recency_searcher() if recent else snapshot.searcher
         found = derived.bounded_top(snapshot, searcher, query, bits, limit, boosts, recent)
         assert found is not None, text   # every query here is modelled
-        assert found == _every_match(snapshot, query, bits, limit, reference, recent), (text, limit, recent)
+        assert found == _every_match(snapshot, query, bits, limit, boosts, recent), (text, limit, recent)
         checked += 1
     assert checked > 100
 
@@ -83,55 +78,9 @@ def test_only_candidates_that_can_reach_the_top_are_scored(engine, monkeypatch):
     tree = engine.read("facial recognition")   # a synonym group ("face recognition"): scored by Whoosh
     bits = snapshot.matches(tree)
     assert bits.bit_count() >= 10
-    top = snapshot.ranked(tree, bits, 1, "relevance", False, proximity_boosts(adjacent_pairs(tree)))
+    top = snapshot.ranked(tree, bits, 1, "relevance", False, proximity_boosts(snapshot, adjacent_pairs(tree)))
     assert len(top) == 1
     assert sum(scored) < bits.bit_count()
-
-
-@pytest.fixture(scope="module")
-def pairs_engine(tmp_path_factory):
-    """12 items with the words together in the title, 48 with them apart in a long body."""
-    folder = tmp_path_factory.mktemp("pairs")
-    corpus = folder / "corpus"
-    for n in range(12):
-        write_news(corpus, f"near-{n}.md", title=f"City {n} drone rules and facial recognition",
-                   excerpt="The council voted.", publishedDateTime=f"2024-01-{n + 1:02d}T10:00:00Z")
-    filler = " ".join(f"word{k}" for k in range(60))
-    for n in range(48):
-        write_news(corpus, f"far-{n}.md", f"Rules came first. {filler} A drone flew. {filler} Recognition of "
-                   f"{filler} facial features.", title=f"Council meeting {n}", excerpt="Minutes.",
-                   publishedDateTime=f"2023-02-{n % 28 + 1:02d}T10:00:00Z")
-    index = folder / "index"
-    update_index(corpus, index, full=True)
-    with SearchEngine(index) as engine:
-        yield engine
-
-
-@pytest.mark.parametrize("text", ["drone rules", "facial recognition"])   # word arrays; Whoosh-scored
-def test_proximity_positions_are_read_only_for_items_that_can_reach_the_top(pairs_engine, monkeypatch, text):
-    """A pair of words standing together at most doubles a score, so only the
-    items within a factor 2 of the page's last need their positions read (at
-    300k items "facial recognit" read them for all 139,000 matches: 1.6 s)."""
-    snapshot = pairs_engine._snapshot()
-    tree = pairs_engine.read(text)
-    bits = snapshot.matches(tree)
-    assert bits.bit_count() == 60
-    snapshot._queries.clear()   # no whole bitmap of the pair cached
-    read = []
-    original = type(snapshot)._phrase_bits
-
-    def counting(self, fieldname, words, within=None):
-        if within is not None:   # a lazy boost's (the query's own phrases have none)
-            read.append((self.live & within).bit_count())
-        return original(self, fieldname, words, within)
-
-    monkeypatch.setattr(type(snapshot), "_phrase_bits", counting)
-    boosts = proximity_boosts(adjacent_pairs(tree))
-    top = snapshot.ranked(tree, bits, 3, "relevance", False, boosts)
-    # bare words: the items with the words in the title; Whoosh-scored: the first batch it scores
-    assert read and sum(read) / len(read) <= (12 if text == "drone rules" else derived.FIRST_BATCH), read
-    eager = tuple((snapshot.matches(pair), factor) for pair, factor in boosts)
-    assert top == snapshot.ranked(tree, bits, 3, "relevance", False, eager)
 
 
 def test_a_bound_that_does_not_hold_falls_back_to_scoring_every_match(engine, monkeypatch):
@@ -180,11 +129,11 @@ def _per_document(snapshot, concepts, bits, limit, recent, boosts):
 def test_word_scores_from_arrays_are_the_per_document_sums(engine):
     snapshot = engine._snapshot()
     checked = 0
-    for text, tree, bits, limit, recent, boosts, reference in _cases(engine, WORDS):
+    for text, tree, bits, limit, recent, boosts in _cases(engine, WORDS):
         concepts = word_concepts(tree, snapshot.analyze)
         assert concepts is not None, text
         found = snapshot.ranked(tree, bits, limit, "recent" if recent else "relevance", False, boosts)
-        assert found == _per_document(snapshot, concepts, bits, limit, recent, reference), (text, limit, recent)
+        assert found == _per_document(snapshot, concepts, bits, limit, recent, boosts), (text, limit, recent)
         checked += 1
     assert checked > 50
 

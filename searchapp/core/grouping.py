@@ -4,26 +4,57 @@ other copies listed under a hit."""
 
 from __future__ import annotations
 
-from searchapp.bitmaps import as_bytes, bits_of, docnums, has
+import numpy as np
+
+from searchapp.bitmaps import as_bytes, bits_of, bits_of_flags, flags_of, has
 from searchapp.model import Report
+
+
+class StoryArrays:
+    """A generation's stories as arrays, for counting over tens of thousands
+    of matches without a Python step per item (at 300k items, "facial
+    recognition ban" matches 139,000: a set of their stories took 0.25 s a
+    request). `story[d]`: the story number of document d, -1 without copies;
+    `first[s]`: story s's first member."""
+
+    def __init__(self, snapshot):
+        copies, story_of, members = snapshot.stories()
+        numbers = {story: n for n, story in enumerate(members)}
+        self.size = max(story_of, default=-1) + 1
+        self.story = np.full(self.size, -1, dtype=np.int64)
+        if story_of:
+            self.story[np.fromiter(story_of, dtype=np.int64, count=len(story_of))] = np.fromiter(
+                (numbers[s] for s in story_of.values()), dtype=np.int64, count=len(story_of))
+        self.first = np.fromiter((docs[0] for docs in members.values()), dtype=np.int64, count=len(members))
+        self.copies = copies
+
+    def stories_in(self, bits: int) -> np.ndarray:
+        """The story numbers of the members in `bits` (with repeats)."""
+        story = self.story[flags_of(bits, self.size)]
+        return story[story >= 0]
+
+
+def story_arrays(snapshot) -> StoryArrays:
+    return snapshot.shared_cache("story-arrays", lambda: StoryArrays(snapshot))
 
 
 def results_count(snapshot, bits: int) -> int:
     """Matching items, each story's copies counted once."""
-    copies, story_of, members = snapshot.stories()
-    matched_copies = bits & copies
+    table = story_arrays(snapshot)
+    matched_copies = bits & table.copies
     if not matched_copies:
         return bits.bit_count()
-    matched = as_bytes(bits)
-    extra = {story_of[d] for d in docnums(matched_copies) if not has(matched, members[story_of[d]][0])}
-    return (bits & ~copies).bit_count() + len(extra)
+    stories = np.unique(table.story[flags_of(matched_copies, table.size)])
+    # a story whose first member matches is counted with the items that are no copies
+    extra = stories[~flags_of(bits, table.size)[table.first[stories]]].size
+    return (bits & ~table.copies).bit_count() + int(extra)
 
 def story_members(snapshot, bits: int) -> int:
     """Every member of the stories that have a member in `bits`."""
-    _, story_of, members = snapshot.stories()
-    every = snapshot.shared_cache("story-docs", lambda: bits_of(story_of))
-    found = {story_of[d] for d in docnums(bits & every) if d in story_of}
-    return bits_of(d for story in found for d in members[story])
+    table = story_arrays(snapshot)
+    touched = np.zeros(table.first.size, dtype=bool)
+    touched[table.stories_in(bits)] = True
+    return bits_of_flags((table.story >= 0) & touched[table.story])
 
 def story_copies(snapshot, docnum: int, bits: int) -> tuple[Report, ...]:
     """The other matching items of this hit's story, newest first."""

@@ -40,11 +40,9 @@ class Snapshot(Protocol):
 
     # ranking and ordering
     def ranked(self, tree, bits: int, limit: int, sort: str, restricted: bool,
-               boosts: tuple[tuple[object, float], ...] = ()) -> list[tuple[float | None, int]]:
+               boosts: tuple[tuple[int, float], ...] = ()) -> list[tuple[float | None, int]]:
         """The first `limit` documents of `bits` as (score, docnum), best first, ties by docnum;
-        `boosts`: (bitmap, factor) pairs multiplying the scores of those documents. Instead of a
-        bitmap, a boost may give a query tree with a factor > 1: the documents matching it, which
-        the engine needs to find only among those whose score could reach the top with it."""
+        `boosts`: (bitmap, factor) pairs multiplying the scores of those documents."""
     def first_by_date(self, bits: int, sort: str, limit: int) -> list[int]: ...
     def stories(self) -> tuple[int, dict[int, str], dict[str, tuple[int, ...]]]:
         """(every story member but the first of each, docnum -> story id, story id -> members)."""

@@ -581,7 +581,7 @@ class SearchEngine:
         matches do not fill is completed with related items (related_hits)."""
         start, end = (page - 1) * per_page, page * per_page
         ranked = sort in ("relevance", "recent")
-        boosts = proximity_boosts(adjacent_pairs(q_all)) if ranked else ()
+        boosts = proximity_boosts(snapshot, adjacent_pairs(q_all)) if ranked else ()
         if relaxed and ranked:
             found, total = soft_ranking(snapshot, q_all, q_any, all_bits, some_bits, sort, start, end, boosts)
         else:

@@ -169,34 +169,11 @@ def _boosted(score: float, docnum: int, marks) -> float:
     return score
 
 
-def is_lazy(boost) -> bool:
-    """A boost given as a query tree, whose documents are found only among
-    the candidates that need them (core.ranking.proximity_boosts)."""
-    return not isinstance(boost, int)
-
-
-def lazy_ceiling(boosts) -> float:
-    """The most the lazy boosts can multiply a score by (each factor > 1)."""
-    most = 1.0
-    for boost, factor in boosts:
-        if is_lazy(boost):
-            most *= factor
-    return most
-
-
-def resolved(snapshot, boosts, within: int) -> list[tuple[int, float]]:
-    """The boosts as (bitmap, factor) in their order, each lazy one's bitmap
-    found among the documents of `within` only."""
-    return [(snapshot.boost_bits(b, within) if is_lazy(b) else b, factor) for b, factor in boosts]
-
-
 def bounded_top(snapshot, searcher, query, bits: int, limit: int, boosts=(), recent: bool = False):
     """The exact top `limit` of `bits` for a Whoosh query as (score, docnum),
     score times the boosts of the boost bitmaps holding the document, ties by
     docnum; Whoosh scores only candidates whose bound could still enter the
-    top. A lazy boost (a query tree) raises every bound by its factor, and
-    its documents are found batch by batch among the candidates scored.
-    None when the query is not modelled or a bound does not hold."""
+    top. None when the query is not modelled or a bound does not hold."""
     if limit <= 0 or not bits:
         return []
     table = arrays(snapshot)
@@ -206,16 +183,15 @@ def bounded_top(snapshot, searcher, query, bits: int, limit: int, boosts=(), rec
     candidates = np.flatnonzero(mask(bits, table.size))
     upper = upper[candidates]
     for boost_bits, factor in boosts:
-        if factor < 1:
-            return None
-        if factor > 1 and not is_lazy(boost_bits):
+        if factor > 1:
             upper = np.where(mask(boost_bits, table.size)[candidates], upper * factor, upper)
+        elif factor < 1:
+            return None
     if recent:
         upper = upper * table.decay(snapshot)[candidates]
-    upper = upper * (lazy_ceiling(boosts) * (1 + MARGIN))
+    upper = upper * (1 + MARGIN)
     ranking = np.argsort(-upper, kind="stable")
-    lazy = any(is_lazy(b) for b, _ in boosts)
-    marks = [(b if is_lazy(b) else as_bytes(b), factor) for b, factor in boosts]
+    marks = [(as_bytes(b), factor) for b, factor in boosts]
     scored: list[tuple[float, int]] = []    # (-final score, docnum)
     start, batch = 0, max(FIRST_BATCH, 2 * limit)
     while start < ranking.size:
@@ -223,13 +199,8 @@ def bounded_top(snapshot, searcher, query, bits: int, limit: int, boosts=(), rec
         start += batch
         ceiling = dict(zip(candidates[chosen].tolist(), upper[chosen].tolist()))
         within = sorted(ceiling)
-        batch_marks = marks
-        if lazy:
-            these = bitmap(np.asarray(within, dtype=np.int64), table.size)
-            batch_marks = [(as_bytes(snapshot.boost_bits(b, these)), factor) if is_lazy(b) else mark
-                           for (b, factor), mark in zip(boosts, marks)]
         for score, docnum in compat.exact_top(searcher, query, len(within), None, None, within).top_n:
-            final = _boosted(score, docnum, batch_marks)
+            final = _boosted(score, docnum, marks)
             if final > ceiling[docnum]:
                 return None   # the model does not hold for this query: the caller scores every match
             scored.append((-final, docnum))
@@ -302,13 +273,10 @@ def word_top(snapshot, weighted: list[tuple[str, float]], bits: int, limit: int,
         total[docs] += scores if plain else w * scores
     if recent:
         total *= table.decay(snapshot)
-    docs = np.flatnonzero(mask(bits, table.size))
-    if any(is_lazy(b) for b, _ in boosts):
-        docs = _within_reach(table, total, docs, boosts, limit)
-        boosts = resolved(snapshot, boosts, bitmap(docs, table.size))
     for boost_bits, factor in boosts:
         chosen = mask(boost_bits, table.size)
         total[chosen] *= factor
+    docs = np.flatnonzero(mask(bits, table.size))
     values = total[docs]
     if values.size > limit:   # only those at or above the limit-th best can be in the top (ties kept)
         kth = np.partition(values, values.size - limit)[values.size - limit]
@@ -316,19 +284,3 @@ def word_top(snapshot, weighted: list[tuple[str, float]], bits: int, limit: int,
         docs, values = docs[keep], values[keep]
     top = heapq.nsmallest(limit, zip((-values).tolist(), docs.tolist()))
     return [(-negative, d) for negative, d in top]
-
-
-def _within_reach(table, total: np.ndarray, docs: np.ndarray, boosts, limit: int) -> np.ndarray:
-    """The documents of `docs` that can be in the top `limit` once boosted: a
-    score under the limit-th best without the lazy boosts, divided by the most
-    they multiply by, cannot reach it (every boost multiplies by >= 1)."""
-    if docs.size <= limit or any(factor < 1 for _, factor in boosts):
-        return docs
-    known = total[docs]
-    for boost_bits, factor in boosts:
-        if not is_lazy(boost_bits):
-            known = np.where(mask(boost_bits, table.size)[docs], known * factor, known)
-    kth = np.partition(known, known.size - limit)[known.size - limit]
-    # margins for rounding: the known boosts were applied here in another order than the final scores'
-    keep = known * (lazy_ceiling(boosts) * (1 + MARGIN)) >= kth * (1 - MARGIN)
-    return docs[keep]

@@ -404,43 +404,14 @@ class WhooshSnapshot:
             return self._phrase_bits(query.fieldname, query.words)
         return bits_of(self.searcher.docs_for_query(query)) & self.live
 
-    def boost_bits(self, boost, within: int) -> int:
-        """The documents of `within` a ranking boost applies to: its bitmap's,
-        or (a query tree) those matching it. Positions are read for `within`
-        only, unless the tree's whole bitmap is cached already."""
-        if isinstance(boost, int):
-            return boost & within
-        query = _compiled(boost)
-        cached = self._queries.get_fresh(repr(query))
-        if cached is not None:
-            return cached & within
-        return self._bits_within(query, within)
-
-    def _bits_within(self, query: Q.Query, within: int) -> int:
-        kind = type(query)
-        if kind is Q.Or and not getattr(query, "minmatch", 0):
-            bits = 0
-            for child in query.subqueries:
-                bits |= self._bits_within(child, within)
-            return bits
-        if kind is Q.And:
-            for child in query.subqueries:
-                within = self._bits_within(child, within)
-                if not within:
-                    break
-            return within
-        if kind is Q.Phrase and query.slop == 1:
-            return self._phrase_bits(query.fieldname, query.words, within)
-        return self.query_bits(query) & within
-
-    def _phrase_bits(self, fieldname: str, words, within: int | None = None) -> int:
-        """The live documents (of `within`) with the words at consecutive positions: what
+    def _phrase_bits(self, fieldname: str, words) -> int:
+        """The live documents with the words at consecutive positions: what
         Whoosh's Phrase (slop 1: its SpanNear2, ordered, each next word one
         position after the span so far) matches. Only documents having every
         word (their cached bitmaps) have positions read, each posting once;
         Whoosh's span matchers took 13 of 40 s of the 100k "facial…" typing
         profile computing the proximity pairs' and synonym phrases' bitmaps."""
-        candidates = self.live if within is None else self.live & within
+        candidates = self.live
         for word in words:
             candidates &= self.term_bits(fieldname, word)
             if not candidates:
@@ -664,9 +635,7 @@ class WhooshSnapshot:
         with an exact collector; `restricted` when `bits` is narrower than the
         query's own matches (filters, or a second tier). "recent" decays each
         score by age. `boosts`: (bitmap, factor) pairs multiplying the scores
-        of the documents in the bitmap; a query tree instead of a bitmap is a
-        lazy boost (boost_bits), resolved only for documents that can reach
-        the top (derived.py)."""
+        of the documents in the bitmap."""
         if sort in ("newest", "oldest"):
             return [(None, d) for d in self.first_by_date(bits, sort, limit)]
         concepts = word_concepts(tree, analyze)
@@ -686,7 +655,7 @@ class WhooshSnapshot:
         if not boosts:
             return list(compat.exact_top(searcher, _compiled(tree), limit, None, None, within).top_n)
         everything = compat.exact_top(searcher, _compiled(tree), bits.bit_count(), None, None, within).top_n
-        return _boosted(everything, derived.resolved(self, boosts, bits), limit)
+        return _boosted(everything, boosts, limit)
 
     def _top_by_word_scores(self, concepts, bits, limit, recent, boosts=()):
         """The exact top `limit` of `bits` by the sum of weight x BM25F score
