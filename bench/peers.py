@@ -393,20 +393,21 @@ class TantivyPeer:
 
 def stream_items(root: str | Path):
     """The merged items of a corpus folder, as `read_corpus` makes them, without
-    holding them: records are merged as read (fields, no bodies), then each item
-    is made with its body read back from its file. A million items fit."""
-    from searchapp.ingest.reader import BadFile, Merger, display_path, list_news_files, parse_file
+    holding them: records are merged as read (fields, no bodies), in
+    read_corpus's order (by displayed path), then each item is made with its
+    body read back from its file. A million items fit. A file read_corpus
+    reports as a problem (unreadable, a link out of the folder) is left out."""
+    from searchapp.ingest.reader import Merger, check_inside, display_path, list_news_files, parse_file
 
     root = Path(root)
+    where = {display_path(path.relative_to(root).as_posix()): path for path in list_news_files(root)}
     merger = Merger(keep_bodies=False)
-    where: dict[str, Path] = {}
-    for path in list_news_files(root):   # sorted: the order Merger needs
-        rel = display_path(path.relative_to(root).as_posix())
+    for rel in sorted(where):   # merge_records' order
         try:
-            merger.add(parse_file(path, rel))
-        except (BadFile, RecursionError):   # read_corpus reports these; a benchmark skips them
+            check_inside(root, where[rel])
+            merger.add(parse_file(where[rel], rel))
+        except Exception:   # read_files reports every failure as a problem: a benchmark skips the file
             continue
-        where[rel] = path
     return merger.items(body=lambda rel: parse_file(where[rel], rel).own.body)
 
 
