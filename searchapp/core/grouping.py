@@ -21,11 +21,11 @@ class StoryArrays:
         copies, story_of, members = snapshot.stories()
         numbers = {story: n for n, story in enumerate(members)}
         self.size = max(story_of, default=-1) + 1
-        self.story = np.full(self.size, -1, dtype=np.int64)
+        self.story = np.full(self.size, -1, dtype=np.int32)   # 1.2 MB at 300k items
         if story_of:
             self.story[np.fromiter(story_of, dtype=np.int64, count=len(story_of))] = np.fromiter(
-                (numbers[s] for s in story_of.values()), dtype=np.int64, count=len(story_of))
-        self.first = np.fromiter((docs[0] for docs in members.values()), dtype=np.int64, count=len(members))
+                (numbers[s] for s in story_of.values()), dtype=np.int32, count=len(story_of))
+        self.first = np.fromiter((docs[0] for docs in members.values()), dtype=np.int32, count=len(members))
         self.copies = copies
 
     def stories_in(self, bits: int) -> np.ndarray:
