@@ -826,5 +826,7 @@ class WhooshSnapshot:
         cache = self._shared.get(name)
         if cache is None:
             with self._shared["lock"]:
-                cache = self._shared.setdefault(name, factory())
+                cache = self._shared.get(name)   # again: another thread may have built it meanwhile
+                if cache is None:
+                    cache = self._shared[name] = factory()
         return cache
