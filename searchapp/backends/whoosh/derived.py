@@ -26,7 +26,7 @@ import numpy as np
 from whoosh import query as Q
 
 from searchapp.backends.whoosh import compat
-from searchapp.bitmaps import as_bytes
+from searchapp.bitmaps import as_bytes, flags_of
 from searchapp.lru import Lru
 
 MARGIN = 1e-6           # bounds are raised by this share: summation order and rounding differ from Whoosh's
@@ -34,13 +34,7 @@ FIRST_BATCH = 32        # candidates scored exactly in the first round (then twi
 TERM_CACHE_ENTRIES = 1_000_000   # postings kept as (docnums, scores) arrays per generation, each cache (16 B each: 16 MB)
 
 
-def mask(bits: int, size: int) -> np.ndarray:
-    """A bitmap int -> a boolean array of `size` documents."""
-    data = np.frombuffer(as_bytes(bits), dtype=np.uint8)
-    flags = np.unpackbits(data, bitorder="little")[:size].astype(bool)
-    if flags.size < size:
-        flags = np.concatenate([flags, np.zeros(size - flags.size, dtype=bool)])
-    return flags
+mask = flags_of   # a bitmap int -> a boolean array of `size` documents
 
 
 class Arrays:
