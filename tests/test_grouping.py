@@ -9,7 +9,7 @@ import random
 import pytest
 from conftest import write_news
 
-from searchapp.bitmaps import as_bytes, bits_of, docnums, has
+from searchapp.bitmaps import as_bytes, bits_of, bits_of_flags, docnums, flags_of, has
 from searchapp.core import grouping
 from searchapp.core.service import SearchEngine
 from searchapp.indexing import update_index
@@ -64,3 +64,12 @@ def test_story_counts_on_arrays_are_the_per_item_counts(engine):
     first, second = members[next(iter(members))][:2]
     assert grouping.results_count(snapshot, bits_of([first, second])) == 1
     assert grouping.results_count(snapshot, bits_of([second])) == 1
+
+
+@pytest.mark.parametrize("bits, size", [(0, 5), (0b1011, 2), (0b1011, 10), (1 << 20, 3), ((1 << 9) | 1, 16), (5, 0)])
+def test_a_bitmap_as_flags_is_cut_or_padded_to_its_size(bits, size):
+    """An empty bitmap too: numpy's unpackbits(count=) pads an empty buffer
+    with garbage, not zeros, so flags_of pads by hand."""
+    flags = flags_of(bits, size)
+    assert flags.dtype == bool and flags.tolist() == [bool(bits >> i & 1) for i in range(size)]
+    assert bits_of_flags(flags) == bits & ((1 << size) - 1)

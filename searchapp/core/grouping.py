@@ -26,12 +26,12 @@ class StoryArrays:
             self.story[np.fromiter(story_of, dtype=np.int64, count=len(story_of))] = np.fromiter(
                 (numbers[s] for s in story_of.values()), dtype=np.int32, count=len(story_of))
         self.first = np.fromiter((docs[0] for docs in members.values()), dtype=np.int32, count=len(members))
+        self.member = self.story >= 0   # once, not per request
         self.copies = copies
 
     def stories_in(self, bits: int) -> np.ndarray:
         """The story numbers of the members in `bits` (with repeats)."""
-        story = self.story[flags_of(bits, self.size)]
-        return story[story >= 0]
+        return self.story[flags_of(bits, self.size) & self.member]
 
 
 def story_arrays(snapshot) -> StoryArrays:
@@ -54,7 +54,7 @@ def story_members(snapshot, bits: int) -> int:
     table = story_arrays(snapshot)
     touched = np.zeros(table.first.size, dtype=bool)
     touched[table.stories_in(bits)] = True
-    return bits_of_flags((table.story >= 0) & touched[table.story])
+    return bits_of_flags(table.member & touched[table.story])
 
 def story_copies(snapshot, docnum: int, bits: int) -> tuple[Report, ...]:
     """The other matching items of this hit's story, newest first."""
