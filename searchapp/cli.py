@@ -321,9 +321,10 @@ def serve_command(host: str, port: int, workers: int, threads: int, base_url: st
 
         def load(self):  # in each worker: its own searchers and caches
             from searchapp.core.service import SearchEngine
-            from searchapp.processes import IdleTrimmer, limit_malloc_arenas
+            from searchapp.processes import IdleTrimmer, defer_full_collections, limit_malloc_arenas
 
             limit_malloc_arenas()   # before this worker's threads allocate
+            defer_full_collections()   # full garbage collections when the worker is quiet, not inside a request
 
             # a new generation is warmed in the background and served once ready
             budget = client_budget_settings(client_share, threads)
@@ -332,7 +333,7 @@ def serve_command(host: str, port: int, workers: int, threads: int, base_url: st
             # background, it is neither the first user's wait nor charged to their CPU budget
             threading.Thread(target=warm_worker, args=(engine,), daemon=True, name="searchapp-boot-warm").start()
             app = create_app(index_dir, base_url=base_url, engine=engine, client_budget=budget)
-            count_requests(app, IdleTrimmer().start())   # freed memory back to the system once a burst is over
+            count_requests(app, IdleTrimmer().start())   # garbage collected, freed memory given back, once a burst is over
 
             return app
 
