@@ -141,6 +141,7 @@ def test_a_switch_empties_the_old_generations_caches_even_if_a_thread_still_hold
         threading.Event().wait(0.05)
         deadline -= 1
     assert engine.search("livemarker").total > 0
+    engine._emptying.join(10)   # emptied in the background, not in the request that saw the switch
     assert not old._order and not len(old._terms) and not old._facet_terms
     assert set(old._shared) == {"lock"}
     assert all(key[:2] == engine._ready for key in engine._results)   # the old generation's pages went too

@@ -215,6 +215,7 @@ class SearchEngine:
         self._next_seen = None      # the NEXT file last looked at (its key)
         self._snapshots = weakref.WeakSet()   # the threads' snapshots: idle ones of old generations are closed
         self._registration = None   # this engine's file under <index>/.servers (warm_switch)
+        self._emptying = None       # the thread emptying the caches a switch dropped (_empty_later)
         self._closed = False
         if backend is None:
             from searchapp.backends import default_backend   # the one place that picks a search library
@@ -295,19 +296,29 @@ class SearchEngine:
         with self._shared_lock:
             if (generation, key) not in self._shared:
                 if not self._warm_switch:
-                    self._release(keep=None)   # older generations' caches are dropped
+                    _empty(self._release(keep=None), trim=False)   # older generations' caches are dropped
                 self._shared[(generation, key)] = {"lock": threading.Lock()}
             return self._shared[(generation, key)]
 
     def _publish(self, generation: Path, key) -> None:
-        """Requests read this generation from now on; other generations' caches are dropped."""
+        """Requests read this generation from now on; other generations' caches are dropped,
+        emptied in the background (_empty_later): this runs in the request that first sees the
+        switch, and emptying them here took it 23-30 ms at 10k, plus 5-11 ms of trim_heap
+        (bench/switch.py: the first suggestion after a switch, 40-60 ms against 4 warm)."""
         with self._shared_lock:
             self._ready = (generation, key)
             if self._prepared is not None and self._prepared[0] != generation:
                 self._prepared = None
-            self._release(keep=(generation, key))
+            dropped = self._release(keep=(generation, key))
         self._close_idle(generation)
-        trim_heap()
+        self._empty_later(dropped)
+
+    def _empty_later(self, dropped: list[dict]) -> None:
+        if not dropped:
+            return
+        emptying = threading.Thread(target=_empty, args=(dropped,), daemon=True, name="searchapp-release")
+        self._emptying = emptying
+        emptying.start()
 
     def _close_idle(self, serving: Path) -> None:
         """Close the snapshots of other generations that no request is reading: an idle
@@ -324,21 +335,18 @@ class SearchEngine:
                 except Exception:
                     pass
 
-    def _release(self, keep) -> None:
-        """Drop every generation's caches but `keep`'s, emptied, not just forgotten: a thread
-        keeps its snapshot (which holds them) until its next request, and a gunicorn worker
-        has 16 threads, so idle ones kept old generations' tables alive (private memory
-        per worker went 309 -> 352 MB over reindexes at 100k). A request still reading
-        an old generation recomputes what it needs. Its cached pages go too."""
-        for other in [k for k in self._shared if k != keep]:
-            shared = self._shared.pop(other)
-            for name in [n for n in shared if n != "lock"]:
-                value = shared.pop(name, None)
-                if isinstance(value, dict):
-                    value.clear()
+    def _release(self, keep) -> list[dict]:
+        """Drop every generation's caches but `keep`'s, and return them to be emptied (_empty),
+        not just forgotten: a thread keeps its snapshot (which holds them) until its next
+        request, and a gunicorn worker has 16 threads, so idle ones kept old generations'
+        tables alive (private memory per worker went 309 -> 352 MB over reindexes at 100k).
+        A request still reading an old generation recomputes what it needs. Its cached
+        pages go too."""
+        dropped = [self._shared.pop(other) for other in [k for k in self._shared if k != keep]]
         if keep is not None:
             for page in [k for k in list(self._results) if k[:2] != keep]:
                 self._results.discard(page)
+        return dropped
 
     def _prepare(self, key) -> None:
         with self._shared_lock:
@@ -767,6 +775,30 @@ class SearchEngine:
                 snapshot.close()
             except Exception:   # its files may be what is damaged
                 pass
+
+
+EMPTY_CHUNK = 256   # cache entries freed between two chances for requests to run
+
+
+def _empty(dropped: list[dict], trim: bool = True) -> None:
+    """Empty dropped generations' caches a few entries at a time, then give the freed
+    heap back (trim_heap): one `clear()` of a big cache frees all its entries in one
+    call, holding the interpreter from every request meanwhile."""
+    for shared in dropped:
+        for name in [n for n in list(shared) if n != "lock"]:
+            value = shared.pop(name, None)
+            if not isinstance(value, dict):
+                continue
+            while value:
+                try:
+                    for _ in range(EMPTY_CHUNK):
+                        value.popitem()
+                except KeyError:   # emptied
+                    break
+                time.sleep(0)      # let a request run
+            value.clear()          # an Lru's weight, too
+    if trim:
+        trim_heap()
 
 
 def _warm_answers(snapshot, previous: dict, deadline: float) -> None:
