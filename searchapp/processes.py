@@ -69,6 +69,7 @@ IDLE_TRIM_QUIET_SECONDS = 1.0
 
 DEFERRED = 1_000_000          # gen-1 collections before Python's own full collection: never, in practice
 FULL_COLLECTION_MAX_SECONDS = 30.0   # a worker never quiet still collects fully this often
+WALK_EVERYTHING_EVERY = 10    # ... and every this many times, frozen objects too (review 11)
 
 
 def defer_full_collections() -> None:
@@ -111,6 +112,7 @@ class IdleTrimmer:
         self.collections = 0      # full garbage collections run
         self.last_collection = self._clock()
         self.served_since_collection = False
+        self.overdue = 0          # collections run under load
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="searchapp-idle-trim")
 
@@ -151,7 +153,8 @@ class IdleTrimmer:
         run inside one): cyclic garbage cannot pile up for ever."""
         if not self.served_since_collection or self._clock() - self.last_collection < FULL_COLLECTION_MAX_SECONDS:
             return False
-        self._collect(everything=False)
+        self.overdue += 1
+        self._collect(everything=self.overdue % WALK_EVERYTHING_EVERY == 0)
         return True
 
     def _collect(self, everything: bool) -> None:
@@ -160,7 +163,9 @@ class IdleTrimmer:
         FULL_COLLECTION_MAX_SECONDS kept: a whole pass beside the requests took
         164-181 ms at 10k (bench/switch.py), and the request it landed on 300 ms.
         A quiet worker walks everything, frozen objects too (`everything`): a cycle
-        frozen while alive (an old generation's searcher) is freed there."""
+        frozen while alive and garbage since is freed there. So is it under load, every
+        WALK_EVERYTHING_EVERY collections (review 11: a worker never quiet for a second
+        kept such cycles for ever)."""
         self.served_since_collection = False
         if everything:
             gc.unfreeze()

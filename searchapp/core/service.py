@@ -293,12 +293,16 @@ class SearchEngine:
 
     def _shared_for(self, generation: Path, key) -> dict:
         """The caches of one generation, shared by the threads reading it."""
+        dropped = []
         with self._shared_lock:
             if (generation, key) not in self._shared:
                 if not self._warm_switch:
-                    _empty(self._release(keep=None), trim=False)   # older generations' caches are dropped
+                    dropped = self._release(keep=None)   # older generations' caches are dropped
                 self._shared[(generation, key)] = {"lock": threading.Lock()}
-            return self._shared[(generation, key)]
+            shared = self._shared[(generation, key)]
+        if dropped:
+            _empty(dropped, trim=False)   # outside the lock (review 11): other threads need it meanwhile
+        return shared
 
     def _publish(self, generation: Path, key) -> None:
         """Requests read this generation from now on; other generations' caches are dropped,
@@ -789,7 +793,9 @@ def _empty(dropped: list[dict], trim: bool = True) -> None:
             value = shared.pop(name, None)
             if not isinstance(value, dict):
                 continue
-            while value:
+            # as many as it held: a request still filling an old generation's cache must not keep
+            # this loop going (review 11); what it added meanwhile goes with the final clear()
+            for _ in range(0, len(value), EMPTY_CHUNK):
                 try:
                     for _ in range(EMPTY_CHUNK):
                         value.popitem()
