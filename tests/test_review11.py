@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 
-import pytest
 from rapidfuzz import process as rf_process
 from rapidfuzz.distance import OSA, Levenshtein
 from whoosh.support import levenshtein as whoosh_lev

@@ -44,7 +44,7 @@ def results_count(snapshot, bits: int) -> int:
     matched_copies = bits & table.copies
     if not matched_copies:
         return bits.bit_count()
-    stories = np.unique(table.story[flags_of(matched_copies, table.size)])
+    stories = np.unique(table.stories_in(matched_copies))
     # a story whose first member matches is counted with the items that are no copies
     extra = stories[~flags_of(bits, table.size)[table.first[stories]]].size
     return (bits & ~table.copies).bit_count() + int(extra)

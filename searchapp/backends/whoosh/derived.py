@@ -26,15 +26,13 @@ import numpy as np
 from whoosh import query as Q
 
 from searchapp.backends.whoosh import compat
-from searchapp.bitmaps import as_bytes, flags_of
+from searchapp.bitmaps import as_bytes, bits_of_flags, flags_of
 from searchapp.lru import Lru
 
 MARGIN = 1e-6           # bounds are raised by this share: summation order and rounding differ from Whoosh's
 FIRST_BATCH = 32        # candidates scored exactly in the first round (then twice as many each round)
 TERM_CACHE_ENTRIES = 1_000_000   # postings kept as (docnums, scores) arrays per generation, each cache (16 B each: 16 MB)
 
-
-mask = flags_of   # a bitmap int -> a boolean array of `size` documents
 
 
 class Arrays:
@@ -99,7 +97,7 @@ def bitmap(docs: np.ndarray, size: int) -> int:
     """Docnums (an array) -> a bitmap int, as bitmaps.bits_of, without a Python loop per document."""
     flags = np.zeros(max(size, int(docs.max()) + 1 if docs.size else 0), dtype=bool)
     flags[docs] = True
-    return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")
+    return bits_of_flags(flags)
 
 
 def _entries(value) -> int:
@@ -136,7 +134,7 @@ def _bound(snapshot, table: Arrays, query) -> np.ndarray | None:
         for word in query.words:
             docs, scores = table.term(snapshot, query.fieldname, word)
             out[docs] += scores
-        out *= mask(snapshot.query_bits(query), table.size)
+        out *= flags_of(snapshot.query_bits(query), table.size)
         return out * boost if boost != 1.0 else out
     if isinstance(query, Q.Or) and kind is not Q.DisjunctionMax:
         if getattr(query, "minmatch", 0) or getattr(query, "scale", None):
@@ -151,7 +149,7 @@ def _bound(snapshot, table: Arrays, query) -> np.ndarray | None:
         if any(p is None for p in parts):
             return None
         out = np.sum(parts, axis=0) if parts else np.zeros(table.size)
-        out *= mask(snapshot.query_bits(query), table.size)
+        out *= flags_of(snapshot.query_bits(query), table.size)
         return out * boost if boost != 1.0 else out
     return None
 
@@ -174,11 +172,11 @@ def bounded_top(snapshot, searcher, query, bits: int, limit: int, boosts=(), rec
     upper = _bound(snapshot, table, query)
     if upper is None:
         return None
-    candidates = np.flatnonzero(mask(bits, table.size))
+    candidates = np.flatnonzero(flags_of(bits, table.size))
     upper = upper[candidates]
     for boost_bits, factor in boosts:
         if factor > 1:
-            upper = np.where(mask(boost_bits, table.size)[candidates], upper * factor, upper)
+            upper = np.where(flags_of(boost_bits, table.size)[candidates], upper * factor, upper)
         elif factor < 1:
             return None
     if recent:
@@ -268,9 +266,9 @@ def word_top(snapshot, weighted: list[tuple[str, float]], bits: int, limit: int,
     if recent:
         total *= table.decay(snapshot)
     for boost_bits, factor in boosts:
-        chosen = mask(boost_bits, table.size)
+        chosen = flags_of(boost_bits, table.size)
         total[chosen] *= factor
-    docs = np.flatnonzero(mask(bits, table.size))
+    docs = np.flatnonzero(flags_of(bits, table.size))
     values = total[docs]
     if values.size > limit:   # only those at or above the limit-th best can be in the top (ties kept)
         kth = np.partition(values, values.size - limit)[values.size - limit]

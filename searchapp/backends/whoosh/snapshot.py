@@ -26,7 +26,7 @@ from whoosh import highlight, query as Q, scoring
 from searchapp.backends.whoosh import compat, derived, tables
 from searchapp.backends.whoosh.compile import analyze, compile_own_text, compile_query
 from searchapp.backends.whoosh.schema import FACET_FIELDS, SPELLING_FIELDS, TEXT_FIELDS
-from searchapp.bitmaps import as_bytes, bits_of, docnums, has
+from searchapp.bitmaps import as_bytes, bits_of, docnums, flags_of, has
 from searchapp.lru import Lru
 from searchapp.model import Filters
 from searchapp.query import ast
@@ -448,7 +448,7 @@ class WhooshSnapshot:
 
     def _flags(self):
         """The live documents as a boolean array."""
-        return derived.mask(self.live, self.searcher.reader().doc_count_all())
+        return flags_of(self.live, self.searcher.reader().doc_count_all())
 
     def order(self, sort: str):
         """Live docnums in date order ("newest" or "oldest"; undated last), ties by docnum (an array)."""
@@ -671,7 +671,7 @@ class WhooshSnapshot:
             found = np.fromiter(docnums(bits), dtype=np.int64)
             return found[np.argsort(self.position(sort)[found], kind="stable")][:limit].tolist()
         order = self.order(sort)   # many: walk the order a slice at a time
-        flags = derived.mask(bits, self.searcher.reader().doc_count_all())
+        flags = flags_of(bits, self.searcher.reader().doc_count_all())
         top: list[int] = []
         for start in range(0, order.size, 4096):
             part = order[start:start + 4096]
