@@ -346,14 +346,14 @@ def stories_after_adding(inputs: dict[str, NewsItem], stories: dict[str, str], p
     times = sorted(item.published.timestamp() for item in added if item.published)
     undated = any(item.published is None for item in added)
 
-    def near(item: NewsItem) -> bool:
-        if item.published is None:
+    def near(published) -> bool:
+        if published is None:
             return undated
-        t = item.published.timestamp()
+        t = published.timestamp()
         at = bisect.bisect_left(times, t - WINDOW_SECONDS)
         return at < len(times) and times[at] <= t + WINDOW_SECONDS
 
-    window = [item for item in inputs.values() if near(item)]
+    window = [inputs[iid] for iid, published in _dates(inputs) if near(published)]
     new_ids = {item.id for item in added}
     capped: list = []
     _, window_parts = stories_and_parts(window + added, capped)
@@ -364,13 +364,20 @@ def stories_after_adding(inputs: dict[str, NewsItem], stories: dict[str, str], p
         return stories_and_parts(list(inputs.values()) + added)
     joined = {window_parts[item.id] for item in added}
     touched = {parts[item.id] for item in window if window_parts[item.id] in joined}
-    regrouped = [item for iid, item in inputs.items() if parts[iid] in touched] + added
+    regrouped = [inputs[iid] for iid in inputs if parts[iid] in touched] + added
     new_stories, new_parts = stories_and_parts(regrouped)
     stories, parts = dict(stories), dict(parts)
     stories.update(new_stories)
     parts.update(new_parts)
     assert new_ids <= set(stories)
     return stories, parts
+
+
+def _dates(inputs):
+    """(id, published) of each input; a mapping that can give the dates alone (the state's
+    StoryInputs) does, so that only the inputs near the added items are decoded."""
+    dates = getattr(inputs, "dates", None)
+    return dates() if dates is not None else ((iid, item.published) for iid, item in inputs.items())
 
 
 def _story_groups(items: Sequence[NewsItem], capped: list | None = None) -> tuple[dict[str, str], dict[str, str]]:

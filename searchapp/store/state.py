@@ -172,6 +172,25 @@ class StateReader:
         for iid, text in self._rows("SELECT id, story_input FROM items ORDER BY rowid"):
             yield iid, decode_story_input(iid, text)
 
+    def story_dates(self) -> Iterator[tuple[str, dt.datetime | None]]:
+        """(id, published) of every story input, in story_inputs' order, the date alone
+        read (SQLite's json_extract): an append groups stories only near its items' dates,
+        and decoding every input to find them was a third of a 10k append's work."""
+        try:
+            rows = self.db.execute("SELECT id, json_extract(story_input, '$[3]') FROM items ORDER BY rowid")
+        except sqlite3.OperationalError:   # an SQLite without JSON functions: decode each input
+            yield from ((iid, item.published) for iid, item in self.story_inputs())
+            return
+        except sqlite3.Error as error:
+            raise StateError(f"its incremental state is unreadable ({error})") from None
+        try:
+            for iid, published in rows:
+                yield iid, _undate(published)
+        except sqlite3.Error as error:
+            raise StateError(f"its incremental state is unreadable ({error})") from None
+        except (TypeError, ValueError):
+            raise StateError("its incremental state is unreadable (a story input's date)") from None
+
     def items(self) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, NewsItem]]:
         """Fingerprints, story ids, story parts (stories.stories_and_parts) and story inputs of every item."""
         prints, stories, parts, inputs = {}, {}, {}, {}
@@ -242,6 +261,14 @@ class StoryInputs(MutableMapping):
         for _, item in self.items():
             yield item
 
+    def dates(self) -> Iterator[tuple[str, dt.datetime | None]]:
+        """(id, published) of every input, in items()' order, without decoding the stored ones."""
+        for iid, published in self.reader.story_dates():
+            if iid not in self.removed:
+                yield iid, (self.changed[iid].published if iid in self.changed else published)
+        for iid in self.added:
+            yield iid, self.changed[iid].published
+
     def without(self, ids: set[str]) -> "Mapping[str, NewsItem]":
         """A view of these inputs but `ids` (streamed too)."""
         return _Without(self, ids)
@@ -270,6 +297,9 @@ class _Without(Mapping):
 
     def values(self) -> Iterator[NewsItem]:  # type: ignore[override]
         return (item for _, item in self.items())
+
+    def dates(self) -> Iterator[tuple[str, dt.datetime | None]]:
+        return ((iid, published) for iid, published in self.inputs.dates() if iid not in self.ids)
 
 
 class Records(Mapping):
