@@ -10,7 +10,7 @@ import re
 from searchapp.bitmaps import docnums
 from searchapp.query import ast
 
-MIN_PART = 3          # letters in each half of a split compound ("deep fake"; no "e mail")
+MIN_PART = 2          # letters in each half of a split compound ("open ai"; no "e mail")
 VERIFIED_ITEMS = 5    # items whose title and excerpt are read to see the two words as written
 
 
