@@ -11,6 +11,8 @@ from searchapp.bitmaps import docnums
 from searchapp.query import ast
 
 MIN_PART = 2          # letters in each half of a split compound ("open ai"; no "e mail")
+ACRONYM_PART = 2      # a half this short counts only written in capitals: "Open AI", "NY Times"; not
+                      # "no table" for "notable" (review 12: "no" is no stop word), "set up", "re introduce"
 VERIFIED_ITEMS = 5    # items whose title and excerpt are read to see the two words as written
 
 
@@ -64,10 +66,15 @@ def _as_written(snapshot, bits: int, first: str, second: str) -> int:
     written, side by side (a space or a hyphen between, a plural allowed:
     "deep fakes"): the index stems and drops stop words, so its phrase also
     holds "date and time" for "datetime" and "your face is not a book"."""
-    pattern = re.compile(rf"(?<!\w){re.escape(first)}[\s-]+{re.escape(second)}(?:s|es)?(?!\w)", re.IGNORECASE)
+    pattern = re.compile(rf"(?<!\w){_half(first)}[\s-]+{_half(second)}(?:s|es)?(?!\w)", re.IGNORECASE)
     found = 0
     for docnum in docnums(bits)[:VERIFIED_ITEMS]:
         record = snapshot.record(docnum)
         if pattern.search(f"{record.get('title') or ''}\n{record.get('excerpt') or ''}"):
             found += 1
     return found
+
+
+def _half(part: str) -> str:
+    """A half's pattern: any case, but a half of ACRONYM_PART letters or fewer in capitals only."""
+    return f"(?-i:{re.escape(part.upper())})" if len(part) <= ACRONYM_PART else re.escape(part)

@@ -166,25 +166,40 @@ class StateReader:
             rows = list(self._rows("SELECT story_input FROM items WHERE id = ?", (iid,)))
         if not rows:
             raise KeyError(iid)
-        return decode_story_input(iid, rows[0][0])
+        return self._decoded(iid, rows[0][0])
 
     def story_inputs(self) -> Iterator[tuple[str, NewsItem]]:
         for iid, text in self._rows("SELECT id, story_input FROM items ORDER BY rowid"):
-            yield iid, decode_story_input(iid, text)
+            yield iid, self._decoded(iid, text)
+
+    @staticmethod
+    def _decoded(iid: str, text) -> NewsItem:
+        try:
+            return decode_story_input(iid, text)
+        except (TypeError, ValueError) as error:   # JSONDecodeError is a ValueError
+            raise StateError(f"its incremental state is unreadable (the story input of {iid!r}: {error})") from None
 
     def story_dates(self) -> Iterator[tuple[str, dt.datetime | None]]:
         """(id, published) of every story input, in story_inputs' order, the date alone
         read (SQLite's json_extract): an append groups stories only near its items' dates,
         and decoding every input to find them was a third of a 10k append's work."""
+        # an input of another shape than encode_story_input's six fields is damage, not "undated"
+        # (review 12: json_extract gave NULL for a two-field input, and the append never regrouped it)
+        sql = ("SELECT id, json_extract(story_input, '$[3]'), json_array_length(story_input) = 6 "
+               "FROM items ORDER BY rowid")
         try:
-            rows = self.db.execute("SELECT id, json_extract(story_input, '$[3]') FROM items ORDER BY rowid")
-        except sqlite3.OperationalError:   # an SQLite without JSON functions: decode each input
-            yield from ((iid, item.published) for iid, item in self.story_inputs())
+            rows = self.db.execute(sql)
+        except sqlite3.OperationalError as error:
+            if "no such function" not in str(error):   # e.g. "malformed JSON" in the first row (review 12)
+                raise StateError(f"its incremental state is unreadable ({error})") from None
+            yield from ((iid, item.published) for iid, item in self.story_inputs())   # no JSON functions here
             return
         except sqlite3.Error as error:
             raise StateError(f"its incremental state is unreadable ({error})") from None
         try:
-            for iid, published in rows:
+            for iid, published, whole in rows:
+                if not whole:
+                    raise StateError(f"its incremental state is unreadable (the story input of {iid!r})")
                 yield iid, _undate(published)
         except sqlite3.Error as error:
             raise StateError(f"its incremental state is unreadable ({error})") from None
@@ -199,7 +214,7 @@ class StateReader:
             prints[iid] = fingerprint
             stories[iid] = story
             parts[iid] = part
-            inputs[iid] = decode_story_input(iid, text)
+            inputs[iid] = self._decoded(iid, text)
         return prints, stories, parts, inputs
 
 
