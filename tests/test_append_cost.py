@@ -5,6 +5,7 @@ to find the ones near the new items' dates."""
 from __future__ import annotations
 
 from conftest import write_news
+
 from searchapp.indexing import update_index
 from searchapp.ingest.reader import NewsItem
 from searchapp.store import generations as G
@@ -62,3 +63,4 @@ def test_an_append_decodes_only_the_story_inputs_near_its_items(tmp_path, monkey
     decoded.clear()
     update_index(corpus, index_dir)
     assert 0 < len(set(decoded)) < 12
+

@@ -7,6 +7,7 @@ import json
 import sqlite3
 
 from conftest import write_news
+
 from searchapp.core.service import SearchEngine
 from searchapp.indexing import update_index
 from searchapp.store import generations as G
