@@ -58,6 +58,21 @@ def small_index(tmp_path: Path, count: int = 5, title: str = "Story {n}") -> tup
     return corpus, index_dir, current_generation(index_dir)
 
 
+def dated_index(tmp_path: Path, count: int, date: str = "2023-{month:02d}-10T10:00:00Z",
+                title: str = "Story {n} about the regulator") -> tuple[Path, Path, Path]:
+    """(corpus, index folder, current generation) of `count` dated items, item n dated by
+    `date` with {n}, {day} = 10 + n and {month} = 1 + n."""
+    from searchapp.indexing import update_index
+    from searchapp.store.generations import current_generation
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    for n in range(count):
+        write_news(corpus, f"{n}.md", title=title.format(n=n), topics=["AI"],
+                   publishedDateTime=date.format(n=n, day=10 + n, month=1 + n))
+    update_index(corpus, index_dir)
+    return corpus, index_dir, current_generation(index_dir)
+
+
 def related(name: str, **fields) -> dict:
     fields.setdefault("title", name)
     fields.setdefault("webUrl", f"https://example.org/{name}")

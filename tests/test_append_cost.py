@@ -4,22 +4,16 @@ to find the ones near the new items' dates."""
 
 from __future__ import annotations
 
-from conftest import write_news
+from conftest import dated_index, write_news
 
 from searchapp.indexing import update_index
 from searchapp.ingest.reader import NewsItem
-from searchapp.store import generations as G
 from searchapp.store import state as S
 from searchapp.store.state import StateReader
 
 
 def _index(tmp_path, count=12):
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    for n in range(count):
-        write_news(corpus, f"{n}.md", title=f"Story {n} about the regulator", topics=["AI"],
-                   publishedDateTime=f"2023-{1 + n:02d}-10T10:00:00Z")
-    update_index(corpus, index_dir)
-    return corpus, index_dir, G.current_generation(index_dir)
+    return dated_index(tmp_path, count)
 
 
 def test_story_dates_are_the_inputs_dates_in_their_order(tmp_path):

@@ -5,21 +5,15 @@ lets the run's corpus-wide bookkeeping go before it writes."""
 from __future__ import annotations
 
 import pytest
+from conftest import dated_index, write_news
 
-from conftest import write_news
 from searchapp.indexing import update_index
 from searchapp.ingest.reader import NewsItem
-from searchapp.store import generations as G
 from searchapp.store.state import StateReader
 
 
 def _index(tmp_path, count=8):
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    for n in range(count):
-        write_news(corpus, f"{n}.md", title=f"Story {n} about the regulator", topics=["AI"],
-                   publishedDateTime=f"2024-01-{10 + n}T10:00:00Z")
-    update_index(corpus, index_dir)
-    return corpus, index_dir, G.current_generation(index_dir)
+    return dated_index(tmp_path, count, date="2024-01-{day}T10:00:00Z")
 
 
 def test_story_inputs_behave_as_the_dict_of_them_would(tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from conftest import write_news
+from conftest import dated_index, write_news
 
 from searchapp.core.service import SearchEngine
 from searchapp.indexing import update_index
@@ -15,12 +15,7 @@ from searchapp.store.state import StateReader
 
 
 def _dated_index(tmp_path, count=6):
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    for n in range(count):
-        write_news(corpus, f"{n}.md", title=f"Story {n} about the regulator", topics=["AI"],
-                   publishedDateTime=f"2023-{1 + n:02d}-10T10:00:00Z")
-    update_index(corpus, index_dir)
-    return corpus, index_dir, G.current_generation(index_dir)
+    return dated_index(tmp_path, count)
 
 
 def _damage_story_input(index_dir, generation, row: str, value: str) -> None:
