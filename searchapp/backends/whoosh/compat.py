@@ -351,32 +351,35 @@ def _chunked_runs(pool) -> None:
     only their layout changes; the postings come back in the same order, and the segment's
     files are the same bytes (tests/test_fast_write.py)."""
 
+    # marshal version 2, as Whoosh writes: no references between objects, so no two postings
+    # come back sharing a value object (Whoosh pickles each block's values, and pickle would
+    # write a shared object once: other bytes; review 12)
     def write_run(f, items) -> None:
         try:
             if type(items) is list:
                 for start in range(0, len(items), _RUN_CHUNK):
-                    marshal.dump(items[start:start + _RUN_CHUNK], f)
+                    marshal.dump(items[start:start + _RUN_CHUNK], f, 2)
             else:   # a merge of runs (reduce_to)
                 chunk = []
                 for item in items:
                     chunk.append(item)
                     if len(chunk) >= _RUN_CHUNK:
-                        marshal.dump(chunk, f)
+                        marshal.dump(chunk, f, 2)
                         chunk = []
                 if chunk:
-                    marshal.dump(chunk, f)
+                    marshal.dump(chunk, f, 2)
         finally:
             f.close()
 
     def read_run(path):
         f = pool._open_run(path)
         try:
-            while True:
-                try:
-                    chunk = marshal.load(f)
-                except EOFError:
-                    return
-                yield from chunk
+            end = f.seek(0, 2)
+            f.seek(0)
+            while f.tell() < end:
+                # a record cut short raises EOFError: damage, never taken for the end of the run
+                # (review 12: a truncated run lost up to a chunk of postings without a word)
+                yield from marshal.load(f)
         finally:
             f.close()
             pool._remove_run(path)
