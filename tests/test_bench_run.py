@@ -111,3 +111,10 @@ def test_switch_bench_times_requests_after_each_switch(tmp_path, sample_index):
         assert result["rounds"][0]["after_switch"][kind]["n"] > 0
         assert result["worst_after_switch"][kind]["worst_over_same_request_warm"] > 0
     assert len(result["worker_private_mb"]) == 2 and all(mb > 0 for mb in result["worker_private_mb"])
+
+
+def test_pool_runs_bench_times_both_ways_and_checks_the_same_postings():
+    done = subprocess.run([sys.executable, str(PROJECT / "bench" / "pool_runs.py"), "--postings", "6000", "--runs", "3"],
+                          capture_output=True, text=True, timeout=120, cwd=PROJECT)
+    assert done.returncode == 0, done.stderr
+    assert "6,000 postings in 3 runs: whoosh" in done.stdout and "same postings, same order" in done.stdout
