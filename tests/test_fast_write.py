@@ -7,14 +7,13 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
+from conftest import SAMPLE_CORPUS
 from whoosh import index as whoosh_index
 
 from searchapp.backends.whoosh import compat
 from searchapp.backends.whoosh.schema import item_document, make_schema
 from searchapp.ingest.reader import read_corpus
 from searchapp.model import NewsItem, Provider
-
-from conftest import SAMPLE_CORPUS
 
 
 def _segment_files(folder: Path) -> dict[str, str]:
@@ -56,6 +55,17 @@ def _odd_items() -> list[NewsItem]:
     return items
 
 
+def spilling_pool(folder: Path, monkeypatch, chunked: bool = True):
+    """(writer, its posting pool) of a new index in `folder`, the pool's runs written by
+    FastAdder's chunked runs (chunks of 100 postings) or, not `chunked`, by Whoosh's own."""
+    monkeypatch.setattr(compat, "_RUN_CHUNK", 100)
+    folder.mkdir()
+    writer = whoosh_index.create_in(str(folder), make_schema()).writer(limitmb=1, compound=False)
+    if chunked:
+        compat.FastAdder(writer)
+    return writer, writer.pool
+
+
 def test_fast_adder_writes_whooshs_bytes(tmp_path):
     items = list(read_corpus(SAMPLE_CORPUS).items) + _odd_items()
     documents = [item_document(item, "story-1" if n % 7 == 0 else "") for n, item in enumerate(items)]
@@ -80,12 +90,7 @@ def test_a_spilling_pool_writes_and_merges_its_runs_a_chunk_at_a_time(tmp_path, 
     import marshal
     import random
 
-    monkeypatch.setattr(compat, "_RUN_CHUNK", 100)
-    folder = tmp_path / "index"
-    folder.mkdir()
-    writer = whoosh_index.create_in(str(folder), make_schema()).writer(limitmb=1, compound=False)
-    compat.FastAdder(writer)
-    pool = writer.pool
+    writer, pool = spilling_pool(tmp_path / "index", monkeypatch)
     rng = random.Random(7)
     postings = [("title", f"w{rng.randrange(500)}".encode(), d, 1.0, b"v%d" % d) for d in range(2_000)]
     rng.shuffle(postings)

@@ -6,20 +6,12 @@ from __future__ import annotations
 import os
 
 import pytest
-from whoosh import index as whoosh_index
-
-from searchapp.backends.whoosh import compat
-from searchapp.backends.whoosh.schema import make_schema
+from test_fast_write import spilling_pool
 
 
 def _truncated_run_items(folder, chunked: bool, monkeypatch):
     """One run of 300 postings (3 chunks of 100 when chunked), its file cut by 50 bytes, then merged."""
-    monkeypatch.setattr(compat, "_RUN_CHUNK", 100)
-    folder.mkdir()
-    writer = whoosh_index.create_in(str(folder), make_schema()).writer(limitmb=1, compound=False)
-    if chunked:
-        compat.FastAdder(writer)
-    pool = writer.pool
+    writer, pool = spilling_pool(folder, monkeypatch, chunked)
     pool.current.extend(("title", b"w%03d" % n, n, 1.0, b"v%d" % n) for n in range(300))
     pool.save()
     path = os.path.join(pool.tempstore.folder, pool.runs[0])
@@ -49,12 +41,7 @@ def test_postings_read_back_from_a_run_never_share_a_value_object(tmp_path, monk
     only once: postings that came back from a run sharing one value object would change the
     segment's bytes. Whoosh's runs (one marshal record, version 2, per posting) never share;
     the chunked runs must not either (marshal's default version keeps references)."""
-    monkeypatch.setattr(compat, "_RUN_CHUNK", 100)
-    folder = tmp_path / "index"
-    folder.mkdir()
-    writer = whoosh_index.create_in(str(folder), make_schema()).writer(limitmb=1, compound=False)
-    compat.FastAdder(writer)
-    pool = writer.pool
+    writer, pool = spilling_pool(tmp_path / "index", monkeypatch)
     shared = b"\x01" + b"positions" * 3
     pool.current.extend(("title", b"w%03d" % n, n, 1.0, shared) for n in range(10))
     pool.save()
