@@ -313,6 +313,7 @@ from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 from whoosh.externalsort import SortingPool
 from whoosh.writing import SegmentWriter
+import itertools
 import marshal
 import pickle
 from array import array
@@ -361,20 +362,11 @@ def _chunked_runs(pool) -> None:
         data = marshal.dumps(chunk, 2)
         f.write(len(data).to_bytes(8, "little") + data)
 
-    def write_run(f, items) -> None:
+    def write_run(f, items) -> None:   # items: a sorted list, or a merge of runs (reduce_to)
         try:
-            if type(items) is list:
-                for start in range(0, len(items), _RUN_CHUNK):
-                    dump(items[start:start + _RUN_CHUNK], f)
-            else:   # a merge of runs (reduce_to)
-                chunk = []
-                for item in items:
-                    chunk.append(item)
-                    if len(chunk) >= _RUN_CHUNK:
-                        dump(chunk, f)
-                        chunk = []
-                if chunk:
-                    dump(chunk, f)
+            items = iter(items)
+            while chunk := list(itertools.islice(items, _RUN_CHUNK)):
+                dump(chunk, f)
         finally:
             f.close()
 
