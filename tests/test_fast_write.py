@@ -55,13 +55,13 @@ def _odd_items() -> list[NewsItem]:
     return items
 
 
-def spilling_pool(folder: Path, monkeypatch, chunked: bool = True):
-    """(writer, its posting pool) of a new index in `folder`, the pool's runs written by
-    FastAdder's chunked runs (chunks of 100 postings) or, not `chunked`, by Whoosh's own."""
+def spilling_pool(folder: Path, monkeypatch, grouped: bool = True):
+    """(writer, its posting pool) of a new index in `folder`: FastAdder's GroupedPool (run records
+    of about 100 postings) or, not `grouped`, Whoosh's own PostingPool."""
     monkeypatch.setattr(compat, "_RUN_CHUNK", 100)
     folder.mkdir()
     writer = whoosh_index.create_in(str(folder), make_schema()).writer(limitmb=1, compound=False)
-    if chunked:
+    if grouped:
         compat.FastAdder(writer)
     return writer, writer.pool
 
@@ -83,14 +83,16 @@ def test_fast_adder_spilling_pool(tmp_path):
 
 
 def test_a_spilling_pool_writes_and_merges_its_runs_a_chunk_at_a_time(tmp_path, monkeypatch):
-    """Run files hold chunks of postings, each its length and one marshal record (Whoosh's one
-    record per posting, dumped to and loaded from the file, was 28% of a 100k build's samples),
-    and come back in order, also through reduce_to's merge of runs into runs (more runs than
-    files it may open)."""
+    """Run files hold records of (field, term, postings) groups, each its length and one marshal
+    record of about _RUN_CHUNK postings (Whoosh's one record per posting, dumped to and loaded
+    from the file, was 28% of a 100k build's samples), and the merge gives Whoosh's order,
+    also through reduce_to's merge of runs into runs (more runs than files it may open), and
+    for postings added out of order (Whoosh's own add())."""
     import marshal
     import random
 
     writer, pool = spilling_pool(tmp_path / "index", monkeypatch)
+    assert isinstance(pool, compat.GroupedPool)
     rng = random.Random(7)
     postings = [("title", f"w{rng.randrange(500)}".encode(), d, 1.0, b"v%d" % d) for d in range(2_000)]
     rng.shuffle(postings)
@@ -104,11 +106,49 @@ def test_a_spilling_pool_writes_and_merges_its_runs_a_chunk_at_a_time(tmp_path, 
 
     pool._new_run = new_run
     for start in range(0, len(postings), 250):   # 8 runs
-        pool.current.extend(postings[start:start + 250])
+        for posting in postings[start:start + 250]:
+            pool.add(posting)
         pool.save()
     with pool._open_run(written[0]) as f:
         first = marshal.loads(f.read(int.from_bytes(f.read(8), "little")))   # a length, then a chunk
-    assert type(first) is list and len(first) == 100 and first == sorted(first)
-    assert list(pool.items(maxfiles=3)) == sorted(postings)   # 8 runs > 3 files: merged into fewer runs first
-    assert len(written) > 8
+    assert type(first) is list and sum(len(group[2]) for group in first) >= 100
+    assert [group[:2] for group in first] == sorted(group[:2] for group in first)
+    assert list(pool.items()) == sorted(postings)
+    writer.cancel()
+
+
+def test_grouped_runs_merge_through_reduce_to_in_whooshs_order(tmp_path, monkeypatch):
+    """More runs than files a merge may open: runs are merged into runs first, and the
+    merged run goes first in the list (Whoosh's reduce_to), so a term's postings arrive from
+    the runs out of docnum order; they still come back in Whoosh's order."""
+    import random
+
+    monkeypatch.setattr(compat, "_MAX_OPEN_RUNS", 3)
+    writer, pool = spilling_pool(tmp_path / "index", monkeypatch)
+    rng = random.Random(3)
+    postings = [("title", f"w{rng.randrange(40)}".encode(), d, 1.0, b"v%d" % d) for d in range(1_000)]
+    for start in range(0, len(postings), 100):   # 10 runs in document order, as a writer spills
+        for field, term, docnum, weight, value in postings[start:start + 100]:
+            pool.terms(field).setdefault(term, []).append((docnum, weight, value))
+        pool.save()
+    assert len(pool.runs) == 10
+    assert list(pool.items()) == sorted(postings)
+    writer.cancel()
+
+
+def test_grouped_pool_orders_spelling_postings_by_value_like_whoosh(tmp_path, monkeypatch):
+    """Spelling postings all have docnum 0 and are ordered by their value bytes (Whoosh sorts whole
+    tuples), within a run and across runs; a term met twice in one document, by weight."""
+    writer, pool = spilling_pool(tmp_path / "index", monkeypatch)
+    values = [b"\x01" + bytes([n]) for n in (9, 3, 7, 1, 8, 2)]
+    expected = []
+    for run, chunk in enumerate((values[:3], values[3:])):
+        for value in chunk:
+            pool.add(("spell_title", b"word", 0, 1, value))
+            expected.append(("spell_title", b"word", 0, 1, value))
+        pool.add(("title", b"twice", 5 + run, 2.0, b"b"))
+        pool.add(("title", b"twice", 5 + run, 1.0, b"a"))
+        expected += [("title", b"twice", 5 + run, 2.0, b"b"), ("title", b"twice", 5 + run, 1.0, b"a")]
+        pool.save()
+    assert list(pool.items()) == sorted(expected)
     writer.cancel()

@@ -1,5 +1,5 @@
-"""Review of 48bdc08 (compat._chunked_runs: a spilling posting pool's runs written and read a
-chunk of postings per marshal record)."""
+"""Review of 48bdc08 (a spilling posting pool's runs written and read a chunk of postings per
+marshal record; since round 13 compat.GroupedPool's runs of grouped postings)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import pytest
 from test_fast_write import spilling_pool
 
 
-def _truncated_run_items(folder, chunked: bool, monkeypatch):
-    """One run of 300 postings (3 chunks of 100 when chunked), its file cut by 50 bytes, then merged."""
-    writer, pool = spilling_pool(folder, monkeypatch, chunked)
-    pool.current.extend(("title", b"w%03d" % n, n, 1.0, b"v%d" % n) for n in range(300))
+def _truncated_run_items(folder, grouped: bool, monkeypatch):
+    """One run of 300 postings (3 records of 100 when grouped), its file cut by 50 bytes, then merged."""
+    writer, pool = spilling_pool(folder, monkeypatch, grouped)
+    for n in range(300):
+        pool.add(("title", b"w%03d" % n, n, 1.0, b"v%d" % n))
     pool.save()
     path = os.path.join(pool.tempstore.folder, pool.runs[0])
     os.truncate(path, os.path.getsize(path) - 50)
@@ -43,7 +44,8 @@ def test_postings_read_back_from_a_run_never_share_a_value_object(tmp_path, monk
     the chunked runs must not either (marshal's default version keeps references)."""
     writer, pool = spilling_pool(tmp_path / "index", monkeypatch)
     shared = b"\x01" + b"positions" * 3
-    pool.current.extend(("title", b"w%03d" % n, n, 1.0, shared) for n in range(10))
+    for n in range(10):
+        pool.add(("title", b"w%03d" % n, n, 1.0, shared))
     pool.save()
     try:
         values = [item[4] for item in pool.items()]

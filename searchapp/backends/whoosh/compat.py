@@ -312,8 +312,8 @@ from whoosh.formats import Positions
 from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 from whoosh.externalsort import SortingPool
-from whoosh.writing import SegmentWriter
-import itertools
+from whoosh.writing import PostingPool, SegmentWriter
+import heapq
 import marshal
 import pickle
 from array import array
@@ -336,42 +336,94 @@ def _check_writer() -> None:
             _fail(f"W3PostingsWriter.add_posting changed ({needle!r} is gone)")
     if "dumps(deltas, 2)" not in inspect.getsource(Positions.encode):
         _fail("formats.Positions.encode changed")
-    for method, needle in ((SortingPool.save, "self._write_run(f, current)"),
-                           (SortingPool.reduce_to, "self._write_run(f, self._merge_runs(tomerge))"),
-                           (SortingPool._merge_runs, "self._read_run(path)")):
+    # GroupedPool: Whoosh's pool's fields, run files and merge of runs into runs
+    for needle in ("self.limit = limitmb * 1024 * 1024", "self.fieldnames = set()", "self.currentsize = 0"):
+        if needle not in inspect.getsource(PostingPool.__init__):
+            _fail(f"writing.PostingPool.__init__ changed ({needle!r} is gone)")
+    for method, needle in ((SortingPool.reduce_to, "self._write_run(f, self._merge_runs(tomerge))"),
+                           (SortingPool._add_run, "self.runs.append(filename)"),
+                           (SegmentWriter._close_segment, "self.pool.cleanup()")):
         if needle not in inspect.getsource(method):
-            _fail(f"externalsort.SortingPool.{method.__name__} changed ({needle!r} is gone)")
+            _fail(f"{method.__qualname__} changed ({needle!r} is gone)")
 
 
 _RUN_CHUNK = 2048   # postings per record of a pool's run file (a merge holds one record per run)
 
 
-def _chunked_runs(pool) -> None:
-    """A pool's run files written and read a chunk of postings at a time: Whoosh dumps and
-    loads each posting with its own marshal call on the file, and `marshal.load` on a file
-    reads each field through a Python call (15x `marshal.loads` of the same bytes). Each record
-    is its length (8 bytes) and one `marshal.dumps` of a chunk, read back with one read and one
-    `marshal.loads`. The runs are the pool's own temporary files, so only their layout changes;
-    the postings come back in the same order, and the segment's files are the same bytes
-    (tests/test_fast_write.py)."""
+class GroupedPool(PostingPool):
+    """Whoosh's PostingPool with each term's postings kept together: field -> term -> list of
+    (docnum, weight, value), the order Whoosh's sort of whole 5-tuples gives, made by sorting
+    only the distinct terms. Whoosh appends every posting as (field, term, docnum, weight,
+    value) and sorts them all at each spill (profile of a 100k build: the sort 7.5% of all
+    samples, its run files 8%, and the flush compares field and term again per posting).
 
-    # marshal version 2, as Whoosh writes: no references between objects, so no two postings
-    # come back sharing a value object (Whoosh pickles each block's values, and pickle would
-    # write a shared object once: other bytes; review 12)
-    def dump(chunk: list, f) -> None:
-        data = marshal.dumps(chunk, 2)
-        f.write(len(data).to_bytes(8, "little") + data)
+    It spills at the same size (Whoosh's estimate per posting) to run files of records, each
+    its length and one `marshal.dumps` (version 2, as Whoosh's: no two values come back as one
+    object, which pickle would write once) of up to _RUN_CHUNK postings as (field, term,
+    postings) groups. A merge of runs joins a term's postings from each run; they are Whoosh's
+    order when each run's docnums follow the previous run's (a writer's runs do), else they are
+    sorted as whole postings. The segment's files are Whoosh's bytes (tests/test_fast_write.py)."""
 
-    def write_run(f, items) -> None:   # items: a sorted list, or a merge of runs (reduce_to)
+    def __init__(self, pool: PostingPool):
+        PostingPool.__init__(self, pool.tempstore, pool.segment)
+        self.limit = pool.limit
+        self.fields: dict[str, dict[bytes, list]] = {}
+        # fields whose postings may arrive out of order within a term: the spelling fields
+        # (docnum 0, ordered by value) and anything added through Whoosh's own add()
+        self.unordered: set[str] = set()
+
+    def terms(self, fieldname: str) -> dict[bytes, list]:
+        found = self.fields.get(fieldname)
+        if found is None:
+            found = self.fields[fieldname] = {}
+            self.fieldnames.add(fieldname)
+        return found
+
+    def add(self, item) -> None:   # Whoosh's own callers (add_document with boosts, merges)
+        fieldname, tbytes, docnum, weight, vbytes = item
+        self.currentsize += 28 + 4 * 5 + 21 + len(fieldname) + 26 + len(tbytes) * 2 + 18 + 16 + 21 + len(vbytes or "")
+        if self.currentsize > self.limit:
+            self.save()
+        self.unordered.add(fieldname)
+        postings = self.terms(fieldname).setdefault(tbytes, [])
+        postings.append((docnum, weight, vbytes))
+
+    def _groups(self):
+        """(field, term, postings) in Whoosh's order: fields and terms sorted, each term's
+        postings sorted where they may not have arrived in order."""
+        for fieldname in sorted(self.fields):
+            terms = self.fields[fieldname]
+            unordered = fieldname in self.unordered
+            for tbytes in sorted(terms):
+                postings = terms[tbytes]
+                if unordered:
+                    postings.sort()
+                yield fieldname, tbytes, postings
+
+    def save(self) -> None:
+        if self.fields:
+            path, f = self._new_run()
+            self._write_run(f, self._groups())
+            self._add_run(path)
+            self.fields = {}
+        self.currentsize = 0
+
+    def _write_run(self, f, groups) -> None:
         try:
-            items = iter(items)
-            while chunk := list(itertools.islice(items, _RUN_CHUNK)):
-                dump(chunk, f)
+            chunk, size = [], 0
+            for group in groups:
+                chunk.append(group)
+                size += len(group[2])
+                if size >= _RUN_CHUNK:
+                    _dump(chunk, f)
+                    chunk, size = [], 0
+            if chunk:
+                _dump(chunk, f)
         finally:
             f.close()
 
-    def read_run(path):
-        f = pool._open_run(path)
+    def _read_run(self, path):
+        f = self._open_run(path)
         try:
             while True:
                 head = _read_exactly(f, 8)
@@ -386,9 +438,51 @@ def _chunked_runs(pool) -> None:
                 yield from marshal.loads(data)
         finally:
             f.close()
-            pool._remove_run(path)
+            self._remove_run(path)
 
-    pool._write_run, pool._read_run = write_run, read_run
+    def _merge_runs(self, paths):
+        """The runs' groups merged: one group per term, its postings from each run joined."""
+        runs = [((fieldname, tbytes, n, postings) for fieldname, tbytes, postings in self._read_run(path))
+                for n, path in enumerate(paths)]
+        key = last = None
+        for fieldname, tbytes, _, postings in heapq.merge(*runs):
+            if (fieldname, tbytes) == key:
+                if last[-1] > postings[0]:   # this run's postings are not all after the last's
+                    last.extend(postings)
+                    last.sort()
+                else:
+                    last.extend(postings)
+                continue
+            if key is not None:
+                yield key[0], key[1], last
+            key, last = (fieldname, tbytes), postings
+        if key is not None:
+            yield key[0], key[1], last
+
+    def groups(self):
+        """Every (field, term, postings) in Whoosh's order: from memory, or by merging runs."""
+        if not self.runs:
+            return self._groups()
+        self.save()
+        if len(self.runs) > _MAX_OPEN_RUNS:
+            self.reduce_to(_MAX_OPEN_RUNS, _MAX_OPEN_RUNS)
+        runs, self.runs = self.runs, []
+        return self._merge_runs(runs)
+
+    def items(self, maxfiles=128):   # Whoosh's interface: each posting as a 5-tuple
+        return ((fieldname, tbytes, docnum, weight, vbytes) for fieldname, tbytes, postings in self.groups()
+                for docnum, weight, vbytes in postings)
+
+    def iter_postings(self):
+        return self.items()
+
+
+_MAX_OPEN_RUNS = 128   # Whoosh's items(maxfiles=128)
+
+
+def _dump(chunk: list, f) -> None:
+    data = marshal.dumps(chunk, 2)
+    f.write(len(data).to_bytes(8, "little") + data)
 
 
 class _StemIndexer:
@@ -488,8 +582,11 @@ class FastAdder:
         self.spellnames = {name: field.spelling_fieldname(name) for name, field in writer.schema.items()
                            if field.separate_spelling()}
         writer._flush_segment = lambda: _flush_segment(writer)
-        if isinstance(writer.pool, SortingPool):
-            _chunked_runs(writer.pool)
+        if type(writer.pool) is PostingPool and not writer.pool.fieldnames:   # a new writer's empty pool
+            writer.pool = GroupedPool(writer.pool)
+            self.pool = writer.pool
+        else:
+            self.pool = None   # someone else's pool: its own add()
 
     def add(self, fields: dict) -> None:
         w = self.writer
@@ -500,9 +597,11 @@ class FastAdder:
         perdocwriter = w.perdocwriter
         schema = w.schema
         docnum = w.docnum
-        pool = w.pool
-        current, limit = pool.current, pool.limit
-        pool_fieldnames = pool.fieldnames
+        pool = self.pool
+        if pool is None:
+            w.add_document(**fields)
+            return
+        limit = pool.limit
         indexers, spellnames = self.indexers, self.spellnames
         fieldnames = sorted(fields)
         w._check_fields(schema, fieldnames)
@@ -524,29 +623,41 @@ class FastAdder:
                         items = field.index(value)
                     scorable = field.scorable
                     name_size = 28 + 4 * 5 + 21 + len(fieldname) + 26 + 18 + 16 + 21
+                    terms = pool.terms(fieldname)
                     for tbytes, freq, weight, vbytes in items:
                         weight *= 1.0
                         if scorable:
                             length += freq
-                        # PostingPool.add, inline
+                        # PostingPool.add, inline: the same size estimate, so the same spills
                         pool.currentsize += name_size + len(tbytes) * 2 + len(vbytes or "")
                         if pool.currentsize > limit:
                             pool.save()
-                            current = pool.current
-                        current.append((fieldname, tbytes, docnum, weight, vbytes))
-                        pool_fieldnames.add(fieldname)
+                            terms = pool.terms(fieldname)
+                        # one posting per term and document, docnums rising: Whoosh's order
+                        postings = terms.get(tbytes)
+                        if postings is None:
+                            terms[tbytes] = [(docnum, weight, vbytes)]
+                        else:
+                            if postings[-1][0] == docnum:   # a term twice in one document: sort at the spill
+                                pool.unordered.add(fieldname)
+                            postings.append((docnum, weight, vbytes))
                 if fieldname in spellnames:
                     spellfield = spellnames[fieldname]
                     words = spell if spell is not None else field.spellable_words(value)
                     name_size = 28 + 4 * 5 + 21 + len(spellfield) + 26 + 18 + 16 + 21
+                    pool.unordered.add(spellfield)   # all docnum 0: ordered by value at the spill
+                    terms = pool.terms(spellfield)
                     for word in words:
                         word = word.encode("utf-8")
                         pool.currentsize += name_size + len(word) * 2 + len(vbytes or "")
                         if pool.currentsize > limit:
                             pool.save()
-                            current = pool.current
-                        current.append((spellfield, word, 0, 1, vbytes))
-                        pool_fieldnames.add(spellfield)
+                            terms = pool.terms(spellfield)
+                        postings = terms.get(word)
+                        if postings is None:
+                            terms[word] = [(0, 1, vbytes)]
+                        else:
+                            postings.append((0, 1, vbytes))
                 sv = value if field.stored else None
                 perdocwriter.add_field(fieldname, field, sv, length)
                 column = field.column_type
@@ -566,7 +677,12 @@ class _Lengths:
     def __init__(self, pdr, doccount: int):
         self.pdr, self.doccount, self.fields = pdr, doccount, {}
 
-    def doc_field_length(self, docnum, fieldname, default=0):
+    def column(self, fieldname: str):
+        """The field's lengths by docnum (an array), or 0 when it has none."""
+        found = self._load(fieldname, 0)
+        return found if type(found) is array else 0
+
+    def _load(self, fieldname: str, default):
         found = self.fields.get(fieldname)
         if found is None:
             reader = self.pdr._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
@@ -576,6 +692,10 @@ class _Lengths:
                 # an array, not a list of ints: 4 B a document (a writer holds 500k at 1M items)
                 found = self.fields[fieldname] = array("I", (byte_to_length(reader[n])
                                                              for n in range(self.doccount)))
+        return found
+
+    def doc_field_length(self, docnum, fieldname, default=0):
+        found = self._load(fieldname, default)
         if type(found) is array:
             if docnum > self.doccount:
                 raise IndexError(f"Asked for docnum {docnum!r} of {self.doccount}")
@@ -588,67 +708,69 @@ def _flush_segment(writer: SegmentWriter) -> None:
     loop below."""
     writer.perdocwriter.close()
     pdr = writer.per_document_reader() if writer.codec.length_stats else None
-    postings = writer.pool.iter_postings()
     fieldwriter = writer.fieldwriter
     lengths = _Lengths(pdr, pdr._doccount) if pdr else None
-    if type(fieldwriter) is W3FieldWriter and type(writer.codec) is W3Codec:
-        _add_postings(fieldwriter, writer.schema, lengths, postings)
+    if type(fieldwriter) is W3FieldWriter and type(writer.codec) is W3Codec and isinstance(writer.pool, GroupedPool):
+        _add_groups(fieldwriter, writer.schema, lengths, writer.pool.groups())
     else:
-        fieldwriter.add_postings(writer.schema, lengths, postings)
+        fieldwriter.add_postings(writer.schema, lengths, writer.pool.iter_postings())
     fieldwriter.close()
     if pdr:
         pdr.close()
 
 
-def _add_postings(fw, schema, lengths, items) -> None:
-    """FieldWriter.add_postings with W3FieldWriter.add and
-    W3PostingsWriter.add_posting inlined (three calls and four type asserts
-    per posting; the postings come from our own pool)."""
-    dfl = lengths.doc_field_length if lengths else (lambda docnum, fieldname: 0)
+def _add_groups(fw, schema, lengths, groups) -> None:
+    """FieldWriter.add_postings over a GroupedPool's (field, term, postings): W3FieldWriter.add and
+    W3PostingsWriter.add_posting inlined (three calls and four type asserts per posting), and
+    fields and terms compared once per term, not per posting."""
     start_field, start_term, finish_term, finish_field = fw.start_field, fw.start_term, fw.finish_term, fw.finish_field
     lastfn = None
     lasttext = None
-    pw = None
-    for fieldname, btext, docnum, weight, value in items:
-        if lastfn is not None and fieldname < lastfn:
-            raise OutOfOrderError("Field %r .. %r" % (lastfn, fieldname))
-        if fieldname == lastfn and lasttext and btext < lasttext:
-            raise OutOfOrderError("Term %s:%r .. %s:%r" % (lastfn, lasttext, fieldname, btext))
+    lens = 0
+    for fieldname, btext, postings in groups:
+        if postings and postings[0][0] == -1:   # Whoosh's old spelling marks: never postings
+            postings = [p for p in postings if p[0] != -1]
+        if not postings:
+            continue
         if fieldname != lastfn:
+            if lastfn is not None and fieldname < lastfn:
+                raise OutOfOrderError("Field %r .. %r" % (lastfn, fieldname))
             if lasttext is not None:
                 finish_term()
-            if lastfn is not None and fieldname != lastfn:
+            if lastfn is not None:
                 finish_field()
             start_field(fieldname, schema[fieldname])
             lastfn = fieldname
             lasttext = None
-        if docnum == -1:
-            continue
+            lens = lengths.column(fieldname) if lengths else 0
         if btext != lasttext:
+            if lasttext and btext < lasttext:
+                raise OutOfOrderError("Term %s:%r .. %s:%r" % (lastfn, lasttext, fieldname, btext))
             if lasttext is not None:
                 finish_term()
             start_term(btext)
             lasttext = btext
-            pw = fw._postwriter
-            limit = pw._blocklimit
-        length = dfl(docnum, fieldname)
-        if value is None:
-            value = b""
-        # W3PostingsWriter.add_posting
-        if len(pw._ids) >= limit:
-            pw._write_block()
-        pw._ids.append(docnum)
-        pw._weights.append(weight)
-        if weight > pw._maxweight:
-            pw._maxweight = weight
-        if value:
-            pw._values.append(value)
-        if length:
-            minlength = pw._minlength
-            if minlength is None or length < minlength:
-                pw._minlength = length
-            if length > pw._maxlength:
-                pw._maxlength = length
+        pw = fw._postwriter
+        limit = pw._blocklimit
+        ids, weights, values = pw._ids, pw._weights, pw._values
+        for docnum, weight, value in postings:
+            length = lens[docnum] if lens else 0
+            # W3PostingsWriter.add_posting
+            if len(ids) >= limit:
+                pw._write_block()
+                ids, weights, values = pw._ids, pw._weights, pw._values
+            ids.append(docnum)
+            weights.append(weight)
+            if weight > pw._maxweight:
+                pw._maxweight = weight
+            if value:
+                values.append(value)
+            if length:
+                minlength = pw._minlength
+                if minlength is None or length < minlength:
+                    pw._minlength = length
+                if length > pw._maxlength:
+                    pw._maxlength = length
     if lasttext is not None:
         finish_term()
     if lastfn is not None:
