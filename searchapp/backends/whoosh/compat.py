@@ -357,8 +357,9 @@ class GroupedPool(PostingPool):
     value) and sorts them all at each spill (profile of a 100k build: the sort 7.5% of all
     samples, its run files 8%, and the flush compares field and term again per posting).
 
-    It spills at the same size (Whoosh's estimate per posting) to run files of records, each
-    its length and one `marshal.dumps` (version 2, as Whoosh's: no two values come back as one
+    It spills at the same size (Whoosh's estimate per posting) to run files of records, ended
+    by a length of 0 so a file cut between records is an error, each its length and one
+    `marshal.dumps` (version 2, as Whoosh's: no two values come back as one
     object, which pickle would write once) of up to _RUN_CHUNK postings as (field, term,
     postings) groups. A merge of runs joins a term's postings from each run; they are Whoosh's
     order when each run's docnums follow the previous run's (a writer's runs do), else they are
@@ -419,6 +420,7 @@ class GroupedPool(PostingPool):
                     chunk, size = [], 0
             if chunk:
                 _dump(chunk, f)
+            f.write(_RUN_END)
         finally:
             f.close()
 
@@ -427,13 +429,13 @@ class GroupedPool(PostingPool):
         try:
             while True:
                 head = _read_exactly(f, 8)
-                if not head:
+                if head == _RUN_END:
                     return
                 size = int.from_bytes(head, "little")
                 data = _read_exactly(f, size)
                 if len(head) < 8 or len(data) < size:
-                    # damage, never taken for the end of the run (review 12: a truncated run
-                    # lost up to a chunk of postings without a word)
+                    # damage, never taken for the end of the run (review 12: a cut inside a
+                    # record; review 13: a cut between records, hence the end mark)
                     raise EOFError(f"a posting pool's run file {path!r} is cut short")
                 yield from marshal.loads(data)
         finally:
@@ -478,6 +480,7 @@ class GroupedPool(PostingPool):
 
 
 _MAX_OPEN_RUNS = 128   # Whoosh's items(maxfiles=128)
+_RUN_END = bytes(8)     # a run's last 8 bytes: a record of length 0, which marshal never writes
 
 
 def _dump(chunk: list, f) -> None:
