@@ -5,26 +5,21 @@ suite did not check."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import inspect
 import random
 from pathlib import Path
 
 from conftest import SAMPLE_CORPUS, write_news
+from test_fast_write import _segment_files, _write
+from test_sort_keys import use_old_schema
 from whoosh import index as whoosh_index
-from whoosh.fields import NUMERIC
 
-from searchapp.backends.whoosh import compat, schema
+from searchapp.backends.whoosh import compat
 from searchapp.backends.whoosh.schema import item_document, make_schema
 from searchapp.core.service import SearchEngine
 from searchapp.indexing import update_index
 from searchapp.ingest.reader import read_bytes, read_corpus, stat_file
 from searchapp.model import NewsItem, Provider
-
-
-def _segment_files(folder: Path) -> dict[str, str]:
-    return {f.name.split(".", 1)[1]: hashlib.sha1(f.read_bytes()).hexdigest()
-            for f in folder.iterdir() if f.name.startswith("MAIN_") and "." in f.name}
 
 
 def _item(n: int, title: str, excerpt: str, body: str) -> NewsItem:
@@ -64,20 +59,6 @@ def _odd_documents() -> list[dict]:
     return documents
 
 
-def _write(folder: Path, documents: list[dict], fast: bool) -> dict[str, str]:
-    folder.mkdir()
-    compat.remember_missing_columns()
-    writer = whoosh_index.create_in(str(folder), make_schema()).writer(limitmb=1, compound=False)
-    adder = compat.FastAdder(writer) if fast else None
-    for document in documents:
-        if fast:
-            adder.add(dict(document))
-        else:
-            writer.add_document(**document)
-    writer.commit()
-    return _segment_files(folder)
-
-
 def test_odd_documents_through_spills_and_reduce_to_write_whooshs_bytes(tmp_path, monkeypatch):
     """Expected: odd documents (see _odd_documents) in a 1 MB pool that spills, also inside
     documents, with at most 2 open runs (reduce_to) and small records, give Whoosh's bytes, and
@@ -88,8 +69,8 @@ def test_odd_documents_through_spills_and_reduce_to_write_whooshs_bytes(tmp_path
     real = compat.GroupedPool._add_run
     monkeypatch.setattr(compat.GroupedPool, "_add_run", lambda pool, path: (runs.append(path), real(pool, path))[1])
     documents = _odd_documents()
-    whoosh_files = _write(tmp_path / "whoosh", documents, fast=False)
-    fast_files = _write(tmp_path / "fast", documents, fast=True)
+    whoosh_files = _write(tmp_path / "whoosh", documents, fast=False, limitmb=1)
+    fast_files = _write(tmp_path / "fast", documents, fast=True, limitmb=1)
     assert len(runs) >= 3
     assert fast_files == whoosh_files
     assert sorted(p.name for p in (tmp_path / "fast").iterdir() if not p.name.startswith("MAIN_")) == ["_MAIN_1.toc"]
@@ -179,19 +160,8 @@ def test_an_old_schema_generation_gives_the_same_date_orders_and_date_filters(tm
         write_news(folder, "undated.md", title="Undated story about the regulator", topics=["AI"])
         return folder
 
-    real = schema.make_schema
-
-    def old_schema():
-        made = real()
-        for name in ("newest_key", "oldest_key"):
-            made.remove(name)
-            made.add(name, NUMERIC(bits=64, sortable=True))
-        return made
-
-    from searchapp.backends.whoosh import writer
     with monkeypatch.context() as patch:
-        patch.setattr(schema, "make_schema", old_schema)
-        patch.setattr(writer, "make_schema", old_schema)
+        use_old_schema(patch)
         update_index(corpus(tmp_path / "old"), tmp_path / "old-index")
     update_index(corpus(tmp_path / "new"), tmp_path / "new-index")
     old, new = _search_answers(tmp_path / "old-index"), _search_answers(tmp_path / "new-index")

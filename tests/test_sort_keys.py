@@ -30,6 +30,24 @@ def _titles(index_dir, sort: str) -> list[str]:
         engine.close()
 
 
+def use_old_schema(monkeypatch) -> None:
+    """Indexes built while `monkeypatch` holds are written with the schema before round 13:
+    the date keys as indexed NUMERIC fields."""
+    from searchapp.backends.whoosh import writer
+
+    real = schema.make_schema
+
+    def old_schema():
+        made = real()
+        for name in ("newest_key", "oldest_key"):
+            made.remove(name)
+            made.add(name, NUMERIC(bits=64, sortable=True))
+        return made
+
+    monkeypatch.setattr(schema, "make_schema", old_schema)
+    monkeypatch.setattr(writer, "make_schema", old_schema)
+
+
 def test_sort_keys_have_no_terms_and_still_order_by_date(tmp_path):
     corpus, index_dir, generation = dated_index(tmp_path, 4, date="2023-0{month}-10T10:00:00Z")
     assert _terms(generation, "newest_key") == 0 and _terms(generation, "oldest_key") == 0
@@ -42,18 +60,7 @@ def test_sort_keys_have_no_terms_and_still_order_by_date(tmp_path):
 def test_a_generation_with_indexed_sort_keys_still_sorts_and_takes_an_append(tmp_path, monkeypatch):
     """Expected: an index written before round 13 (its schema, pickled in the generation, indexes
     the keys) keeps that schema when files are appended, and sorts new and old items together."""
-    real = schema.make_schema
-
-    def old_schema():
-        made = real()
-        for name in ("newest_key", "oldest_key"):
-            made.remove(name)
-            made.add(name, NUMERIC(bits=64, sortable=True))
-        return made
-
-    monkeypatch.setattr(schema, "make_schema", old_schema)
-    from searchapp.backends.whoosh import writer
-    monkeypatch.setattr(writer, "make_schema", old_schema)
+    use_old_schema(monkeypatch)
     corpus, index_dir, generation = dated_index(tmp_path, 3, date="2023-0{month}-10T10:00:00Z")
     assert _terms(generation, "newest_key") > 0
     monkeypatch.undo()
