@@ -3,8 +3,8 @@
     python bench/snapshot.py CORPUS_DIR OUT.json [--index DIR [--reuse]]
 
 Builds an index of CORPUS_DIR with the production build path, runs a fixed mix
-of 200 queries (the benchmark's generator, plus suggestions and item pages) and
-writes every answer (ranks, scores, snippets, facets, totals, suggestions) as
+of 200 queries (the benchmark's generator, plus suggestions, item pages, and 40
+date ranges: whole days around items' own dates, open at either end) and writes every answer (ranks, scores, snippets, facets, totals, suggestions) as
 JSON, without timings. Two snapshots of the same corpus taken before and after
 a change must be byte-identical (`cmp before.json after.json`). `--reuse`
 answers from the index already in `--index` (a change of the query side only:
@@ -14,7 +14,9 @@ the build is the same, and a 10k build takes minutes).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import random
 import sys
 import tempfile
 from pathlib import Path
@@ -57,6 +59,7 @@ def snapshot(corpus: Path, index_dir: Path, count: int = 200, reuse: bool = Fals
             out["queries"].append({"params": p, "page": page})
         for prefix in suggest_prefixes(queries):
             out["suggest"].append([s.__dict__ for s in with_engine.suggest(prefix)])
+        out["dates"] = [_dated(with_engine, Filters, first, last) for first, last in date_ranges(items)]
         for query in out["queries"][:20]:
             for hit in query["page"]["results"][:1]:
                 item = with_engine.get_item(hit["id"])
@@ -66,6 +69,28 @@ def snapshot(corpus: Path, index_dir: Path, count: int = 200, reuse: bool = Fals
         if close:
             close()
     return out
+
+
+def date_ranges(items, count: int = 40, seed: int = 7) -> list[tuple]:
+    """(first, last) days, either None at times: the days of items' own dates and the days
+    around them, where a filter's ends cut."""
+    rng = random.Random(seed)
+    days = sorted({i.published.date() for i in items if i.published})
+    if not days:
+        return []
+    ranges = []
+    for n in range(count):
+        a, b = sorted(rng.sample(days, 2) if len(days) > 1 else days * 2)
+        a += dt.timedelta(days=rng.choice((-1, 0, 0, 1)))
+        b += dt.timedelta(days=rng.choice((-1, 0, 0, 1)))
+        ranges.append((None if n % 5 == 1 else a, None if n % 5 == 2 else max(a, b)))
+    return ranges
+
+
+def _dated(engine, Filters, first, last) -> dict:
+    page = engine.search("", Filters(date_from=first, date_to=last), "oldest", 1, 20).to_dict()
+    page.pop("took_ms", None)
+    return {"from": str(first), "to": str(last), "total": page["total"], "ids": [h["id"] for h in page["results"]]}
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ def _gazetteer_stamp() -> str:
     return hashlib.sha1(data.read_bytes()).hexdigest()[:16]
 
 
-FORMAT = (13, _gazetteer_stamp())  # bump when the schema, the state or the tagging changes: forces a full rebuild
+FORMAT = (14, _gazetteer_stamp())  # bump when the schema, the state or the tagging changes: forces a full rebuild
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import fields
 
 from whoosh.analysis import RegexTokenizer, StandardAnalyzer, StemmingAnalyzer
-from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 from searchapp.ingest.reader import NewsItem
 
@@ -15,6 +16,17 @@ MULTI_VALUED = "\x1f"         # joins the values of a multi-valued facet (the re
 TEXT_FIELDS = ("title", "excerpt", "body", "related_text")
 SPELLING_FIELDS = ("spell_title", "spell_excerpt")  # unstemmed words, for suggestions
 NO_DATE_KEY = 2**62           # undated items sort last, both ways
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def date_key(moment: dt.datetime) -> int:
+    """A date as whole seconds since 1970, rounded down exactly (timedelta arithmetic, not the
+    float `timestamp()`, which rounds a microsecond before midnight in year 9999 up to midnight,
+    and whose `int()` rounds dates before 1970 up): the `oldest_key` column, which the date
+    orders and the date filters read (snapshot.dated_between)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return (moment - _EPOCH) // dt.timedelta(seconds=1)
 
 
 class SortKey(NUMERIC):
@@ -52,7 +64,8 @@ def make_schema() -> Schema:
         lists=KEYWORD(analyzer=RegexTokenizer(r"[^\x1f]+")),
         # Near-duplicate reports of one story share its id (see stories.py).
         story=ID(sortable=True),
-        published=DATETIME(sortable=True),
+        # No `published` field: date filters read the date order's keys (tables.py), and its
+        # DATETIME terms (8 tiers a date) were half of the terms left after round 13.
         newest_key=SortKey(bits=64, sortable=True),
         oldest_key=SortKey(bits=64, sortable=True),
         # Everything a result or an item page shows, in one stored blob.
@@ -67,7 +80,7 @@ def item_document(item: NewsItem, story: str) -> dict:
     """The Whoosh document for one item (derived fields are computed here, once)."""
     from searchapp.enrich.gazetteer import tag_item   # here: loading the gazetteer takes 1.4 s, and a
     # nothing-changed run, which tags nothing, was mostly that (at 10k items)
-    stamp = int(item.published.timestamp()) if item.published else None
+    stamp = date_key(item.published) if item.published else None
     topics = item.topics
     tags = tag_item(item.title, item.excerpt, item.body)   # not related_text: see gazetteer's docstring
     document = dict(
@@ -89,7 +102,6 @@ def item_document(item: NewsItem, story: str) -> dict:
         doc=stored_doc(item, tags),
     )
     if item.published:
-        document["published"] = item.published.replace(tzinfo=None)
         document["f_year"] = str(item.published.year)
         document["f_month"] = f"{item.published:%Y-%m}"
     return {k: v for k, v in document.items() if v != ""}

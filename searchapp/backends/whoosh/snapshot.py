@@ -25,7 +25,7 @@ from whoosh import highlight, query as Q, scoring
 
 from searchapp.backends.whoosh import compat, derived, tables
 from searchapp.backends.whoosh.compile import analyze, compile_own_text, compile_query
-from searchapp.backends.whoosh.schema import FACET_FIELDS, SPELLING_FIELDS, TEXT_FIELDS
+from searchapp.backends.whoosh.schema import FACET_FIELDS, NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS, date_key
 from searchapp.bitmaps import as_bytes, bits_of, docnums, flags_of, has
 from searchapp.lru import Lru
 from searchapp.model import Filters
@@ -620,10 +620,34 @@ class WhooshSnapshot:
             if values:
                 groups[facet] = self.query_bits(Q.Or([Q.Term(fieldname, v) for v in values]))
         if filters.date_from or filters.date_to:
-            start = dt.datetime.combine(filters.date_from, dt.time.min) if filters.date_from else None
-            end = dt.datetime.combine(filters.date_to, dt.time.max) if filters.date_to else None
-            groups["date"] = self.query_bits(Q.DateRange("published", start, end))
+            groups["date"] = self.dated_between(filters.date_from, filters.date_to)
         return groups
+
+    def dated_between(self, first: dt.date | None, last: dt.date | None) -> int:
+        """The live documents published on or after `first` and on or before `last` (UTC days;
+        None: no bound), undated ones never: a slice of the oldest-first order, found by binary
+        search in its sorted date keys (the `oldest_key` column; see schema.date_key)."""
+        start = date_key(dt.datetime.combine(first, dt.time.min)) if first else None
+        end = date_key(dt.datetime.combine(last, dt.time.min)) + 86399 if last else None
+        key = f"dates {start} {end}"
+        cached = self._queries.get_fresh(key)
+        if cached is not None:
+            return cached
+        keys = self.sorted_dates()
+        low = int(np.searchsorted(keys, start, "left")) if start is not None else 0
+        high = int(np.searchsorted(keys, min(end, NO_DATE_KEY - 1) if end is not None else NO_DATE_KEY - 1,
+                                   "right"))
+        bits = derived.bitmap(np.asarray(self.order("oldest")[low:high]), 0)
+        self._queries.put(key, bits)
+        return bits
+
+    def sorted_dates(self):
+        """The date keys of the oldest-first order, in its order (ascending; undated: NO_DATE_KEY)."""
+        found = self._order.get("dates-oldest")
+        if found is None:   # tables written before round 14, or none
+            keys = tables.date_keys(self.searcher, "oldest")
+            found = self._order["dates-oldest"] = keys[self.order("oldest")]
+        return found
 
     def facet_values(self, facet: str) -> list[str]:
         return self.values(_FACET_FIELD[facet])

@@ -285,6 +285,8 @@ def compute(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
         keys = date_keys(searcher, sort)
         found[f"order-{sort}"] = order(keys, live)
         found[f"position-{sort}"] = positions(found[f"order-{sort}"], size)
+        if sort == "oldest":
+            found["dates-oldest"] = keys[found["order-oldest"]]
         if sort == "newest":
             factors, lasting = decay(keys)
             if lasting:
@@ -498,6 +500,8 @@ def _appending(searcher, live, previous, start: int, size: int, leaves):
         ordered = order(keys, live)
         yield f"order-{sort}", ordered
         yield f"position-{sort}", positions(ordered, size)
+        if sort == "oldest":
+            yield "dates-oldest", keys[ordered]
         if sort == "newest":
             factors, lasting = decay(keys)
             if lasting:
@@ -516,7 +520,7 @@ def _expected_keys(schema) -> list[str]:
             keys += [f"{name}-{fieldname}" for name in _POSTING_TABLES]
     if "story" in schema:
         keys += ["story-of", "story_ids", "story_ids-offsets"]
-    return keys + [f"{name}-{sort}" for sort in SORTS for name in ("order", "position")]
+    return keys + [f"{name}-{sort}" for sort in SORTS for name in ("order", "position")] + ["dates-oldest"]
 
 
 def write(folder: Path, appending: bool = False) -> str:

@@ -329,14 +329,14 @@ def _column_value(fieldname: str, docnum: int, value, record: dict, terms: dict)
     the date keys, the field's own terms for the text columns."""
     import datetime as dt
 
-    from searchapp.backends.whoosh.schema import MULTI_VALUED, NO_DATE_KEY
+    from searchapp.backends.whoosh.schema import MULTI_VALUED, NO_DATE_KEY, date_key
 
     published = record.get("published")
     stamp = None
     if isinstance(published, str):
         stamp = dt.datetime.fromisoformat(published.replace("Z", "+00:00"))
     if fieldname in ("newest_key", "oldest_key"):
-        seconds = int(stamp.timestamp()) if stamp else None
+        seconds = date_key(stamp) if stamp else None
         expected = NO_DATE_KEY if seconds is None else (-seconds if fieldname == "newest_key" else seconds)
         if value != expected:
             raise Unusable(f"the {fieldname} of document {docnum} disagrees with its stored date")
