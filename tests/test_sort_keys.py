@@ -51,7 +51,7 @@ def use_old_schema(monkeypatch) -> None:
 
     real_document = schema.item_document
 
-    def old_document(item, story):
+    def old_document(item, story, *legacy):
         made = real_document(item, story)
         if item.published:
             made["published"] = item.published.replace(tzinfo=None)

@@ -76,8 +76,10 @@ def make_schema() -> Schema:
 _NOT_STORED = ("body", "related_text", "own_files", "lists_from")
 
 
-def item_document(item: NewsItem, story: str) -> dict:
-    """The Whoosh document for one item (derived fields are computed here, once)."""
+def item_document(item: NewsItem, story: str, legacy_published: bool = False) -> dict:
+    """The Whoosh document for one item (derived fields are computed here, once).
+    `legacy_published`: for an append to a generation written before round 14, whose
+    schema has the `published` field and whose date filters read it."""
     from searchapp.enrich.gazetteer import tag_item   # here: loading the gazetteer takes 1.4 s, and a
     # nothing-changed run, which tags nothing, was mostly that (at 10k items)
     stamp = date_key(item.published) if item.published else None
@@ -102,6 +104,8 @@ def item_document(item: NewsItem, story: str) -> dict:
         doc=stored_doc(item, tags),
     )
     if item.published:
+        if legacy_published:
+            document["published"] = item.published.replace(tzinfo=None)
         document["f_year"] = str(item.published.year)
         document["f_month"] = f"{item.published:%Y-%m}"
     return {k: v for k, v in document.items() if v != ""}

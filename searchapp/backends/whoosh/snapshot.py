@@ -627,6 +627,11 @@ class WhooshSnapshot:
         """The live documents published on or after `first` and on or before `last` (UTC days;
         None: no bound), undated ones never: a slice of the oldest-first order, found by binary
         search in its sorted date keys (the `oldest_key` column; see schema.date_key)."""
+        if "published" in self.searcher.schema:   # written before round 14: its keys were
+            # int(timestamp()), a second off for fractions of a second before 1970 (review 14)
+            start = dt.datetime.combine(first, dt.time.min) if first else None
+            end = dt.datetime.combine(last, dt.time.max) if last else None
+            return self.query_bits(Q.DateRange("published", start, end))
         start = date_key(dt.datetime.combine(first, dt.time.min)) if first else None
         end = date_key(dt.datetime.combine(last, dt.time.min)) + 86399 if last else None
         key = f"dates {start} {end}"
@@ -642,11 +647,15 @@ class WhooshSnapshot:
         return bits
 
     def sorted_dates(self):
-        """The date keys of the oldest-first order, in its order (ascending; undated: NO_DATE_KEY)."""
-        found = self._order.get("dates-oldest")
-        if found is None:   # tables written before round 14, or none
-            keys = tables.date_keys(self.searcher, "oldest")
-            found = self._order["dates-oldest"] = keys[self.order("oldest")]
+        """The date keys of the oldest-first order, in its order (ascending; undated: NO_DATE_KEY).
+        The table written at indexing when it fits the order (review 14: a damaged one, cut
+        short or stored as int32, answered wrong dates); else computed from the column."""
+        found = self._shared.get("dates-oldest")
+        if found is None:
+            found = self._order.get("dates-oldest")
+            if not tables.fits_order(found, self.order("oldest")):
+                found = tables.date_keys(self.searcher, "oldest")[self.order("oldest")]
+            found = self._shared["dates-oldest"] = found
         return found
 
     def facet_values(self, facet: str) -> list[str]:

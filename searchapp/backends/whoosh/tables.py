@@ -80,6 +80,14 @@ def order(keys: np.ndarray, live: np.ndarray) -> np.ndarray:
     return docs[np.lexsort((docs, keys[docs]))].astype(np.int32)
 
 
+def fits_order(dates, ordered) -> bool:
+    """Whether `dates` can be a date order's sorted keys: one int64 a document of `ordered`,
+    never decreasing (a check of what a damaged table would break, not of every value:
+    `--verify` compares the columns with the stored dates)."""
+    return (isinstance(dates, np.ndarray) and dates.dtype == np.int64 and dates.ndim == 1
+            and dates.shape == np.shape(ordered) and bool(np.all(dates[1:] >= dates[:-1])))
+
+
 def positions(ordered: np.ndarray, size: int) -> np.ndarray:
     """docnum -> its rank in a date order (-1: deleted)."""
     out = np.full(size, -1, dtype=np.int32)

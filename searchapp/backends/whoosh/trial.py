@@ -321,12 +321,14 @@ def _whole_segment(reader) -> None:
                 value = column[docnum]
             except OverflowError:   # an undated item's date column holds a default no date can show
                 value = None
-            _column_value(fieldname, docnum, value, stored[docnum], column_terms)
+            _column_value(fieldname, docnum, value, stored[docnum], column_terms, "published" in reader.schema)
 
 
-def _column_value(fieldname: str, docnum: int, value, record: dict, terms: dict) -> None:
+def _column_value(fieldname: str, docnum: int, value, record: dict, terms: dict, legacy: bool = False) -> None:
     """A column value against what it is derived from: the stored date for
-    the date keys, the field's own terms for the text columns."""
+    the date keys, the field's own terms for the text columns. `legacy`: a
+    generation written before round 14 (it has a `published` field), whose
+    keys were `int(timestamp())`, a second off schema.date_key's before 1970."""
     import datetime as dt
 
     from searchapp.backends.whoosh.schema import MULTI_VALUED, NO_DATE_KEY, date_key
@@ -336,9 +338,9 @@ def _column_value(fieldname: str, docnum: int, value, record: dict, terms: dict)
     if isinstance(published, str):
         stamp = dt.datetime.fromisoformat(published.replace("Z", "+00:00"))
     if fieldname in ("newest_key", "oldest_key"):
-        seconds = date_key(stamp) if stamp else None
-        expected = NO_DATE_KEY if seconds is None else (-seconds if fieldname == "newest_key" else seconds)
-        if value != expected:
+        accepted = {date_key(stamp), int(stamp.timestamp())} if stamp and legacy else {date_key(stamp) if stamp else None}
+        expected = {NO_DATE_KEY if s is None else (-s if fieldname == "newest_key" else s) for s in accepted}
+        if value not in expected:
             raise Unusable(f"the {fieldname} of document {docnum} disagrees with its stored date")
     elif fieldname == "published":
         if value != (stamp.astimezone(dt.timezone.utc).replace(tzinfo=None) if stamp is not None else None):

@@ -50,8 +50,9 @@ def write_segments(building: Path, entries: Sequence[tuple[NewsItem, str]], *, b
         try:
             for item_id in sorted(remove):
                 writer.delete_by_term("id", item_id)
+            legacy = "published" in ix.schema   # a generation written before round 14
             for item, story in (progress or iter)(entries):
-                adder.add(item_document(item, story))
+                adder.add(item_document(item, story, legacy))
         except BaseException:
             writer.cancel()
             raise
