@@ -29,7 +29,10 @@ fresh `searchapp serve`, without pause, for the whole run:
 server's (warm_switch), registered as a server so that the switch waits for it; typing goes on
 in one thread while another switches (`--link` only); each request's CPU time in its own thread
 (`time.thread_time`: the warming thread's work and other processes' are not counted), the first
-pass after the switch against the lower of two warm passes of the same request.
+pass after the switch against the lower of two warm passes of the same request. Full garbage
+collections are deferred as `serve`'s workers defer them (processes.defer_full_collections):
+without that, the worst request of each round was a full collection (125-130 ms at 10k, round 14),
+which a server runs when it is quiet.
 
 With a server of round 8 or later, `searchapp index` (and `--link`'s switch, which goes through the
 same `switch_current`) first names the new generation in NEXT and waits, at most
@@ -163,8 +166,10 @@ def summary(rows: list[tuple[float, str, str, float]], warm: dict, kinds: dict) 
 def in_process(index: Path, queries: int, rounds: int) -> dict:
     """See the module's doc: `--in-process`."""
     from searchapp.core.service import SearchEngine
+    from searchapp.processes import defer_full_collections
     from searchapp.store import generations
 
+    defer_full_collections()
     texts = list(dict.fromkeys(prefixes(QUERIES[:queries])))
     requests = [(kind, text) for text in texts for kind in ("suggest", "search")]
     engine = SearchEngine(index, warm_switch=True)
