@@ -4,8 +4,9 @@
 
 Builds an index of CORPUS_DIR with the production build path, runs a fixed mix
 of 200 queries (the benchmark's generator, plus suggestions, item pages, and 40
-date ranges: whole days around items' own dates, open at either end) and writes every answer (ranks, scores, snippets, facets, totals, suggestions) as
-JSON, without timings. Two snapshots of the same corpus taken before and after
+date ranges: whole days around items' own dates, open at either end) and
+writes every answer (ranks, scores, snippets, facets, totals, suggestions,
+dated ids) as JSON, without timings. Two snapshots of the same corpus taken before and after
 a change must be byte-identical (`cmp before.json after.json`). `--reuse`
 answers from the index already in `--index` (a change of the query side only:
 the build is the same, and a 10k build takes minutes).

@@ -627,21 +627,18 @@ class WhooshSnapshot:
         """The live documents published on or after `first` and on or before `last` (UTC days;
         None: no bound), undated ones never: a slice of the oldest-first order, found by binary
         search in its sorted date keys (the `oldest_key` column; see schema.date_key)."""
+        start = dt.datetime.combine(first, dt.time.min) if first else None
+        end = dt.datetime.combine(last, dt.time.max) if last else None
         if "published" in self.searcher.schema:   # written before round 14: its keys were
             # int(timestamp()), a second off for fractions of a second before 1970 (review 14)
-            start = dt.datetime.combine(first, dt.time.min) if first else None
-            end = dt.datetime.combine(last, dt.time.max) if last else None
             return self.query_bits(Q.DateRange("published", start, end))
-        start = date_key(dt.datetime.combine(first, dt.time.min)) if first else None
-        end = date_key(dt.datetime.combine(last, dt.time.min)) + 86399 if last else None
         key = f"dates {start} {end}"
         cached = self._queries.get_fresh(key)
         if cached is not None:
             return cached
         keys = self.sorted_dates()
-        low = int(np.searchsorted(keys, start, "left")) if start is not None else 0
-        high = int(np.searchsorted(keys, min(end, NO_DATE_KEY - 1) if end is not None else NO_DATE_KEY - 1,
-                                   "right"))
+        low = int(np.searchsorted(keys, date_key(start), "left")) if start else 0
+        high = int(np.searchsorted(keys, date_key(end) if end else NO_DATE_KEY - 1, "right"))
         bits = derived.bitmap(np.asarray(self.order("oldest")[low:high]), 0)
         self._queries.put(key, bits)
         return bits

@@ -314,6 +314,7 @@ def _whole_segment(reader) -> None:
         if not reader.is_deleted(docnum) and docnum not in _postings(reader, "id", item_id):
             raise Unusable(f"the id of stored document {docnum} does not find it")
         stored.append(record)
+    legacy = "published" in reader.schema   # a generation written before round 14
     for fieldname in columns:
         column = reader.column_reader(fieldname)
         for docnum in range(docs):
@@ -321,7 +322,7 @@ def _whole_segment(reader) -> None:
                 value = column[docnum]
             except OverflowError:   # an undated item's date column holds a default no date can show
                 value = None
-            _column_value(fieldname, docnum, value, stored[docnum], column_terms, "published" in reader.schema)
+            _column_value(fieldname, docnum, value, stored[docnum], column_terms, legacy)
 
 
 def _column_value(fieldname: str, docnum: int, value, record: dict, terms: dict, legacy: bool = False) -> None:
@@ -338,8 +339,11 @@ def _column_value(fieldname: str, docnum: int, value, record: dict, terms: dict,
     if isinstance(published, str):
         stamp = dt.datetime.fromisoformat(published.replace("Z", "+00:00"))
     if fieldname in ("newest_key", "oldest_key"):
-        accepted = {date_key(stamp), int(stamp.timestamp())} if stamp and legacy else {date_key(stamp) if stamp else None}
-        expected = {NO_DATE_KEY if s is None else (-s if fieldname == "newest_key" else s) for s in accepted}
+        if stamp is None:
+            expected = {NO_DATE_KEY}
+        else:
+            seconds = {date_key(stamp), int(stamp.timestamp())} if legacy else {date_key(stamp)}
+            expected = {-s for s in seconds} if fieldname == "newest_key" else seconds
         if value not in expected:
             raise Unusable(f"the {fieldname} of document {docnum} disagrees with its stored date")
     elif fieldname == "published":
