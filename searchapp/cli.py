@@ -54,9 +54,9 @@ def warm_body_reading():
     return warm()
 
 
-def _trial_open(generation, items):
+def _trial_open(generation, items, trusted=frozenset()):
     """The backend's trial open, imported only when a generation must be opened to be checked."""
-    return default_backend().usable(generation, items)
+    return default_backend().usable(generation, items, trusted)
 
 DEFAULT_CORPUS = os.environ.get("SEARCHAPP_CORPUS", "corpus")
 DEFAULT_INDEX = os.environ.get("SEARCHAPP_INDEX", "index")

@@ -137,17 +137,18 @@ def _write_generation(index_dir: Path, build: Callable[[Path], dict], *, base: P
         raise
     switch_current(index_dir, generation)
     remove_old(index_dir, keep={generation} | ({previous} if previous else set()))
-    _remember_verified(index_dir, generation)
+    _remember_verified(index_dir, generation, frozenset(known or ()))
     return build_info
 
 
-def _remember_verified(index_dir: Path, generation: Path) -> None:
+def _remember_verified(index_dir: Path, generation: Path, linked: frozenset[str] = frozenset()) -> None:
     """A generation just written is whole: its new files' checksums were
     computed from them, the files linked from its base were verified before
     this run built on it; once it also passes the trial open, the next run
-    need not hash it again (only files that moved since)."""
+    need not hash it again (only files that moved since). The trial open
+    reads only what this run wrote: the base passed it (`linked`: its files)."""
     default_backend()   # installs the trial open: check_generation runs it (the cleanup just did, in the CLI)
-    if check_generation(generation)[0] == GOOD:
+    if check_generation(generation, linked)[0] == GOOD:
         record_verified(index_dir, generation)
     else:
         forget_verified(index_dir)

@@ -73,10 +73,13 @@ class Backend(Protocol):
         """A snapshot of one generation; `shared` is the same dict for every
         thread reading that generation (the backend keeps its caches there)."""
 
-    def usable(self, generation: Path, items: int | None) -> str | None:
+    def usable(self, generation: Path, items: int | None, trusted: frozenset[str] = frozenset()) -> str | None:
         """A trial open: None when the generation opens and answers (reading
         cheaply but for real what a search reads), else why, in one line.
-        `items`: the document count its build recorded, if known. Never raises."""
+        `items`: the document count its build recorded, if known. `trusted`:
+        names of files linked unchanged from a generation that passed (the
+        writer's check of an append), whose parts need not be read again.
+        Never raises."""
 
     def verify(self, generation: Path, items: int | None) -> str | None:
         """The full check (`searchapp index --verify`, and a generation that

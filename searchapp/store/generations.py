@@ -129,9 +129,9 @@ GOOD, UNVERIFIED, DAMAGED = "good", "unverified", "damaged"
 _checked: dict[tuple, tuple[str, str | None]] = {}   # (generation, files' stat, trial?) -> verdict
 _checked_lock = threading.Lock()
 # The backend's trial open (core/protocol.py, Backend.usable): (generation,
-# recorded document count) -> None, or why it cannot be served. Installed by
+# recorded document count[, trusted file names]) -> None, or why it cannot be served. Installed by
 # searchapp.backends.default_backend(), so every reader in the process uses it.
-Trial = Callable[[Path, "int | None"], "str | None"]
+Trial = Callable[..., "str | None"]
 _trial: Trial | None = None
 
 
@@ -182,11 +182,13 @@ def damaged_files(generation: Path, *, full: bool = True, unchanged: frozenset[s
     return problems
 
 
-def check_generation(generation: Path) -> tuple[str, str | None]:
+def check_generation(generation: Path, trusted: frozenset[str] = frozenset()) -> tuple[str, str | None]:
     """(GOOD | UNVERIFIED | DAMAGED, reason): the cheap check a reader makes
     before opening a generation, then the backend's trial open when one is
     installed. Remembered until a file's size, mtime, ctime or inode changes.
-    UNVERIFIED: no manifest (built before checksums)."""
+    UNVERIFIED: no manifest (built before checksums). `trusted`: files the
+    writer linked unchanged from a generation that passed, which the trial
+    open need not read again (Backend.usable)."""
     try:
         if not generation.is_dir():
             return DAMAGED, "is missing"
@@ -198,7 +200,7 @@ def check_generation(generation: Path) -> tuple[str, str | None]:
     if marked:
         return DAMAGED, f"is damaged: {marked}"
     trial = _trial
-    key = (str(generation), stats, trial is not None)
+    key = (str(generation), stats, trial is not None, trusted)
     with _checked_lock:
         verdict = _checked.get(key)
     if verdict is not None:
@@ -213,7 +215,7 @@ def check_generation(generation: Path) -> tuple[str, str | None]:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         verdict = DAMAGED, f"is damaged: {name} {why}{more}"
     if verdict[0] != DAMAGED and trial is not None:
-        why = trial(generation, recorded_items(generation))
+        why = trial(generation, recorded_items(generation), *([trusted] if trusted else []))
         if why:
             verdict = DAMAGED, f"is damaged: {why}"
     with _checked_lock:

@@ -14,8 +14,8 @@ class WhooshBackend:
     def open(self, generation: Path, key, shared: dict) -> WhooshSnapshot:
         return open_snapshot(generation, key, shared)
 
-    def usable(self, generation: Path, items: int | None) -> str | None:
-        return trial_open(generation, items)
+    def usable(self, generation: Path, items: int | None, trusted: frozenset[str] = frozenset()) -> str | None:
+        return trial_open(generation, items, trusted)
 
     def verify(self, generation: Path, items: int | None) -> str | None:
         return full_check(generation, items)

@@ -43,9 +43,28 @@ class Unusable(Exception):
     """One line: what the trial open found wrong."""
 
 
-def trial_open(generation: Path, expected_items: int | None = None) -> str | None:
-    """None when the generation opens and answers; else why, in one line. Never raises."""
-    return _with_searcher(generation, "a trial open", lambda searcher: _check(searcher, expected_items))
+def trial_open(generation: Path, expected_items: int | None = None,
+               trusted: frozenset[str] = frozenset()) -> str | None:
+    """None when the generation opens and answers; else why, in one line. Never raises.
+
+    `trusted`: names of files linked unchanged from a generation that passed;
+    a segment made only of them is not read again (an append's writer checks
+    only its new segment: the old ones were 0.07 of its 0.09 s at 10k)."""
+    return _with_searcher(generation, "a trial open",
+                          lambda searcher: _check(searcher, expected_items, _trusted_segment(generation, trusted)))
+
+
+def _trusted_segment(generation: Path, trusted: frozenset[str]):
+    """reader -> whether all of its segment's files are in `trusted`."""
+    if not trusted:
+        return lambda reader: False
+    names = [p.name for p in generation.iterdir()]
+
+    def whole(reader) -> bool:
+        prefix = reader.segment().make_filename(".")
+        own = [name for name in names if name.startswith(prefix)]
+        return bool(own) and all(name in trusted for name in own)
+    return whole
 
 
 def _with_searcher(generation: Path, what: str, check) -> str | None:
@@ -81,13 +100,15 @@ def raised(error: BaseException, generation: Path | None = None) -> str:
     return f"{name}: {detail or 'no detail'}"
 
 
-def _check(searcher, expected_items: int | None) -> None:
+def _check(searcher, expected_items: int | None, trusted=lambda reader: False) -> None:
     count = searcher.doc_count()
     if expected_items is not None and count != expected_items:
         raise Unusable(f"{count:,} documents, build.json says {expected_items:,}")
     probe = None
     for leaf, offset in searcher.leaf_searchers():
         reader = leaf.reader()
+        if trusted(reader):
+            continue
         whole = reader.doc_count_all() <= WHOLE_DOCS
         _dictionary(reader, whole)
         found = _documents(reader, whole)
