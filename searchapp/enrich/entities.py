@@ -6,8 +6,14 @@ each, whichever alias the text used. A query that names one of them ("NYC",
 tagged with it. This module finds such names in a query's words, from the
 same data file (gazetteer.yaml): every alias of each entry that is a proper
 name (aliases written in lower case, "senators", "federal", are common nouns);
-an alias the gazetteer marks ambiguous counts only when one of its context
-words is in the query too ("ICO fine", not "ICO" alone: the coin offering);
+a regulator's ambiguous alias counts only when one of its context words is in
+the query too ("ICO fine", not "ICO" alone: the coin offering); a place's
+ambiguous alias counts alone when it names no other entry and is not one of
+the gazetteer's `ambiguous_names` ("New York", "NY", "Korea", "Turkey": in
+running text they need context, since "New York" is also a dateline and a
+company's home, but a query names what it wants), else only with context
+("Georgia", "Portland", "Washington": two places or a metonym); no name is
+read inside one of the gazetteer's `stop_phrases` ("New York Times");
 an acronym may be typed in lower case ("ftc", "nyc", "eu") unless it is an
 English word ("us" is not the US) or a two-letter code of a state or city
 ("nm", "la"); pseudo-jurisdictions ("International") are never read.
@@ -66,6 +72,8 @@ def names() -> dict[str, tuple[Name, ...]]:
             name = Name(name.facet, name.value, name.context, exact_case=True)   # "US", never "us"
         found.setdefault(key, []).append(name)
 
+    owners = _owners(data)
+    common = {_key(n) for n in data.get("ambiguous_names") or ()}
     for entry in data.get("jurisdictions", []):
         if entry.get("kind") == "region":
             continue   # "International" and the like: reached through a body, never from a word
@@ -74,7 +82,9 @@ def names() -> dict[str, tuple[Name, ...]]:
         context = tuple(entry.get("context") or ())
         for alias in {entry["name"], *(entry.get("aliases") or [])}:
             if alias in ambiguous or (entry.get("ambiguous") and not listed and alias == entry["name"]):
-                if context:
+                if owners.get(_key(alias)) == {entry["name"]} and _key(alias) not in common:
+                    add(alias, Name("jurisdiction", entry["name"]), kind=entry.get("kind"))
+                elif context:
                     add(alias, Name("jurisdiction", entry["name"], context), kind=entry.get("kind"))
                 continue
             add(alias, Name("jurisdiction", entry["name"]), kind=entry.get("kind"))
@@ -87,6 +97,40 @@ def names() -> dict[str, tuple[Name, ...]]:
             if listed.get("context"):
                 add(listed["alias"], Name("regulator", entry["name"], tuple(listed["context"])))
     return {key: tuple(dict.fromkeys(value)) for key, value in found.items()}
+
+
+def _owners(data: dict) -> dict[str, set[str]]:
+    """Normalised name -> the entries it may stand for: every place's name, aliases,
+    metonyms ("Washington" is also the US government) and demonyms, every body's names."""
+    found: dict[str, set[str]] = {}
+    for entry in data.get("jurisdictions", []):
+        for alias in [entry["name"], *(entry.get("aliases") or []), *(entry.get("metonyms") or []),
+                      *(entry.get("demonyms") or [])]:
+            found.setdefault(_key(alias), set()).add(entry["name"])
+    for entry in data.get("regulators", []):
+        for alias in [entry["name"], *(entry.get("aliases") or []), entry.get("full_name") or "",
+                      *(a["alias"] for a in entry.get("ambiguous_aliases") or [])]:
+            if alias:
+                found.setdefault(_key(alias), set()).add(f"regulator {entry['name']}")
+    return found
+
+
+@lru_cache(maxsize=1)
+def stop_phrases() -> tuple[tuple[str, ...], ...]:
+    """The gazetteer's names that contain a place's name without being about it, as normalised words."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(DATA_FILE.read_text(encoding="utf-8"), Loader=loader)
+    return tuple(tuple(_key(p).split()) for p in data.get("stop_phrases") or () if _key(p))
+
+
+def _in_stop_phrase(words: list[str], start: int, end: int) -> bool:
+    keys = [_key(w) for w in words]
+    for phrase in stop_phrases():
+        size = len(phrase)
+        for at in range(max(0, end - size), min(start, len(keys) - size) + 1):
+            if tuple(keys[at:at + size]) == phrase:
+                return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -110,6 +154,8 @@ def find_names(words: list[str]) -> list[Found]:
                 if name.exact_case and not typed.replace(".", "").isupper():
                     continue
                 if name.context and not any(f" {_key(c)} " in query for c in name.context):
+                    continue
+                if _in_stop_phrase(words, n, n + size):
                     continue
                 found.append(Found(n, n + size, name.facet, name.value))
                 break
