@@ -26,7 +26,14 @@ def _read(query: str) -> list[tuple[str, str]]:
     ("New York deepfake bills", [("New York", "New York")]),        # the city rolls up to the state
     ("new york schools", [("new york", "New York")]),
     ("NY deepfake bills", [("NY", "New York")]),
-    ("Korea facial recognition", [("Korea", "South Korea")]),
+    ("Korea facial recognition", []),                               # one word, and inside "North Korea"
+    ("N. Korea hackers", []),
+    ("New York Post lawsuit", []),                                  # a capitalised word continues the name
+    ("New York AI hiring law", [("New York", "New York")]),         # an acronym does not
+    ("Washington DC privacy", [("Washington DC", "District of Columbia")]),
+    ("America AI rules", []),                                       # one word: "Latin America", "Captain America"
+    ("thanksgiving turkey recipes", []),
+    ("Detroit news facial recognition", [("Detroit", "Detroit")]),  # stop phrases only stop names read alone
     ("New York Times vs OpenAI", []),                               # a stop phrase: the newspaper
     ("NY Times lawsuit", []),
     ("Bank of America AI", []),

@@ -7,13 +7,12 @@ tagged with it. This module finds such names in a query's words, from the
 same data file (gazetteer.yaml): every alias of each entry that is a proper
 name (aliases written in lower case, "senators", "federal", are common nouns);
 a regulator's ambiguous alias counts only when one of its context words is in
-the query too ("ICO fine", not "ICO" alone: the coin offering); a place's
-ambiguous alias counts alone when it names no other entry and is not one of
-the gazetteer's `ambiguous_names` ("New York", "NY", "Korea", "Turkey": in
-running text they need context, since "New York" is also a dateline and a
-company's home, but a query names what it wants), else only with context
-("Georgia", "Portland", "Washington": two places or a metonym); no name is
-read inside one of the gazetteer's `stop_phrases` ("New York Times");
+the query too ("ICO fine", not "ICO" alone: the coin offering); so does a
+place's, unless it can be read alone (`_alone`: "New York", "NY", "N.Y.";
+in running text they need context, as "New York" is also a dateline and a
+company's home, but a query names what it wants): such a name is not read
+inside one of the gazetteer's `stop_phrases` ("New York Times") or before a
+capitalised word that continues it ("New York Post", "New York University");
 an acronym may be typed in lower case ("ftc", "nyc", "eu") unless it is an
 English word ("us" is not the US) or a two-letter code of a state or city
 ("nm", "la"); pseudo-jurisdictions ("International") are never read.
@@ -22,7 +21,7 @@ English word ("us" is not the US) or a two-letter code of a state or city
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,6 +40,7 @@ class Name:
     value: str             # the facet value items are tagged with
     context: tuple[str, ...] = ()   # needed in the query too, when the alias is ambiguous
     exact_case: bool = False        # an acronym typed in capitals only ("IT" is no place)
+    alone: bool = False             # an ambiguous alias read without context (see _alone)
 
 
 def _key(text: str) -> str:
@@ -62,18 +62,17 @@ def names() -> dict[str, tuple[Name, ...]]:
             return   # common nouns ("senators", "lawmakers", "federal") name a body only in context, not in a query
         letters = alias.replace(".", "")
         if alias.isupper() and len(letters) <= 2 and kind not in ("country", "bloc"):
-            name = Name(name.facet, name.value, name.context, exact_case=True)   # "NM", "LA": postal codes in capitals
+            name = replace(name, exact_case=True)   # "NM", "LA": postal codes in capitals
         key = _key(alias)
         if not key or key.startswith("the ") and len(key.split()) == 2 and key.split()[1] in _STOP:
             return
         if alias.endswith(".") and not alias.isupper() and len(alias) <= 6:
             return   # "La.", "Ga.", "Wash.": dateline abbreviations, and words in other languages
         if alias.isupper() and key in _STOP:
-            name = Name(name.facet, name.value, name.context, exact_case=True)   # "US", never "us"
+            name = replace(name, exact_case=True)   # "US", never "us"
         found.setdefault(key, []).append(name)
 
-    owners = _owners(data)
-    common = {_key(n) for n in data.get("ambiguous_names") or ()}
+    alone = _alone(data)
     for entry in data.get("jurisdictions", []):
         if entry.get("kind") == "region":
             continue   # "International" and the like: reached through a body, never from a word
@@ -82,8 +81,8 @@ def names() -> dict[str, tuple[Name, ...]]:
         context = tuple(entry.get("context") or ())
         for alias in {entry["name"], *(entry.get("aliases") or [])}:
             if alias in ambiguous or (entry.get("ambiguous") and not listed and alias == entry["name"]):
-                if owners.get(_key(alias)) == {entry["name"]} and _key(alias) not in common:
-                    add(alias, Name("jurisdiction", entry["name"]), kind=entry.get("kind"))
+                if (entry["name"], _key(alias)) in alone:
+                    add(alias, Name("jurisdiction", entry["name"], alone=True), kind=entry.get("kind"))
                 elif context:
                     add(alias, Name("jurisdiction", entry["name"], context), kind=entry.get("kind"))
                 continue
@@ -99,19 +98,48 @@ def names() -> dict[str, tuple[Name, ...]]:
     return {key: tuple(dict.fromkeys(value)) for key, value in found.items()}
 
 
-def _owners(data: dict) -> dict[str, set[str]]:
-    """Normalised name -> the entries it may stand for: every place's name, aliases,
-    metonyms ("Washington" is also the US government) and demonyms, every body's names."""
-    found: dict[str, set[str]] = {}
-    for entry in data.get("jurisdictions", []):
+def _alone(data: dict) -> set[tuple[str, str]]:
+    """(place, normalised alias) of the ambiguous aliases a query may name alone: an alias
+    that is more than one plain word (two words, or an acronym: a single word may be a
+    common noun or a person, "turkey", "Virginia"), is not one of `ambiguous_names`, and
+    stands for no other entry: none has it as a name, alias, metonym ("Washington" is
+    also the US government) or demonym, or inside a longer name ("Korea" in "North
+    Korea"), but the places and bodies inside this place ("New York" in "New York City"
+    and "New York Attorney General": their items are this place's too)."""
+    places = {e["name"]: e for e in data.get("jurisdictions", [])}
+
+    def inside(name: str | None, outer: str) -> bool:
+        seen = set()
+        while name and name not in seen:
+            if name == outer:
+                return True
+            seen.add(name)
+            name = (places.get(name) or {}).get("parent")
+        return False
+
+    names: list[tuple[str, str, str | None]] = []   # (normalised name, owner, the place it belongs to)
+    for entry in places.values():
         for alias in [entry["name"], *(entry.get("aliases") or []), *(entry.get("metonyms") or []),
                       *(entry.get("demonyms") or [])]:
-            found.setdefault(_key(alias), set()).add(entry["name"])
+            names.append((_key(alias), entry["name"], entry["name"]))
     for entry in data.get("regulators", []):
         for alias in [entry["name"], *(entry.get("aliases") or []), entry.get("full_name") or "",
                       *(a["alias"] for a in entry.get("ambiguous_aliases") or [])]:
             if alias:
-                found.setdefault(_key(alias), set()).add(f"regulator {entry['name']}")
+                names.append((_key(alias), f"regulator {entry['name']}", entry.get("jurisdiction")))
+    common = {_key(n) for n in data.get("ambiguous_names") or ()}
+    found = set()
+    for entry in places.values():
+        listed = entry.get("ambiguous_aliases")
+        for alias in set(listed or (entry.get("aliases") if entry.get("ambiguous") else [])):
+            key = _key(alias)
+            letters = alias.replace(".", "")
+            if not key or key in common or (" " not in key and not (letters.isupper() and len(letters) >= 2)):
+                continue
+            if all(owner == entry["name"] or (f" {key} " in f" {other} " and other != key
+                                              and inside(place, entry["name"]))
+                   for other, owner, place in names if f" {key} " in f" {other} "):
+                found.add((entry["name"], key))
     return found
 
 
@@ -131,6 +159,14 @@ def _in_stop_phrase(words: list[str], start: int, end: int) -> bool:
             if tuple(keys[at:at + size]) == phrase:
                 return True
     return False
+
+
+def _continued(words: list[str], after: int) -> bool:
+    """Whether a capitalised word (not an acronym) follows: the name goes on ("New York Post")."""
+    if after >= len(words):
+        return False
+    word = words[after]
+    return word[:1].isupper() and not word.replace(".", "").isupper()
 
 
 @dataclass(frozen=True)
@@ -155,7 +191,7 @@ def find_names(words: list[str]) -> list[Found]:
                     continue
                 if name.context and not any(f" {_key(c)} " in query for c in name.context):
                     continue
-                if _in_stop_phrase(words, n, n + size):
+                if name.alone and (_in_stop_phrase(words, n, n + size) or _continued(words, n + size)):
                     continue
                 found.append(Found(n, n + size, name.facet, name.value))
                 break

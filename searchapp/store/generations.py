@@ -339,7 +339,7 @@ def trust_verified(index_dir: Path, generation: Path) -> bool:
         return False
     with _checked_lock:
         for trial in (False, True):
-            _checked[(str(generation), stats, trial)] = (GOOD, None)
+            _checked[(str(generation), stats, trial, frozenset())] = (GOOD, None)
     return True
 
 

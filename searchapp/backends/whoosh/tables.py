@@ -528,12 +528,14 @@ def _appended_dates(searcher, previous, start: int, size: int, leaves) -> np.nda
     """Every document's `oldest_key`: the previous documents' from the previous tables (their
     date order and its sorted dates: `dates-oldest[i]` is the key of document `order-oldest[i]`),
     the new ones' from the new segments' column; from the whole column if the previous tables
-    are not one key for each previous document."""
+    are not one key for each previous document, in date order (review 15: dates garbled under
+    a rewritten manifest were carried into the append)."""
     ordered = np.asarray(previous["order-oldest"])
     dates = np.asarray(previous["dates-oldest"])
-    if ordered.shape != (start,) or dates.shape != (start,) or sum(r.doc_count_all() for r, _ in leaves) != size - start or (
-            start and (ordered.min() < 0 or ordered.max() >= start
-                       or np.bincount(ordered, minlength=start).max() != 1)):
+    if (ordered.shape != (start,) or not fits_order(dates, ordered)
+            or sum(r.doc_count_all() for r, _ in leaves) != size - start
+            or (start and (ordered.min() < 0 or ordered.max() >= start
+                           or np.bincount(ordered, minlength=start).max() != 1))):
         return date_keys(searcher, "oldest")
     oldest = np.empty(size, dtype=np.int64)
     oldest[ordered] = dates
