@@ -51,10 +51,19 @@ def _key(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def names() -> dict[str, tuple[Name, ...]]:
-    """Normalised alias -> the entries it may name."""
+def _read() -> tuple[dict[str, tuple[Name, ...]], tuple[tuple[str, ...], ...]]:
+    """(names, stop phrases), from one reading of gazetteer.yaml (the parsed file is not kept)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml: 1.8 s -> 0.2 s for this file
     data = yaml.load(DATA_FILE.read_text(encoding="utf-8"), Loader=loader)
+    return _names(data), tuple(tuple(_key(p).split()) for p in data.get("stop_phrases") or () if _key(p))
+
+
+def names() -> dict[str, tuple[Name, ...]]:
+    return _read()[0]
+
+
+def _names(data: dict) -> dict[str, tuple[Name, ...]]:
+    """Normalised alias -> the entries it may name."""
     found: dict[str, list[Name]] = {}
 
     def add(alias: str, name: Name, kind: str | None = None) -> None:
@@ -143,12 +152,9 @@ def _alone(data: dict) -> set[tuple[str, str]]:
     return found
 
 
-@lru_cache(maxsize=1)
 def stop_phrases() -> tuple[tuple[str, ...], ...]:
     """The gazetteer's names that contain a place's name without being about it, as normalised words."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(DATA_FILE.read_text(encoding="utf-8"), Loader=loader)
-    return tuple(tuple(_key(p).split()) for p in data.get("stop_phrases") or () if _key(p))
+    return _read()[1]
 
 
 def _in_stop_phrase(words: list[str], start: int, end: int) -> bool:
