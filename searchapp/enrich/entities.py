@@ -126,16 +126,16 @@ def _alone(data: dict) -> set[tuple[str, str]]:
             name = (places.get(name) or {}).get("parent")
         return False
 
-    names: list[tuple[str, str, str | None]] = []   # (normalised name, owner, the place it belongs to)
+    spelled: list[tuple[str, str, str | None]] = []   # (normalised name, owner, the place it belongs to)
     for entry in places.values():
         for alias in [entry["name"], *(entry.get("aliases") or []), *(entry.get("metonyms") or []),
                       *(entry.get("demonyms") or [])]:
-            names.append((_key(alias), entry["name"], entry["name"]))
+            spelled.append((_key(alias), entry["name"], entry["name"]))
     for entry in data.get("regulators", []):
         for alias in [entry["name"], *(entry.get("aliases") or []), entry.get("full_name") or "",
                       *(a["alias"] for a in entry.get("ambiguous_aliases") or [])]:
             if alias:
-                names.append((_key(alias), f"regulator {entry['name']}", entry.get("jurisdiction")))
+                spelled.append((_key(alias), f"regulator {entry['name']}", entry.get("jurisdiction")))
     common = {_key(n) for n in data.get("ambiguous_names") or ()}
     found = set()
     for entry in places.values():
@@ -145,9 +145,8 @@ def _alone(data: dict) -> set[tuple[str, str]]:
             letters = alias.replace(".", "")
             if not key or key in common or (" " not in key and not (letters.isupper() and len(letters) >= 2)):
                 continue
-            if all(owner == entry["name"] or (f" {key} " in f" {other} " and other != key
-                                              and inside(place, entry["name"]))
-                   for other, owner, place in names if f" {key} " in f" {other} "):
+            if all(owner == entry["name"] or (other != key and inside(place, entry["name"]))
+                   for other, owner, place in spelled if f" {key} " in f" {other} "):
                 found.add((entry["name"], key))
     return found
 
@@ -157,8 +156,8 @@ def stop_phrases() -> tuple[tuple[str, ...], ...]:
     return _read()[1]
 
 
-def _in_stop_phrase(words: list[str], start: int, end: int) -> bool:
-    keys = [_key(w) for w in words]
+def _in_stop_phrase(keys: list[str], start: int, end: int) -> bool:
+    """Whether words start..end of the query (`keys`: each word normalised) lie inside a stop phrase."""
     for phrase in stop_phrases():
         size = len(phrase)
         for at in range(max(0, end - size), min(start, len(keys) - size) + 1):
@@ -188,6 +187,7 @@ def find_names(words: list[str]) -> list[Found]:
     in order), longest first, not overlapping."""
     table = names()
     query = " " + _key(" ".join(words)) + " "
+    keys = [_key(w) for w in words]
     found, n = [], 0
     while n < len(words):
         for size in range(min(MAX_WORDS, len(words) - n), 0, -1):
@@ -197,7 +197,7 @@ def find_names(words: list[str]) -> list[Found]:
                     continue
                 if name.context and not any(f" {_key(c)} " in query for c in name.context):
                     continue
-                if name.alone and (_in_stop_phrase(words, n, n + size) or _continued(words, n + size)):
+                if name.alone and (_in_stop_phrase(keys, n, n + size) or _continued(words, n + size)):
                     continue
                 found.append(Found(n, n + size, name.facet, name.value))
                 break

@@ -126,12 +126,12 @@ def read_manifest(generation: Path) -> dict | None:
 
 
 GOOD, UNVERIFIED, DAMAGED = "good", "unverified", "damaged"
-_checked: dict[tuple, tuple[str, str | None]] = {}   # (generation, files' stat, trial?) -> verdict
+_checked: dict[tuple, tuple[str, str | None]] = {}   # _check_key(...) -> verdict
 _checked_lock = threading.Lock()
 # The backend's trial open (core/protocol.py, Backend.usable): (generation,
-# recorded document count[, trusted file names]) -> None, or why it cannot be served. Installed by
+# recorded document count, trusted file names) -> None, or why it cannot be served. Installed by
 # searchapp.backends.default_backend(), so every reader in the process uses it.
-Trial = Callable[..., "str | None"]
+Trial = Callable[[Path, "int | None", "frozenset[str]"], "str | None"]
 _trial: Trial | None = None
 
 
@@ -182,6 +182,12 @@ def damaged_files(generation: Path, *, full: bool = True, unchanged: frozenset[s
     return problems
 
 
+def _check_key(generation: Path, stats: tuple, trial: bool, trusted: frozenset[str] = frozenset()) -> tuple:
+    """What a verdict is remembered under: the same files, checked the same way (review 15:
+    trust_verified kept an older key and its verdicts were never found)."""
+    return str(generation), stats, trial, trusted
+
+
 def check_generation(generation: Path, trusted: frozenset[str] = frozenset()) -> tuple[str, str | None]:
     """(GOOD | UNVERIFIED | DAMAGED, reason): the cheap check a reader makes
     before opening a generation, then the backend's trial open when one is
@@ -200,7 +206,7 @@ def check_generation(generation: Path, trusted: frozenset[str] = frozenset()) ->
     if marked:
         return DAMAGED, f"is damaged: {marked}"
     trial = _trial
-    key = (str(generation), stats, trial is not None, trusted)
+    key = _check_key(generation, stats, trial is not None, trusted)
     with _checked_lock:
         verdict = _checked.get(key)
     if verdict is not None:
@@ -215,7 +221,7 @@ def check_generation(generation: Path, trusted: frozenset[str] = frozenset()) ->
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         verdict = DAMAGED, f"is damaged: {name} {why}{more}"
     if verdict[0] != DAMAGED and trial is not None:
-        why = trial(generation, recorded_items(generation), *([trusted] if trusted else []))
+        why = trial(generation, recorded_items(generation), trusted)
         if why:
             verdict = DAMAGED, f"is damaged: {why}"
     with _checked_lock:
@@ -339,7 +345,7 @@ def trust_verified(index_dir: Path, generation: Path) -> bool:
         return False
     with _checked_lock:
         for trial in (False, True):
-            _checked[(str(generation), stats, trial, frozenset())] = (GOOD, None)
+            _checked[_check_key(generation, stats, trial)] = (GOOD, None)
     return True
 
 
