@@ -19,6 +19,12 @@ class StoryArrays:
 
     def __init__(self, snapshot):
         copies, story_of, members = snapshot.stories()
+        table = getattr(members, "table", None)
+        if table is not None:   # the Whoosh backend's stories are these arrays already
+            self.size = table.story.size if table.first.size else 0   # no story: story_members indexes none
+            self.story, self.first = table.story[:self.size], table.first
+            self.member, self.copies = self.story >= 0, copies
+            return
         numbers = {story: n for n, story in enumerate(members)}
         self.size = max(story_of, default=-1) + 1
         self.story = np.full(self.size, -1, dtype=np.int32)   # 1.2 MB at 300k items

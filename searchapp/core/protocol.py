@@ -11,6 +11,7 @@ without touching the service, the web or the CLI.
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Hashable, Mapping
 from typing import Callable, Protocol
 
 from searchapp.model import Filters
@@ -44,8 +45,10 @@ class Snapshot(Protocol):
         """The first `limit` documents of `bits` as (score, docnum), best first, ties by docnum;
         `boosts`: (bitmap, factor) pairs multiplying the scores of those documents."""
     def first_by_date(self, bits: int, sort: str, limit: int) -> list[int]: ...
-    def stories(self) -> tuple[int, dict[int, str], dict[str, tuple[int, ...]]]:
-        """(every story member but the first of each, docnum -> story id, story id -> members)."""
+    def stories(self) -> tuple[int, Mapping[int, Hashable], Mapping[Hashable, tuple[int, ...]]]:
+        """(every story member but the first of each, docnum -> its story's key, story key ->
+        members in docnum order). A key is any value shared by one story's members (Whoosh's
+        backend numbers them); `None` is never one."""
 
     # records and display
     def record(self, docnum: int) -> dict: ...

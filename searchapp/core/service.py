@@ -64,7 +64,7 @@ SUGGEST_TYPED_SHARE = 0.25  # ... and a quarter of the typed word's, when that i
 SUGGEST_FACETS = 3        # regulators and places offered
 SUGGEST_FACET_SHARE = 0.1   # ... with earlier words: a tenth of the best completion's count ("facial r": no "Russia")
 SUGGEST_FACET_MIN_ITEMS = 2  # ... and two items ("eu ai act f": no "FDA" from a single item)
-RESULT_CACHE_SIZE = 256   # results pages kept per engine (a typed page with facets: ~47 kB at 100k, 24 MB for 512)
+RESULT_CACHE_SIZE = 128   # results pages kept per engine (a typed page with facets: ~47 kB at 100k, 51 at 300k)
 RECENT_REQUESTS = 48      # replayed on a new generation before it serves (with warm_switch), newest first,
 REPLAY_SECONDS = 0.5      # ... for at most this long, after the caches' keys (snapshot.warm_like) and answers below
 ANSWERS_SECONDS = 1.0     # ... the serving generation's spelling and compound answers, most recent first, before
@@ -709,7 +709,7 @@ class SearchEngine:
                 item_id, title = snapshot.title(docnum)   # not the stored record: 1.9 ms each at 100k
                 title_key = " ".join(title.casefold().split())
                 story = story_of.get(docnum)
-                if title_key in seen or (story and story in seen):
+                if title_key in seen or (story is not None and story in seen):
                     continue
                 seen.update({title_key, story} - {None})
                 found.append(Suggestion(text=title, kind="item", id=item_id))

@@ -15,6 +15,7 @@ import html
 import itertools
 import threading
 import time
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from whoosh import highlight, query as Q, scoring
 from searchapp.backends.whoosh import compat, derived, tables
 from searchapp.backends.whoosh.compile import analyze, compile_own_text, compile_query
 from searchapp.backends.whoosh.schema import FACET_FIELDS, NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS, date_key
+from searchapp.backends.whoosh.storytable import StoryTable
 from searchapp.bitmaps import as_bytes, bits_of, docnums, flags_of, has
 from searchapp.lru import Lru
 from searchapp.model import Filters
@@ -43,7 +45,9 @@ QUERY_OBJECTS = 4096             # the Whoosh queries behind the cached query bi
                                  # kept so that a new generation can compute the same bitmaps before it serves
 WARM_AFTER_SECONDS = 10.0        # ... and the rest while it serves, working half the time
 SNIPPET_CHARS = 300
-STORED_CACHE_CHARS = 5_000_000    # stored documents kept per generation, by the characters of their texts
+# stored documents kept per generation, by their estimated size in bytes (_stored_size). Weighed by
+# their texts' characters alone, 5 M held 4,700 documents and 17 MB per worker at 300k items
+STORED_CACHE_BYTES = 8_000_000
 _FACET_FIELD = {**FACET_FIELDS, "month": "f_month"}
 
 _WHOLE = compat.CachingHighlighter(fragmenter=highlight.WholeFragmenter(), formatter=compat.EscapingFormatter())
@@ -136,8 +140,11 @@ def _bitmap_bytes(bits: int) -> int:
 
 
 def _stored_size(fields: dict) -> int:
+    """A stored document's size in memory, roughly: measured over generated items (sys.getsizeof
+    through its dicts and lists, fitted over 100 documents), 3 kB of keys, lists and small values,
+    then 2 B a character of its texts."""
     doc = fields.get("doc") or {}
-    return 500 + len(fields.get("body") or "") + len(doc.get("title") or "") + len(doc.get("excerpt") or "")
+    return 3_000 + 2 * (len(fields.get("body") or "") + len(doc.get("title") or "") + len(doc.get("excerpt") or ""))
 
 
 def _shorten(text: str, limit: int = SNIPPET_CHARS) -> str:
@@ -509,61 +516,35 @@ class WhooshSnapshot:
 
     # -- stories: items of one story share a `story` value (singletons have none)
 
-    def stories(self) -> tuple[int, dict[int, str], dict[str, tuple[int, ...]]]:
+    def stories(self) -> tuple[int, Mapping[int, int], Mapping[int, tuple[int, ...]]]:
         """(bitmap of every story member but the first of each story, docnum ->
-        story id, story id -> its live members), once per generation. One pass
-        over the story column; only items with copies have a value."""
+        story number, story number -> its live members), once per generation, as
+        arrays (storytable.StoryTable). Only items with copies have a story."""
         found = self._order.get("stories")
         if found is None:
-            found = self._mapped_stories()
-        if found is None:
-            members: dict[str, list[int]] = {}
-            live = as_bytes(self.live)
-            for leaf, offset in self.searcher.leaf_searchers():
-                reader = leaf.reader()
-                if not reader.has_column("story"):  # a segment where no item has copies
-                    continue
-                column = reader.column_reader("story")
-                for docnum in range(reader.doc_count_all()):
-                    story = column[docnum]
-                    if story and has(live, offset + docnum):
-                        members.setdefault(story, []).append(offset + docnum)
-            members = {story: tuple(docs) for story, docs in members.items() if len(docs) > 1}
-            story_of = {d: story for story, docs in members.items() for d in docs}
-            copies = bits_of(d for docs in members.values() for d in docs[1:])
-            found = (copies, story_of, members)
+            found = self._story_table().mappings()
         # the value itself is returned: a switch may empty this generation's caches meanwhile
         # (a request still reading it then got a KeyError, a 500, in a review's live-refresh run)
         self._order["stories"] = found
         return found
 
-    def _mapped_stories(self):
-        """stories() from the generation's story table (tables.story_table): the same
-        members, in docnum order, without a Python step per document (0.39 s at 100k). None
-        without the table (a generation written before it, or caches a switch emptied)."""
-        names, offsets, of = (self._order.get(k) for k in ("story_ids", "story_ids-offsets", "story-of"))
-        if names is None or offsets is None or of is None:
-            return None
-        blob, offsets = bytes(np.asarray(names)), np.asarray(offsets).tolist()
-        of = np.asarray(of)
-        docs = np.flatnonzero((of >= 0) & self._flags())
-        if not docs.size:
-            return 0, {}, {}
-        docs = docs[np.argsort(of[docs], kind="stable")]   # by story, then docnum
-        keys = of[docs]
-        bounds = np.flatnonzero(np.diff(keys)) + 1
-        starts, ends = np.r_[0, bounds], np.r_[bounds, docs.size]
-        several = (ends - starts) > 1
-        listed = docs.tolist()
-        groups = sorted((listed[a:b] for a, b in zip(starts[several].tolist(), ends[several].tolist())),
-                        key=lambda g: g[0])
-        members = {}
-        for group in groups:
-            n = int(of[group[0]])
-            members[blob[offsets[n]:offsets[n + 1]].decode("utf-8")] = tuple(group)
-        story_of = {d: story for story, docs in members.items() for d in docs}
-        copies = bits_of(d for docs in members.values() for d in docs[1:])
-        return copies, story_of, members
+    def _story_table(self) -> StoryTable:
+        """From the generation's story table (tables.story_table) without a Python step per
+        document (0.39 s at 100k); without the table (a generation written before it, or caches
+        a switch emptied), from the story column, one pass."""
+        of = self._order.get("story-of")
+        if of is not None:
+            return StoryTable(of, self._flags())
+        values: list = []
+        for leaf, _ in self.searcher.leaf_searchers():
+            reader = leaf.reader()
+            count = reader.doc_count_all()
+            if reader.has_column("story"):
+                column = reader.column_reader("story")
+                values += (column[docnum] for docnum in range(count))
+            else:   # a segment where no item has copies
+                values += [None] * count
+        return StoryTable.from_values(values, self._flags())
 
     def decay(self):
         """docnum -> the recency factor of "relevance + recency" (an array), once per generation."""
@@ -721,7 +702,7 @@ class WhooshSnapshot:
         """A document's stored fields, kept for the generation (bounded by their text's size): the
         same items are listed and highlighted keystroke after keystroke, and reading one cost
         1.6 ms at 10k items (13 of 152 s of the typing profile), 20 ms at 100k."""
-        cache = self.shared_cache("stored", lambda: Lru(STORED_CACHE_CHARS, weigh=_stored_size))
+        cache = self.shared_cache("stored", lambda: Lru(STORED_CACHE_BYTES, weigh=_stored_size))
         found = cache.get_fresh(docnum)
         if found is None:
             found = self.searcher.stored_fields(docnum)
