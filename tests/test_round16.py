@@ -42,7 +42,7 @@ def _values(rng: random.Random, n: int) -> list[bytes]:
 
 
 @pytest.mark.parametrize("cutoff, n", [(4, 50), (0, 1), (2**15, 40)])
-def test_a_columns_offsets_are_mapped_when_written_and_read_the_same(tmp_path, cutoff, n):
+def test_a_columns_offsets_are_read_from_its_file_when_written_and_read_the_same(tmp_path, cutoff, n):
     compat.map_column_offsets()
     rng = random.Random(n)
     values = _values(rng, n)
@@ -53,13 +53,13 @@ def test_a_columns_offsets_are_mapped_when_written_and_read_the_same(tmp_path, c
     assert [reader[d] for d in range(n)] == values
     assert list(reader) == values
     written_offsets = n > cutoff
-    assert isinstance(reader._offsets, compat._MappedInts) == written_offsets
-    assert isinstance(reader._lengths, compat._MappedInts) == written_offsets
+    assert isinstance(reader._offsets, compat._FileInts) == written_offsets
+    assert isinstance(reader._lengths, compat._FileInts) == written_offsets
     if written_offsets:
         assert all(type(reader._offsets[d]) is int for d in range(n))   # what a file's seek and read take
 
 
-def test_compressed_stored_columns_read_through_mapped_offsets(tmp_path):
+def test_compressed_stored_columns_read_through_offsets_read_from_the_file(tmp_path):
     """Whoosh's stored fields are a compressed column; Whoosh writes its offsets over 32,768 documents."""
     compat.map_column_offsets()
     values = [bytes([d % 251]) * (d % 13) for d in range(33_000)]
@@ -67,19 +67,19 @@ def test_compressed_stored_columns_read_through_mapped_offsets(tmp_path):
     column = columns.CompressedBytesColumn()
     start, length = _column_file(storage, "s", column, values)
     reader = column.reader(storage.open_file("s"), start, length, len(values))
-    assert isinstance(reader._offsets, compat._MappedInts)
+    assert isinstance(reader._offsets, compat._FileInts)
     assert [reader[d] for d in range(0, len(values), 7)] == values[::7]
 
 
 def test_a_column_in_memory_is_read_as_whoosh_reads_it():
-    """No file to map (a RAM or compound file): Whoosh's own arrays."""
+    """No real file (a RAM or compound file): Whoosh's own arrays."""
     compat.map_column_offsets()
     values = _values(random.Random(3), 60)
     storage = RamStorage()
     column = columns.VarBytesColumn(write_offsets_cutoff=4)
     start, length = _column_file(storage, "c", column, values)
     reader = column.reader(storage.open_file("c"), start, length, len(values))
-    assert not isinstance(reader._offsets, compat._MappedInts)
+    assert not isinstance(reader._offsets, compat._FileInts)
     assert [reader[d] for d in range(len(values))] == values
 
 

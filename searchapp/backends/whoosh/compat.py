@@ -14,8 +14,9 @@ from __future__ import annotations
 import bisect
 import html
 import inspect
-import mmap
+import os
 import struct
+from array import array
 from importlib import metadata
 from pathlib import Path
 
@@ -119,76 +120,96 @@ def map_column_offsets() -> None:
     reader, and Whoosh copies a segment's whole offset and length arrays into
     that reader (6 bytes a document: 0.9 MB per 150,000-document segment, 30 MB
     for a server worker's 16 threads at 300k items). Where the segment wrote its
-    offsets (over 32,768 documents), both arrays are mapped from the column file
-    instead: one copy in the page cache, shared by every thread and worker.
-    Smaller segments derive their offsets and keep Whoosh's own arrays."""
+    offsets (over 32,768 documents), a document's offset and length are read
+    from the column file when asked instead (`_FileInts`: one positional read
+    each, a few microseconds, for a stored document the cache lacks). Smaller
+    segments derive their offsets and keep Whoosh's own arrays.
+
+    Not a memory map: a file truncated under a mapping kills the process with
+    SIGBUS when a page past its end is read (review 16: the server went down);
+    a short read is an error the damage checks see."""
     reader = columns.VarBytesColumn.Reader
     if getattr(reader, "_searchapp_mapped", False):
         return
     original = reader._read_offsets_and_lengths
 
     def read_offsets_and_lengths(self):
-        mapped = _mapped_offsets(self._dbfile, self._basepos, self._length, self._doccount)
-        if mapped is None:
+        found = _file_offsets(self._dbfile, self._basepos, self._length, self._doccount)
+        if found is None:
             original(self)
         else:
-            self._offsets, self._lengths = mapped
+            self._offsets, self._lengths = found
             self.had_stored_offsets = True
 
     reader._read_offsets_and_lengths = read_offsets_and_lengths
     reader._searchapp_mapped = True
 
 
-class _MappedInts:
-    """A big-endian array in a mapped file, read as Python ints (what Whoosh's
-    array.array gave: a file's seek and read take them)."""
+class ColumnFileDamaged(ValueError):
+    """A column's offsets or lengths could not be read whole: the file is shorter than written."""
 
-    __slots__ = ("_view",)
 
-    def __init__(self, view):
-        self._view = view
+class _FileInts:
+    """A big-endian array in a column file, read an item at a time with pread (no
+    shared file position, so threads may share it) as Python ints, what Whoosh's
+    array.array gave. The descriptor is asked of the file each time: once the
+    file is closed that fails, where a kept number could name another file."""
+
+    __slots__ = ("_file", "_start", "_code", "_size", "_count")
+
+    def __init__(self, file, start: int, typecode: str, count: int):
+        self._size = array(typecode).itemsize    # Whoosh wrote array.array's items, byte-swapped
+        standard = {1: "b", 2: "h", 4: "i", 8: "q"}[self._size]
+        self._code = ">" + (standard.upper() if typecode.isupper() else standard)
+        self._file, self._start, self._count = file, start, count
 
     def __getitem__(self, index: int) -> int:
-        return int(self._view[index])
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        data = os.pread(self._file.fileno(), self._size, self._start + index * self._size)
+        if len(data) != self._size:
+            raise ColumnFileDamaged(f"column file ends before item {index} of {self._count}")
+        return struct.unpack(self._code, data)[0]
 
     def __len__(self) -> int:
-        return len(self._view)
+        return self._count
 
     def __iter__(self):
-        return iter(self._view.tolist())
+        length = self._size * self._count
+        data = os.pread(self._file.fileno(), length, self._start)
+        if len(data) != length:
+            raise ColumnFileDamaged(f"column file ends inside an array of {self._count} items")
+        return iter(struct.unpack(f">{self._count}{self._code[1]}", data))
 
 
-def _mapped_offsets(dbfile, basepos: int, length: int, doccount: int):
-    """(offsets, lengths) of a VarBytesColumn written with its offsets, mapped; None when
-    the column has no offsets or its file cannot be mapped (Whoosh's own reading then).
+_WHOOSH_TYPECODES = frozenset("bBhHiIlLqQ")   # what Whoosh's arrays (array.array) can hold
+
+
+def _file_offsets(dbfile, basepos: int, length: int, doccount: int):
+    """(offsets, lengths) of a VarBytesColumn written with its offsets, read from its file on
+    demand (`_FileInts`); None when the column has no offsets, its typecodes are not array typecodes of the
+    size Whoosh reads, or it is no real file (Whoosh's own reading then, errors included).
     The layout is Whoosh 2.7.5's (VarBytesColumn.Writer.finish): lengths, then offsets,
     then the lengths' and offsets' typecodes and "X", all big-endian."""
-    import numpy as np
-
-    if not getattr(dbfile, "is_real", False) or doccount <= 0:
+    if not getattr(dbfile, "is_real", False) or doccount <= 0 or length < 3:
         return None
     last = basepos + length - 1
-    if dbfile.get(last, 1) != b"X":
-        return None
-    lens_code, offsets_code = chr(dbfile.get_byte(last - 2)), chr(dbfile.get_byte(last - 1))
     try:
-        lens_type, offsets_type = np.dtype(">" + lens_code), np.dtype(">" + offsets_code)
-        if lens_type.itemsize != struct.calcsize(lens_code) or offsets_type.itemsize != struct.calcsize(offsets_code):
+        if dbfile.get(last, 1) != b"X":
             return None
-    except TypeError:
+        lens_code, offsets_code = chr(dbfile.get_byte(last - 2)), chr(dbfile.get_byte(last - 1))
+        if not {lens_code, offsets_code} <= _WHOOSH_TYPECODES or any(
+                array(code).itemsize != struct.calcsize(code) for code in (lens_code, offsets_code)):
+            return None
+        dbfile.fileno()
+    except (OSError, ValueError, struct.error):
         return None
-    offsets_start = (last - 2) - doccount * offsets_type.itemsize
-    lens_start = offsets_start - doccount * lens_type.itemsize
+    offsets_start = (last - 2) - doccount * struct.calcsize(offsets_code)
+    lens_start = offsets_start - doccount * struct.calcsize(lens_code)
     if lens_start < basepos:
         return None
-    start = lens_start - lens_start % mmap.ALLOCATIONGRANULARITY
-    try:
-        region = mmap.mmap(dbfile.fileno(), last - 2 - start, access=mmap.ACCESS_READ, offset=start)
-    except (OSError, ValueError):
-        return None
-    lengths = np.frombuffer(region, dtype=lens_type, count=doccount, offset=lens_start - start)
-    offsets = np.frombuffer(region, dtype=offsets_type, count=doccount, offset=offsets_start - start)
-    return _MappedInts(offsets), _MappedInts(lengths)
+    return (_FileInts(dbfile, offsets_start, offsets_code, doccount),
+            _FileInts(dbfile, lens_start, lens_code, doccount))
 
 
 class ReadOnceIndex(FileIndex):
@@ -404,7 +425,6 @@ from whoosh.writing import PostingPool, SegmentWriter
 import heapq
 import marshal
 import pickle
-from array import array
 
 _STEM_CACHE_MAX = 500_000     # distinct words kept stemmed (about 60 MB); cleared when full
 _ONE_POSITION: dict[int, bytes] = {}   # position -> pickled [position]
