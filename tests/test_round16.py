@@ -206,3 +206,68 @@ def test_a_stored_documents_weight_is_its_size_in_memory(sample_index):
                   for stored in (snapshot.stored(d) for d in range(0, count, max(1, count // 60)))]
     assert 0.6 <= min(ratios) and max(ratios) <= 1.4, (min(ratios), max(ratios))
     assert STORED_CACHE_BYTES <= 10_000_000
+
+
+# -- facet counts without a bitmap per value
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_a_fields_counts_are_the_bitmap_counts(seed):
+    from searchapp.backends.whoosh.facetcount import FieldCounter, is_common
+
+    rng = random.Random(seed)
+    documents = rng.randint(1, 400)
+    sizes = [rng.choice([0, 1, 2, rng.randint(0, documents), documents // 32, documents // 32 + 1])
+             for _ in range(rng.randint(0, 30))]
+    docs, starts = [], [0]
+    for size in sizes:
+        docs += sorted(rng.sample(range(documents), min(size, documents)))
+        starts.append(len(docs))
+    counter = FieldCounter(np.asarray(starts), np.asarray(docs, dtype=np.int32), documents)
+    bitmaps = [bits_of(docs[a:b]) for a, b in zip(starts, starts[1:])]
+    assert set(counter.common.tolist()) == {n for n, b in enumerate(bitmaps) if is_common(b.bit_count(), documents)}
+    for scope in [0, (1 << documents) - 1, bits_of(rng.sample(range(documents), rng.randint(0, documents)))]:
+        asked = []
+        got = counter.counts(scope, lambda n: asked.append(n) or bitmaps[n])
+        assert got.tolist() == [(scope & b).bit_count() for b in bitmaps]
+        assert set(asked) <= set(counter.common.tolist())   # rare values never need their bitmap
+
+
+def _facet_corpus(root, n: int = 96):
+    """One common provider and many rare ones; a common and a rare topic."""
+    for i in range(n):
+        write_news(root, f"f{i:03d}.md", title=f"Regulator note {i} on data", excerpt=f"Item {i} about rules.",
+                   webUrl=f"https://{'big.example' if i % 2 else f'outlet{i}.example'}/{i}",
+                   topics=["Privacy"] if i % 3 else ["Privacy", f"Topic {i}"],
+                   publishedDateTime=f"20{10 + i % 12}-0{1 + i % 9}-1{i % 10}T10:00:00Z")
+
+
+def test_only_common_facet_values_keep_a_bitmap_and_every_count_is_the_same(tmp_path):
+    from searchapp.backends.whoosh.facetcount import is_common
+    from searchapp.core.facets import count
+    from searchapp.model import FACETS, TIMELINE_FACET, Filters
+
+    _facet_corpus(tmp_path / "corpus")
+    update_index(tmp_path / "corpus", tmp_path / "index", full=True)
+    with SearchEngine(tmp_path / "index") as engine:
+        snapshot = engine._snapshot()
+        documents = snapshot.searcher.reader().doc_count_all()
+        pinned = set(snapshot._facet_terms)
+        rare = [(f, v) for f in (*FACETS, TIMELINE_FACET) for v in snapshot.facet_values(f)
+                if not is_common(snapshot.value_bits(f, v).bit_count(), documents)]
+        assert len(rare) > 30 and not {(snapshot_field(f), v) for f, v in rare} & pinned
+        assert ("f_provider", "big.example") in pinned
+        rng = random.Random(1)
+        every = list(range(documents))
+        for scope in [snapshot.live, 0, bits_of(rng.sample(every, 10)), bits_of(rng.sample(every, 70))]:
+            for facet in (*FACETS, TIMELINE_FACET):
+                want = [(scope & snapshot.value_bits(facet, v)).bit_count() for v in snapshot.facet_values(facet)]
+                assert snapshot.value_counts(facet, scope) == want, facet
+        shown, _ = count(snapshot, Filters(), snapshot.live, {})
+        assert {v.value: v.count for v in shown["provider"]}["big.example"] == documents // 2
+
+
+def snapshot_field(facet: str) -> str:
+    from searchapp.backends.whoosh.snapshot import _FACET_FIELD
+
+    return _FACET_FIELD[facet]

@@ -27,10 +27,10 @@ def count(snapshot, filters: Filters, base: int, group_bits: dict[str, int], lim
         selected = set(filters.values(facet)) if facet in FACETS else set()
         counted = []
         needle = search.get(facet, "").casefold()
-        for value in snapshot.facet_values(facet):
+        counts = snapshot.value_counts(facet, scope)
+        for value, n in zip(snapshot.facet_values(facet), counts):
             if needle and needle not in value.casefold() and value not in selected:
                 continue
-            n = (scope & snapshot.value_bits(facet, value)).bit_count() if scope else 0
             if n or value in selected:
                 counted.append(FacetValue(value, n, value in selected))
         if facet == TIMELINE_FACET:

@@ -38,6 +38,8 @@ class Snapshot(Protocol):
         """One bitmap per active filter group: each facet with values, and "date"."""
     def facet_values(self, facet: str) -> list[str]: ...
     def value_bits(self, facet: str, value: str) -> int: ...
+    def value_counts(self, facet: str, scope: int) -> list[int]:
+        """Each of facet_values(facet)'s number of live items in `scope`, in that order."""
 
     # ranking and ordering
     def ranked(self, tree, bits: int, limit: int, sort: str, restricted: bool,

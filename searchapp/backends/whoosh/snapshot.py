@@ -26,6 +26,7 @@ from whoosh import highlight, query as Q, scoring
 
 from searchapp.backends.whoosh import compat, derived, tables
 from searchapp.backends.whoosh.compile import analyze, compile_own_text, compile_query
+from searchapp.backends.whoosh.facetcount import FieldCounter
 from searchapp.backends.whoosh.schema import FACET_FIELDS, NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS, date_key
 from searchapp.backends.whoosh.storytable import StoryTable
 from searchapp.bitmaps import as_bytes, bits_of, docnums, flags_of, has
@@ -259,7 +260,8 @@ class WhooshSnapshot:
         first query pays for them."""
         for fieldname in (*FACET_FIELDS.values(), "f_month"):
             for value in self.values(fieldname):
-                self.term_bits(fieldname, value)
+                if self._pinned(fieldname, value):
+                    self.term_bits(fieldname, value)
         self.position("newest")
         self.position("oldest")
         self.stories()
@@ -319,7 +321,7 @@ class WhooshSnapshot:
 
     def term_bits(self, fieldname: str, value: str) -> int:
         key = (fieldname, value)
-        pinned = fieldname in _PINNED_FIELDS
+        pinned = self._pinned(fieldname, value)
         bits = self._facet_terms.get(key) if pinned else self._terms.get_fresh(key)
         if bits is None:
             found = self.postings(fieldname, value)
@@ -641,6 +643,42 @@ class WhooshSnapshot:
 
     def value_bits(self, facet: str, value: str) -> int:
         return self.term_bits(_FACET_FIELD[facet], value)
+
+    def value_counts(self, facet: str, scope: int) -> list[int]:
+        """Each of facet_values(facet)'s number of live items in `scope`, in that order."""
+        fieldname = _FACET_FIELD[facet]
+        values = self.values(fieldname)
+        scope &= self.live
+        counter = self._field_counter(fieldname)
+        if counter is None or counter.size != len(values):   # no postings table: a bitmap per value
+            return [(scope & self.term_bits(fieldname, v)).bit_count() if scope else 0 for v in values]
+        return counter.counts(scope, lambda n: self.term_bits(fieldname, values[n])).tolist()
+
+    def _field_counter(self, fieldname: str) -> FieldCounter | None:
+        """A facet field's counter (facetcount.py), once per generation; None without its postings table."""
+        # not shared_cache: warm() asks for it with the generation's lock held (setdefault is atomic)
+        counters = self._shared.setdefault("facet-counters", {})
+        if fieldname not in counters:
+            table = self._postings_table(fieldname)
+            counters[fieldname] = None if table is None else FieldCounter(
+                table.starts, table.docs, self.searcher.reader().doc_count_all())
+        return counters[fieldname]
+
+    def _pinned(self, fieldname: str, value: str) -> bool:
+        """Whether a term's bitmap is kept for the generation's life: a facet value's, when the
+        value is common (facetcount.is_common) or the generation has no postings table for its
+        field; the rest go to the bounded LRU with the words' (a filter on a rare value)."""
+        if fieldname not in _PINNED_FIELDS:
+            return False
+        counter = self._field_counter(fieldname)
+        if counter is None:
+            return True
+        common = self._shared.setdefault("common-values", {})
+        names = common.get(fieldname)
+        if names is None:
+            values = self.values(fieldname)
+            names = common[fieldname] = frozenset(values[n] for n in counter.common.tolist())
+        return value in names
 
     def ranked(self, tree, bits: int, limit: int, sort: str, restricted: bool,
                boosts: tuple[tuple[int, float], ...] = ()) -> list[tuple[float | None, int]]:
