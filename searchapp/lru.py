@@ -28,9 +28,13 @@ class Lru(dict):
                 self.weight -= self.weigh(value)
 
     def get_fresh(self, key):
-        value = self.pop(key, None)
-        if value is not None:
-            self[key] = value  # most recently used last
+        # under the lock: between the pop and the reinsertion, another thread's put of the same
+        # key found no old value and counted its weight a second time, for good (review 16b: a
+        # recorded weight three times the real one, and a cache that then kept one entry)
+        with self.lock:
+            value = self.pop(key, None)
+            if value is not None:
+                self[key] = value  # most recently used last
         return value
 
     def put(self, key, value) -> None:

@@ -271,3 +271,20 @@ def snapshot_field(facet: str) -> str:
     from searchapp.backends.whoosh.snapshot import _FACET_FIELD
 
     return _FACET_FIELD[facet]
+
+
+def test_an_emptied_generation_keeps_no_facet_counters(tmp_path):
+    """Review 16b: a request still on a generation whose caches a switch emptied counted
+    right, but put its counters back into the dropped caches, held until its snapshot went."""
+    from searchapp.core.service import _empty
+    from searchapp.model import FACETS
+
+    _facet_corpus(tmp_path / "corpus", 40)
+    update_index(tmp_path / "corpus", tmp_path / "index", full=True)
+    with SearchEngine(tmp_path / "index") as engine:
+        snapshot = engine._snapshot()
+        want = {f: snapshot.value_counts(f, snapshot.live) for f in FACETS}
+        live = snapshot.live
+        _empty([snapshot._shared], trim=False)
+        assert {f: snapshot.value_counts(f, live) for f in FACETS} == want
+        assert "facet-counters" not in snapshot._shared and "common-values" not in snapshot._shared

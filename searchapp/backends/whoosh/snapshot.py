@@ -656,8 +656,9 @@ class WhooshSnapshot:
 
     def _field_counter(self, fieldname: str) -> FieldCounter | None:
         """A facet field's counter (facetcount.py), once per generation; None without its postings table."""
-        # not shared_cache: warm() asks for it with the generation's lock held (setdefault is atomic)
-        counters = self._shared.setdefault("facet-counters", {})
+        # not shared_cache: warm() asks for it with the generation's lock held (setdefault is atomic);
+        # nothing is kept once a switch emptied this generation's caches (a request still on it)
+        counters = self._shared.setdefault("facet-counters", {}) if "live" in self._shared else {}
         if fieldname not in counters:
             table = self._postings_table(fieldname)
             counters[fieldname] = None if table is None else FieldCounter(
@@ -673,7 +674,7 @@ class WhooshSnapshot:
         counter = self._field_counter(fieldname)
         if counter is None:
             return True
-        common = self._shared.setdefault("common-values", {})
+        common = self._shared.setdefault("common-values", {}) if "live" in self._shared else {}
         names = common.get(fieldname)
         if names is None:
             values = self.values(fieldname)

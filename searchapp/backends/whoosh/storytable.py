@@ -3,7 +3,7 @@
 Stories were two dicts (docnum -> story id, story id -> members): at 300k items
 143,612 members of 53,809 stories took 17 MB per generation in every worker, and
 a switch held two generations' of them while the new one warmed. Here they are
-a few int32 arrays (1.8 MB at 300k items). A story is known by its number:
+a few int32 arrays (about 2.4 MB at 300k items). A story is known by its number:
 stories are numbered in the order of their first member, the order the dicts
 listed them in, so both ways of building the table (the generation's story
 table, or the story column read document by document) number them alike.
