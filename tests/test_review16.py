@@ -28,7 +28,7 @@ from searchapp.indexing import update_index
 
 def _whoosh_read():
     """Whoosh's own VarBytesColumn.Reader._read_offsets_and_lengths (under compat's patch)."""
-    compat.map_column_offsets()
+    compat.offsets_from_column_files()
     patched = columns.VarBytesColumn.Reader._read_offsets_and_lengths
     return patched.__closure__[patched.__code__.co_freevars.index("original")].cell_contents
 
@@ -55,7 +55,7 @@ SIGBUS_SCRIPT = textwrap.dedent("""
     from whoosh import columns
     from whoosh.filedb.filestore import FileStorage
     from searchapp.backends.whoosh import compat
-    compat.map_column_offsets()
+    compat.offsets_from_column_files()
     folder = sys.argv[1]
     storage, column, n = FileStorage(folder), columns.CompressedBytesColumn(), 40_000
     f = storage.create_file("c"); writer = column.writer(f)
@@ -94,7 +94,7 @@ def test_a_damaged_typecode_is_not_read_as_a_numpy_type_whoosh_refuses(tmp_path,
     ValueError "bad typecode") was a valid NumPy dtype of the same size as struct's, so the
     mapped reader accepted it and read lengths/offsets as booleans or half floats: wrong values,
     no exception. Only array typecodes are read now; anything else is Whoosh's own reading."""
-    compat.map_column_offsets()
+    compat.offsets_from_column_files()
     values = [b"abc" * (d % 5) for d in range(200)]
     storage, column, length = _column(tmp_path, values)
     data = bytearray((tmp_path / "c").read_bytes())
@@ -114,7 +114,7 @@ def test_a_damaged_typecode_is_not_read_as_a_numpy_type_whoosh_refuses(tmp_path,
 def test_odd_but_valid_typecodes_read_the_same_as_whoosh(tmp_path):
     """Held up: every typecode GrowableArray writes (B, H, i, I, l, L) and the other array
     codes struct and NumPy size alike read the same values mapped as Whoosh reads them."""
-    compat.map_column_offsets()
+    compat.offsets_from_column_files()
     import array
     import struct
     rng = random.Random(1)
@@ -145,7 +145,7 @@ def test_odd_but_valid_typecodes_read_the_same_as_whoosh(tmp_path):
 def test_a_removed_column_file_is_still_read_through_its_mapping(tmp_path):
     """Held up: a generation removed while a reader holds it (rm -rf under a server): the
     mapping keeps the file's pages, every value still reads."""
-    compat.map_column_offsets()
+    compat.offsets_from_column_files()
     values = [os.urandom(d % 17) for d in range(5_000)]
     storage, column, length = _column(tmp_path, values)
     reader = column.reader(storage.open_file("c"), 0, length, len(values))
@@ -157,7 +157,7 @@ def test_a_removed_column_file_is_still_read_through_its_mapping(tmp_path):
 def test_many_threads_read_stored_values_through_mapped_offsets(tmp_path):
     """Held up: 16 threads, each with its own reader over the one file (as each thread has
     its own searcher), read random documents at once: every value right."""
-    compat.map_column_offsets()
+    compat.offsets_from_column_files()
     rng = random.Random(5)
     values = [os.urandom(rng.choice([0, 3, 40, 900])) for _ in range(34_000)]
     storage, column, length = _column(tmp_path, values, columns.CompressedBytesColumn())

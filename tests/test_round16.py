@@ -43,7 +43,7 @@ def _values(rng: random.Random, n: int) -> list[bytes]:
 
 @pytest.mark.parametrize("cutoff, n", [(4, 50), (0, 1), (2**15, 40)])
 def test_a_columns_offsets_are_read_from_its_file_when_written_and_read_the_same(tmp_path, cutoff, n):
-    compat.map_column_offsets()
+    compat.offsets_from_column_files()
     rng = random.Random(n)
     values = _values(rng, n)
     storage = FileStorage(str(tmp_path))
@@ -61,7 +61,7 @@ def test_a_columns_offsets_are_read_from_its_file_when_written_and_read_the_same
 
 def test_compressed_stored_columns_read_through_offsets_read_from_the_file(tmp_path):
     """Whoosh's stored fields are a compressed column; Whoosh writes its offsets over 32,768 documents."""
-    compat.map_column_offsets()
+    compat.offsets_from_column_files()
     values = [bytes([d % 251]) * (d % 13) for d in range(33_000)]
     storage = FileStorage(str(tmp_path))
     column = columns.CompressedBytesColumn()
@@ -73,7 +73,7 @@ def test_compressed_stored_columns_read_through_offsets_read_from_the_file(tmp_p
 
 def test_a_column_in_memory_is_read_as_whoosh_reads_it():
     """No real file (a RAM or compound file): Whoosh's own arrays."""
-    compat.map_column_offsets()
+    compat.offsets_from_column_files()
     values = _values(random.Random(3), 60)
     storage = RamStorage()
     column = columns.VarBytesColumn(write_offsets_cutoff=4)
@@ -287,4 +287,4 @@ def test_an_emptied_generation_keeps_no_facet_counters(tmp_path):
         live = snapshot.live
         _empty([snapshot._shared], trim=False)
         assert {f: snapshot.value_counts(f, live) for f in FACETS} == want
-        assert "facet-counters" not in snapshot._shared and "common-values" not in snapshot._shared
+        assert "facet-counters" not in snapshot._shared

@@ -85,7 +85,7 @@ def check() -> None:
         _fail("whoosh.index.FileIndex no longer reads its schema through _read_toc")
     if "_idf_cache" not in Searcher.idf.__code__.co_names:
         _fail("Searcher.idf no longer caches in _idf_cache")
-    # 9. A variable-length column's offsets and lengths, mapped instead of copied (map_column_offsets).
+    # 9. A variable-length column's offsets and lengths, read from its file instead of copied (offsets_from_column_files).
     reader = columns.VarBytesColumn.Reader
     if (not callable(getattr(reader, "_read_offsets_and_lengths", None))
             or _params(reader.__init__) != ["self", "dbfile", "basepos", "length", "doccount"]
@@ -115,7 +115,7 @@ def remember_missing_columns() -> None:
     W3PerDocReader._searchapp_patched = True
 
 
-def map_column_offsets() -> None:
+def offsets_from_column_files() -> None:
     """Each thread's searcher reads stored documents through its own column
     reader, and Whoosh copies a segment's whole offset and length arrays into
     that reader (6 bytes a document: 0.9 MB per 150,000-document segment, 30 MB
@@ -129,7 +129,7 @@ def map_column_offsets() -> None:
     SIGBUS when a page past its end is read (review 16: the server went down);
     a short read is an error the damage checks see."""
     reader = columns.VarBytesColumn.Reader
-    if getattr(reader, "_searchapp_mapped", False):
+    if getattr(reader, "_searchapp_from_file", False):
         return
     original = reader._read_offsets_and_lengths
 
@@ -142,7 +142,7 @@ def map_column_offsets() -> None:
             self.had_stored_offsets = True
 
     reader._read_offsets_and_lengths = read_offsets_and_lengths
-    reader._searchapp_mapped = True
+    reader._searchapp_from_file = True
 
 
 class ColumnFileDamaged(ValueError):
@@ -226,8 +226,8 @@ class ReadOnceIndex(FileIndex):
 
 
 def open_generation(folder: Path) -> ReadOnceIndex:
-    """whoosh.index.open_dir(folder), as a ReadOnceIndex (its big columns' offsets mapped)."""
-    map_column_offsets()
+    """whoosh.index.open_dir(folder), as a ReadOnceIndex (its big columns' offsets read from their files)."""
+    offsets_from_column_files()
     return ReadOnceIndex(FileStorage(str(folder)), indexname="MAIN")
 
 

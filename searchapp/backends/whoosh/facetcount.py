@@ -19,22 +19,25 @@ from searchapp.bitmaps import flags_of
 COMMON_SHARE = 32   # a value with at least N/32 items keeps a bitmap (there it is the smaller form)
 
 
-def is_common(count: int, documents: int) -> bool:
+def is_common(count, documents: int):
+    """Whether a value with `count` items keeps a bitmap (`count` may be an array of counts)."""
     return count * COMMON_SHARE >= documents
 
 
 class FieldCounter:
     """One facet field's values counted under any scope: `counts(scope, bits_of)` gives each
     value's number of items in `scope` (a bitmap of live documents), in the table's order.
-    `bits_of(n)`: value n's bitmap, for the common values (the snapshot keeps them)."""
+    `bits_of(n)`: value n's bitmap, for the common values (the snapshot keeps them);
+    `common_values`: their names, given the field's values in the table's order."""
 
-    def __init__(self, starts: np.ndarray, docs: np.ndarray, documents: int):
+    def __init__(self, starts: np.ndarray, docs: np.ndarray, documents: int, values=()):
         starts = np.asarray(starts, dtype=np.int64)
         sizes = np.diff(starts)
         self.documents = documents
         self.size = sizes.size
-        common = np.array([is_common(int(s), documents) for s in sizes.tolist()], dtype=bool)
+        common = is_common(sizes, documents)
         self.common = np.flatnonzero(common)
+        self.common_values = frozenset(values[n] for n in self.common.tolist()) if len(values) else frozenset()
         self.rare = np.flatnonzero(~common)
         # the rare values' docnums, one after another (a private copy: 4 B an item of a rare value)
         pieces = [np.asarray(docs[starts[n]:starts[n + 1]]) for n in self.rare.tolist()]

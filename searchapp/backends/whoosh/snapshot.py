@@ -650,7 +650,7 @@ class WhooshSnapshot:
         values = self.values(fieldname)
         scope &= self.live
         counter = self._field_counter(fieldname)
-        if counter is None or counter.size != len(values):   # no postings table: a bitmap per value
+        if counter is None:   # no postings table: a bitmap per value
             return [(scope & self.term_bits(fieldname, v)).bit_count() if scope else 0 for v in values]
         return counter.counts(scope, lambda n: self.term_bits(fieldname, values[n])).tolist()
 
@@ -662,7 +662,7 @@ class WhooshSnapshot:
         if fieldname not in counters:
             table = self._postings_table(fieldname)
             counters[fieldname] = None if table is None else FieldCounter(
-                table.starts, table.docs, self.searcher.reader().doc_count_all())
+                table.starts, table.docs, self.searcher.reader().doc_count_all(), self.values(fieldname))
         return counters[fieldname]
 
     def _pinned(self, fieldname: str, value: str) -> bool:
@@ -672,14 +672,7 @@ class WhooshSnapshot:
         if fieldname not in _PINNED_FIELDS:
             return False
         counter = self._field_counter(fieldname)
-        if counter is None:
-            return True
-        common = self._shared.setdefault("common-values", {}) if "live" in self._shared else {}
-        names = common.get(fieldname)
-        if names is None:
-            values = self.values(fieldname)
-            names = common[fieldname] = frozenset(values[n] for n in counter.common.tolist())
-        return value in names
+        return counter is None or value in counter.common_values
 
     def ranked(self, tree, bits: int, limit: int, sort: str, restricted: bool,
                boosts: tuple[tuple[int, float], ...] = ()) -> list[tuple[float | None, int]]:

@@ -30,11 +30,13 @@ class StoryTable:
         docs = np.flatnonzero((of[:size] >= 0) & live[:size])
         docs = docs[np.argsort(of[docs], kind="stable")]   # by story, then docnum
         keys = of[docs]
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if docs.size else np.zeros(0, np.int64)
+        begins = np.ones(docs.size, dtype=bool)   # where each story's run of documents begins
+        begins[1:] = keys[1:] != keys[:-1]
+        starts = np.flatnonzero(begins)
         ends = np.r_[starts[1:], docs.size].astype(np.int64)
         several = np.flatnonzero(ends - starts > 1)
         several = several[np.argsort(docs[starts[several]], kind="stable")]   # numbered by first member
-        group = np.cumsum(np.r_[False, keys[1:] != keys[:-1]]) if docs.size else np.zeros(0, np.int64)
+        group = np.cumsum(begins) - 1             # each document's run
         number = np.full(starts.size, -1, dtype=np.int32)
         number[several] = np.arange(several.size, dtype=np.int32)
         self.story = np.full(size, -1, dtype=np.int32)
