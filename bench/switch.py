@@ -15,7 +15,9 @@ fresh `searchapp serve`, without pause, for the whole run:
    corpus, read only) runs while typing goes on, then typing goes on for
    `--after` seconds after the switch (`--link`: the generation's files
    hard-linked under a new name instead, then CURRENT switched: the switch
-   without a build's minutes of CPU, which at 100k make several rounds long). Requests that start after the
+   without a build's minutes of CPU, which at 100k make several rounds long; `--append N`: N new
+   files added to the corpus, which changes, and an incremental `searchapp index`, news
+   arriving: a new segment on the previous ones). Requests that start after the
    build ended are "after the switch": their worst time ÷ the same request's
    warm time, and ÷ the warm p50 and p99 of their kind. Requests during the
    build share the 2 cores with it and are reported apart;
@@ -27,7 +29,7 @@ fresh `searchapp serve`, without pause, for the whole run:
 
 `--in-process` measures the work instead, without HTTP or the machine's load: one engine as a
 server's (warm_switch), registered as a server so that the switch waits for it; typing goes on
-in one thread while another switches (`--link` only); each request's CPU time in its own thread
+in one thread while another switches (`--link`, or `--append` with `--corpus`); each request's CPU time in its own thread
 (`time.thread_time`: the warming thread's work and other processes' are not counted), the first
 pass after the switch against the lower of two warm passes of the same request. Full garbage
 collections are deferred as `serve`'s workers defer them (processes.defer_full_collections):
@@ -137,12 +139,16 @@ def relink(index: Path) -> None:
     remove_old(index, keep={index / name, old})
 
 
-def reindex(index: Path, corpus: Path, project: Path, link: bool = False) -> None:
+def reindex(index: Path, corpus: Path, project: Path, link: bool = False, append: int = 0, round_: int = 0) -> None:
     if link:
         relink(index)
         return
-    subprocess.run([sys.executable, "-m", "searchapp", "index", "--full", "--corpus", str(corpus), "--index",
-                    str(index)], cwd=project, env=dict(os.environ, PYTHONPATH=str(project)), check=True,
+    if append:   # news arriving: new files dated after every other (an append: a new segment on the previous ones)
+        from make_corpus import add_new
+
+        add_new(corpus, append, seed=1000 + round_)
+    subprocess.run([sys.executable, "-m", "searchapp", "index", *([] if append else ["--full"]), "--corpus",
+                    str(corpus.resolve()), "--index", str(index.resolve())], cwd=project, env=dict(os.environ, PYTHONPATH=str(project)), check=True,
                    capture_output=True)
 
 
@@ -163,7 +169,7 @@ def summary(rows: list[tuple[float, str, str, float]], warm: dict, kinds: dict) 
     return out
 
 
-def in_process(index: Path, queries: int, rounds: int) -> dict:
+def in_process(index: Path, queries: int, rounds: int, switch=None) -> dict:
     """See the module's doc: `--in-process`."""
     from searchapp.core.service import SearchEngine
     from searchapp.processes import defer_full_collections
@@ -193,13 +199,23 @@ def in_process(index: Path, queries: int, rounds: int) -> dict:
     kinds = {kind: percentiles([ms for (k, _), ms in warm.items() if k == kind]) for kind in ("suggest", "search")}
     out = {"warm_cpu_ms": {k: {p: round(v, 2) for p, v in s.items()} for k, s in kinds.items()}, "rounds": []}
     at = 0
-    for _ in range(rounds):
-        switcher = threading.Thread(target=relink, args=(index,))
+    failed: list[BaseException] = []
+
+    def switching(round_):
+        try:
+            relink(index) if switch is None else switch(round_)
+        except BaseException as error:   # reported by the typing thread: a round without a switch is no round
+            failed.append(error)
+
+    for round_ in range(rounds):
+        switcher = threading.Thread(target=switching, args=(round_,))
         started = time.perf_counter()
         switcher.start()
         while switcher.is_alive():   # typing goes on, on the old generation
             run(*requests[at % len(requests)])
             at += 1
+        if failed:
+            raise failed[0]
         waited = time.perf_counter() - started
         rows = []
         for n in range(len(requests)):   # one pass from where typing was
@@ -228,6 +244,8 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, help="the corpus the index was built from (to rebuild it)")
     parser.add_argument("--link", action="store_true",
                         help="switch to a hard-linked copy of the generation instead of rebuilding it")
+    parser.add_argument("--append", type=int, default=0, metavar="N",
+                        help="each round, add N new files to --corpus (it changes) and update the index incrementally")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--after", type=float, default=20.0, help="seconds of typing measured after each switch")
     parser.add_argument("--control", type=int, default=0, help="windows of --after seconds without a switch")
@@ -237,15 +255,19 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true", help="CPU time per request in one engine (see above)")
     args = parser.parse_args()
     if args.in_process:
-        if not args.link:
-            parser.error("--in-process needs --link")
-        text = json.dumps(in_process(args.index, args.queries, args.rounds), indent=1)
+        if not args.link and not (args.append and args.corpus):
+            parser.error("--in-process needs --link, or --append with --corpus")
+        switch = None if args.link else (lambda r: reindex(args.index, args.corpus, args.project.resolve(), False,
+                                                            args.append, r))
+        text = json.dumps(in_process(args.index, args.queries, args.rounds, switch), indent=1)
         print(text)
         if args.out:
             args.out.write_text(text)
         return
     if not args.link and args.corpus is None:
-        parser.error("--corpus is needed to rebuild (or --link)")
+        parser.error("--corpus is needed to rebuild or append (or --link)")
+    if args.link and args.append:
+        parser.error("--append and --link are two kinds of switch: choose one")
     project = args.project.resolve()
     requests = paths(prefixes(QUERIES[: args.queries]))
     proc, port = start_ours(args.index, project)
@@ -270,9 +292,9 @@ def main() -> None:
         result["worker_private_mb_after_typing"] = [round(private_mb(p), 1) for p in workers(proc.pid)]
         result["worker_anonymous_mb_after_typing"] = [round(anonymous_mb(p), 1) for p in workers(proc.pid)]
         rounds = []
-        for _ in range(args.rounds):
+        for round_ in range(args.rounds):
             begun = time.perf_counter()
-            reindex(args.index, args.corpus, project, args.link)
+            reindex(args.index, args.corpus, project, args.link, args.append, round_)
             switched = time.perf_counter()
             time.sleep(args.after)
             if typist.error:

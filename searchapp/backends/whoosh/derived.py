@@ -56,7 +56,7 @@ class Arrays:
 
     def term(self, snapshot, fieldname: str, text) -> tuple[np.ndarray, np.ndarray]:
         """(docnums, BM25F scores) of one term's postings, as Whoosh's scorer computes them."""
-        cache = snapshot.shared_cache("term-arrays", lambda: Lru(TERM_CACHE_ENTRIES, weigh=_entries))
+        cache = snapshot.shared_cache("term-arrays", lambda: Lru(TERM_CACHE_ENTRIES, weigh=entries))
         key = (fieldname, text)
         found = cache.get_fresh(key)
         if found is not None:
@@ -100,7 +100,7 @@ def bitmap(docs: np.ndarray, size: int) -> int:
     return bits_of_flags(flags)
 
 
-def _entries(value) -> int:
+def entries(value) -> int:
     return max(1, len(value[0]))
 
 
@@ -211,7 +211,7 @@ def word_arrays(snapshot, text: str) -> tuple[np.ndarray, np.ndarray]:
     (the per-posting Python loop, kept as the reference), from posting blocks
     and array arithmetic. Its dict cache held ~100 B per posting (up to
     200 MB per worker); these arrays hold 12."""
-    cache = snapshot.shared_cache("word-arrays", lambda: Lru(TERM_CACHE_ENTRIES, weigh=_entries))
+    cache = snapshot.shared_cache("word-arrays", lambda: Lru(TERM_CACHE_ENTRIES, weigh=entries))
     found = cache.get_fresh(text)
     if found is None:
         found = _word_arrays(snapshot, text)

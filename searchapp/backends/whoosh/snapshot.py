@@ -100,7 +100,46 @@ def _recent(shared: dict, name: str) -> list:
     return list(reversed(list(cache))) if cache else []
 
 
-def _cached_keys(shared: dict) -> list[tuple[str, object]]:
+def _segments(searcher) -> tuple[tuple[str, int, int], ...]:
+    """(segment id, documents, deleted documents) of each segment, in docnum order: what a
+    later generation compares to know which documents it shares with this one (_shared_documents)."""
+    found = []
+    for leaf, _ in searcher.leaf_searchers():
+        reader = leaf.reader()
+        segment = reader.segment() if callable(getattr(reader, "segment", None)) else None
+        if segment is None:   # an empty index's reader has no segment
+            return ()
+        found.append((segment.segment_id(), segment.doc_count_all(), segment.deleted_count()))
+    return tuple(found)
+
+
+def _shared_documents(previous: dict, current: dict) -> int:
+    """How many documents, from docnum 0, two generations hold unchanged: their leading segments
+    that are the same segment (its id, its documents, none deleted). A segment's files never change
+    once written, so its documents, their docnums and every bitmap bit over them are the same. An
+    append (indexing.py: new segments on hard links to the previous ones) shares all the previous
+    generation's documents; a full build or a merge (any deletion merges) shares none."""
+    shared = 0
+    for old, new in zip(previous.get("segments") or (), current.get("segments") or ()):
+        if old != new or old[2]:
+            break
+        shared += old[1]
+    return shared
+
+
+def _entries_of(cache) -> list:
+    """A cache's (key, value) pairs, least recently used first, taken under its lock (threads
+    serving its generation meanwhile move and add entries)."""
+    if not cache:
+        return []
+    lock = getattr(cache, "lock", None)
+    if lock is None:
+        return list(cache.items())
+    with lock:
+        return list(dict.items(cache))
+
+
+def _cached_keys(shared: dict, skip: frozenset = frozenset()) -> list[tuple[str, object]]:
     """(kind, key) of what a generation's caches hold, most recently used first: what a typing
     pass after a switch found cold (profile at 10k: words' and terms' score arrays, idf values,
     phrase and prefix bitmaps, the spelling vocabulary, stored documents). Kinds in turn (one of
@@ -111,13 +150,14 @@ def _cached_keys(shared: dict) -> list[tuple[str, object]]:
     after a switch at 100k: 26-74 ms against 5 warm, 90% of it "gdpr"'s synonym phrases)."""
     queries = shared.get("query-objects") or {}
     stored = shared.get("stored") or {}
-    first = [("query", queries[k]) for k in _recent(shared, "queries") if k in queries]
+    first = [("query", queries[k]) for k in _recent(shared, "queries") if k in queries and ("query", k) not in skip]
     kinds = [[("word", k) for k in _recent(shared, "word-arrays")], [("term", k) for k in _recent(shared, "term-arrays")],
              [("bits", k) for k in _recent(shared, "terms")], [("idf", k) for k in _recent(shared, "idf")],
              [("vocabulary", k) for k in _recent(shared, "vocabulary")],
              [("stored", (k, v["doc"].get("id"))) for k in _recent(shared, "stored")
               for v in [stored.get(k)] if v and isinstance(v.get("doc"), dict)]]
-    return first + [key for turn in itertools.zip_longest(*kinds) for key in turn if key is not None]
+    return first + [key for turn in itertools.zip_longest(*kinds) for key in turn
+                    if key is not None and (key[0], key[1] if key[0] != "stored" else key[1][0]) not in skip]
 
 
 def _keep_warming(generation: Path, key, shared: dict, keys: list) -> None:
@@ -231,7 +271,8 @@ class WhooshSnapshot:
                 live = (derived.bitmap(np.asarray(mapped["order-newest"]), 0) if "order-newest" in mapped
                         else bits_of(reader.all_doc_ids()))
                 shared.update(live=live, facet_terms={}, terms=Lru(TERM_CACHE_BYTES, weigh=_bitmap_bytes),
-                              values={}, queries=Lru(QUERY_CACHE_BYTES, weigh=_bitmap_bytes), order=mapped)
+                              values={}, queries=Lru(QUERY_CACHE_BYTES, weigh=_bitmap_bytes), order=mapped,
+                              segments=_segments(self.searcher))
             self._setup(index, shared)
             compat.share_idf(self.searcher, shared.setdefault("idf", {}))
             previous = None
@@ -277,12 +318,65 @@ class WhooshSnapshot:
         old generation serves meanwhile in the same interpreter); what is left goes on in a
         background thread for WARM_AFTER_SECONDS more, while it serves. (1,697 entries after
         10 typed queries at 10k took 1.9 s of work.) Returns how many were computed first."""
-        keys = _cached_keys(previous)
+        keys = _cached_keys(previous, skip=self._carry(previous))
         done = self._warm_keys(keys, time.perf_counter() + (WARM_LIKE_SECONDS if seconds is None else seconds))
         if done < len(keys) and self.generation is not None:
             threading.Thread(target=_keep_warming, args=(self.generation, self.key, self._shared, keys[done:]),
                              daemon=True, name="searchapp-warm-more").start()
         return done
+
+    def _carry(self, previous: dict) -> frozenset:
+        """Take over what the previous generation computed about the documents both hold unchanged
+        (_shared_documents), instead of computing it again: a bitmap's bits over those documents
+        are the same, so only the new segments' bits are computed (an append's few documents), and
+        their stored fields are the same. When every segment is the same, so are BM25F's
+        statistics and spelling words, and score arrays, idf values and vocabularies are taken over
+        too. Profiled at 300k, 90% of the worst search after a switch ("police facial recognit":
+        1.1-1.5 s) computed its proximity pairs' phrase bitmaps again. Returns what was taken over, as _cached_keys's
+        (kind, key) with a query's cache key and a stored document's docnum."""
+        floor = _shared_documents(previous, self._shared)
+        if not floor or "live" not in previous:
+            return frozenset()
+        same = previous.get("segments") == self._shared["segments"]
+        low = (1 << floor) - 1
+        taken = set()
+        for key, bits in _entries_of(previous.get("terms")):   # least recently used first, as they were
+            if not self._pinned(*key):
+                self._terms.put(key, bits if same else (bits & low) | self._term_bits_from(*key, floor))
+                taken.add(("bits", key))
+        objects = previous.get("query-objects") or {}
+        ours = self.shared_cache("query-objects", lambda: Lru(QUERY_OBJECTS))
+        for key, bits in _entries_of(previous.get("queries")):
+            query = objects.get(key)
+            if query is not None:
+                self._queries.put(key, bits if same else (bits & low) | self._evaluate(query, floor))
+                ours.put(key, query)
+                taken.add(("query", key))
+        stored = self.shared_cache("stored", lambda: Lru(STORED_CACHE_BYTES, weigh=_stored_size))
+        for docnum, fields in _entries_of(previous.get("stored")):
+            if docnum < floor:
+                stored.put(docnum, fields)
+                taken.add(("stored", docnum))
+        if same:
+            for name, kind in (("word-arrays", "word"), ("term-arrays", "term")):
+                cache = self.shared_cache(name, lambda: Lru(derived.TERM_CACHE_ENTRIES, weigh=derived.entries))
+                for key, value in _entries_of(previous.get(name)):
+                    cache.put(key, value)
+                    taken.add((kind, key))
+            for name, kind in (("idf", "idf"), ("vocabulary", "vocabulary")):
+                cache = self._shared.setdefault(name, {}) if name == "idf" else self.shared_cache(name, dict)
+                for key, value in _entries_of(previous.get(name)):
+                    cache.setdefault(key, value)
+                    taken.add((kind, key))
+        return frozenset(taken)
+
+    def _term_bits_from(self, fieldname: str, value: str, floor: int) -> int:
+        """A term's live documents from docnum `floor` on, as a bitmap."""
+        found = self.postings(fieldname, value)
+        if found is None:
+            return 0
+        docs = np.asarray(found[0])
+        return derived.bitmap(docs[np.searchsorted(docs, floor):], 0) & self.live
 
     def _warm_keys(self, keys: list, deadline: float) -> int:
         """Compute `keys` until `deadline`, working half the time in slices of WARM_SLICE_SECONDS:
@@ -360,6 +454,22 @@ class WhooshSnapshot:
             found = self._shared.setdefault("postings", {f: tables.postings(self._order, f) for f in tables.POSTING_FIELDS})
         return found.get(fieldname)
 
+    def _phrase_table(self, fieldname: str):
+        """(tables.Postings, tables.Phrases) of a field whose words the generation keeps in order
+        (tables.PHRASE_FIELDS), None for any other field or when it has none (then Whoosh's matchers)."""
+        if fieldname not in tables.PHRASE_FIELDS:
+            return None
+        found = self._shared.get("phrases")
+        if found is None:
+            size = self.searcher.reader().doc_count_all()
+            found = {}
+            for name in tables.PHRASE_FIELDS:
+                postings = self._postings_table(name)
+                phrases = None if postings is None else tables.phrases(self._order, name, size, postings.size)
+                found[name] = None if phrases is None else (postings, phrases)
+            found = self._shared.setdefault("phrases", found)
+        return found.get(fieldname)
+
     def values(self, fieldname: str) -> list[str]:
         if fieldname not in self._values:
             table = self._postings_table(fieldname)
@@ -393,38 +503,71 @@ class WhooshSnapshot:
         self.shared_cache("query-objects", lambda: Lru(QUERY_OBJECTS)).put(key, query)
         return bits
 
-    def _evaluate(self, query: Q.Query) -> int:
+    def _evaluate(self, query: Q.Query, floor: int = 0, within: int | None = None) -> int:
+        """A query's live documents. With `floor` (a segment boundary), only those from that
+        docnum on (`within`: the live ones), nothing cached: the new part of a bitmap carried
+        over from the previous generation (_carry)."""
+        if floor:
+            within = self.live >> floor << floor if within is None else within
+            def part(child):
+                return self._evaluate(child, floor, within)
+        else:
+            within, part = self.live, self.query_bits
         kind = type(query)
+        if isinstance(query, Q.Every):
+            return within
+        if query is Q.NullQuery:
+            return 0
         if kind is Q.Term:
-            return self.term_bits(query.fieldname, query.text)
+            return self.term_bits(query.fieldname, query.text) & within
         if kind is Q.And:
-            bits = self.live
+            bits = within
             for child in query.subqueries:
-                bits &= self.query_bits(child)
+                bits &= part(child)
                 if not bits:
                     break
             return bits
         if kind is Q.Or and not getattr(query, "minmatch", 0):
             bits = 0
             for child in query.subqueries:
-                bits |= self.query_bits(child)
-            return bits & self.live
+                bits |= part(child)
+            return bits & within
         if kind is Q.AndNot:
-            return self.query_bits(query.a) & ~self.query_bits(query.b) & self.live
+            return part(query.a) & ~part(query.b) & within
         if kind is Q.Not:
-            return self.live & ~self.query_bits(query.query)
+            return within & ~part(query.query)
         if kind is Q.Phrase and query.slop == 1:
-            return self._phrase_bits(query.fieldname, query.words)
-        return bits_of(self.searcher.docs_for_query(query)) & self.live
+            return self._phrase_bits(query.fieldname, query.words, within)
+        return bits_of(self._matching(query, floor)) & within
 
-    def _phrase_bits(self, fieldname: str, words) -> int:
+    def _matching(self, query: Q.Query, floor: int = 0):
+        """The docnums Whoosh's matchers give for a query (deleted ones too), in the segments
+        from docnum `floor` on, as Searcher.docs_for_query reads each segment."""
+        if not floor:
+            yield from self.searcher.docs_for_query(query)
+            return
+        for leaf, offset in self.searcher.leaf_searchers():
+            if offset >= floor:
+                for docnum in query.docs(leaf):
+                    yield docnum + offset
+
+    def _phrase_bits(self, fieldname: str, words, within: int | None = None) -> int:
         """The live documents with the words at consecutive positions: what
         Whoosh's Phrase (slop 1: its SpanNear2, ordered, each next word one
         position after the span so far) matches. Only documents having every
         word (their cached bitmaps) have positions read, each posting once;
         Whoosh's span matchers took 13 of 40 s of the 100k "facial…" typing
-        profile computing the proximity pairs' and synonym phrases' bitmaps."""
-        candidates = self.live
+        profile computing the proximity pairs' and synonym phrases' bitmaps. `within`: of
+        these live documents only."""
+        candidates = self.live if within is None else within
+        found = self._phrase_table(fieldname)
+        if found is not None:
+            postings, phrases = found
+            numbers = [postings.find(word) for word in words]
+            if min(numbers, default=-1) < 0 or not candidates:
+                return 0
+            first = (candidates & -candidates).bit_length() - 1   # where `within` starts (a carried bitmap's new part)
+            return derived.bitmap(phrases.documents(numbers, first), 0) & candidates
         for word in words:
             candidates &= self.term_bits(fieldname, word)
             if not candidates:

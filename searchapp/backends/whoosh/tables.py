@@ -49,6 +49,12 @@ PER_DOCUMENT = ("length", "position", "decay", "story")   # tables with one valu
 POSTING_FIELDS = ("title", "excerpt", "body", "related_text",
                   "f_topic", "f_jurisdiction", "f_regulator", "f_provider", "f_year", "f_month")
 _POSTING_TABLES = ("terms", "term-offsets", "term-starts", "term-docs", "term-weights")
+# Fields whose words are also kept in order (`tokens-<field>`, `token-starts-<field>`), so that a
+# phrase's documents are found by scanning an array: the proximity pairs ("facial recognition")
+# and synonym phrases of a query are title and excerpt phrases, and Whoosh's matchers read and
+# unpickled every candidate's positions (at 300k items, 90% of the slowest search: "facial
+# recognit" 1.2 s of CPU warm, 3.6 s after a switch; its query bitmaps do not stay cached).
+PHRASE_FIELDS = ("title", "excerpt")
 
 
 def _name(generation_name: str) -> str:
@@ -247,6 +253,76 @@ class Postings:
         return self.docs[start:end], self.weights[start:end]
 
 
+def phrase_tokens(leaves, fieldname: str, live: np.ndarray, numbers: dict[bytes, int]) -> dict[str, np.ndarray]:
+    """A field's words in order, for the documents of `leaves` ((reader, offset) pairs, in
+    docnum order): `tokens` holds each document's words as their numbers in the field's
+    postings table (`numbers`), at their positions (Whoosh's: a gap where a word was dropped
+    is -1), then one -1 after each document, so that no phrase runs into the next document;
+    document d's words start at `token-starts[d]` (one start more than documents, the last
+    the end). A deleted document has no words."""
+    docs, places, terms, size = [], [], [], 0
+    first = leaves[0][1] if leaves else 0
+    for reader, offset in leaves:
+        size += reader.doc_count_all()
+        if fieldname not in reader.schema:
+            continue
+        for term in reader.lexicon(fieldname):
+            number = numbers[term]
+            for docnum, positions in reader.postings(fieldname, term).items_as("positions"):
+                if live[docnum + offset]:
+                    docs.append(np.full(len(positions), docnum + offset - first, dtype=np.int64))
+                    places.append(np.asarray(positions, dtype=np.int64))
+                    terms.append(np.full(len(positions), number, dtype=np.int32))
+    docs = np.concatenate(docs) if docs else np.zeros(0, dtype=np.int64)
+    places = np.concatenate(places) if places else np.zeros(0, dtype=np.int64)
+    last = np.full(size, -1, dtype=np.int64)
+    np.maximum.at(last, docs, places)
+    starts = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(last + 2, out=starts[1:])   # positions 0..last, then the separator
+    tokens = np.full(int(starts[-1]), -1, dtype=np.int32)
+    tokens[starts[docs] + places] = np.concatenate(terms) if terms else np.zeros(0, dtype=np.int32)
+    return {f"tokens-{fieldname}": tokens, f"token-starts-{fieldname}": starts}
+
+
+def term_numbers(blob, offsets) -> dict[bytes, int]:
+    """A postings table's terms -> their numbers."""
+    data, ends = np.asarray(blob).tobytes(), np.asarray(offsets).tolist()
+    return {data[ends[n]:ends[n + 1]]: n for n in range(len(ends) - 1)}
+
+
+class Phrases:
+    """The documents with given words at consecutive positions, from a field's words in order
+    (phrase_tokens): one comparison over the array per word, not a matcher per document."""
+
+    def __init__(self, tokens, starts):
+        self.tokens, self.starts = np.asarray(tokens), np.asarray(starts)
+
+    def documents(self, numbers: list[int], first: int = 0) -> np.ndarray:
+        """Docnums (from `first` on; repeated when a phrase is there twice) whose words have
+        these term numbers at consecutive positions."""
+        base = int(self.starts[first])
+        tokens = self.tokens[base:]
+        hits = np.flatnonzero(tokens == numbers[0])
+        for n, number in enumerate(numbers[1:], 1):
+            # in bounds: a hit so far is a word, and the array ends with a separator after it
+            hits = hits[tokens[hits + n] == number]
+        return np.searchsorted(self.starts, hits + base, side="right") - 1
+
+
+def phrases(found: dict[str, np.ndarray], fieldname: str, size: int, terms: int) -> Phrases | None:
+    """A field's Phrases, None when the generation has none or they do not fit it (`size`
+    documents, `terms` terms in its postings table): then Whoosh's matchers."""
+    tokens, starts = found.get(f"tokens-{fieldname}"), found.get(f"token-starts-{fieldname}")
+    if tokens is None or starts is None or starts.shape != (size + 1,) or tokens.ndim != 1:
+        return None
+    if int(starts[0]) != 0 or int(starts[-1]) != tokens.shape[0] or (tokens.size and int(tokens[-1]) != -1):
+        return None
+    # every number a term's and every document at least its separator (a damaged table: Whoosh's matchers)
+    if tokens.size and (int(tokens.min()) < -1 or int(tokens.max()) >= terms) or np.any(np.diff(starts) < 1):
+        return None
+    return Phrases(tokens, starts)
+
+
 def postings(found: dict[str, np.ndarray], fieldname: str) -> Postings | None:
     try:
         return Postings(*(found[f"{name}-{fieldname}"] for name in _POSTING_TABLES))
@@ -312,6 +388,11 @@ def compute(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
     for fieldname in POSTING_FIELDS:
         if fieldname in searcher.schema:
             found.update(term_postings(searcher, fieldname, live))
+    leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
+    for fieldname in PHRASE_FIELDS:
+        if fieldname in searcher.schema:
+            numbers = term_numbers(found[f"terms-{fieldname}"], found[f"term-offsets-{fieldname}"])
+            found.update(phrase_tokens(leaves, fieldname, live, numbers))
     if "story" in searcher.schema:
         found.update(story_table(searcher))
     found.update(_date_tables(date_keys(searcher, "oldest"), live, size))
@@ -505,9 +586,17 @@ def _appending(searcher, live, previous, start: int, size: int, leaves):
         names.append(doc.get("title") or "")
     yield from _appended_blob(previous, "ids", ids).items()
     yield from _appended_blob(previous, "titles", names).items()
+    merged_terms = {}
     for fieldname in POSTING_FIELDS:
         if fieldname in schema:
-            yield from _appended_postings(previous, fieldname, leaves).items()
+            appended_postings = _appended_postings(previous, fieldname, leaves)
+            if fieldname in PHRASE_FIELDS:
+                merged_terms[fieldname] = (appended_postings[f"terms-{fieldname}"],
+                                           appended_postings[f"term-offsets-{fieldname}"])
+            yield from appended_postings.items()
+            del appended_postings
+    for fieldname, (blob, offsets) in merged_terms.items():
+        yield from _appended_phrases(searcher, previous, fieldname, leaves, term_numbers(blob, offsets))
     if "story" in schema:
         old_names = _blob_texts(previous["story_ids"], previous["story_ids-offsets"])
         values = []
@@ -522,6 +611,27 @@ def _appending(searcher, live, previous, start: int, size: int, leaves):
                                                                        dtype=np.int32)]).astype(np.int32)
         yield from _blob("story_ids", merged).items()
     yield from _date_tables(_appended_dates(searcher, previous, start, size, leaves), live, size)
+
+
+def _appended_phrases(searcher, previous, fieldname: str, leaves, numbers: dict[bytes, int]):
+    """phrase_tokens of the whole index: the previous documents' words renumbered into the merged
+    terms (new terms are inserted among the old ones), then the new segments'. From every segment
+    when the previous tables have none (a generation written before round 17)."""
+    names = [f"tokens-{fieldname}", f"token-starts-{fieldname}", f"terms-{fieldname}", f"term-offsets-{fieldname}"]
+    if not all(name in previous for name in names):
+        every = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
+        yield from phrase_tokens(every, fieldname, np.ones(searcher.reader().doc_count_all(), dtype=bool),
+                                 numbers).items()
+        return
+    old_terms = term_numbers(previous[f"terms-{fieldname}"], previous[f"term-offsets-{fieldname}"])
+    renumber = np.full(len(old_terms) + 1, -1, dtype=np.int32)   # the last: -1 (a gap or a separator) stays -1
+    for term, n in old_terms.items():
+        renumber[n] = numbers[term]
+    old_tokens = renumber[np.asarray(previous[f"tokens-{fieldname}"])]
+    old_starts = np.asarray(previous[f"token-starts-{fieldname}"])
+    more = phrase_tokens(leaves, fieldname, np.ones(searcher.reader().doc_count_all(), dtype=bool), numbers)
+    yield f"tokens-{fieldname}", np.concatenate([old_tokens, more[f"tokens-{fieldname}"]])
+    yield f"token-starts-{fieldname}", np.concatenate([old_starts, old_starts[-1] + more[f"token-starts-{fieldname}"][1:]])
 
 
 def _appended_dates(searcher, previous, start: int, size: int, leaves) -> np.ndarray:
