@@ -23,6 +23,7 @@ the same name and size would keep its old checksum in the new manifest.
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import os
 import time
@@ -51,10 +52,13 @@ POSTING_FIELDS = ("title", "excerpt", "body", "related_text",
 _POSTING_TABLES = ("terms", "term-offsets", "term-starts", "term-docs", "term-weights")
 # Fields whose words are also kept in order (`tokens-<field>`, `token-starts-<field>`), so that a
 # phrase's documents are found by scanning an array: the proximity pairs ("facial recognition")
-# and synonym phrases of a query are title and excerpt phrases, and Whoosh's matchers read and
-# unpickled every candidate's positions (at 300k items, 90% of the slowest search: "facial
-# recognit" 1.2 s of CPU warm, 3.6 s after a switch; its query bitmaps do not stay cached).
-PHRASE_FIELDS = ("title", "excerpt")
+# are title and excerpt phrases, a phrase or synonym phrase is looked for in the listed items'
+# titles too, and Whoosh's matchers read and unpickled every candidate's positions (at 300k
+# items, 90% of the slowest search: "facial recognit" 1.2 s of CPU warm, 3.6 s after a switch,
+# its query bitmaps not staying cached; "facial recognition" in the listed titles alone 662 ms).
+# Not the body: a real article's body is hundreds of words, and its phrases are rarely asked for.
+PHRASE_FIELDS = ("title", "excerpt", "related_text")
+PARALLEL_PHRASES_MIN = 5_000   # documents from which a build computes them in another process (starting one: ~1 s)
 
 
 def _name(generation_name: str) -> str:
@@ -267,14 +271,17 @@ def phrase_tokens(leaves, fieldname: str, live: np.ndarray, numbers: dict[bytes,
         if fieldname not in reader.schema:
             continue
         for term in reader.lexicon(fieldname):
-            number = numbers[term]
-            for docnum, positions in reader.postings(fieldname, term).items_as("positions"):
-                if live[docnum + offset]:
-                    docs.append(np.full(len(positions), docnum + offset - first, dtype=np.int64))
-                    places.append(np.asarray(positions, dtype=np.int64))
-                    terms.append(np.full(len(positions), number, dtype=np.int32))
-    docs = np.concatenate(docs) if docs else np.zeros(0, dtype=np.int64)
-    places = np.concatenate(places) if places else np.zeros(0, dtype=np.int64)
+            # a term's postings as arrays, one entry per position (an array per posting: 5.5 GB at 300k)
+            ids, positions = compat.posting_positions(reader, fieldname, term)
+            counts = np.fromiter(map(len, positions), dtype=np.int64, count=len(positions))
+            found = np.repeat(np.asarray(ids, dtype=np.int64) + offset, counts)
+            keep = live[found]
+            docs.append((found[keep] - first).astype(np.int32))   # int32: 12 B a word while they are gathered
+            places.append(np.fromiter(itertools.chain.from_iterable(positions), dtype=np.int32,
+                                      count=int(counts.sum()))[keep])
+            terms.append(np.full(int(keep.sum()), numbers[term], dtype=np.int32))
+    docs = np.concatenate(docs) if docs else np.zeros(0, dtype=np.int32)
+    places = np.concatenate(places) if places else np.zeros(0, dtype=np.int32)
     last = np.full(size, -1, dtype=np.int64)
     np.maximum.at(last, docs, places)
     starts = np.zeros(size + 1, dtype=np.int64)
@@ -377,9 +384,53 @@ def texts(found: dict[str, np.ndarray], name: str) -> Texts | None:
     return Texts(found[name], found[f"{name}-offsets"])
 
 
-def compute(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
-    """Every table of a generation, from its Whoosh searcher and live-document flags."""
+def _phrase_tables_from(searcher, live: np.ndarray, fieldnames: list[str]) -> dict[str, np.ndarray]:
+    """phrase_tokens of these fields, each numbered as term_postings numbers its terms (sorted)."""
+    leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
+    found = {}
+    for fieldname in fieldnames:
+        terms = sorted({term for reader, _ in leaves if fieldname in reader.schema for term in reader.lexicon(fieldname)})
+        found.update(phrase_tokens(leaves, fieldname, live, {term: n for n, term in enumerate(terms)}))
+    return found
+
+
+def _phrase_tables(folder: str, live: np.ndarray, fieldnames: list[str]) -> dict[str, np.ndarray]:
+    """_phrase_tables_from in a process of its own (compute)."""
+    from whoosh import index as whoosh_index
+
+    ix = whoosh_index.open_dir(folder)
+    try:
+        with ix.searcher() as searcher:
+            return _phrase_tables_from(searcher, live, fieldnames)
+    finally:
+        ix.close()
+
+
+def compute(searcher, live: np.ndarray, folder: Path | None = None) -> dict[str, np.ndarray]:
+    """Every table of a generation, from its Whoosh searcher and live-document flags.
+
+    With the generation's `folder`, a big index's phrase tables are computed in another process
+    meanwhile: reading every position of three fields took 30 of a 300k build's ~480 s, on one
+    core while the other waited."""
     size = searcher.reader().doc_count_all()
+    phrase_fields = [f for f in PHRASE_FIELDS if f in searcher.schema]
+    pool = background = None
+    if folder is not None and phrase_fields and size >= PARALLEL_PHRASES_MIN and (os.cpu_count() or 1) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from searchapp.processes import die_with_parent
+
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent)
+        background = pool.submit(_phrase_tables, str(folder), live, phrase_fields)
+    try:
+        return _compute(searcher, live, size, phrase_fields, background)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _compute(searcher, live: np.ndarray, size: int, phrase_fields: list[str], background) -> dict[str, np.ndarray]:
     found = {f"length-{f}": lengths(searcher, f) for f in TEXT_FIELDS if f in searcher.schema}
     for fieldname in SPELLING_FIELDS:
         if fieldname in searcher.schema:
@@ -388,11 +439,7 @@ def compute(searcher, live: np.ndarray) -> dict[str, np.ndarray]:
     for fieldname in POSTING_FIELDS:
         if fieldname in searcher.schema:
             found.update(term_postings(searcher, fieldname, live))
-    leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
-    for fieldname in PHRASE_FIELDS:
-        if fieldname in searcher.schema:
-            numbers = term_numbers(found[f"terms-{fieldname}"], found[f"term-offsets-{fieldname}"])
-            found.update(phrase_tokens(leaves, fieldname, live, numbers))
+    found.update(background.result() if background is not None else _phrase_tables_from(searcher, live, phrase_fields))
     if "story" in searcher.schema:
         found.update(story_table(searcher))
     found.update(_date_tables(date_keys(searcher, "oldest"), live, size))
@@ -698,7 +745,7 @@ def write(folder: Path, appending: bool = False) -> str:
                 pairs = appending_tables(searcher, live, previous) if previous is not None else None
                 if pairs is not None:   # each table written as it is made: no copy of them all at once
                     return save_tables(folder, pairs)
-                found = compute(searcher, live)
+                found = compute(searcher, live, folder)
         finally:
             ix.close()
     finally:
