@@ -313,3 +313,30 @@ def test_a_big_builds_phrase_tables_from_another_process_are_the_same(tmp_path, 
         assert any(name.startswith("tokens-") for name in written)
     finally:
         snapshot.close()
+
+
+def test_an_index_written_without_phrase_tables_verifies_reads_whoosh_and_an_append_adds_them(tmp_path, monkeypatch):
+    from searchapp.backends.whoosh.trial import full_check
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    _first(corpus)
+    with monkeypatch.context() as patch:   # a generation written by round 16
+        patch.setattr(tables, "PHRASE_FIELDS", ())
+        update_index(corpus, index_dir)
+    old = current_generation(index_dir)
+    assert not any(name.startswith("tokens-") for name in tables.load(old))
+    assert full_check(old) is None   # not reported damaged for lacking them
+    snapshot = _open(old, "a")
+    try:
+        assert snapshot._phrase_table("title") is None   # Whoosh's matchers
+        assert snapshot.query_bits(QUERIES[0]) == _whoosh_phrase(snapshot, "title", ["regul", "fine"]) != 0
+    finally:
+        snapshot.close()
+    _added(corpus)
+    assert update_index(corpus, index_dir).mode == "incremental"
+    appended = tables.load(current_generation(index_dir))
+    update_index(corpus, tmp_path / "full", full=True)
+    rebuilt = tables.load(current_generation(tmp_path / "full"))
+    for name in [n for n in rebuilt if n.startswith(("tokens-", "token-starts-"))]:
+        assert np.array_equal(appended[name], rebuilt[name]), name
+    assert full_check(current_generation(index_dir)) is None
