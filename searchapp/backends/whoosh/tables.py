@@ -28,6 +28,7 @@ import json
 import os
 import time
 from collections.abc import Mapping
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -324,8 +325,11 @@ def phrases(found: dict[str, np.ndarray], fieldname: str, size: int, terms: int)
         return None
     if int(starts[0]) != 0 or int(starts[-1]) != tokens.shape[0] or (tokens.size and int(tokens[-1]) != -1):
         return None
-    # every number a term's and every document at least its separator (a damaged table: Whoosh's matchers)
+    # every number a term's, every document at least its separator and ending with it (a damaged
+    # table: Whoosh's matchers; review 17: separators overwritten ran documents together)
     if tokens.size and (int(tokens.min()) < -1 or int(tokens.max()) >= terms) or np.any(np.diff(starts) < 1):
+        return None
+    if not np.all(tokens[starts[1:] - 1] == -1):
         return None
     return Phrases(tokens, starts)
 
@@ -411,7 +415,9 @@ def compute(searcher, live: np.ndarray, folder: Path | None = None) -> dict[str,
 
     With the generation's `folder`, a big index's phrase tables are computed in another process
     meanwhile: reading every position of three fields took 30 of a 300k build's ~480 s, on one
-    core while the other waited."""
+    core while the other waited. A process that dies starting (review 17: a library user's script
+    without a `__main__` guard, which a spawned process runs again, hits the writer lock) leaves
+    the work to this one."""
     size = searcher.reader().doc_count_all()
     phrase_fields = [f for f in PHRASE_FIELDS if f in searcher.schema]
     pool = background = None
@@ -439,7 +445,13 @@ def _compute(searcher, live: np.ndarray, size: int, phrase_fields: list[str], ba
     for fieldname in POSTING_FIELDS:
         if fieldname in searcher.schema:
             found.update(term_postings(searcher, fieldname, live))
-    found.update(background.result() if background is not None else _phrase_tables_from(searcher, live, phrase_fields))
+    phrases = None
+    if background is not None:
+        try:
+            phrases = background.result()
+        except BrokenProcessPool:   # the process died starting: here instead (see compute)
+            phrases = None
+    found.update(phrases if phrases is not None else _phrase_tables_from(searcher, live, phrase_fields))
     if "story" in searcher.schema:
         found.update(story_table(searcher))
     found.update(_date_tables(date_keys(searcher, "oldest"), live, size))
