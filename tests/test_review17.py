@@ -4,7 +4,6 @@ an operator's side. Failing tests are findings; passing ones are attacks that he
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
