@@ -100,12 +100,17 @@ def _link_copy(index_dir):
     return new
 
 
-def test_an_append_takes_over_the_previous_bitmaps_and_computes_only_the_new_documents_bits(tmp_path):
+def _first_generation_used(tmp_path):
+    """(corpus, index folder, a snapshot of the first generation, its caches filled by _used)."""
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
     _first(corpus)
     update_index(corpus, index_dir)
     old = _open(current_generation(index_dir), "a")
-    previous = _used(old)
+    return corpus, index_dir, old, _used(old)
+
+
+def test_an_append_takes_over_the_previous_bitmaps_and_computes_only_the_new_documents_bits(tmp_path):
+    corpus, index_dir, old, previous = _first_generation_used(tmp_path)
     _added(corpus)
     assert update_index(corpus, index_dir).mode == "incremental"
     generation = current_generation(index_dir)
@@ -133,11 +138,7 @@ def test_an_append_takes_over_the_previous_bitmaps_and_computes_only_the_new_doc
 
 
 def test_a_generation_of_the_same_segments_takes_over_scores_and_idf_too(tmp_path):
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    _first(corpus)
-    update_index(corpus, index_dir)
-    old = _open(current_generation(index_dir), "a")
-    previous = _used(old)
+    corpus, index_dir, old, previous = _first_generation_used(tmp_path)
     generation = _link_copy(index_dir)
     carried, fresh = _open(generation, "b"), _open(generation, "c")
     try:
@@ -160,11 +161,7 @@ def test_a_generation_of_the_same_segments_takes_over_scores_and_idf_too(tmp_pat
 
 @pytest.mark.parametrize("change", ["full rebuild", "edit (a deletion merges the segments)"])
 def test_a_rebuild_or_a_merge_takes_over_nothing(tmp_path, change):
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    _first(corpus)
-    update_index(corpus, index_dir)
-    old = _open(current_generation(index_dir), "a")
-    previous = _used(old)
+    corpus, index_dir, old, previous = _first_generation_used(tmp_path)
     if change == "full rebuild":
         update_index(corpus, index_dir, full=True)
     else:
