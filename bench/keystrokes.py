@@ -59,7 +59,8 @@ def start_ours(index: Path, project: Path) -> tuple[subprocess.Popen, int]:
     """A fresh `searchapp serve` of `project`'s code (another checkout: the code before a change)."""
     port = peers.free_port()
     env = dict(os.environ, PYTHONPATH=str(project))
-    proc = subprocess.Popen([sys.executable, "-m", "searchapp", "serve", "--index", str(index), "--port", str(port),
+    # absolute: the server runs in the project's folder, where a relative path is another folder
+    proc = subprocess.Popen([sys.executable, "-m", "searchapp", "serve", "--index", str(Path(index).resolve()), "--port", str(port),
                              "--client-share", "0"],   # a back-to-back replay, not a person's pace
                             cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_http(port, "/healthz", proc)

@@ -254,6 +254,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--in-process", action="store_true", help="CPU time per request in one engine (see above)")
     args = parser.parse_args()
+    # absolute: the server and the index runs work in the project's folder (a relative --index
+    # served an empty folder created there, and a relative --corpus was another path: a full rebuild)
+    args.index = args.index.resolve()
+    args.corpus = args.corpus.resolve() if args.corpus else None
     if args.in_process:
         if not args.link and not (args.append and args.corpus):
             parser.error("--in-process needs --link, or --append with --corpus")
