@@ -156,8 +156,9 @@ def _cached_keys(shared: dict, skip: frozenset = frozenset()) -> list[tuple[str,
              [("vocabulary", k) for k in _recent(shared, "vocabulary")],
              [("stored", (k, v["doc"].get("id"))) for k in _recent(shared, "stored")
               for v in [stored.get(k)] if v and isinstance(v.get("doc"), dict)]]
-    return first + [key for turn in itertools.zip_longest(*kinds) for key in turn
-                    if key is not None and (key[0], key[1] if key[0] != "stored" else key[1][0]) not in skip]
+    def taken(key):   # a stored document is taken over by docnum (its key here also has the item id)
+        return (key[0], key[1][0] if key[0] == "stored" else key[1]) in skip
+    return first + [key for turn in itertools.zip_longest(*kinds) for key in turn if key is not None and not taken(key)]
 
 
 def _keep_warming(generation: Path, key, shared: dict, keys: list) -> None:
@@ -331,9 +332,8 @@ class WhooshSnapshot:
         are the same, so only the new segments' bits are computed (an append's few documents), and
         their stored fields are the same. When every segment is the same, so are BM25F's
         statistics and spelling words, and score arrays, idf values and vocabularies are taken over
-        too. Profiled at 300k, 90% of the worst search after a switch ("police facial recognit":
-        1.1-1.5 s) computed its proximity pairs' phrase bitmaps again. Returns what was taken over, as _cached_keys's
-        (kind, key) with a query's cache key and a stored document's docnum."""
+        too. Returns what was taken over, as _cached_keys's (kind, key), with a query's cache key
+        and a stored document's docnum."""
         floor = _shared_documents(previous, self._shared)
         if not floor or "live" not in previous:
             return frozenset()
