@@ -184,6 +184,7 @@ def bounded_top(snapshot, searcher, query, bits: int, limit: int, boosts=(), rec
     upper = upper * (1 + MARGIN)
     ranking = np.argsort(-upper, kind="stable")
     marks = [(as_bytes(b), factor) for b, factor in boosts]
+    query = snapshot.scored_query(query, searcher)   # its phrases' bitmaps: _bound computed them
     scored: list[tuple[float, int]] = []    # (-final score, docnum)
     start, batch = 0, max(FIRST_BATCH, 2 * limit)
     while start < ranking.size:

@@ -842,10 +842,19 @@ class WhooshSnapshot:
         # with ANDNOT always is: Whoosh's AndNot matcher let through an item its negative part
         # matches ("antitrust ANDNOT FTC" ranked the FTC story our bitmaps had left out).
         within = docnums(bits) if restricted or _negated(tree) else None
+        query = self.scored_query(_compiled(tree), searcher)
         if not boosts:
-            return list(compat.exact_top(searcher, _compiled(tree), limit, None, None, within).top_n)
-        everything = compat.exact_top(searcher, _compiled(tree), bits.bit_count(), None, None, within).top_n
+            return list(compat.exact_top(searcher, query, limit, None, None, within).top_n)
+        everything = compat.exact_top(searcher, query, bits.bit_count(), None, None, within).top_n
         return _boosted(everything, boosts, limit)
+
+    def scored_query(self, query: Q.Query, searcher) -> Q.Query:
+        """The query as Whoosh scores it for `searcher` (this generation's, or its recency
+        searcher), each phrase matched from its bitmap rather than its positions
+        (compat.KnownPhrase): the same scores, without Whoosh's span matchers."""
+        size = self.searcher.reader().doc_count_all()
+        return compat.known_phrases(query, searcher,
+                                    lambda phrase: np.flatnonzero(flags_of(self.query_bits(phrase), size)).tolist())
 
     def _top_by_word_scores(self, concepts, bits, limit, recent, boosts=()):
         """The exact top `limit` of `bits` by the sum of weight x BM25F score

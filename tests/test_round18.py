@@ -1,0 +1,130 @@
+"""Round 18 (issue 15, the heaviest search after an append): a phrase is scored as Whoosh
+scores it, its words' intersection, but moved only to the documents its bitmap holds
+(compat.KnownPhrase), never through Whoosh's span matchers."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from whoosh import query as Q
+from whoosh.query.spans import SpanNear2
+
+from searchapp.backends.whoosh import compat
+from searchapp.backends.whoosh.compile import analyze
+from searchapp.backends.whoosh.schema import TEXT_FIELDS
+from searchapp.backends.whoosh.snapshot import open_snapshot
+from searchapp.backends.whoosh.writer import segment_count
+from searchapp.bitmaps import docnums
+from searchapp.core.service import SearchEngine
+from searchapp.indexing import update_index
+from searchapp.ingest.reader import read_corpus
+from searchapp.store.generations import current_generation
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def appended(tmp_path_factory) -> Path:
+    """A generated corpus of 600 items, built, then 25 more appended: two segments."""
+    root = tmp_path_factory.mktemp("round18")
+    corpus, index_dir = root / "corpus", root / "index"
+    subprocess.run([sys.executable, str(PROJECT / "bench" / "make_corpus.py"), "600", str(corpus),
+                    "--source", str(PROJECT / "corpus")], check=True, capture_output=True, timeout=600)
+    update_index(corpus, index_dir, full=True)
+    sys.path.insert(0, str(PROJECT / "bench"))
+    from make_corpus import add_new
+    add_new(corpus, 25, PROJECT / "corpus")
+    assert update_index(corpus, index_dir).added == 25
+    assert segment_count(current_generation(index_dir)) == 2
+    bodies.extend(item.body for item in read_corpus(corpus).items)
+    return index_dir
+
+
+bodies: list[str] = []   # the corpus's bodies (not stored in the index), filled by `appended`
+
+
+def _phrases(snapshot, fieldname: str, rng: random.Random, count: int) -> list[list[str]]:
+    """Runs of 2-4 consecutive stems of random documents' texts, and as many drawn at random."""
+    source = "title" if fieldname == "related_text" else fieldname
+    texts = bodies if fieldname == "body" else [
+        snapshot.stored(d)["doc"].get(source) or "" for d in range(snapshot.searcher.reader().doc_count_all())]
+    assert sum(bool(t) for t in texts) > 5   # the generator gives few items a body
+    found: list[list[str]] = []
+    while len(found) < count:
+        stems = analyze(fieldname, rng.choice(texts))
+        if len(stems) >= 2:
+            size = rng.randint(2, min(4, len(stems)))
+            at = rng.randrange(len(stems) - size + 1)
+            found.append(list(stems[at:at + size]))
+            found.append([rng.choice(stems) for _ in range(rng.randint(2, 3))])
+    return found
+
+
+def _top(searcher, query, within=None):
+    return list(compat.exact_top(searcher, query, 10_000_000, None, None, within).top_n)
+
+
+@pytest.mark.parametrize("fieldname", TEXT_FIELDS)
+def test_a_known_phrase_scores_as_whooshs_phrase_bit_for_bit(appended, fieldname):
+    snapshot = open_snapshot(current_generation(appended), "r18", {"lock": threading.Lock()})
+    try:
+        rng, matched = random.Random(18), 0
+        for words in _phrases(snapshot, fieldname, rng, 60):
+            for boost in (1.0, 0.4):
+                phrase = Q.Phrase(fieldname, words, boost=boost)
+                either = Q.Or([phrase, Q.Term(fieldname, words[0], boost=0.7)])
+                either.matcher_type = Q.Or.DEFAULT_MATCHER   # as compile._union_trees sets it
+                for query in (phrase, either, Q.And([Q.Term(fieldname, words[-1]), phrase])):
+                    for searcher in (snapshot.searcher, snapshot.recency_searcher()):
+                        scored = snapshot.scored_query(query, searcher)
+                        assert scored is not query   # its phrase replaced ...
+                        expected = _top(searcher, query)
+                        assert _top(searcher, scored) == expected, (query, searcher)   # ... same scores
+                        some = sorted({d for _, d in expected[::2]} | set(docnums(snapshot.query_bits(phrase))[:3]))
+                        assert _top(searcher, scored, some) == _top(searcher, query, some)
+                matched += bool(snapshot.query_bits(phrase))
+        assert matched > 40   # most runs of a text's words are phrases it holds
+    finally:
+        snapshot.close()
+
+
+def test_ranking_synonym_phrases_builds_no_span_matcher(appended, monkeypatch):
+    """Whoosh's span matchers are not asked for while ranking: the same hits and scores without them."""
+    texts = ["gdpr fine", "facial recognition ban", "gdpr fi", "police facial recognit", "data protection authority"]
+    with SearchEngine(appended) as engine:
+        expected = {t: [(h.id, h.score) for h in engine.search(t, typed=True, per_page=20).hits] for t in texts}
+    assert sum(len(hits) for hits in expected.values()) > 40
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a span matcher was built")
+
+    monkeypatch.setattr(SpanNear2.SpanNear2Matcher, "__init__", refuse)
+    with SearchEngine(appended) as engine:
+        for text in texts:
+            assert [(h.id, h.score) for h in engine.search(text, typed=True, per_page=20).hits] == expected[text]
+
+
+def test_a_phrase_under_a_query_kept_whole_is_left_to_whoosh(appended):
+    """Only Ands and Ors are looked into: a phrase under a Not stays Whoosh's."""
+    snapshot = open_snapshot(current_generation(appended), "r18b", {"lock": threading.Lock()})
+    try:
+        phrase = Q.Phrase("title", ["data", "protect"])
+        negated = Q.AndNot(Q.Term("title", "data"), phrase)
+        assert snapshot.scored_query(negated, snapshot.searcher) is negated
+        replaced = snapshot.scored_query(Q.Or([phrase, negated]), snapshot.searcher)
+        assert type(replaced.subqueries[0]) is compat.KnownPhrase and replaced.subqueries[1] is negated
+    finally:
+        snapshot.close()
+
+
+def test_compat_refuses_a_whoosh_whose_phrase_scores_otherwise(monkeypatch):
+    """KnownPhrase repeats how Whoosh scores a phrase (its words' intersection): a Whoosh whose span
+    matcher scores by itself is refused at import rather than ranked differently."""
+    monkeypatch.setattr(SpanNear2.SpanNear2Matcher, "score", lambda self: 1.0, raising=False)
+    with pytest.raises(compat.WhooshIncompatible, match="Phrase"):
+        compat.check()
