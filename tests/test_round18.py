@@ -4,6 +4,8 @@ scores it, its words' intersection, but moved only to the documents its bitmap h
 
 from __future__ import annotations
 
+import os
+import queue
 import random
 import subprocess
 import sys
@@ -11,6 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import write_news
 from whoosh import query as Q
 from whoosh.query.spans import SpanNear2
 
@@ -23,6 +26,7 @@ from searchapp.bitmaps import docnums
 from searchapp.core.service import SearchEngine
 from searchapp.indexing import update_index
 from searchapp.ingest.reader import read_corpus
+from searchapp.store import generations
 from searchapp.store.generations import current_generation
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -128,3 +132,116 @@ def test_compat_refuses_a_whoosh_whose_phrase_scores_otherwise(monkeypatch):
     monkeypatch.setattr(SpanNear2.SpanNear2Matcher, "score", lambda self: 1.0, raising=False)
     with pytest.raises(compat.WhooshIncompatible, match="Phrase"):
         compat.check()
+
+
+# ---------------------------------------------------------------- snapshots opened ahead of the switch
+
+def _news(root, marker: str | None = None):
+    for i in range(30):
+        write_news(root, f"item-{i}.md", title=f"Privacy regulator fines company {i}",
+                   excerpt="The data protection authority fined it.", publishedDateTime=f"2023-01-{i % 28 + 1:02d}T10:00:00Z")
+    if marker:
+        write_news(root, "marker.md", title=f"{marker} regulation story")
+
+
+def _as_a_server(engine, index_dir):
+    """The engine's registration renamed as another process's: the build waits for it to warm NEXT."""
+    foreign = index_dir / generations.SERVERS / "1-foreign"
+    os.rename(engine._registration.path, foreign)
+    engine._registration.path = foreign
+
+
+class _Readers:
+    """Persistent threads, as a server's, each answering the requests given to it."""
+
+    def __init__(self, engine, count: int):
+        self.engine, self.jobs = engine, [queue.Queue() for _ in range(count)]
+        self.threads = [threading.Thread(target=self._serve, args=(jobs,), daemon=True) for jobs in self.jobs]
+        for thread in self.threads:
+            thread.start()
+
+    def _serve(self, jobs):
+        while (job := jobs.get()) is not None:
+            function, answer = job
+            answer.put(function())
+
+    def each(self, function) -> list:
+        answers = [queue.Queue() for _ in self.jobs]
+        for jobs, answer in zip(self.jobs, answers):
+            jobs.put((function, answer))
+        return [answer.get(timeout=60) for answer in answers]
+
+    def stop(self):
+        for jobs in self.jobs:
+            jobs.put(None)
+        for thread in self.threads:
+            thread.join(10)
+
+
+def test_after_a_switch_each_reading_thread_finds_its_snapshot_opened_ahead(tmp_path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    _news(corpus)
+    update_index(corpus, index_dir, full=True)
+    engine = SearchEngine(index_dir, warm_switch=True)
+    readers = _Readers(engine, 3)
+    opened_by: list[str] = []
+    real_open = engine.backend.open
+
+    def spy(*args, **kwargs):   # the real backend's open, noting the thread that asked
+        opened_by.append(threading.current_thread().name)
+        return real_open(*args, **kwargs)
+
+    try:
+        assert readers.each(lambda: engine.search("privacy").total) == [30, 30, 30]
+        engine.backend.open = spy
+        _as_a_server(engine, index_dir)
+        for round_ in range(2):
+            _news(corpus, marker=f"Livemarker{round_}")
+            update_index(corpus, index_dir)   # returns once the engine warmed NEXT (and opened ahead)
+            new = generations.current_generation(index_dir)
+            assert readers.each(lambda: engine.search(f"livemarker{round_}").total) == [1, 1, 1]
+            assert opened_by and set(opened_by) <= {"searchapp-next", "searchapp-warm"}   # none in a request
+            opened_by.clear()
+            assert all(s.generation == new for s in readers.each(lambda: engine._local.snapshot))
+            # one per thread that read the serving generation, the three taken; at the first switch that
+            # was the main thread's too (SearchEngine() reads there), closed as idle at that switch
+            assert len(engine._spares.get(engine._ready)) == (1 if round_ == 0 else 0)
+        assert list(engine._spares) == [engine._ready]        # the first switch's left none behind
+    finally:
+        readers.stop()
+        engine.close()
+
+
+def test_spares_of_a_generation_never_served_are_closed(tmp_path):
+    """A warmed generation superseded before any thread read it: its snapshots opened ahead are
+    closed at the next switch, and by close()."""
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    _news(corpus)
+    update_index(corpus, index_dir, full=True)
+    engine = SearchEngine(index_dir, warm_switch=True)
+    readers = _Readers(engine, 2)
+    try:
+        readers.each(lambda: engine.search("privacy"))
+        _as_a_server(engine, index_dir)
+        _news(corpus, marker="Onemarker")
+        update_index(corpus, index_dir)
+        first = list(engine._spares.values())[0]
+        assert len(first) == 3 and not any(s._closed for s in first)   # the two threads and the main one read
+        _news(corpus, marker="Twomarker")
+        update_index(corpus, index_dir)   # nobody asked for the first generation meanwhile
+        assert readers.each(lambda: engine.search("twomarker").total) == [1, 1]
+        assert _until(lambda: all(s._closed for s in first))   # closed in the background after the switch
+        left = [s for found in engine._spares.values() for s in found]
+        engine.close()
+        assert engine._spares == {} and all(s._closed for s in left)
+    finally:
+        readers.stop()
+        engine.close()
+
+
+def _until(condition, tries: int = 400) -> bool:
+    for _ in range(tries):
+        if condition():
+            return True
+        threading.Event().wait(0.025)
+    return False

@@ -71,6 +71,9 @@ ANSWERS_SECONDS = 1.0     # ... the serving generation's spelling and compound a
                           # (a typo's neighbour search is the costliest thing a request still found cold at 10k)
 WARM_SLICE_SECONDS = 0.02
 WATCH_SECONDS = 0.05      # how often a serving engine looks for a NEXT generation to warm (one stat)
+SPARE_SNAPSHOTS = 16      # at most this many snapshots of a warmed generation opened ahead, one for each thread
+                          # that read the serving one: opening one (a searcher on every segment) took a thread's
+                          # first request after a switch 7-14 ms at 300k items, for suggestions of 1-5 ms
 IDLE_REFERENCES = 4       # sys.getrefcount of a thread's snapshot nobody is reading: its thread's local, and
                           # the list, the loop variable and the argument of the check (_close_idle)
 CORRECTION_GAIN = 2       # a correction replaces the results when it finds at least twice as many
@@ -216,6 +219,7 @@ class SearchEngine:
         self._snapshots = weakref.WeakSet()   # the threads' snapshots: idle ones of old generations are closed
         self._registration = None   # this engine's file under <index>/.servers (warm_switch)
         self._emptying = None       # the thread emptying the caches a switch dropped (_empty_later)
+        self._spares: dict = {}     # (generation, key) -> snapshots of it opened ahead, not yet a thread's (_keep_spares)
         self._closed = False
         if backend is None:
             from searchapp.backends import default_backend   # the one place that picks a search library
@@ -280,7 +284,7 @@ class SearchEngine:
     def _open(self, generation: Path, key, old, raising: bool = False):
         """This thread's snapshot of a generation (None if it cannot be opened)."""
         try:
-            fresh = self.backend.open(generation, key, self._shared_for(generation, key))
+            fresh = self._spare(generation, key) or self.backend.open(generation, key, self._shared_for(generation, key))
         except Exception:
             if raising:
                 raise
@@ -308,21 +312,63 @@ class SearchEngine:
         """Requests read this generation from now on; other generations' caches are dropped,
         emptied in the background (_empty_later): this runs in the request that first sees the
         switch, and emptying them here took it 23-30 ms at 10k, plus 5-11 ms of trim_heap
-        (bench/switch.py: the first suggestion after a switch, 40-60 ms against 4 warm)."""
+        (bench/switch.py: the first suggestion after a switch, 40-60 ms against 4 warm).
+        The other generations' cached pages and spare snapshots go in the background too."""
         with self._shared_lock:
             self._ready = (generation, key)
             if self._prepared is not None and self._prepared[0] != generation:
                 self._prepared = None
-            dropped = self._release(keep=(generation, key))
+            dropped = self._release(keep=(generation, key), pages=False)
+            spares = [self._spares.pop(k) for k in [k for k in self._spares if k != (generation, key)]]
         self._close_idle(generation)
-        self._empty_later(dropped)
+        self._empty_later(dropped, (generation, key), [s for found in spares for s in found])
 
-    def _empty_later(self, dropped: list[dict]) -> None:
-        if not dropped:
+    def _spare(self, generation: Path, key):
+        """A snapshot of the generation opened ahead by the thread that warmed it, if one is left."""
+        with self._shared_lock:
+            found = self._spares.get((generation, key))
+            return found.pop() if found else None
+
+    def _keep_spares(self, generation: Path, key, shared: dict, warmed) -> bool:
+        """Keep `warmed` and open more snapshots of the generation, in the warming thread, so that
+        the threads that read the serving generation find theirs opened at their first request
+        after the switch (as many as read it, at most SPARE_SNAPSHOTS). Whether `warmed` was kept."""
+        with self._shared_lock:
+            serving = self._ready[0] if self._ready is not None else None
+        readers = sum(1 for s in list(self._snapshots) if s.generation == serving)
+        kept = [warmed]
+        try:
+            while len(kept) < min(max(readers, 1), SPARE_SNAPSHOTS) and not self._closed:
+                kept.append(self.backend.open(generation, key, shared))
+        except Exception:   # the generation removed or damaged meanwhile: the threads open theirs (and fail) as before
+            pass
+        with self._shared_lock:
+            if self._closed:
+                stale = kept
+            else:
+                stale = self._spares.pop((generation, key), [])
+                self._spares[(generation, key)] = kept
+        for snapshot in stale:
+            snapshot.close()
+        return not self._closed
+
+    def _empty_later(self, dropped: list[dict], keep=None, snapshots=()) -> None:
+        if not dropped and not snapshots:
             return
-        emptying = threading.Thread(target=_empty, args=(dropped,), daemon=True, name="searchapp-release")
+        emptying = threading.Thread(target=self._empty_dropped, args=(dropped, keep, snapshots), daemon=True,
+                                    name="searchapp-release")
         self._emptying = emptying
         emptying.start()
+
+    def _empty_dropped(self, dropped: list[dict], keep, snapshots) -> None:
+        """In the background, after a switch: close the spare snapshots of other generations, forget
+        their cached pages, empty their caches."""
+        for snapshot in snapshots:
+            snapshot.close()
+        if keep is not None:
+            with self._shared_lock:
+                self._release_pages(keep)
+        _empty(dropped)
 
     def _close_idle(self, serving: Path) -> None:
         """Close the snapshots of other generations that no request is reading: an idle
@@ -339,7 +385,7 @@ class SearchEngine:
                 except Exception:
                     pass
 
-    def _release(self, keep) -> list[dict]:
+    def _release(self, keep, pages: bool = True) -> list[dict]:
         """Drop every generation's caches but `keep`'s, and return them to be emptied (_empty),
         not just forgotten: a thread keeps its snapshot (which holds them) until its next
         request, and a gunicorn worker has 16 threads, so idle ones kept old generations'
@@ -347,10 +393,15 @@ class SearchEngine:
         A request still reading an old generation recomputes what it needs. Its cached
         pages go too."""
         dropped = [self._shared.pop(other) for other in [k for k in self._shared if k != keep]]
-        if keep is not None:
-            for page in [k for k in list(self._results) if k[:2] != keep]:
-                self._results.discard(page)
+        if keep is not None and pages:
+            self._release_pages(keep)
         return dropped
+
+    def _release_pages(self, keep) -> None:
+        """Forget the cached pages of generations other than `keep` (never asked for again: pages are
+        keyed by generation). 5 ms of the first request after a switch at 300k, done there."""
+        for page in [k for k in list(self._results) if k[:2] != keep]:
+            self._results.discard(page)
 
     def _prepare(self, key) -> None:
         with self._shared_lock:
@@ -422,6 +473,7 @@ class SearchEngine:
                 if serving and "lock" in shared and len(shared) == 1:
                     shared["previous"] = serving
             snapshot = self.backend.open(generation, key, shared)   # computes the serving one's cached keys
+            kept = False
             try:
                 if serving:
                     _warm_answers(snapshot, serving, time.perf_counter() + ANSWERS_SECONDS)
@@ -438,8 +490,10 @@ class SearchEngine:
                     except QueryError:
                         pass
                     time.sleep(time.perf_counter() - started)
+                kept = self._keep_spares(generation, key, shared, snapshot)
             finally:
-                snapshot.close()
+                if not kept:
+                    snapshot.close()
             if publish:
                 self._publish(generation, key)
             return True
@@ -467,6 +521,11 @@ class SearchEngine:
             snapshot.close()
             self._local.snapshot = None
         self._closed = True
+        with self._shared_lock:
+            spares, self._spares = self._spares, {}
+        for found in spares.values():
+            for spare in found:
+                spare.close()
         if self._registration is not None:
             unregister_server(self._registration)
             self._registration = None
