@@ -64,6 +64,41 @@ def trim_heap() -> None:
     _libc("malloc_trim", 0)
 
 
+class Activity:
+    """Requests in progress and when the last one ended: `begin()` and `end()` around each."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.running = 0
+        self.last_end = 0.0
+
+    def begin(self) -> None:
+        with self._lock:
+            self.running += 1
+
+    def end(self) -> None:
+        with self._lock:
+            self.running = max(0, self.running - 1)
+            self.last_end = time.monotonic()
+
+    def quiet_for(self, seconds: float) -> bool:
+        """No request in progress, and none ended in the last `seconds`."""
+        with self._lock:
+            return not self.running and time.monotonic() - self.last_end >= seconds
+
+
+def when_quiet(activity: Activity, function, quiet: float, wait: float, check: float = 0.01) -> bool:
+    """Run `function` at the first moment `activity` has been quiet for `quiet` seconds, looking
+    every `check` seconds for at most `wait` seconds. Whether it ran."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if activity.quiet_for(quiet):
+            function()
+            return True
+        time.sleep(check)
+    return False
+
+
 IDLE_TRIM_CHECK_SECONDS = 2.0
 IDLE_TRIM_QUIET_SECONDS = 1.0
 

@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ from searchapp.backends.whoosh.schema import TEXT_FIELDS
 from searchapp.backends.whoosh.snapshot import open_snapshot
 from searchapp.backends.whoosh.writer import segment_count
 from searchapp.bitmaps import docnums
+from searchapp import processes
+from searchapp.core import service
 from searchapp.core.service import SearchEngine
 from searchapp.indexing import update_index
 from searchapp.ingest.reader import read_corpus
@@ -245,3 +248,37 @@ def _until(condition, tries: int = 400) -> bool:
             return True
         threading.Event().wait(0.025)
     return False
+
+
+# ---------------------------------------------------------------- the heap trimmed when no request runs
+
+def test_when_quiet_waits_for_no_request_in_progress():
+    activity, ran = processes.Activity(), []
+    activity.begin()
+    assert not processes.when_quiet(activity, lambda: ran.append(1), quiet=0.0, wait=0.1)   # a request runs
+    activity.end()
+    assert not processes.when_quiet(activity, lambda: ran.append(1), quiet=5.0, wait=0.1)   # it just ended
+    assert processes.when_quiet(activity, lambda: ran.append(1), quiet=0.02, wait=2.0) and ran == [1]
+
+
+def test_a_switch_trims_the_heap_only_once_no_request_runs(tmp_path, monkeypatch):
+    """Trimming holds the allocator's locks (24-31 ms at 300k): the first requests after a switch
+    waited for it. It now runs at the first quiet moment."""
+    trimmed = []
+    monkeypatch.setattr(service, "trim_heap", lambda: trimmed.append(time.monotonic()))
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    _news(corpus)
+    update_index(corpus, index_dir, full=True)
+    engine = SearchEngine(index_dir, warm_switch=True)
+    try:
+        engine.search("privacy")
+        _news(corpus, marker="Livemarker")
+        update_index(corpus, index_dir)
+        engine._activity.begin()   # a request in progress (another thread's) ...
+        assert _until(lambda: engine.search("livemarker").total == 1)   # ... while this one switches
+        assert not _until(lambda: trimmed, tries=20)   # half a second: no trim beside it
+        engine._activity.end()
+        assert _until(lambda: trimmed)
+        assert engine._activity.running == 0
+    finally:
+        engine.close()
