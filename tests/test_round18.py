@@ -282,3 +282,33 @@ def test_a_switch_trims_the_heap_only_once_no_request_runs(tmp_path, monkeypatch
         assert engine._activity.running == 0
     finally:
         engine.close()
+
+
+# ---------------------------------------------------------------- segments without a candidate
+
+class _CountedTerm(Q.Term):
+    built = 0
+
+    def matcher(self, searcher, context=None):
+        _CountedTerm.built += 1
+        return super().matcher(searcher, context)
+
+
+def test_scoring_given_documents_builds_no_matcher_in_a_segment_without_one(appended):
+    """exact_top(within=...) visits only the segments holding a listed document: the same scores
+    as scoring every match, one matcher per segment visited."""
+    snapshot = open_snapshot(current_generation(appended), "r18c", {"lock": threading.Lock()})
+    try:
+        (_, first), (_, second) = snapshot.searcher.leaf_searchers()
+        assert first == 0 and second > 0
+        for word in ("regul", "data", "privaci"):
+            query = Q.Or([_CountedTerm("title", word), Q.Term("excerpt", word, boost=0.5)])
+            everything = dict((d, score) for score, d in _top(snapshot.searcher, query))
+            for within in ([d for d in sorted(everything) if d < second][:7], [d for d in sorted(everything) if d >= second][:7]):
+                assert within, word
+                _CountedTerm.built = 0
+                found = _top(snapshot.searcher, query, within)
+                assert sorted(found, key=lambda pair: pair[1]) == [(everything[d], d) for d in within]
+                assert _CountedTerm.built == 1   # the other segment was not asked for a matcher
+    finally:
+        snapshot.close()

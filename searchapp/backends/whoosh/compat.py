@@ -363,8 +363,19 @@ class _Within(collectors.WrappingCollector):
     def __init__(self, child, docnums):
         super().__init__(child)
         self.docnums = docnums
+        self._skipped = False
+
+    def set_subsearcher(self, subsearcher, offset):
+        """No matcher for a segment holding none of the documents: at 300k items after six
+        appends of 10 files, building one in each 10-document segment took 2-7 ms."""
+        first = bisect.bisect_left(self.docnums, offset)
+        self._skipped = first == len(self.docnums) or self.docnums[first] >= offset + subsearcher.reader().doc_count_all()
+        if not self._skipped:
+            self.child.set_subsearcher(subsearcher, offset)
 
     def collect_matches(self):
+        if self._skipped:
+            return
         leaf = self.child
         matcher, offset = leaf.matcher, leaf.offset
         docnums = self.docnums
