@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import queue
 import random
+import shutil
 import subprocess
 import sys
 import threading
@@ -312,3 +313,30 @@ def test_scoring_given_documents_builds_no_matcher_in_a_segment_without_one(appe
                 assert _CountedTerm.built == 1   # the other segment was not asked for a matcher
     finally:
         snapshot.close()
+
+
+def test_spares_of_a_generation_removed_before_they_are_taken_are_not_served(tmp_path):
+    """Found by CI: a spare opened before its generation was removed still reads its open files;
+    taking it served an index that no longer exists, where opening one fails and the request
+    falls back to the newest good generation (/healthz said 503 instead of "degraded")."""
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    _news(corpus)
+    update_index(corpus, index_dir, full=True)
+    old = current_generation(index_dir)
+    engine = SearchEngine(index_dir, warm_switch=True)
+    readers = _Readers(engine, 2)
+    try:
+        readers.each(lambda: engine.search("privacy"))
+        _as_a_server(engine, index_dir)
+        _news(corpus, marker="Livemarker")
+        update_index(corpus, index_dir)   # warmed, spares opened; no reader has moved yet
+        new = current_generation(index_dir)
+        spares = list(engine._spares[(new, engine._prepared[1])])
+        assert new != old and spares
+        shutil.rmtree(new)
+        assert readers.each(lambda: engine.search("privacy").total) == [30, 30]
+        assert all(s.generation == old for s in readers.each(lambda: engine._local.snapshot))
+        assert all(s._closed for s in spares)
+    finally:
+        readers.stop()
+        engine.close()

@@ -329,10 +329,20 @@ class SearchEngine:
         self._empty_later(dropped, (generation, key), [s for found in spares for s in found])
 
     def _spare(self, generation: Path, key):
-        """A snapshot of the generation opened ahead by the thread that warmed it, if one is left."""
+        """A snapshot of the generation opened ahead by the thread that warmed it, if one is left
+        and the generation is still on disk: opened before it was removed, a spare still reads its
+        open files, and would serve an index that no longer exists where opening it fails and the
+        request falls back to the newest good generation (CI of round 18, tests/test_damaged.py)."""
         with self._shared_lock:
             found = self._spares.get((generation, key))
-            return found.pop() if found else None
+            if not found:
+                return None
+            if generation.is_dir():
+                return found.pop()
+            stale = self._spares.pop((generation, key))
+        for snapshot in stale:
+            snapshot.close()
+        return None
 
     def _keep_spares(self, generation: Path, key, shared: dict, warmed) -> bool:
         """Keep `warmed` and open more snapshots of the generation, in the warming thread, so that
