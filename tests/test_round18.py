@@ -340,3 +340,41 @@ def test_spares_of_a_generation_removed_before_they_are_taken_are_not_served(tmp
     finally:
         readers.stop()
         engine.close()
+
+
+def test_an_or_with_a_coordination_scale_keeps_whooshs_phrases(appended):
+    """Review 18: an Or with `scale` scores through its parts' term matchers (Whoosh's CoordMatcher);
+    compile.py never builds one, and known_phrases leaves it whole."""
+    snapshot = open_snapshot(current_generation(appended), "r18d", {"lock": threading.Lock()})
+    try:
+        phrase = Q.Phrase("title", ["data", "protect"])
+        for odd in (Q.Or([phrase, Q.Term("title", "data")], scale=0.9), Q.Or([phrase, Q.Term("title", "data")], minmatch=1)):
+            assert snapshot.scored_query(odd, snapshot.searcher) is odd
+    finally:
+        snapshot.close()
+
+
+def test_switches_in_quick_succession_leave_one_trim_waiting(tmp_path, monkeypatch):
+    """Review 18: under steady traffic each switch left a release thread waiting to trim, and all
+    of them trimmed back to back at the first quiet moment (24-31 ms each at 300k). Now one waits."""
+    trimmed = []
+    monkeypatch.setattr(service, "trim_heap", lambda: trimmed.append(time.monotonic()))
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    _news(corpus)
+    update_index(corpus, index_dir, full=True)
+    engine = SearchEngine(index_dir, warm_switch=True)
+    try:
+        engine.search("privacy")
+        engine._activity.begin()   # traffic that never pauses
+        for round_ in range(3):
+            _news(corpus, marker=f"Marker{round_}")
+            update_index(corpus, index_dir)
+            assert _until(lambda: engine.search(f"marker{round_}").total == 1)
+        assert _until(lambda: sum(t.name == "searchapp-release" for t in threading.enumerate()) == 1)   # one waits
+        assert trimmed == []
+        engine._activity.end()
+        assert _until(lambda: trimmed)
+        threading.Event().wait(0.3)
+        assert len(trimmed) == 1
+    finally:
+        engine.close()

@@ -225,6 +225,7 @@ class SearchEngine:
         self._emptying = None       # the thread emptying the caches a switch dropped (_empty_later)
         self._spares: dict = {}     # (generation, key) -> snapshots of it opened ahead, not yet a thread's (_keep_spares)
         self._activity = Activity()  # requests in progress: a switch gives memory back when there are none
+        self._trim_waiting = False  # a release thread waits for a quiet moment to trim (one is enough)
         self._closed = False
         if backend is None:
             from searchapp.backends import default_backend   # the one place that picks a search library
@@ -381,13 +382,24 @@ class SearchEngine:
         the first moment no request runs. At 300k items, typing without pause, these took 5-7 ms
         (the pages, at once), 7-14 (the caches, in steps) and 24-31 (the trim, which holds the
         allocator's locks), and the first request after each switch waited for them: 9.6-16 ms of
-        wall time for 3-6.5 of its own CPU. A server's idle trimmer trims too when it is quiet."""
+        wall time for 3-6.5 of its own CPU. A server's idle trimmer trims too when it is quiet.
+        Quiet is judged, not promised: a request arriving during the trim waits for it. After
+        switches in quick succession one thread waits to trim, not one per switch (review 18:
+        five trims queued up for the first quiet moment)."""
         for snapshot in snapshots:
             snapshot.close()
         if keep is not None:
             self._release_pages(keep)
         _empty(dropped, trim=False)
-        when_quiet(self._activity, trim_heap, RELEASE_TRIM_QUIET_SECONDS, RELEASE_TRIM_WAIT_SECONDS)
+        with self._shared_lock:   # what this thread freed is freed now: the waiting one's trim gives it back
+            if self._trim_waiting:
+                return
+            self._trim_waiting = True
+        try:
+            when_quiet(self._activity, trim_heap, RELEASE_TRIM_QUIET_SECONDS, RELEASE_TRIM_WAIT_SECONDS)
+        finally:
+            with self._shared_lock:
+                self._trim_waiting = False
 
     def _close_idle(self, serving: Path) -> None:
         """Close the snapshots of other generations that no request is reading: an idle

@@ -486,13 +486,15 @@ def known_phrases(query, searcher, docs_of):
     """The query with each slop-1 Phrase under its Ands and Ors replaced by a KnownPhrase
     (`docs_of(phrase)`: its sorted live docnums). The Ors and Ands are copies that keep
     their own attributes (the matcher type compile._union_trees chose: another one sums
-    in another order). Anything else is left whole, with Whoosh's own phrases."""
+    in another order). Anything else is left whole, with Whoosh's own phrases: an Or with
+    `scale` or `minmatch` (which compile.py never builds), a NOT, an AndMaybe."""
     spans = {id(leaf): (offset, offset + leaf.reader().doc_count_all()) for leaf, offset in searcher.leaf_searchers()}
 
     def swap(q):
         if type(q) is Q.Phrase and q.slop == 1:
             return KnownPhrase(q, docs_of(q), spans)
-        if isinstance(q, (Q.And, Q.Or)):
+        if isinstance(q, (Q.And, Q.Or)) and not getattr(q, "scale", None) and not getattr(q, "minmatch", 0):
+            # (an Or with a coordination scale scores through its parts' term matchers: review 18)
             children = [swap(c) for c in q.subqueries]
             if all(a is b for a, b in zip(children, q.subqueries)):
                 return q
