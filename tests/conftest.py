@@ -46,6 +46,15 @@ def write_news(folder: Path, name: str, body: str = "", **fields) -> Path:
     return path
 
 
+def thirty_fines(root: Path, marker: str | None = None) -> None:
+    """Thirty near-identical items about a privacy fine, and with `marker` one more titled with it."""
+    for n in range(30):
+        write_news(root, f"item-{n}.md", title=f"Privacy regulator fines company {n}",
+                   excerpt="The data protection authority fined it.", publishedDateTime=f"2023-01-{n % 28 + 1:02d}T10:00:00Z")
+    if marker:
+        write_news(root, "marker.md", title=f"{marker} regulation story")
+
+
 def small_index(tmp_path: Path, count: int = 5, title: str = "Story {n}") -> tuple[Path, Path, Path]:
     """(corpus, index folder, current generation) of `count` one-line items built at tmp_path."""
     from searchapp.indexing import update_index

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_news
+from conftest import thirty_fines
 from whoosh import query as Q
 from whoosh.query.spans import SpanNear2
 
@@ -140,12 +140,15 @@ def test_compat_refuses_a_whoosh_whose_phrase_scores_otherwise(monkeypatch):
 
 # ---------------------------------------------------------------- snapshots opened ahead of the switch
 
-def _news(root, marker: str | None = None):
-    for i in range(30):
-        write_news(root, f"item-{i}.md", title=f"Privacy regulator fines company {i}",
-                   excerpt="The data protection authority fined it.", publishedDateTime=f"2023-01-{i % 28 + 1:02d}T10:00:00Z")
-    if marker:
-        write_news(root, "marker.md", title=f"{marker} regulation story")
+_news = thirty_fines
+
+
+def _serving(tmp_path):
+    """(corpus, a server's engine, warm_switch, on its index, built in full)."""
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    _news(corpus)
+    update_index(corpus, index_dir, full=True)
+    return corpus, SearchEngine(index_dir, warm_switch=True)
 
 
 def _as_a_server(engine, index_dir):
@@ -183,10 +186,8 @@ class _Readers:
 
 
 def test_after_a_switch_each_reading_thread_finds_its_snapshot_opened_ahead(tmp_path):
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    _news(corpus)
-    update_index(corpus, index_dir, full=True)
-    engine = SearchEngine(index_dir, warm_switch=True)
+    corpus, engine = _serving(tmp_path)
+    index_dir = engine.index_dir
     readers = _Readers(engine, 3)
     opened_by: list[str] = []
     real_open = engine.backend.open
@@ -219,10 +220,8 @@ def test_after_a_switch_each_reading_thread_finds_its_snapshot_opened_ahead(tmp_
 def test_spares_of_a_generation_never_served_are_closed(tmp_path):
     """A warmed generation superseded before any thread read it: its snapshots opened ahead are
     closed at the next switch, and by close()."""
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    _news(corpus)
-    update_index(corpus, index_dir, full=True)
-    engine = SearchEngine(index_dir, warm_switch=True)
+    corpus, engine = _serving(tmp_path)
+    index_dir = engine.index_dir
     readers = _Readers(engine, 2)
     try:
         readers.each(lambda: engine.search("privacy"))
@@ -262,15 +261,18 @@ def test_when_quiet_waits_for_no_request_in_progress():
     assert processes.when_quiet(activity, lambda: ran.append(1), quiet=0.02, wait=2.0) and ran == [1]
 
 
+def _trimming(tmp_path, monkeypatch):
+    """(corpus, a server's engine on its index, the times trim_heap was called)."""
+    trimmed = []
+    monkeypatch.setattr(service, "trim_heap", lambda: trimmed.append(time.monotonic()))
+    return (*_serving(tmp_path), trimmed)
+
+
 def test_a_switch_trims_the_heap_only_once_no_request_runs(tmp_path, monkeypatch):
     """Trimming holds the allocator's locks (24-31 ms at 300k): the first requests after a switch
     waited for it. It now runs at the first quiet moment."""
-    trimmed = []
-    monkeypatch.setattr(service, "trim_heap", lambda: trimmed.append(time.monotonic()))
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    _news(corpus)
-    update_index(corpus, index_dir, full=True)
-    engine = SearchEngine(index_dir, warm_switch=True)
+    corpus, engine, trimmed = _trimming(tmp_path, monkeypatch)
+    index_dir = engine.index_dir
     try:
         engine.search("privacy")
         _news(corpus, marker="Livemarker")
@@ -319,11 +321,9 @@ def test_spares_of_a_generation_removed_before_they_are_taken_are_not_served(tmp
     """Found by CI: a spare opened before its generation was removed still reads its open files;
     taking it served an index that no longer exists, where opening one fails and the request
     falls back to the newest good generation (/healthz said 503 instead of "degraded")."""
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    _news(corpus)
-    update_index(corpus, index_dir, full=True)
+    corpus, engine = _serving(tmp_path)
+    index_dir = engine.index_dir
     old = current_generation(index_dir)
-    engine = SearchEngine(index_dir, warm_switch=True)
     readers = _Readers(engine, 2)
     try:
         readers.each(lambda: engine.search("privacy"))
@@ -357,12 +357,8 @@ def test_an_or_with_a_coordination_scale_keeps_whooshs_phrases(appended):
 def test_switches_in_quick_succession_leave_one_trim_waiting(tmp_path, monkeypatch):
     """Review 18: under steady traffic each switch left a release thread waiting to trim, and all
     of them trimmed back to back at the first quiet moment (24-31 ms each at 300k). Now one waits."""
-    trimmed = []
-    monkeypatch.setattr(service, "trim_heap", lambda: trimmed.append(time.monotonic()))
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    _news(corpus)
-    update_index(corpus, index_dir, full=True)
-    engine = SearchEngine(index_dir, warm_switch=True)
+    corpus, engine, trimmed = _trimming(tmp_path, monkeypatch)
+    index_dir = engine.index_dir
     try:
         engine.search("privacy")
         engine._activity.begin()   # traffic that never pauses
