@@ -19,13 +19,13 @@ from conftest import thirty_fines
 from whoosh import query as Q
 from whoosh.query.spans import SpanNear2
 
+from searchapp import processes
 from searchapp.backends.whoosh import compat
 from searchapp.backends.whoosh.compile import analyze
 from searchapp.backends.whoosh.schema import TEXT_FIELDS
 from searchapp.backends.whoosh.snapshot import open_snapshot
 from searchapp.backends.whoosh.writer import segment_count
 from searchapp.bitmaps import docnums
-from searchapp import processes
 from searchapp.core import service
 from searchapp.core.service import SearchEngine
 from searchapp.indexing import update_index
@@ -204,7 +204,7 @@ def test_after_a_switch_each_reading_thread_finds_its_snapshot_opened_ahead(tmp_
             _news(corpus, marker=f"Livemarker{round_}")
             update_index(corpus, index_dir)   # returns once the engine warmed NEXT (and opened ahead)
             new = generations.current_generation(index_dir)
-            assert readers.each(lambda: engine.search(f"livemarker{round_}").total) == [1, 1, 1]
+            assert readers.each(lambda r=round_: engine.search(f"livemarker{r}").total) == [1, 1, 1]
             assert opened_by and set(opened_by) <= {"searchapp-next", "searchapp-warm"}   # none in a request
             opened_by.clear()
             assert all(s.generation == new for s in readers.each(lambda: engine._local.snapshot))
@@ -228,7 +228,7 @@ def test_spares_of_a_generation_never_served_are_closed(tmp_path):
         _as_a_server(engine, index_dir)
         _news(corpus, marker="Onemarker")
         update_index(corpus, index_dir)
-        first = list(engine._spares.values())[0]
+        first = next(iter(engine._spares.values()))
         assert len(first) == 3 and not any(s._closed for s in first)   # the two threads and the main one read
         _news(corpus, marker="Twomarker")
         update_index(corpus, index_dir)   # nobody asked for the first generation meanwhile
@@ -306,7 +306,7 @@ def test_scoring_given_documents_builds_no_matcher_in_a_segment_without_one(appe
         assert first == 0 and second > 0
         for word in ("regul", "data", "privaci"):
             query = Q.Or([_CountedTerm("title", word), Q.Term("excerpt", word, boost=0.5)])
-            everything = dict((d, score) for score, d in _top(snapshot.searcher, query))
+            everything = {d: score for score, d in _top(snapshot.searcher, query)}
             for within in ([d for d in sorted(everything) if d < second][:7], [d for d in sorted(everything) if d >= second][:7]):
                 assert within, word
                 _CountedTerm.built = 0
@@ -365,7 +365,7 @@ def test_switches_in_quick_succession_leave_one_trim_waiting(tmp_path, monkeypat
         for round_ in range(3):
             _news(corpus, marker=f"Marker{round_}")
             update_index(corpus, index_dir)
-            assert _until(lambda: engine.search(f"marker{round_}").total == 1)
+            assert _until(lambda r=round_: engine.search(f"marker{r}").total == 1)
         assert _until(lambda: sum(t.name == "searchapp-release" for t in threading.enumerate()) == 1)   # one waits
         assert trimmed == []
         engine._activity.end()
