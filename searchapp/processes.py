@@ -68,23 +68,31 @@ class Activity:
     """Requests in progress and when the last one ended: `begin()` and `end()` around each."""
 
     def __init__(self):
+        self._clock = time.monotonic
         self._lock = threading.Lock()
-        self.running = 0
+        self.running = 0          # requests in progress
         self.last_end = 0.0
 
     def begin(self) -> None:
         with self._lock:
             self.running += 1
+            self._began()
+
+    def _began(self) -> None:
+        """Under the lock, as a request begins: for subclasses."""
 
     def end(self) -> None:
         with self._lock:
             self.running = max(0, self.running - 1)
-            self.last_end = time.monotonic()
+            self.last_end = self._clock()
 
     def quiet_for(self, seconds: float) -> bool:
         """No request in progress, and none ended in the last `seconds`."""
         with self._lock:
-            return not self.running and time.monotonic() - self.last_end >= seconds
+            return self._quiet(seconds)
+
+    def _quiet(self, seconds: float) -> bool:   # the lock held
+        return not self.running and self._clock() - self.last_end >= seconds
 
 
 def when_quiet(activity: Activity, function, quiet: float, wait: float, check: float = 0.01) -> bool:
@@ -122,7 +130,7 @@ def defer_full_collections() -> None:
     gc.set_threshold(young, middle, DEFERRED)
 
 
-class IdleTrimmer:
+class IdleTrimmer(Activity):
     """Collects garbage fully and trims the heap (trim_heap) once no request
     has run for a moment; collects fully anyway when FULL_COLLECTION_MAX_SECONDS
     have gone by without a quiet moment (see defer_full_collections).
@@ -137,11 +145,8 @@ class IdleTrimmer:
     thread looks every IDLE_TRIM_CHECK_SECONDS."""
 
     def __init__(self, check: float = IDLE_TRIM_CHECK_SECONDS, quiet: float = IDLE_TRIM_QUIET_SECONDS):
-        self._clock = time.monotonic
+        super().__init__()
         self.check, self.quiet = check, quiet
-        self._lock = threading.Lock()
-        self.running = 0          # requests in progress
-        self.last_end = 0.0
         self.dirty = False        # requests since the last trim
         self.trims = 0
         self.collections = 0      # full garbage collections run
@@ -158,15 +163,8 @@ class IdleTrimmer:
     def stop(self) -> None:
         self._stop.set()
 
-    def begin(self) -> None:
-        with self._lock:
-            self.running += 1
-            self.dirty = self.served_since_collection = True
-
-    def end(self) -> None:
-        with self._lock:
-            self.running = max(0, self.running - 1)
-            self.last_end = self._clock()
+    def _began(self) -> None:
+        self.dirty = self.served_since_collection = True
 
     def _run(self) -> None:
         while not self._stop.wait(self.check):
@@ -174,7 +172,7 @@ class IdleTrimmer:
 
     def trim_if_quiet(self) -> bool:
         with self._lock:   # a request beginning now waits for the check, not for the trim
-            if not self.dirty or self.running or self._clock() - self.last_end < self.quiet:
+            if not self.dirty or not self._quiet(self.quiet):
                 return False
             self.dirty = False
         self._collect(everything=True)    # first: what it frees is then given back by the trim
