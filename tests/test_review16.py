@@ -274,8 +274,9 @@ def big_one_segment(tmp_path_factory):
     from searchapp.backends.whoosh import writer
     base = tmp_path_factory.mktemp("review16-big")
     corpus = base / "corpus"
-    subprocess.run([sys.executable, str(PROJECT / "bench" / "make_corpus.py"), "33000", str(corpus)], check=True,
-                   capture_output=True, timeout=600)
+    subprocess.run([sys.executable, str(PROJECT / "bench" / "make_corpus.py"), "33000", str(corpus),
+                    "--source", str(PROJECT / "corpus")],   # the in-repo sample: no need of ../shared
+                   check=True, capture_output=True, timeout=600)
     saved, writer.WORKERS = writer.WORKERS, 1
     try:
         update_index(corpus, base / "index", full=True)
