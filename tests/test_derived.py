@@ -1,6 +1,7 @@
 """Ranking from per-generation arrays (backends/whoosh/derived.py) gives the
-answers of scoring every match: the same (score, docnum) pairs, bit for bit,
-while Whoosh scores only the candidates whose bound can reach the top."""
+answers of Whoosh scoring every match: bare words the same (score, docnum)
+pairs bit for bit, compiled queries the same ranks with scores equal up to
+their last bits, and no Whoosh matcher for a query the arrays model."""
 
 from __future__ import annotations
 
@@ -50,63 +51,61 @@ def _cases(engine, texts):
                         yield text, tree, subset, limit, recent, boost
 
 
-def test_bounded_top_is_scoring_every_match(engine, monkeypatch):
-    monkeypatch.setattr(derived, "FIRST_BATCH", 1)   # several rounds of candidates, even on a small index
+def _ranks_and_scores_agree(found, reference):
+    """Whoosh sums a query's term scores in the order of the matcher trees it builds per
+    segment; the arrays sum them in the query's order: the same ranks, scores equal up to
+    their last bits."""
+    assert [d for _, d in found] == [d for _, d in reference]
+    for (mine, _), (whooshs, _) in zip(found, reference):
+        assert mine == pytest.approx(whooshs, rel=1e-12, abs=0)
+
+
+def test_modelled_scores_rank_as_whoosh_scoring_every_match(engine):
     snapshot = engine._snapshot()
     checked = 0
     for text, tree, bits, limit, recent, boosts in _cases(engine, SCORED):
         query = _compiled(tree)
-        searcher = snapshot.recency_searcher() if recent else snapshot.searcher
-        found = derived.bounded_top(snapshot, searcher, query, bits, limit, boosts, recent)
+        found = derived.modelled_top(snapshot, query, bits, limit, boosts, recent)
         assert found is not None, text   # every query here is modelled
-        assert found == _every_match(snapshot, query, bits, limit, boosts, recent), (text, limit, recent)
+        reference = _every_match(snapshot, query, bits, limit, boosts, recent)
+        try:
+            _ranks_and_scores_agree(found, reference)
+        except AssertionError as failure:
+            raise AssertionError(f"{text!r} limit {limit} recent {recent}: {failure}") from None
         checked += 1
     assert checked > 100
 
 
-def test_only_candidates_that_can_reach_the_top_are_scored(engine, monkeypatch):
-    monkeypatch.setattr(derived, "FIRST_BATCH", 1)
-    scored = []
-    exact_top = compat.exact_top
+def test_a_modelled_query_builds_no_whoosh_matcher(engine, monkeypatch):
+    def refused(*args, **kwargs):
+        raise AssertionError("Whoosh scored a modelled query")
 
-    def counting(searcher, query, limit, allow, restrict, within=None):
-        scored.append(len(within) if within is not None else searcher.doc_count())
-        return exact_top(searcher, query, limit, allow, restrict, within)
-
-    monkeypatch.setattr(compat, "exact_top", counting)
+    monkeypatch.setattr(compat, "exact_top", refused)
     snapshot = engine._snapshot()
-    tree = engine.read("facial recognition")   # a synonym group ("face recognition"): scored by Whoosh
-    bits = snapshot.matches(tree)
-    assert bits.bit_count() >= 10
-    top = snapshot.ranked(tree, bits, 1, "relevance", False, proximity_boosts(snapshot, adjacent_pairs(tree)))
-    assert len(top) == 1
-    assert sum(scored) < bits.bit_count()
+    for text in SCORED:
+        tree = engine.read(text)
+        bits = snapshot.matches(tree)
+        top = snapshot.ranked(tree, bits, 3, "relevance", False, proximity_boosts(snapshot, adjacent_pairs(tree)))
+        assert len(top) == min(3, bits.bit_count()), text
 
 
-def test_a_bound_that_does_not_hold_falls_back_to_scoring_every_match(engine, monkeypatch):
+def test_documents_the_query_does_not_match_are_not_ranked(engine):
     snapshot = engine._snapshot()
     tree = engine.read("facial recognition ban")
     query, bits = _compiled(tree), snapshot.matches(tree)
-    term = derived.Arrays.term
-
-    def too_low(self, snap, fieldname, text):
-        docs, scores = term(self, snap, fieldname, text)
-        return docs, scores * 0.5
-
-    monkeypatch.setattr(derived.Arrays, "term", too_low)
-    snapshot._shared.pop("derived-arrays", None)
-    snapshot._shared.pop("term-arrays", None)
-    assert derived.bounded_top(snapshot, snapshot.searcher, query, bits, 3) is None
-    assert snapshot.ranked(tree, bits, 3, "relevance", False) == _every_match(snapshot, query, bits, 3, (), False)
-    snapshot._shared.pop("derived-arrays", None)
-    snapshot._shared.pop("term-arrays", None)
+    found = derived.modelled_top(snapshot, query, snapshot.live, 1000)
+    assert {d for _, d in found} == set(docnums(bits))
 
 
-def test_a_query_the_bound_does_not_model_is_left_to_whoosh(engine):
+def test_a_query_the_model_does_not_cover_is_left_to_whoosh(engine):
     snapshot = engine._snapshot()
-    tree = engine.read("priva*")
-    assert derived.bounded_top(snapshot, snapshot.searcher, _compiled(tree), snapshot.matches(tree), 3) is None
-    assert snapshot.ranked(tree, snapshot.matches(tree), 3, "relevance", False)
+    for text in ("priva*", "privacy NOT facebook"):
+        tree = engine.read(text)
+        bits = snapshot.matches(tree)
+        assert bits, text
+        assert derived.modelled_top(snapshot, _compiled(tree), bits, 3) is None, text
+        assert snapshot.ranked(tree, bits, 3, "relevance", False) == _every_match(
+            snapshot, _compiled(tree), bits, 3, (), False), text
 
 
 def _per_document(snapshot, concepts, bits, limit, recent, boosts):

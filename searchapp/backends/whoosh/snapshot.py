@@ -831,12 +831,12 @@ class WhooshSnapshot:
         concepts = word_concepts(tree, analyze)
         if concepts is not None:
             return self._top_by_word_scores(concepts, bits, limit, sort == "recent", boosts)
-        searcher = self.recency_searcher() if sort == "recent" else self.searcher
-        # only the candidates whose score bound can still reach the top are scored (derived.py):
-        # "facial recognition ba" at 100k items scored 23,000 matches for 10 hits
-        top = derived.bounded_top(self, searcher, _compiled(tree), bits, limit, boosts, sort == "recent")
+        # scored from the terms' arrays, not by Whoosh's matchers (derived.py): "facial
+        # recognition ba" at 100k items had Whoosh score 23,000 matches for 10 hits
+        top = derived.modelled_top(self, _compiled(tree), bits, limit, boosts, sort == "recent")
         if top is not None:
             return top
+        searcher = self.recency_searcher() if sort == "recent" else self.searcher
         # restricted: only the documents of `bits` are visited (skip_to), not every match of the
         # query ("gdpr" with its synonym phrases over 23 candidates: 1.1 s -> a few ms). A query
         # with ANDNOT always is: Whoosh's AndNot matcher let through an item its negative part
