@@ -82,3 +82,24 @@ def test_a_switch_warms_the_old_generations_query_bitmaps_first(tmp_path):
     assert set(kinds[first_other:]) - {"query"} == set(kinds[first_other:])   # no query key after the others
     recent = [k for k in reversed(list(shared["queries"])) if k in shared["query-objects"]]
     assert [repr(key) for _, key in keys[:first_other]] == recent
+
+
+def test_the_release_thread_is_published_only_once_started(sample_index, monkeypatch):
+    """CI, round 19: a test joined `_emptying` between its assignment and its start
+    ("cannot join thread before it is started"); anything that joins it sees a started thread."""
+    seen = []
+    start = threading.Thread.start
+
+    def observed(thread):
+        seen.append(getattr(engine, "_emptying", None) is thread)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", observed)
+    engine = SearchEngine(sample_index)
+    try:
+        engine._empty_later([{"lock": threading.Lock()}])
+        assert seen == [False]   # not yet visible when it starts
+        engine._emptying.join(10)
+        assert not engine._emptying.is_alive()
+    finally:
+        engine.close()

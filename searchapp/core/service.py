@@ -373,8 +373,8 @@ class SearchEngine:
             return
         emptying = threading.Thread(target=self._empty_dropped, args=(dropped, keep, snapshots), daemon=True,
                                     name="searchapp-release")
-        self._emptying = emptying
         emptying.start()
+        self._emptying = emptying   # only once started: joining a thread not yet started raises (CI, round 19)
 
     def _empty_dropped(self, dropped: list[dict], keep, snapshots) -> None:
         """In the background, after a switch: close the spare snapshots of other generations, forget
