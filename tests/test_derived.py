@@ -261,3 +261,47 @@ def test_an_or_is_matched_as_a_union_tree_in_a_small_segment(engine):
         kinds.append(type(matcher).__name__)
         todo.extend(matcher.children())
     assert "UnionMatcher" in kinds and "ArrayUnionMatcher" not in kinds, kinds
+
+
+def test_a_compound_of_one_part_scores_as_whoosh_ignoring_its_boost(engine):
+    """Review 19: Whoosh scores an Or or And of one part as the part alone (its boost is
+    dropped); an empty one matches nothing, and is left to Whoosh."""
+    from whoosh import query as Q
+
+    snapshot = engine._snapshot()
+    term = Q.Term("excerpt", snapshot.stem("privacy"))
+    for query in (Q.Or([term], boost=0.5), Q.And([term], boost=2.0), Q.Or([Q.And([term], boost=3.0), term])):
+        bits = snapshot.query_bits(query)
+        assert bits, query
+        found = derived.modelled_top(snapshot, query, bits, 1000)
+        _ranks_and_scores_agree(found, _every_match(snapshot, query, bits, 1000, (), False))
+    assert derived.modelled_top(snapshot, Q.And([]), snapshot.live, 10) is None
+
+
+def test_copies_in_different_segments_score_alike_and_the_first_indexed_leads(tmp_path):
+    """Review 19: an item and its copy under another URL, appended in a later segment, have
+    the same text: the arrays give them the same score (Whoosh's per-segment order of
+    addition could differ in the last bit), and the tie goes to the lower docnum."""
+    from conftest import write_news
+    from searchapp.indexing import update_index
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    story = dict(title="Quantum privacy ruling against the data broker",
+                 excerpt="The court found the quantum broker sold privacy data.", topics=["AI"])
+    write_news(corpus, "original.md", webUrl="https://example.org/original", **story)
+    for n in range(6):
+        write_news(corpus, f"other-{n}.md", title=f"Privacy story {n} about quantum sensors and data")
+    update_index(corpus, index_dir)
+    write_news(corpus, "zz-copy.md", webUrl="https://example.net/copy", **story)
+    update_index(corpus, index_dir)   # the copy goes into a new segment
+    with SearchEngine(index_dir) as engine:
+        snapshot = engine._snapshot()
+        assert len(list(snapshot.searcher.leaf_searchers())) >= 2
+        docnum = {snapshot.record(d)["url"]: d for d in docnums(snapshot.live)}
+        original, copy = docnum["https://example.org/original"], docnum["https://example.net/copy"]
+        assert original < copy
+        tree = engine.read('"quantum privacy" OR quantum OR broker OR privacy data')
+        found = derived.modelled_top(snapshot, _compiled(tree), snapshot.matches(tree), 100)
+        score = {d: s for s, d in found}
+        assert score[original] == score[copy]
+        assert [d for _, d in found].index(original) + 1 == [d for _, d in found].index(copy)

@@ -143,6 +143,11 @@ def _add_scores(snapshot, table: Arrays, query, out: np.ndarray, factor: float) 
     kind = type(query)
     if query is Q.NullQuery or kind is Q.NullQuery.__class__:
         return True
+    if kind is Q.And or (isinstance(query, Q.Or) and kind is not Q.DisjunctionMax):
+        if not query.subqueries:   # Whoosh matches nothing; our bitmaps read an empty And as everything
+            return False
+        if len(query.subqueries) == 1:   # Whoosh scores the part alone, without the compound's boost
+            return _add_scores(snapshot, table, query.subqueries[0], out, factor)
     factor *= getattr(query, "boost", 1.0)
     if kind is Q.Term:
         if query.fieldname not in snapshot.index.schema:
