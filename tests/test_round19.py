@@ -43,3 +43,19 @@ def test_a_request_waits_for_anothers_spelling_lookup_before_going_without(sampl
             spelling._WORKING.release()
         asking.join(10)
         assert answers and answers[0].corrected_from == "facal recgnition"
+
+
+def test_completions_are_kept_per_generation_and_handed_out_as_copies(sample_index):
+    """Round 19: a prefix's completions (and the facet values having a word with it) are
+    worked out once per generation; what a caller gets is its own copy."""
+    with SearchEngine(sample_index) as engine:
+        snapshot = engine._snapshot()
+        first = snapshot.completions("pr")
+        assert first == snapshot._completions("pr", 300) and first
+        first.clear()   # a caller's change does not reach the cache
+        again = snapshot.completions("pr")
+        assert again == snapshot._completions("pr", 300)
+        assert ("pr", 300) in snapshot.shared_cache("completions", dict)
+        suggestions = engine.suggest("fr")   # "France", "fr..." words
+        assert "fr" in snapshot.shared_cache("facet-prefixes", dict)
+        assert suggestions == engine.suggest("fr")

@@ -49,6 +49,9 @@ SNIPPET_CHARS = 300
 # stored documents kept per generation, by their estimated size in bytes (_stored_size). Weighed by
 # their texts' characters alone, 5 M held 4,700 documents and 17 MB per worker at 300k items
 STORED_CACHE_BYTES = 8_000_000
+# prefix -> its completions, per generation: "amazon c" listed and decoded the table's 530
+# words starting with "c" on every keystroke, 1.9 of 7 ms of a suggestion at 300k (round 19)
+COMPLETION_CACHE_WORDS = 50_000
 _FACET_FIELD = {**FACET_FIELDS, "month": "f_month"}
 
 _WHOLE = compat.CachingHighlighter(fragmenter=highlight.WholeFragmenter(), formatter=compat.EscapingFormatter())
@@ -985,7 +988,16 @@ class WhooshSnapshot:
         return found
 
     def completions(self, prefix: str, limit: int = 300) -> dict[str, int]:
-        """Indexed words (unstemmed) starting with `prefix`, with their document counts."""
+        """Indexed words (unstemmed) starting with `prefix`, with their document counts
+        (a copy of the generation's cached answer)."""
+        cache = self.shared_cache("completions", lambda: Lru(COMPLETION_CACHE_WORDS, weigh=lambda c: max(1, len(c))))
+        found = cache.get_fresh((prefix, limit))
+        if found is None:
+            found = self._completions(prefix, limit)
+            cache.put((prefix, limit), found)
+        return dict(found)
+
+    def _completions(self, prefix: str, limit: int) -> dict[str, int]:
         reader = self.searcher.reader()
         counts: dict[str, int] = {}
         for field in self.spelling:
