@@ -21,12 +21,12 @@ WORD = re.compile(r"(?<![\w:*])([^\W\d_][\w'’-]*)(?![\w:*])")
 MAX_UNKNOWN_WORDS = 4        # words looked up per query; the others are left as typed
 SURE_WORDS = 2               # looked up whatever the budget: most misspelled queries have one or two typos
 BUDGET_SECONDS = 0.015       # spelling work per request; past it, the remaining words are left as typed
+                             # (83 unique near-words per query cost 1.4 s each before, and 8 such clients
+                             # slowed an ordinary query 700x)
 # How long a request waits for another's lookup before going without. Skipping at once gave
 # two answers to 8 threads asking "self driving car cras" together (review 19); a lookup
 # takes at most about the budget, and its words are then cached for the generation.
 WAIT_SECONDS = 2 * BUDGET_SECONDS
-                             # (83 unique near-words per query cost 1.4 s each before, and 8 such clients
-                             # slowed an ordinary query 700x)
 CLOSEST_CACHE_SIZE = 20_000  # word -> its correction, per generation
 
 

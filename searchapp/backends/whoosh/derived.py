@@ -127,12 +127,8 @@ def modelled_top(snapshot, query, bits: int, limit: int, boosts=(), recent: bool
     total = np.zeros(table.size)
     if not _add_scores(snapshot, table, query, total, 1.0):
         return None
-    if recent:
-        total *= table.decay(snapshot)
-    for boost_bits, factor in boosts:
-        total[flags_of(boost_bits, table.size)] *= factor
     # only the documents the query matches: a caller's bitmap may hold others
-    return _top(total, bits & snapshot.query_bits(query), limit, table.size)
+    return _top(snapshot, table, total, bits & snapshot.query_bits(query), limit, recent, boosts)
 
 
 def _add_scores(snapshot, table: Arrays, query, out: np.ndarray, factor: float) -> bool:
@@ -143,7 +139,8 @@ def _add_scores(snapshot, table: Arrays, query, out: np.ndarray, factor: float) 
     kind = type(query)
     if query is Q.NullQuery or kind is Q.NullQuery.__class__:
         return True
-    if kind is Q.And or (isinstance(query, Q.Or) and kind is not Q.DisjunctionMax):
+    union = isinstance(query, Q.Or) and kind is not Q.DisjunctionMax
+    if union or kind is Q.And:
         if not query.subqueries:   # Whoosh matches nothing; our bitmaps read an empty And as everything
             return False
         if len(query.subqueries) == 1:   # Whoosh scores the part alone, without the compound's boost
@@ -164,7 +161,7 @@ def _add_scores(snapshot, table: Arrays, query, out: np.ndarray, factor: float) 
             keep = inside[docs]
             out[docs[keep]] += scores[keep] * factor if factor != 1.0 else scores[keep]
         return True
-    if isinstance(query, Q.Or) and kind is not Q.DisjunctionMax:
+    if union:
         if getattr(query, "minmatch", 0) or getattr(query, "scale", None):
             return False
         return all(_add_scores(snapshot, table, part, out, factor) for part in query.subqueries)
@@ -178,9 +175,14 @@ def _add_scores(snapshot, table: Arrays, query, out: np.ndarray, factor: float) 
     return False
 
 
-def _top(total: np.ndarray, bits: int, limit: int, size: int) -> list[tuple[float, int]]:
-    """The `limit` best documents of `bits` by `total`, as (score, docnum), ties by docnum."""
-    docs = np.flatnonzero(flags_of(bits, size))
+def _top(snapshot, table: Arrays, total: np.ndarray, bits: int, limit: int, recent: bool, boosts):
+    """The `limit` best documents of `bits` by `total` times the recency factor, then each
+    boost in turn (Whoosh's order), as (score, docnum), ties by docnum. `total` is changed."""
+    if recent:
+        total *= table.decay(snapshot)
+    for boost_bits, factor in boosts:
+        total[flags_of(boost_bits, table.size)] *= factor
+    docs = np.flatnonzero(flags_of(bits, table.size))
     values = total[docs]
     if values.size > limit:   # only those at or above the limit-th best can be in the top (ties kept)
         kth = np.partition(values, values.size - limit)[values.size - limit]
@@ -248,9 +250,4 @@ def word_top(snapshot, weighted: list[tuple[str, float]], bits: int, limit: int,
     for text, w in weighted:
         docs, scores = word_arrays(snapshot, text)
         total[docs] += scores if plain else w * scores
-    if recent:
-        total *= table.decay(snapshot)
-    for boost_bits, factor in boosts:
-        chosen = flags_of(boost_bits, table.size)
-        total[chosen] *= factor
-    return _top(total, bits, limit, table.size)
+    return _top(snapshot, table, total, bits, limit, recent, boosts)
