@@ -6,8 +6,6 @@ Shared by the backend (which builds them from postings) and the search core
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 
@@ -31,22 +29,23 @@ def has(data: bytes, doc: int) -> bool:
     return doc >> 3 < len(data) and data[doc >> 3] >> (doc & 7) & 1
 
 
-_BITS = [tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256)]
-_NONZERO_RUN = re.compile(rb"[^\x00]+")
+def docnum_array(bits: int) -> np.ndarray:
+    """A bitmap int -> its docnums, ascending, as int64. Sparse: only the nonzero
+    bytes are unpacked; dense: all of them (at 300,000 items, 2,000 set: 1.1 ms
+    for the regex scan of round 6, 0.13 ms this way; 20,000: 6.6 -> 0.5 ms)."""
+    data = np.frombuffer(as_bytes(bits), dtype=np.uint8)
+    if not data.size:
+        return np.zeros(0, dtype=np.int64)
+    nonzero = np.flatnonzero(data)
+    if nonzero.size * 8 < data.size:
+        rows, columns = np.nonzero(np.unpackbits(data[nonzero, None], axis=1, bitorder="little"))
+        return (nonzero[rows].astype(np.int64) << 3) + columns
+    return np.flatnonzero(np.unpackbits(data, bitorder="little")).astype(np.int64)
 
 
 def docnums(bits: int) -> list[int]:
-    """A bitmap int -> its docnums, ascending. Runs of nonzero bytes are found
-    by the regex engine (C speed); slicing the rest of the bytes at each set
-    byte, as before, was quadratic (20,000 of 300,000 items: 102 -> 44 ms)."""
-    data = as_bytes(bits)
-    found: list[int] = []
-    extend = found.extend
-    for run in _NONZERO_RUN.finditer(data):
-        for index, byte in enumerate(run.group(), run.start()):
-            base = index << 3
-            extend([base + bit for bit in _BITS[byte]])
-    return found
+    """A bitmap int -> its docnums, ascending."""
+    return docnum_array(bits).tolist()
 
 
 def flags_of(bits: int, size: int) -> np.ndarray:

@@ -164,3 +164,17 @@ def test_a_documents_title_is_its_records(generated):
     for docnum in docnums(snapshot.live)[::97]:
         record = snapshot.record(docnum)
         assert snapshot.title(docnum) == (record["id"], record["title"])
+
+
+def test_scope_counts_equal_the_bitmaps_popcounts(generated):
+    """counter(scope): what a suggestion ranks its completions and places by."""
+    _, snapshot = generated
+    scopes = [snapshot.live, snapshot.matches(read_query("data", snapshot.analyze)),
+              snapshot.matches(read_query("privacy regulator", snapshot.analyze))]
+    words = sorted(snapshot.completions("c"))[:60] + sorted(snapshot.completions("pr"))[:60]
+    values = [(f, v) for f in ("regulator", "jurisdiction") for v in snapshot.facet_values(f)[:80]]
+    for scope in scopes:
+        counter = snapshot.counter(scope)
+        assert [counter.word(w) for w in words] == [(scope & snapshot.word_bits(w)).bit_count() for w in words]
+        assert ([counter.value(f, v) for f, v in values]
+                == [(scope & snapshot.value_bits(f, v)).bit_count() for f, v in values])

@@ -40,6 +40,8 @@ class Snapshot(Protocol):
     def value_bits(self, facet: str, value: str) -> int: ...
     def value_counts(self, facet: str, scope: int) -> list[int]:
         """Each of facet_values(facet)'s number of live items in `scope`, in that order."""
+    def counter(self, scope: int) -> "ScopeCounter":
+        """Counts under one scope, for a request that asks many (a suggestion)."""
 
     # ranking and ordering
     def ranked(self, tree, bits: int, limit: int, sort: str, restricted: bool,
@@ -71,6 +73,14 @@ class Snapshot(Protocol):
     # per-generation caches shared by threads
     def shared_cache(self, name: str, factory: Callable[[], object]): ...
     def close(self) -> None: ...
+
+
+class ScopeCounter(Protocol):
+    """How many live documents of one scope have a term; what a bitmap's popcount would say."""
+    def word(self, word: str) -> int:
+        """As (scope & word_bits(word)).bit_count()."""
+    def value(self, facet: str, value: str) -> int:
+        """As (scope & value_bits(facet, value)).bit_count()."""
 
 
 class Backend(Protocol):

@@ -27,9 +27,10 @@ from whoosh import highlight, query as Q, scoring
 from searchapp.backends.whoosh import compat, derived, tables
 from searchapp.backends.whoosh.compile import analyze, compile_own_text, compile_query
 from searchapp.backends.whoosh.facetcount import FieldCounter
+from searchapp.backends.whoosh.scopecount import ScopeCounts
 from searchapp.backends.whoosh.schema import FACET_FIELDS, NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS, date_key
 from searchapp.backends.whoosh.storytable import StoryTable
-from searchapp.bitmaps import as_bytes, bits_of, docnums, flags_of, has
+from searchapp.bitmaps import as_bytes, bits_of, docnum_array, docnums, flags_of, has
 from searchapp.lru import Lru
 from searchapp.model import Filters
 from searchapp.query import ast
@@ -433,6 +434,18 @@ class WhooshSnapshot:
             else:
                 self._terms.put(key, bits)
         return bits
+
+    def cached_bits(self, fieldname: str, value: str) -> int | None:
+        """A term's bitmap when it is at hand (pinned, or in the LRU), else None: nothing is built."""
+        key = (fieldname, value)
+        return self._facet_terms.get(key) if self._pinned(fieldname, value) else self._terms.get_fresh(key)
+
+    def counter(self, scope: int) -> ScopeCounts:
+        """Counts of the documents of `scope` having a word or a facet value (scopecount.py)."""
+        return ScopeCounts(self, scope)
+
+    def value_key(self, facet: str, value: str) -> tuple[str, str]:
+        return _FACET_FIELD[facet], value
 
     def postings(self, fieldname: str, value):
         """(docnums, weights) of a term's postings as arrays, None when the index does not have
@@ -869,7 +882,7 @@ class WhooshSnapshot:
         if limit <= 0 or not bits:
             return []
         if bits.bit_count() <= 2000:  # few: sort them by their ranks
-            found = np.fromiter(docnums(bits), dtype=np.int64)
+            found = docnum_array(bits)
             return found[np.argsort(self.position(sort)[found], kind="stable")][:limit].tolist()
         order = self.order(sort)   # many: walk the order a slice at a time
         flags = flags_of(bits, self.searcher.reader().doc_count_all())
