@@ -40,7 +40,7 @@ class Snapshot(Protocol):
     def value_bits(self, facet: str, value: str) -> int: ...
     def value_counts(self, facet: str, scope: int) -> list[int]:
         """Each of facet_values(facet)'s number of live items in `scope`, in that order."""
-    def counter(self, scope: int) -> "ScopeCounter":
+    def counter(self, scope: int) -> ScopeCounter:
         """Counts under one scope, for a request that asks many (a suggestion)."""
 
     # ranking and ordering
