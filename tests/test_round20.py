@@ -126,3 +126,24 @@ def test_a_rare_completion_is_counted_without_building_its_bitmap(tmp_path):
         assert snapshot.cached_bits("title", snapshot.stem("pricing")) is None
         assert snapshot.cached_bits("title", snapshot.stem("privacy")) is not None
         assert engine.suggest("ruling pric")[0].text == "ruling pricing"
+
+
+def test_term_places_and_best_completions_are_kept_per_generation(sample_index):
+    """A term's place in its postings table and a prefix's best completions are looked up once
+    per generation; what is kept answers as the lookup does (an unknown term stays unknown)."""
+    from searchapp.core.service import SUGGEST_CANDIDATES, _candidates
+
+    with SearchEngine(sample_index) as engine:
+        snapshot = engine._snapshot()
+        table = snapshot._postings_table("title")
+        for _ in range(2):   # looked up, then kept
+            docs, _weights = snapshot.postings("title", snapshot.stem("privacy"))
+            assert docs.tolist() == table.postings(table.find(snapshot.stem("privacy")))[0].tolist()
+            assert snapshot.postings("title", "zzzunknown") is None
+        assert snapshot._shared["term-places"].get(("title", "zzzunknown")) == -1
+        counts = snapshot.completions("pr")
+        expected = sorted(counts, key=lambda w: (-counts[w], w))[:SUGGEST_CANDIDATES]
+        first = _candidates(snapshot, "pr")
+        assert list(first) == expected and all(first[w] == counts[w] for w in expected)
+        first.clear()   # a caller's change does not reach the cache
+        assert list(_candidates(snapshot, "pr")) == expected
