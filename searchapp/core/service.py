@@ -37,7 +37,7 @@ from searchapp.errors import NoIndex, QueryError
 from searchapp.lru import Lru
 from searchapp.model import (FACETS, RECENCY_HALF_LIFE_DAYS, SORTS, Filters, Interpretation, ItemPage, ResultsPage,
                              Suggestion)
-from searchapp.processes import Activity, trim_heap, when_quiet
+from searchapp.processes import REQUESTS, Activity, give_way, trim_heap, when_quiet
 from searchapp.query import ast
 from searchapp.query.expand import (adjacent_pairs, complete_last_word, compound_forms, expand, interpreted, prune,
                                     read_names, relax, synonym_table)
@@ -168,6 +168,7 @@ def _falls_back(method):
     @functools.wraps(method)
     def answer(self, *args, **kwargs):
         self._activity.begin()
+        REQUESTS.begin()
         try:
             self._leave_marked()
             try:
@@ -179,6 +180,7 @@ def _falls_back(method):
                     raise
                 return method(self, *args, **kwargs)
         finally:
+            REQUESTS.end()
             self._activity.end()
     return answer
 
@@ -879,6 +881,7 @@ class SearchEngine:
 
 
 EMPTY_CHUNK = 256   # cache entries freed between two chances for requests to run
+EMPTY_GIVE_WAY_SECONDS = 0.1   # at most this long per chunk: the old caches must go in the end
 PAGES_PER_STEP = 8  # cached pages freed between two chances (a typed page with facets: ~50 kB)
 RELEASE_TRIM_QUIET_SECONDS = 0.05   # after a switch, the heap is trimmed once no request ran for this long ...
 RELEASE_TRIM_WAIT_SECONDS = 30.0    # ... looked for this long (then it is left to the idle trimmer, or to reuse)
@@ -901,7 +904,8 @@ def _empty(dropped: list[dict], trim: bool = True) -> None:
                         value.popitem()
                 except KeyError:   # emptied
                     break
-                time.sleep(0)      # let a request run
+                time.sleep(0)      # let a request run ...
+                give_way(time.perf_counter() + EMPTY_GIVE_WAY_SECONDS)   # ... and wait while one does
             value.clear()          # an Lru's weight, too
     if trim:
         trim_heap()

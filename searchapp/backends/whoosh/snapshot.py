@@ -24,6 +24,7 @@ from rapidfuzz import process as rf_process
 from rapidfuzz.distance import OSA, Levenshtein
 from whoosh import highlight, query as Q, scoring
 
+from searchapp import processes
 from searchapp.backends.whoosh import compat, derived, tables
 from searchapp.backends.whoosh.compile import analyze, compile_own_text, compile_query
 from searchapp.backends.whoosh.facetcount import FieldCounter
@@ -175,7 +176,7 @@ def _keep_warming(generation: Path, key, shared: dict, keys: list) -> None:
     except Exception:   # removed or damaged meanwhile: requests compute what they need
         return
     try:
-        snapshot._warm_keys(keys, time.perf_counter() + WARM_AFTER_SECONDS)
+        snapshot._warm_keys(keys, time.perf_counter() + WARM_AFTER_SECONDS, give_way=True)
     except Exception:
         pass
     finally:
@@ -383,10 +384,11 @@ class WhooshSnapshot:
         docs = np.asarray(found[0])
         return derived.bitmap(docs[np.searchsorted(docs, floor):], 0) & self.live
 
-    def _warm_keys(self, keys: list, deadline: float) -> int:
+    def _warm_keys(self, keys: list, deadline: float, give_way: bool = False) -> int:
         """Compute `keys` until `deadline`, working half the time in slices of WARM_SLICE_SECONDS:
         a sleep per key (most take microseconds) cost a GIL hand-over each, up to 5 ms while a
-        request runs, so at 10k items 14,000 keys took longer than the whole budget."""
+        request runs, so at 10k items 14,000 keys took longer than the whole budget. `give_way`:
+        while the generation serves, each key also waits while a request runs (processes.give_way)."""
         table, done = derived.arrays(self), 0
         slice_start = time.perf_counter()
         for kind, key in keys:
@@ -396,6 +398,10 @@ class WhooshSnapshot:
             if started - slice_start >= WARM_SLICE_SECONDS:
                 time.sleep(started - slice_start)
                 slice_start = time.perf_counter()
+            if give_way:
+                processes.give_way(deadline)
+                if time.perf_counter() > deadline:
+                    break
             if kind == "word":
                 derived.word_arrays(self, key)
             elif kind == "term":
