@@ -149,70 +149,109 @@ def test_term_places_and_best_completions_are_kept_per_generation(sample_index):
         assert list(_candidates(snapshot, "pr")) == expected
 
 
-def test_background_work_gives_way_to_a_request_in_progress():
+@pytest.fixture
+def requests_here(monkeypatch):
+    """A request counter of the test's own (nothing another test left running counts)."""
+    from searchapp import processes
+
+    counter = processes.Activity()
+    monkeypatch.setattr(processes, "REQUESTS", counter)
+    monkeypatch.setattr(service, "REQUESTS", counter)
+    return counter
+
+
+def test_background_work_gives_way_to_a_request_in_progress(requests_here):
     """processes.give_way: background work (warming a served generation, emptying a dropped
-    one's caches) waits while any request runs in the process, never past its deadline."""
+    one's caches) waits while any request runs in the process, at most `most` seconds and
+    never past its deadline."""
     import time
 
     from searchapp import processes
 
     started = time.perf_counter()
-    processes.give_way(started + 5)   # nothing running: at once
+    processes.give_way(started + 5, 5)   # nothing running: at once
     assert time.perf_counter() - started < 0.5
-    processes.REQUESTS.begin()
+    requests_here.begin()
     try:
         started = time.perf_counter()
-        processes.give_way(started + 0.2)   # a request runs: until the deadline
+        processes.give_way(started + 0.2, 5)   # a request runs: until the deadline
         assert time.perf_counter() - started >= 0.2
+        started = time.perf_counter()
+        processes.give_way(started + 5, 0.1)   # ... or for `most`
+        assert 0.1 <= time.perf_counter() - started < 4
     finally:
-        processes.REQUESTS.end()
+        requests_here.end()
 
 
-def test_warming_a_served_generation_waits_while_a_request_runs(sample_index):
+def test_warming_a_served_generation_waits_a_little_for_each_request(sample_index, requests_here, monkeypatch):
     """Round 20: after a switch at 300k, the warming thread's 20 ms slices held 2.5 ms
-    suggestions up to 23 ms. While a request runs it now computes nothing."""
+    suggestions up to 23 ms. Each key now waits while a request runs, at most
+    WARM_GIVE_WAY_SECONDS, so typing without a gap still lets it go on (review 20b)."""
+    import threading
     import time
 
-    from searchapp import processes
+    from searchapp.backends.whoosh import snapshot as snapshot_module
 
+    monkeypatch.setattr(snapshot_module, "WARM_GIVE_WAY_SECONDS", 0.05)
     with SearchEngine(sample_index) as engine:
         snapshot = engine._snapshot()
         keys = [("bits", ("title", snapshot.stem(w))) for w in ("privacy", "court", "data")]
-        processes.REQUESTS.begin()
+        requests_here.begin()
         try:
             started = time.perf_counter()
-            assert snapshot._warm_keys(keys, started + 0.15, give_way=True) == 0
-            assert time.perf_counter() - started >= 0.15
-            assert snapshot._warm_keys(keys, time.perf_counter() + 5) == len(keys)   # before a switch: half duty
+            assert snapshot._warm_keys(keys, started + 5, give_way=True) == len(keys)
+            assert time.perf_counter() - started >= 3 * 0.05
         finally:
-            processes.REQUESTS.end()
+            requests_here.end()
         assert snapshot._warm_keys(keys, time.perf_counter() + 5, give_way=True) == len(keys)
 
 
-def test_a_request_is_counted_in_progress_while_it_is_answered(sample_index, monkeypatch):
-    from searchapp import processes
+def test_waiting_for_a_request_is_not_counted_as_warming_work(sample_index, requests_here, monkeypatch):
+    """Review 20b: the time waited counted as the slice's work, so warming then slept as long
+    again, and could return past its deadline having warmed 1 key of 5,801."""
+    import threading
+    import time
 
+    from searchapp.backends.whoosh import snapshot as snapshot_module
+
+    monkeypatch.setattr(snapshot_module, "WARM_GIVE_WAY_SECONDS", 10.0)
+    with SearchEngine(sample_index) as engine:
+        snapshot = engine._snapshot()
+        keys = [("bits", ("title", snapshot.stem(w))) for w in ("privacy", "court", "data")] * 50
+        requests_here.begin()
+        threading.Timer(0.5, requests_here.end).start()   # a request of 0.5 s
+        started = time.perf_counter()
+        assert snapshot._warm_keys(keys, started + 5, give_way=True) == len(keys)
+        assert time.perf_counter() - started < 0.9   # not 0.5 waited + 0.5 slept
+        started = time.perf_counter()
+        requests_here.begin()
+        try:
+            assert snapshot._warm_keys(keys, started + 0.3, give_way=True) == 0   # the deadline holds
+            assert time.perf_counter() - started < 2
+        finally:
+            requests_here.end()
+
+
+def test_a_request_is_counted_in_progress_while_it_is_answered(sample_index, monkeypatch, requests_here):
     seen = []
     with SearchEngine(sample_index) as engine:
         real = engine._suggest
-        monkeypatch.setattr(engine, "_suggest", lambda *a, **k: seen.append(processes.REQUESTS.running) or real(*a, **k))
-        before = processes.REQUESTS.running
+        monkeypatch.setattr(engine, "_suggest", lambda *a, **k: seen.append(requests_here.running) or real(*a, **k))
         engine.suggest("privacy co")
-        assert seen == [before + 1] and processes.REQUESTS.running == before
+        assert seen == [1] and requests_here.running == 0
 
 
-def test_emptying_dropped_caches_waits_for_requests_but_finishes(monkeypatch):
+def test_emptying_dropped_caches_waits_a_little_for_requests_but_finishes(monkeypatch, requests_here):
     import time
-
-    from searchapp import processes
 
     monkeypatch.setattr(service, "EMPTY_GIVE_WAY_SECONDS", 0.05)
     dropped = [{"lock": None, "terms": {n: n for n in range(3 * service.EMPTY_CHUNK)}}]
-    processes.REQUESTS.begin()
+    requests_here.begin()
     try:
         started = time.perf_counter()
         service._empty(dropped, trim=False)
-        assert time.perf_counter() - started >= 0.1   # two waits at least, between three chunks
+        took = time.perf_counter() - started
+        assert 0.1 <= took < 2   # a wait between chunks, none after the last
     finally:
-        processes.REQUESTS.end()
+        requests_here.end()
     assert dropped == [{"lock": None}]

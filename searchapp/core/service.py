@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import functools
 import logging
+import math
 import os
 import re
 import sys
@@ -881,7 +882,7 @@ class SearchEngine:
 
 
 EMPTY_CHUNK = 256   # cache entries freed between two chances for requests to run
-EMPTY_GIVE_WAY_SECONDS = 0.1   # at most this long per chunk: the old caches must go in the end
+EMPTY_GIVE_WAY_SECONDS = 0.005  # at most this long per chunk: under load, 15,900 entries freed in 0.3 s, not 5.8 (review 20b)
 PAGES_PER_STEP = 8  # cached pages freed between two chances (a typed page with facets: ~50 kB)
 RELEASE_TRIM_QUIET_SECONDS = 0.05   # after a switch, the heap is trimmed once no request ran for this long ...
 RELEASE_TRIM_WAIT_SECONDS = 30.0    # ... looked for this long (then it is left to the idle trimmer, or to reuse)
@@ -904,8 +905,10 @@ def _empty(dropped: list[dict], trim: bool = True) -> None:
                         value.popitem()
                 except KeyError:   # emptied
                     break
+                if not value:
+                    break
                 time.sleep(0)      # let a request run ...
-                give_way(time.perf_counter() + EMPTY_GIVE_WAY_SECONDS)   # ... and wait while one does
+                give_way(math.inf, EMPTY_GIVE_WAY_SECONDS)   # ... and wait a little while one does
             value.clear()          # an Lru's weight, too
     if trim:
         trim_heap()

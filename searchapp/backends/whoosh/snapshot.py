@@ -47,6 +47,7 @@ WARM_SLICE_SECONDS = 0.02        # warming works this long, then sleeps as long 
 QUERY_OBJECTS = 4096             # the Whoosh queries behind the cached query bitmaps (their keys are reprs),
                                  # kept so that a new generation can compute the same bitmaps before it serves
 WARM_AFTER_SECONDS = 10.0        # ... and the rest while it serves, working half the time
+WARM_GIVE_WAY_SECONDS = 0.02     # ... each key waiting at most this long while a request runs
 SNIPPET_CHARS = 300
 # stored documents kept per generation, by their estimated size in bytes (_stored_size). Weighed by
 # their texts' characters alone, 5 M held 4,700 documents and 17 MB per worker at 300k items
@@ -396,12 +397,13 @@ class WhooshSnapshot:
             if started > deadline or "live" not in self._shared:   # or a newer generation took over
                 break
             if started - slice_start >= WARM_SLICE_SECONDS:
-                time.sleep(started - slice_start)
+                time.sleep(max(0.0, min(started - slice_start, deadline - started)))
                 slice_start = time.perf_counter()
             if give_way:
-                processes.give_way(deadline)
+                processes.give_way(deadline, WARM_GIVE_WAY_SECONDS)
                 if time.perf_counter() > deadline:
                     break
+                slice_start += time.perf_counter() - started   # the wait is no work (review 20b)
             if kind == "word":
                 derived.word_arrays(self, key)
             elif kind == "term":
