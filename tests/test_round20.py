@@ -187,7 +187,6 @@ def test_warming_a_served_generation_waits_a_little_for_each_request(sample_inde
     """Round 20: after a switch at 300k, the warming thread's 20 ms slices held 2.5 ms
     suggestions up to 23 ms. Each key now waits while a request runs, at most
     WARM_GIVE_WAY_SECONDS, so typing without a gap still lets it go on (review 20b)."""
-    import threading
     import time
 
     from searchapp.backends.whoosh import snapshot as snapshot_module

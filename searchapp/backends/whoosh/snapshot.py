@@ -47,7 +47,8 @@ WARM_SLICE_SECONDS = 0.02        # warming works this long, then sleeps as long 
 QUERY_OBJECTS = 4096             # the Whoosh queries behind the cached query bitmaps (their keys are reprs),
                                  # kept so that a new generation can compute the same bitmaps before it serves
 WARM_AFTER_SECONDS = 10.0        # ... and the rest while it serves, working half the time
-WARM_GIVE_WAY_SECONDS = 0.02     # ... each key waiting at most this long while a request runs
+WARM_GIVE_WAY_SECONDS = 0.1      # ... each key waiting at most this long while a request runs (so it goes on under
+                                 # requests without a gap; 20 ms: more spikes in one run of 5 switches)
 SNIPPET_CHARS = 300
 # stored documents kept per generation, by their estimated size in bytes (_stored_size). Weighed by
 # their texts' characters alone, 5 M held 4,700 documents and 17 MB per worker at 300k items
