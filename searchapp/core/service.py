@@ -64,7 +64,7 @@ SUGGEST_CANDIDATES = 12   # completions ranked by co-occurrence with the earlier
 SUGGEST_MIN_SHARE = 0.05  # a completion needs 5% of the best one's count ("facial reckless" is junk)
 SUGGEST_TYPED_SHARE = 0.25  # ... and a quarter of the typed word's, when that is a word ("eu aim")
 SUGGEST_FACETS = 3        # regulators and places offered
-FACET_PREFIXES = 4096     # prefixes whose matching facet values (and best completions) are kept, per generation
+PREFIXES_KEPT = 4096      # prefixes whose best completions and matching facet values are kept, per generation
 SUGGEST_FACET_SHARE = 0.1   # ... with earlier words: a tenth of the best completion's count ("facial r": no "Russia")
 SUGGEST_FACET_MIN_ITEMS = 2  # ... and two items ("eu ai act f": no "FDA" from a single item)
 RESULT_CACHE_SIZE = 128   # results pages kept per engine (a typed page with facets: ~47 kB at 100k, 51 at 300k)
@@ -950,7 +950,7 @@ def _candidates(snapshot, prefix: str) -> dict[str, int]:
     """The SUGGEST_CANDIDATES most frequent completions of a prefix with their counts, most
     frequent first, once per prefix and generation (sorting all ~300 for every keystroke was
     0.1 of 0.6 ms of a warm suggestion at 100k)."""
-    cache = snapshot.shared_cache("suggest-candidates", lambda: Lru(FACET_PREFIXES))
+    cache = snapshot.shared_cache("suggest-candidates", lambda: Lru(PREFIXES_KEPT))
     found = cache.get_fresh(prefix)
     if found is None:
         counts = snapshot.completions(prefix)
@@ -978,7 +978,7 @@ def _facet_suggestions(snapshot, head: str, prefix: str, scope: int, limit: int,
     # the values with a word starting with the prefix, once per prefix and generation: looking
     # through all ~750 for every keystroke was 0.8 of 7 ms of a suggestion at 300k (round 19);
     # whole names starting with it first, then by their items
-    by_prefix = snapshot.shared_cache("facet-prefixes", lambda: Lru(FACET_PREFIXES))
+    by_prefix = snapshot.shared_cache("facet-prefixes", lambda: Lru(PREFIXES_KEPT))
     candidates = by_prefix.get_fresh(prefix)
     if candidates is None:
         having = set()

@@ -30,29 +30,22 @@ class ScopeCounts:
         self.documents = snapshot.searcher.reader().doc_count_all()
         self._flags: np.ndarray | None = None   # the scope as flags, made at the first sparse term
 
-    def _sparse(self, keys: tuple[tuple[str, str], ...]) -> list[np.ndarray] | None:
-        """The terms' docnums, when none has a bitmap at hand and together they are few."""
-        found = []
-        for key in keys:
-            if self.snapshot.cached_bits(*key) is not None:
-                return None
-            postings = self.snapshot.postings(*key)
-            if postings is not None:
-                found.append(postings[0])
-        if sum(docs.size for docs in found) * SPARSE_SHARE >= self.documents:
-            return None
-        return found
-
     def _count(self, keys: tuple[tuple[str, str], ...]) -> int:
         """Documents of the scope having any of the terms."""
         if not self.scope:
             return 0
-        found = self._sparse(keys)
-        if found is None:
-            bits = 0
-            for key in keys:
-                bits |= self.snapshot.term_bits(*key)
-            return (self.scope & bits).bit_count()
+        cached = [self.snapshot.cached_bits(*key) for key in keys]
+        if all(bits is None for bits in cached):   # none at hand: from the postings, when they are few
+            found = [postings[0] for postings in (self.snapshot.postings(*key) for key in keys) if postings is not None]
+            if sum(docs.size for docs in found) * SPARSE_SHARE < self.documents:
+                return self._gathered(found)
+        union = 0
+        for key, bits in zip(keys, cached):
+            union |= self.snapshot.term_bits(*key) if bits is None else bits
+        return (self.scope & union).bit_count()
+
+    def _gathered(self, found: list[np.ndarray]) -> int:
+        """Documents of the scope among the docnums of `found`, each counted once."""
         if self._flags is None:
             self._flags = flags_of(self.scope, self.documents)
         flags, count, cleared = self._flags, 0, []

@@ -401,10 +401,12 @@ class WhooshSnapshot:
                 time.sleep(max(0.0, min(started - slice_start, deadline - started)))
                 slice_start = time.perf_counter()
             if give_way:
+                waited_from = time.perf_counter()
                 processes.give_way(deadline, WARM_GIVE_WAY_SECONDS)
-                if time.perf_counter() > deadline:
+                waited_until = time.perf_counter()
+                if waited_until > deadline:
                     break
-                slice_start += time.perf_counter() - started   # the wait is no work (review 20b)
+                slice_start += waited_until - waited_from   # the wait is no work (review 20b)
             if kind == "word":
                 derived.word_arrays(self, key)
             elif kind == "term":
