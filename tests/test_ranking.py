@@ -573,3 +573,29 @@ def test_a_query_without_a_body_noun_never_asks_the_tagger(monkeypatch):
     assert expand.bodies_described(["China", "deepfake", "rules"], every) == []
     with pytest.raises(AssertionError):
         expand.bodies_described(["Congress", "ai"], every)
+
+
+def test_words_that_stand_together_weigh_as_one_name(tmp_path, monkeypatch):
+    """"Marbury Gazette Zephyrco": nothing has all three. The newspaper's own
+    story about Zephyrco ("Gazette ... Zephyrco") ranks above an item that only
+    cites the "Marbury Gazette": the two words always stand together, so they
+    weigh as one name, not as two concepts outweighing Zephyrco."""
+    root = tmp_path / "corpus"
+
+    def news(name, title, excerpt):
+        write_news(root, f"{name}.md", title=title, excerpt=excerpt, topics=["AI"],
+                   publishedDateTime="2023-05-01T10:00:00Z")
+
+    news("lawsuit", "Gazette sues Zephyrco over archive use", "The newspaper says Zephyrco copied its archive.")
+    news("citing", "Harbour cranes stand idle", "The cranes stood idle, the Marbury Gazette reported on Monday.")
+    news("masthead", "Marbury Gazette names new editor", "The paper's board chose a former reporter.")
+    news("zephyrco-1", "Zephyrco opens a second office", filler("z1"))
+    news("zephyrco-2", "Zephyrco hires engineers", filler("z2"))
+    for n in range(15):
+        news(f"filler-{n}", f"Harbour news {n}", filler(f"f{n}"))
+    update_index(root, tmp_path / "index", full=True)
+    with SearchEngine(tmp_path / "index") as engine:
+        assert urls(engine.search("Marbury Gazette Zephyrco"))[0] == "lawsuit"
+    monkeypatch.setattr(ranking, "COLLOCATION_SHARE", 2.0)   # no two words ever stand together enough
+    with SearchEngine(tmp_path / "index") as engine:
+        assert urls(engine.search("Marbury Gazette Zephyrco"))[0] != "lawsuit"
