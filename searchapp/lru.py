@@ -27,6 +27,12 @@ class Lru(dict):
             if value is not None and self.weigh is not None:
                 self.weight -= self.weigh(value)
 
+    def newest_keys(self) -> list:
+        """The keys, most recently used first, taken under the lock (threads using the cache
+        meanwhile move and add entries)."""
+        with self.lock:
+            return list(reversed(dict.keys(self)))
+
     def get_fresh(self, key):
         # under the lock: between the pop and the reinsertion, another thread's put of the same
         # key found no old value and counted its weight a second time, for good (review 16b: a

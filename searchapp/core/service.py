@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import logging
 import math
 import os
@@ -915,12 +916,20 @@ def _empty(dropped: list[dict], trim: bool = True) -> None:
 
 
 def _warm_answers(snapshot, previous: dict, deadline: float) -> None:
-    """Work out on a new generation the spelling corrections and compound forms the serving
-    one had cached (per generation, so after a switch each typo's neighbour search, 20-60 ms,
-    was a user's again), at half duty, until `deadline`."""
+    """Work out on a new generation what the serving one had cached per generation, most
+    recent first, at half duty, until `deadline`: the facet names' tables and each prefix's
+    best completions and facet values (after a switch the first suggestion of every prefix
+    computed them again: 5.8-10.7 ms at 300k against a warm p99 of 2.5, round 20), taken in
+    turn with the spelling corrections and compound forms (each typo's neighbour search,
+    20-60 ms, was a user's again)."""
     split, join = compounds.forms(snapshot)
-    work = [(spelling.closest, (snapshot, w)) for w in reversed(list(previous.get("closest") or ()))]
-    work += [(split, k[1:]) if k[0] == "split" else (join, k[1:]) for k in reversed(list(previous.get("compounds") or ()))]
+    prefixes = [(_candidates, (snapshot, p)) for p in _newest_keys(previous.get("suggest-candidates"))]
+    facets = [(_facet_candidates, (snapshot, p)) for p in _newest_keys(previous.get("facet-prefixes"))]
+    answers = [(spelling.closest, (snapshot, w)) for w in reversed(list(previous.get("closest") or ()))]
+    answers += [(split, k[1:]) if k[0] == "split" else (join, k[1:])
+                for k in reversed(list(previous.get("compounds") or ()))]
+    work = [(_facet_tables, (snapshot,))] if "facet-totals" in previous else []
+    work += [job for jobs in itertools.zip_longest(prefixes, facets, answers) for job in jobs if job is not None]
     slice_start = time.perf_counter()
     for function, args in work:
         started = time.perf_counter()
@@ -930,6 +939,11 @@ def _warm_answers(snapshot, previous: dict, deadline: float) -> None:
             time.sleep(started - slice_start)
             slice_start = time.perf_counter()
         function(*args)
+
+
+def _newest_keys(cache) -> list:
+    """An Lru's keys, most recently used first (none for a missing cache)."""
+    return cache.newest_keys() if isinstance(cache, Lru) else []
 
 
 def _watching(ref) -> None:
@@ -964,30 +978,7 @@ def _facet_suggestions(snapshot, head: str, prefix: str, scope: int, limit: int,
     (the whole name starting with it first), most items under the earlier
     words first; only those with at least `floor` such items."""
     found, counter = [], snapshot.counter(scope)
-    # each value's words, sorted, once per generation: the values having a word that starts with the
-    # prefix are then one range of it (splitting every name on every keystroke was 0.6 of 9.9 s of
-    # suggestions in the 10k typing profile; looking through every value's words for each new
-    # prefix, 0.18 of 1.1 s in the 300k one)
-    named = snapshot.shared_cache("facet-words", lambda: sorted(
-        (word, facet, value, value.casefold()) for facet in ("regulator", "jurisdiction")
-        for value in snapshot.facet_values(facet) for word in set(value.casefold().replace("(", " ").split())))
-    # each value's live items, once per generation: no value has more items under the earlier words
-    totals = snapshot.shared_cache("facet-totals", lambda: {
-        facet: dict(zip(snapshot.facet_values(facet), snapshot.value_counts(facet, snapshot.live)))
-        for facet in ("regulator", "jurisdiction")})
-    # the values with a word starting with the prefix, once per prefix and generation: looking
-    # through all ~750 for every keystroke was 0.8 of 7 ms of a suggestion at 300k (round 19);
-    # whole names starting with it first, then by their items
-    by_prefix = snapshot.shared_cache("facet-prefixes", lambda: Lru(PREFIXES_KEPT))
-    candidates = by_prefix.get_fresh(prefix)
-    if candidates is None:
-        having = set()
-        for word, facet, value, folded in named[bisect.bisect_left(named, (prefix,)):]:
-            if not word.startswith(prefix):
-                break
-            having.add((not folded.startswith(prefix), -totals[facet][value], value, facet))
-        candidates = sorted(having)
-        by_prefix.put(prefix, candidates)
+    candidates = _facet_candidates(snapshot, prefix)
     # Counted in that order, and only while a value's items could still place it in the top:
     # after "federal trade c", 87 values start with "c"; counting each under the earlier words
     # was 0.6 of 1.3 ms of a suggestion at 300k (round 20).
@@ -1005,3 +996,39 @@ def _facet_suggestions(snapshot, head: str, prefix: str, scope: int, limit: int,
     found.sort()
     return [Suggestion(text=value, kind="facet", facet=facet, value=value, query=head.strip())
             for _, _, value, facet in found[:limit]]
+
+
+def _facet_tables(snapshot) -> tuple[list, dict]:
+    """Every regulator's and place's words, sorted, and each value's live items, once per
+    generation."""
+    # each value's words, sorted: the values having a word that starts with the prefix are then
+    # one range of it (splitting every name on every keystroke was 0.6 of 9.9 s of suggestions in
+    # the 10k typing profile; looking through every value's words for each new prefix, 0.18 of
+    # 1.1 s in the 300k one)
+    named = snapshot.shared_cache("facet-words", lambda: sorted(
+        (word, facet, value, value.casefold()) for facet in ("regulator", "jurisdiction")
+        for value in snapshot.facet_values(facet) for word in set(value.casefold().replace("(", " ").split())))
+    # each value's live items: no value has more items under the earlier words
+    totals = snapshot.shared_cache("facet-totals", lambda: {
+        facet: dict(zip(snapshot.facet_values(facet), snapshot.value_counts(facet, snapshot.live)))
+        for facet in ("regulator", "jurisdiction")})
+    return named, totals
+
+
+def _facet_candidates(snapshot, prefix: str) -> list[tuple[bool, int, str, str]]:
+    """(not a whole name starting with the prefix, -live items, value, facet) of the values with
+    a word starting with `prefix`, whole names first, then by their items; once per prefix and
+    generation: looking through all ~750 for every keystroke was 0.8 of 7 ms of a suggestion at
+    300k (round 19)."""
+    by_prefix = snapshot.shared_cache("facet-prefixes", lambda: Lru(PREFIXES_KEPT))
+    candidates = by_prefix.get_fresh(prefix)
+    if candidates is None:
+        named, totals = _facet_tables(snapshot)
+        having = set()
+        for word, facet, value, folded in named[bisect.bisect_left(named, (prefix,)):]:
+            if not word.startswith(prefix):
+                break
+            having.add((not folded.startswith(prefix), -totals[facet][value], value, facet))
+        candidates = sorted(having)
+        by_prefix.put(prefix, candidates)
+    return candidates
