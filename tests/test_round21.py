@@ -57,3 +57,91 @@ def test_the_newest_prefixes_are_computed_first(tmp_path):
     assert cache.newest_keys() == ["a", "c", "b"]
     assert service._newest_keys(cache) == ["a", "c", "b"]
     assert service._newest_keys(None) == [] and service._newest_keys({"x": 1}) == []
+
+
+# ---------------------------------------------------------------- words that stand together (review 21)
+
+def _levels_of(engine, query: str) -> dict[str, float]:
+    """Each item's coverage level for a relaxed query, by file name."""
+    from searchapp.core import ranking
+
+    snapshot = engine._snapshot()
+    tree = service.read_query(query, snapshot.analyze, service._known(snapshot))
+    names = {}
+    for docnum in range(snapshot.doc_count):
+        item_id, _ = snapshot.title(docnum)
+        names[docnum] = snapshot.record(docnum)["url"].rsplit("/", 1)[1].removesuffix(".md")
+    found = {}
+    for level, bits in ranking.coverage_levels(snapshot, tree, snapshot.live):
+        for docnum, name in names.items():
+            if bits >> docnum & 1:
+                found[name] = level
+    return found, tree
+
+
+def _gazette_corpus(tmp_path):
+    from conftest import write_news
+
+    root = tmp_path / "corpus"
+
+    def news(name, title, excerpt):
+        write_news(root, f"{name}.md", title=title, excerpt=excerpt, topics=["AI"],
+                   publishedDateTime="2023-05-01T10:00:00Z")
+
+    news("citing", "Harbour cranes stand idle", "The cranes stood idle, the Marbury Gazette reported on Monday.")
+    news("masthead", "Marbury Gazette names new editor", "The paper's board chose a former reporter.")
+    for n in range(12):   # the place is far commoner than the name's words
+        news(f"kenya-{n}", f"Kenya data regulator opens inquiry {n}", f"The authority in Nairobi asked for records {n}.")
+    words = "quillet brannock sudley farrowby tencham ockley parvish wendle".split()   # 8: the rarest after the name
+    for n, word in enumerate(words):
+        for k in range(3):
+            news(f"{word}-{k}", f"Notes on {word} number {k}", f"Plain text {n} {k} about {word}.")
+    for n in range(20):
+        news(f"filler-{n}", f"Harbour news {n}", f"Nothing of note happened on day {n}.")
+    update_index(root, tmp_path / "index", full=True)
+    return tmp_path / "index", words
+
+
+def test_a_place_weighs_more_than_a_name_of_standing_together_words(tmp_path):
+    """Review 21: the place's weight (1.5x the rarest concept) was taken after a name's words
+    shared the name's weight, so the place weighed less than the name beside it."""
+    index_dir, _ = _gazette_corpus(tmp_path)
+    with SearchEngine(index_dir) as engine:
+        levels, tree = _levels_of(engine, "Kenya Marbury Gazette")
+        assert any(type(c).__name__ == "Entity" for c in tree.children)   # Kenya read as the place
+        assert levels["kenya-0"] > levels["citing"] > 0
+
+
+def test_a_name_keeps_its_place_among_a_long_query_s_rarest_concepts(tmp_path):
+    """Review 21: the rarest concepts of a long query were picked by the shared weights, so a
+    name's words dropped out of its coverage altogether."""
+    index_dir, words = _gazette_corpus(tmp_path)
+    with SearchEngine(index_dir) as engine:
+        levels, _ = _levels_of(engine, "Marbury Gazette " + " ".join(words))
+        assert levels["citing"] > 0
+
+
+def test_warmed_prefixes_keep_the_serving_generation_s_order_of_use(tmp_path, monkeypatch):
+    """Review 21: warmed most recent first, the prefixes were stored in reverse, so the ones used
+    last would be evicted first and the next switch would warm the stalest first."""
+    monkeypatch.setattr(service, "RECENT_REQUESTS", 1)
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    thirty_fines(corpus)
+    update_index(corpus, index_dir, full=True)
+    engine = SearchEngine(index_dir, warm_switch=True)
+    try:
+        for text in ("aa", "pr", "priv", "da", "fi", "co"):
+            engine.suggest(text)
+        served = engine._shared[engine._ready]
+        order = {name: served[name].newest_keys() for name in ("suggest-candidates", "facet-prefixes")}
+        foreign = index_dir / generations.SERVERS / "1-foreign"
+        os.rename(engine._registration.path, foreign)
+        engine._registration.path = foreign
+        thirty_fines(corpus, marker="Livemarker")
+        update_index(corpus, index_dir)
+        assert engine.search("livemarker").total == 1
+        shared = engine._shared[engine._ready]
+        for name, keys in order.items():
+            assert shared[name].newest_keys()[:len(keys)] == keys
+    finally:
+        engine.close()

@@ -129,9 +129,15 @@ def coverage_levels(snapshot, tree, bits: int) -> list[tuple[float, int]]:
     # A place or public body named in the query is what a regulation search is
     # about ("China facial recognition consent" wants China's rules first): it
     # weighs ENTITY_WEIGHT x the rarest concept, however many items carry its tag.
-    weights = collocated(snapshot, found, matched, weights, frozenset(adjacent_pairs(tree)))
-    weights = [ENTITY_WEIGHT * max(weights) if type(c) is ast.Entity else w for c, w in zip(found, weights)]
+    # A run of words standing together is one concept weighing its heaviest word,
+    # so the rarest concept is the heaviest single weight, taken before the run's
+    # words share theirs (review 21: a share made the place weigh less than the name).
+    heaviest = max(weights)
+    weights = [ENTITY_WEIGHT * heaviest if type(c) is ast.Entity else w for c, w in zip(found, weights)]
+    # the rarest concepts are picked by their own weights: a run's shares would let its
+    # words drop out of a long query's coverage altogether (review 21)
     rarest = sorted(range(len(found)), key=lambda i: -weights[i])[:COVERAGE_CONCEPTS]
+    weights = collocated(snapshot, found, matched, weights, frozenset(adjacent_pairs(tree)))
     matched, weights = [matched[i] for i in rarest], [weights[i] for i in rarest]
     whole = sum(weights)
 

@@ -939,6 +939,25 @@ def _warm_answers(snapshot, previous: dict, deadline: float) -> None:
             time.sleep(started - slice_start)
             slice_start = time.perf_counter()
         function(*args)
+    _same_recency(snapshot, previous)
+
+
+# The per-generation caches _warm_answers fills, by name, with their size.
+_WARMED_CACHES = {"suggest-candidates": PREFIXES_KEPT, "facet-prefixes": PREFIXES_KEPT,
+                  "closest": spelling.CLOSEST_CACHE_SIZE}
+
+
+def _same_recency(snapshot, previous: dict) -> None:
+    """The warmed caches' entries in the serving generation's order of use: computed most recent
+    first (what the deadline cuts is the stalest), they were stored in reverse, so the prefixes
+    used last would be the first evicted, and the next switch would warm the stalest first
+    (review 21)."""
+    for name, size in _WARMED_CACHES.items():
+        old = previous.get(name)
+        if isinstance(old, Lru):
+            new = snapshot.shared_cache(name, lambda size=size: Lru(size))
+            for key in reversed(old.newest_keys()):   # oldest first: each touch makes it the newest
+                new.get_fresh(key)
 
 
 def _newest_keys(cache) -> list:
