@@ -170,3 +170,31 @@ def test_a_place_the_tagger_knows_from_maintained_data_is_read_from_a_query(tmp_
         page = engine.search("Pakistan face scanning")
         assert [(i.facet, i.value) for i in page.interpreted] == [("jurisdiction", "Pakistan")]
         assert page.hits[0].url.endswith("lahore.md") and page.total_all_words == 1
+
+
+def test_generated_cities_are_not_read_from_a_query():
+    """Review 21b: read alone, a city's name was a person, a team, a paper or the seat of a body
+    the gazetteer reads it as ("Charlotte", "Houston Rockets", "Brussels" = the Commission)."""
+    from searchapp.enrich.entities import find_names
+
+    def read(text):
+        return [(f.facet, f.value) for f in find_names(text.split())]
+
+    assert read("Brussels AI regulation") == [("regulator", "European Commission")]
+    assert read("Sacramento privacy bill") == [("regulator", "California Legislature")]
+    assert read("Westminster") == [("regulator", "UK Parliament")]
+    for text in ("Charlotte deepfake", "Houston Rockets", "Cleveland Clinic", "Santa Clara county privacy",
+                 "hue", "cali privacy law", "Green Bay"):
+        assert read(text) == [], text
+    assert read("Karnataka drone rules") == [("jurisdiction", "Karnataka")]
+
+
+def test_a_longer_name_nobody_carries_leaves_the_name_inside_it():
+    """Review 21b: "United States Minor Outlying Islands" (no item's tag) was read as that
+    territory and then dropped, losing the United States inside it."""
+    from searchapp.enrich.entities import find_names
+
+    words = "United States Minor Outlying Islands".split()
+    assert [f.value for f in find_names(words)] == ["United States Minor Outlying Islands"]
+    known = lambda facet, value: value == "United States"   # noqa: E731 - what the index carries
+    assert [(f.start, f.end, f.value) for f in find_names(words, known)] == [(0, 2, "United States")]

@@ -31,6 +31,7 @@ import yaml
 from searchapp.enrich.places import generated_jurisdictions
 
 DATA_FILE = Path(__file__).with_name("gazetteer.yaml")
+READ_KINDS = frozenset({"country", "state", "province"})   # generated places a query reads (see _read)
 MAX_WORDS = 14         # the longest name looked for, in words (full names of agencies are long)
 _STOP = frozenset("a an and are as at be by for from has he in is it its of on or that the to was were will with "
                   "us we me my our can may not no la le de el un".split())
@@ -58,11 +59,14 @@ def _read() -> tuple[dict[str, tuple[Name, ...]], tuple[tuple[str, ...], ...]]:
     """(names, stop phrases), from one reading of gazetteer.yaml (the parsed file is not kept)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml: 1.8 s -> 0.2 s for this file
     data = yaml.load(DATA_FILE.read_text(encoding="utf-8"), Loader=loader)
-    # the places the tagger adds from maintained data (countries, subdivisions, large cities: places.py),
-    # under the same rules as the yaml's: the index tags "Pakistan", "Karnataka", "Lahore", so a query
-    # naming them reads them too (round 21: 18 of 40 common places in the news were never read)
+    # the countries and subdivisions the tagger adds from maintained data (places.py), under the yaml's
+    # rules: the index tags "Pakistan", "Karnataka", so a query naming them reads them too (round 21: 18
+    # of 40 places common in the news were never read). Not its cities: the tagger reads them with
+    # context the query lacks, and alone their names are people, teams and papers ("Charlotte",
+    # "Houston Rockets", "Cleveland Clinic"), or the seat of a body the yaml reads them as
+    # ("Brussels" is the European Commission, "Sacramento" California's legislature; review 21b)
     generated, _ = generated_jurisdictions(data["jurisdictions"], data.get("ambiguous_names") or ())
-    data["jurisdictions"] = [*data["jurisdictions"], *generated]
+    data["jurisdictions"] = [*data["jurisdictions"], *(e for e in generated if e.get("kind") in READ_KINDS)]
     return _names(data), tuple(tuple(_key(p).split()) for p in data.get("stop_phrases") or () if _key(p))
 
 
@@ -190,9 +194,12 @@ class Found:
     value: str
 
 
-def find_names(words: list[str]) -> list[Found]:
+def find_names(words: list[str], known=None) -> list[Found]:
     """Places and bodies named by runs of these words (the words of a query,
-    in order), longest first, not overlapping."""
+    in order), longest first, not overlapping; with `known(facet, value)`,
+    only those it accepts, so that a longer name nobody carries leaves the
+    shorter one inside it ("United States Minor Outlying Islands" is no tag
+    of the index: "United States" is)."""
     table = names()
     query = " " + _key(" ".join(words)) + " "
     keys = [_key(w) for w in words]
@@ -206,6 +213,8 @@ def find_names(words: list[str]) -> list[Found]:
                 if name.context and not any(f" {_key(c)} " in query for c in name.context):
                     continue
                 if name.alone and (_in_stop_phrase(keys, n, n + size) or _continued(words, n + size)):
+                    continue
+                if known is not None and not known(name.facet, name.value):
                     continue
                 found.append(Found(n, n + size, name.facet, name.value))
                 break

@@ -293,7 +293,7 @@ def read_names(tree, known, lower: bool | None = None) -> object:
     children = list(tree.children) if type(tree) is ast.And else [tree]
     out, n = [], 0
     words = [c.text if ast.is_bare_word(c) else "\x00" for c in children]
-    named = [f for f in find_names(words) if "\x00" not in words[f.start:f.end] and known(f.facet, f.value)]
+    named = [f for f in find_names(words, known) if "\x00" not in words[f.start:f.end]]
     # a body named by an alias keeps the alias's words ("Garante", not "Garante OpenAI": alone, the
     # tagger wants context for the word)
     aliased = {f.value for f in named}
