@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from conftest import thirty_fines
+
 from searchapp.core import service
 from searchapp.core.service import SearchEngine
 from searchapp.indexing import update_index
@@ -69,7 +70,6 @@ def _levels_of(engine, query: str) -> dict[str, float]:
     tree = service.read_query(query, snapshot.analyze, service._known(snapshot))
     names = {}
     for docnum in range(snapshot.doc_count):
-        item_id, _ = snapshot.title(docnum)
         names[docnum] = snapshot.record(docnum)["url"].rsplit("/", 1)[1].removesuffix(".md")
     found = {}
     for level, bits in ranking.coverage_levels(snapshot, tree, snapshot.live):
@@ -154,6 +154,7 @@ def test_a_place_the_tagger_knows_from_maintained_data_is_read_from_a_query(tmp_
     a query naming them read only the gazetteer's own entries, so "Pakistan face scanning"
     missed the Lahore police story, which never says "Pakistan"."""
     from conftest import write_news
+
     from searchapp.enrich.entities import find_names
 
     assert [f.value for f in find_names(["Pakistan"])] == ["Pakistan"]
@@ -196,5 +197,6 @@ def test_a_longer_name_nobody_carries_leaves_the_name_inside_it():
 
     words = "United States Minor Outlying Islands".split()
     assert [f.value for f in find_names(words)] == ["United States Minor Outlying Islands"]
-    known = lambda facet, value: value == "United States"   # noqa: E731 - what the index carries
+    def known(facet, value):   # what the index carries
+        return value == "United States"
     assert [(f.start, f.end, f.value) for f in find_names(words, known)] == [(0, 2, "United States")]
