@@ -14,25 +14,35 @@ from searchapp.lru import Lru
 from searchapp.store import generations
 
 
+def _serving(tmp_path):
+    """(corpus, index folder, a server's engine, warm_switch) of thirty items, built in full."""
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    thirty_fines(corpus)
+    update_index(corpus, index_dir, full=True)
+    return corpus, index_dir, SearchEngine(index_dir, warm_switch=True)
+
+
+def _switch(corpus, index_dir, engine) -> None:
+    """One more item, reindexed; the engine registered as another process's server, so the
+    build waits for it to warm the new generation."""
+    foreign = index_dir / generations.SERVERS / "1-foreign"
+    os.rename(engine._registration.path, foreign)
+    engine._registration.path = foreign
+    thirty_fines(corpus, marker="Livemarker")
+    update_index(corpus, index_dir)
+
+
 def test_a_switch_computes_the_serving_generation_s_prefixes_first(tmp_path, monkeypatch):
     """The prefixes suggested on the serving generation have their best completions and
     facet values computed on the next one before it serves, most recent first; the first
     suggestion of each after the switch computes nothing. Beyond the last requests of the
     process, which are replayed too (one here)."""
     monkeypatch.setattr(service, "RECENT_REQUESTS", 1)
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    thirty_fines(corpus)
-    update_index(corpus, index_dir, full=True)
-    engine = SearchEngine(index_dir, warm_switch=True)
+    corpus, index_dir, engine = _serving(tmp_path)
     try:
         typed = ["pr", "priv", "privacy r", "da", "data p"]
         before = {text: engine.suggest(text) for text in typed}
-        # as another process's server: the build waits for it to warm the new generation
-        foreign = index_dir / generations.SERVERS / "1-foreign"
-        os.rename(engine._registration.path, foreign)
-        engine._registration.path = foreign
-        thirty_fines(corpus, marker="Livemarker")
-        update_index(corpus, index_dir)
+        _switch(corpus, index_dir, engine)
         assert engine.search("livemarker").total == 1      # the new generation serves
         assert engine._ready[0] == generations.current_generation(index_dir)
         shared = engine._shared[engine._ready]
@@ -125,20 +135,13 @@ def test_warmed_prefixes_keep_the_serving_generation_s_order_of_use(tmp_path, mo
     """Review 21: warmed most recent first, the prefixes were stored in reverse, so the ones used
     last would be evicted first and the next switch would warm the stalest first."""
     monkeypatch.setattr(service, "RECENT_REQUESTS", 1)
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    thirty_fines(corpus)
-    update_index(corpus, index_dir, full=True)
-    engine = SearchEngine(index_dir, warm_switch=True)
+    corpus, index_dir, engine = _serving(tmp_path)
     try:
         for text in ("aa", "pr", "priv", "da", "fi", "co"):
             engine.suggest(text)
         served = engine._shared[engine._ready]
         order = {name: served[name].newest_keys() for name in ("suggest-candidates", "facet-prefixes")}
-        foreign = index_dir / generations.SERVERS / "1-foreign"
-        os.rename(engine._registration.path, foreign)
-        engine._registration.path = foreign
-        thirty_fines(corpus, marker="Livemarker")
-        update_index(corpus, index_dir)
+        _switch(corpus, index_dir, engine)
         assert engine.search("livemarker").total == 1
         shared = engine._shared[engine._ready]
         for name, keys in order.items():
