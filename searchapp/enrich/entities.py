@@ -60,8 +60,8 @@ def _read() -> tuple[dict[str, tuple[Name, ...]], tuple[tuple[str, ...], ...]]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml: 1.8 s -> 0.2 s for this file
     data = yaml.load(DATA_FILE.read_text(encoding="utf-8"), Loader=loader)
     # the countries and subdivisions the tagger adds from maintained data (places.py), under the yaml's
-    # rules: the index tags "Pakistan", "Karnataka", so a query naming them reads them too (round 21: 18
-    # of 40 places common in the news were never read). Not its cities: the tagger reads them with
+    # rules: the index tags "Pakistan", "Karnataka", so a query naming them reads them too (before round
+    # 21, Egypt, Pakistan, Ukraine, Bavaria and Karnataka were tagged but never read). Not its cities: the tagger reads them with
     # context the query lacks, and alone their names are people, teams and papers ("Charlotte",
     # "Houston Rockets", "Cleveland Clinic"), or the seat of a body the yaml reads them as
     # ("Brussels" is the European Commission, "Sacramento" California's legislature; review 21b)
