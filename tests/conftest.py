@@ -46,6 +46,12 @@ def write_news(folder: Path, name: str, body: str = "", **fields) -> Path:
     return path
 
 
+def same_day_news(root: Path, name: str, title: str, excerpt: str) -> Path:
+    """One AI news item `name`.md, published on the day every ranking test's items share."""
+    return write_news(root, f"{name}.md", title=title, excerpt=excerpt, topics=["AI"],
+                      publishedDateTime="2023-05-01T10:00:00Z")
+
+
 def thirty_fines(root: Path, marker: str | None = None) -> None:
     """Thirty near-identical items about a privacy fine, and with `marker` one more titled with it."""
     for n in range(30):

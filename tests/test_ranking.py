@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import write_news
+from conftest import same_day_news, write_news
 from searchapp.core import ranking, service
 from searchapp.core.service import SearchEngine
 from searchapp.indexing import update_index
@@ -583,8 +583,7 @@ def test_words_that_stand_together_weigh_as_one_name(tmp_path, monkeypatch):
     root = tmp_path / "corpus"
 
     def news(name, title, excerpt):
-        write_news(root, f"{name}.md", title=title, excerpt=excerpt, topics=["AI"],
-                   publishedDateTime="2023-05-01T10:00:00Z")
+        same_day_news(root, name, title, excerpt)
 
     news("lawsuit", "Gazette sues Zephyrco over archive use", "The newspaper says Zephyrco copied its archive.")
     news("citing", "Harbour cranes stand idle", "The cranes stood idle, the Marbury Gazette reported on Monday.")

