@@ -6,13 +6,13 @@ import random
 
 import numpy as np
 import pytest
+from conftest import write_news
 
 from searchapp.backends.whoosh import scopecount
 from searchapp.bitmaps import bits_of, docnum_array, docnums
 from searchapp.core import service
-from searchapp.core.service import SearchEngine, _facet_suggestions
-
-from conftest import write_news
+from searchapp.core.service import SearchEngine
+from searchapp.core.suggest import facet_suggestions
 
 
 def test_docnums_of_sparse_dense_and_empty_bitmaps():
@@ -56,7 +56,7 @@ def test_facet_suggestions_counted_only_while_they_can_place_are_the_same_as_cou
             scope = snapshot.matches(service.read_query(head, snapshot.analyze)) if head.strip() else snapshot.live
             for prefix in PREFIXES:
                 for floor in (1, 2, 5):
-                    got = [(s.facet, s.value) for s in _facet_suggestions(snapshot, head, prefix, scope, limit, floor)]
+                    got = [(s.facet, s.value) for s in facet_suggestions(snapshot, head, prefix, scope, limit, floor)]
                     assert got == _brute_facets(snapshot, head, prefix, scope, limit, floor), (head, prefix, floor)
                     compared += bool(got)
         assert compared > 50   # not a comparison of empty lists
@@ -131,7 +131,7 @@ def test_a_rare_completion_is_counted_without_building_its_bitmap(tmp_path):
 def test_term_places_and_best_completions_are_kept_per_generation(sample_index):
     """A term's place in its postings table and a prefix's best completions are looked up once
     per generation; what is kept answers as the lookup does (an unknown term stays unknown)."""
-    from searchapp.core.service import SUGGEST_CANDIDATES, _candidates
+    from searchapp.core.suggest import SUGGEST_CANDIDATES, candidates
 
     with SearchEngine(sample_index) as engine:
         snapshot = engine._snapshot()
@@ -143,10 +143,10 @@ def test_term_places_and_best_completions_are_kept_per_generation(sample_index):
         assert snapshot._shared["term-places"].get(("title", "zzzunknown")) == -1
         counts = snapshot.completions("pr")
         expected = sorted(counts, key=lambda w: (-counts[w], w))[:SUGGEST_CANDIDATES]
-        first = _candidates(snapshot, "pr")
+        first = candidates(snapshot, "pr")
         assert list(first) == expected and all(first[w] == counts[w] for w in expected)
         first.clear()   # a caller's change does not reach the cache
-        assert list(_candidates(snapshot, "pr")) == expected
+        assert list(candidates(snapshot, "pr")) == expected
 
 
 @pytest.fixture
@@ -234,8 +234,9 @@ def test_waiting_for_a_request_is_not_counted_as_warming_work(sample_index, requ
 def test_a_request_is_counted_in_progress_while_it_is_answered(sample_index, monkeypatch, requests_here):
     seen = []
     with SearchEngine(sample_index) as engine:
-        real = engine._suggest
-        monkeypatch.setattr(engine, "_suggest", lambda *a, **k: seen.append(requests_here.running) or real(*a, **k))
+        real = service.suggesting.suggestions
+        monkeypatch.setattr(service.suggesting, "suggestions",
+                            lambda *a, **k: seen.append(requests_here.running) or real(*a, **k))
         engine.suggest("privacy co")
         assert seen == [1] and requests_here.running == 0
 

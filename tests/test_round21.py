@@ -7,7 +7,7 @@ import os
 
 from conftest import same_day_news, thirty_fines
 
-from searchapp.core import service
+from searchapp.core import reading, service
 from searchapp.core.service import SearchEngine
 from searchapp.indexing import update_index
 from searchapp.lru import Lru
@@ -77,7 +77,7 @@ def _levels_of(engine, query: str) -> dict[str, float]:
     from searchapp.core import ranking
 
     snapshot = engine._snapshot()
-    tree = service.read_query(query, snapshot.analyze, service._known(snapshot))
+    tree = service.read_query(query, snapshot.analyze, reading.known_tags(snapshot))
     names = {}
     for docnum in range(snapshot.doc_count):
         names[docnum] = snapshot.record(docnum)["url"].rsplit("/", 1)[1].removesuffix(".md")

@@ -13,7 +13,7 @@ import weakref
 
 from conftest import write_news
 from searchapp.backends.whoosh import snapshot as snapshot_module
-from searchapp.core import service
+from searchapp.core import reading, service
 from searchapp.core.service import SearchEngine
 from searchapp.indexing import update_index
 from searchapp.store import generations
@@ -166,11 +166,11 @@ def test_no_module_cache_keeps_an_old_snapshot_alive(tmp_path):
     try:
         engine.search("data protection")
         old = weakref.ref(engine._snapshot())
-        compiled = service._synonym_table.cache_info().misses
+        compiled = reading.synonyms_of.cache_info().misses
         _corpus(corpus, marker="Livemarker")
         update_index(corpus, index_dir)
         assert engine.search("livemarker").total == 1 and engine.search("data protection").total
-        assert service._synonym_table.cache_info().misses == compiled   # not compiled again
+        assert reading.synonyms_of.cache_info().misses == compiled   # not compiled again
         gc.collect()
         assert old() is None
     finally:

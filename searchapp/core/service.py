@@ -11,7 +11,6 @@ Whole results pages are cached, keyed on the index generation.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import itertools
 import logging
@@ -23,27 +22,25 @@ import threading
 import time
 import weakref
 from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 
 from searchapp.bitmaps import as_bytes, has
 from searchapp.core import facets as facet_counts
 from searchapp.core import compounds, spelling
+from searchapp.core import suggest as suggesting
+from searchapp.core.reading import known_tags, read_query, synonyms_of
 from searchapp.core.highlight import make_hit
 from searchapp.core.ranking import proximity_boosts, soft_ranking, strict_tiers
 from searchapp.core.related import complete_record, related_hits
 from searchapp.core.protocol import Backend, Snapshot
 from searchapp.enrich.entities import names
-from searchapp.enrich.synonyms import synonym_groups
 from searchapp.errors import NoIndex, QueryError
 from searchapp.lru import Lru
 from searchapp.model import (FACETS, RECENCY_HALF_LIFE_DAYS, SORTS, Filters, Interpretation, ItemPage, ResultsPage,
                              Suggestion)
 from searchapp.processes import REQUESTS, Activity, give_way, trim_heap, when_quiet
 from searchapp.query import ast
-from searchapp.query.expand import (adjacent_pairs, complete_last_word, compound_forms, expand, interpreted, prune,
-                                    read_names, relax, synonym_table)
-from searchapp.query.parser import parse
+from searchapp.query.expand import (adjacent_pairs, complete_last_word, compound_forms, interpreted, relax)
 from searchapp.query.syntax import MAX_QUERY_CHARS
 from searchapp.store.generations import CURRENT, BuildInfo, current_generation, read_build_info
 from searchapp.store.generations import (DAMAGED, check_generation, damage_marked, mark_damaged,
@@ -61,13 +58,6 @@ DID_YOU_MEAN_BELOW = 3    # suggest a correction when fewer items match all word
 DID_YOU_MEAN_MAX_WORDS = 8
 AUTOCORRECT_EDITS = 1     # answer a correction only when every word was one edit away ("facal", "gdrp");
                           # two edits turn unknown names into other words ("Dahua" -> "data")
-SUGGEST_CANDIDATES = 12   # completions ranked by co-occurrence with the earlier words
-SUGGEST_MIN_SHARE = 0.05  # a completion needs 5% of the best one's count ("facial reckless" is junk)
-SUGGEST_TYPED_SHARE = 0.25  # ... and a quarter of the typed word's, when that is a word ("eu aim")
-SUGGEST_FACETS = 3        # regulators and places offered
-PREFIXES_KEPT = 4096      # prefixes whose best completions and matching facet values are kept, per generation
-SUGGEST_FACET_SHARE = 0.1   # ... with earlier words: a tenth of the best completion's count ("facial r": no "Russia")
-SUGGEST_FACET_MIN_ITEMS = 2  # ... and two items ("eu ai act f": no "FDA" from a single item)
 RESULT_CACHE_SIZE = 128   # results pages kept per engine (a typed page with facets: ~47 kB at 100k, 51 at 300k)
 RECENT_REQUESTS = 48      # replayed on a new generation before it serves (with warm_switch), newest first,
 REPLAY_SECONDS = 0.5      # ... for at most this long, after the caches' keys (snapshot.warm_like) and answers below
@@ -91,32 +81,10 @@ __all__ = ["SearchEngine", "QueryError", "NoIndex", "MAX_PER_PAGE", "MAX_PAGE", 
 
 # ---------------------------------------------------------------- reading the query
 
-def read_query(text: str, analyze, known=None) -> object:
-    """The query tree as the index reads it: places and bodies it names read
-    as such (when `known(facet, value)` says the index has the tag), stop
-    words and repeats dropped, synonyms expanded."""
-    tree = parse(text)
-    if known is not None:
-        tree = read_names(tree, known)
-    tree = prune(tree, analyze)
-    return expand(tree, _synonym_table(analyze), analyze)
-
-
-def _known(snapshot):
-    values = snapshot.shared_cache("tag-values", lambda: {
-        facet: frozenset(snapshot.facet_values(facet)) for facet in ("jurisdiction", "regulator")})
-    return lambda facet, value: value in values[facet]
-
-
 # A word written as one or two ("deepfake" / "deep fakes") matches both ways (core/compounds.py).
 # Tuning half, nDCG@10: 0.907 -> 0.912 ("China deepfake rules" 0.755 -> 0.854, "deepfake regualtion"
 # 0.863 -> 0.931).
 COMPOUNDS = True
-
-
-@lru_cache(maxsize=4)
-def _synonym_table(analyze):
-    return synonym_table(synonym_groups(analyze), analyze)
 
 
 # ---------------------------------------------------------------- checks
@@ -242,7 +210,7 @@ class SearchEngine:
         self._shared_lock = threading.Lock()
         self._shared: dict = {}     # (generation, key) -> that generation's caches: the serving one (+ one warming)
         snapshot = self._snapshot()  # fail now, with NoIndex, if there is no index
-        _synonym_table(snapshot.analyze)  # compiled once per process, not in a user's first query
+        synonyms_of(snapshot.analyze)     # compiled once per process, not in a user's first query
         names()                           # the place and body names read from queries, likewise
         if warm_switch:
             self._watch_next()
@@ -521,7 +489,7 @@ class SearchEngine:
                         break
                     try:
                         if request[0] == "suggest":
-                            self._suggest(snapshot, *request[1:])
+                            suggesting.suggestions(snapshot, *request[1:])
                         else:
                             self._answer(snapshot, *request[1:])
                     except QueryError:
@@ -636,7 +604,7 @@ class SearchEngine:
     def _search(self, snapshot, query, filters, sort, page, per_page, started, facet_limit, facet_query,
                 typed=False):
         if query:
-            q_all = read_query(query, snapshot.analyze, _known(snapshot))
+            q_all = read_query(query, snapshot.analyze, known_tags(snapshot))
             if typed:
                 q_all = complete_last_word(q_all, snapshot.completions, snapshot.analyze, query.split()[-1])
             if COMPOUNDS:
@@ -724,7 +692,7 @@ class SearchEngine:
                 continue
             corrected, edits = found
             try:
-                tree = read_query(corrected, snapshot.analyze, _known(snapshot))
+                tree = read_query(corrected, snapshot.analyze, known_tags(snapshot))
             except QueryError:
                 continue
             if (snapshot.matches(tree) & filtered).bit_count() > total_all:
@@ -751,72 +719,7 @@ class SearchEngine:
         if len(prefix) < (1 if head.strip() else 2):
             return []
         self._remember(("suggest", text, limit))
-        return self._suggest(self._snapshot(), text, limit)
-
-    def _suggest(self, snapshot, text: str, limit: int = 8, fixed_earlier: bool = False) -> list[Suggestion]:
-        match = re.search(r"([^\W_][\w'’-]*)$", text)
-        head, prefix = text[: match.start()], match.group(1).lower()
-        try:
-            earlier = read_query(head, snapshot.analyze) if head.strip() else None
-        except QueryError:
-            earlier = None
-        if earlier is ast.NOTHING or earlier is ast.EVERYTHING:
-            earlier = None
-        scope = snapshot.matches(earlier) if earlier is not None else snapshot.live
-        if earlier is not None and not scope and not fixed_earlier:
-            # nothing has the earlier words ("gdrp f"): go on from their one-edit spelling fix
-            fixed = spelling.correct(snapshot, head.strip())
-            if fixed and fixed[1] <= 1:
-                return self._suggest(snapshot, f"{fixed[0]} {match.group(1)}", limit, fixed_earlier=True)
-        counts = _candidates(snapshot, prefix)
-        best = list(counts)
-        counter = snapshot.counter(scope)
-        together = {w: counter.word(w) for w in best}
-        best = sorted((w for w in best if together[w]), key=lambda w: (-together[w], -counts[w], w))
-        if best:
-            floor = together[best[0]] * SUGGEST_MIN_SHARE
-            if prefix in together:
-                floor = max(floor, together[prefix] * SUGGEST_TYPED_SHARE)
-                best = [prefix] + [w for w in best if w != prefix]
-            kept, stems = [], set()
-            for w in best:
-                stem = snapshot.stem(w)
-                if (w == prefix or together[w] >= floor) and stem not in stems:
-                    kept.append(w)
-                    stems.add(stem)
-            best = kept
-        # the typed word itself is offered after earlier words, unless it is a
-        # fragment of one or two letters ("facial re" is no search)
-        words = [w for w in best if w != prefix or (head and len(prefix) >= 3)][: max(1, limit // 2)]
-        found = [Suggestion(text=f"{head}{w}", kind="query") for w in words]
-        # with earlier words, a place or body must go with them about as well
-        # as the words offered ("facial r" offers no Russia: 1 item, against
-        # 197 for "facial recognition")
-        floor = max(SUGGEST_FACET_MIN_ITEMS, max(together.values(), default=0) * SUGGEST_FACET_SHARE) if head.strip() else 1
-        places = _facet_suggestions(snapshot, head, prefix, scope, SUGGEST_FACETS, floor)
-        if not found and not places and len(prefix) >= 3:
-            # nothing goes on from what was typed ("gdrp", "gdrp fine"): offer
-            # the spelling fix, when it is one edit (a swap counts as one)
-            fixed = spelling.correct(snapshot, text)
-            if fixed and fixed[1] <= 1:
-                found.append(Suggestion(text=fixed[0], kind="query"))
-        found += places
-        # Newest articles having the earlier words and the best completion in the title.
-        if best:  # the best completion, even when it is the typed word itself
-            titles = scope & snapshot.title_bits(best[0])
-            seen = set()
-            _, story_of, _ = snapshot.stories()
-            for docnum in snapshot.first_by_date(titles, "newest", 4 * limit):
-                item_id, title = snapshot.title(docnum)   # not the stored record: 1.9 ms each at 100k
-                title_key = " ".join(title.casefold().split())
-                story = story_of.get(docnum)
-                if title_key in seen or (story is not None and story in seen):
-                    continue
-                seen.update({title_key, story} - {None})
-                found.append(Suggestion(text=title, kind="item", id=item_id))
-                if len(found) >= limit:
-                    break
-        return found[:limit]
+        return suggesting.suggestions(self._snapshot(), text, limit)
 
     @_falls_back
     def get_item(self, item_id: str) -> ItemPage | None:
@@ -923,12 +826,12 @@ def _warm_answers(snapshot, previous: dict, deadline: float) -> None:
     turn with the spelling corrections and compound forms (each typo's neighbour search,
     20-60 ms, was a user's again)."""
     split, join = compounds.forms(snapshot)
-    prefixes = [(_candidates, (snapshot, p)) for p in _newest_keys(previous.get("suggest-candidates"))]
-    facets = [(_facet_candidates, (snapshot, p)) for p in _newest_keys(previous.get("facet-prefixes"))]
+    prefixes = [(suggesting.candidates, (snapshot, p)) for p in _newest_keys(previous.get("suggest-candidates"))]
+    facets = [(suggesting.facet_candidates, (snapshot, p)) for p in _newest_keys(previous.get("facet-prefixes"))]
     answers = [(spelling.closest, (snapshot, w)) for w in _newest_keys(previous.get("closest"))]
     answers += [(split, k[1:]) if k[0] == "split" else (join, k[1:])
                 for k in reversed(list(previous.get("compounds") or ()))]
-    work = [(_facet_tables, (snapshot,))] if "facet-totals" in previous else []
+    work = [(suggesting.facet_tables, (snapshot,))] if "facet-totals" in previous else []
     work += [job for jobs in itertools.zip_longest(prefixes, facets, answers) for job in jobs if job is not None]
     slice_start = time.perf_counter()
     for function, args in work:
@@ -943,7 +846,7 @@ def _warm_answers(snapshot, previous: dict, deadline: float) -> None:
 
 
 # The per-generation caches _warm_answers fills, by name, with their size.
-_WARMED_CACHES = {"suggest-candidates": PREFIXES_KEPT, "facet-prefixes": PREFIXES_KEPT,
+_WARMED_CACHES = {"suggest-candidates": suggesting.PREFIXES_KEPT, "facet-prefixes": suggesting.PREFIXES_KEPT,
                   "closest": spelling.CLOSEST_CACHE_SIZE}
 
 
@@ -977,77 +880,3 @@ def _watching(ref) -> None:
             pass
         del engine
         time.sleep(WATCH_SECONDS)
-
-
-def _candidates(snapshot, prefix: str) -> dict[str, int]:
-    """The SUGGEST_CANDIDATES most frequent completions of a prefix with their counts, most
-    frequent first, once per prefix and generation (sorting all ~300 for every keystroke was
-    0.1 of 0.6 ms of a warm suggestion at 100k)."""
-    cache = snapshot.shared_cache("suggest-candidates", lambda: Lru(PREFIXES_KEPT))
-    found = cache.get_fresh(prefix)
-    if found is None:
-        counts = snapshot.completions(prefix)
-        found = tuple((w, counts[w]) for w in sorted(counts, key=lambda w: (-counts[w], w))[:SUGGEST_CANDIDATES])
-        cache.put(prefix, found)
-    return dict(found)
-
-
-def _facet_suggestions(snapshot, head: str, prefix: str, scope: int, limit: int, floor: float = 1) -> list[Suggestion]:
-    """Regulators and places with a word starting with the last word typed
-    (the whole name starting with it first), most items under the earlier
-    words first; only those with at least `floor` such items."""
-    found, counter = [], snapshot.counter(scope)
-    candidates = _facet_candidates(snapshot, prefix)
-    # Counted in that order, and only while a value's items could still place it in the top:
-    # after "federal trade c", 87 values start with "c"; counting each under the earlier words
-    # was 0.6 of 1.3 ms of a suggestion at 300k (round 20).
-    best: dict[bool, list[int]] = {False: [], True: []}   # each group's counts, largest first
-    for later, negative_total, value, facet in candidates:
-        room = limit - (len(best[False]) if later else 0)
-        counted = best[later]
-        if room <= 0 or -negative_total < floor or (len(counted) >= room and -negative_total < counted[room - 1]):
-            continue   # this value cannot place (the rest of its group are no larger)
-        count = counter.value(facet, value)
-        if count and count >= floor:
-            found.append((later, -count, value, facet))
-            counted.append(count)
-            counted.sort(reverse=True)
-    found.sort()
-    return [Suggestion(text=value, kind="facet", facet=facet, value=value, query=head.strip())
-            for _, _, value, facet in found[:limit]]
-
-
-def _facet_tables(snapshot) -> tuple[list, dict]:
-    """Every regulator's and place's words, sorted, and each value's live items, once per
-    generation."""
-    # each value's words, sorted: the values having a word that starts with the prefix are then
-    # one range of it (splitting every name on every keystroke was 0.6 of 9.9 s of suggestions in
-    # the 10k typing profile; looking through every value's words for each new prefix, 0.18 of
-    # 1.1 s in the 300k one)
-    named = snapshot.shared_cache("facet-words", lambda: sorted(
-        (word, facet, value, value.casefold()) for facet in ("regulator", "jurisdiction")
-        for value in snapshot.facet_values(facet) for word in set(value.casefold().replace("(", " ").split())))
-    # each value's live items: no value has more items under the earlier words
-    totals = snapshot.shared_cache("facet-totals", lambda: {
-        facet: dict(zip(snapshot.facet_values(facet), snapshot.value_counts(facet, snapshot.live)))
-        for facet in ("regulator", "jurisdiction")})
-    return named, totals
-
-
-def _facet_candidates(snapshot, prefix: str) -> list[tuple[bool, int, str, str]]:
-    """(not a whole name starting with the prefix, -live items, value, facet) of the values with
-    a word starting with `prefix`, whole names first, then by their items; once per prefix and
-    generation: looking through all ~750 for every keystroke was 0.8 of 7 ms of a suggestion at
-    300k (round 19)."""
-    by_prefix = snapshot.shared_cache("facet-prefixes", lambda: Lru(PREFIXES_KEPT))
-    candidates = by_prefix.get_fresh(prefix)
-    if candidates is None:
-        named, totals = _facet_tables(snapshot)
-        having = set()
-        for word, facet, value, folded in named[bisect.bisect_left(named, (prefix,)):]:
-            if not word.startswith(prefix):
-                break
-            having.add((not folded.startswith(prefix), -totals[facet][value], value, facet))
-        candidates = sorted(having)
-        by_prefix.put(prefix, candidates)
-    return candidates
