@@ -1,6 +1,6 @@
 """Relevance of searchapp's ranking against a plain SQLite FTS5 baseline.
 
-    python bench/relevance.py [--corpus-root ../shared/corpus] [--split tune|test|tune2|test2|tune3|test3|both]
+    python bench/relevance.py [--corpus-root ../shared/corpus] [--split tune|test|tune2|test2|tune3|test3|tune4|test4|both]
                               [--queries q01,q05] [--json out.json]
 
 Copies the real news (`regulation-news/` and `seeds/` of the corpus root) to a
@@ -8,8 +8,9 @@ temporary folder, builds a searchapp index there with the production build
 path, builds an FTS5 baseline over the same items (the same reader output),
 runs the queries of `bench/judgments/queries.json` (64 queries, halves `tune`
 and `test`), `queries2.json` (32 more written in round 7, halves `tune2`
-and `test2`) and `queries3.json` (32 more written in round 15, halves `tune3`
-and `test3`) through both and scores them against the graded judgments
+and `test2`) `queries3.json` (32 more written in round 15, halves `tune3`
+and `test3`) and `queries4.json` (32 more written in round 22, halves `tune4` and
+`test4`) through both and scores them against the graded judgments
 (`grades-<half>.json`, whichever exist).
 
 Metrics, per system, averaged over the queries of each half:
@@ -55,10 +56,10 @@ HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
 JUDGMENTS = HERE / "judgments"
 GRADE_FILES = ("grades-tune.json", "grades-test.json", "grades-tune2.json", "grades-test2.json",
-               "grades-tune3.json", "grades-test3.json")
-# round 7 added a second set, split tune2 / test2; round 15 a third, tune3 / test3
-QUERY_FILES = ("queries.json", "queries2.json", "queries3.json")
-HALVES = ("tune", "test", "tune2", "test2", "tune3", "test3")
+               "grades-tune3.json", "grades-test3.json", "grades-tune4.json", "grades-test4.json")
+# round 7 added a second set, split tune2 / test2; round 15 a third, tune3 / test3; round 22 a fourth
+QUERY_FILES = ("queries.json", "queries2.json", "queries3.json", "queries4.json")
+HALVES = ("tune", "test", "tune2", "test2", "tune3", "test3", "tune4", "test4")
 CORPUS_FOLDERS = ("regulation-news", "seeds")
 DEFAULT_CORPUS_ROOT = Path(os.environ.get("SEARCHAPP_SHARED", PROJECT.parent / "shared")) / "corpus"
 K = 10
