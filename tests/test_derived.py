@@ -16,7 +16,7 @@ from searchapp.core.ranking import proximity_boosts
 from searchapp.core.service import SearchEngine
 from searchapp.query.expand import adjacent_pairs
 
-# synonym groups with phrases, entities (tags scored by weight), OR, phrases, relaxed words
+# synonym groups with phrases, entities (tags scored by their IDF), OR, phrases, relaxed words
 SCORED = ("facial recognition ban", "face recognition", "gdpr fine", '"data protection" OR privacy',
           "european commission antitrust", "china facial recognition consent", "ai act", "clearview",
           "right to be forgotten", "data protection authority fine")

@@ -71,11 +71,19 @@ class Arrays:
             B, K1 = weighting.B, weighting.K1   # as word_scores (no field has its own B)
             fl = self.lengths(snapshot, fieldname)[docs]
             scores = idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))
-        else:   # a field without lengths (the tags): Whoosh scores the posting's weight
+        elif fieldname in _scored_tag_fields():   # a named place's or body's tag: its IDF (snapshot._BM25F)
+            scores = tf * searcher.idf(fieldname, text)
+        else:   # another field without lengths: Whoosh scores the posting's weight
             scores = tf
         found = (docs, scores)
         cache.put(key, found)
         return found
+
+
+def _scored_tag_fields() -> frozenset:
+    from searchapp.backends.whoosh.schema import SCORED_TAG_FIELDS   # as word_scores imports the schema
+
+    return SCORED_TAG_FIELDS
 
 
 def postings(searcher, fieldname: str, text) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,13 @@ from searchapp.ingest.reader import NewsItem
 
 FACET_FIELDS = {"topic": "f_topic", "jurisdiction": "f_jurisdiction", "regulator": "f_regulator",
                 "provider": "f_provider", "year": "f_year"}
+# The tags a place or body named in a query also matches (ast.Entity). These fields keep no
+# lengths, and Whoosh scored a posting of theirs as its weight, 1: an item matched through its
+# tag alone ("Korean Facial Recognition Project" for "South Korea AI legislation") scored 0.5
+# against 5-20 for items matching the query's common words, more than its coverage could make
+# up. A tag now scores as a word found once in a field of average length does: its IDF
+# (snapshot._BM25F, derived.term). Round 22: tune4 0.755 -> see README.
+SCORED_TAG_FIELDS = frozenset(("f_jurisdiction", "f_regulator"))
 MULTI_VALUED = "\x1f"         # joins the values of a multi-valued facet (the reader removes it from all text)
 TEXT_FIELDS = ("title", "excerpt", "body", "related_text")
 SPELLING_FIELDS = ("spell_title", "spell_excerpt")  # unstemmed words, for suggestions

@@ -29,7 +29,8 @@ from searchapp.backends.whoosh import compat, derived, tables
 from searchapp.backends.whoosh.compile import analyze, compile_own_text, compile_query
 from searchapp.backends.whoosh.facetcount import FieldCounter
 from searchapp.backends.whoosh.scopecount import ScopeCounts
-from searchapp.backends.whoosh.schema import FACET_FIELDS, NO_DATE_KEY, SPELLING_FIELDS, TEXT_FIELDS, date_key
+from searchapp.backends.whoosh.schema import (FACET_FIELDS, NO_DATE_KEY, SCORED_TAG_FIELDS, SPELLING_FIELDS, TEXT_FIELDS,
+                                             date_key)
 from searchapp.backends.whoosh.storytable import StoryTable
 from searchapp.bitmaps import as_bytes, bits_of, docnum_array, docnums, flags_of, has
 from searchapp.lru import Lru
@@ -236,7 +237,33 @@ def word_concepts(tree, analyze) -> list[list[tuple[str, float]]] | None:
     return concepts
 
 
-class _RecencyBM25F(scoring.BM25F):
+class _TagScorer(scoring.BaseScorer):
+    """A tag's posting scored as a word found once in a field of average length: its IDF."""
+
+    def __init__(self, idf: float, max_weight: float):
+        self._idf, self._max = idf, max_weight
+
+    def supports_block_quality(self):
+        return False
+
+    def score(self, matcher):
+        return self._idf * matcher.weight()
+
+    def max_quality(self):
+        return self._idf * self._max
+
+
+class _BM25F(scoring.BM25F):
+    """Whoosh's BM25F, with the tags a named place or body matches scored by their IDF
+    (schema.SCORED_TAG_FIELDS)."""
+
+    def scorer(self, searcher, fieldname, text, qf=1):
+        if fieldname in SCORED_TAG_FIELDS:
+            return _TagScorer(searcher.idf(fieldname, text), searcher.term_info(fieldname, text).max_weight())
+        return super().scorer(searcher, fieldname, text, qf=qf)
+
+
+class _RecencyBM25F(_BM25F):
     """BM25F times 0.5 ** (age / half-life), age counted from the newest item.
 
     Multiplying by an exponential decay ranks the same whatever the reference
@@ -267,7 +294,7 @@ class WhooshSnapshot:
         self.generation = generation
         self.key = key
         self._closed = False
-        self.searcher = index.searcher()
+        self.searcher = index.searcher(weighting=_BM25F())
         reader = self.searcher.reader()
         # Bitmaps depend only on the generation's docnums: threads reading the
         # same generation share them (`shared`), so each is computed once.

@@ -1,0 +1,50 @@
+"""Round 22: a place named in a query ranks the items tagged with it by what the tag says,
+not by the one point Whoosh gave a field without lengths (see README, "Round 22")."""
+
+from __future__ import annotations
+
+from conftest import same_day_news
+
+from searchapp.core.service import SearchEngine
+from searchapp.indexing import update_index
+
+
+def _korea_corpus(tmp_path):
+    root = tmp_path / "corpus"
+    # tagged South Korea through Incheon; never spells "South" or "Korea"
+    same_day_news(root, "incheon", "Airport face scanning plan draws critics",
+                  "Critics say the ministry plan to scan travellers at Incheon airport goes too far.")
+    for n in range(6):   # the query's other words, anywhere but Korea
+        same_day_news(root, f"eu-{n}", f"European lawmakers debate AI legislation, round {n}",
+                      f"Parliament in Brussels weighed the AI legislation again on day {n}.")
+    for n in range(30):
+        same_day_news(root, f"filler-{n}", f"Harbour news {n}", f"Nothing of note happened on day {n}.")
+    update_index(root, tmp_path / "index", full=True)
+    return tmp_path / "index"
+
+
+def test_an_item_tagged_with_the_named_place_ranks_first_though_it_never_spells_it(tmp_path):
+    with SearchEngine(_korea_corpus(tmp_path)) as engine:
+        page = engine.search("South Korea AI legislation")
+        assert [(i.facet, i.value) for i in page.interpreted] == [("jurisdiction", "South Korea")]
+        names = [h.url.rsplit("/", 1)[1].removesuffix(".md") for h in page.hits]
+        assert names[0] == "incheon", names   # with the tag scored 1 point it ranked last of 7
+        assert sorted(names[1:7]) == [f"eu-{n}" for n in range(6)]
+
+
+def test_a_tag_scores_its_idf_in_whoosh_and_in_the_arrays_alike(tmp_path):
+    from searchapp.backends.whoosh import compat, derived
+    from searchapp.bitmaps import docnums
+
+    with SearchEngine(_korea_corpus(tmp_path)) as engine:
+        snapshot = engine._snapshot()
+        searcher = snapshot.searcher
+        docs, scores = derived.arrays(snapshot).term(snapshot, "f_jurisdiction", "South Korea")
+        assert len(docs) == 1
+        idf = searcher.idf("f_jurisdiction", "South Korea")
+        assert scores[0] == idf > 3   # one item of 37: a rare tag weighs like a rare word
+        from whoosh import query as Q
+
+        top = compat.exact_top(searcher, Q.Term("f_jurisdiction", "South Korea"), 10, None, None,
+                               docnums(snapshot.live)).top_n
+        assert [(s, d) for s, d in top] == [(idf, int(docs[0]))]
