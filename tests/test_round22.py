@@ -48,3 +48,58 @@ def test_a_tag_scores_its_idf_in_whoosh_and_in_the_arrays_alike(tmp_path):
         top = compat.exact_top(searcher, Q.Term("f_jurisdiction", "South Korea"), 10, None, None,
                                docnums(snapshot.live)).top_n
         assert [(s, d) for s, d in top] == [(idf, int(docs[0]))]
+
+
+# ---------------------------------------------------------------- suggestions (review 22)
+
+def _suggestion_corpus(tmp_path):
+    root = tmp_path / "corpus"
+    # tagged South Korea through Incheon and Seoul; no item has both "south" and "korea"
+    same_day_news(root, "incheon", "Airport face scanning plan draws critics",
+                  "Critics say the ministry plan to scan travellers at Incheon airport goes too far.")
+    same_day_news(root, "seoul", "Seoul council drafts AI rules for airports",
+                  "The council in Seoul wants limits on scanning faces at airports.")
+    same_day_news(root, "korean", "Korean airlines test face boarding", "Passengers board with a face scan.")
+    same_day_news(root, "south", "South Africa weighs AI rules", "Officials in Pretoria debated the draft.")
+    for n in range(4):
+        same_day_news(root, f"ftc-{n}", f"FTC fines firm {n} over facial recognition claims",
+                      f"The Federal Trade Commission settled with firm {n}.")
+    for n in range(10):   # "ftc" is the commonest word starting with "f" under "ftc"
+        same_day_news(root, f"ftc-note-{n}", f"FTC note {n}", f"The agency published note {n}.")
+    for n in range(12):
+        same_day_news(root, f"google-{n}", f"Google fine {n} announced", f"Regulators fined Google again, case {n}.")
+    update_index(root, tmp_path / "index", full=True)
+    return tmp_path / "index"
+
+
+def _texts(suggestions):
+    return [(s.kind, s.text) for s in suggestions]
+
+
+def test_a_place_typed_before_the_last_word_is_read_not_corrected(tmp_path):
+    with SearchEngine(_suggestion_corpus(tmp_path)) as engine:
+        offered = _texts(engine.suggest("South Korea ai"))
+        # the earlier words name a place: its tagged items are the scope, so "airports" goes with them
+        assert ("query", "South Korea airport") in offered, offered
+        assert not any("korean" in text.lower() for _, text in offered), offered   # was "South korean ai..."
+
+
+def test_the_words_before_the_last_may_begin_a_places_name(tmp_path):
+    with SearchEngine(_suggestion_corpus(tmp_path)) as engine:
+        offered = engine.suggest("south kor")
+        facets = [(s.value, s.query) for s in offered if s.kind == "facet"]
+        assert facets and facets[0] == ("South Korea", ""), _texts(offered)
+
+
+def test_a_word_typed_already_is_not_offered_again(tmp_path):
+    with SearchEngine(_suggestion_corpus(tmp_path)) as engine:
+        offered = [text for kind, text in _texts(engine.suggest("ftc f")) if kind == "query"]
+        assert "ftc ftc" not in offered and "ftc fine" in offered, offered
+
+
+def test_suggestions_read_the_text_as_the_search_does(tmp_path):
+    with SearchEngine(_suggestion_corpus(tmp_path)) as engine:
+        assert _texts(engine.suggest("Ｇｏｏｇｌｅ")) == _texts(engine.suggest("Google")) != []
+        for suggestion in engine.suggest("ftc\x01f"):
+            assert "\x01" not in suggestion.text and "\x01" not in (suggestion.query or "")
+        assert _texts(engine.suggest("ftc\x01f")) == _texts(engine.suggest("ftc f"))

@@ -41,7 +41,7 @@ from searchapp.model import (FACETS, RECENCY_HALF_LIFE_DAYS, SORTS, Filters, Int
 from searchapp.processes import REQUESTS, Activity, give_way, trim_heap, when_quiet
 from searchapp.query import ast
 from searchapp.query.expand import (adjacent_pairs, complete_last_word, compound_forms, interpreted, relax)
-from searchapp.query.syntax import MAX_QUERY_CHARS
+from searchapp.query.syntax import MAX_QUERY_CHARS, clean_text
 from searchapp.store.generations import CURRENT, BuildInfo, current_generation, read_build_info
 from searchapp.store.generations import (DAMAGED, check_generation, damage_marked, mark_damaged,
                                          recorded_items)
@@ -711,7 +711,8 @@ class SearchEngine:
         and inflections of a word already offered ("act", "acted") are left
         out; when the last word is itself a common word, it comes first and
         rarer completions must reach a quarter of its count ("eu ai", not "eu aim")."""
-        text = " ".join(text.split())[:MAX_QUERY_CHARS]
+        # read as the search reads it (review 22: "Ｇｏｏｇｌｅ" got no suggestion, "a\x01b" one keeping the control)
+        text = clean_text(text)[:MAX_QUERY_CHARS]
         match = re.search(r"([^\W_][\w'’-]*)$", text)
         if not match:
             return []

@@ -10,7 +10,7 @@ import bisect
 import re
 
 from searchapp.core import spelling
-from searchapp.core.reading import read_query
+from searchapp.core.reading import known_tags, read_query
 from searchapp.errors import QueryError
 from searchapp.lru import Lru
 from searchapp.model import Suggestion
@@ -30,7 +30,9 @@ def suggestions(snapshot, text: str, limit: int = 8, fixed_earlier: bool = False
     match = re.search(r"([^\W_][\w'’-]*)$", text)
     head, prefix = text[: match.start()], match.group(1).lower()
     try:
-        earlier = read_query(head, snapshot.analyze) if head.strip() else None
+        # the places and bodies the earlier words name count their tagged items (review 22: "South
+        # Korea AI" had no item with both words, so the earlier words were "corrected" to "korean")
+        earlier = read_query(head, snapshot.analyze, known_tags(snapshot)) if head.strip() else None
     except QueryError:
         earlier = None
     if earlier is ast.NOTHING or earlier is ast.EVERYTHING:
@@ -59,14 +61,19 @@ def suggestions(snapshot, text: str, limit: int = 8, fixed_earlier: bool = False
                 stems.add(stem)
         best = kept
     # the typed word itself is offered after earlier words, unless it is a
-    # fragment of one or two letters ("facial re" is no search)
-    words = [w for w in best if w != prefix or (head and len(prefix) >= 3)][: max(1, limit // 2)]
+    # fragment of one or two letters ("facial re" is no search); a word typed already is not
+    # offered again ("ftc f" offered "ftc ftc", review 22)
+    typed_before = set(head.casefold().split())
+    words = [w for w in best if (w != prefix or (head and len(prefix) >= 3)) and w not in typed_before]
+    words = words[: max(1, limit // 2)]
     found = [Suggestion(text=f"{head}{w}", kind="query") for w in words]
     # with earlier words, a place or body must go with them about as well
     # as the words offered ("facial r" offers no Russia: 1 item, against
     # 197 for "facial recognition")
     floor = max(SUGGEST_FACET_MIN_ITEMS, max(together.values(), default=0) * SUGGEST_FACET_SHARE) if head.strip() else 1
-    places = facet_suggestions(snapshot, head, prefix, scope, SUGGEST_FACETS, floor)
+    places = named_in_full(snapshot, head, prefix, SUGGEST_FACETS)
+    places += [p for p in facet_suggestions(snapshot, head, prefix, scope, SUGGEST_FACETS, floor)
+               if p.value not in {n.value for n in places}][: SUGGEST_FACETS - len(places)]
     if not found and not places and len(prefix) >= 3:
         # nothing goes on from what was typed ("gdrp", "gdrp fine"): offer
         # the spelling fix, when it is one edit (a swap counts as one)
@@ -103,6 +110,31 @@ def candidates(snapshot, prefix: str) -> dict[str, int]:
         found = tuple((w, counts[w]) for w in sorted(counts, key=lambda w: (-counts[w], w))[:SUGGEST_CANDIDATES])
         cache.put(prefix, found)
     return dict(found)
+
+
+NAME_WORDS_BEFORE = 2   # earlier words that may begin a place's or body's name ("new york ci")
+
+
+def named_in_full(snapshot, head: str, prefix: str, limit: int) -> list[Suggestion]:
+    """The places and bodies whose name the last earlier words and the word being typed begin
+    ("south kor": South Korea), most items first, the words before the name as their query.
+    Counted under the earlier words, no item of South Korea has "south": review 22 found
+    "south kor" offered no South Korea, though "kor" did."""
+    words = head.split()
+    for k in range(min(NAME_WORDS_BEFORE, len(words)), 0, -1):
+        phrase = " ".join([*words[-k:], prefix]).casefold()
+        found = [(negative_total, value, facet) for _, negative_total, value, facet
+                 in facet_candidates(snapshot, words[-k].casefold())
+                 if _begins_a_word(value.casefold(), phrase)]
+        if found:
+            query = " ".join(words[:-k])
+            return [Suggestion(text=value, kind="facet", facet=facet, value=value, query=query)
+                    for _, value, facet in sorted(found)[:limit]]
+    return []
+
+
+def _begins_a_word(name: str, phrase: str) -> bool:
+    return name.startswith(phrase) or f" {phrase}" in name or f"({phrase}" in name
 
 
 def facet_suggestions(snapshot, head: str, prefix: str, scope: int, limit: int, floor: float = 1) -> list[Suggestion]:

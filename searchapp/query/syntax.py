@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 from searchapp.errors import QueryError
+from searchapp.model import CONTROLS as _CONTROLS
 from searchapp.model import INVISIBLE as _INVISIBLE
 
 MAX_QUERY_CHARS = 500
@@ -30,14 +31,19 @@ _FIELD_NAME = re.compile(rf"\b({_FIELDS}):", re.I)
 _WILDCARD_TERM = re.compile(r"[^\s()\"]*\*[^\s()\"]*")
 
 
+def clean_text(text: str) -> str:
+    """One spelling of each character ("fa\u0301cial" is "facial", "ﬁne" is "fine"), no invisible
+    ones, control characters as spaces, single spaces: a query's text as the index reads it."""
+    return " ".join(_CONTROLS.sub(" ", _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))).split())
+
+
 def normalize_query(text: str) -> str:
     """Check the query, say what is wrong, and rewrite it for Whoosh's parser.
 
     Outside quotes: `-word`, `-"phrase"` and `-(group)` become NOT;
     `NOT(` gets its space; field names are lowercased; `?` is punctuation
     (people ask questions), not a one-letter wildcard."""
-    # one spelling of each character ("fa\u0301cial" is "facial"), no invisible ones
-    text = " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).split())
+    text = clean_text(text)
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"query is too long ({len(text)} characters; the limit is {MAX_QUERY_CHARS})")
     if text.count('"') % 2:
