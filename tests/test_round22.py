@@ -103,3 +103,21 @@ def test_suggestions_read_the_text_as_the_search_does(tmp_path):
         for suggestion in engine.suggest("ftc\x01f"):
             assert "\x01" not in suggestion.text and "\x01" not in (suggestion.query or "")
         assert _texts(engine.suggest("ftc\x01f")) == _texts(engine.suggest("ftc f"))
+
+
+# ---------------------------------------------------------------- the page (review 22)
+
+def test_the_page_says_one_item_matches_and_drops_a_reading_once_applied(tmp_path):
+    from searchapp.web import create_app
+
+    index_dir = _korea_corpus(tmp_path)
+    same_day_news(tmp_path / "corpus", "critics-debate", "Critics debate the airport plan", "They met on Monday.")
+    update_index(tmp_path / "corpus", index_dir)
+    client = create_app(index_dir).test_client()
+    # one item has "critics" and "debate", others one of them: the query is relaxed
+    html = client.get("/search?q=critics+debate").get_data(as_text=True)
+    assert "1 item matches all your words; the others match some of them." in html   # was "1 item match"
+    html = client.get("/search?q=South+Korea+AI+legislation").get_data(as_text=True)
+    assert "also finds news tagged" in html and "South Korea" in html
+    applied = client.get("/search?q=South+Korea+AI+legislation&jurisdiction=South+Korea").get_data(as_text=True)
+    assert "also finds news tagged" not in applied   # the note would only take the filter off again

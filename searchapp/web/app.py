@@ -83,6 +83,11 @@ class SearchParams:
         """(facet, value) of every facet filter, in display order."""
         return [(facet, v) for facet in FACETS for v in self.filters.values(facet)]
 
+    def unapplied(self, readings) -> list:
+        """The query's readings as a place or body (`interpreted`) not already a filter: once
+        applied, the note offering one would only take it off again (review 22)."""
+        return [r for r in readings if r.value not in self.filters.values(r.facet)]
+
     def clear_all(self) -> str:
         """The URL with the words kept and every filter removed."""
         return self.url(filters=Filters(), page=1, facet_query=())
