@@ -229,8 +229,17 @@ def build(corpus: Path, index_dir: Path, *, full: bool = False, strict: bool = F
         f"skipped {skipped:,} file{'s' if skipped != 1 else ''} in {info.seconds:.1f} s "
         f"-> {index_dir / info.generation}"
     )
-    for path, reason in problems:
-        click.echo(f"  skipped {path}: {reason}")
+    if not _one_terminal():   # on a terminal, the lines on stderr above are already in view (review 22)
+        for path, reason in problems:
+            click.echo(f"  skipped {path}: {reason}")
+
+
+def _one_terminal() -> bool:
+    """Whether standard output and standard error are the same terminal."""
+    try:
+        return os.isatty(1) and os.isatty(2) and os.ttyname(1) == os.ttyname(2)
+    except OSError:
+        return False
 
 
 def warm_worker(engine) -> None:

@@ -121,3 +121,26 @@ def test_the_page_says_one_item_matches_and_drops_a_reading_once_applied(tmp_pat
     assert "also finds news tagged" in html and "South Korea" in html
     applied = client.get("/search?q=South+Korea+AI+legislation&jurisdiction=South+Korea").get_data(as_text=True)
     assert "also finds news tagged" not in applied   # the note would only take the filter off again
+
+
+def test_an_abbreviation_being_typed_is_not_completed_as_a_word(tmp_path):
+    with SearchEngine(_suggestion_corpus(tmp_path)) as engine:
+        assert engine.suggest("U.S") == []   # offered "U.said", "U.state" (review 22)
+        assert engine.suggest("ftc. fi") != []   # a full stop then a space ends a word as before
+
+
+def test_skipped_files_are_listed_once_on_a_terminal(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from conftest import write_news
+    from searchapp import cli
+
+    corpus = tmp_path / "corpus"
+    write_news(corpus, "good.md", title="Good news")
+    (corpus / "bad.md").write_text("---\ntopics: AI\ntitle: x\n---\n")
+    monkeypatch.setattr(cli, "_one_terminal", lambda: True)
+    out = CliRunner().invoke(cli.main, ["index", "--corpus", str(corpus), "--index", str(tmp_path / "ix")]).output
+    assert out.count("skipped bad.md:") == 1, out   # stderr's line only (it was repeated under the summary)
+    monkeypatch.setattr(cli, "_one_terminal", lambda: False)
+    out = CliRunner().invoke(cli.main, ["index", "--corpus", str(corpus), "--index", str(tmp_path / "ix2")]).output
+    assert out.count("skipped bad.md:") == 2, out   # piped: the summary still lists it on stdout

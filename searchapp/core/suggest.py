@@ -29,6 +29,8 @@ def suggestions(snapshot, text: str, limit: int = 8, fixed_earlier: bool = False
     """Suggestions for `text` (checked by SearchEngine.suggest: it ends in a word) on one generation."""
     match = re.search(r"([^\W_][\w'’-]*)$", text)
     head, prefix = text[: match.start()], match.group(1).lower()
+    if head[-2:-1].isalpha() and head.endswith("."):
+        return []   # an abbreviation being typed ("U.S"): its last letter is no word to complete ("U.said")
     try:
         # the places and bodies the earlier words name count their tagged items (review 22: "South
         # Korea AI" had no item with both words, so the earlier words were "corrected" to "korean")
