@@ -74,8 +74,9 @@ def suggestions(snapshot, text: str, limit: int = 8, fixed_earlier: bool = False
     # 197 for "facial recognition")
     floor = max(SUGGEST_FACET_MIN_ITEMS, max(together.values(), default=0) * SUGGEST_FACET_SHARE) if head.strip() else 1
     places = named_in_full(snapshot, head, prefix, SUGGEST_FACETS)
+    named = {p.value for p in places}
     places += [p for p in facet_suggestions(snapshot, head, prefix, scope, SUGGEST_FACETS, floor)
-               if p.value not in {n.value for n in places}][: SUGGEST_FACETS - len(places)]
+               if p.value not in named][: SUGGEST_FACETS - len(places)]
     if not found and not places and len(prefix) >= 3:
         # nothing goes on from what was typed ("gdrp", "gdrp fine"): offer
         # the spelling fix, when it is one edit (a swap counts as one)

@@ -28,6 +28,7 @@ import numpy as np
 from whoosh import query as Q
 
 from searchapp.backends.whoosh import compat
+from searchapp.backends.whoosh.schema import SCORED_TAG_FIELDS, TEXT_FIELDS
 from searchapp.bitmaps import bits_of_flags, flags_of
 from searchapp.lru import Lru
 
@@ -71,19 +72,13 @@ class Arrays:
             B, K1 = weighting.B, weighting.K1   # as word_scores (no field has its own B)
             fl = self.lengths(snapshot, fieldname)[docs]
             scores = idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))
-        elif fieldname in _scored_tag_fields():   # a named place's or body's tag: its IDF (snapshot._BM25F)
+        elif fieldname in SCORED_TAG_FIELDS:   # a named place's or body's tag: its IDF (snapshot._BM25F)
             scores = tf * searcher.idf(fieldname, text)
         else:   # another field without lengths: Whoosh scores the posting's weight
             scores = tf
         found = (docs, scores)
         cache.put(key, found)
         return found
-
-
-def _scored_tag_fields() -> frozenset:
-    from searchapp.backends.whoosh.schema import SCORED_TAG_FIELDS   # as word_scores imports the schema
-
-    return SCORED_TAG_FIELDS
 
 
 def postings(searcher, fieldname: str, text) -> tuple[np.ndarray, np.ndarray]:
@@ -215,8 +210,6 @@ def word_arrays(snapshot, text: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _word_arrays(snapshot, text: str) -> tuple[np.ndarray, np.ndarray]:
-    from searchapp.backends.whoosh.schema import TEXT_FIELDS
-
     searcher, table = snapshot.searcher, arrays(snapshot)
     weighting, schema = searcher.weighting, snapshot.index.schema
     present = np.zeros(table.size, dtype=bool)
