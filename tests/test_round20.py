@@ -111,7 +111,8 @@ def test_scope_counts_leave_out_replaced_documents(tmp_path):
 
 def test_a_rare_completion_is_counted_without_building_its_bitmap(tmp_path):
     """The point of the counter: ranking a dozen completions does not build (and cache,
-    pushing common words out) a bitmap per rare completion; a common one's is built and kept."""
+    pushing common words out) a bitmap per rare completion; a common one's is built and kept
+    (since round 23 from its row of bits in the generation's tables: test_round23.py)."""
     from searchapp.indexing import update_index
 
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"

@@ -723,6 +723,12 @@ class SearchEngine:
         return suggesting.suggestions(self._snapshot(), text, limit)
 
     @_falls_back
+    def warm_suggestions(self) -> None:
+        """Compute what suggestions after a space and a letter or two read (suggest.warm_short_prefixes):
+        a server worker does it at boot, before anyone types."""
+        suggesting.warm_short_prefixes(self._snapshot())
+
+    @_falls_back
     def get_item(self, item_id: str) -> ItemPage | None:
         snapshot = self._snapshot()
         item = snapshot.document(item_id)
@@ -834,6 +840,7 @@ def _warm_answers(snapshot, previous: dict, deadline: float) -> None:
                 for k in reversed(list(previous.get("compounds") or ()))]
     work = [(suggesting.facet_tables, (snapshot,))] if "facet-totals" in previous else []
     work += [job for jobs in itertools.zip_longest(prefixes, facets, answers) for job in jobs if job is not None]
+    work += [(suggesting.candidates, (snapshot, p)) for p in suggesting.short_prefixes(snapshot)]   # as at boot
     slice_start = time.perf_counter()
     for function, args in work:
         started = time.perf_counter()

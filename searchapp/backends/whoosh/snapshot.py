@@ -344,6 +344,22 @@ class WhooshSnapshot:
         self.stories()
         for fieldname in TEXT_FIELDS:
             self.lengths(fieldname)
+        self._warm_common_terms()
+
+    def _warm_common_terms(self) -> None:
+        """The bitmaps of the commonest title and excerpt terms, from their rows written at
+        indexing (tables.dense_bitmaps), into the words' LRU, the commonest last (kept longest),
+        at most half of it. A suggestion after a space and a letter ("children o") counts a dozen
+        such words with the earlier words: in a new worker each was built by the first
+        suggestions, from its postings (round 23: 7 ms at 100k for all of them here)."""
+        width = (self.searcher.reader().doc_count_all() + 7) // 8 or 1
+        for fieldname in tables.DENSE_FIELDS:
+            table, dense = self._postings_table(fieldname), tables.dense(self._order, fieldname)
+            if table is None or dense is None or not len(dense.numbers):
+                continue
+            commonest = dense.numbers[np.argsort(np.diff(table.starts)[dense.numbers], kind="stable")]
+            for n in commonest[-max(1, TERM_CACHE_BYTES // 2 // len(tables.DENSE_FIELDS) // width):].tolist():
+                self.term_bits(fieldname, table.term(n).decode("utf-8"))
 
     def warm_like(self, previous: dict, seconds: float | None = None) -> int:
         """Compute in this generation what the previous one had cached, by key, most recently
@@ -464,10 +480,12 @@ class WhooshSnapshot:
             found = self.postings(fieldname, value)
             if found is None:
                 return 0  # never pinned: a request may send any value
-            # from the stem tables, else a block of postings at a time, into an array (one Python
-            # step per posting took 54 of 147 s of the 100k suggestion profile); deleted documents
-            # go with `live`
-            bits = derived.bitmap(found[0], 0) & self.live
+            # a common term's row of bits written at indexing, else from the stem tables, else a
+            # block of postings at a time, into an array (one Python step per posting took 54 of
+            # 147 s of the 100k suggestion profile); deleted documents go with `live`
+            row = self.dense_row(fieldname, value)
+            bits = (int.from_bytes(row.tobytes(), "little") if row is not None
+                    else derived.bitmap(found[0], 0)) & self.live
             if pinned:
                 self._facet_terms[key] = bits
             else:
@@ -493,20 +511,38 @@ class WhooshSnapshot:
         posting blocks."""
         table = self._postings_table(fieldname)
         if table is not None:
-            # where the term is in the table, kept: the binary search steps through Python (a
-            # suggestion looks up ~25 terms: 0.1 of its 0.6 ms warm at 100k)
-            # (not shared_cache: its factories, and opening, hold the lock while they read postings)
-            places = self._shared.get("term-places")
-            if places is None:
-                places = self._shared.setdefault("term-places", Lru(TERM_PLACES))
-            n = places.get_fresh((fieldname, value))
-            if n is None:
-                n = table.find(value)
-                places.put((fieldname, value), n)
+            n = self._term_number(table, fieldname, value)
             return None if n < 0 else table.postings(n)
         if (fieldname, value) not in self.searcher.reader():
             return None
         return derived.postings(self.searcher, fieldname, value)
+
+    def dense_row(self, fieldname: str, value):
+        """A common term's documents as a row of packed bits (tables.dense_bitmaps: mapped, shared
+        by every worker), None for a rarer term, another field, or a generation without them."""
+        if fieldname not in tables.DENSE_FIELDS:
+            return None
+        found = self._shared.get("dense")
+        if found is None:
+            found = self._shared.setdefault("dense", {f: tables.dense(self._order, f) for f in tables.DENSE_FIELDS})
+        table, rows = self._postings_table(fieldname), found.get(fieldname)
+        if table is None or rows is None:
+            return None
+        n = self._term_number(table, fieldname, value)
+        return None if n < 0 else rows.row(n)
+
+    def _term_number(self, table, fieldname: str, value) -> int:
+        """The term's number in the field's postings table, -1 when it has none; kept: the binary
+        search steps through Python (a suggestion looks up ~25 terms: 0.1 of its 0.6 ms warm at
+        100k). (Not shared_cache: its factories, and opening, hold the lock while they read postings.)"""
+        places = self._shared.get("term-places")
+        if places is None:
+            places = self._shared.setdefault("term-places", Lru(TERM_PLACES))
+        n = places.get_fresh((fieldname, value))
+        if n is None:
+            n = table.find(value)
+            places.put((fieldname, value), n)
+        return n
 
     def _postings_table(self, fieldname: str):
         """A field's postings table (tables.Postings), None when the generation has none for it.
@@ -663,6 +699,8 @@ class WhooshSnapshot:
         found = tables.load(generation)
         if any(len(values) != size for name, values in found.items() if name.split("-")[0] in tables.PER_DOCUMENT):
             return {}   # not this generation's documents: computed in memory instead
+        if any(values.shape[1:] != ((size + 7) // 8,) for name, values in found.items() if name.startswith("dense-bits-")):
+            return {}
         return found
 
     def _flags(self):

@@ -60,6 +60,16 @@ _POSTING_TABLES = ("terms", "term-offsets", "term-starts", "term-docs", "term-we
 # Not the body: a real article's body is hundreds of words, and its phrases are rarely asked for.
 PHRASE_FIELDS = ("title", "excerpt", "related_text")
 PARALLEL_PHRASES_MIN = 5_000   # documents from which a build computes them in another process (starting one: ~1 s)
+# Fields whose common terms are also kept as bitmaps (`dense-bits-<field>`: a row of packed bits,
+# bit d for document d, per term in at least 1/DENSE_SHARE of the documents; `dense-terms-<field>`:
+# those terms' numbers in the field's postings table). A suggestion counts a dozen completions of
+# the last word together with the earlier words; after a space and a letter or two ("children o")
+# those are the index's commonest words, and building each one's bitmap from its postings, in
+# every worker, was half of the slowest 5% of the typing workload's suggestions at 100k (round 23).
+# The same threshold as a suggestion's count from postings (scopecount.SPARSE_SHARE): rarer
+# terms are counted from their postings, which costs less than a row.
+DENSE_FIELDS = ("title", "excerpt")
+DENSE_SHARE = 32
 
 
 def _name(generation_name: str) -> str:
@@ -334,6 +344,42 @@ def phrases(found: dict[str, np.ndarray], fieldname: str, size: int, terms: int)
     return Phrases(tokens, starts)
 
 
+def dense_bitmaps(found: dict[str, np.ndarray], fieldname: str, size: int) -> dict[str, np.ndarray]:
+    """The rows of `DENSE_FIELDS`: the numbers of a field's terms with at least size / DENSE_SHARE
+    postings (from its postings tables in `found`) and each one's documents as packed bits
+    (little-endian bit order: bit d of the row, read as one integer, is document d)."""
+    starts = np.asarray(found[f"term-starts-{fieldname}"])
+    docs = np.asarray(found[f"term-docs-{fieldname}"])
+    numbers = np.flatnonzero(np.diff(starts) * DENSE_SHARE >= max(size, 1)).astype(np.int32)
+    width = (size + 7) // 8
+    rows = np.zeros((len(numbers), width), dtype=np.uint8)
+    flags = np.zeros(width * 8, dtype=bool)
+    for row, n in zip(rows, numbers.tolist()):
+        flags[:] = False
+        flags[docs[starts[n]:starts[n + 1]]] = True
+        row[:] = np.packbits(flags, bitorder="little")
+    return {f"dense-terms-{fieldname}": numbers, f"dense-bits-{fieldname}": rows}
+
+
+class Dense:
+    """A field's common terms as rows of packed bits (dense_bitmaps), mapped: a term's row by its
+    number in the field's postings table."""
+
+    def __init__(self, numbers, rows):
+        self.numbers, self.rows = np.asarray(numbers), np.asarray(rows)
+
+    def row(self, n: int) -> np.ndarray | None:
+        i = int(np.searchsorted(self.numbers, n))
+        return self.rows[i] if i < len(self.numbers) and int(self.numbers[i]) == n else None
+
+
+def dense(found: dict[str, np.ndarray], fieldname: str) -> Dense | None:
+    try:
+        return Dense(found[f"dense-terms-{fieldname}"], found[f"dense-bits-{fieldname}"])
+    except KeyError:
+        return None
+
+
 def postings(found: dict[str, np.ndarray], fieldname: str) -> Postings | None:
     try:
         return Postings(*(found[f"{name}-{fieldname}"] for name in _POSTING_TABLES))
@@ -445,6 +491,8 @@ def _compute(searcher, live: np.ndarray, size: int, phrase_fields: list[str], ba
     for fieldname in POSTING_FIELDS:
         if fieldname in searcher.schema:
             found.update(term_postings(searcher, fieldname, live))
+            if fieldname in DENSE_FIELDS:
+                found.update(dense_bitmaps(found, fieldname, size))
     phrases = None
     if background is not None:
         try:
@@ -653,6 +701,8 @@ def _appending(searcher, live, previous, start: int, size: int, leaves):
                 merged_terms[fieldname] = (appended_postings[f"terms-{fieldname}"],
                                            appended_postings[f"term-offsets-{fieldname}"])
             yield from appended_postings.items()
+            if fieldname in DENSE_FIELDS:
+                yield from dense_bitmaps(appended_postings, fieldname, size).items()
             del appended_postings
     for fieldname, (blob, offsets) in merged_terms.items():
         yield from _appended_phrases(searcher, previous, fieldname, leaves, term_numbers(blob, offsets))
@@ -726,6 +776,8 @@ def _expected_keys(schema) -> list[str]:
     for fieldname in POSTING_FIELDS:
         if fieldname in schema:
             keys += [f"{name}-{fieldname}" for name in _POSTING_TABLES]
+            if fieldname in DENSE_FIELDS:
+                keys += [f"dense-terms-{fieldname}", f"dense-bits-{fieldname}"]
     if "story" in schema:
         keys += ["story-of", "story_ids", "story_ids-offsets"]
     return keys + [f"{name}-{sort}" for sort in SORTS for name in ("order", "position")] + ["dates-oldest"]

@@ -268,6 +268,8 @@ def _tables_agree(generation: Path, searcher) -> None:
         derived.pop("decay", None)
     for name in [n for n in derived if n.startswith(("tokens-", "token-starts-")) and n not in stored]:
         del derived[name]   # a generation written before round 17 has no phrase tables (Whoosh's matchers read it)
+    for name in [n for n in derived if n.startswith("dense-") and n not in stored]:
+        del derived[name]   # nor one before round 23 common terms' bitmaps (built from postings when asked)
     if set(stored) != set(derived):
         raise Unusable(f"the tables file has tables {sorted(set(stored) ^ set(derived))[:3]} that the segments do not")
     for name in sorted(derived):
