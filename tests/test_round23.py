@@ -191,3 +191,28 @@ def test_another_generations_rows_are_not_read(tmp_path):
     wider = {**found, "dense-bits-title": np.zeros((3, (SIZE + 7) // 8 + 1), dtype=np.uint8)}
     tables.save(generation, wider)
     assert WhooshSnapshot._mapped(generation, SIZE) == {}
+
+
+def test_damaged_rows_are_not_read(tmp_path):
+    """Review 23: rows damaged under a matching checksum (zeroed bytes, two term numbers
+    swapped) gave wrong counts silently; rows that disagree with the postings are not used."""
+    _corpus(tmp_path / "corpus")
+    update_index(tmp_path / "corpus", tmp_path / "index")
+    generation = current_generation(tmp_path / "index")
+    good = dict(tables.load(generation))
+    postings = tables.postings(good, "title")
+    assert tables.dense(good, "title", postings) is not None
+    zeroed = np.array(good["dense-bits-title"])
+    zeroed[0, :8] = 0
+    swapped = np.array(good["dense-terms-title"])
+    swapped[[0, 1]] = swapped[[1, 0]]
+    for name, damaged in (("dense-bits-title", zeroed), ("dense-terms-title", swapped)):
+        assert tables.dense({**good, name: damaged}, "title", postings) is None, name
+        tables.save(generation, {**good, name: damaged})
+        snapshot = _open(generation)
+        try:
+            assert snapshot.dense_row("title", snapshot.stem("alpha")) is None
+            assert snapshot.counter(snapshot.live).word("alpha") == SIZE
+            assert snapshot.term_bits("title", snapshot.stem("alpha")).bit_count() == SIZE
+        finally:
+            snapshot.close()

@@ -354,8 +354,9 @@ class WhooshSnapshot:
         suggestions, from its postings (round 23: 7 ms at 100k for all of them here)."""
         width = (self.searcher.reader().doc_count_all() + 7) // 8 or 1
         for fieldname in tables.DENSE_FIELDS:
-            table, dense = self._postings_table(fieldname), tables.dense(self._order, fieldname)
-            if table is None or dense is None or not len(dense.numbers):
+            table = self._postings_table(fieldname)
+            dense = tables.dense(self._order, fieldname, table) if table is not None else None
+            if dense is None or not len(dense.numbers):
                 continue
             commonest = dense.numbers[np.argsort(np.diff(table.starts)[dense.numbers], kind="stable")]
             for n in commonest[-max(1, TERM_CACHE_BYTES // 2 // len(tables.DENSE_FIELDS) // width):].tolist():
@@ -524,7 +525,8 @@ class WhooshSnapshot:
             return None
         found = self._shared.get("dense")
         if found is None:
-            found = self._shared.setdefault("dense", {f: tables.dense(self._order, f) for f in tables.DENSE_FIELDS})
+            found = self._shared.setdefault("dense", {f: tables.dense(self._order, f, self._postings_table(f))
+                                                      for f in tables.DENSE_FIELDS})
         table, rows = self._postings_table(fieldname), found.get(fieldname)
         if table is None or rows is None:
             return None

@@ -373,11 +373,23 @@ class Dense:
         return self.rows[i] if i < len(self.numbers) and int(self.numbers[i]) == n else None
 
 
-def dense(found: dict[str, np.ndarray], fieldname: str) -> Dense | None:
+def dense(found: dict[str, np.ndarray], fieldname: str, postings: Postings | None = None) -> Dense | None:
+    """A field's rows; None without them, or when they disagree with the field's `postings`
+    (term numbers not increasing or out of range, a row's bits not its term's posting count:
+    review 23 found damaged rows answering silently; the postings are used instead)."""
     try:
-        return Dense(found[f"dense-terms-{fieldname}"], found[f"dense-bits-{fieldname}"])
+        found = Dense(found[f"dense-terms-{fieldname}"], found[f"dense-bits-{fieldname}"])
     except KeyError:
         return None
+    if postings is not None:
+        numbers = found.numbers.astype(np.int64)
+        if (len(numbers) != len(found.rows) or (len(numbers) and (numbers[0] < 0 or numbers[-1] >= postings.size))
+                or np.any(np.diff(numbers) <= 0)):
+            return None
+        counts = np.diff(postings.starts)[numbers]
+        if not np.array_equal(np.unpackbits(found.rows, axis=1).sum(axis=1), counts):
+            return None
+    return found
 
 
 def postings(found: dict[str, np.ndarray], fieldname: str) -> Postings | None:
