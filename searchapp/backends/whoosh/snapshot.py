@@ -354,9 +354,8 @@ class WhooshSnapshot:
         suggestions, from its postings (round 23: 7 ms at 100k for all of them here)."""
         width = (self.searcher.reader().doc_count_all() + 7) // 8 or 1
         for fieldname in tables.DENSE_FIELDS:
-            table = self._postings_table(fieldname)
-            dense = tables.dense(self._order, fieldname, table) if table is not None else None
-            if dense is None or not len(dense.numbers):
+            table, dense = self._postings_table(fieldname), self._dense_table(fieldname)
+            if table is None or dense is None or not len(dense.numbers):
                 continue
             commonest = dense.numbers[np.argsort(np.diff(table.starts)[dense.numbers], kind="stable")]
             for n in commonest[-max(1, TERM_CACHE_BYTES // 2 // len(tables.DENSE_FIELDS) // width):].tolist():
@@ -521,17 +520,22 @@ class WhooshSnapshot:
     def dense_row(self, fieldname: str, value):
         """A common term's documents as a row of packed bits (tables.dense_bitmaps: mapped, shared
         by every worker), None for a rarer term, another field, or a generation without them."""
+        table, rows = self._postings_table(fieldname), self._dense_table(fieldname)
+        if table is None or rows is None:
+            return None
+        n = self._term_number(table, fieldname, value)
+        return None if n < 0 else rows.row(n)
+
+    def _dense_table(self, fieldname: str):
+        """A field's rows (tables.Dense), checked against its postings once per generation; None
+        for another field, a generation without them, or rows that disagree."""
         if fieldname not in tables.DENSE_FIELDS:
             return None
         found = self._shared.get("dense")
         if found is None:
             found = self._shared.setdefault("dense", {f: tables.dense(self._order, f, self._postings_table(f))
                                                       for f in tables.DENSE_FIELDS})
-        table, rows = self._postings_table(fieldname), found.get(fieldname)
-        if table is None or rows is None:
-            return None
-        n = self._term_number(table, fieldname, value)
-        return None if n < 0 else rows.row(n)
+        return found.get(fieldname)
 
     def _term_number(self, table, fieldname: str, value) -> int:
         """The term's number in the field's postings table, -1 when it has none; kept: the binary
